@@ -1,0 +1,117 @@
+"""Settings: one typed object, built from the environment (and a `.env` file) at the edge."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from alerts.errors import ConfigError
+
+DEVELOPMENT_SECRET = "development-only-secret-change-me"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES_DIR = PROJECT_ROOT / "templates"
+
+_DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres", "postgresql+psycopg")
+_SMTP_SCHEMES = ("smtp", "smtps", "file")
+
+
+class Settings(BaseSettings):
+    """Everything newsalerts reads from its environment; names are the public contract."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    environment: Literal["development", "production"] = Field(
+        default="development", validation_alias="NEWSALERTS_ENV"
+    )
+    database_url: str = "sqlite:///newsalerts.db"
+    redis_url: str | None = None
+    smtp_url: str = "file://./outbox"
+    secret_key: str = DEVELOPMENT_SECRET
+    base_url: str = "http://localhost:8000"
+    mail_from: str = "Example News alerts <alerts@example.com>"
+    postal_address: str = "Example News, 1 Example Street, Exampletown EX1 2MP"
+    site_name: str = "Example News"
+    list_id: str = "daily.news-alerts.example.com"
+    batch_size: int = Field(default=200, ge=1, le=5000)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        return normalise_database_url(value)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("redis", "rediss", "unix") or (
+            parts.scheme != "unix" and not parts.hostname
+        ):
+            raise ValueError("expected redis://host:port/db")
+        return value
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in _SMTP_SCHEMES:
+            raise ValueError("expected smtp://user:pass@host:port, smtps://... or file:///folder")
+        if parts.scheme != "file" and not parts.hostname:
+            raise ValueError("the SMTP URL names no host")
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("expected an absolute http(s) URL such as https://news.example.com")
+        return value.rstrip("/")
+
+    @field_validator("mail_from")
+    @classmethod
+    def _mail_from(cls, value: str) -> str:
+        if "\r" in value or "\n" in value or "@" not in value:
+            raise ValueError("expected an address such as 'Example News <alerts@example.com>'")
+        return value
+
+    @model_validator(mode="after")
+    def _production_secrets(self) -> Settings:
+        if self.environment == "production" and self.secret_key in ("", DEVELOPMENT_SECRET):
+            raise ValueError("SECRET_KEY must be set to a long random value in production")
+        if self.environment == "production" and len(self.secret_key) < 32:
+            raise ValueError("SECRET_KEY must be at least 32 characters in production")
+        return self
+
+    @property
+    def uses_celery(self) -> bool:
+        return self.redis_url is not None
+
+
+def normalise_database_url(value: str) -> str:
+    """Accept the forms users write (`postgres://`, `postgresql://`) and pick our driver."""
+    parts = urlsplit(value)
+    scheme = parts.scheme
+    if scheme not in _DATABASE_SCHEMES:
+        raise ValueError("expected sqlite:///path or postgresql://user@host/db")
+    if scheme == "sqlite":
+        return value
+    if not parts.hostname and "host=" not in parts.query:
+        raise ValueError("the PostgreSQL URL names no host")
+    return "postgresql+psycopg" + value[len(scheme) :]
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build Settings, turning validation errors into one readable line."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        first = error.errors()[0]
+        location = ".".join(str(part) for part in first["loc"]).upper() or "settings"
+        message = first["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"{location}: {message}") from None

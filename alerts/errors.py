@@ -1,0 +1,34 @@
+"""The errors of the alerts package: one base, a small tree, each carrying its data."""
+
+from __future__ import annotations
+
+
+class AlertsError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class ConfigError(AlertsError):
+    """The environment holds a malformed or missing setting; the message is one line."""
+
+
+class FeedError(AlertsError):
+    """A feed could not be fetched or parsed; nothing from it was written."""
+
+    def __init__(self, source: str, reason: str) -> None:
+        super().__init__(f"{source}: {reason}")
+        self.source = source
+        self.reason = reason
+
+
+class ArticleError(AlertsError):
+    """An article is missing a required field or has an invalid one."""
+
+
+class DeliveryError(AlertsError):
+    """A message could not be handed to the mail transport."""
+
+    def __init__(self, reason: str, *, permanent: bool, reply: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+        self.reply = reply

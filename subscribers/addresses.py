@@ -1,0 +1,43 @@
+"""Email address validation and normalisation: the one place that decides what an address is."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from email_validator import EmailNotValidError, validate_email
+
+from subscribers.errors import InvalidEmail
+
+MAX_LENGTH = 254
+
+
+def normalise_email(raw: str) -> str:
+    """Return the canonical form of an address, or raise InvalidEmail with a clear reason.
+
+    Line breaks and control characters are refused outright (header injection), display
+    names are refused, and the whole address is lower-cased: mailbox providers treat
+    local parts case-insensitively and readers expect "Ada@Example.com" to be one reader.
+    """
+    if any(ord(char) < 32 or ord(char) == 127 for char in raw):
+        raise InvalidEmail("it contains a line break or control character")
+    candidate = raw.strip()
+    if not candidate:
+        raise InvalidEmail("it is empty")
+    if len(candidate) > MAX_LENGTH:
+        raise InvalidEmail(f"it is longer than {MAX_LENGTH} characters")
+    try:
+        checked = validate_email(
+            candidate,
+            check_deliverability=False,
+            allow_smtputf8=False,
+            allow_display_name=False,
+        )
+    except EmailNotValidError as error:
+        raise InvalidEmail(str(error)) from None
+    return checked.normalized.lower()
+
+
+def email_hash(email: str, key: str) -> str:
+    """A keyed hash of a normalised address: lets us recognise it without keeping it."""
+    return hmac.new(key.encode(), email.encode(), hashlib.sha256).hexdigest()

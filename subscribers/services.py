@@ -1,0 +1,137 @@
+"""Business functions of the subscription store. Each takes a Session and leaves commit to the caller."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from subscribers.addresses import email_hash, normalise_email
+from subscribers.database import utcnow
+from subscribers.errors import SubscribersError
+from subscribers.models import (
+    ConsentEvent,
+    ConsentKind,
+    Frequency,
+    Subscriber,
+    SubscriberStatus,
+    Suppression,
+)
+from subscribers.preferences import parse_hour, parse_timezone
+from subscribers.topics import ensure_topics
+
+# Readers in these states may receive a digest; every other state stops mail at once.
+MAILABLE = (SubscriberStatus.ACTIVE,)
+
+
+class AlreadySubscribed(SubscribersError):
+    def __init__(self, subscriber: Subscriber) -> None:
+        super().__init__("this address is already subscribed")
+        self.subscriber = subscriber
+
+
+class Suppressed(SubscribersError):
+    def __init__(self) -> None:
+        super().__init__("this address is on the suppression list and will not be mailed")
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a change came from, for the consent record."""
+
+    source: str
+    ip_address: str | None = None
+    user_agent: str | None = None
+    wording_version: str | None = None
+    details: dict[str, object] = field(default_factory=dict)
+
+
+def find_subscriber(session: Session, email: str) -> Subscriber | None:
+    return session.scalar(select(Subscriber).where(Subscriber.email == normalise_email(email)))
+
+
+def is_suppressed(session: Session, email: str, *, hash_key: str) -> bool:
+    digest = email_hash(normalise_email(email), hash_key)
+    return (
+        session.scalar(select(Suppression.id).where(Suppression.email_hash == digest)) is not None
+    )
+
+
+def suppress(session: Session, email: str, *, reason: str, hash_key: str) -> None:
+    """Put an address on the suppression list (idempotent)."""
+    digest = email_hash(normalise_email(email), hash_key)
+    if session.scalar(select(Suppression.id).where(Suppression.email_hash == digest)) is None:
+        session.add(Suppression(email_hash=digest, reason=reason))
+        session.flush()
+
+
+def record_consent(
+    session: Session, subscriber: Subscriber | None, kind: ConsentKind, origin: Origin
+) -> ConsentEvent:
+    event = ConsentEvent(
+        subscriber_id=subscriber.id if subscriber else None,
+        kind=kind,
+        source=origin.source,
+        ip_address=origin.ip_address,
+        user_agent=(origin.user_agent or "")[:500] or None,
+        wording_version=origin.wording_version,
+        details=dict(origin.details),
+    )
+    session.add(event)
+    return event
+
+
+def add_subscriber(
+    session: Session,
+    *,
+    email: str,
+    origin: Origin,
+    hash_key: str,
+    name: str | None = None,
+    topics: Sequence[str] = (),
+    frequency: Frequency = Frequency.DAILY,
+    timezone: str | None = None,
+    send_hour: int | str | None = None,
+    confirmed: bool = False,
+    now: datetime | None = None,
+) -> Subscriber:
+    """Create a reader, pending confirmation unless `confirmed` (an already-consented import).
+
+    Raises InvalidEmail / InvalidPreference for bad input, Suppressed for an address that
+    must not be mailed, AlreadySubscribed when the address is known.
+    """
+    address = normalise_email(email)
+    zone = parse_timezone(timezone)
+    hour = parse_hour(send_hour)
+    if is_suppressed(session, address, hash_key=hash_key):
+        raise Suppressed()
+    existing = session.scalar(select(Subscriber).where(Subscriber.email == address))
+    if existing is not None:
+        raise AlreadySubscribed(existing)
+    subscriber = Subscriber(
+        email=address,
+        name=(name or "").strip()[:200] or None,
+        status=SubscriberStatus.ACTIVE if confirmed else SubscriberStatus.PENDING,
+        frequency=frequency,
+        timezone=zone,
+        send_hour=hour,
+        topics=ensure_topics(session, topics),
+    )
+    moment = now or utcnow()
+    subscriber.created_at = moment
+    subscriber.status_changed_at = moment
+    subscriber.confirmed_at = moment if confirmed else None
+    session.add(subscriber)
+    session.flush()
+    kind = ConsentKind.IMPORT if origin.source == "import" else ConsentKind.SUBSCRIBE
+    record_consent(session, subscriber, kind, origin)
+    return subscriber
+
+
+def subscriber_is_mailable(session: Session, subscriber_id: int) -> bool:
+    """Checked right before each message: a reader who left a second ago gets nothing."""
+    status = session.scalar(select(Subscriber.status).where(Subscriber.id == subscriber_id))
+    return status in MAILABLE
