@@ -24,3 +24,16 @@ class InvalidPreference(SubscribersError):
 
 class InvalidToken(SubscribersError):
     """A signed link was tampered with, made for another purpose, or has expired."""
+
+
+class CsvFormatError(SubscribersError):
+    """A file that cannot be read as a subscriber CSV at all.
+
+    Raised for the whole file (no header, no email column, unknown columns, binary data),
+    as opposed to one bad row, which an import reports and skips.
+    """
+
+    def __init__(self, reason: str, *, line: int | None = None) -> None:
+        super().__init__(f"line {line}: {reason}" if line is not None else reason)
+        self.reason = reason
+        self.line = line

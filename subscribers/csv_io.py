@@ -1,0 +1,337 @@
+"""Import and export of readers as CSV, the format every mailing tool and spreadsheet speaks.
+
+The columns are `email,name,topics,frequency,timezone,hour` (topics separated by `;`); an
+export adds `status,created_at`, and an import accepts those two so that what one instance
+exports another can import. Streams must be opened with `newline=""`, as the csv module
+requires, so that quoted fields keep their line breaks and a refused address is refused as
+written.
+
+An import checks each row on its own and stores it inside its own SAVEPOINT: one bad row is
+reported with its line number and leaves no trace, while every good row is kept. Nothing is
+committed here; the caller commits (or rolls back after a CsvFormatError).
+"""
+
+from __future__ import annotations
+
+import csv
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import islice
+from typing import TextIO
+
+from sqlalchemy import select
+from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.orm import Session
+
+from subscribers.addresses import normalise_email
+from subscribers.errors import CsvFormatError, InvalidPreference, SubscribersError
+from subscribers.models import Frequency, Subscriber, SubscriberStatus
+from subscribers.preferences import parse_frequency, parse_hour, parse_timezone
+from subscribers.services import AlreadySubscribed, Origin, add_subscriber
+
+IMPORT_COLUMNS = ("email", "name", "topics", "frequency", "timezone", "hour")
+EXPORT_COLUMNS = (*IMPORT_COLUMNS, "status", "created_at")
+TOPIC_SEPARATOR = ";"
+
+# The consent record must not claim more than happened: a confirmed import vouches that the
+# readers agreed elsewhere (kind "import"); an unconfirmed one is only a request that each
+# reader still has to confirm, which add_subscriber records as kind "subscribe" for any
+# source other than "import".
+CONFIRMED_SOURCE = "import"
+UNCONFIRMED_SOURCE = "import-unconfirmed"
+
+# Readers who left must not come back through a file: an exported unsubscribed, bounced or
+# complained reader is skipped, and a pending one stays pending even in a confirmed import.
+_LEFT = frozenset(
+    {SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED}
+)
+# Rows are checked against the store this many at a time, one query per batch.
+_BATCH_SIZE = 500
+_EXPORT_BATCH_SIZE = 1000
+_MAX_NAME_LENGTH = 200
+_MAX_TOPIC_NAME_LENGTH = 200
+
+
+@dataclass(frozen=True)
+class RowError:
+    """One refused row: `line` is its CSV record number, the header being line 1."""
+
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}"
+
+
+@dataclass
+class ImportReport:
+    created: int = 0
+    skipped: int = 0
+    errors: list[RowError] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    line: int
+    email: str
+    name: str | None
+    topics: list[str]
+    frequency: Frequency
+    timezone: str
+    hour: int
+    status: SubscriberStatus | None
+
+
+def import_csv(
+    session: Session,
+    stream: TextIO,
+    *,
+    confirmed: bool,
+    hash_key: str,
+    now: datetime | None = None,
+) -> ImportReport:
+    """Add the readers of a CSV file; return what was created, skipped and refused.
+
+    `confirmed=True` means the publisher already holds each reader's consent: rows become
+    active readers. Otherwise they are pending until each reader confirms by email.
+    An address already subscribed is skipped, never overwritten (the reader's own choices
+    win), as is a repeat of an address earlier in the file.
+
+    Raises CsvFormatError when the file as a whole cannot be read; rows already stored in
+    the session by then must be rolled back by the caller.
+    """
+    records = _records(stream)
+    columns = _header(records)
+    report = ImportReport()
+    seen: set[str] = set()
+    for batch in _batches(_parsed_rows(records, columns, report), _BATCH_SIZE):
+        subscribed = _subscribed_addresses(session, {row.email for row in batch})
+        for row in batch:
+            if row.status in _LEFT or row.email in seen or row.email in subscribed:
+                report.skipped += 1
+                continue
+            if _store_row(session, row, report, confirmed=confirmed, hash_key=hash_key, now=now):
+                seen.add(row.email)
+    report.errors.sort(key=lambda error: error.line)
+    return report
+
+
+def export_csv(session: Session, stream: TextIO) -> int:
+    """Write every reader, in id order, as CSV that `import_csv` reads back; return the count.
+
+    Rows are fetched in batches, so an export of any size runs in constant memory.
+    """
+    writer = csv.writer(stream)
+    writer.writerow(EXPORT_COLUMNS)
+    count = 0
+    readers = session.scalars(
+        select(Subscriber).order_by(Subscriber.id).execution_options(yield_per=_EXPORT_BATCH_SIZE)
+    )
+    for reader in readers:
+        writer.writerow(
+            (
+                reader.email,
+                reader.name or "",
+                TOPIC_SEPARATOR.join(reader.topic_slugs),
+                reader.frequency.value,
+                reader.timezone,
+                reader.send_hour,
+                reader.status.value,
+                reader.created_at.isoformat(),
+            )
+        )
+        count += 1
+    return count
+
+
+def _store_row(
+    session: Session,
+    row: _Row,
+    report: ImportReport,
+    *,
+    confirmed: bool,
+    hash_key: str,
+    now: datetime | None,
+) -> bool:
+    """Add one reader inside a SAVEPOINT; record the outcome; say whether it was created."""
+    really_confirmed = confirmed and row.status is not SubscriberStatus.PENDING
+    origin = Origin(
+        source=CONFIRMED_SOURCE if really_confirmed else UNCONFIRMED_SOURCE,
+        details={"line": row.line},
+    )
+    try:
+        with session.begin_nested():
+            add_subscriber(
+                session,
+                email=row.email,
+                origin=origin,
+                hash_key=hash_key,
+                name=row.name,
+                topics=row.topics,
+                frequency=row.frequency,
+                timezone=row.timezone,
+                send_hour=row.hour,
+                confirmed=really_confirmed,
+                now=now,
+            )
+            session.flush()  # so that a refusal by the database lands inside this savepoint
+    except AlreadySubscribed:
+        report.skipped += 1
+        return False
+    except SubscribersError as error:
+        report.errors.append(RowError(row.line, str(error)))
+        return False
+    except (IntegrityError, DataError) as error:
+        # A value the database refused, or the same address added concurrently by a reader.
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+        report.errors.append(RowError(row.line, f"the database refused this row: {reason}"))
+        return False
+    report.created += 1
+    return True
+
+
+def _subscribed_addresses(session: Session, addresses: set[str]) -> set[str]:
+    """One query per batch instead of one per row, so re-importing a known list is cheap."""
+    found = session.scalars(select(Subscriber.email).where(Subscriber.email.in_(addresses)))
+    return set(found)
+
+
+def _records(stream: TextIO) -> Iterator[tuple[int, list[str]]]:
+    """Yield (record number, fields), turning anything that is not CSV text into one error."""
+    reader = csv.reader(stream, strict=True)
+    line = 0
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except UnicodeDecodeError as error:
+            raise CsvFormatError(
+                f"the file is not UTF-8 text ({error.reason} at byte {error.start})",
+                line=line + 1,
+            ) from None
+        except csv.Error as error:
+            raise CsvFormatError(f"the file is not valid CSV: {error}", line=line + 1) from None
+        line += 1
+        yield line, fields
+
+
+def _header(records: Iterator[tuple[int, list[str]]]) -> list[str]:
+    """Read and check the header row; return the column names in file order."""
+    first = next(records, None)
+    if first is None:
+        raise CsvFormatError("the file is empty; expected a header row such as email,name,topics")
+    _, fields = first
+    if fields and fields[0].startswith("\ufeff"):  # a byte-order mark, as spreadsheets write
+        fields[0] = fields[0][1:]
+    if any(_has_control_characters(name.replace("\t", "")) for name in fields):
+        raise CsvFormatError("the file is not CSV text: its first line contains binary data")
+    columns = [name.strip().lower() for name in fields]
+    if "email" not in columns:
+        raise CsvFormatError(
+            "the header row has no email column; the first line must name the columns, "
+            f"such as {','.join(IMPORT_COLUMNS)}{_separator_hint(fields)}",
+            line=1,
+        )
+    for position, name in enumerate(columns, start=1):
+        if not name:
+            raise CsvFormatError(f"column {position} of the header has no name", line=1)
+    unknown = [name for name in columns if name not in EXPORT_COLUMNS]
+    if unknown:
+        raise CsvFormatError(
+            f"unknown column{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
+            f"the known columns are {', '.join(EXPORT_COLUMNS)}",
+            line=1,
+        )
+    repeated = sorted({name for name in columns if columns.count(name) > 1})
+    if repeated:
+        raise CsvFormatError(f"repeated column {', '.join(map(repr, repeated))}", line=1)
+    return columns
+
+
+def _parsed_rows(
+    records: Iterable[tuple[int, list[str]]], columns: list[str], report: ImportReport
+) -> Iterator[_Row]:
+    """Yield the rows that pass every check; record the others in the report."""
+    for line, fields in records:
+        if not any(value.strip() for value in fields):
+            continue  # blank lines, often left at the end by editors
+        if len(fields) > len(columns):
+            report.errors.append(
+                RowError(line, f"{len(fields)} values for the header's {len(columns)} columns")
+            )
+            continue
+        values = dict(zip(columns, fields, strict=False))
+        try:
+            yield _parse(line, values)
+        except SubscribersError as error:
+            report.errors.append(RowError(line, str(error)))
+
+
+def _parse(line: int, values: dict[str, str]) -> _Row:
+    """Check one row the way add_subscriber would, so that its error names the field."""
+    email = normalise_email(values.get("email", ""))
+    name = values.get("name", "").strip()
+    if _has_control_characters(name):
+        raise InvalidPreference("name", "it contains a line break or control character")
+    if len(name) > _MAX_NAME_LENGTH:
+        raise InvalidPreference("name", f"it is longer than {_MAX_NAME_LENGTH} characters")
+    topics = [topic.strip() for topic in values.get("topics", "").split(TOPIC_SEPARATOR)]
+    for topic in topics:
+        if len(topic) > _MAX_TOPIC_NAME_LENGTH:
+            raise InvalidPreference(
+                "topics", f"{topic[:20]!r}... is longer than {_MAX_TOPIC_NAME_LENGTH} characters"
+            )
+    return _Row(
+        line=line,
+        email=email,
+        name=name or None,
+        topics=[topic for topic in topics if topic],
+        frequency=parse_frequency(values.get("frequency") or None),
+        timezone=parse_timezone(values.get("timezone") or None),
+        hour=parse_hour(values.get("hour")),
+        status=_parse_status(values.get("status", "")),
+    )
+
+
+def _parse_status(raw: str) -> SubscriberStatus | None:
+    value = raw.strip().lower()
+    if not value:
+        return None
+    try:
+        return SubscriberStatus(value)
+    except ValueError:
+        choices = ", ".join(member.value for member in SubscriberStatus)
+        raise InvalidPreference("status", f"{raw!r} is not one of {choices}") from None
+
+
+def _separator_hint(fields: list[str]) -> str:
+    """Spreadsheets in many locales save with `;` or tabs; say so rather than just refuse."""
+    if len(fields) == 1:
+        for separator, label in ((";", "semicolons"), ("\t", "tabs")):
+            if separator in fields[0]:
+                return f" (this file seems to separate columns with {label}; save it with commas)"
+    return ""
+
+
+def _has_control_characters(text: str) -> bool:
+    """True for C0/C1 controls and U+FFFD, which text decoded from binary data is full of."""
+    return any(unicodedata.category(char) == "Cc" or char == "\ufffd" for char in text)
+
+
+def _batches(rows: Iterable[_Row], size: int) -> Iterator[list[_Row]]:
+    iterator = iter(rows)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+__all__ = [
+    "EXPORT_COLUMNS",
+    "IMPORT_COLUMNS",
+    "ImportReport",
+    "RowError",
+    "export_csv",
+    "import_csv",
+]

@@ -1,0 +1,349 @@
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+import subscribers.csv_io
+from subscribers.csv_io import EXPORT_COLUMNS, ImportReport, export_csv, import_csv
+from subscribers.errors import CsvFormatError, InvalidPreference
+from subscribers.models import (
+    ConsentEvent,
+    ConsentKind,
+    Frequency,
+    Subscriber,
+    SubscriberStatus,
+    Topic,
+    subscriber_topics,
+)
+from subscribers.services import Origin, add_subscriber, suppress
+
+KEY = "hash-key"
+NOW = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+
+
+def run_import(session: Session, text: str, *, confirmed: bool = False) -> ImportReport:
+    report = import_csv(
+        session, io.StringIO(text, newline=""), confirmed=confirmed, hash_key=KEY, now=NOW
+    )
+    session.commit()
+    return report
+
+
+def readers(session: Session) -> dict[str, Subscriber]:
+    return {reader.email: reader for reader in session.scalars(select(Subscriber))}
+
+
+def count(session: Session, model: type[object]) -> int:
+    return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def test_good_rows_are_created_pending_with_their_preferences(session: Session) -> None:
+    report = run_import(
+        session,
+        "email,name,topics,frequency,timezone,hour\r\n"
+        "Ada@Example.com,Ada Lindqvist,Business; Climate Talks,weekly,Europe/Paris,6\r\n"
+        "bo@example.com,,,,,\r\n",
+    )
+    assert (report.created, report.skipped, report.errors) == (2, 0, [])
+    found = readers(session)
+    ada, bo = found["ada@example.com"], found["bo@example.com"]
+    assert (ada.name, ada.topic_slugs, ada.frequency, ada.timezone, ada.send_hour) == (
+        "Ada Lindqvist",
+        ["business", "climate-talks"],
+        Frequency.WEEKLY,
+        "Europe/Paris",
+        6,
+    )
+    assert (bo.name, bo.topic_slugs, bo.frequency, bo.timezone, bo.send_hour) == (
+        None,
+        [],
+        Frequency.DAILY,
+        "UTC",
+        7,
+    )
+    assert {ada.status, bo.status} == {SubscriberStatus.PENDING}
+    assert (ada.created_at, ada.confirmed_at) == (NOW, None)
+    events = {
+        event.subscriber_id: event
+        for event in session.scalars(select(ConsentEvent).order_by(ConsentEvent.id))
+    }
+    assert (events[ada.id].kind, events[ada.id].source, events[ada.id].details) == (
+        ConsentKind.SUBSCRIBE,
+        "import-unconfirmed",
+        {"line": 2},
+    )
+    assert events[bo.id].details == {"line": 3}
+
+
+def test_confirmed_import_makes_active_readers_with_an_import_consent(session: Session) -> None:
+    report = run_import(session, "email\ncy@example.com\n", confirmed=True)
+    assert report.created == 1
+    reader = readers(session)["cy@example.com"]
+    assert (reader.status, reader.confirmed_at) == (SubscriberStatus.ACTIVE, NOW)
+    event = session.scalars(select(ConsentEvent)).one()
+    assert (event.subscriber_id, event.kind, event.source, event.details) == (
+        reader.id,
+        ConsentKind.IMPORT,
+        "import",
+        {"line": 2},
+    )
+
+
+def test_columns_in_any_order_with_a_byte_order_mark(session: Session) -> None:
+    raw = "Hour , EMAIL,topics\r\n5,dee@example.com,Elections\r\n".encode("utf-8-sig")
+    stream = io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8", newline="")
+    report = import_csv(session, stream, confirmed=False, hash_key=KEY)
+    assert report.created == 1
+    reader = readers(session)["dee@example.com"]
+    assert (reader.send_hour, reader.topic_slugs) == (5, ["elections"])
+
+
+def test_bad_rows_are_reported_by_line_and_leave_nothing_behind(session: Session) -> None:
+    report = run_import(
+        session,
+        "email,name,topics,frequency,timezone,hour\n"
+        "good1@example.com,,Business,daily,UTC,7\n"
+        " ,,Ghost topic,daily,UTC,7\n"
+        "bad-frequency@example.com,,Ghost topic,hourly,UTC,7\n"
+        "\n"
+        "bad-zone@example.com,,Ghost topic,daily,Mars/Olympus,7\n"
+        "bad-hour@example.com,,Ghost topic,daily,UTC,25\n"
+        "too-many@example.com,,Ghost topic,daily,UTC,7,extra\n"
+        "bad-name@example.com,\x07Bell,Ghost topic,daily,UTC,7\n"
+        "good2@example.com,,,weekly,Asia/Tokyo,23\n",
+    )
+    assert [str(error) for error in report.errors] == [
+        "line 3: invalid email address: it is empty",
+        "line 4: frequency: 'hourly' is not one of daily, weekly",
+        "line 6: timezone: 'Mars/Olympus' is not an IANA time zone such as Europe/Paris",
+        "line 7: hour: 25 is not between 0 and 23",
+        "line 8: 7 values for the header's 6 columns",
+        "line 9: name: it contains a line break or control character",
+    ]
+    assert (report.created, report.skipped) == (2, 0)
+    assert set(readers(session)) == {"good1@example.com", "good2@example.com"}
+    assert count(session, ConsentEvent) == 2
+    assert set(session.scalars(select(Topic.slug))) == {"business"}
+
+
+def test_header_injection_in_a_quoted_field_is_refused(session: Session) -> None:
+    report = run_import(
+        session,
+        'email,name\r\n"a@b.test\r\nBcc: c@d.test",Mallory\r\nok@example.com,"Line\r\nbreak"\r\n'
+        "fine@example.com,Fine\r\n",
+    )
+    # Lines are CSV records: the quoted line break does not shift the numbering.
+    assert [str(error) for error in report.errors] == [
+        "line 2: invalid email address: it contains a line break or control character",
+        "line 3: name: it contains a line break or control character",
+    ]
+    assert set(readers(session)) == {"fine@example.com"}
+
+
+def test_known_addresses_and_repeats_in_the_file_are_skipped(session: Session) -> None:
+    add_subscriber(
+        session,
+        email="ed@example.com",
+        origin=Origin("form"),
+        hash_key=KEY,
+        name="Ed's own name",
+        send_hour=9,
+    )
+    session.commit()
+    report = run_import(
+        session,
+        "email,name,hour\n"
+        "ed@example.com,Overwritten,3\n"
+        "fay@example.com,Fay,8\n"
+        "FAY@example.com,Second Fay,4\n",
+        confirmed=True,
+    )
+    assert (report.created, report.skipped, report.errors) == (1, 2, [])
+    found = readers(session)
+    assert (found["ed@example.com"].name, found["ed@example.com"].send_hour) == (
+        "Ed's own name",
+        9,
+    )
+    assert found["ed@example.com"].status is SubscriberStatus.PENDING
+    assert (found["fay@example.com"].name, found["fay@example.com"].send_hour) == ("Fay", 8)
+    assert count(session, ConsentEvent) == 2  # Ed's form subscription and Fay's import
+
+
+def test_suppressed_address_is_refused(session: Session) -> None:
+    suppress(session, "gil@example.com", reason="erased", hash_key=KEY)
+    session.commit()
+    report = run_import(session, "email\nGil@Example.com\nhal@example.com\n", confirmed=True)
+    assert [str(error) for error in report.errors] == [
+        "line 2: this address is on the suppression list and will not be mailed"
+    ]
+    assert set(readers(session)) == {"hal@example.com"}
+
+
+def test_a_row_failing_after_its_writes_is_rolled_back_alone(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_add_subscriber = subscribers.csv_io.add_subscriber
+
+    def failing_late(session: Session, **arguments: object) -> Subscriber:
+        reader = real_add_subscriber(session, **arguments)  # type: ignore[arg-type]
+        session.flush()
+        if reader.email == "late@example.com":
+            raise InvalidPreference("topics", "refused after the row was written")
+        return reader
+
+    monkeypatch.setattr(subscribers.csv_io, "add_subscriber", failing_late)
+    report = run_import(
+        session,
+        "email,topics\nearly@example.com,Sport\nlate@example.com,Opera\nlast@example.com,\n",
+    )
+    assert [str(error) for error in report.errors] == [
+        "line 3: topics: refused after the row was written"
+    ]
+    assert set(readers(session)) == {"early@example.com", "last@example.com"}
+    assert count(session, ConsentEvent) == 2
+    assert set(session.scalars(select(Topic.slug))) == {"sport"}
+
+
+def test_exported_readers_who_left_are_not_imported_again(session: Session) -> None:
+    report = run_import(
+        session,
+        "email,status,created_at\n"
+        "gone@example.com,unsubscribed,2025-01-01T00:00:00+00:00\n"
+        "waiting@example.com,pending,2025-01-01T00:00:00+00:00\n"
+        "here@example.com,active,2025-01-01T00:00:00+00:00\n"
+        "odd@example.com,sleeping,\n",
+        confirmed=True,
+    )
+    assert (report.created, report.skipped) == (2, 1)
+    assert [str(error) for error in report.errors] == [
+        "line 5: status: 'sleeping' is not one of pending, active, unsubscribed, bounced, "
+        "complained"
+    ]
+    assert {email: reader.status for email, reader in readers(session).items()} == {
+        "waiting@example.com": SubscriberStatus.PENDING,
+        "here@example.com": SubscriberStatus.ACTIVE,
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "email,phone,name,fax\na@example.com,1,A,2\n",
+            "line 1: unknown columns 'phone', 'fax'; the known columns are email, name, "
+            "topics, frequency, timezone, hour, status, created_at",
+        ),
+        (
+            "name,topics\nAda,Business\n",
+            "line 1: the header row has no email column; the first line must name the "
+            "columns, such as email,name,topics,frequency,timezone,hour",
+        ),
+        (
+            "a@example.com,Ada\n",
+            "line 1: the header row has no email column; the first line must name the "
+            "columns, such as email,name,topics,frequency,timezone,hour",
+        ),
+        (
+            "email;name\na@example.com;Ada\n",
+            "line 1: the header row has no email column; the first line must name the "
+            "columns, such as email,name,topics,frequency,timezone,hour (this file seems "
+            "to separate columns with semicolons; save it with commas)",
+        ),
+        ("email,name,email\n", "line 1: repeated column 'email'"),
+        ("email,,name\n", "line 1: column 2 of the header has no name"),
+        ("", "the file is empty; expected a header row such as email,name,topics"),
+        (
+            'email,name\na@example.com,"Ada\nb@example.com,Bo\n',
+            "line 2: the file is not valid CSV: unexpected end of data",
+        ),
+        (
+            "\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00",
+            "the file is not CSV text: its first line contains binary data",
+        ),
+    ],
+)
+def test_files_that_are_not_subscriber_csv_are_refused_whole(
+    session: Session, text: str, message: str
+) -> None:
+    with pytest.raises(CsvFormatError) as caught:
+        import_csv(session, io.StringIO(text, newline=""), confirmed=True, hash_key=KEY)
+    assert str(caught.value) == message
+    assert count(session, Subscriber) == 0
+
+
+def test_bytes_that_are_not_utf8_are_refused_whole(session: Session) -> None:
+    garbage = bytes(range(128, 256)) * 8
+    stream = io.TextIOWrapper(io.BytesIO(garbage), encoding="utf-8", newline="")
+    with pytest.raises(CsvFormatError, match=r"^line 1: the file is not UTF-8 text"):
+        import_csv(session, stream, confirmed=False, hash_key=KEY)
+
+
+def test_export_writes_every_reader_in_id_order(session: Session) -> None:
+    add_subscriber(
+        session,
+        email="zoe@example.com",
+        origin=Origin("form"),
+        hash_key=KEY,
+        name='Zoë "Z" Achterberg, Jr.',
+        topics=["Climate Talks", "Business"],
+        frequency=Frequency.WEEKLY,
+        timezone="America/New_York",
+        send_hour=18,
+        confirmed=True,
+        now=NOW,
+    )
+    add_subscriber(session, email="abe@example.com", origin=Origin("form"), hash_key=KEY, now=NOW)
+    session.commit()
+    stream = io.StringIO(newline="")
+    assert export_csv(session, stream) == 2
+    assert stream.getvalue() == (
+        "email,name,topics,frequency,timezone,hour,status,created_at\r\n"
+        'zoe@example.com,"Zoë ""Z"" Achterberg, Jr.",business;climate-talks,weekly,'
+        "America/New_York,18,active,2026-03-01T09:30:00+00:00\r\n"
+        "abe@example.com,,,daily,UTC,7,pending,2026-03-01T09:30:00+00:00\r\n"
+    )
+    assert ",".join(EXPORT_COLUMNS) == stream.getvalue().splitlines()[0]
+
+
+def test_export_then_import_into_an_empty_store_gives_back_the_same_readers(
+    session: Session,
+) -> None:
+    run_import(
+        session,
+        "email,name,topics,frequency,timezone,hour\n"
+        "ivy@example.com,Ivy,Elections;Opera,weekly,Australia/Sydney,21\n"
+        "jon@example.com,,,daily,UTC,0\n"
+        'kim@example.com,"Kim, K.",Sport,daily,Europe/Oslo,12\n',
+        confirmed=True,
+    )
+    for email, status in [
+        ("jon@example.com", SubscriberStatus.PENDING),
+        ("kim@example.com", SubscriberStatus.UNSUBSCRIBED),
+    ]:
+        session.execute(update(Subscriber).where(Subscriber.email == email).values(status=status))
+    session.commit()
+    session.expire_all()
+    exported = io.StringIO(newline="")
+    assert export_csv(session, exported) == 3
+
+    for table in (subscriber_topics, ConsentEvent.__table__, Subscriber.__table__, Topic.__table__):
+        session.execute(delete(table))
+    session.commit()
+    session.expunge_all()
+    assert count(session, Subscriber) == 0
+
+    exported.seek(0)
+    report = run_import(session, exported.getvalue(), confirmed=True)
+    assert (report.created, report.skipped, report.errors) == (2, 1, [])
+    again = io.StringIO(newline="")
+    assert export_csv(session, again) == 2
+    rows = [line.rsplit(",", 1)[0] for line in again.getvalue().splitlines()]
+    assert rows == [
+        "email,name,topics,frequency,timezone,hour,status",
+        "ivy@example.com,Ivy,elections;opera,weekly,Australia/Sydney,21,active",
+        "jon@example.com,,,daily,UTC,0,pending",
+    ]
