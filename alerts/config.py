@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     mail_from: str = "Example News alerts <alerts@example.com>"
     postal_address: str = "Example News, 1 Example Street, Exampletown EX1 2MP"
     site_name: str = "Example News"
+    site_url: str = "https://news.example.com"
     list_id: str = "daily.news-alerts.example.com"
     batch_size: int = Field(default=200, ge=1, le=5000)
 

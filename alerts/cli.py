@@ -1,0 +1,295 @@
+"""The `newsalerts` command: thin adapters that parse options, call one function, print."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from alerts.config import Settings, load_settings
+from alerts.errors import AlertsError
+from alerts.outbox import OutboxError
+from subscribers.errors import SubscribersError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+console = Console(stderr=False, highlight=False)
+errors = Console(stderr=True, highlight=False)
+
+
+def clear_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """Turn our own errors into one line on stderr and exit status 1, never a traceback."""
+
+    @wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except (AlertsError, SubscribersError, OutboxError) as error:
+            errors.print(f"[red]error:[/red] {error}", markup=True, highlight=False)
+            sys.exit(1)
+
+    return wrapper
+
+
+def _settings() -> Settings:
+    return load_settings()
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+@click.group()
+@click.version_option(package_name="newsalerts")
+def main() -> None:
+    """newsalerts — daily email digests of a news site's new articles."""
+
+
+@main.command()
+@click.option("--readers", default=200, show_default=True, type=click.IntRange(1, 1_000_000),
+              help="Number of sample readers to create.")
+@click.option("--out", default="outbox", show_default=True, type=click.Path(path_type=Path),
+              help="Folder for the .eml files and index.html.")
+@click.option("--smtp", "smtp_url", default=None, metavar="URL",
+              help="Deliver to this SMTP server (smtp://host:port) instead of the outbox.")
+@clear_errors
+def demo(readers: int, out: Path, smtp_url: str | None) -> None:
+    """Run the whole job on a fresh SQLite store with the bundled sample feed."""
+    from alerts.demo import run_demo
+
+    console.print("Running tasks in-process (the demo uses the embedded SQLite store).")
+    with _progress() as progress:
+        task = progress.add_task("Sending digests", total=None)
+        result = run_demo(
+            readers=readers,
+            out=out,
+            smtp_url=smtp_url,
+            on_planned=lambda total: progress.update(task, total=total),
+            on_message=lambda: progress.advance(task),
+        )
+    sent = result.delivery
+    console.print(f"Articles ingested:      {result.articles}")
+    console.print(f"Readers:                {result.readers}")
+    console.print(f"Digests sent:           {sent.sent}")
+    console.print(f"Skipped, nothing new:   {result.skipped_empty}")
+    if sent.failed or sent.retrying:
+        console.print(f"Failed / to retry:      {sent.failed} / {sent.retrying}")
+    console.print(f"Time taken:             {result.seconds:.1f} s")
+    console.print(f"Store:                  {result.store / 'newsalerts.db'}")
+    if result.outbox is not None:
+        console.print(f"Outbox:                 {(result.outbox / 'index.html').resolve()}")
+    else:
+        console.print(f"Delivered to:           {smtp_url}")
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+@clear_errors
+def db_upgrade(revision: str) -> None:
+    """Apply migrations (Alembic)."""
+    from alerts.db import upgrade
+
+    settings = _settings()
+    upgrade(settings.database_url, revision)
+    console.print(f"Database is at revision {revision}.")
+
+
+@main.command()
+@click.argument("sources", nargs=-1, required=True)
+@click.option("--timeout", default=10.0, show_default=True, help="Seconds per fetch.")
+@clear_errors
+def ingest(sources: tuple[str, ...], timeout: float) -> None:
+    """Ingest RSS 2.0, Atom or JSON Feed sources (URLs or files) now."""
+    from alerts.errors import FeedError
+    from alerts.ingest import ingest_source
+    from alerts.runtime import Runtime
+    from subscribers.database import utcnow
+
+    runtime = Runtime.from_settings(_settings())
+    failures = 0
+    try:
+        for source in sources:
+            with runtime.session() as session:
+                try:
+                    result = ingest_source(session, source, now=utcnow(), timeout=timeout)
+                except FeedError as error:
+                    session.rollback()
+                    errors.print(f"error: {error}", markup=False)
+                    failures += 1
+                    continue
+                session.commit()
+                console.print(result.describe(), markup=False)
+    finally:
+        runtime.close()
+    if failures:
+        sys.exit(1)
+
+
+@main.group()
+def subscribers() -> None:
+    """Import and export readers."""
+
+
+@subscribers.command("import")
+@click.argument("file", type=click.File("r", encoding="utf-8-sig"))
+@click.option("--confirmed", is_flag=True,
+              help="The rows are readers who already consented: make them active at once.")
+@clear_errors
+def subscribers_import(file: Any, confirmed: bool) -> None:
+    """Import readers from CSV: email,name,topics,frequency,timezone,hour."""
+    from alerts.runtime import Runtime
+    from subscribers.csv_io import import_csv
+
+    settings = _settings()
+    runtime = Runtime.from_settings(settings)
+    try:
+        with runtime.session() as session:
+            report = import_csv(session, file, confirmed=confirmed, hash_key=settings.secret_key)
+            session.commit()
+    finally:
+        runtime.close()
+    for error in report.errors:
+        errors.print(str(error), markup=False)
+    state = "active" if confirmed else "pending confirmation"
+    console.print(
+        f"{report.created} imported ({state}), {report.skipped} skipped, "
+        f"{len(report.errors)} with errors."
+    )
+    if report.errors:
+        sys.exit(2)
+
+
+@subscribers.command("export")
+@clear_errors
+def subscribers_export() -> None:
+    """Write every reader as CSV to standard output."""
+    from alerts.runtime import Runtime
+    from subscribers.csv_io import export_csv
+
+    runtime = Runtime.from_settings(_settings())
+    try:
+        with runtime.session() as session:
+            export_csv(session, sys.stdout)
+    finally:
+        runtime.close()
+
+
+@main.group()
+def digest() -> None:
+    """Plan and send digests."""
+
+
+@digest.command("send")
+@click.option("--now", "force", is_flag=True,
+              help="Send to every eligible reader now, whatever their chosen hour.")
+@clear_errors
+def digest_send(force: bool) -> None:
+    """Send today's due digests (once per reader and local date, however often it runs)."""
+    from alerts.delivery import BatchResult
+    from alerts.jobs import plan_and_queue, send_queued_batch
+    from alerts.runtime import Runtime
+    from subscribers.database import utcnow
+
+    settings = _settings()
+    runtime = Runtime.from_settings(settings)
+    try:
+        run = plan_and_queue(runtime, now=utcnow(), force=force)
+        plan = run.plan
+        console.print(
+            f"{plan.planned} digests planned, {plan.skipped_empty} skipped (nothing new); "
+            f"{run.queued} messages to send."
+        )
+        if settings.uses_celery:
+            from alerts.dispatch import publish_batches
+
+            publish_batches(settings, run.batches)
+            console.print(f"Queued {len(run.batches)} batches for the Celery workers.")
+            return
+        console.print("REDIS_URL is not set: running tasks in-process.")
+        result = BatchResult()
+        with _progress() as progress:
+            task = progress.add_task("Sending digests", total=run.queued)
+            for batch in run.batches:
+                result.add(
+                    send_queued_batch(runtime, batch, on_message=lambda: progress.advance(task))
+                )
+    finally:
+        runtime.close()
+    console.print(
+        f"{result.sent} sent, {result.failed} failed, {result.retrying} to retry, "
+        f"{result.not_mailable} no longer subscribed."
+    )
+    if result.failed:
+        sys.exit(1)
+
+
+@digest.command("preview")
+@click.option("--email", "address", default=None, help="Preview as this reader would see it.")
+@click.option("--html", "html_file", type=click.Path(path_type=Path), default=None,
+              help="Also write the HTML part to this file.")
+@clear_errors
+def digest_preview(address: str | None, html_file: Path | None) -> None:
+    """Show the digest a reader would get now, without sending or recording anything."""
+    from alerts.preview import preview_digest
+    from alerts.runtime import Runtime
+
+    runtime = Runtime.from_settings(_settings())
+    try:
+        with runtime.session() as session:
+            preview = preview_digest(session, runtime=runtime, email=address)
+    finally:
+        runtime.close()
+    if preview is None:
+        console.print("Nothing new for this reader: no digest would be sent.")
+        return
+    console.print(f"To: {preview.recipient}\nSubject: {preview.email.subject}\n", markup=False)
+    console.print(preview.email.text, markup=False)
+    if html_file is not None:
+        html_file.write_text(preview.email.html, encoding="utf-8")
+        console.print(f"HTML part written to {html_file}")
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.pass_context
+@clear_errors
+def worker(context: click.Context) -> None:
+    """Run a Celery worker (extra options go to `celery worker`)."""
+    _exec_celery("worker", context.args)
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.pass_context
+@clear_errors
+def beat(context: click.Context) -> None:
+    """Run the scheduler: one tick a minute plans and queues due digests. Run exactly one."""
+    _exec_celery("beat", context.args)
+
+
+def _exec_celery(command: str, extra: list[str]) -> None:
+    settings = _settings()
+    if not settings.uses_celery:
+        raise AlertsError("REDIS_URL is not set: workers and the scheduler need a Redis broker")
+    arguments = ["celery", "-A", "worker", command, "--loglevel", "INFO", *extra]
+    root = str(Path(__file__).resolve().parent.parent)
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
+    os.execvp(sys.executable, [sys.executable, "-m", *arguments])

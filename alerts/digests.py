@@ -1,0 +1,161 @@
+"""The digest email: its template context, and composing each reader's message from it.
+
+Readers whose digest has the same articles, topics, time zone and date share one render;
+only their address and links are spliced in per message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from email.utils import parseaddr
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from alerts.config import Settings
+from alerts.messages import Envelope, build_message, make_message_id
+from alerts.models import Article, Delivery, Edition
+from alerts.rendering import EmailRenderer, ReaderParts, RenderedEmail, html_to_text
+from subscribers.database import utcnow
+from subscribers.models import Subscriber
+from subscribers.tokens import Purpose, TokenSigner
+
+EDITION_TITLES = {Edition.DAILY: "Your daily briefing", Edition.WEEKLY: "Your weekly round-up"}
+
+
+@dataclass(frozen=True)
+class _RenderKey:
+    article_ids: tuple[int, ...]
+    topic_names: tuple[str, ...]
+    timezone: str
+    local_date: date
+    edition: Edition
+
+
+def digest_context(
+    articles: Iterable[Article],
+    *,
+    settings: Settings,
+    edition: Edition,
+    local_date: date,
+    timezone: str,
+    topic_names: tuple[str, ...],
+) -> dict[str, object]:
+    """Everything the digest templates need; nothing in it is specific to one reader."""
+    zone = ZoneInfo(timezone)
+    items = []
+    for article in articles:
+        local = article.published_at.astimezone(zone)
+        day = "" if local.date() == local_date else local.strftime("%a ")
+        items.append(
+            {
+                "title": article.title,
+                "url": article.url,
+                "section": article.section,
+                "time_label": f"{day}{local:%H:%M}",
+                "meta_label": " · ".join(filter(None, [article.section, f"{day}{local:%H:%M}"])),
+                "summary_html": article.summary_html,
+                "summary_text": html_to_text(article.summary_html),
+                "topics": [topic.name for topic in article.topics],
+            }
+        )
+    count = len(items)
+    since = "since your last briefing" if edition is Edition.DAILY else "this week"
+    scope = "on the topics you follow" if topic_names else "from across the site"
+    return {
+        "site_name": settings.site_name,
+        "site_url": settings.site_url,
+        "postal_address": settings.postal_address,
+        "edition_title": EDITION_TITLES[edition],
+        "frequency_label": edition.value,
+        "date_label": f"{local_date:%A} {local_date.day} {local_date:%B %Y}",
+        "intro": f"{count} new {'story' if count == 1 else 'stories'} {scope} {since}.",
+        "articles": items,
+        "lead": items[0],
+        "topic_names": list(topic_names),
+    }
+
+
+class DigestComposer:
+    """Turns ledger rows into messages, rendering each distinct digest once."""
+
+    def __init__(self, session: Session, *, settings: Settings, renderer: EmailRenderer) -> None:
+        self._session = session
+        self._settings = settings
+        self._renderer = renderer
+        self._signer = TokenSigner([settings.secret_key])
+        self._rendered: dict[_RenderKey, RenderedEmail] = {}
+        self._articles: dict[int, Article] = {}
+        self._sender = parseaddr(settings.mail_from)[1]
+        self._domain = self._sender.rpartition("@")[2]
+
+    def _render(self, key: _RenderKey) -> RenderedEmail:
+        rendered = self._rendered.get(key)
+        if rendered is None:
+            self.preload(key.article_ids)
+            context = digest_context(
+                [self._articles[i] for i in key.article_ids if i in self._articles],
+                settings=self._settings,
+                edition=key.edition,
+                local_date=key.local_date,
+                timezone=key.timezone,
+                topic_names=key.topic_names,
+            )
+            rendered = self._renderer.render("digest", context)
+            self._rendered[key] = rendered
+        return rendered
+
+    def preload(self, ids: Iterable[int]) -> None:
+        """Fetch the articles a batch names in one query rather than one per digest."""
+        missing = set(ids) - self._articles.keys()
+        if missing:
+            for article in self._session.scalars(select(Article).where(Article.id.in_(missing))):
+                self._articles[article.id] = article
+
+    def reader_parts(self, subscriber_id: int, email: str) -> ReaderParts:
+        base = self._settings.base_url
+        unsubscribe = self._signer.sign(Purpose.UNSUBSCRIBE, subscriber_id)
+        preferences = self._signer.sign(Purpose.PREFERENCES, subscriber_id)
+        return ReaderParts(
+            email=email,
+            unsubscribe_url=f"{base}/unsubscribe/{unsubscribe}",
+            preferences_url=f"{base}/preferences/{preferences}",
+        )
+
+    def render_for(
+        self, subscriber: Subscriber, article_ids: Sequence[int], edition: Edition, local_date: date
+    ) -> RenderedEmail:
+        """The digest this reader gets, personalised (no message assembled)."""
+        key = _RenderKey(
+            article_ids=tuple(article_ids),
+            topic_names=tuple(topic.name for topic in subscriber.topics),
+            timezone=subscriber.timezone,
+            local_date=local_date,
+            edition=edition,
+        )
+        return self._render(key).personalise(self.reader_parts(subscriber.id, subscriber.email))
+
+    def compose(self, delivery: Delivery) -> Envelope:
+        subscriber = delivery.subscriber
+        email = self.render_for(
+            subscriber, delivery.article_ids, delivery.edition, delivery.local_date
+        )
+        reader = self.reader_parts(subscriber.id, subscriber.email)
+        message_id = make_message_id(self._domain, f"digest.{delivery.id}")
+        data = build_message(
+            sender=self._settings.mail_from,
+            recipient=subscriber.email,
+            email=email,
+            message_id=message_id,
+            date=utcnow(),
+            headers=[
+                ("List-Id", f"{delivery.edition.value} digest <{self._settings.list_id}>"),
+                ("List-Unsubscribe", f"<{reader.unsubscribe_url}>"),
+                ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+                ("X-Newsalerts-Delivery", str(delivery.id)),
+            ],
+        )
+        return Envelope(self._sender, subscriber.email, data, message_id)

@@ -1,0 +1,104 @@
+"""One function renders every email: subject, written text part, HTML part with CSS inlined.
+
+Per-reader values (address, links) are rendered as markers and spliced in afterwards, so a
+digest shared by thousands of readers goes through Jinja2 and the CSS inliner once.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import css_inline
+import nh3
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from alerts.config import TEMPLATES_DIR
+
+_WHITESPACE = re.compile(r"\s+")
+
+
+class ReaderMarkers:
+    """Placeholders that survive autoescaping and CSS inlining untouched."""
+
+    email = "%%NEWSALERTS_READER_EMAIL%%"
+    unsubscribe_url = "%%NEWSALERTS_UNSUBSCRIBE_URL%%"
+    preferences_url = "%%NEWSALERTS_PREFERENCES_URL%%"
+
+
+@dataclass(frozen=True)
+class ReaderParts:
+    email: str
+    unsubscribe_url: str
+    preferences_url: str
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    text: str
+    html: str
+
+    def personalise(self, reader: ReaderParts) -> RenderedEmail:
+        """Splice one reader's values in; cheap string replacement, no template run."""
+        return RenderedEmail(
+            subject=self.subject,
+            text=_splice(self.text, reader, escape=False),
+            html=_splice(self.html, reader, escape=True),
+        )
+
+
+def _splice(body: str, reader: ReaderParts, *, escape: bool) -> str:
+    quote = html.escape if escape else str
+    return (
+        body.replace(ReaderMarkers.email, quote(reader.email))
+        .replace(ReaderMarkers.unsubscribe_url, quote(reader.unsubscribe_url))
+        .replace(ReaderMarkers.preferences_url, quote(reader.preferences_url))
+    )
+
+
+def html_to_text(fragment: str) -> str:
+    """Plain text of a sanitised HTML fragment, for the written text part."""
+    stripped = nh3.clean(fragment, tags=set(), attributes={})
+    return _WHITESPACE.sub(" ", html.unescape(stripped)).strip()
+
+
+class EmailRenderer:
+    def __init__(self, templates_dir: Path = TEMPLATES_DIR) -> None:
+        self._environment = Environment(
+            loader=FileSystemLoader(templates_dir),
+            autoescape=select_autoescape(enabled_extensions=("html",), default=False),
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+        )
+        self._inliner = css_inline.CSSInliner(
+            load_remote_stylesheets=False, keep_style_tags=False, keep_at_rules=True
+        )
+
+    def render(self, kind: str, context: dict[str, object]) -> RenderedEmail:
+        """Render templates/email/<kind>/{subject.txt, body.txt, body.html}."""
+        context = {"reader": ReaderMarkers, **context}
+        subject = self._environment.get_template(f"email/{kind}/subject.txt").render(context)
+        text = self._environment.get_template(f"email/{kind}/body.txt").render(context)
+        body = self._environment.get_template(f"email/{kind}/body.html").render(context)
+        return RenderedEmail(
+            subject=_WHITESPACE.sub(" ", subject).strip(),
+            text=_tidy_text(text),
+            html=self._inliner.inline(body),
+        )
+
+
+def _tidy_text(text: str) -> str:
+    lines = [line.rstrip() for line in text.splitlines()]
+    tidy = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
+    return tidy + "\n"
+
+
+@lru_cache(maxsize=1)
+def default_renderer() -> EmailRenderer:
+    return EmailRenderer()

@@ -1,0 +1,53 @@
+"""The wired-up parts one process needs: settings, database, renderer and mail transport."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from alerts.config import Settings, load_settings
+from alerts.db import make_engine, make_session_factory
+from alerts.digests import DigestComposer
+from alerts.rendering import EmailRenderer, default_renderer
+from alerts.transports import Transport, transport_from_url
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    transport: Transport
+    renderer: EmailRenderer = field(default_factory=default_renderer)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Runtime:
+        engine = make_engine(settings.database_url)
+        return cls(
+            settings=settings,
+            engine=engine,
+            sessions=make_session_factory(engine),
+            transport=transport_from_url(settings.smtp_url),
+        )
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self.sessions() as session:
+            yield session
+
+    def composer(self, session: Session) -> DigestComposer:
+        return DigestComposer(session, settings=self.settings, renderer=self.renderer)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+@lru_cache(maxsize=1)
+def process_runtime() -> Runtime:
+    """The runtime of a worker process, built once from the environment."""
+    return Runtime.from_settings(load_settings())

@@ -1,0 +1,30 @@
+"""Celery tasks: thin adapters that carry ids and call the digest run functions."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from sqlalchemy.exc import OperationalError
+
+from alerts.jobs import plan_and_queue, send_queued_batch
+from alerts.runtime import process_runtime
+from subscribers.database import utcnow
+
+SEND_BATCH = "newsalerts.send_batch"
+TICK = "newsalerts.tick"
+
+# A database that is briefly unreachable is worth a few short retries; the ledger makes
+# the repeat harmless, and the scheduler re-queues anything still pending later anyway.
+_RETRY = {"autoretry_for": (OperationalError,), "retry_backoff": 5, "max_retries": 5}
+
+
+@shared_task(name=SEND_BATCH, acks_late=True, ignore_result=True, **_RETRY)
+def send_digest_batch(delivery_ids: list[int]) -> None:
+    send_queued_batch(process_runtime(), [int(i) for i in delivery_ids])
+
+
+@shared_task(name=TICK, acks_late=True, ignore_result=True, **_RETRY)
+def tick() -> None:
+    """Every minute: plan whoever's hour has come, queue every sendable row."""
+    run = plan_and_queue(process_runtime(), now=utcnow())
+    for batch in run.batches:
+        send_digest_batch.delay(batch)

@@ -1,0 +1,158 @@
+"""Mail transports: the one I/O boundary of sending. SMTP for real, a folder of .eml for demos.
+
+A transport opens a connection for a batch and sends many messages over it; errors are
+turned into DeliveryError, marked permanent (5xx: do not retry) or temporary.
+"""
+
+from __future__ import annotations
+
+import os
+import smtplib
+import ssl
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import unquote, urlsplit
+
+from alerts.errors import ConfigError, DeliveryError
+from alerts.messages import Envelope
+
+SMTP_TIMEOUT_SECONDS = 30.0
+
+
+class MailConnection(Protocol):
+    def send(self, envelope: Envelope) -> str:
+        """Hand one message over; return the server's reply. Raise DeliveryError."""
+        ...
+
+
+class Transport(Protocol):
+    def connect(self) -> AbstractContextManager[MailConnection]:
+        """Open a connection for one batch of messages."""
+        ...
+
+
+class FileTransport:
+    """Writes each message as `<message-id>.eml` into a folder, atomically."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    @contextmanager
+    def connect(self) -> Iterator[MailConnection]:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        yield _FileConnection(self.folder)
+
+
+class _FileConnection:
+    def __init__(self, folder: Path) -> None:
+        self._folder = folder
+
+    def send(self, envelope: Envelope) -> str:
+        name = envelope.message_id.strip("<>").split("@")[0] + ".eml"
+        target = self._folder / name
+        temporary = target.with_suffix(".tmp")
+        try:
+            temporary.write_bytes(envelope.data)
+            os.replace(temporary, target)
+        except OSError as error:
+            raise DeliveryError(f"cannot write {target}: {error}", permanent=False) from error
+        return f"written {name}"
+
+
+class SMTPTransport:
+    """One SMTP connection per batch; STARTTLS when the server offers it, SSL for smtps://."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        use_ssl: bool = False,
+        username: str | None = None,
+        password: str | None = None,
+        timeout: float = SMTP_TIMEOUT_SECONDS,
+    ) -> None:
+        self.host, self.port, self.use_ssl = host, port, use_ssl
+        self.username, self.password, self.timeout = username, password, timeout
+
+    @contextmanager
+    def connect(self) -> Iterator[MailConnection]:
+        client = self._open()
+        try:
+            yield _SMTPConnection(client)
+        finally:
+            try:
+                client.quit()
+            except (smtplib.SMTPException, OSError):
+                client.close()
+
+    def _open(self) -> smtplib.SMTP:
+        context = ssl.create_default_context()
+        try:
+            client: smtplib.SMTP
+            if self.use_ssl:
+                client = smtplib.SMTP_SSL(
+                    self.host, self.port, timeout=self.timeout, context=context
+                )
+            else:
+                client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+                client.ehlo()
+                if client.has_extn("starttls"):
+                    client.starttls(context=context)
+                    client.ehlo()
+            if self.username:
+                client.login(self.username, self.password or "")
+        except smtplib.SMTPAuthenticationError as error:
+            raise DeliveryError(f"SMTP login refused: {error}", permanent=True) from error
+        except (smtplib.SMTPException, OSError) as error:
+            raise DeliveryError(
+                f"cannot connect to SMTP server {self.host}:{self.port}: {error}", permanent=False
+            ) from error
+        return client
+
+
+class _SMTPConnection:
+    def __init__(self, client: smtplib.SMTP) -> None:
+        self._client = client
+
+    def send(self, envelope: Envelope) -> str:
+        try:
+            refused = self._client.sendmail(envelope.sender, [envelope.recipient], envelope.data)
+        except smtplib.SMTPRecipientsRefused as error:
+            code, reply = error.recipients[envelope.recipient]
+            raise _refusal(code, reply) from error
+        except smtplib.SMTPResponseException as error:
+            raise _refusal(error.smtp_code, error.smtp_error) from error
+        except (smtplib.SMTPException, OSError) as error:
+            raise DeliveryError(f"SMTP connection failed: {error}", permanent=False) from error
+        if refused:
+            code, reply = refused[envelope.recipient]
+            raise _refusal(code, reply)
+        return "250 accepted"
+
+
+def _refusal(code: int, reply: bytes | str) -> DeliveryError:
+    text = reply.decode(errors="replace") if isinstance(reply, bytes) else reply
+    return DeliveryError(f"{code} {text}", permanent=500 <= code < 600, reply=f"{code} {text}")
+
+
+def transport_from_url(url: str) -> FileTransport | SMTPTransport:
+    """`smtp://user:pass@host:port`, `smtps://...` or `file:///folder` (relative: file://./x)."""
+    parts = urlsplit(url)
+    if parts.scheme == "file":
+        path = unquote(parts.netloc + parts.path) if parts.netloc else unquote(parts.path)
+        return FileTransport(Path(path))
+    if parts.scheme in ("smtp", "smtps"):
+        if not parts.hostname:
+            raise ConfigError("SMTP_URL: the SMTP URL names no host")
+        default_port = 465 if parts.scheme == "smtps" else 25
+        return SMTPTransport(
+            parts.hostname,
+            parts.port or default_port,
+            use_ssl=parts.scheme == "smtps",
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+        )
+    raise ConfigError(f"SMTP_URL: unsupported scheme {parts.scheme!r}")
