@@ -1,0 +1,182 @@
+"""The compose stack: valid for Debian's docker-compose 1.29, and shaped as the docs promise.
+
+The checks read what `docker-compose config` resolves (anchors merged, variables
+interpolated), not the raw file, so they test what compose will actually run.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+SECRET = "compose-test-secret-0123456789abcdef0123456789"
+APP_SERVICES = ("migrate", "worker", "beat", "web")
+
+NO_COMPOSE = "the docker-compose binary is not installed (Debian: apt-get install docker-compose)"
+requires_compose = pytest.mark.skipif(shutil.which("docker-compose") is None, reason=NO_COMPOSE)
+
+
+def compose(
+    tmp_path: Path, *arguments: str, secret: str | None = SECRET
+) -> subprocess.CompletedProcess[str]:
+    """Run docker-compose on our file with a clean environment and an empty .env file.
+
+    A developer's shell variables or a local .env must not make the test pass or fail.
+    """
+    env_file = tmp_path / "empty.env"
+    env_file.write_text("")
+    environment = {"PATH": os.environ["PATH"], "HOME": str(tmp_path)}
+    if secret is not None:
+        environment["SECRET_KEY"] = secret
+    return subprocess.run(
+        ["docker-compose", "--env-file", str(env_file), "-f", str(COMPOSE_FILE), *arguments],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def yaml_to_data(text: str) -> Any:
+    """Parse YAML with PyYAML, from this environment or else from docker-compose's own Python.
+
+    newsalerts does not depend on PyYAML, but Debian's docker-compose is a Python program
+    that cannot run without it, so its interpreter (named on its #! line) can always parse.
+    """
+    try:
+        import yaml  # type: ignore[import-untyped]
+    except ImportError:
+        pass
+    else:
+        return yaml.safe_load(text)
+    launcher = Path(shutil.which("docker-compose") or "docker-compose")
+    first_line = launcher.read_bytes().split(b"\n", 1)[0].decode(errors="replace")
+    if not first_line.startswith("#!"):
+        pytest.skip("PyYAML is not installed and docker-compose is not a Python script")
+    interpreter = first_line[2:].split()
+    to_json = "import json, sys, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)"
+    result = subprocess.run(
+        [*interpreter, "-c", to_json],
+        input=text,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    return json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def config(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    if shutil.which("docker-compose") is None:
+        pytest.skip(NO_COMPOSE)
+    result = compose(tmp_path_factory.mktemp("compose"), "config")
+    assert result.returncode == 0, result.stderr
+    data: dict[str, Any] = yaml_to_data(result.stdout)
+    return data
+
+
+@requires_compose
+def test_docker_compose_validates_the_file(tmp_path: Path) -> None:
+    result = compose(tmp_path, "config", "-q")
+    assert result.returncode == 0, result.stderr
+
+
+@requires_compose
+def test_the_stack_refuses_to_start_without_a_secret_key(tmp_path: Path) -> None:
+    result = compose(tmp_path, "config", "-q", secret=None)
+    assert result.returncode != 0
+    assert "set SECRET_KEY" in result.stderr
+
+
+def test_the_stack_has_every_service(config: dict[str, Any]) -> None:
+    assert set(config["services"]) >= {
+        "postgres",
+        "redis",
+        "mailpit",
+        "migrate",
+        "worker",
+        "beat",
+        "web",
+    }
+    assert config["services"]["postgres"]["image"] == "postgres:16"
+    assert config["services"]["redis"]["image"] == "redis:7"
+    assert config["services"]["mailpit"]["image"].startswith("axllent/mailpit")
+
+
+def test_redis_keeps_the_queue_on_disk(config: dict[str, Any]) -> None:
+    redis = config["services"]["redis"]
+    command = redis["command"]
+    words = command.split() if isinstance(command, str) else [str(word) for word in command]
+    pairs = set(itertools.pairwise(words))
+    assert ("--appendonly", "yes") in pairs
+    assert ("--appendfsync", "everysec") in pairs
+    assert any(volume.split(":")[1] == "/data" for volume in redis["volumes"])
+
+
+def test_there_is_exactly_one_scheduler(config: dict[str, Any]) -> None:
+    services = config["services"]
+    beat = services["beat"]
+    assert beat["command"] == ["newsalerts", "beat"]
+    assert beat.get("scale", 1) == 1
+    assert beat.get("deploy", {}).get("replicas", 1) == 1
+    # No other process may run an embedded scheduler either (celery worker -B / --beat).
+    for name, service in services.items():
+        if name != "beat":
+            command = service.get("command") or []
+            assert "beat" not in command and "-B" not in command and "--beat" not in command
+
+
+def test_app_services_share_one_environment(config: dict[str, Any]) -> None:
+    services = config["services"]
+    expected = {
+        "DATABASE_URL": "postgresql://newsalerts:newsalerts@postgres/newsalerts",
+        "REDIS_URL": "redis://redis:6379/0",
+        "SMTP_URL": "smtp://mailpit:1025",
+        "SECRET_KEY": SECRET,
+        "BASE_URL": "http://localhost:8000",
+    }
+    for name in APP_SERVICES:
+        environment = services[name]["environment"]
+        assert {key: environment.get(key) for key in expected} == expected, name
+        assert environment["MAIL_FROM"] and environment["POSTAL_ADDRESS"], name
+        assert services[name]["build"]["context"] == str(ROOT), name
+    assert services["migrate"]["command"] == ["newsalerts", "db", "upgrade"]
+    assert services["worker"]["command"] == ["newsalerts", "worker"]
+    assert services["web"]["command"][:2] == ["newsalerts", "web"]
+    assert any(port["published"] == 8000 for port in services["web"]["ports"])
+
+
+def test_processes_start_in_order(config: dict[str, Any]) -> None:
+    services = config["services"]
+    assert services["migrate"]["depends_on"]["postgres"] == {"condition": "service_healthy"}
+    # A restart policy would run the one-off migration again after it exits successfully.
+    assert services["migrate"].get("restart", "no") == "no"
+    for name in ("worker", "beat", "web"):
+        depends_on = services[name]["depends_on"]
+        assert depends_on["migrate"] == {"condition": "service_completed_successfully"}, name
+        assert depends_on["redis"] == {"condition": "service_healthy"}, name
+    for name in ("postgres", "redis"):
+        assert services[name]["healthcheck"]["test"], name
+
+
+def test_dockerfile_installs_the_project_and_drops_root() -> None:
+    instructions = [
+        line.strip()
+        for line in (ROOT / "Dockerfile").read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    assert instructions[0] == "FROM python:3.11-slim"
+    assert any("pip install -e ." in line for line in instructions)
+    users = [line.split()[1] for line in instructions if line.startswith("USER ")]
+    assert users and users[-1] not in ("root", "0")
