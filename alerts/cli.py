@@ -21,8 +21,7 @@ from subscribers.errors import SubscribersError
 P = ParamSpec("P")
 R = TypeVar("R")
 
-console = Console(stderr=False, highlight=False)
-errors = Console(stderr=True, highlight=False)
+console = Console(highlight=False, soft_wrap=True)
 
 
 def clear_errors(command: Callable[P, R]) -> Callable[P, R]:
@@ -33,7 +32,7 @@ def clear_errors(command: Callable[P, R]) -> Callable[P, R]:
         try:
             return command(*args, **kwargs)
         except (AlertsError, SubscribersError, OutboxError) as error:
-            errors.print(f"[red]error:[/red] {error}", markup=True, highlight=False)
+            click.echo(f"error: {error}", err=True)
             sys.exit(1)
 
     return wrapper
@@ -134,7 +133,7 @@ def ingest(sources: tuple[str, ...], timeout: float) -> None:
                     result = ingest_source(session, source, now=utcnow(), timeout=timeout)
                 except FeedError as error:
                     session.rollback()
-                    errors.print(f"error: {error}", markup=False)
+                    click.echo(f"error: {error}", err=True)
                     failures += 1
                     continue
                 session.commit()
@@ -169,7 +168,7 @@ def subscribers_import(file: Any, confirmed: bool) -> None:
     finally:
         runtime.close()
     for error in report.errors:
-        errors.print(str(error), markup=False)
+        click.echo(str(error), err=True)
     state = "active" if confirmed else "pending confirmation"
     console.print(
         f"{report.created} imported ({state}), {report.skipped} skipped, "
@@ -293,3 +292,7 @@ def _exec_celery(command: str, extra: list[str]) -> None:
     root = str(Path(__file__).resolve().parent.parent)
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
     os.execvp(sys.executable, [sys.executable, "-m", *arguments])
+
+
+if __name__ == "__main__":
+    main()

@@ -22,7 +22,9 @@ _SMTP_SCHEMES = ("smtp", "smtps", "file")
 class Settings(BaseSettings):
     """Everything newsalerts reads from its environment; names are the public contract."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", case_sensitive=False, populate_by_name=True
+    )
 
     environment: Literal["development", "production"] = Field(
         default="development", validation_alias="NEWSALERTS_ENV"

@@ -85,7 +85,13 @@ def send_batch(
     if not owned:
         return result
     deliveries = list(
-        session.scalars(select(Delivery).where(Delivery.id.in_(owned)).order_by(Delivery.id))
+        session.scalars(
+            select(Delivery)
+            .where(Delivery.id.in_(owned))
+            .order_by(Delivery.id)
+            # The claim changed these rows behind the identity map's back: reload them.
+            .execution_options(populate_existing=True)
+        )
     )
     composer.preload(i for delivery in deliveries for i in delivery.article_ids)
     remaining = list(deliveries)

@@ -68,9 +68,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         upgrade(url)
         yield url
         return
-    url = request.getfixturevalue("migrated_postgres")
-    yield url
-    engine = sa.create_engine(url)
+    yield request.getfixturevalue("postgres_database")
+
+
+@pytest.fixture
+def postgres_database(migrated_postgres: str) -> Iterator[str]:
+    """The run's PostgreSQL database, emptied after the test."""
+    yield migrated_postgres
+    engine = sa.create_engine(migrated_postgres)
     with engine.begin() as connection:
         tables = ", ".join(
             name for name in sa.inspect(connection).get_table_names() if name != "alembic_version"

@@ -1,0 +1,123 @@
+"""The `newsalerts` command as a user runs it: the demo, ingest, import, digest send."""
+
+from __future__ import annotations
+
+import re
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from alerts.cli import main
+from tests.support.smtp_server import RecordingSMTPServer
+
+CSV = """email,name,topics,frequency,timezone,hour
+ada@example.com,Ada,Business;Chip shortage,daily,Europe/Paris,7
+not-an-address,Bad,,daily,UTC,7
+bram@example.com,Bram,,weekly,Asia/Tokyo,25
+"""
+
+
+def _run(arguments: list[str], env: dict[str, str], cwd: Path) -> Result:
+    # Commands run from the repository root as a user would; all paths given are absolute.
+    return CliRunner().invoke(main, arguments, env=env, catch_exceptions=False)
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+        "SMTP_URL": f"file://{tmp_path / 'sent'}",
+        "REDIS_URL": "",
+        "SECRET_KEY": "cli-test-secret-key-0123456789abcdef",
+        "BASE_URL": "https://news.example.com",
+    }
+
+
+def _sent_count(output: str) -> int:
+    match = re.search(r"Digests sent:\s+(\d+)", output)
+    assert match, output
+    return int(match.group(1))
+
+
+def test_demo_fills_an_outbox_with_an_index(tmp_path: Path, env: dict[str, str]) -> None:
+    out = tmp_path / "outbox"
+    result = _run(["demo", "--readers", "40", "--out", str(out)], env, tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "Articles ingested:      40" in result.output
+    assert "Readers:                40" in result.output
+    sent = _sent_count(result.output)
+    emls = sorted((out / "messages").glob("*.eml"))
+    assert sent == len(emls) > 30
+    index = (out / "index.html").read_text()
+    assert index.count("<tr><td>") == sent
+    first = message_from_bytes(emls[0].read_bytes(), policy=policy.default)
+    assert first["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert first.get_body(("html",)) is not None and first.get_body(("plain",)) is not None
+    # A second run replaces the first run's messages instead of piling them up.
+    again = _run(["demo", "--readers", "5", "--out", str(out)], env, tmp_path)
+    assert again.exit_code == 0, again.output
+    assert len(list((out / "messages").glob("*.eml"))) == _sent_count(again.output) <= 5
+
+
+def test_demo_refuses_a_foreign_folder(tmp_path: Path, env: dict[str, str]) -> None:
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "thesis.txt").write_text("precious")
+    result = _run(["demo", "--out", str(foreign)], env, tmp_path)
+    assert result.exit_code == 1
+    assert "is not empty and was not made by newsalerts" in result.output
+    assert (foreign / "thesis.txt").read_text() == "precious"
+
+
+def test_demo_delivers_to_a_real_smtp_server(
+    tmp_path: Path, env: dict[str, str], smtp_server: RecordingSMTPServer
+) -> None:
+    result = _run(["demo", "--readers", "12", "--smtp", smtp_server.url], env, tmp_path)
+    assert result.exit_code == 0, result.output
+    assert len(smtp_server.messages) == _sent_count(result.output) > 0
+
+
+def test_ingest_send_and_send_again(tmp_path: Path, env: dict[str, str]) -> None:
+    assert _run(["db", "upgrade"], env, tmp_path).exit_code == 0
+    feed = Path(__file__).resolve().parents[2] / "alerts" / "sample_data" / "site-feed.xml"
+    ingested = _run(["ingest", str(feed)], env, tmp_path)
+    assert ingested.exit_code == 0, ingested.output
+    assert "40 new" in ingested.output
+    csv_file = tmp_path / "readers.csv"
+    csv_file.write_text(CSV)
+    imported = _run(["subscribers", "import", str(csv_file), "--confirmed"], env, tmp_path)
+    assert imported.exit_code == 2
+    assert "line 3: invalid email address" in imported.output
+    assert "line 4: hour: 25 is not between 0 and 23" in imported.output
+    assert "1 imported (active), 0 skipped, 2 with errors." in imported.output
+
+    exported = _run(["subscribers", "export"], env, tmp_path)
+    assert exported.output.splitlines()[1].startswith("ada@example.com,Ada,business;chip-shortage")
+
+    # The sample feed's dates are in the past: a first digest covers only the last 24 hours.
+    first = _run(["digest", "send", "--now"], env, tmp_path)
+    assert first.exit_code == 0, first.output
+    assert "REDIS_URL is not set: running tasks in-process." in first.output
+    second = _run(["digest", "send", "--now"], env, tmp_path)
+    assert "0 digests planned, 0 skipped" in second.output
+
+
+def test_bad_feed_is_a_clear_error(tmp_path: Path, env: dict[str, str]) -> None:
+    assert _run(["db", "upgrade"], env, tmp_path).exit_code == 0
+    broken = tmp_path / "broken.xml"
+    broken.write_text("<rss><channel><item><title>Half")
+    result = _run(["ingest", str(broken), str(tmp_path / "missing.xml")], env, tmp_path)
+    assert result.exit_code == 1
+    assert f"error: {broken}" in result.output
+    assert "missing.xml" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_malformed_setting_is_one_line(tmp_path: Path, env: dict[str, str]) -> None:
+    result = _run(["digest", "send"], {**env, "DATABASE_URL": "mysql://x"}, tmp_path)
+    assert result.exit_code == 1
+    assert result.output.strip() == (
+        "error: DATABASE_URL: expected sqlite:///path or postgresql://user@host/db"
+    )

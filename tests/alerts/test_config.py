@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import pytest
+
+from alerts.config import DEVELOPMENT_SECRET, load_settings
+from alerts.errors import ConfigError
+
+
+def _load(**values: object) -> object:
+    return load_settings(_env_file=None, **values)
+
+
+def test_defaults_run_on_a_bare_machine() -> None:
+    settings = load_settings(_env_file=None)
+    assert settings.database_url == "sqlite:///newsalerts.db"
+    assert settings.redis_url is None and not settings.uses_celery
+    assert settings.secret_key == DEVELOPMENT_SECRET
+
+
+@pytest.mark.parametrize(
+    ("written", "used"),
+    [
+        ("postgresql://news@db.example.com/alerts", "postgresql+psycopg://news@db.example.com/alerts"),
+        ("postgres://news@127.0.0.1:5432/alerts", "postgresql+psycopg://news@127.0.0.1:5432/alerts"),
+        ("sqlite:////var/lib/newsalerts/store.db", "sqlite:////var/lib/newsalerts/store.db"),
+    ],
+)
+def test_database_urls_as_users_write_them(written: str, used: str) -> None:
+    assert load_settings(_env_file=None, database_url=written).database_url == used
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("database_url", "mysql://x/y", "DATABASE_URL: expected sqlite:///path"),
+        ("database_url", "postgresql:///nohost", "DATABASE_URL: the PostgreSQL URL names no host"),
+        ("redis_url", "http://cache", "REDIS_URL: expected redis://host:port/db"),
+        ("smtp_url", "smtp://", "SMTP_URL: the SMTP URL names no host"),
+        ("smtp_url", "ftp://x", "SMTP_URL: expected smtp://"),
+        ("base_url", "news.example.com", "BASE_URL: expected an absolute http(s) URL"),
+        ("mail_from", "alerts\r\nBcc: x@example.com", "MAIL_FROM: expected an address"),
+    ],
+)
+def test_malformed_settings_give_one_line(field: str, value: str, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        _load(**{field: value})
+    assert str(caught.value).startswith(message)
+    assert "\n" not in str(caught.value)
+
+
+def test_production_refuses_the_development_secret() -> None:
+    with pytest.raises(ConfigError, match="SECRET_KEY must be set"):
+        _load(environment="production")
+    with pytest.raises(ConfigError, match="at least 32 characters"):
+        _load(environment="production", secret_key="short")
+    assert _load(environment="production", secret_key="x" * 40)
+
+
+def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/3")
+    monkeypatch.setenv("POSTAL_ADDRESS", "2 Sample Road, Testville")
+    settings = load_settings(_env_file=None)
+    assert settings.redis_url == "redis://127.0.0.1:6379/3"
+    assert settings.postal_address == "2 Sample Road, Testville"

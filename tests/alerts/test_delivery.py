@@ -1,0 +1,210 @@
+"""Sending through a real SMTP server on loopback: bytes, headers, ledger outcomes."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from alerts.config import Settings
+from alerts.delivery import MAX_ATTEMPTS, send_batch
+from alerts.digests import DigestComposer
+from alerts.models import Delivery, DeliveryStatus
+from alerts.planning import claim_queue, plan_digests
+from alerts.rendering import default_renderer
+from alerts.transports import transport_from_url
+from subscribers.models import SubscriberStatus
+from subscribers.tokens import Purpose, TokenSigner
+from tests.support.builders import articles, reader
+from tests.support.smtp_server import RecordingSMTPServer
+
+NOW = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
+
+
+def _send_all(session: Session, settings: Settings, url: str) -> list[list[int]]:
+    plan_digests(session, now=NOW, force=True)
+    session.commit()
+    batches = claim_queue(session, now=NOW, batch_size=50)
+    session.commit()
+    composer = DigestComposer(session, settings=settings, renderer=default_renderer())
+    for batch in batches:
+        send_batch(session, batch, composer=composer, transport=transport_from_url(url))
+    return batches
+
+
+@pytest.fixture
+def two_readers(session: Session) -> None:
+    reader(session, "ada@example.com", topics=("Harbour City election",), timezone="Europe/Paris")
+    reader(session, "bram@example.com", topics=("Chip shortage",))
+    articles(
+        session,
+        NOW,
+        ("vote", ("Harbour City election",), timedelta(hours=2)),
+        ("chips", ("Chip shortage",), timedelta(hours=3)),
+        ("old-vote", ("Harbour City election",), timedelta(hours=30)),
+    )
+    session.commit()
+
+
+def _by_recipient(server: RecordingSMTPServer) -> dict[str, EmailMessage]:
+    return {received.recipients[0]: received.message for received in server.messages}
+
+
+@pytest.mark.usefixtures("two_readers")
+def test_each_reader_gets_their_topics_once(
+    session: Session, settings: Settings, smtp_server: RecordingSMTPServer
+) -> None:
+    _send_all(session, settings, smtp_server.url)
+    messages = _by_recipient(smtp_server)
+    assert set(messages) == {"ada@example.com", "bram@example.com"}
+    ada_text = messages["ada@example.com"].get_body(("plain",)).get_content()
+    assert "Story vote" in ada_text
+    assert "Story chips" not in ada_text
+    assert "Story old-vote" not in ada_text  # older than the 24-hour first window
+    assert messages["bram@example.com"]["Subject"] == "Story chips"
+    rows = session.scalars(select(Delivery).order_by(Delivery.subscriber_id)).all()
+    assert [row.status for row in rows] == [DeliveryStatus.SENT, DeliveryStatus.SENT]
+    assert all(row.sent_at is not None and row.message_id for row in rows)
+
+
+@pytest.mark.usefixtures("two_readers")
+def test_sending_twice_delivers_once(
+    session: Session, settings: Settings, smtp_server: RecordingSMTPServer
+) -> None:
+    batches = _send_all(session, settings, smtp_server.url)
+    composer = DigestComposer(session, settings=settings, renderer=default_renderer())
+    # The same batch redelivered by the broker, and a whole second run of the same day.
+    for batch in batches:
+        send_batch(session, batch, composer=composer, transport=transport_from_url(smtp_server.url))
+    _send_all(session, settings, smtp_server.url)
+    assert sorted(m.recipients[0] for m in smtp_server.messages) == [
+        "ada@example.com",
+        "bram@example.com",
+    ]
+
+
+@pytest.mark.usefixtures("two_readers")
+def test_message_headers_and_parts(
+    session: Session, settings: Settings, smtp_server: RecordingSMTPServer
+) -> None:
+    _send_all(session, settings, smtp_server.url)
+    received = next(m for m in smtp_server.messages if m.recipients == ["ada@example.com"])
+    raw_headers = received.data.split(b"\r\n\r\n", 1)[0].decode("ascii")
+    message = received.message
+    signer = TokenSigner([settings.secret_key])
+
+    unsubscribe = message["List-Unsubscribe"]
+    assert unsubscribe.startswith("<https://news.example.com/unsubscribe/")
+    token = unsubscribe.removeprefix("<https://news.example.com/unsubscribe/").rstrip(">")
+    subscriber_id = signer.verify(Purpose.UNSUBSCRIBE, token)
+    assert subscriber_id == session.scalar(select(Delivery.subscriber_id).limit(1).where(
+        Delivery.message_id == message["Message-ID"]))
+    # Never folded, never an encoded word: one physical line each.
+    assert f"List-Unsubscribe: {unsubscribe}\r\n" in raw_headers + "\r\n"
+    assert "=?" not in unsubscribe
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert message["List-Id"] == f"daily digest <{settings.list_id}>"
+    assert message["Message-ID"].startswith("<digest.") and message["Message-ID"].endswith(
+        "@example.com>"
+    )
+    assert message["To"] == "ada@example.com"
+    assert received.mail_from == "alerts@example.com"
+
+    assert message.get_content_type() == "multipart/alternative"
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    assert [part.get_content_type() for part in message.iter_parts()] == [
+        "text/plain",
+        "text/html",
+    ]
+    for body in (text, html):
+        assert settings.postal_address in body
+        assert "%%NEWSALERTS" not in body
+    assert f"Unsubscribe: https://news.example.com/unsubscribe/{token}" in text
+    assert f'href="https://news.example.com/unsubscribe/{token}"' in html
+    # CSS is inlined; only the media queries stay in a style block, for phones.
+    assert [block.strip()[:6] for block in re.findall(r"<style>(.*?)</style>", html, re.S)] == [
+        "@media"
+    ]
+    assert 'class="headline" style="' in html
+    assert 'class="preheader"' in html
+    # Article time shown in the reader's zone (Europe/Paris = UTC+1 in November).
+    assert "News · 07:00" in text
+
+
+def test_reader_who_left_before_the_send_gets_nothing(
+    session: Session, settings: Settings, smtp_server: RecordingSMTPServer
+) -> None:
+    leaver = reader(session, "cleo@example.com")
+    articles(session, NOW, ("a", (), timedelta(hours=1)))
+    session.commit()
+    plan_digests(session, now=NOW, force=True)
+    session.commit()
+    [batch] = claim_queue(session, now=NOW, batch_size=10)
+    leaver.status = SubscriberStatus.UNSUBSCRIBED
+    session.commit()
+    composer = DigestComposer(session, settings=settings, renderer=default_renderer())
+    result = send_batch(session, batch, composer=composer, transport=transport_from_url(smtp_server.url))
+    assert (result.sent, result.not_mailable) == (0, 1)
+    assert smtp_server.messages == []
+    assert session.scalar(select(Delivery.status)) is DeliveryStatus.SUPPRESSED
+
+
+def test_permanent_refusal_is_recorded_as_failed(
+    session: Session, settings: Settings, smtp_server: RecordingSMTPServer
+) -> None:
+    reader(session, "dario@example.com")
+    articles(session, NOW, ("a", (), timedelta(hours=1)))
+    session.commit()
+    smtp_server.refuse("dario@example.com", "550 5.1.1 No such mailbox")
+    _send_all(session, settings, smtp_server.url)
+    row = session.scalars(select(Delivery)).one()
+    assert row.status is DeliveryStatus.FAILED
+    assert row.smtp_reply is not None and row.smtp_reply.startswith("550")
+    assert "No such mailbox" in (row.last_error or "")
+
+
+def test_temporary_refusal_is_retried_later_then_fails(
+    session: Session, settings: Settings, smtp_server: RecordingSMTPServer
+) -> None:
+    reader(session, "elin@example.com")
+    articles(session, NOW, ("a", (), timedelta(hours=1)))
+    session.commit()
+    smtp_server.refuse("elin@example.com", "451 4.3.0 Try again later")
+    _send_all(session, settings, smtp_server.url)
+    row = session.scalars(select(Delivery)).one()
+    assert row.status is DeliveryStatus.PENDING
+    assert row.attempts == 1
+    assert row.next_attempt_at is not None and row.next_attempt_at > NOW
+    assert "451" in (row.last_error or "")
+    composer = DigestComposer(session, settings=settings, renderer=default_renderer())
+    for _ in range(MAX_ATTEMPTS - 1):
+        send_batch(session, [row.id], composer=composer, transport=transport_from_url(smtp_server.url))
+    session.refresh(row)
+    assert (row.status, row.attempts) == (DeliveryStatus.FAILED, MAX_ATTEMPTS)
+
+
+def test_unreachable_server_leaves_rows_to_retry(session: Session, settings: Settings) -> None:
+    reader(session, "farid@example.com")
+    articles(session, NOW, ("a", (), timedelta(hours=1)))
+    session.commit()
+    _send_all(session, settings, "smtp://127.0.0.1:9")  # nothing listens on the discard port
+    row = session.scalars(select(Delivery)).one()
+    assert row.status is DeliveryStatus.PENDING
+    assert "cannot connect" in (row.last_error or "")
+
+
+def test_file_transport_writes_eml(session: Session, settings: Settings, tmp_path: object) -> None:
+    from pathlib import Path
+
+    folder = Path(str(tmp_path)) / "outbox"
+    reader(session, "greta@example.com")
+    articles(session, NOW, ("a", (), timedelta(hours=1)))
+    session.commit()
+    _send_all(session, settings, f"file://{folder}")
+    [eml] = list(folder.glob("*.eml"))
+    assert b"To: greta@example.com\r\n" in eml.read_bytes()
