@@ -112,3 +112,21 @@ class Delivery(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     subscriber: Mapped[Subscriber] = relationship(lazy="joined")
+
+
+class FeedSource(Base):
+    """A feed URL ingested before, with the validators that make the next fetch conditional.
+
+    Only successful runs update it, so a failed fetch or parse leaves the last good
+    ETag/Last-Modified in place and the next run fetches the feed in full.
+    """
+
+    __tablename__ = "feed_sources"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000), unique=True)
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(String(100))
+    last_fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_status: Mapped[str | None] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

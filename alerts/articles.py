@@ -1,0 +1,275 @@
+"""Articles as they come in (from a feed or the JSON API), and storing them without duplicates.
+
+An `ArticleInput` is validated and normalised when it is built, so every one in the program is
+clean: an absolute http(s) URL, a plain-text title, a sanitised summary, an aware timestamp.
+Its identity is its GUID when it has one, else its URL; the store keys articles on the SHA-256
+of that identity, so ingesting the same feed twice updates rather than duplicates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from urllib.parse import urlsplit
+
+import nh3
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from alerts.errors import ArticleError
+from alerts.models import Article
+from subscribers.models import Topic
+from subscribers.topics import ensure_topics, slugify
+
+SUMMARY_TAGS = frozenset({"p", "a", "em", "strong", "b", "i", "br", "ul", "ol", "li", "blockquote"})
+LINK_SCHEMES = frozenset({"http", "https", "mailto"})
+MAX_SECTION_LENGTH = 100  # the width of articles.section
+MAX_AUTHOR_LENGTH = 200  # the width of articles.author
+MAX_TOPIC_NAME_LENGTH = 200  # the width of topics.name
+_LOOKUP_CHUNK = 500  # identities per SELECT, well under every driver's parameter limit
+
+
+def sanitise_summary(raw_html: str) -> str:
+    """Keep the few tags a standfirst needs; drop scripts, styles, handlers and odd links.
+
+    Summaries end up in emails and web pages, so only text-level markup survives, links keep
+    only an http, https or mailto `href`, and relative links (meaningless in an email) go.
+    """
+    cleaned = nh3.clean(
+        raw_html,
+        tags=set(SUMMARY_TAGS),
+        attributes={"a": {"href"}},
+        url_schemes=set(LINK_SCHEMES),
+        url_relative="deny",
+    )
+    return cleaned.strip()
+
+
+def plain_text(raw: str) -> str:
+    """Markup-free text on one line: titles are shown as text, never as HTML."""
+    text = html.unescape(nh3.clean(raw, tags=set()))
+    return " ".join(text.split())
+
+
+def _is_web_url(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and " " not in url
+
+
+def _optional_text(value: str | None) -> str | None:
+    if value is None:
+        return None
+    text = " ".join(value.split())
+    return text or None
+
+
+@dataclass(frozen=True)
+class ArticleInput:
+    """One article to store. Building it validates and normalises it (raises ArticleError)."""
+
+    url: str
+    title: str
+    guid: str | None = None
+    summary: str = ""
+    section: str | None = None
+    topics: tuple[str, ...] = ()
+    author: str | None = None
+    image_url: str | None = None
+    published_at: datetime | None = None  # None means "when first stored"
+    breaking: bool = False
+
+    def __post_init__(self) -> None:
+        # Frozen, so normalised values are written with object.__setattr__.
+        url = self.url.strip()
+        if not _is_web_url(url):
+            raise ArticleError(f"url must be an absolute http(s) URL, got {self.url!r}")
+        title = plain_text(self.title)
+        if not title:
+            raise ArticleError(f"title is empty for {url}")
+        image_url = _optional_text(self.image_url)
+        if image_url is not None and not _is_web_url(image_url):
+            raise ArticleError(f"image_url must be an absolute http(s) URL, got {image_url!r}")
+        if self.published_at is not None and self.published_at.utcoffset() is None:
+            raise ArticleError("published_at must carry a UTC offset")
+        section = _optional_text(self.section)
+        author = _optional_text(self.author)
+        _check_length("section", section, MAX_SECTION_LENGTH)
+        _check_length("author", author, MAX_AUTHOR_LENGTH)
+        topics: dict[str, str] = {}
+        for name in self.topics:
+            text = " ".join(name.split())
+            _check_length("topic", text, MAX_TOPIC_NAME_LENGTH)
+            if slugify(text):
+                topics.setdefault(slugify(text), text)
+        object.__setattr__(self, "url", url)
+        object.__setattr__(self, "title", title)
+        object.__setattr__(self, "guid", (self.guid or "").strip() or None)
+        object.__setattr__(self, "summary", sanitise_summary(self.summary))
+        object.__setattr__(self, "section", section)
+        object.__setattr__(self, "topics", tuple(topics.values()))
+        object.__setattr__(self, "author", author)
+        object.__setattr__(self, "image_url", image_url)
+
+    @property
+    def topic_slugs(self) -> list[str]:
+        return [slugify(name) for name in self.topics]
+
+
+def _check_length(name: str, value: str | None, limit: int) -> None:
+    if value is not None and len(value) > limit:
+        raise ArticleError(f"{name} is longer than {limit} characters: {value[:40]!r}...")
+
+
+_FIELDS = frozenset(f.name for f in fields(ArticleInput))
+
+
+def article_input_from_mapping(data: Mapping[str, object]) -> ArticleInput:
+    """Build an ArticleInput from decoded JSON, as the API receives it.
+
+    Unknown keys are refused so that a misspelt field is an error, not silently ignored.
+    Optional fields may be absent or null.
+    """
+    unknown = sorted(set(data) - _FIELDS)
+    if unknown:
+        raise ArticleError(f"unknown field(s): {', '.join(unknown)}")
+    for required in ("url", "title"):
+        if not isinstance(data.get(required), str):
+            raise ArticleError(f"{required} is required and must be a string")
+    optional_strings = {}
+    for name in ("guid", "summary", "section", "author", "image_url"):
+        value = data.get(name)
+        if value is not None and not isinstance(value, str):
+            raise ArticleError(f"{name} must be a string")
+        optional_strings[name] = value
+    topics = data.get("topics")
+    if topics is None:
+        topics = []
+    if not isinstance(topics, list) or not all(isinstance(t, str) for t in topics):
+        raise ArticleError("topics must be a list of strings")
+    breaking = data.get("breaking", False)
+    if breaking is None:
+        breaking = False
+    if not isinstance(breaking, bool):
+        raise ArticleError("breaking must be true or false")
+    return ArticleInput(
+        url=str(data["url"]),
+        title=str(data["title"]),
+        guid=optional_strings["guid"],
+        summary=optional_strings["summary"] or "",
+        section=optional_strings["section"],
+        topics=tuple(topics),
+        author=optional_strings["author"],
+        image_url=optional_strings["image_url"],
+        published_at=_parse_instant(data.get("published_at")),
+        breaking=breaking,
+    )
+
+
+def _parse_instant(value: object) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        raise ArticleError("published_at must be an ISO 8601 string with a UTC offset")
+    try:
+        instant = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise ArticleError(f"published_at is not ISO 8601: {value!r}") from None
+    if instant.utcoffset() is None:
+        raise ArticleError(f"published_at needs a UTC offset (e.g. +00:00 or Z): {value!r}")
+    return instant
+
+
+def identity_of(item: ArticleInput) -> str:
+    return item.guid if item.guid is not None else item.url
+
+
+def identity_hash(item: ArticleInput) -> str:
+    return hashlib.sha256(identity_of(item).encode("utf-8")).hexdigest()
+
+
+@dataclass
+class IngestResult:
+    """What a batch did to the store; `articles` follows the order of the input items."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    articles: list[Article] = field(default_factory=list)
+
+
+def upsert_articles(
+    session: Session, items: Sequence[ArticleInput], *, source: str | None, now: datetime
+) -> IngestResult:
+    """Insert new articles and update changed ones, matching on identity. Does not commit.
+
+    Existing articles are found with one query per few hundred items, and topics with one
+    more. An item without a date keeps the stored date (or gets `now` when new), so a feed
+    that omits dates does not make old stories look new on every run. `breaking` is only
+    ever raised, because feeds cannot express it and must not lower what the API set.
+    `source` is recorded when an article is first seen and kept afterwards.
+    """
+    hashes = [identity_hash(item) for item in items]
+    existing: dict[str, Article] = {}
+    unique_hashes = list(dict.fromkeys(hashes))
+    for start in range(0, len(unique_hashes), _LOOKUP_CHUNK):
+        chunk = unique_hashes[start : start + _LOOKUP_CHUNK]
+        query = select(Article).where(Article.identity_hash.in_(chunk))
+        existing.update((article.identity_hash, article) for article in session.scalars(query))
+    topics = {
+        topic.slug: topic
+        for topic in ensure_topics(session, (name for item in items for name in item.topics))
+    }
+
+    result = IngestResult()
+    seen: dict[str, Article] = {}
+    for item, key in zip(items, hashes, strict=True):
+        if key in seen:  # a repeated item in one batch: the first one wins
+            result.articles.append(seen[key])
+            continue
+        item_topics = [topics[slug] for slug in item.topic_slugs]
+        article = existing.get(key)
+        if article is None:
+            article = Article(identity_hash=key, source=source, ingested_at=now)
+            _apply(article, item, item_topics, now)
+            session.add(article)
+            result.created += 1
+        elif _apply(article, item, item_topics, now):
+            result.updated += 1
+        else:
+            result.unchanged += 1
+        seen[key] = article
+        result.articles.append(article)
+    session.flush()
+    return result
+
+
+def _apply(article: Article, item: ArticleInput, topics: list[Topic], now: datetime) -> bool:
+    """Copy the item onto the article; return whether anything changed."""
+    wanted: dict[str, object] = {
+        "guid": item.guid,
+        "url": item.url,
+        "title": item.title,
+        "summary_html": item.summary,
+        "section": item.section,
+        "author": item.author,
+        "image_url": item.image_url,
+        "breaking": bool(article.breaking) or item.breaking,
+    }
+    if item.published_at is not None:
+        wanted["published_at"] = item.published_at
+    elif article.published_at is None:
+        wanted["published_at"] = now
+    changed = False
+    for name, value in wanted.items():
+        if getattr(article, name) != value:
+            setattr(article, name, value)
+            changed = True
+    if {topic.slug for topic in article.topics} != {topic.slug for topic in topics}:
+        article.topics = sorted(topics, key=lambda topic: topic.slug)  # as the relationship loads
+        changed = True
+    if changed:
+        article.updated_at = now
+    return changed
