@@ -1,4 +1,4 @@
-"""The Celery application: Redis broker, JSON, late acks, results ignored, one beat tick a minute."""
+"""The Celery application: Redis broker, JSON, late acks, no results, a beat tick a minute."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ TICK_SECONDS = 60.0
 
 
 def create_celery(settings: Settings) -> Celery:
-    app = Celery("newsalerts", broker=settings.redis_url or DEFAULT_BROKER, include=["alerts.tasks"])
+    app = Celery(
+        "newsalerts", broker=settings.redis_url or DEFAULT_BROKER, include=["alerts.tasks"]
+    )
     app.conf.update(
         task_serializer="json",
         accept_content=["json"],
@@ -32,4 +34,3 @@ def create_celery(settings: Settings) -> Celery:
         },
     )
     return app
-

@@ -60,12 +60,27 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--readers", default=200, show_default=True, type=click.IntRange(1, 1_000_000),
-              help="Number of sample readers to create.")
-@click.option("--out", default="outbox", show_default=True, type=click.Path(path_type=Path),
-              help="Folder for the .eml files and index.html.")
-@click.option("--smtp", "smtp_url", default=None, metavar="URL",
-              help="Deliver to this SMTP server (smtp://host:port) instead of the outbox.")
+@click.option(
+    "--readers",
+    default=200,
+    show_default=True,
+    type=click.IntRange(1, 1_000_000),
+    help="Number of sample readers to create.",
+)
+@click.option(
+    "--out",
+    default="outbox",
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="Folder for the .eml files and index.html.",
+)
+@click.option(
+    "--smtp",
+    "smtp_url",
+    default=None,
+    metavar="URL",
+    help="Deliver to this SMTP server (smtp://host:port) instead of the outbox.",
+)
 @clear_errors
 def demo(readers: int, out: Path, smtp_url: str | None) -> None:
     """Run the whole job on a fresh SQLite store with the bundled sample feed."""
@@ -151,8 +166,11 @@ def subscribers() -> None:
 
 @subscribers.command("import")
 @click.argument("file", type=click.File("r", encoding="utf-8-sig"))
-@click.option("--confirmed", is_flag=True,
-              help="The rows are readers who already consented: make them active at once.")
+@click.option(
+    "--confirmed",
+    is_flag=True,
+    help="The rows are readers who already consented: make them active at once.",
+)
 @clear_errors
 def subscribers_import(file: Any, confirmed: bool) -> None:
     """Import readers from CSV: email,name,topics,frequency,timezone,hour."""
@@ -199,8 +217,12 @@ def digest() -> None:
 
 
 @digest.command("send")
-@click.option("--now", "force", is_flag=True,
-              help="Send to every eligible reader now, whatever their chosen hour.")
+@click.option(
+    "--now",
+    "force",
+    is_flag=True,
+    help="Send to every eligible reader now, whatever their chosen hour.",
+)
 @clear_errors
 def digest_send(force: bool) -> None:
     """Send today's due digests (once per reader and local date, however often it runs)."""
@@ -244,8 +266,13 @@ def digest_send(force: bool) -> None:
 
 @digest.command("preview")
 @click.option("--email", "address", default=None, help="Preview as this reader would see it.")
-@click.option("--html", "html_file", type=click.Path(path_type=Path), default=None,
-              help="Also write the HTML part to this file.")
+@click.option(
+    "--html",
+    "html_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Also write the HTML part to this file.",
+)
 @clear_errors
 def digest_preview(address: str | None, html_file: Path | None) -> None:
     """Show the digest a reader would get now, without sending or recording anything."""

@@ -85,7 +85,9 @@ def run_demo(
             ingested = upsert_articles(
                 session, rebased_sample_articles(now), source="bundled sample feed", now=now
             )
-            slugs = sorted({topic.slug for article in ingested.articles for topic in article.topics})
+            slugs = sorted(
+                {topic.slug for article in ingested.articles for topic in article.topics}
+            )
             origin = Origin(source="demo", details={"note": "invented sample reader"})
             for reader in sample_readers(readers, slugs):
                 add_subscriber(

@@ -18,7 +18,9 @@ class OutboxError(Exception):
 def prepare_outbox(folder: Path) -> Path:
     """Create the folder, or clear a previous demo's output; never touch a foreign folder."""
     if folder.exists() and any(folder.iterdir()) and not (folder / MARKER).exists():
-        raise OutboxError(f"{folder} is not empty and was not made by newsalerts; choose another --out")
+        raise OutboxError(
+            f"{folder} is not empty and was not made by newsalerts; choose another --out"
+        )
     messages = folder / "messages"
     if messages.exists():
         for stale in messages.iterdir():
@@ -42,6 +44,15 @@ def _html_part(message: EmailMessage) -> str:
     return part.get_content() if part is not None else ""
 
 
+def _row(entry: OutboxEntry) -> str:
+    to, subject = html.escape(entry.recipient), html.escape(entry.subject)
+    preview, eml = html.escape(entry.preview), html.escape(entry.eml)
+    return (
+        f'<tr><td>{to}</td><td><a href="{preview}">{subject}</a></td>'
+        f'<td><a href="{eml}">.eml</a></td></tr>'
+    )
+
+
 def write_index(folder: Path, *, title: str) -> list[OutboxEntry]:
     """Write index.html and one preview page per message; return what was listed."""
     entries = []
@@ -60,16 +71,7 @@ def write_index(folder: Path, *, title: str) -> list[OutboxEntry]:
             )
         )
     entries.sort(key=lambda entry: entry.recipient)
-    rows = "\n".join(
-        "<tr><td>{to}</td><td><a href=\"{preview}\">{subject}</a></td>"
-        "<td><a href=\"{eml}\">.eml</a></td></tr>".format(
-            to=html.escape(e.recipient),
-            preview=html.escape(e.preview),
-            subject=html.escape(e.subject),
-            eml=html.escape(e.eml),
-        )
-        for e in entries
-    )
+    rows = "\n".join(_row(entry) for entry in entries)
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -81,7 +83,7 @@ th, td {{ text-align: left; padding: .4rem .6rem; border-bottom: 1px solid #ddd;
 a {{ color: #1f4fa3; }}
 </style></head>
 <body><h1>{html.escape(title)}</h1>
-<p>{len(entries)} messages. Click a subject to see the HTML part; the .eml link is the whole message.</p>
+<p>{len(entries)} messages. A subject opens the HTML part; .eml is the whole message.</p>
 <table><thead><tr><th>To</th><th>Subject</th><th>Message</th></tr></thead>
 <tbody>
 {rows}

@@ -188,9 +188,13 @@ def selection_for(
     session: Session, subscriber_id: int, *, edition: Edition, now: datetime
 ) -> list[int]:
     """The article ids a reader's digest would hold at `now`, writing nothing (previews)."""
-    start = window_start(edition, now=now, previous_end=_previous_ends(session, [subscriber_id]).get(subscriber_id))
+    start = window_start(
+        edition, now=now, previous_end=_previous_ends(session, [subscriber_id]).get(subscriber_id)
+    )
     topic_ids = _topics_of(session, [subscriber_id]).get(subscriber_id, frozenset())
-    return select_articles(_candidates(session, start, now), topic_ids=topic_ids, start=start, end=now)
+    return select_articles(
+        _candidates(session, start, now), topic_ids=topic_ids, start=start, end=now
+    )
 
 
 def claim_queue(session: Session, *, now: datetime, batch_size: int) -> list[list[int]]:

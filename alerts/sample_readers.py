@@ -7,18 +7,65 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 FIRST_NAMES = (
-    "Ada", "Bram", "Cleo", "Dario", "Elin", "Farid", "Greta", "Hugo", "Ines", "Jonas",
-    "Kaia", "Lior", "Mira", "Nils", "Odile", "Pavel", "Quinn", "Rosa", "Sami", "Tove",
-    "Ugo", "Vera", "Wim", "Xenia", "Yusuf", "Zora",
+    "Ada",
+    "Bram",
+    "Cleo",
+    "Dario",
+    "Elin",
+    "Farid",
+    "Greta",
+    "Hugo",
+    "Ines",
+    "Jonas",
+    "Kaia",
+    "Lior",
+    "Mira",
+    "Nils",
+    "Odile",
+    "Pavel",
+    "Quinn",
+    "Rosa",
+    "Sami",
+    "Tove",
+    "Ugo",
+    "Vera",
+    "Wim",
+    "Xenia",
+    "Yusuf",
+    "Zora",
 )
 LAST_NAMES = (
-    "Lindqvist", "Okafor", "Marchetti", "Haddad", "Novak", "Brennan", "Takeda", "Moreau",
-    "Castell", "Varga", "Osei", "Petrov", "Quist", "Reyes", "Sandoval", "Thorne",
+    "Lindqvist",
+    "Okafor",
+    "Marchetti",
+    "Haddad",
+    "Novak",
+    "Brennan",
+    "Takeda",
+    "Moreau",
+    "Castell",
+    "Varga",
+    "Osei",
+    "Petrov",
+    "Quist",
+    "Reyes",
+    "Sandoval",
+    "Thorne",
 )
 TIME_ZONES = (
-    "Europe/London", "Europe/Paris", "Europe/Berlin", "Europe/Helsinki", "America/New_York",
-    "America/Chicago", "America/Los_Angeles", "America/Sao_Paulo", "Asia/Kolkata",
-    "Asia/Tokyo", "Australia/Sydney", "Africa/Lagos", "UTC",
+    "Europe/London",
+    "Europe/Paris",
+    "Europe/Berlin",
+    "Europe/Helsinki",
+    "America/New_York",
+    "America/Chicago",
+    "America/Los_Angeles",
+    "America/Sao_Paulo",
+    "Asia/Kolkata",
+    "Asia/Tokyo",
+    "Australia/Sydney",
+    "Africa/Lagos",
+    "UTC",
 )
 
 
@@ -32,7 +79,9 @@ class SampleReader:
     hour: int
 
 
-def sample_readers(count: int, topic_slugs: Sequence[str], *, seed: int = 2026) -> list[SampleReader]:
+def sample_readers(
+    count: int, topic_slugs: Sequence[str], *, seed: int = 2026
+) -> list[SampleReader]:
     """`count` distinct readers; about one in six follows no topic and gets everything."""
     rng = random.Random(seed)
     readers = []

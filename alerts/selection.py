@@ -60,9 +60,7 @@ def due_slot(
     return DueSlot(Edition.DAILY, local.date())
 
 
-def window_start(
-    edition: Edition, *, now: datetime, previous_end: datetime | None
-) -> datetime:
+def window_start(edition: Edition, *, now: datetime, previous_end: datetime | None) -> datetime:
     if previous_end is None:
         return now - FIRST_WINDOW[edition]
     return min(previous_end, now)

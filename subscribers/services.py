@@ -1,4 +1,4 @@
-"""Business functions of the subscription store. Each takes a Session and leaves commit to the caller."""
+"""Business functions of the subscription store; each takes a Session, the caller commits."""
 
 from __future__ import annotations
 

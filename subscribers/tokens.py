@@ -1,4 +1,4 @@
-"""Signed, purpose-bound tokens for links in emails. They carry a subscriber id, never an address."""
+"""Signed, purpose-bound tokens for links in emails: a subscriber id, never an address."""
 
 from __future__ import annotations
 

@@ -20,8 +20,14 @@ def test_defaults_run_on_a_bare_machine() -> None:
 @pytest.mark.parametrize(
     ("written", "used"),
     [
-        ("postgresql://news@db.example.com/alerts", "postgresql+psycopg://news@db.example.com/alerts"),
-        ("postgres://news@127.0.0.1:5432/alerts", "postgresql+psycopg://news@127.0.0.1:5432/alerts"),
+        (
+            "postgresql://news@db.example.com/alerts",
+            "postgresql+psycopg://news@db.example.com/alerts",
+        ),
+        (
+            "postgres://news@127.0.0.1:5432/alerts",
+            "postgresql+psycopg://news@127.0.0.1:5432/alerts",
+        ),
         ("sqlite:////var/lib/newsalerts/store.db", "sqlite:////var/lib/newsalerts/store.db"),
     ],
 )

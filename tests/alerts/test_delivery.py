@@ -101,8 +101,9 @@ def test_message_headers_and_parts(
     assert unsubscribe.startswith("<https://news.example.com/unsubscribe/")
     token = unsubscribe.removeprefix("<https://news.example.com/unsubscribe/").rstrip(">")
     subscriber_id = signer.verify(Purpose.UNSUBSCRIBE, token)
-    assert subscriber_id == session.scalar(select(Delivery.subscriber_id).limit(1).where(
-        Delivery.message_id == message["Message-ID"]))
+    assert subscriber_id == session.scalar(
+        select(Delivery.subscriber_id).limit(1).where(Delivery.message_id == message["Message-ID"])
+    )
     # Never folded, never an encoded word: one physical line each.
     assert f"List-Unsubscribe: {unsubscribe}\r\n" in raw_headers + "\r\n"
     assert "=?" not in unsubscribe
@@ -148,7 +149,9 @@ def test_reader_who_left_before_the_send_gets_nothing(
     leaver.status = SubscriberStatus.UNSUBSCRIBED
     session.commit()
     composer = DigestComposer(session, settings=settings, renderer=default_renderer())
-    result = send_batch(session, batch, composer=composer, transport=transport_from_url(smtp_server.url))
+    result = send_batch(
+        session, batch, composer=composer, transport=transport_from_url(smtp_server.url)
+    )
     assert (result.sent, result.not_mailable) == (0, 1)
     assert smtp_server.messages == []
     assert session.scalar(select(Delivery.status)) is DeliveryStatus.SUPPRESSED
@@ -183,7 +186,9 @@ def test_temporary_refusal_is_retried_later_then_fails(
     assert "451" in (row.last_error or "")
     composer = DigestComposer(session, settings=settings, renderer=default_renderer())
     for _ in range(MAX_ATTEMPTS - 1):
-        send_batch(session, [row.id], composer=composer, transport=transport_from_url(smtp_server.url))
+        send_batch(
+            session, [row.id], composer=composer, transport=transport_from_url(smtp_server.url)
+        )
     session.refresh(row)
     assert (row.status, row.attempts) == (DeliveryStatus.FAILED, MAX_ATTEMPTS)
 

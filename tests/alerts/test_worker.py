@@ -48,9 +48,25 @@ def environment(
 def worker(environment: dict[str, str], tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
     log = (tmp_path / "worker.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "worker", "worker", "--concurrency", "2",
-         "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-        cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "worker",
+            "worker",
+            "--concurrency",
+            "2",
+            "--loglevel",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        cwd=ROOT,
+        env=environment,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     yield process
     process.send_signal(signal.SIGTERM)
@@ -83,8 +99,13 @@ def _statuses(database_url: str) -> list[DeliveryStatus]:
 
 def _cli(environment: dict[str, str], *arguments: str) -> str:
     done = subprocess.run(
-        [sys.executable, "-m", "alerts.cli", *arguments], cwd=ROOT, env=environment,
-        capture_output=True, text=True, timeout=120, check=False,
+        [sys.executable, "-m", "alerts.cli", *arguments],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     return done.stdout
@@ -107,7 +128,9 @@ def test_cli_send_goes_to_celery_workers_and_delivers_once(
     deadline = time.monotonic() + 10
     while DeliveryStatus.SENDING in _statuses(database_url) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert sorted(_statuses(database_url)) == sorted([DeliveryStatus.SENT] * 30 + [DeliveryStatus.SKIPPED])
+    assert sorted(_statuses(database_url)) == sorted(
+        [DeliveryStatus.SENT] * 30 + [DeliveryStatus.SKIPPED]
+    )
 
     again = _cli(environment, "digest", "send", "--now")
     assert "0 digests planned" in again
@@ -145,8 +168,10 @@ def test_a_batch_published_twice_is_sent_once(
     database_url = environment["DATABASE_URL"]
     _seed(database_url, 10)
     settings = load_settings(
-        database_url=database_url, redis_url=environment["REDIS_URL"],
-        smtp_url=environment["SMTP_URL"], _env_file=None,
+        database_url=database_url,
+        redis_url=environment["REDIS_URL"],
+        smtp_url=environment["SMTP_URL"],
+        _env_file=None,
     )
     runtime = Runtime.from_settings(settings)
     run = plan_and_queue(runtime, now=utcnow(), force=True)
