@@ -127,14 +127,21 @@ def _candidates(session: Session, since: datetime, until: datetime) -> list[Cand
     return [CandidateArticle(i, published, frozenset(topics[i])) for i, published in rows]
 
 
-def _insert_ignoring_conflicts(session: Session, rows: list[dict[str, Any]]) -> None:
+def _insert_ignoring_conflicts(
+    session: Session, rows: list[dict[str, Any]]
+) -> list[DeliveryStatus]:
+    """Insert ledger rows, skipping keys another planner wrote first; return what went in."""
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    inserted: list[DeliveryStatus] = []
     for offset in range(0, len(rows), CHUNK):
-        statement = insert(Delivery).on_conflict_do_nothing(
-            index_elements=["edition", "subscriber_id", "local_date"]
+        statement = (
+            insert(Delivery)
+            .on_conflict_do_nothing(index_elements=["edition", "subscriber_id", "local_date"])
+            .returning(Delivery.status)
         )
-        session.execute(statement, rows[offset : offset + CHUNK])
+        inserted.extend(session.scalars(statement, rows[offset : offset + CHUNK]))
+    return inserted
 
 
 def plan_digests(
@@ -176,11 +183,10 @@ def plan_digests(
                 "created_at": now,
             }
         )
-        if chosen:
-            result.planned += 1
-        else:
-            result.skipped_empty += 1
-    _insert_ignoring_conflicts(session, rows)
+    inserted = _insert_ignoring_conflicts(session, rows)
+    result.planned = inserted.count(DeliveryStatus.PENDING)
+    result.skipped_empty = inserted.count(DeliveryStatus.SKIPPED)
+    result.already_planned = len(rows) - len(inserted)
     return result
 
 
