@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.header import Header
 from email.utils import format_datetime, formataddr, parseaddr
+from functools import lru_cache
 
 from alerts.rendering import RenderedEmail
 
@@ -31,13 +32,16 @@ class Envelope:
     message_id: str
 
 
+@lru_cache(maxsize=64)
 def encode_address(value: str) -> str:
     """'Example News <a@example.com>' with a non-ASCII display name made RFC 2047-safe."""
     name, address = parseaddr(value)
     return formataddr((name, address), charset="utf-8")
 
 
+@lru_cache(maxsize=4096)
 def encode_subject(subject: str) -> str:
+    """RFC 2047 for a non-ASCII subject; cached, since thousands of readers share one."""
     if subject.isascii() and len(subject) < MAX_HEADER_LINE - 10:
         return subject
     return Header(subject, "utf-8").encode(linesep="\r\n", maxlinelen=76)
