@@ -36,9 +36,8 @@ EXPORT_COLUMNS = (*IMPORT_COLUMNS, "status", "created_at")
 TOPIC_SEPARATOR = ";"
 
 # The consent record must not claim more than happened: a confirmed import vouches that the
-# readers agreed elsewhere (kind "import"); an unconfirmed one is only a request that each
-# reader still has to confirm, which add_subscriber records as kind "subscribe" for any
-# source other than "import".
+# readers agreed elsewhere (add_subscriber records kind "import"); an unconfirmed one is only
+# a request that each reader still has to confirm (kind "subscribe").
 CONFIRMED_SOURCE = "import"
 UNCONFIRMED_SOURCE = "import-unconfirmed"
 

@@ -126,7 +126,8 @@ def add_subscriber(
     subscriber.confirmed_at = moment if confirmed else None
     session.add(subscriber)
     session.flush()
-    kind = ConsentKind.IMPORT if origin.source == "import" else ConsentKind.SUBSCRIBE
+    # Consent given elsewhere (an import of consented readers) vs. asked for now (a form).
+    kind = ConsentKind.IMPORT if confirmed else ConsentKind.SUBSCRIBE
     record_consent(session, subscriber, kind, origin)
     return subscriber
 
