@@ -103,7 +103,8 @@ def demo(readers: int, out: Path, smtp_url: str | None) -> None:
     console.print(f"Skipped, nothing new:   {result.skipped_empty}")
     if sent.failed or sent.retrying:
         console.print(f"Failed / to retry:      {sent.failed} / {sent.retrying}")
-    console.print(f"Time taken:             {result.seconds:.1f} s")
+    rate = sent.sent / result.send_seconds if result.send_seconds else 0.0
+    console.print(f"Time taken:             {result.seconds:.1f} s (sending {rate:,.0f} msg/s)")
     console.print(f"Store:                  {result.store / 'newsalerts.db'}")
     if result.outbox is not None:
         console.print(f"Outbox:                 {(result.outbox / 'index.html').resolve()}")

@@ -42,6 +42,7 @@ class DemoResult:
     skipped_empty: int
     delivery: BatchResult
     seconds: float
+    send_seconds: float
 
 
 def rebased_sample_articles(now: datetime) -> list[ArticleInput]:
@@ -108,8 +109,10 @@ def run_demo(
         if on_planned is not None:
             on_planned(run.queued)
         delivery = BatchResult()
+        sending = time.perf_counter()
         for batch in run.batches:
             delivery.add(send_queued_batch(runtime, batch, on_message=on_message))
+        send_seconds = time.perf_counter() - sending
     finally:
         runtime.close()
     if not smtp_url:
@@ -123,4 +126,5 @@ def run_demo(
         skipped_empty=run.plan.skipped_empty,
         delivery=delivery,
         seconds=time.perf_counter() - started,
+        send_seconds=send_seconds,
     )
