@@ -10,7 +10,6 @@ from sqlalchemy import (
     Boolean,
     Column,
     Date,
-    Enum,
     ForeignKey,
     Index,
     String,
@@ -20,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from subscribers.database import Base, UTCDateTime, utcnow
+from subscribers.database import Base, UTCDateTime, string_enum, utcnow
 from subscribers.models import Subscriber, Topic
 
 article_topics = Table(
@@ -85,19 +84,11 @@ class Delivery(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    edition: Mapped[Edition] = mapped_column(
-        Enum(Edition, native_enum=False, length=20, values_callable=lambda m: [e.value for e in m])
-    )
+    edition: Mapped[Edition] = mapped_column(string_enum(Edition))
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
     local_date: Mapped[date] = mapped_column(Date)
     status: Mapped[DeliveryStatus] = mapped_column(
-        Enum(
-            DeliveryStatus,
-            native_enum=False,
-            length=20,
-            values_callable=lambda m: [e.value for e in m],
-        ),
-        default=DeliveryStatus.PENDING,
+        string_enum(DeliveryStatus), default=DeliveryStatus.PENDING
     )
     window_start: Mapped[datetime] = mapped_column(UTCDateTime)
     window_end: Mapped[datetime] = mapped_column(UTCDateTime)

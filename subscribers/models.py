@@ -10,7 +10,6 @@ from sqlalchemy import (
     JSON,
     CheckConstraint,
     Column,
-    Enum,
     ForeignKey,
     SmallInteger,
     String,
@@ -19,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from subscribers.database import Base, UTCDateTime, utcnow
+from subscribers.database import Base, UTCDateTime, string_enum, utcnow
 
 
 class SubscriberStatus(enum.StrEnum):
@@ -42,16 +41,6 @@ class ConsentKind(enum.StrEnum):
     PREFERENCES = "preferences"
     UNSUBSCRIBE = "unsubscribe"
     ERASE = "erase"
-
-
-def _string_enum(enum_class: type[enum.StrEnum]) -> Enum:
-    return Enum(
-        enum_class,
-        native_enum=False,
-        length=20,
-        values_callable=lambda members: [member.value for member in members],
-        validate_strings=True,
-    )
 
 
 subscriber_topics = Table(
@@ -85,9 +74,9 @@ class Subscriber(Base):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[SubscriberStatus] = mapped_column(
-        _string_enum(SubscriberStatus), default=SubscriberStatus.PENDING, index=True
+        string_enum(SubscriberStatus), default=SubscriberStatus.PENDING, index=True
     )
-    frequency: Mapped[Frequency] = mapped_column(_string_enum(Frequency), default=Frequency.DAILY)
+    frequency: Mapped[Frequency] = mapped_column(string_enum(Frequency), default=Frequency.DAILY)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     send_hour: Mapped[int] = mapped_column(SmallInteger, default=7)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -112,7 +101,7 @@ class ConsentEvent(Base):
     subscriber_id: Mapped[int | None] = mapped_column(
         ForeignKey("subscribers.id", ondelete="SET NULL"), index=True
     )
-    kind: Mapped[ConsentKind] = mapped_column(_string_enum(ConsentKind))
+    kind: Mapped[ConsentKind] = mapped_column(string_enum(ConsentKind))
     source: Mapped[str] = mapped_column(String(100))
     ip_address: Mapped[str | None] = mapped_column(String(45))
     user_agent: Mapped[str | None] = mapped_column(String(500))
