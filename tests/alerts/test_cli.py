@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -19,7 +21,7 @@ bram@example.com,Bram,,weekly,Asia/Tokyo,25
 """
 
 
-def _run(arguments: list[str], env: dict[str, str], cwd: Path) -> Result:
+def _run(arguments: list[str], env: dict[str, str], _cwd: Path | None = None) -> Result:
     # Commands run from the repository root as a user would; all paths given are absolute.
     return CliRunner().invoke(main, arguments, env=env, catch_exceptions=False)
 
@@ -121,3 +123,60 @@ def test_malformed_setting_is_one_line(tmp_path: Path, env: dict[str, str]) -> N
     assert result.output.strip() == (
         "error: DATABASE_URL: expected sqlite:///path or postgresql://user@host/db"
     )
+
+
+def _json_feed(item_id: str, published: datetime) -> str:
+    return json.dumps(
+        {
+            "version": "https://jsonfeed.org/version/1.1",
+            "title": "Example News",
+            "items": [
+                {
+                    "id": item_id,
+                    "url": f"https://news.example.com/drought/{item_id}",
+                    "title": f"Dam levels fall again ({item_id})",
+                    "date_published": published.isoformat(),
+                    "tags": ["Drought emergency"],
+                }
+            ],
+        }
+    )
+
+
+def test_preview_shows_a_readers_digest_without_sending(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    assert _run(["db", "upgrade"], env).exit_code == 0
+    feed = tmp_path / "feed.json"
+    now = datetime.now(UTC)
+    feed.write_text(_json_feed("future", now + timedelta(days=1)))  # outside every window
+    assert _run(["ingest", str(feed)], env).exit_code == 0
+    csv_file = tmp_path / "readers.csv"
+    csv_file.write_text("email,topics\nada@example.com,Drought emergency\n")
+    assert _run(["subscribers", "import", str(csv_file), "--confirmed"], env).exit_code == 0
+    empty = _run(["digest", "preview", "--email", "ada@example.com"], env)
+    assert "Nothing new for this reader" in empty.output
+
+    feed.write_text(_json_feed("fresh", now - timedelta(hours=1)))
+    assert _run(["ingest", str(feed)], env).exit_code == 0
+    html_file = tmp_path / "preview.html"
+    shown = _run(["digest", "preview", "--email", "ADA@example.com", "--html", str(html_file)], env)
+    assert shown.exit_code == 0, shown.output
+    assert "To: ada@example.com" in shown.output
+    assert "Subject: Dam levels fall again (fresh)" in shown.output
+    assert "(future)" not in shown.output
+    assert "Dam levels fall again (fresh)" in html_file.read_text()
+    assert not (tmp_path / "sent").exists()  # nothing was sent
+
+
+def test_preview_of_an_unknown_reader(env: dict[str, str]) -> None:
+    assert _run(["db", "upgrade"], env).exit_code == 0
+    result = _run(["digest", "preview", "--email", "nobody@example.com"], env)
+    assert result.exit_code == 1
+    assert result.output.strip() == "error: no reader nobody@example.com"
+
+
+def test_worker_needs_a_broker(env: dict[str, str]) -> None:
+    result = _run(["worker"], env)
+    assert result.exit_code == 1
+    assert "REDIS_URL is not set" in result.output
