@@ -296,6 +296,22 @@ def digest_preview(address: str | None, html_file: Path | None) -> None:
         console.print(f"HTML part written to {html_file}")
 
 
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64))
+@clear_errors
+def web(host: str, port: int, threads: int) -> None:
+    """Run the web app (sign-up, confirm, preferences, unsubscribe) with waitress."""
+    from waitress import serve
+
+    from alerts.web.app import create_app
+
+    app = create_app(_settings())
+    console.print(f"Serving on http://{host}:{port} (Ctrl+C to stop)")
+    serve(app, host=host, port=port, threads=threads, ident="newsalerts")
+
+
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.pass_context
 @clear_errors

@@ -40,6 +40,14 @@ class Settings(BaseSettings):
     site_url: str = "https://news.example.com"
     list_id: str = "daily.news-alerts.example.com"
     batch_size: int = Field(default=200, ge=1, le=5000)
+    # The zone of readers who signed up without one (the snippet works without JavaScript).
+    default_timezone: str = "UTC"
+    # Publisher origins whose pages may post the sign-up form, comma-separated.
+    allowed_origins: str = ""
+    # A sign-up form submitted faster than this after it was served is a bot's.
+    form_min_seconds: float = Field(default=2.0, ge=0)
+    # How many reverse proxies in front of the web app set X-Forwarded-For.
+    proxy_count: int = Field(default=0, ge=0, le=5)
 
     @field_validator("database_url")
     @classmethod
@@ -91,9 +99,36 @@ class Settings(BaseSettings):
             raise ValueError("SECRET_KEY must be at least 32 characters in production")
         return self
 
+    @field_validator("default_timezone")
+    @classmethod
+    def _default_timezone(cls, value: str) -> str:
+        from subscribers.errors import InvalidPreference
+        from subscribers.preferences import parse_timezone
+
+        try:
+            return parse_timezone(value)
+        except InvalidPreference as error:
+            raise ValueError(error.reason) from None
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _allowed_origins(cls, value: str) -> str:
+        for origin in filter(None, (part.strip() for part in value.split(","))):
+            parts = urlsplit(origin)
+            if parts.scheme not in ("http", "https") or not parts.hostname or parts.path:
+                raise ValueError(f"{origin!r} is not an origin such as https://news.example.com")
+        return value
+
     @property
     def uses_celery(self) -> bool:
         return self.redis_url is not None
+
+    @property
+    def origins(self) -> frozenset[str]:
+        """Origins allowed to post sign-ups: this service's own and the publishers'."""
+        own = "{0.scheme}://{0.netloc}".format(urlsplit(self.base_url))
+        listed = (part.strip().rstrip("/") for part in self.allowed_origins.split(","))
+        return frozenset({own, *filter(None, listed)})
 
 
 def normalise_database_url(value: str) -> str:

@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session
 from alerts.config import Settings
 from alerts.messages import Envelope, build_message, make_message_id
 from alerts.models import Article, Delivery, Edition
+from alerts.notices import reader_links
 from alerts.rendering import EmailRenderer, ReaderParts, RenderedEmail, html_to_text
 from subscribers.database import utcnow
 from subscribers.models import Subscriber
-from subscribers.tokens import Purpose, TokenSigner
 
 EDITION_TITLES = {Edition.DAILY: "Your daily briefing", Edition.WEEKLY: "Your weekly round-up"}
 
@@ -86,7 +86,6 @@ class DigestComposer:
         self._session = session
         self._settings = settings
         self._renderer = renderer
-        self._signer = TokenSigner([settings.secret_key])
         self._rendered: dict[_RenderKey, RenderedEmail] = {}
         self._articles: dict[int, Article] = {}
         self._sender = parseaddr(settings.mail_from)[1]
@@ -116,14 +115,7 @@ class DigestComposer:
                 self._articles[article.id] = article
 
     def reader_parts(self, subscriber_id: int, email: str) -> ReaderParts:
-        base = self._settings.base_url
-        unsubscribe = self._signer.sign(Purpose.UNSUBSCRIBE, subscriber_id)
-        preferences = self._signer.sign(Purpose.PREFERENCES, subscriber_id)
-        return ReaderParts(
-            email=email,
-            unsubscribe_url=f"{base}/unsubscribe/{unsubscribe}",
-            preferences_url=f"{base}/preferences/{preferences}",
-        )
+        return reader_links(self._settings, subscriber_id, email)
 
     def render_for(
         self, subscriber: Subscriber, article_ids: Sequence[int], edition: Edition, local_date: date

@@ -63,7 +63,10 @@ def _chunks(items: Sequence[int], size: int = CHUNK) -> Iterator[Sequence[int]]:
 def _due_readers(session: Session, now: datetime, force: bool) -> list[_DueReader]:
     rows = session.execute(
         select(Subscriber.id, Subscriber.timezone, Subscriber.send_hour, Subscriber.frequency)
-        .where(Subscriber.status == SubscriberStatus.ACTIVE)
+        .where(
+            Subscriber.status == SubscriberStatus.ACTIVE,
+            or_(Subscriber.paused_until.is_(None), Subscriber.paused_until <= now),
+        )
         .order_by(Subscriber.id)
     )
     due = []

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
 from sqlalchemy.exc import OperationalError
 
+from alerts.errors import DeliveryError
 from alerts.jobs import plan_and_queue, send_queued_batch
+from alerts.notices import Notice, send_notice
 from alerts.runtime import process_runtime
 from subscribers.database import utcnow
 
+log = logging.getLogger(__name__)
+
 SEND_BATCH = "newsalerts.send_batch"
+SEND_NOTICE = "newsalerts.send_notice"
 TICK = "newsalerts.tick"
 
 # A database that is briefly unreachable is worth a few short retries; the ledger makes
@@ -20,6 +27,33 @@ _RETRY = {"autoretry_for": (OperationalError,), "retry_backoff": 5, "max_retries
 @shared_task(name=SEND_BATCH, acks_late=True, ignore_result=True, **_RETRY)
 def send_digest_batch(delivery_ids: list[int]) -> None:
     send_queued_batch(process_runtime(), [int(i) for i in delivery_ids])
+
+
+@shared_task(
+    name=SEND_NOTICE,
+    acks_late=True,
+    ignore_result=True,
+    autoretry_for=(OperationalError, DeliveryError),
+    retry_backoff=10,
+    max_retries=5,
+)
+def send_notice_task(notice: str, subscriber_id: int) -> None:
+    """A confirmation or "manage" email; a temporary SMTP failure is retried."""
+    runtime = process_runtime()
+    with runtime.session() as session:
+        try:
+            send_notice(
+                session,
+                Notice(notice),
+                int(subscriber_id),
+                settings=runtime.settings,
+                renderer=runtime.renderer,
+                transport=runtime.transport,
+            )
+        except DeliveryError as error:
+            if not error.permanent:
+                raise
+            log.warning("%s notice to %s refused: %s", notice, subscriber_id, error)
 
 
 @shared_task(name=TICK, acks_late=True, ignore_result=True, **_RETRY)

@@ -82,6 +82,8 @@ class Subscriber(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     status_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A reader may pause digests for some weeks without unsubscribing.
+    paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     topics: Mapped[list[Topic]] = relationship(
         secondary=subscriber_topics, order_by=Topic.slug, lazy="selectin"

@@ -39,10 +39,15 @@ class TokenSigner:
     def sign(self, purpose: Purpose, subscriber_id: int) -> str:
         return self._serializer(purpose).dumps(subscriber_id)
 
-    def verify(self, purpose: Purpose, token: str) -> int:
-        """Return the subscriber id in a token; raise InvalidToken if it is not ours."""
+    def verify(self, purpose: Purpose, token: str, *, allow_expired: bool = False) -> int:
+        """Return the subscriber id in a token; raise InvalidToken if it is not ours.
+
+        `allow_expired` still checks the signature; it lets an expired confirmation link
+        ask for a fresh email.
+        """
+        max_age = None if allow_expired else MAX_AGE_SECONDS[purpose]
         try:
-            value = self._serializer(purpose).loads(token, max_age=MAX_AGE_SECONDS[purpose])
+            value = self._serializer(purpose).loads(token, max_age=max_age)
         except SignatureExpired:
             raise InvalidToken("this link has expired") from None
         except BadSignature:

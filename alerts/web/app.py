@@ -1,0 +1,117 @@
+"""The web application factory: reader pages, health checks, errors, security headers."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+
+from flask import Flask, Response, g, request
+from jinja2 import FileSystemLoader
+from sqlalchemy import text
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from alerts.config import TEMPLATES_DIR, Settings
+from alerts.runtime import Runtime
+from alerts.web import links, signup
+from alerts.web.context import WebContext, web_context
+from alerts.web.pages import json_error, page, wants_json
+
+log = logging.getLogger(__name__)
+MAX_BODY_BYTES = 64 * 1024
+
+
+def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Flask:
+    app = Flask(__name__, static_folder=None)
+    app.jinja_loader = FileSystemLoader(TEMPLATES_DIR)
+    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, JSON_SORT_KEYS=False)
+    app.extensions["newsalerts"] = WebContext.build(runtime or Runtime.from_settings(settings))
+    if settings.proxy_count:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=settings.proxy_count, x_proto=settings.proxy_count
+        )
+    app.register_blueprint(signup.blueprint)
+    app.register_blueprint(links.blueprint)
+    app.add_url_rule("/healthz", "healthz", _healthz)
+    app.add_url_rule("/readyz", "readyz", _readyz)
+    app.before_request(_nonce)
+    app.after_request(_security_headers)
+    app.teardown_request(_close_session)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected_error)
+    return app
+
+
+def _nonce() -> None:
+    g.csp_nonce = secrets.token_urlsafe(16)
+
+
+def _security_headers(response: Response) -> Response:
+    nonce = g.get("csp_nonce", "")
+    settings = web_context().runtime.settings
+    framing = " ".join(sorted(settings.origins)) if request.path == "/embed/frame" else "'none'"
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        f"default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-{nonce}'; "
+        f"img-src 'self' data:; form-action 'self' {' '.join(sorted(settings.origins))}; "
+        f"frame-ancestors {framing}; base-uri 'none'",
+    )
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    return response
+
+
+def _close_session(_error: BaseException | None) -> None:
+    session = g.pop("db", None)
+    if session is not None:
+        session.close()
+
+
+def _healthz() -> tuple[dict[str, str], int]:
+    return {"status": "ok"}, 200
+
+
+def _readyz() -> tuple[dict[str, Any], int]:
+    checks: dict[str, str] = {}
+    runtime = web_context().runtime
+    try:
+        with runtime.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as error:  # any failure means "not ready", with the reason
+        checks["database"] = f"error: {type(error).__name__}"
+    if runtime.settings.redis_url:
+        import redis
+
+        try:
+            redis.Redis.from_url(runtime.settings.redis_url, socket_timeout=2).ping()
+            checks["redis"] = "ok"
+        except Exception as error:
+            checks["redis"] = f"error: {type(error).__name__}"
+    ready = all(value == "ok" for value in checks.values())
+    return {"status": "ready" if ready else "not ready", "checks": checks}, 200 if ready else 503
+
+
+_MESSAGES = {
+    400: "The request could not be understood.",
+    404: "There is nothing at this address.",
+    405: "This address does not accept that kind of request.",
+    413: "That was more data than a sign-up form sends.",
+}
+
+
+def _http_error(error: HTTPException) -> Any:
+    status = error.code or 500
+    message = _MESSAGES.get(status, error.description or "Something went wrong.")
+    if wants_json():
+        return json_error(status, None, message)
+    return page("error.html", status, message=message)
+
+
+def _unexpected_error(error: Exception) -> Any:
+    log.exception("unexpected error on %s %s", request.method, request.path)
+    message = "Something went wrong on our side; please try again in a moment."
+    if wants_json():
+        return json_error(500, None, message)
+    return page("error.html", 500, message=message)

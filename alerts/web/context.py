@@ -1,0 +1,91 @@
+"""What every view needs, built once per app: settings, database, guard, limiter, notifier."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import redis
+from flask import current_app, g
+from sqlalchemy.orm import Session
+
+from alerts.errors import DeliveryError
+from alerts.notices import Notice, send_notice
+from alerts.runtime import Runtime
+from alerts.web.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from alerts.web.security import FormGuard
+
+log = logging.getLogger(__name__)
+WORDING_VERSION = "2026-11-a"
+
+Notifier = Callable[[Notice, int], None]
+
+
+@dataclass
+class WebContext:
+    runtime: Runtime
+    guard: FormGuard
+    limiter: RateLimiter
+    notify: Notifier
+
+    @classmethod
+    def build(cls, runtime: Runtime) -> WebContext:
+        settings = runtime.settings
+        limiter: RateLimiter
+        if settings.redis_url:
+            limiter = RedisRateLimiter(redis.Redis.from_url(settings.redis_url))
+        else:
+            limiter = MemoryRateLimiter()
+        return cls(
+            runtime=runtime,
+            guard=FormGuard(settings.secret_key, min_seconds=settings.form_min_seconds),
+            limiter=limiter,
+            notify=_celery_notifier(runtime) if settings.uses_celery else _inline_notifier(runtime),
+        )
+
+
+def _inline_notifier(runtime: Runtime) -> Notifier:
+    def notify(notice: Notice, subscriber_id: int) -> None:
+        with runtime.session() as session:
+            try:
+                send_notice(
+                    session,
+                    notice,
+                    subscriber_id,
+                    settings=runtime.settings,
+                    renderer=runtime.renderer,
+                    transport=runtime.transport,
+                )
+            except DeliveryError as error:
+                # The visitor's request succeeded; the mail server's trouble is the operator's.
+                log.error("could not send %s notice to %s: %s", notice, subscriber_id, error)
+
+    return notify
+
+
+def _celery_notifier(runtime: Runtime) -> Notifier:
+    from alerts.celery_app import create_celery
+    from alerts.tasks import SEND_NOTICE
+
+    app = create_celery(runtime.settings)
+
+    def notify(notice: Notice, subscriber_id: int) -> None:
+        app.send_task(SEND_NOTICE, args=[notice.value, subscriber_id])
+
+    return notify
+
+
+def web_context() -> WebContext:
+    context = current_app.extensions["newsalerts"]
+    assert isinstance(context, WebContext)
+    return context
+
+
+def db() -> Session:
+    """The request's database session, closed when the request ends."""
+    if "db" not in g:
+        g.db = web_context().runtime.sessions()
+    session = g.db
+    assert isinstance(session, Session)
+    return session

@@ -1,0 +1,79 @@
+"""Parsing what a visitor sends (HTML form or JSON) into checked values, or a clear error."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from werkzeug.datastructures import MultiDict
+
+from subscribers.errors import InvalidPreference
+from subscribers.lifecycle import Preferences
+from subscribers.preferences import parse_frequency
+
+MAX_FIELD_LENGTH = 320
+MAX_TOPICS = 50
+HONEYPOT_FIELD = "website"
+
+
+@dataclass(frozen=True)
+class SignupForm:
+    email: str
+    preferences: Preferences
+    honeypot_filled: bool
+    stamp: str | None
+
+
+def _text(value: object, field: str) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        raise InvalidPreference(field, "must be text")
+    text = str(value)
+    if len(text) > MAX_FIELD_LENGTH:
+        raise InvalidPreference(field, f"is longer than {MAX_FIELD_LENGTH} characters")
+    return text
+
+
+def _topics(value: object) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise InvalidPreference("topics", "must be a list of topic names")
+    if len(value) > MAX_TOPICS:
+        raise InvalidPreference("topics", f"choose at most {MAX_TOPICS} topics")
+    return [_text(item, "topics") for item in value]
+
+
+def form_values(form: MultiDict[str, str]) -> dict[str, Any]:
+    """An HTML form as the same shape JSON has: repeatable `topics` becomes a list."""
+    values: dict[str, Any] = {key: form.get(key) for key in form}
+    values["topics"] = form.getlist("topics")
+    return values
+
+
+def parse_preferences(data: Mapping[str, Any], *, default_timezone: str) -> Preferences:
+    """Raises InvalidPreference naming the field."""
+    return Preferences.parse(
+        topics=_topics(data.get("topics")),
+        frequency=parse_frequency(_text(data.get("frequency"), "frequency") or None),
+        timezone=_text(data.get("timezone"), "timezone").strip() or default_timezone,
+        hour=_text(data.get("hour"), "hour") or None,
+    )
+
+
+def parse_signup(data: Mapping[str, Any], *, default_timezone: str) -> SignupForm:
+    """Raises InvalidPreference for a malformed field; the address is checked later."""
+    email = data.get("email")
+    if not isinstance(email, str):
+        raise InvalidPreference("email", "an email address is required")
+    stamp = data.get("form_stamp")
+    return SignupForm(
+        email=email,
+        preferences=parse_preferences(data, default_timezone=default_timezone),
+        honeypot_filled=bool(_text(data.get(HONEYPOT_FIELD), HONEYPOT_FIELD).strip()),
+        stamp=stamp if isinstance(stamp, str) else None,
+    )

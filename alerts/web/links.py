@@ -1,0 +1,280 @@
+"""Pages reached from links in emails: confirm, preferences, unsubscribe.
+
+GET never changes anything (mail scanners open every link); each page has a button whose
+POST does. The one exception is RFC 8058 one-click unsubscribe, a POST without cookies or
+CSRF token that mailbox providers send on the reader's behalf.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, make_response, redirect, request
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from alerts.notices import Notice
+from alerts.web.context import WORDING_VERSION, db, web_context
+from alerts.web.forms import form_values, parse_preferences
+from alerts.web.pages import page, topic_choices
+from alerts.web.security import FormRejected
+from alerts.web.signup import ADDRESS_WINDOW, CONFIRM_LIMIT
+from subscribers.database import utcnow
+from subscribers.errors import InvalidPreference, InvalidToken
+from subscribers.lifecycle import (
+    confirm,
+    erase,
+    export_data,
+    pause,
+    unsubscribe,
+    update_preferences,
+)
+from subscribers.models import Subscriber, SubscriberStatus
+from subscribers.services import Origin
+from subscribers.tokens import Purpose, TokenSigner
+
+blueprint = Blueprint("links", __name__)
+ONE_CLICK = "One-Click"
+PAUSE_CHOICES = (0, 1, 2, 4, 8, 12)
+RESENT = "If this subscription still awaits confirmation, a new link is on its way."
+ERASE_UNTICKED = "Tick the box to confirm that your data should be deleted."
+
+View = tuple[str, int] | tuple[Response, int] | Response | WerkzeugResponse
+
+
+class _Gone(Exception):
+    """The link is valid but its reader no longer exists (erased)."""
+
+
+def _signer() -> TokenSigner:
+    return TokenSigner([web_context().runtime.settings.secret_key])
+
+
+def _reader(purpose: Purpose, token: str) -> Subscriber:
+    subscriber = db().get(Subscriber, _signer().verify(purpose, token))
+    if subscriber is None:
+        raise _Gone()
+    return subscriber
+
+
+def _origin(source: str) -> Origin:
+    return Origin(
+        source=source,
+        ip_address=request.remote_addr,
+        user_agent=request.user_agent.string,
+        wording_version=WORDING_VERSION,
+    )
+
+
+def _check_csrf(action: str, token: str) -> None:
+    web_context().guard.check_csrf(request.form.get("csrf_token", ""), action, token)
+
+
+def _csrf(action: str, token: str) -> str:
+    return web_context().guard.csrf_token(action, token)
+
+
+def _invalid(error: Exception) -> View:
+    if isinstance(error, _Gone):
+        return page("link_invalid.html", 404, message="There is no subscription behind this link.")
+    return page("link_invalid.html", 404, message=str(error).capitalize() + ".")
+
+
+# --- confirm ---------------------------------------------------------------------------
+
+
+@blueprint.get("/confirm/<token>")
+def confirm_page(token: str) -> View:
+    try:
+        subscriber = _reader(Purpose.CONFIRM, token)
+    except InvalidToken as error:
+        if str(error) == "this link has expired":
+            return page("link_expired.html", 410, resend_csrf=_csrf("resend", token), token=token)
+        return _invalid(error)
+    except _Gone as error:
+        return _invalid(error)
+    if subscriber.status is SubscriberStatus.ACTIVE:
+        return page("confirmed.html", preferences_url=_preferences_url(subscriber))
+    return page("confirm.html", email=subscriber.email, csrf=_csrf("confirm", token))
+
+
+@blueprint.post("/confirm/<token>")
+def confirm_submit(token: str) -> View:
+    try:
+        subscriber = _reader(Purpose.CONFIRM, token)
+        _check_csrf("confirm", token)
+    except (InvalidToken, _Gone) as error:
+        return _invalid(error)
+    except FormRejected as error:
+        return page("error.html", 400, message=str(error).capitalize() + ".")
+    session = db()
+    confirm(session, subscriber, origin=_origin("confirm-link"), now=utcnow())
+    session.commit()
+    return page("confirmed.html", preferences_url=_preferences_url(subscriber))
+
+
+@blueprint.post("/confirm/<token>/resend")
+def confirm_resend(token: str) -> View:
+    """An expired confirmation link may ask for a fresh email (signature still checked)."""
+    try:
+        _check_csrf("resend", token)
+        subscriber_id = _signer().verify(Purpose.CONFIRM, token, allow_expired=True)
+    except (InvalidToken, FormRejected):
+        return page("link_invalid.html", 404, message="This link is not valid.")
+    subscriber = db().get(Subscriber, subscriber_id)
+    if subscriber is not None and subscriber.status is SubscriberStatus.PENDING:
+        key = f"confirm-resend:{subscriber.id}"
+        limiter = web_context().limiter
+        if limiter.hit(key, limit=CONFIRM_LIMIT, window_seconds=ADDRESS_WINDOW) is None:
+            web_context().notify(Notice.CONFIRM, subscriber.id)
+    return page(
+        "check_inbox.html",
+        message="If this subscription still awaits confirmation, a new link is on its way.",
+    )
+
+
+def _preferences_url(subscriber: Subscriber) -> str:
+    base = web_context().runtime.settings.base_url
+    return f"{base}/preferences/{_signer().sign(Purpose.PREFERENCES, subscriber.id)}"
+
+
+# --- preferences -----------------------------------------------------------------------
+
+
+def _preferences_page(token: str, subscriber: Subscriber, status: int = 200, **extra: Any) -> View:
+    return page(
+        "preferences.html",
+        status,
+        subscriber=subscriber,
+        token=token,
+        topics=topic_choices(),
+        followed={topic.slug for topic in subscriber.topics},
+        hours=range(24),
+        pause_choices=PAUSE_CHOICES,
+        csrf=_csrf("preferences", token),
+        erase_csrf=_csrf("erase", token),
+        unsubscribe_url=web_context().runtime.settings.base_url
+        + f"/unsubscribe/{_signer().sign(Purpose.UNSUBSCRIBE, subscriber.id)}",
+        **extra,
+    )
+
+
+@blueprint.get("/preferences/<token>")
+def preferences_page(token: str) -> View:
+    try:
+        subscriber = _reader(Purpose.PREFERENCES, token)
+    except (InvalidToken, _Gone) as error:
+        return _invalid(error)
+    return _preferences_page(token, subscriber, saved=request.args.get("saved") == "1")
+
+
+@blueprint.post("/preferences/<token>")
+def preferences_submit(token: str) -> View:
+    try:
+        subscriber = _reader(Purpose.PREFERENCES, token)
+        _check_csrf("preferences", token)
+    except (InvalidToken, _Gone) as error:
+        return _invalid(error)
+    except FormRejected as error:
+        return page("error.html", 400, message=str(error).capitalize() + ".")
+    session = db()
+    try:
+        default_zone = web_context().runtime.settings.default_timezone
+        preferences = parse_preferences(form_values(request.form), default_timezone=default_zone)
+        weeks = int(request.form.get("pause_weeks") or 0)
+        update_preferences(session, subscriber, preferences, origin=_origin("preferences"))
+        pause(session, subscriber, weeks=weeks, origin=_origin("preferences"), now=utcnow())
+    except (InvalidPreference, ValueError) as error:
+        session.rollback()
+        message = (
+            str(error)
+            if isinstance(error, InvalidPreference)
+            else "pause: choose a number of weeks"
+        )
+        return _preferences_page(token, subscriber, 422, error=message)
+    session.commit()
+    return redirect(request.path + "?saved=1", code=303)
+
+
+@blueprint.get("/preferences/<token>/data.json")
+def preferences_export(token: str) -> View:
+    try:
+        subscriber = _reader(Purpose.PREFERENCES, token)
+    except (InvalidToken, _Gone) as error:
+        return _invalid(error)
+    response = jsonify(export_data(db(), subscriber))
+    response.headers["Content-Disposition"] = 'attachment; filename="my-news-alerts-data.json"'
+    return response
+
+
+@blueprint.post("/preferences/<token>/erase")
+def preferences_erase(token: str) -> View:
+    try:
+        subscriber = _reader(Purpose.PREFERENCES, token)
+        _check_csrf("erase", token)
+    except (InvalidToken, _Gone) as error:
+        return _invalid(error)
+    except FormRejected as error:
+        return page("error.html", 400, message=str(error).capitalize() + ".")
+    if request.form.get("confirm_erase") != "yes":
+        return _preferences_page(
+            token,
+            subscriber,
+            422,
+            error="Tick the box to confirm that your data should be deleted.",
+        )
+    session = db()
+    erase(
+        session,
+        subscriber,
+        hash_key=web_context().runtime.settings.secret_key,
+        origin=_origin("preferences"),
+    )
+    session.commit()
+    return page("erased.html")
+
+
+# --- unsubscribe -----------------------------------------------------------------------
+
+
+@blueprint.get("/unsubscribe/<token>")
+def unsubscribe_page(token: str) -> View:
+    try:
+        subscriber = _reader(Purpose.UNSUBSCRIBE, token)
+    except (InvalidToken, _Gone) as error:
+        return _invalid(error)
+    return page(
+        "unsubscribe.html",
+        email=subscriber.email,
+        csrf=_csrf("unsubscribe", token),
+        already=subscriber.status is SubscriberStatus.UNSUBSCRIBED,
+    )
+
+
+@blueprint.post("/unsubscribe/<token>")
+def unsubscribe_submit(token: str) -> View:
+    one_click = request.form.get("List-Unsubscribe") == ONE_CLICK
+    try:
+        subscriber = _reader(Purpose.UNSUBSCRIBE, token)
+        if not one_click:
+            _check_csrf("unsubscribe", token)
+    except (InvalidToken, _Gone) as error:
+        if one_click and isinstance(error, _Gone):
+            return make_response("Unsubscribed.\n", 200)  # nothing left to unsubscribe
+        return _invalid(error)
+    except FormRejected as error:
+        return page("error.html", 400, message=str(error).capitalize() + ".")
+    session = db()
+    unsubscribe(
+        session,
+        subscriber,
+        origin=_origin("one-click" if one_click else "unsubscribe-page"),
+        now=utcnow(),
+    )
+    session.commit()
+    if one_click:
+        # RFC 8058: answer the provider's POST directly, no redirect.
+        return make_response("Unsubscribed.\n", 200, {"Content-Type": "text/plain"})
+    return page(
+        "unsubscribed.html",
+        resubscribe_url=web_context().runtime.settings.base_url + "/subscribe",
+    )

@@ -1,0 +1,74 @@
+"""Rendering pages and JSON answers the same way everywhere."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, g, jsonify, render_template, request
+from sqlalchemy import func, select
+
+from alerts.models import Article, article_topics
+from alerts.web.context import db, web_context
+from subscribers.models import Topic
+from subscribers.preferences import DEFAULT_HOUR
+
+TOPIC_CHOICES = 24
+
+
+def wants_json() -> bool:
+    return request.is_json or request.accept_mimetypes.best == "application/json"
+
+
+def page(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
+    settings = web_context().runtime.settings
+    return (
+        render_template(
+            f"web/{template}",
+            site_name=settings.site_name,
+            site_url=settings.site_url,
+            postal_address=settings.postal_address,
+            csp_nonce=g.get("csp_nonce", ""),
+            **context,
+        ),
+        status,
+    )
+
+
+def json_error(status: int, field: str | None, message: str) -> tuple[Response, int]:
+    return jsonify({"error": {"field": field, "message": message}}), status
+
+
+def topic_choices() -> list[Topic]:
+    """The topics a sign-up form offers: those with the most articles, then the rest."""
+    session = db()
+    counts = (
+        select(article_topics.c.topic_id, func.count().label("articles"))
+        .join(Article, Article.id == article_topics.c.article_id)
+        .group_by(article_topics.c.topic_id)
+        .subquery()
+    )
+    query = (
+        select(Topic)
+        .outerjoin(counts, counts.c.topic_id == Topic.id)
+        .order_by(func.coalesce(counts.c.articles, 0).desc(), Topic.name)
+        .limit(TOPIC_CHOICES)
+    )
+    return list(session.scalars(query))
+
+
+def form_context(values: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What the sign-up form needs: topics, a fresh stamp, and the values to show again."""
+    values = values or {}
+    return {
+        "topics": topic_choices(),
+        "form_stamp": web_context().guard.form_stamp(),
+        "action": web_context().runtime.settings.base_url + "/subscribe",
+        "values": {
+            "email": values.get("email") or "",
+            "topics": set(values.get("topics") or []),
+            "frequency": values.get("frequency") or "daily",
+            "timezone": values.get("timezone") or "",
+            "hour": str(values.get("hour") or DEFAULT_HOUR),
+        },
+        "hours": range(24),
+    }

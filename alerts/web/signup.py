@@ -1,0 +1,169 @@
+"""Signing up: the full page, the embeddable snippet and iframe, and the form's POST."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, make_response, request
+
+from alerts.notices import Notice
+from alerts.web.context import WORDING_VERSION, db, web_context
+from alerts.web.forms import form_values, parse_signup
+from alerts.web.pages import form_context, json_error, page
+from alerts.web.security import FormRejected, request_origin
+from subscribers.addresses import email_hash, normalise_email
+from subscribers.database import utcnow
+from subscribers.errors import InvalidEmail, InvalidPreference
+from subscribers.lifecycle import SignupResult, request_subscription
+from subscribers.services import Origin
+
+blueprint = Blueprint("signup", __name__)
+
+# Per client address: sign-up attempts an hour. Per target address: emails a day.
+IP_LIMIT, IP_WINDOW = 20, 3600
+CONFIRM_LIMIT, MANAGE_LIMIT, ADDRESS_WINDOW = 3, 1, 24 * 3600
+ACCEPTED = "Check your inbox: if this address can receive our alerts, we have sent it an email."
+
+View = tuple[str, int] | tuple[Response, int] | Response
+
+
+@blueprint.get("/subscribe")
+def subscribe_page() -> View:
+    return page("subscribe.html", **form_context())
+
+
+@blueprint.get("/embed")
+def embed_snippet() -> View:
+    """The HTML a publisher pastes under an article; it posts to this service."""
+    body, status = page("embed_snippet.html", **form_context())
+    response = make_response(body, status)
+    response.headers["Content-Type"] = "text/html; charset=utf-8"
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@blueprint.get("/embed/frame")
+def embed_frame() -> View:
+    return page("embed_frame.html", **form_context())
+
+
+@blueprint.route("/subscribe", methods=["OPTIONS"])
+def subscribe_preflight() -> Response:
+    response = make_response("", 204)
+    _allow_cors(response)
+    response.headers["Access-Control-Allow-Methods"] = "POST"
+    response.headers["Access-Control-Allow-Headers"] = "Content-Type"
+    response.headers["Access-Control-Max-Age"] = "600"
+    return response
+
+
+def _allow_cors(response: Response) -> None:
+    origin = request.headers.get("Origin", "").rstrip("/")
+    if origin in web_context().runtime.settings.origins:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Vary"] = "Origin"
+
+
+@blueprint.post("/subscribe")
+def subscribe() -> View:
+    as_json = request.is_json
+    response = _subscribe(as_json)
+    if as_json:
+        answer = response if isinstance(response, Response) else make_response(response)
+        _allow_cors(answer)
+        return answer
+    return response
+
+
+def _too_many(retry_after: int, as_json: bool) -> View:
+    message = "Too many sign-up attempts; please try again later."
+    body = json_error(429, None, message) if as_json else page("error.html", 429, message=message)
+    response = make_response(body)
+    response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+def _refuse(as_json: bool, status: int, field: str | None, message: str, data: Any) -> View:
+    if as_json:
+        return json_error(status, field, message)
+    return page("subscribe.html", status, error=message, error_field=field, **form_context(data))
+
+
+def _subscribe(as_json: bool) -> View:
+    context = web_context()
+    settings = context.runtime.settings
+    client = request.remote_addr or "unknown"
+    retry_after = context.limiter.hit(f"ip:{client}", limit=IP_LIMIT, window_seconds=IP_WINDOW)
+    if retry_after:
+        return _too_many(retry_after, as_json)
+
+    data: Any = request.get_json(silent=True) if as_json else form_values(request.form)
+    if not isinstance(data, dict):
+        return _refuse(as_json, 400, None, "Send a JSON object with an email field.", {})
+    try:
+        form = parse_signup(data, default_timezone=settings.default_timezone)
+        address = normalise_email(form.email)
+    except InvalidEmail as error:
+        message = f"Please check the address: {error.reason.rstrip('.')}."
+        return _refuse(as_json, 422, "email", message, data)
+    except InvalidPreference as error:
+        return _refuse(as_json, 422, error.field, str(error), data)
+
+    if form.honeypot_filled:  # a bot filled the invisible field: say yes, do nothing
+        return _accepted(as_json)
+    try:
+        if form.stamp is not None:
+            context.guard.check_stamp(form.stamp)
+        elif (
+            not as_json
+            and request_origin(request.headers.get("Origin"), request.referrer)
+            not in settings.origins
+        ):
+            raise FormRejected("this form cannot be posted from that site")
+    except FormRejected as error:
+        return _refuse(as_json, 400, None, str(error).capitalize() + ".", data)
+
+    session = db()
+    origin = Origin(
+        source="api" if as_json else "form",
+        ip_address=client,
+        user_agent=request.user_agent.string,
+        wording_version=WORDING_VERSION,
+        details={"referer": (request.referrer or "")[:300]},
+    )
+    try:
+        signup = request_subscription(
+            session,
+            email=address,
+            preferences=form.preferences,
+            origin=origin,
+            hash_key=settings.secret_key,
+            now=utcnow(),
+        )
+    except InvalidPreference as error:
+        session.rollback()
+        return _refuse(as_json, 422, error.field, str(error), data)
+    session.commit()
+    _notify(signup.result, signup.subscriber_id, address)
+    return _accepted(as_json)
+
+
+def _notify(result: SignupResult, subscriber_id: int | None, address: str) -> None:
+    """Send what the outcome asks for, within the per-address limit; silently otherwise."""
+    if result is SignupResult.NOTHING or subscriber_id is None:
+        return
+    context = web_context()
+    notice, limit = (
+        (Notice.CONFIRM, CONFIRM_LIMIT)
+        if result is SignupResult.CONFIRM
+        else (Notice.MANAGE, MANAGE_LIMIT)
+    )
+    key = f"{notice.value}:{email_hash(address, context.runtime.settings.secret_key)}"
+    if context.limiter.hit(key, limit=limit, window_seconds=ADDRESS_WINDOW) is None:
+        context.notify(notice, subscriber_id)
+
+
+def _accepted(as_json: bool) -> View:
+    if as_json:
+        return jsonify({"status": "accepted", "message": ACCEPTED}), 202
+    return page("check_inbox.html", message=ACCEPTED)
