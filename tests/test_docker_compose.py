@@ -19,7 +19,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 SECRET = "compose-test-secret-0123456789abcdef0123456789"
-APP_SERVICES = ("migrate", "worker", "beat")
+APP_SERVICES = ("migrate", "worker", "beat", "web")
 
 NO_COMPOSE = "the docker-compose binary is not installed (Debian: apt-get install docker-compose)"
 requires_compose = pytest.mark.skipif(shutil.which("docker-compose") is None, reason=NO_COMPOSE)
@@ -107,6 +107,7 @@ def test_the_stack_has_every_service(config: dict[str, Any]) -> None:
         "migrate",
         "worker",
         "beat",
+        "web",
     }
     assert config["services"]["postgres"]["image"] == "postgres:16"
     assert config["services"]["redis"]["image"] == "redis:7"
@@ -152,6 +153,8 @@ def test_app_services_share_one_environment(config: dict[str, Any]) -> None:
         assert services[name]["build"]["context"] == str(ROOT), name
     assert services["migrate"]["command"] == ["newsalerts", "db", "upgrade"]
     assert services["worker"]["command"] == ["newsalerts", "worker"]
+    assert services["web"]["command"][:2] == ["newsalerts", "web"]
+    assert any(port["published"] == 8000 for port in services["web"]["ports"])
 
 
 def test_processes_start_in_order(config: dict[str, Any]) -> None:
@@ -159,7 +162,7 @@ def test_processes_start_in_order(config: dict[str, Any]) -> None:
     assert services["migrate"]["depends_on"]["postgres"] == {"condition": "service_healthy"}
     # A restart policy would run the one-off migration again after it exits successfully.
     assert services["migrate"].get("restart", "no") == "no"
-    for name in ("worker", "beat"):
+    for name in ("worker", "beat", "web"):
         depends_on = services[name]["depends_on"]
         assert depends_on["migrate"] == {"condition": "service_completed_successfully"}, name
         assert depends_on["redis"] == {"condition": "service_healthy"}, name
