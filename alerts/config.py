@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     site_url: str = "https://news.example.com"
     list_id: str = "daily.news-alerts.example.com"
     batch_size: int = Field(default=200, ge=1, le=5000)
+    # A batch's claim on its rows; a worker silent for longer is presumed dead.
+    claim_lease_seconds: int = Field(default=600, ge=1)
+    # A queued batch not claimed after this long is queued again (its message was lost).
+    requeue_seconds: int = Field(default=600, ge=1)
     # The zone of readers who signed up without one (the snippet works without JavaScript).
     default_timezone: str = "UTC"
     # Publisher origins whose pages may post the sign-up form, comma-separated.

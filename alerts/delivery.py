@@ -1,8 +1,10 @@
 """Sending a batch of ledger rows: claim, check the reader, send, record — one row at a time.
 
-A row is claimed (`pending` -> `sending`) with one UPDATE ... RETURNING, so a batch queued
-twice or run by two workers sends each row once. Each outcome is committed right after
-its message, so a crash loses at most the record of the message in flight.
+Row states: `pending` → `claimed` (the batch's worker owns it) → `sending` (its SMTP
+exchange started) → `sent` | `failed` | `suppressed`, or back to `pending` with a retry
+time. Marking a row `sending` is committed together with the previous row's outcome, so
+each message costs one commit, and after a crash at most one row per worker is left in
+`sending`: the only message whose fate is unknown.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from alerts.digests import DigestComposer
@@ -22,6 +24,7 @@ from subscribers.database import utcnow
 from subscribers.services import subscriber_is_mailable
 
 MAX_ATTEMPTS = 5
+DEFAULT_LEASE = timedelta(minutes=10)
 Clock = Callable[[], datetime]
 
 
@@ -44,14 +47,23 @@ def retry_delay(attempts: int) -> timedelta:
     return min(timedelta(minutes=2**attempts), timedelta(hours=6))
 
 
-def claim(session: Session, ids: Sequence[int], *, now: datetime) -> list[int]:
-    """Move rows from pending to sending; return the ids this caller now owns."""
+def claim(
+    session: Session, ids: Sequence[int], *, now: datetime, lease: timedelta = DEFAULT_LEASE
+) -> list[int]:
+    """Take rows that are pending (or claimed by a worker whose lease ran out).
+
+    One UPDATE ... RETURNING: two workers given the same ids split them, never share them.
+    """
     if not ids:
         return []
+    claimable = or_(
+        Delivery.status == DeliveryStatus.PENDING,
+        (Delivery.status == DeliveryStatus.CLAIMED) & (Delivery.claimed_at < now - lease),
+    )
     claimed = session.scalars(
         update(Delivery)
-        .where(Delivery.id.in_(ids), Delivery.status == DeliveryStatus.PENDING)
-        .values(status=DeliveryStatus.SENDING, claimed_at=now, attempts=Delivery.attempts + 1)
+        .where(Delivery.id.in_(ids), claimable)
+        .values(status=DeliveryStatus.CLAIMED, claimed_at=now, attempts=Delivery.attempts + 1)
         .returning(Delivery.id)
         .execution_options(synchronize_session=False)
     ).all()
@@ -69,6 +81,10 @@ def _record_failure(delivery: Delivery, error: DeliveryError, now: datetime) -> 
     return "retrying"
 
 
+def _count(result: BatchResult, outcome: str) -> None:
+    setattr(result, outcome, getattr(result, outcome) + 1)
+
+
 def send_batch(
     session: Session,
     ids: Sequence[int],
@@ -76,11 +92,12 @@ def send_batch(
     composer: DigestComposer,
     transport: Transport,
     clock: Clock = utcnow,
+    lease: timedelta = DEFAULT_LEASE,
     on_message: Callable[[], None] | None = None,
 ) -> BatchResult:
-    """Send the ledger rows `ids` that are still pending. Commits as it goes."""
+    """Send the ledger rows `ids` that are still to send. Commits as it goes."""
     result = BatchResult()
-    owned = claim(session, ids, now=clock())
+    owned = claim(session, ids, now=clock(), lease=lease)
     session.commit()
     if not owned:
         return result
@@ -94,25 +111,22 @@ def send_batch(
         )
     )
     composer.preload(i for delivery in deliveries for i in delivery.article_ids)
-    remaining = list(deliveries)
     try:
         with transport.connect() as connection:
-            while remaining:
-                delivery = remaining[0]
+            for delivery in deliveries:
                 _send_one(session, delivery, composer, connection, clock, result)
-                session.commit()
-                remaining.pop(0)
                 if on_message is not None:
                     on_message()
+        session.commit()
     except DeliveryError as error:
-        # The connection itself failed: everything not yet sent is retried later.
-        for delivery in remaining:
-            outcome = _record_failure(delivery, error, clock())
-            setattr(result, outcome, getattr(result, outcome) + 1)
+        # The connection itself failed: every row not yet attempted is retried later.
+        for delivery in deliveries:
+            if delivery.status is DeliveryStatus.CLAIMED:
+                _count(result, _record_failure(delivery, error, clock()))
         session.commit()
     except BaseException:
         session.rollback()
-        _release(session, [delivery.id for delivery in remaining])
+        _release(session, owned)
         raise
     return result
 
@@ -132,11 +146,13 @@ def _send_one(
         return
     envelope = composer.compose(delivery)
     delivery.message_id = envelope.message_id
+    delivery.status = DeliveryStatus.SENDING
+    delivery.claimed_at = clock()
+    session.commit()  # carries the previous row's outcome too: one commit per message
     try:
         reply = connection.send(envelope)
     except DeliveryError as error:
-        outcome = _record_failure(delivery, error, clock())
-        setattr(result, outcome, getattr(result, outcome) + 1)
+        _count(result, _record_failure(delivery, error, clock()))
         return
     delivery.status = DeliveryStatus.SENT
     delivery.sent_at = clock()
@@ -146,12 +162,53 @@ def _send_one(
 
 
 def _release(session: Session, ids: Sequence[int]) -> None:
-    """Give rows claimed but not attempted back to the queue after an unexpected error."""
-    if ids:
-        session.execute(
-            update(Delivery)
-            .where(Delivery.id.in_(ids), Delivery.status == DeliveryStatus.SENDING)
-            .values(status=DeliveryStatus.PENDING, attempts=Delivery.attempts - 1)
-            .execution_options(synchronize_session=False)
+    """After an unexpected error, give rows not yet attempted back to the queue."""
+    session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(ids), Delivery.status == DeliveryStatus.CLAIMED)
+        .values(status=DeliveryStatus.PENDING, next_attempt_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+
+
+@dataclass
+class SweepResult:
+    requeued: int = 0
+    abandoned: int = 0
+
+
+UNKNOWN_OUTCOME = (
+    "the worker stopped during the SMTP exchange; the reader may have received the message, "
+    "so it is not sent again"
+)
+
+
+def sweep_stuck(
+    session: Session, *, now: datetime, lease: timedelta = DEFAULT_LEASE
+) -> SweepResult:
+    """Recover rows whose worker vanished (killed, or its broker message lost).
+
+    Claimed but never attempted: back to pending, to be queued again. In the SMTP
+    exchange when the worker died: marked failed with the reason, never re-sent — a
+    possible duplicate is worse for a reader than one missing digest, and the ledger
+    says which readers those are. Does not commit.
+    """
+    expired = Delivery.claimed_at < now - lease
+    requeued = session.execute(
+        update(Delivery)
+        .where(Delivery.status == DeliveryStatus.CLAIMED, expired)
+        .values(
+            status=DeliveryStatus.PENDING,
+            next_attempt_at=None,
+            last_error="its worker stopped before sending; queued again",
         )
-        session.commit()
+        .execution_options(synchronize_session=False)
+    )
+    abandoned = session.execute(
+        update(Delivery)
+        .where(Delivery.status == DeliveryStatus.SENDING, expired)
+        .values(status=DeliveryStatus.FAILED, last_error=UNKNOWN_OUTCOME)
+        .execution_options(synchronize_session=False)
+    )
+    return SweepResult(requeued.rowcount or 0, abandoned.rowcount or 0)  # type: ignore[attr-defined]

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from alerts.delivery import BatchResult, send_batch
+from alerts.delivery import BatchResult, SweepResult, send_batch, sweep_stuck
 from alerts.planning import PlanResult, claim_queue, plan_digests
 from alerts.runtime import Runtime
 
@@ -19,6 +19,7 @@ from alerts.runtime import Runtime
 class QueuedRun:
     plan: PlanResult
     batches: list[list[int]] = field(default_factory=list)
+    swept: SweepResult = field(default_factory=SweepResult)
 
     @property
     def queued(self) -> int:
@@ -26,13 +27,25 @@ class QueuedRun:
 
 
 def plan_and_queue(runtime: Runtime, *, now: datetime, force: bool = False) -> QueuedRun:
-    """Write ledger rows for everyone due, then take every sendable row in batches."""
+    """Write ledger rows for everyone due, recover rows of vanished workers, then take
+    every sendable row in batches."""
     with runtime.session() as session:
         plan = plan_digests(session, now=now, force=force)
         session.commit()
-        batches = claim_queue(session, now=now, batch_size=runtime.settings.batch_size)
+        swept = sweep_stuck(session, now=now, lease=_lease(runtime))
         session.commit()
-    return QueuedRun(plan, batches)
+        batches = claim_queue(
+            session,
+            now=now,
+            batch_size=runtime.settings.batch_size,
+            requeue_after=timedelta(seconds=runtime.settings.requeue_seconds),
+        )
+        session.commit()
+    return QueuedRun(plan, batches, swept)
+
+
+def _lease(runtime: Runtime) -> timedelta:
+    return timedelta(seconds=runtime.settings.claim_lease_seconds)
 
 
 def send_queued_batch(
@@ -44,5 +57,6 @@ def send_queued_batch(
             ids,
             composer=runtime.composer(session),
             transport=runtime.transport,
+            lease=_lease(runtime),
             on_message=on_message,
         )

@@ -57,7 +57,8 @@ class Article(Base):
 
 class DeliveryStatus(enum.StrEnum):
     PENDING = "pending"
-    SENDING = "sending"
+    CLAIMED = "claimed"  # taken by a worker's batch, not yet attempted
+    SENDING = "sending"  # the SMTP exchange for this row has started
     SENT = "sent"
     FAILED = "failed"
     SKIPPED = "skipped"

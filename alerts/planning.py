@@ -35,6 +35,7 @@ REQUEUE_AFTER = timedelta(minutes=10)
 # Ledger rows whose window counts as "the previous digest" for the next one.
 _COUNTED = (
     DeliveryStatus.PENDING,
+    DeliveryStatus.CLAIMED,
     DeliveryStatus.SENDING,
     DeliveryStatus.SENT,
     DeliveryStatus.SKIPPED,
@@ -206,11 +207,17 @@ def selection_for(
     )
 
 
-def claim_queue(session: Session, *, now: datetime, batch_size: int) -> list[list[int]]:
+def claim_queue(
+    session: Session,
+    *,
+    now: datetime,
+    batch_size: int,
+    requeue_after: timedelta = REQUEUE_AFTER,
+) -> list[list[int]]:
     """Ids of pending rows ready to go, in batches, stamped so they are not queued twice.
 
     A batch whose message is lost (broker restart, killed worker) is queued again after
-    REQUEUE_AFTER; claiming in `send_batch` makes a duplicate queue entry harmless.
+    `requeue_after`; claiming in `send_batch` makes a duplicate queue entry harmless.
     Does not commit.
     """
     ready = session.scalars(
@@ -225,7 +232,7 @@ def claim_queue(session: Session, *, now: datetime, batch_size: int) -> list[lis
         session.execute(
             update(Delivery)
             .where(Delivery.id.in_(chunk))
-            .values(next_attempt_at=now + REQUEUE_AFTER)
+            .values(next_attempt_at=now + requeue_after)
             .execution_options(synchronize_session=False)
         )
     return [list(ready[i : i + batch_size]) for i in range(0, len(ready), batch_size)]

@@ -125,6 +125,16 @@ def redis_url() -> str:
 
 
 @pytest.fixture
+def broker_url(redis_url: str) -> str:
+    """A Redis database for Celery, apart from the one rate-limit tests flush."""
+    import redis
+
+    url = redis_url.rsplit("/", 1)[0] + "/14"
+    redis.Redis.from_url(url).flushdb()
+    return url
+
+
+@pytest.fixture
 def smtp_server() -> Iterator[RecordingSMTPServer]:
     """A real SMTP server on a free loopback port that records every message it accepts."""
     server = RecordingSMTPServer()

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from typing import Any
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts.config import Settings
-from alerts.delivery import MAX_ATTEMPTS, send_batch
+from alerts.delivery import (
+    DEFAULT_LEASE,
+    MAX_ATTEMPTS,
+    UNKNOWN_OUTCOME,
+    claim,
+    send_batch,
+    sweep_stuck,
+)
 from alerts.digests import DigestComposer
 from alerts.models import Delivery, DeliveryStatus
 from alerts.planning import claim_queue, plan_digests
@@ -213,3 +222,91 @@ def test_file_transport_writes_eml(session: Session, settings: Settings, tmp_pat
     _send_all(session, settings, f"file://{folder}")
     [eml] = list(folder.glob("*.eml"))
     assert b"To: greta@example.com\r\n" in eml.read_bytes()
+
+
+class _CrashingConnection:
+    """A mail connection whose process 'dies' (raises) on the third message."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def send(self, envelope: object) -> str:
+        if len(self.sent) == 2:
+            raise KeyboardInterrupt("worker killed")
+        self.sent.append(getattr(envelope, "recipient", ""))
+        return "250 OK"
+
+
+class _CrashingTransport:
+    def __init__(self) -> None:
+        self.connection = _CrashingConnection()
+
+    def connect(self) -> Any:
+        return contextlib.nullcontext(self.connection)
+
+
+def test_a_crash_mid_batch_leaves_one_unknown_row_and_the_rest_to_resend(
+    session: Session, settings: Settings, smtp_server: RecordingSMTPServer
+) -> None:
+    for number in range(5):
+        reader(session, f"r{number}@example.com")
+    articles(session, NOW, ("a", (), timedelta(hours=1)))
+    session.commit()
+    plan_digests(session, now=NOW, force=True)
+    session.commit()
+    [batch] = claim_queue(session, now=NOW, batch_size=10)
+    session.commit()
+    composer = DigestComposer(session, settings=settings, renderer=default_renderer())
+    crashing = _CrashingTransport()
+    with pytest.raises(KeyboardInterrupt):
+        send_batch(session, batch, composer=composer, transport=crashing, clock=lambda: NOW)
+    statuses = list(session.scalars(select(Delivery.status).order_by(Delivery.id)))
+    # Two sent; the third was in its SMTP exchange; two were never attempted.
+    assert statuses == [
+        DeliveryStatus.SENT,
+        DeliveryStatus.SENT,
+        DeliveryStatus.SENDING,
+        DeliveryStatus.PENDING,
+        DeliveryStatus.PENDING,
+    ]
+    # A redelivered batch before the lease runs out sends only the never-attempted rows.
+    send_batch(
+        session,
+        batch,
+        composer=composer,
+        transport=transport_from_url(smtp_server.url),
+        clock=lambda: NOW + timedelta(seconds=5),
+    )
+    assert sorted(m.recipients[0] for m in smtp_server.messages) == [
+        "r3@example.com",
+        "r4@example.com",
+    ]
+    # After the lease the sweeper settles the unknown one as failed, never sending it again.
+    swept = sweep_stuck(session, now=NOW + DEFAULT_LEASE + timedelta(minutes=1))
+    session.commit()
+    assert (swept.requeued, swept.abandoned) == (0, 1)
+    row = session.scalars(select(Delivery).where(Delivery.status == DeliveryStatus.FAILED)).one()
+    assert row.last_error == UNKNOWN_OUTCOME
+
+
+def test_rows_claimed_by_a_vanished_worker_are_queued_again(session: Session) -> None:
+    for number in range(3):
+        reader(session, f"v{number}@example.com")
+    articles(session, NOW, ("a", (), timedelta(hours=1)))
+    session.commit()
+    plan_digests(session, now=NOW, force=True)
+    session.commit()
+    [batch] = claim_queue(session, now=NOW, batch_size=10)
+    assert claim(session, batch, now=NOW) == batch  # a worker takes them, then dies
+    session.commit()
+    # Within the lease nobody else may take them; after it, another worker may.
+    assert claim(session, batch, now=NOW + timedelta(minutes=1)) == []
+    later = NOW + DEFAULT_LEASE + timedelta(seconds=1)
+    assert claim(session, batch, now=later) == batch
+    session.commit()
+    # The sweeper puts expired claims back in the queue for the next tick.
+    swept = sweep_stuck(session, now=later + DEFAULT_LEASE + timedelta(seconds=1))
+    session.commit()
+    assert swept.requeued == 3
+    requeued = claim_queue(session, now=later + DEFAULT_LEASE + timedelta(seconds=2), batch_size=10)
+    assert requeued == [batch]

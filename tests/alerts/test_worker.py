@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -12,7 +11,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import redis
 from sqlalchemy import select
 
 from alerts.config import load_settings
@@ -22,21 +20,20 @@ from alerts.models import Delivery, DeliveryStatus
 from alerts.tasks import TICK
 from subscribers.database import utcnow
 from tests.support.builders import articles, reader
+from tests.support.processes import ROOT, start_worker, stop_worker
 from tests.support.smtp_server import RecordingSMTPServer
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
 def environment(
-    postgres_database: str, redis_url: str, smtp_server: RecordingSMTPServer
+    postgres_database: str, broker_url: str, smtp_server: RecordingSMTPServer
 ) -> dict[str, str]:
-    redis.Redis.from_url(redis_url).flushdb()
     return {
         **os.environ,
         "DATABASE_URL": postgres_database,
-        "REDIS_URL": redis_url,
+        "REDIS_URL": broker_url,
         "SMTP_URL": smtp_server.url,
         "SECRET_KEY": "worker-test-secret-key-0123456789abcdef",
         "BASE_URL": "https://news.example.com",
@@ -46,35 +43,9 @@ def environment(
 
 @pytest.fixture
 def worker(environment: dict[str, str], tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    log = (tmp_path / "worker.log").open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "worker",
-            "worker",
-            "--concurrency",
-            "2",
-            "--loglevel",
-            "INFO",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ],
-        cwd=ROOT,
-        env=environment,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    process = start_worker(environment, tmp_path / "worker.log")
     yield process
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
+    stop_worker(process)
 
 
 def _seed(database_url: str, count: int) -> None:

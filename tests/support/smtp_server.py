@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -32,6 +33,8 @@ class _Recorder:
     lock: threading.Lock = field(default_factory=threading.Lock)
     # Addresses for which the server answers a permanent (5xx) or temporary (4xx) refusal.
     refuse: dict[str, str] = field(default_factory=dict)
+    # Seconds to wait before accepting each message: a slow relay, for fault tests.
+    delay: float = 0.0
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: Any
@@ -43,6 +46,8 @@ class _Recorder:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.delay:
+            await asyncio.sleep(self.delay)
         with self.lock:
             self.messages.append(
                 Received(
@@ -74,6 +79,9 @@ class RecordingSMTPServer:
     def messages(self) -> list[Received]:
         with self._recorder.lock:
             return list(self._recorder.messages)
+
+    def slow_down(self, seconds: float) -> None:
+        self._recorder.delay = seconds
 
     def refuse(self, address: str, reply: str) -> None:
         self._recorder.refuse[address] = reply

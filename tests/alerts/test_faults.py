@@ -1,0 +1,116 @@
+"""Failures of real processes: whatever dies, no reader gets a digest twice, and the ledger
+accounts for every reader."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from alerts.celery_app import create_celery
+from alerts.config import load_settings
+from alerts.db import make_engine, make_session_factory
+from alerts.delivery import UNKNOWN_OUTCOME
+from alerts.models import Delivery, DeliveryStatus
+from alerts.tasks import TICK
+from subscribers.database import utcnow
+from subscribers.models import Subscriber
+from tests.support.builders import articles, reader
+from tests.support.processes import ROOT, kill_worker, start_worker, stop_worker
+from tests.support.smtp_server import RecordingSMTPServer
+
+pytestmark = pytest.mark.slow
+READERS = 40
+LEASE_SECONDS = 3
+UNFINISHED = {DeliveryStatus.PENDING, DeliveryStatus.CLAIMED, DeliveryStatus.SENDING}
+
+
+def _ledger(database_url: str) -> dict[str, tuple[DeliveryStatus, str | None]]:
+    engine = make_engine(database_url)
+    with make_session_factory(engine)() as session:
+        rows = session.execute(
+            select(Subscriber.email, Delivery.status, Delivery.last_error).join(
+                Subscriber, Subscriber.id == Delivery.subscriber_id
+            )
+        ).all()
+    engine.dispose()
+    return {email: (status, error) for email, status, error in rows}
+
+
+def test_worker_killed_mid_batch_and_restarted(
+    postgres_database: str, broker_url: str, smtp_server: RecordingSMTPServer, tmp_path: Path
+) -> None:
+    environment = {
+        **os.environ,
+        "DATABASE_URL": postgres_database,
+        "REDIS_URL": broker_url,
+        "SMTP_URL": smtp_server.url,
+        "SECRET_KEY": "fault-test-secret-key-0123456789abcdef",
+        "BATCH_SIZE": "10",
+        "CLAIM_LEASE_SECONDS": str(LEASE_SECONDS),
+        # The dead worker's reserved batch stays in Redis' unacked set for the visibility
+        # timeout (an hour); the ledger queues its rows again after this instead.
+        "REQUEUE_SECONDS": str(LEASE_SECONDS),
+        "PYTHONPATH": str(ROOT),
+    }
+    engine = make_engine(postgres_database)
+    with make_session_factory(engine)() as session:
+        for number in range(READERS):
+            reader(session, f"reader{number}@example.com")
+        articles(session, utcnow(), ("flood", (), timedelta(minutes=5)))
+        session.commit()
+    engine.dispose()
+    smtp_server.slow_down(0.05)
+    log = tmp_path / "worker.log"
+    first = start_worker(environment, log, concurrency=1)
+    try:
+        from click.testing import CliRunner
+
+        from alerts.cli import main
+
+        sent = CliRunner().invoke(main, ["digest", "send", "--now"], env=environment)
+        assert "Queued 4 batches" in sent.output, sent.output
+        smtp_server.wait_for(8, timeout=60)
+    finally:
+        kill_worker(first)
+    received_before_restart = len(smtp_server.messages)
+    assert received_before_restart < READERS  # the kill landed mid-send
+
+    second = start_worker(environment, log, concurrency=1)
+    try:
+        time.sleep(LEASE_SECONDS + 0.5)  # the dead worker's claims expire
+        settings = load_settings(
+            database_url=postgres_database, redis_url=broker_url, _env_file=None
+        )
+        app = create_celery(settings)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            app.send_task(TICK)  # the scheduler's tick (sped up): sweep, then queue again
+            ledger = _ledger(postgres_database)
+            if not any(status in UNFINISHED for status, _ in ledger.values()):
+                break
+            time.sleep(2)
+        app.close()
+    finally:
+        stop_worker(second)
+
+    ledger = _ledger(postgres_database)
+    copies = Counter(message.recipients[0] for message in smtp_server.messages)
+    assert max(copies.values()) == 1, f"duplicates: {[a for a, n in copies.items() if n > 1]}"
+    assert len(ledger) == READERS
+    sent = {email for email, (status, _) in ledger.items() if status is DeliveryStatus.SENT}
+    unknown = {
+        email
+        for email, (status, error) in ledger.items()
+        if status is DeliveryStatus.FAILED and error == UNKNOWN_OUTCOME
+    }
+    # Every reader is accounted for: sent, or the one message in flight when the worker died.
+    assert sent | unknown == set(ledger), {e: s for e, s in ledger.items() if e not in sent}
+    assert len(unknown) <= 1
+    assert sent <= set(copies)  # the ledger never claims a message the server did not get
+    assert set(copies) - sent <= unknown
