@@ -1,7 +1,8 @@
 """The digest email: its template context, and composing each reader's message from it.
 
-Readers whose digest has the same articles, topics, time zone and date share one render;
-only their address and links are spliced in per message.
+Readers whose digest has the same articles, topics and date share one render. Article
+times are rendered as markers and filled in once per time zone; the reader's address and
+links are spliced in per message.
 """
 
 from __future__ import annotations
@@ -30,9 +31,19 @@ EDITION_TITLES = {Edition.DAILY: "Your daily briefing", Edition.WEEKLY: "Your we
 class _RenderKey:
     article_ids: tuple[int, ...]
     topic_names: tuple[str, ...]
-    timezone: str
     local_date: date
     edition: Edition
+
+
+def time_marker(article_id: int) -> str:
+    return f"%%NEWSALERTS_TIME_{article_id}%%"
+
+
+def time_label(article: Article, *, timezone: str, local_date: date) -> str:
+    """'07:42' on the digest's own date, 'Tue 23:41' before it, in the reader's zone."""
+    local = article.published_at.astimezone(ZoneInfo(timezone))
+    day = "" if local.date() == local_date else local.strftime("%a ")
+    return f"{day}{local:%H:%M}"
 
 
 def digest_context(
@@ -41,22 +52,20 @@ def digest_context(
     settings: Settings,
     edition: Edition,
     local_date: date,
-    timezone: str,
     topic_names: tuple[str, ...],
 ) -> dict[str, object]:
-    """Everything the digest templates need; nothing in it is specific to one reader."""
-    zone = ZoneInfo(timezone)
+    """Everything the digest templates need; nothing in it is specific to one reader,
+    and article times are markers to fill per time zone."""
     items = []
     for article in articles:
-        local = article.published_at.astimezone(zone)
-        day = "" if local.date() == local_date else local.strftime("%a ")
+        marker = time_marker(article.id)
         items.append(
             {
                 "title": article.title,
                 "url": article.url,
                 "section": article.section,
-                "time_label": f"{day}{local:%H:%M}",
-                "meta_label": " · ".join(filter(None, [article.section, f"{day}{local:%H:%M}"])),
+                "time_label": marker,
+                "meta_label": " · ".join(filter(None, [article.section, marker])),
                 "summary_html": article.summary_html,
                 "summary_text": html_to_text(article.summary_html),
                 "topics": [topic.name for topic in article.topics],
@@ -87,11 +96,15 @@ class DigestComposer:
         self._settings = settings
         self._renderer = renderer
         self._rendered: dict[_RenderKey, RenderedEmail] = {}
+        self._localised: dict[tuple[_RenderKey, str], RenderedEmail] = {}
         self._articles: dict[int, Article] = {}
         self._sender = parseaddr(settings.mail_from)[1]
         self._domain = self._sender.rpartition("@")[2]
 
-    def _render(self, key: _RenderKey) -> RenderedEmail:
+    def _render(self, key: _RenderKey, timezone: str) -> RenderedEmail:
+        localised = self._localised.get((key, timezone))
+        if localised is not None:
+            return localised
         rendered = self._rendered.get(key)
         if rendered is None:
             self.preload(key.article_ids)
@@ -100,12 +113,20 @@ class DigestComposer:
                 settings=self._settings,
                 edition=key.edition,
                 local_date=key.local_date,
-                timezone=key.timezone,
                 topic_names=key.topic_names,
             )
             rendered = self._renderer.render("digest", context)
             self._rendered[key] = rendered
-        return rendered
+        labels = {
+            time_marker(i): time_label(
+                self._articles[i], timezone=timezone, local_date=key.local_date
+            )
+            for i in key.article_ids
+            if i in self._articles
+        }
+        localised = rendered.replace_all(labels)
+        self._localised[(key, timezone)] = localised
+        return localised
 
     def preload(self, ids: Iterable[int]) -> None:
         """Fetch the articles a batch names in one query rather than one per digest."""
@@ -124,11 +145,11 @@ class DigestComposer:
         key = _RenderKey(
             article_ids=tuple(article_ids),
             topic_names=tuple(topic.name for topic in subscriber.topics),
-            timezone=subscriber.timezone,
             local_date=local_date,
             edition=edition,
         )
-        return self._render(key).personalise(self.reader_parts(subscriber.id, subscriber.email))
+        rendered = self._render(key, subscriber.timezone)
+        return rendered.personalise(self.reader_parts(subscriber.id, subscriber.email))
 
     def compose(self, delivery: Delivery) -> Envelope:
         subscriber = delivery.subscriber

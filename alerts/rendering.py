@@ -42,6 +42,15 @@ class RenderedEmail:
     text: str
     html: str
 
+    def replace_all(self, values: dict[str, str]) -> RenderedEmail:
+        """Fill markers whose values need no escaping (times, dates) in every part."""
+        subject, text, body = self.subject, self.text, self.html
+        for marker, value in values.items():
+            subject = subject.replace(marker, value)
+            text = text.replace(marker, value)
+            body = body.replace(marker, value)
+        return RenderedEmail(subject=subject, text=text, html=body)
+
     def personalise(self, reader: ReaderParts) -> RenderedEmail:
         """Splice one reader's values in; cheap string replacement, no template run."""
         return RenderedEmail(

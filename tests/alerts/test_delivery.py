@@ -24,7 +24,7 @@ from alerts.delivery import (
 from alerts.digests import DigestComposer
 from alerts.models import Delivery, DeliveryStatus
 from alerts.planning import claim_queue, plan_digests
-from alerts.rendering import default_renderer
+from alerts.rendering import EmailRenderer, RenderedEmail, default_renderer
 from alerts.transports import transport_from_url
 from subscribers.models import SubscriberStatus
 from subscribers.tokens import Purpose, TokenSigner
@@ -310,3 +310,46 @@ def test_rows_claimed_by_a_vanished_worker_are_queued_again(session: Session) ->
     assert swept.requeued == 3
     requeued = claim_queue(session, now=later + DEFAULT_LEASE + timedelta(seconds=2), batch_size=10)
     assert requeued == [batch]
+
+
+class _CountingRenderer(EmailRenderer):
+    """The real renderer, counting how often a template actually runs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.renders = 0
+
+    def render(self, kind: str, context: dict[str, object]) -> RenderedEmail:
+        self.renders += 1
+        return super().render(kind, context)
+
+
+def test_one_render_serves_readers_in_every_time_zone(
+    session: Session, settings: Settings, smtp_server: RecordingSMTPServer
+) -> None:
+    zones = {
+        "tokyo@example.com": "Asia/Tokyo",
+        "la@example.com": "America/Los_Angeles",
+        "paris@example.com": "Europe/Paris",
+        "paris2@example.com": "Europe/Paris",
+    }
+    for address, zone in zones.items():
+        reader(session, address, topics=("Interest rates",), timezone=zone)
+    articles(session, NOW, ("rates", ("Interest rates",), timedelta(hours=2)))  # 06:00 UTC
+    session.commit()
+    plan_digests(session, now=NOW, force=True)
+    session.commit()
+    [batch] = claim_queue(session, now=NOW, batch_size=10)
+    renderer = _CountingRenderer()
+    composer = DigestComposer(session, settings=settings, renderer=renderer)
+    send_batch(session, batch, composer=composer, transport=transport_from_url(smtp_server.url))
+    assert renderer.renders == 1
+    texts = {
+        m.recipients[0]: m.message.get_body(("plain",)).get_content() for m in smtp_server.messages
+    }
+    assert "News · 15:00" in texts["tokyo@example.com"]
+    assert "News · Tue 22:00" in texts["la@example.com"]  # the day before, locally
+    assert "News · 07:00" in texts["paris@example.com"]
+    html = next(m for m in smtp_server.messages if m.recipients == ["la@example.com"])
+    assert "Tue 22:00" in html.message.get_body(("html",)).get_content()
+    assert all("%%NEWSALERTS" not in text for text in texts.values())
