@@ -296,6 +296,34 @@ def digest_preview(address: str | None, html_file: Path | None) -> None:
         console.print(f"HTML part written to {html_file}")
 
 
+@main.command()
+@click.option("--readers", default=100_000, show_default=True, type=click.IntRange(1))
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option(
+    "--postgres",
+    "admin_url",
+    default="postgresql://postgres@127.0.0.1:5432/postgres",
+    show_default=True,
+    help="A server where a throw-away database can be created.",
+)
+@click.option("--redis", "redis_url", default="redis://127.0.0.1:6379/12", show_default=True)
+@clear_errors
+def bench(readers: int, workers: int, admin_url: str, redis_url: str) -> None:
+    """Measure the whole send on PostgreSQL, Redis, real workers and Postfix's smtp-sink."""
+    from alerts.bench import run_bench
+    from alerts.config import normalise_database_url
+
+    result = run_bench(
+        readers=readers,
+        workers=workers,
+        admin_url=normalise_database_url(admin_url),
+        redis_url=redis_url,
+        say=console.print,
+    )
+    for line in result.lines():
+        console.print(line, markup=False)
+
+
 @main.group()
 def ops() -> None:
     """For operators."""

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     site_url: str = "https://news.example.com"
     list_id: str = "daily.news-alerts.example.com"
     batch_size: int = Field(default=200, ge=1, le=5000)
+    # Messages marked "sending" per commit: fewer commits, but a worker killed outright
+    # leaves up to this many readers whose digest's fate is unknown (never re-sent).
+    send_group_size: int = Field(default=20, ge=1, le=500)
     # A batch's claim on its rows; a worker silent for longer is presumed dead.
     claim_lease_seconds: int = Field(default=600, ge=1)
     # A queued batch not claimed after this long is queued again (its message was lost).

@@ -1,10 +1,10 @@
 """Sending a batch of ledger rows: claim, check the reader, send, record — one row at a time.
 
 Row states: `pending` → `claimed` (the batch's worker owns it) → `sending` (its SMTP
-exchange started) → `sent` | `failed` | `suppressed`, or back to `pending` with a retry
-time. Marking a row `sending` is committed together with the previous row's outcome, so
-each message costs one commit, and after a crash at most one row per worker is left in
-`sending`: the only message whose fate is unknown.
+exchange may have started) → `sent` | `failed` | `suppressed`, or back to `pending` with a
+retry time. Rows are marked `sending` a small group at a time, in the same commit as the
+previous group's outcomes, so a group costs one commit and one status query, and a worker
+killed outright leaves at most one group in `sending`: the messages whose fate is unknown.
 """
 
 from __future__ import annotations
@@ -18,13 +18,15 @@ from sqlalchemy.orm import Session
 
 from alerts.digests import DigestComposer
 from alerts.errors import DeliveryError
+from alerts.messages import Envelope
 from alerts.models import Delivery, DeliveryStatus
 from alerts.transports import MailConnection, Transport
 from subscribers.database import utcnow
-from subscribers.services import subscriber_is_mailable
+from subscribers.services import mailable_subscribers
 
 MAX_ATTEMPTS = 5
 DEFAULT_LEASE = timedelta(minutes=10)
+DEFAULT_GROUP_SIZE = 20
 Clock = Callable[[], datetime]
 
 
@@ -93,9 +95,17 @@ def send_batch(
     transport: Transport,
     clock: Clock = utcnow,
     lease: timedelta = DEFAULT_LEASE,
+    group_size: int = DEFAULT_GROUP_SIZE,
     on_message: Callable[[], None] | None = None,
 ) -> BatchResult:
-    """Send the ledger rows `ids` that are still to send. Commits as it goes."""
+    """Send the ledger rows `ids` that are still to send. Commits as it goes.
+
+    Rows go in groups of `group_size`: one query checks that the group's readers are
+    still subscribed, one commit marks the group `sending` (with the previous group's
+    outcomes), then its messages go out. A process killed mid-group leaves at most
+    `group_size` rows whose fate is unknown; any other error releases the rows not yet
+    attempted.
+    """
     result = BatchResult()
     owned = claim(session, ids, now=clock(), lease=lease)
     session.commit()
@@ -111,12 +121,18 @@ def send_batch(
         )
     )
     composer.preload(i for delivery in deliveries for i in delivery.article_ids)
+    in_flight: list[Delivery] = []
     try:
         with transport.connect() as connection:
-            for delivery in deliveries:
-                _send_one(session, delivery, composer, connection, clock, result)
-                if on_message is not None:
-                    on_message()
+            for offset in range(0, len(deliveries), group_size):
+                group = _start_group(session, deliveries[offset : offset + group_size], composer,
+                                     clock, result)  # fmt: skip
+                in_flight = [delivery for delivery, _ in group]
+                for delivery, envelope in group:
+                    _send_one(delivery, envelope, connection, clock, result)
+                    in_flight.remove(delivery)
+                    if on_message is not None:
+                        on_message()
         session.commit()
     except DeliveryError as error:
         # The connection itself failed: every row not yet attempted is retried later.
@@ -125,30 +141,44 @@ def send_batch(
                 _count(result, _record_failure(delivery, error, clock()))
         session.commit()
     except BaseException:
-        session.rollback()
+        _keep_outcomes(session, in_flight[1:])
         _release(session, owned)
         raise
     return result
 
 
-def _send_one(
+def _start_group(
     session: Session,
-    delivery: Delivery,
+    group: Sequence[Delivery],
     composer: DigestComposer,
+    clock: Clock,
+    result: BatchResult,
+) -> list[tuple[Delivery, Envelope]]:
+    """Check the readers, compose, and commit the `sending` marks of one group."""
+    mailable = mailable_subscribers(session, [delivery.subscriber_id for delivery in group])
+    ready = []
+    for delivery in group:
+        if delivery.subscriber_id not in mailable:
+            delivery.status = DeliveryStatus.SUPPRESSED
+            delivery.last_error = "reader is no longer active"
+            result.not_mailable += 1
+            continue
+        envelope = composer.compose(delivery)
+        delivery.message_id = envelope.message_id
+        delivery.status = DeliveryStatus.SENDING
+        delivery.claimed_at = clock()
+        ready.append((delivery, envelope))
+    session.commit()  # carries the previous group's outcomes too
+    return ready
+
+
+def _send_one(
+    delivery: Delivery,
+    envelope: Envelope,
     connection: MailConnection,
     clock: Clock,
     result: BatchResult,
 ) -> None:
-    if not subscriber_is_mailable(session, delivery.subscriber_id):
-        delivery.status = DeliveryStatus.SUPPRESSED
-        delivery.last_error = "reader is no longer active"
-        result.not_mailable += 1
-        return
-    envelope = composer.compose(delivery)
-    delivery.message_id = envelope.message_id
-    delivery.status = DeliveryStatus.SENDING
-    delivery.claimed_at = clock()
-    session.commit()  # carries the previous row's outcome too: one commit per message
     try:
         reply = connection.send(envelope)
     except DeliveryError as error:
@@ -159,6 +189,17 @@ def _send_one(
     delivery.smtp_reply = str(reply)[:500]
     delivery.last_error = None
     result.sent += 1
+
+
+def _keep_outcomes(session: Session, never_attempted: Sequence[Delivery]) -> None:
+    """After an error in this process, save what is known: the outcomes recorded so far,
+    and that the rows after the one in flight were never attempted."""
+    for delivery in never_attempted:
+        delivery.status = DeliveryStatus.CLAIMED
+    try:
+        session.commit()
+    except Exception:
+        session.rollback()
 
 
 def _release(session: Session, ids: Sequence[int]) -> None:

@@ -58,5 +58,6 @@ def send_queued_batch(
             composer=runtime.composer(session),
             transport=runtime.transport,
             lease=_lease(runtime),
+            group_size=runtime.settings.send_group_size,
             on_message=on_message,
         )
