@@ -311,7 +311,9 @@ def _wait_until_done(runtime: Runtime, result: BenchResult, started: float, tota
 
 def _sample_size(runtime: Runtime) -> int:
     with runtime.session() as session:
-        delivery = session.scalars(select(Delivery).limit(1)).first()
+        delivery = session.scalars(
+            select(Delivery).where(Delivery.status == DeliveryStatus.SENT).limit(1)
+        ).first()
         if delivery is None:
             return 0
         return len(runtime.composer(session).compose(delivery).data)

@@ -7,7 +7,8 @@ links are spliced in per message.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections import OrderedDict
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from email.utils import parseaddr
@@ -88,44 +89,74 @@ def digest_context(
     }
 
 
+class RenderCache:
+    """Renders kept across batches in one process, least recently used out first.
+
+    Keys carry each article's `updated_at`, so an edited headline is rendered afresh.
+    The capacity bounds a worker's memory (a render is some 30 KB) whatever the list size.
+    """
+
+    def __init__(self, capacity: int = 2048) -> None:
+        self._entries: OrderedDict[Hashable, RenderedEmail] = OrderedDict()
+        self._capacity = capacity
+
+    def get(self, key: Hashable) -> RenderedEmail | None:
+        found = self._entries.get(key)
+        if found is not None:
+            self._entries.move_to_end(key)
+        return found
+
+    def put(self, key: Hashable, value: RenderedEmail) -> None:
+        self._entries[key] = value
+        if len(self._entries) > self._capacity:
+            self._entries.popitem(last=False)
+
+
 class DigestComposer:
     """Turns ledger rows into messages, rendering each distinct digest once."""
 
-    def __init__(self, session: Session, *, settings: Settings, renderer: EmailRenderer) -> None:
+    def __init__(
+        self,
+        session: Session,
+        *,
+        settings: Settings,
+        renderer: EmailRenderer,
+        cache: RenderCache | None = None,
+    ) -> None:
         self._session = session
         self._settings = settings
         self._renderer = renderer
-        self._rendered: dict[_RenderKey, RenderedEmail] = {}
-        self._localised: dict[tuple[_RenderKey, str], RenderedEmail] = {}
+        self._cache = cache if cache is not None else RenderCache()
         self._articles: dict[int, Article] = {}
         self._sender = parseaddr(settings.mail_from)[1]
         self._domain = self._sender.rpartition("@")[2]
 
     def _render(self, key: _RenderKey, timezone: str) -> RenderedEmail:
-        localised = self._localised.get((key, timezone))
+        self.preload(key.article_ids)
+        found = [self._articles[i] for i in key.article_ids if i in self._articles]
+        versions = tuple(article.updated_at for article in found)
+        localised = self._cache.get((key, versions, timezone))
         if localised is not None:
             return localised
-        rendered = self._rendered.get(key)
+        rendered = self._cache.get((key, versions))
         if rendered is None:
-            self.preload(key.article_ids)
             context = digest_context(
-                [self._articles[i] for i in key.article_ids if i in self._articles],
+                found,
                 settings=self._settings,
                 edition=key.edition,
                 local_date=key.local_date,
                 topic_names=key.topic_names,
             )
             rendered = self._renderer.render("digest", context)
-            self._rendered[key] = rendered
+            self._cache.put((key, versions), rendered)
         labels = {
-            time_marker(i): time_label(
-                self._articles[i], timezone=timezone, local_date=key.local_date
+            time_marker(article.id): time_label(
+                article, timezone=timezone, local_date=key.local_date
             )
-            for i in key.article_ids
-            if i in self._articles
+            for article in found
         }
         localised = rendered.replace_all(labels)
-        self._localised[(key, timezone)] = localised
+        self._cache.put((key, versions, timezone), localised)
         return localised
 
     def preload(self, ids: Iterable[int]) -> None:

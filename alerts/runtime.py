@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.config import Settings, load_settings
 from alerts.db import make_engine, make_session_factory
-from alerts.digests import DigestComposer
+from alerts.digests import DigestComposer, RenderCache
 from alerts.rendering import EmailRenderer, default_renderer
 from alerts.transports import Transport, transport_from_url
 
@@ -24,6 +24,7 @@ class Runtime:
     sessions: sessionmaker[Session]
     transport: Transport
     renderer: EmailRenderer = field(default_factory=default_renderer)
+    render_cache: RenderCache = field(default_factory=RenderCache)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
@@ -41,7 +42,9 @@ class Runtime:
             yield session
 
     def composer(self, session: Session) -> DigestComposer:
-        return DigestComposer(session, settings=self.settings, renderer=self.renderer)
+        return DigestComposer(
+            session, settings=self.settings, renderer=self.renderer, cache=self.render_cache
+        )
 
     def close(self) -> None:
         self.engine.dispose()

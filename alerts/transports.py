@@ -11,6 +11,7 @@ import smtplib
 import ssl
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
+from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
@@ -89,18 +90,17 @@ class SMTPTransport:
                 client.close()
 
     def _open(self) -> smtplib.SMTP:
-        context = ssl.create_default_context()
         try:
             client: smtplib.SMTP
             if self.use_ssl:
                 client = smtplib.SMTP_SSL(
-                    self.host, self.port, timeout=self.timeout, context=context
+                    self.host, self.port, timeout=self.timeout, context=_tls_context()
                 )
             else:
                 client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
                 client.ehlo()
                 if client.has_extn("starttls"):
-                    client.starttls(context=context)
+                    client.starttls(context=_tls_context())
                     client.ehlo()
             if self.username:
                 client.login(self.username, self.password or "")
@@ -131,6 +131,12 @@ class _SMTPConnection:
             code, reply = refused[envelope.recipient]
             raise _refusal(code, reply)
         return "250 accepted"
+
+
+@lru_cache(maxsize=1)
+def _tls_context() -> ssl.SSLContext:
+    """Loading the system's CA certificates is slow: once per process, not per batch."""
+    return ssl.create_default_context()
 
 
 def _refusal(code: int, reply: bytes | str) -> DeliveryError:
