@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import secrets
 from typing import Any
+from urllib.parse import urlsplit
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, g, make_response, request
 from jinja2 import FileSystemLoader
 from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
@@ -51,10 +52,13 @@ def _security_headers(response: Response) -> Response:
     nonce = g.get("csp_nonce", "")
     settings = web_context().runtime.settings
     framing = " ".join(sorted(settings.origins)) if request.path == "/embed/frame" else "'none'"
+    # Our forms post only to this service (its public origin may differ from the Host a
+    # request came in on); publishers' origins may frame the iframe form, nothing more.
+    own = "{0.scheme}://{0.netloc}".format(urlsplit(settings.base_url))
     response.headers.setdefault(
         "Content-Security-Policy",
         f"default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-{nonce}'; "
-        f"img-src 'self' data:; form-action 'self' {' '.join(sorted(settings.origins))}; "
+        f"img-src 'self' data:; form-action 'self' {own}; "
         f"frame-ancestors {framing}; base-uri 'none'",
     )
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
@@ -101,12 +105,18 @@ _MESSAGES = {
 }
 
 
-def _http_error(error: HTTPException) -> Any:
+def _http_error(error: HTTPException) -> Response:
     status = error.code or 500
     message = _MESSAGES.get(status, error.description or "Something went wrong.")
     if wants_json():
-        return json_error(status, None, message)
-    return page("error.html", status, message=message)
+        response = make_response(json_error(status, None, message))
+    else:
+        response = make_response(page("error.html", status, message=message))
+    # Keep what the error says besides its body: Allow on a 405, Retry-After, ...
+    for name, value in error.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
 
 
 def _unexpected_error(error: Exception) -> Any:

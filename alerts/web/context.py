@@ -60,6 +60,10 @@ def _inline_notifier(runtime: Runtime) -> Notifier:
             except DeliveryError as error:
                 # The visitor's request succeeded; the mail server's trouble is the operator's.
                 log.error("could not send %s notice to %s: %s", notice, subscriber_id, error)
+            except Exception:
+                # Likewise for a message that cannot be built (an address the mail code
+                # cannot encode): the sign-up is stored; the visitor gets no 5xx for it.
+                log.exception("could not compose %s notice to %s", notice, subscriber_id)
 
     return notify
 

@@ -16,8 +16,8 @@ from alerts.notices import Notice
 from alerts.web.context import WORDING_VERSION, db, web_context
 from alerts.web.forms import form_values, parse_preferences
 from alerts.web.pages import page, topic_choices
-from alerts.web.security import FormRejected
-from alerts.web.signup import ADDRESS_WINDOW, CONFIRM_LIMIT
+from alerts.web.security import FormRejected, header_text
+from alerts.web.signup import notify_within_limit
 from subscribers.database import utcnow
 from subscribers.errors import InvalidPreference, InvalidToken
 from subscribers.lifecycle import (
@@ -60,7 +60,7 @@ def _origin(source: str) -> Origin:
     return Origin(
         source=source,
         ip_address=request.remote_addr,
-        user_agent=request.user_agent.string,
+        user_agent=header_text(request.user_agent.string, 500),
         wording_version=WORDING_VERSION,
     )
 
@@ -82,18 +82,30 @@ def _invalid(error: Exception) -> View:
 # --- confirm ---------------------------------------------------------------------------
 
 
+EXPIRED = "this link has expired"
+
+
+def _expired(token: str) -> View:
+    return page("link_expired.html", 410, resend_csrf=_csrf("resend", token), token=token)
+
+
+def _no_longer_valid() -> View:
+    """A confirmation link of a reader who has since left (unsubscribed, bounced)."""
+    return page("link_invalid.html", 404, message="This confirmation link is no longer valid.")
+
+
 @blueprint.get("/confirm/<token>")
 def confirm_page(token: str) -> View:
     try:
         subscriber = _reader(Purpose.CONFIRM, token)
     except InvalidToken as error:
-        if str(error) == "this link has expired":
-            return page("link_expired.html", 410, resend_csrf=_csrf("resend", token), token=token)
-        return _invalid(error)
+        return _expired(token) if str(error) == EXPIRED else _invalid(error)
     except _Gone as error:
         return _invalid(error)
     if subscriber.status is SubscriberStatus.ACTIVE:
         return page("confirmed.html", preferences_url=_preferences_url(subscriber))
+    if subscriber.status is not SubscriberStatus.PENDING:
+        return _no_longer_valid()
     return page("confirm.html", email=subscriber.email, csrf=_csrf("confirm", token))
 
 
@@ -102,10 +114,15 @@ def confirm_submit(token: str) -> View:
     try:
         subscriber = _reader(Purpose.CONFIRM, token)
         _check_csrf("confirm", token)
-    except (InvalidToken, _Gone) as error:
+    except InvalidToken as error:
+        # A page opened before the link expired and submitted after: offer a new email.
+        return _expired(token) if str(error) == EXPIRED else _invalid(error)
+    except _Gone as error:
         return _invalid(error)
     except FormRejected as error:
         return page("error.html", 400, message=str(error).capitalize() + ".")
+    if subscriber.status not in (SubscriberStatus.PENDING, SubscriberStatus.ACTIVE):
+        return _no_longer_valid()
     session = db()
     confirm(session, subscriber, origin=_origin("confirm-link"), now=utcnow())
     session.commit()
@@ -122,14 +139,9 @@ def confirm_resend(token: str) -> View:
         return page("link_invalid.html", 404, message="This link is not valid.")
     subscriber = db().get(Subscriber, subscriber_id)
     if subscriber is not None and subscriber.status is SubscriberStatus.PENDING:
-        key = f"confirm-resend:{subscriber.id}"
-        limiter = web_context().limiter
-        if limiter.hit(key, limit=CONFIRM_LIMIT, window_seconds=ADDRESS_WINDOW) is None:
-            web_context().notify(Notice.CONFIRM, subscriber.id)
-    return page(
-        "check_inbox.html",
-        message="If this subscription still awaits confirmation, a new link is on its way.",
-    )
+        # The same daily allowance per address as confirmation emails from the sign-up form.
+        notify_within_limit(Notice.CONFIRM, subscriber.id, subscriber.email)
+    return page("check_inbox.html", message=RESENT)
 
 
 def _preferences_url(subscriber: Subscriber) -> str:

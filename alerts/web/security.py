@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import time
+import unicodedata
 from hashlib import sha256
 from urllib.parse import urlsplit
 
@@ -58,3 +59,12 @@ def request_origin(origin_header: str | None, referer: str | None) -> str | None
         if parts.scheme and parts.netloc:
             return f"{parts.scheme}://{parts.netloc}"
     return None
+
+
+def header_text(value: str | None, limit: int) -> str | None:
+    """A request header as text fit to store: control characters (NUL, which PostgreSQL
+    text refuses, line breaks) dropped, cut to `limit` characters; None when empty."""
+    if not value:
+        return None
+    text = "".join(char for char in value if unicodedata.category(char) != "Cc")
+    return text[:limit] or None

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, make_response, request
+from sqlalchemy.exc import IntegrityError
 
 from alerts.notices import Notice
 from alerts.web.context import WORDING_VERSION, db, web_context
 from alerts.web.forms import form_values, parse_signup
 from alerts.web.pages import form_context, json_error, page
-from alerts.web.security import FormRejected, request_origin
+from alerts.web.security import FormRejected, header_text, request_origin
 from subscribers.addresses import email_hash, normalise_email
 from subscribers.database import utcnow
 from subscribers.errors import InvalidEmail, InvalidPreference
@@ -27,7 +28,9 @@ ACCEPTED = "Check your inbox: if this address can receive our alerts, we have se
 View = tuple[str, int] | tuple[Response, int] | Response
 
 
-@blueprint.get("/subscribe")
+# Flask would answer OPTIONS for the GET and POST rules itself, before the preflight view
+# below could add its CORS headers: those rules opt out of automatic OPTIONS.
+@blueprint.get("/subscribe", provide_automatic_options=False)
 def subscribe_page() -> View:
     return page("subscribe.html", **form_context())
 
@@ -64,7 +67,7 @@ def _allow_cors(response: Response) -> None:
         response.headers["Vary"] = "Origin"
 
 
-@blueprint.post("/subscribe")
+@blueprint.post("/subscribe", provide_automatic_options=False)
 def subscribe() -> View:
     as_json = request.is_json
     response = _subscribe(as_json)
@@ -97,7 +100,7 @@ def _subscribe(as_json: bool) -> View:
     if retry_after:
         return _too_many(retry_after, as_json)
 
-    data: Any = request.get_json(silent=True) if as_json else form_values(request.form)
+    data: Any = _json_body() if as_json else form_values(request.form)
     if not isinstance(data, dict):
         return _refuse(as_json, 400, None, "Send a JSON object with an email field.", {})
     try:
@@ -127,40 +130,64 @@ def _subscribe(as_json: bool) -> View:
     origin = Origin(
         source="api" if as_json else "form",
         ip_address=client,
-        user_agent=request.user_agent.string,
+        user_agent=header_text(request.user_agent.string, 500),
         wording_version=WORDING_VERSION,
-        details={"referer": (request.referrer or "")[:300]},
+        details={"referer": header_text(request.referrer, 300) or ""},
     )
-    try:
-        signup = request_subscription(
-            session,
-            email=address,
-            preferences=form.preferences,
-            origin=origin,
-            hash_key=settings.secret_key,
-            now=utcnow(),
-        )
-    except InvalidPreference as error:
-        session.rollback()
-        return _refuse(as_json, 422, error.field, str(error), data)
-    session.commit()
+    for attempt in (1, 2):
+        try:
+            signup = request_subscription(
+                session,
+                email=address,
+                preferences=form.preferences,
+                origin=origin,
+                hash_key=settings.secret_key,
+                now=utcnow(),
+            )
+            session.commit()
+            break
+        except InvalidPreference as error:
+            session.rollback()
+            return _refuse(as_json, 422, error.field, str(error), data)
+        except IntegrityError:
+            # A simultaneous request (a double click) created this address first: the
+            # second attempt finds that reader and goes on as for a pending one.
+            session.rollback()
+            if attempt == 2:
+                raise
     _notify(signup.result, signup.subscriber_id, address)
     return _accepted(as_json)
+
+
+def _json_body() -> Any:
+    """The parsed JSON body, or None when it is not JSON we can read."""
+    try:
+        return request.get_json(silent=True)
+    except RecursionError:  # nested deeper than the parser goes: not a sign-up
+        return None
 
 
 def _notify(result: SignupResult, subscriber_id: int | None, address: str) -> None:
     """Send what the outcome asks for, within the per-address limit; silently otherwise."""
     if result is SignupResult.NOTHING or subscriber_id is None:
         return
+    notice = Notice.CONFIRM if result is SignupResult.CONFIRM else Notice.MANAGE
+    notify_within_limit(notice, subscriber_id, address)
+
+
+def notify_within_limit(notice: Notice, subscriber_id: int, address: str) -> bool:
+    """Send a notice unless this address had its daily share of that kind; True if sent.
+
+    The count is per address (as a keyed hash), whatever asked for the email: the sign-up
+    form, the JSON API, or the "send me a new link" button of an expired confirmation.
+    """
     context = web_context()
-    notice, limit = (
-        (Notice.CONFIRM, CONFIRM_LIMIT)
-        if result is SignupResult.CONFIRM
-        else (Notice.MANAGE, MANAGE_LIMIT)
-    )
+    limit = CONFIRM_LIMIT if notice is Notice.CONFIRM else MANAGE_LIMIT
     key = f"{notice.value}:{email_hash(address, context.runtime.settings.secret_key)}"
-    if context.limiter.hit(key, limit=limit, window_seconds=ADDRESS_WINDOW) is None:
-        context.notify(notice, subscriber_id)
+    if context.limiter.hit(key, limit=limit, window_seconds=ADDRESS_WINDOW) is not None:
+        return False
+    context.notify(notice, subscriber_id)
+    return True
 
 
 def _accepted(as_json: bool) -> View:
