@@ -122,3 +122,37 @@ class FeedSource(Base):
     last_fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_status: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class FeedbackKind(enum.StrEnum):
+    HARD_BOUNCE = "hard_bounce"
+    SOFT_BOUNCE = "soft_bounce"
+    COMPLAINT = "complaint"
+
+
+class FeedbackEvent(Base):
+    """One bounce or complaint about one delivery, as a DSN, an ARF report or a webhook said.
+
+    `report_key` identifies the report itself (its Message-ID, or the provider's event id),
+    so processing the same report twice finds it here and changes nothing more. Soft
+    bounces are counted from these rows; they go with the reader when the reader is erased.
+    """
+
+    __tablename__ = "feedback_events"
+    __table_args__ = (Index("ix_feedback_events_subscriber_kind", "subscriber_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_key: Mapped[str] = mapped_column(String(100), unique=True)
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="CASCADE"), index=True
+    )
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    kind: Mapped[FeedbackKind] = mapped_column(string_enum(FeedbackKind))
+    source: Mapped[str] = mapped_column(String(20))
+    status_code: Mapped[str | None] = mapped_column(String(20))
+    detail: Mapped[str | None] = mapped_column(Text)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# Bounces and complaints name their delivery by Message-ID: find it without a table scan.
+Index("ix_deliveries_message_id", Delivery.message_id)
