@@ -325,6 +325,48 @@ def bench(readers: int, workers: int, admin_url: str, redis_url: str) -> None:
 
 
 @main.group()
+def bounces() -> None:
+    """Bounces and complaints: suppress addresses that must not be mailed again."""
+
+
+@bounces.command("process")
+@click.argument("source", default="-")
+@click.option(
+    "--recipient", default=None, help="Envelope recipient given by the MTA (Postfix: ${recipient})."
+)
+@click.option("--verbose", "-v", is_flag=True, help="One line per message.")
+@clear_errors
+def bounces_process(source: str, recipient: str | None, verbose: bool) -> None:
+    """Read DSN/ARF emails from SOURCE: '-' (stdin), an .eml or mbox file, or a Maildir."""
+    from alerts.feedback import process_messages, read_messages, summarise
+    from alerts.runtime import Runtime
+    from subscribers.database import utcnow
+
+    settings = _settings()
+    runtime = Runtime.from_settings(settings)
+    try:
+        with runtime.session() as session:
+            processed = process_messages(
+                session,
+                read_messages(source, stdin=sys.stdin.buffer),
+                secret=settings.secret_key,
+                now=utcnow(),
+                envelope_recipient=recipient,
+            )
+    finally:
+        runtime.close()
+    if verbose:
+        for item in processed:
+            console.print(
+                f"{item.label}: {item.result.outcome.value} ({item.result.reason})", markup=False
+            )
+    console.print(
+        ", ".join(f"{n} {o.value}" for o, n in summarise(processed).items()) or "no messages",
+        markup=False,
+    )
+
+
+@main.group()
 def ops() -> None:
     """For operators."""
 

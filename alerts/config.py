@@ -43,6 +43,14 @@ class Settings(BaseSettings):
     # Messages marked "sending" per commit: fewer commits, but a worker killed outright
     # leaves up to this many readers whose digest's fate is unknown (never re-sent).
     send_group_size: int = Field(default=20, ge=1, le=500)
+    # Bounces: the VERP return-path domain (default: MAIL_FROM's) and provider webhooks.
+    bounce_domain: str | None = None
+    webhook_postmark_user: str | None = None
+    webhook_postmark_password: str | None = None
+    webhook_sendgrid_public_key: str | None = None
+    webhook_mailgun_signing_key: str | None = None
+    webhook_ses_topic_arn: str | None = None
+    webhook_max_age_seconds: int = Field(default=600, ge=1)
     # A batch's claim on its rows; a worker silent for longer is presumed dead.
     claim_lease_seconds: int = Field(default=600, ge=1)
     # A queued batch not claimed after this long is queued again (its message was lost).

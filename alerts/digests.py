@@ -22,6 +22,7 @@ from alerts.messages import Envelope, build_message, make_message_id
 from alerts.models import Article, Delivery, Edition
 from alerts.notices import reader_links
 from alerts.rendering import EmailRenderer, ReaderParts, RenderedEmail, html_to_text
+from alerts.verp import verp_address
 from subscribers.database import utcnow
 from subscribers.models import Subscriber
 
@@ -130,6 +131,7 @@ class DigestComposer:
         self._articles: dict[int, Article] = {}
         self._sender = parseaddr(settings.mail_from)[1]
         self._domain = self._sender.rpartition("@")[2]
+        self._bounce_domain = settings.bounce_domain or self._domain
 
     def _render(self, key: _RenderKey, timezone: str) -> RenderedEmail:
         self.preload(key.article_ids)
@@ -202,4 +204,8 @@ class DigestComposer:
                 ("X-Newsalerts-Delivery", str(delivery.id)),
             ],
         )
-        return Envelope(self._sender, subscriber.email, data, message_id)
+        # The envelope sender names the delivery (VERP), so a bounce finds its ledger row.
+        return_path = verp_address(
+            delivery.id, secret=self._settings.secret_key, domain=self._bounce_domain
+        )
+        return Envelope(return_path, subscriber.email, data, message_id)

@@ -26,6 +26,7 @@ from alerts.models import Delivery, DeliveryStatus
 from alerts.planning import claim_queue, plan_digests
 from alerts.rendering import EmailRenderer, RenderedEmail, default_renderer
 from alerts.transports import transport_from_url
+from alerts.verp import parse_verp, verp_address
 from subscribers.models import SubscriberStatus
 from subscribers.tokens import Purpose, TokenSigner
 from tests.support.builders import articles, reader
@@ -122,7 +123,13 @@ def test_message_headers_and_parts(
         "@example.com>"
     )
     assert message["To"] == "ada@example.com"
-    assert received.mail_from == "alerts@example.com"
+    # The return path names the delivery (VERP) so a bounce finds its ledger row.
+    delivery_id = int(message["X-Newsalerts-Delivery"])
+    assert received.mail_from == verp_address(
+        delivery_id, secret=settings.secret_key, domain="example.com"
+    )
+    assert parse_verp(received.mail_from, secret=settings.secret_key) == delivery_id
+    assert message["From"] == "Example News alerts <alerts@example.com>"
 
     assert message.get_content_type() == "multipart/alternative"
     text = message.get_body(("plain",)).get_content()
