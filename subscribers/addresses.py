@@ -35,7 +35,9 @@ def normalise_email(raw: str) -> str:
         )
     except EmailNotValidError as error:
         raise InvalidEmail(str(error)) from None
-    return checked.normalized.lower()
+    # An internationalised domain is kept in its ASCII (IDNA) form: mail headers and the
+    # SMTP envelope then work without SMTPUTF8, and one mailbox has one spelling.
+    return (checked.ascii_email or checked.normalized).lower()
 
 
 def email_hash(email: str, key: str) -> str:
