@@ -279,8 +279,9 @@ def test_link_pages_survive_hostile_tokens(
     reader = _reader(app, "ada@example.com")
     for template in LINK_PATHS:
         path = template.format(quote(token, safe=""))
-        # An empty token makes a double slash, which the router merges with a redirect.
-        expected = (308,) if "//" in path else (404, 405)
+        # An empty token, or one with a slash (%2F is decoded before routing), may make a
+        # double slash, which the router merges with a redirect.
+        expected = (308, 404, 405) if "/" in token or not token else (404, 405)
         page = client.get(path)
         assert page.status_code in expected, (path, page.status_code)
         _assert_safe_html(page)
