@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from alerts.config import PROJECT_ROOT, Settings, load_settings
 from alerts.db import upgrade
-from alerts.dispatch import publish_batches
+from alerts.dispatch import batch_publisher
 from alerts.jobs import plan_and_queue
 from alerts.models import Article, Delivery, DeliveryStatus, article_topics
 from alerts.runtime import Runtime
@@ -254,8 +254,8 @@ def run_bench(
             _wait_for_workers(settings, workers)
             say("sending ...")
             started = time.perf_counter()
-            run = plan_and_queue(runtime, now=utcnow(), force=True)
-            publish_batches(settings, run.batches)
+            with batch_publisher(settings) as publish:
+                run = plan_and_queue(runtime, now=utcnow(), force=True, publish=publish)
             _wait_until_done(runtime, result, started, run.queued)
             result.worker_peak_rss_mb = [_peak_rss_mb(process.pid) for process in pool]
         finally:

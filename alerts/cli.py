@@ -235,18 +235,16 @@ def digest_send(force: bool) -> None:
     settings = _settings()
     runtime = Runtime.from_settings(settings)
     try:
-        run = plan_and_queue(runtime, now=utcnow(), force=force)
-        plan = run.plan
-        console.print(
-            f"{plan.planned} digests planned, {plan.skipped_empty} skipped (nothing new); "
-            f"{run.queued} messages to send."
-        )
         if settings.uses_celery:
-            from alerts.dispatch import publish_batches
+            from alerts.dispatch import batch_publisher
 
-            publish_batches(settings, run.batches)
+            with batch_publisher(settings) as publish:
+                run = plan_and_queue(runtime, now=utcnow(), force=force, publish=publish)
+            _say_planned(run)
             console.print(f"Queued {len(run.batches)} batches for the Celery workers.")
             return
+        run = plan_and_queue(runtime, now=utcnow(), force=force)
+        _say_planned(run)
         console.print("REDIS_URL is not set: running tasks in-process.")
         result = BatchResult()
         with _progress() as progress:
@@ -263,6 +261,14 @@ def digest_send(force: bool) -> None:
     )
     if result.failed:
         sys.exit(1)
+
+
+def _say_planned(run: Any) -> None:
+    plan = run.plan
+    console.print(
+        f"{plan.planned} digests planned, {plan.skipped_empty} skipped (nothing new); "
+        f"{run.queued} messages to send."
+    )
 
 
 @digest.command("preview")

@@ -1,20 +1,32 @@
-"""Publishing send batches to Celery workers, after the ledger rows are committed."""
+"""Publishing send batches to Celery workers, after their ledger rows are committed."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from alerts.celery_app import create_celery
 from alerts.config import Settings
+from alerts.jobs import Publish
 from alerts.tasks import SEND_BATCH
 
 
-def publish_batches(settings: Settings, batches: Sequence[list[int]]) -> None:
-    """One task per batch; each carries ledger ids only."""
+@contextmanager
+def batch_publisher(settings: Settings) -> Iterator[Publish]:
+    """A function that publishes batches (one task each, carrying ledger ids only)."""
     app = create_celery(settings)
-    try:
+
+    def publish(batches: list[list[int]]) -> None:
         with app.producer_or_acquire() as producer:
             for batch in batches:
                 app.send_task(SEND_BATCH, args=[batch], producer=producer)
+
+    try:
+        yield publish
     finally:
         app.close()
+
+
+def publish_batches(settings: Settings, batches: Sequence[list[int]]) -> None:
+    with batch_publisher(settings) as publish:
+        publish(list(batches))

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from alerts.delivery import BatchResult, SweepResult, send_batch, sweep_stuck
-from alerts.planning import PlanResult, claim_queue, plan_digests
+from alerts.planning import PlanResult, claim_queue, plan_in_chunks
 from alerts.runtime import Runtime
 
 
@@ -26,22 +26,44 @@ class QueuedRun:
         return sum(len(batch) for batch in self.batches)
 
 
-def plan_and_queue(runtime: Runtime, *, now: datetime, force: bool = False) -> QueuedRun:
-    """Write ledger rows for everyone due, recover rows of vanished workers, then take
-    every sendable row in batches."""
+Publish = Callable[[list[list[int]]], None]
+
+
+def plan_and_queue(
+    runtime: Runtime, *, now: datetime, force: bool = False, publish: Publish | None = None
+) -> QueuedRun:
+    """Recover rows of vanished workers, write ledger rows for everyone due, and take every
+    sendable row in batches.
+
+    With `publish`, each chunk's batches are handed over as soon as the chunk is
+    committed, so sending starts while the rest is planned.
+    """
+    settings = runtime.settings
+    requeue_after = timedelta(seconds=settings.requeue_seconds)
+    run = QueuedRun(PlanResult())
+
+    def hand_over(ids: list[int]) -> None:
+        size = settings.batch_size
+        batches = [ids[i : i + size] for i in range(0, len(ids), size)]
+        run.batches.extend(batches)
+        if publish is not None and batches:
+            publish(batches)
+
     with runtime.session() as session:
-        plan = plan_digests(session, now=now, force=force)
+        run.swept = sweep_stuck(session, now=now, lease=_lease(runtime))
         session.commit()
-        swept = sweep_stuck(session, now=now, lease=_lease(runtime))
-        session.commit()
-        batches = claim_queue(
-            session,
-            now=now,
-            batch_size=runtime.settings.batch_size,
-            requeue_after=timedelta(seconds=runtime.settings.requeue_seconds),
+        for chunk in plan_in_chunks(
+            session, now=now, force=force, queued_until=now + requeue_after
+        ):
+            session.commit()
+            run.plan.add(chunk.result)
+            hand_over(chunk.pending_ids)
+        leftovers = claim_queue(
+            session, now=now, batch_size=settings.batch_size, requeue_after=requeue_after
         )
         session.commit()
-    return QueuedRun(plan, batches, swept)
+        hand_over([i for batch in leftovers for i in batch])
+    return run
 
 
 def _lease(runtime: Runtime) -> timedelta:

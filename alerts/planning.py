@@ -30,6 +30,8 @@ from alerts.selection import (
 from subscribers.models import Subscriber, SubscriberStatus, subscriber_topics
 
 CHUNK = 1000
+# Readers planned per transaction: the first batches can leave while the rest is planned.
+READERS_PER_CHUNK = 5000
 # A queued batch that has not been claimed after this long is queued again (lost message).
 REQUEUE_AFTER = timedelta(minutes=10)
 # Ledger rows whose window counts as "the previous digest" for the next one.
@@ -48,6 +50,12 @@ class PlanResult:
     planned: int = 0
     skipped_empty: int = 0
     already_planned: int = 0
+
+    def add(self, other: PlanResult) -> None:
+        self.due += other.due
+        self.planned += other.planned
+        self.skipped_empty += other.skipped_empty
+        self.already_planned += other.already_planned
 
 
 @dataclass(frozen=True)
@@ -133,19 +141,51 @@ def _candidates(session: Session, since: datetime, until: datetime) -> list[Cand
 
 def _insert_ignoring_conflicts(
     session: Session, rows: list[dict[str, Any]]
-) -> list[DeliveryStatus]:
+) -> list[tuple[int, DeliveryStatus]]:
     """Insert ledger rows, skipping keys another planner wrote first; return what went in."""
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    inserted: list[DeliveryStatus] = []
+    inserted: list[tuple[int, DeliveryStatus]] = []
     for offset in range(0, len(rows), CHUNK):
         statement = (
             insert(Delivery)
             .on_conflict_do_nothing(index_elements=["edition", "subscriber_id", "local_date"])
-            .returning(Delivery.status)
+            .returning(Delivery.id, Delivery.status)
         )
-        inserted.extend(session.scalars(statement, rows[offset : offset + CHUNK]))
+        inserted.extend(
+            (delivery_id, status)
+            for delivery_id, status in session.execute(statement, rows[offset : offset + CHUNK])
+        )
     return inserted
+
+
+@dataclass
+class PlannedChunk:
+    result: PlanResult
+    pending_ids: list[int]
+
+
+def plan_in_chunks(
+    session: Session,
+    *,
+    now: datetime,
+    force: bool = False,
+    limit: int = MAX_ARTICLES,
+    chunk_size: int = READERS_PER_CHUNK,
+    queued_until: datetime | None = None,
+) -> Iterator[PlannedChunk]:
+    """Plan the readers due at `now` a chunk at a time, so the caller can commit and
+    start sending the first chunk while the next is planned.
+
+    `queued_until` marks the new pending rows as queued by the caller (see claim_queue).
+    Does not commit.
+    """
+    due = _due_readers(session, now, force)
+    for offset in range(0, len(due), chunk_size):
+        yield _plan_chunk(
+            session, due[offset : offset + chunk_size], now=now, limit=limit,
+            queued_until=queued_until,
+        )  # fmt: skip
 
 
 def plan_digests(
@@ -153,10 +193,20 @@ def plan_digests(
 ) -> PlanResult:
     """Write a ledger row for every reader due at `now`: pending with its articles, or
     skipped when nothing is new. Does not commit."""
-    due = _due_readers(session, now, force)
-    result = PlanResult(due=len(due))
-    if not due:
-        return result
+    total = PlanResult()
+    for chunk in plan_in_chunks(session, now=now, force=force, limit=limit):
+        total.add(chunk.result)
+    return total
+
+
+def _plan_chunk(
+    session: Session,
+    due: Sequence[_DueReader],
+    *,
+    now: datetime,
+    limit: int,
+    queued_until: datetime | None,
+) -> PlannedChunk:
     ids = [reader.id for reader in due]
     previous = _previous_ends(session, ids)
     topics = _topics_of(session, ids)
@@ -184,14 +234,19 @@ def plan_digests(
                 "window_end": now,
                 "article_ids": chosen,
                 "attempts": 0,
+                "next_attempt_at": queued_until if chosen else None,
                 "created_at": now,
             }
         )
     inserted = _insert_ignoring_conflicts(session, rows)
-    result.planned = inserted.count(DeliveryStatus.PENDING)
-    result.skipped_empty = inserted.count(DeliveryStatus.SKIPPED)
-    result.already_planned = len(rows) - len(inserted)
-    return result
+    pending = sorted(i for i, status in inserted if status is DeliveryStatus.PENDING)
+    result = PlanResult(
+        due=len(due),
+        planned=len(pending),
+        skipped_empty=len(inserted) - len(pending),
+        already_planned=len(rows) - len(inserted),
+    )
+    return PlannedChunk(result, pending)
 
 
 def selection_for(
@@ -238,4 +293,12 @@ def claim_queue(
     return [list(ready[i : i + batch_size]) for i in range(0, len(ready), batch_size)]
 
 
-__all__ = ["FIRST_WINDOW", "PlanResult", "claim_queue", "plan_digests", "selection_for"]
+__all__ = [
+    "FIRST_WINDOW",
+    "PlanResult",
+    "PlannedChunk",
+    "claim_queue",
+    "plan_digests",
+    "plan_in_chunks",
+    "selection_for",
+]

@@ -59,6 +59,9 @@ def send_notice_task(notice: str, subscriber_id: int) -> None:
 @shared_task(name=TICK, acks_late=True, ignore_result=True, **_RETRY)
 def tick() -> None:
     """Every minute: plan whoever's hour has come, queue every sendable row."""
-    run = plan_and_queue(process_runtime(), now=utcnow())
-    for batch in run.batches:
-        send_digest_batch.delay(batch)
+
+    def publish(batches: list[list[int]]) -> None:
+        for batch in batches:
+            send_digest_batch.delay(batch)
+
+    plan_and_queue(process_runtime(), now=utcnow(), publish=publish)
