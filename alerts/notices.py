@@ -63,7 +63,11 @@ def compose_notice(
         email=email,
         message_id=message_id,
         date=utcnow(),
-        headers=[("Auto-Submitted", "auto-generated")],
+        headers=[
+            ("Auto-Submitted", "auto-generated"),
+            ("List-Unsubscribe", f"<{links.unsubscribe_url}>"),
+            ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+        ],
     )
     return Envelope(sender, subscriber.email, data, message_id)
 

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import unicodedata
 
 from email_validator import EmailNotValidError, validate_email
 
 from subscribers.errors import InvalidEmail
 
 MAX_LENGTH = 254
+# Controls (including NEL), invisible format characters, and the Unicode line and
+# paragraph separators: none belongs in an address, and some break mail headers.
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
 
 
 def normalise_email(raw: str) -> str:
@@ -19,7 +23,7 @@ def normalise_email(raw: str) -> str:
     names are refused, and the whole address is lower-cased: mailbox providers treat
     local parts case-insensitively and readers expect "Ada@Example.com" to be one reader.
     """
-    if any(ord(char) < 32 or ord(char) == 127 for char in raw):
+    if any(unicodedata.category(char) in _REFUSED_CATEGORIES for char in raw):
         raise InvalidEmail("it contains a line break or control character")
     candidate = raw.strip()
     if not candidate:

@@ -52,7 +52,12 @@ def _nonce() -> None:
 def _security_headers(response: Response) -> Response:
     nonce = g.get("csp_nonce", "")
     settings = web_context().runtime.settings
-    framing = " ".join(sorted(settings.origins)) if request.path == "/embed/frame" else "'none'"
+    # The iframe form, and the answer to its post (check your inbox, or the form with an
+    # error), may be shown inside publishers' pages; nothing else may be framed.
+    in_frame = request.path == "/embed/frame" or (
+        request.path == "/subscribe" and request.method == "POST"
+    )
+    framing = " ".join(sorted(settings.origins)) if in_frame else "'none'"
     # Our forms post only to this service (its public origin may differ from the Host a
     # request came in on); publishers' origins may frame the iframe form, nothing more.
     own = "{0.scheme}://{0.netloc}".format(urlsplit(settings.base_url))

@@ -192,9 +192,11 @@ def preferences_submit(token: str) -> View:
     try:
         default_zone = web_context().runtime.settings.default_timezone
         preferences = parse_preferences(form_values(request.form), default_timezone=default_zone)
-        weeks = int(request.form.get("pause_weeks") or 0)
+        choice = request.form.get("pause_weeks") or "0"
+        weeks = None if choice == "keep" else int(choice)
         update_preferences(session, subscriber, preferences, origin=_origin("preferences"))
-        pause(session, subscriber, weeks=weeks, origin=_origin("preferences"), now=utcnow())
+        if weeks is not None:  # "keep the pause" leaves it as it is
+            pause(session, subscriber, weeks=weeks, origin=_origin("preferences"), now=utcnow())
     except (InvalidPreference, ValueError) as error:
         session.rollback()
         message = (

@@ -534,16 +534,6 @@ def test_embed_on_a_site_that_is_not_allowed_is_refused(
     assert reader(app, "victim@example.org") is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: the iframe form (GET /embed/frame) posts to /subscribe inside the frame, but the "
-        "answer page is sent with `frame-ancestors 'none'` (alerts/web/app.py "
-        "_security_headers only allows framing for the path /embed/frame), so Chromium refuses "
-        "to show 'Check your inbox' (or a validation error) in the publisher's page; the "
-        "sign-up itself happens but the reader sees a blocked frame."
-    ),
-)
 def test_embed_iframe_signs_up_and_answers_inside_the_frame(
     new_page: Callable[..., Page],
     article_site: ArticleSite,

@@ -483,12 +483,6 @@ def _default_choice(html: str, select_id: str) -> str:
 
 
 @pytest.mark.usefixtures("topics")
-@pytest.mark.xfail(
-    strict=True,
-    reason="templates/web/preferences.html: when paused, the pause <select> defaults to "
-    "'Resume now' (0), so saving any other change silently ends the pause; it needs a "
-    "'keep the pause' default",
-)
 def test_saving_other_choices_keeps_a_pause(app: Flask, client: FlaskClient, reader: int) -> None:
     path = _prefs_path(reader)
     csrf = _csrf(client.get(path).data)
