@@ -6,14 +6,18 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import redis
 from flask import current_app, g
 from sqlalchemy.orm import Session
 
 from alerts.errors import DeliveryError
 from alerts.notices import Notice, send_notice
 from alerts.runtime import Runtime
-from alerts.web.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from alerts.web.ratelimit import (
+    MemoryRateLimiter,
+    RateLimiter,
+    RedisRateLimiter,
+    limiter_client,
+)
 from alerts.web.security import FormGuard
 
 log = logging.getLogger(__name__)
@@ -34,7 +38,7 @@ class WebContext:
         settings = runtime.settings
         limiter: RateLimiter
         if settings.redis_url:
-            limiter = RedisRateLimiter(redis.Redis.from_url(settings.redis_url))
+            limiter = RedisRateLimiter(limiter_client(settings.redis_url))
         else:
             limiter = MemoryRateLimiter()
         return cls(

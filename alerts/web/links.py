@@ -59,7 +59,7 @@ def _reader(purpose: Purpose, token: str) -> Subscriber:
 def _origin(source: str) -> Origin:
     return Origin(
         source=source,
-        ip_address=request.remote_addr,
+        ip_address=(request.remote_addr or "")[:45] or None,
         user_agent=header_text(request.user_agent.string, 500),
         wording_version=WORDING_VERSION,
     )

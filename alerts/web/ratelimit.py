@@ -5,17 +5,29 @@ Without Redis (the embedded default, one process) the same limits are kept in me
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Protocol
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+log = logging.getLogger(__name__)
 
 
 class RateLimiter(Protocol):
     def hit(self, key: str, *, limit: int, window_seconds: int) -> int | None:
         """Count one hit; return None if allowed, else the seconds until it would be."""
         ...
+
+
+def limiter_client(url: str) -> redis.Redis:
+    """A client that gives up fast: a sign-up must not wait seconds on a Redis outage."""
+    return redis.Redis.from_url(
+        url, socket_timeout=0.5, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 1)
+    )
 
 
 class RedisRateLimiter:
@@ -29,7 +41,13 @@ class RedisRateLimiter:
         pipeline.incr(name)
         pipeline.expire(name, window_seconds, nx=True)
         pipeline.ttl(name)
-        count, _, ttl = pipeline.execute()
+        try:
+            count, _, ttl = pipeline.execute()
+        except redis.RedisError as error:
+            # Fail open: a Redis outage must not turn every sign-up into an error page;
+            # double opt-in still stands between a bot and anyone's inbox.
+            log.error("rate limiter unavailable, allowing %s: %s", key.split(":")[0], error)
+            return None
         if int(count) <= limit:
             return None
         return max(int(ttl), 1)

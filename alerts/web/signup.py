@@ -95,7 +95,7 @@ def _refuse(as_json: bool, status: int, field: str | None, message: str, data: A
 def _subscribe(as_json: bool) -> View:
     context = web_context()
     settings = context.runtime.settings
-    client = request.remote_addr or "unknown"
+    client = (request.remote_addr or "unknown")[:45]
     retry_after = context.limiter.hit(f"ip:{client}", limit=IP_LIMIT, window_seconds=IP_WINDOW)
     if retry_after:
         return _too_many(retry_after, as_json)

@@ -739,3 +739,16 @@ def test_wrong_method_is_405_with_allow(client: FlaskClient) -> None:
     )
     assert "POST" in as_json.headers["Allow"]
     assert client.post("/healthz").status_code == 405
+
+
+def test_sign_ups_still_work_when_redis_is_down(
+    app: Flask, client: FlaskClient, smtp_server: RecordingSMTPServer
+) -> None:
+    """The limiter fails open: double opt-in still protects inboxes; the form must work."""
+    from alerts.web.ratelimit import RedisRateLimiter, limiter_client
+
+    unreachable = limiter_client("redis://127.0.0.1:9/0")  # nothing listens there
+    app.extensions["newsalerts"].limiter = RedisRateLimiter(unreachable)
+    answer = client.post("/subscribe", json={"email": "while.down@example.com"})
+    assert answer.status_code == 202
+    assert [m.recipients for m in smtp_server.wait_for(1)] == [["while.down@example.com"]]
