@@ -212,6 +212,33 @@ def subscribers_export() -> None:
         runtime.close()
 
 
+@subscribers.command("erase")
+@click.argument("email")
+@clear_errors
+def subscribers_erase(email: str) -> None:
+    """Delete a reader's personal data; keep only a keyed hash so they are never mailed."""
+    from alerts.runtime import Runtime
+    from subscribers.lifecycle import erase
+    from subscribers.services import Origin, find_subscriber, suppress
+
+    settings = _settings()
+    runtime = Runtime.from_settings(settings)
+    try:
+        with runtime.session() as session:
+            subscriber = find_subscriber(session, email)
+            if subscriber is None:
+                # Nothing stored: still make sure the address is never mailed.
+                suppress(session, email, reason="erased", hash_key=settings.secret_key)
+                outcome = "No reader with that address; it is now on the suppression list."
+            else:
+                erase(session, subscriber, hash_key=settings.secret_key, origin=Origin("cli"))
+                outcome = "Erased; only a keyed hash remains, on the suppression list."
+            session.commit()
+    finally:
+        runtime.close()
+    console.print(outcome)
+
+
 @main.group()
 def digest() -> None:
     """Plan and send digests."""

@@ -180,3 +180,24 @@ def test_worker_needs_a_broker(env: dict[str, str]) -> None:
     result = _run(["worker"], env)
     assert result.exit_code == 1
     assert "REDIS_URL is not set" in result.output
+
+
+def test_erase_removes_the_reader_and_keeps_only_a_hash(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    assert _run(["db", "upgrade"], env).exit_code == 0
+    csv_file = tmp_path / "readers.csv"
+    csv_file.write_text("email,name\nzora.quist@example.com,Zora Quist\n")
+    assert _run(["subscribers", "import", str(csv_file), "--confirmed"], env).exit_code == 0
+
+    erased = _run(["subscribers", "erase", "Zora.Quist@example.com"], env)
+    assert erased.exit_code == 0, erased.output
+    assert "Erased" in erased.output
+    exported = _run(["subscribers", "export"], env)
+    assert "zora" not in exported.output.lower()
+    # Importing the address again stores nothing: it is suppressed.
+    again = _run(["subscribers", "import", str(csv_file), "--confirmed"], env)
+    assert "0 imported" in again.output
+    assert "suppress" in again.output
+    unknown = _run(["subscribers", "erase", "never.seen@example.com"], env)
+    assert "now on the suppression list" in unknown.output
