@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     # Messages marked "sending" per commit: fewer commits, but a worker killed outright
     # leaves up to this many readers whose digest's fate is unknown (never re-sent).
     send_group_size: int = Field(default=20, ge=1, le=500)
+    # Temporary SMTP failures: retried after RETRY_BASE_SECONDS, doubling, MAX_ATTEMPTS times.
+    retry_base_seconds: int = Field(default=120, ge=1)
+    max_attempts: int = Field(default=5, ge=1, le=50)
     # Bounces: the VERP return-path domain (default: MAIL_FROM's) and provider webhooks.
     bounce_domain: str | None = None
     webhook_postmark_user: str | None = None

@@ -9,6 +9,7 @@ killed outright leaves at most one group in `sending`: the messages whose fate i
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -44,9 +45,24 @@ class BatchResult:
         self.not_mailable += other.not_mailable
 
 
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Temporary failures are retried after base, 2 x base, 4 x base ... (±20 % jitter, so a
+    relay's outage does not bring every retry back in the same second), at most `cap`,
+    until `max_attempts`; then the row is failed with the last reason."""
+
+    max_attempts: int = MAX_ATTEMPTS
+    base: timedelta = timedelta(minutes=2)
+    cap: timedelta = timedelta(hours=6)
+
+    def delay(self, attempts: int) -> timedelta:
+        plain: timedelta = min(self.base * 2 ** max(attempts - 1, 0), self.cap)
+        return plain * random.uniform(0.8, 1.2)
+
+
 def retry_delay(attempts: int) -> timedelta:
-    """2, 4, 8, 16 ... minutes, at most six hours."""
-    return min(timedelta(minutes=2**attempts), timedelta(hours=6))
+    """The default policy's delay after `attempts` attempts."""
+    return RetryPolicy().delay(attempts)
 
 
 def claim(
@@ -72,14 +88,16 @@ def claim(
     return sorted(claimed)
 
 
-def _record_failure(delivery: Delivery, error: DeliveryError, now: datetime) -> str:
+def _record_failure(
+    delivery: Delivery, error: DeliveryError, now: datetime, retry: RetryPolicy
+) -> str:
     delivery.last_error = error.reason[:2000]
     delivery.smtp_reply = error.reply or None
-    if error.permanent or delivery.attempts >= MAX_ATTEMPTS:
+    if error.permanent or delivery.attempts >= retry.max_attempts:
         delivery.status = DeliveryStatus.FAILED
         return "failed"
     delivery.status = DeliveryStatus.PENDING
-    delivery.next_attempt_at = now + retry_delay(delivery.attempts)
+    delivery.next_attempt_at = now + retry.delay(delivery.attempts)
     return "retrying"
 
 
@@ -96,6 +114,7 @@ def send_batch(
     clock: Clock = utcnow,
     lease: timedelta = DEFAULT_LEASE,
     group_size: int = DEFAULT_GROUP_SIZE,
+    retry: RetryPolicy = RetryPolicy(),
     on_message: Callable[[], None] | None = None,
 ) -> BatchResult:
     """Send the ledger rows `ids` that are still to send. Commits as it goes.
@@ -129,7 +148,7 @@ def send_batch(
                                      clock, result)  # fmt: skip
                 in_flight = [delivery for delivery, _ in group]
                 for delivery, envelope in group:
-                    _send_one(delivery, envelope, connection, clock, result)
+                    _send_one(delivery, envelope, connection, clock, result, retry)
                     in_flight.remove(delivery)
                     if on_message is not None:
                         on_message()
@@ -138,7 +157,7 @@ def send_batch(
         # The connection itself failed: every row not yet attempted is retried later.
         for delivery in deliveries:
             if delivery.status is DeliveryStatus.CLAIMED:
-                _count(result, _record_failure(delivery, error, clock()))
+                _count(result, _record_failure(delivery, error, clock(), retry))
         session.commit()
     except BaseException:
         _keep_outcomes(session, in_flight[1:])
@@ -178,11 +197,12 @@ def _send_one(
     connection: MailConnection,
     clock: Clock,
     result: BatchResult,
+    retry: RetryPolicy,
 ) -> None:
     try:
         reply = connection.send(envelope)
     except DeliveryError as error:
-        _count(result, _record_failure(delivery, error, clock()))
+        _count(result, _record_failure(delivery, error, clock(), retry))
         return
     delivery.status = DeliveryStatus.SENT
     delivery.sent_at = clock()

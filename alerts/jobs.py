@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from alerts.delivery import BatchResult, SweepResult, send_batch, sweep_stuck
+from alerts.delivery import BatchResult, RetryPolicy, SweepResult, send_batch, sweep_stuck
 from alerts.planning import PlanResult, claim_queue, plan_in_chunks
 from alerts.runtime import Runtime
 
@@ -81,5 +81,9 @@ def send_queued_batch(
             transport=runtime.transport,
             lease=_lease(runtime),
             group_size=runtime.settings.send_group_size,
+            retry=RetryPolicy(
+                max_attempts=runtime.settings.max_attempts,
+                base=timedelta(seconds=runtime.settings.retry_base_seconds),
+            ),
             on_message=on_message,
         )
