@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     # Temporary SMTP failures: retried after RETRY_BASE_SECONDS, doubling, MAX_ATTEMPTS times.
     retry_base_seconds: int = Field(default=120, ge=1)
     max_attempts: int = Field(default=5, ge=1, le=50)
+    # Optional DKIM signing of every message (RSA key in PEM; domain defaults to MAIL_FROM's).
+    dkim_private_key_file: str | None = None
+    dkim_selector: str = "newsalerts"
+    dkim_domain: str | None = None
     # Bounces: the VERP return-path domain (default: MAIL_FROM's) and provider webhooks.
     bounce_domain: str | None = None
     webhook_postmark_user: str | None = None

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts.config import Settings
+from alerts.dkim import DkimSigner
 from alerts.messages import Envelope, build_message, make_message_id
 from alerts.models import Article, Delivery, Edition
 from alerts.notices import reader_links
@@ -123,15 +124,18 @@ class DigestComposer:
         settings: Settings,
         renderer: EmailRenderer,
         cache: RenderCache | None = None,
+        signer: DkimSigner | None = None,
     ) -> None:
         self._session = session
         self._settings = settings
         self._renderer = renderer
         self._cache = cache if cache is not None else RenderCache()
+        self._signer = signer
         self._articles: dict[int, Article] = {}
         self._sender = parseaddr(settings.mail_from)[1]
         self._domain = self._sender.rpartition("@")[2]
         self._bounce_domain = settings.bounce_domain or self._domain
+        self._list_tag = settings.list_id.split(".", 1)[0]
 
     def _render(self, key: _RenderKey, timezone: str) -> RenderedEmail:
         self.preload(key.article_ids)
@@ -202,8 +206,12 @@ class DigestComposer:
                 ("List-Unsubscribe", f"<{reader.unsubscribe_url}>"),
                 ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
                 ("X-Newsalerts-Delivery", str(delivery.id)),
+                # Gmail's feedback loop groups complaints by these fields.
+                ("Feedback-ID", f"{delivery.edition.value}:{self._list_tag}:digest:newsalerts"),
             ],
         )
+        if self._signer is not None:
+            data = self._signer.sign(data)
         # The envelope sender names the delivery (VERP), so a bounce finds its ledger row.
         return_path = verp_address(
             delivery.id, secret=self._settings.secret_key, domain=self._bounce_domain

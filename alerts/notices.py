@@ -13,6 +13,7 @@ from email.utils import parseaddr
 from sqlalchemy.orm import Session
 
 from alerts.config import Settings
+from alerts.dkim import DkimSigner
 from alerts.errors import DeliveryError
 from alerts.messages import Envelope, build_message, make_message_id
 from alerts.rendering import EmailRenderer, ReaderParts
@@ -43,10 +44,14 @@ def reader_links(settings: Settings, subscriber_id: int, email: str) -> ReaderPa
 
 
 def compose_notice(
-    notice: Notice, subscriber: Subscriber, *, settings: Settings, renderer: EmailRenderer
+    notice: Notice,
+    subscriber: Subscriber,
+    *,
+    settings: Settings,
+    renderer: EmailRenderer,
+    signer: DkimSigner | None = None,
 ) -> Envelope:
-    signer = TokenSigner([settings.secret_key])
-    confirm_token = signer.sign(Purpose.CONFIRM, subscriber.id)
+    confirm_token = TokenSigner([settings.secret_key]).sign(Purpose.CONFIRM, subscriber.id)
     context: dict[str, object] = {
         "site_name": settings.site_name,
         "site_url": settings.site_url,
@@ -69,6 +74,8 @@ def compose_notice(
             ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
         ],
     )
+    if signer is not None:
+        data = signer.sign(data)
     return Envelope(sender, subscriber.email, data, message_id)
 
 
@@ -80,12 +87,15 @@ def send_notice(
     settings: Settings,
     renderer: EmailRenderer,
     transport: Transport,
+    signer: DkimSigner | None = None,
 ) -> bool:
     """Send one notice now; False if the reader is gone. Raises DeliveryError."""
     subscriber = session.get(Subscriber, subscriber_id)
     if subscriber is None:
         return False
-    envelope = compose_notice(notice, subscriber, settings=settings, renderer=renderer)
+    envelope = compose_notice(
+        notice, subscriber, settings=settings, renderer=renderer, signer=signer
+    )
     with transport.connect() as connection:
         connection.send(envelope)
     log.info("sent %s notice to subscriber %s", notice.value, subscriber_id)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from email.utils import parseaddr
 from functools import lru_cache
+from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -13,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from alerts.config import Settings, load_settings
 from alerts.db import make_engine, make_session_factory
 from alerts.digests import DigestComposer, RenderCache
+from alerts.dkim import DkimSigner
 from alerts.rendering import EmailRenderer, default_renderer
 from alerts.transports import Transport, transport_from_url
 
@@ -24,6 +27,7 @@ class Runtime:
     sessions: sessionmaker[Session]
     transport: Transport
     renderer: EmailRenderer = field(default_factory=default_renderer)
+    signer: DkimSigner | None = None
     render_cache: RenderCache = field(default_factory=RenderCache)
 
     @classmethod
@@ -34,6 +38,7 @@ class Runtime:
             engine=engine,
             sessions=make_session_factory(engine),
             transport=transport_from_url(settings.smtp_url),
+            signer=dkim_signer(settings),
         )
 
     @contextmanager
@@ -43,11 +48,24 @@ class Runtime:
 
     def composer(self, session: Session) -> DigestComposer:
         return DigestComposer(
-            session, settings=self.settings, renderer=self.renderer, cache=self.render_cache
+            session,
+            settings=self.settings,
+            renderer=self.renderer,
+            cache=self.render_cache,
+            signer=self.signer,
         )
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def dkim_signer(settings: Settings) -> DkimSigner | None:
+    if not settings.dkim_private_key_file:
+        return None
+    domain = settings.dkim_domain or parseaddr(settings.mail_from)[1].rpartition("@")[2]
+    return DkimSigner.from_file(
+        Path(settings.dkim_private_key_file), selector=settings.dkim_selector, domain=domain
+    )
 
 
 @lru_cache(maxsize=1)

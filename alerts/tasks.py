@@ -49,6 +49,7 @@ def send_notice_task(notice: str, subscriber_id: int) -> None:
                 settings=runtime.settings,
                 renderer=runtime.renderer,
                 transport=runtime.transport,
+                signer=runtime.signer,
             )
         except DeliveryError as error:
             if not error.permanent:

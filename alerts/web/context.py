@@ -60,6 +60,7 @@ def _inline_notifier(runtime: Runtime) -> Notifier:
                     settings=runtime.settings,
                     renderer=runtime.renderer,
                     transport=runtime.transport,
+                    signer=runtime.signer,
                 )
             except DeliveryError as error:
                 # The visitor's request succeeded; the mail server's trouble is the operator's.
