@@ -1,0 +1,3 @@
+from alerts.cli import main
+
+main()

@@ -1,0 +1,101 @@
+"""Commands that plan, send and preview digests."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from alerts.cli.common import clear_errors, console, main, progress_bar, settings_from_env
+
+
+@main.group()
+def digest() -> None:
+    """Plan and send digests."""
+
+
+@digest.command("send")
+@click.option(
+    "--now",
+    "force",
+    is_flag=True,
+    help="Send to every eligible reader now, whatever their chosen hour.",
+)
+@clear_errors
+def digest_send(force: bool) -> None:
+    """Send today's due digests (once per reader and local date, however often it runs)."""
+    from alerts.delivery import BatchResult
+    from alerts.jobs import plan_and_queue, send_queued_batch
+    from alerts.runtime import Runtime
+    from subscribers.database import utcnow
+
+    settings = settings_from_env()
+    runtime = Runtime.from_settings(settings)
+    try:
+        if settings.uses_celery:
+            from alerts.dispatch import batch_publisher
+
+            with batch_publisher(settings) as publish:
+                run = plan_and_queue(runtime, now=utcnow(), force=force, publish=publish)
+            _say_planned(run)
+            console.print(f"Queued {len(run.batches)} batches for the Celery workers.")
+            return
+        run = plan_and_queue(runtime, now=utcnow(), force=force)
+        _say_planned(run)
+        console.print("REDIS_URL is not set: running tasks in-process.")
+        result = BatchResult()
+        with progress_bar() as progress:
+            task = progress.add_task("Sending digests", total=run.queued)
+            for batch in run.batches:
+                result.add(
+                    send_queued_batch(runtime, batch, on_message=lambda: progress.advance(task))
+                )
+    finally:
+        runtime.close()
+    console.print(
+        f"{result.sent} sent, {result.failed} failed, {result.retrying} to retry, "
+        f"{result.not_mailable} no longer subscribed."
+    )
+    if result.failed:
+        sys.exit(1)
+
+
+def _say_planned(run: Any) -> None:
+    plan = run.plan
+    console.print(
+        f"{plan.planned} digests planned, {plan.skipped_empty} skipped (nothing new); "
+        f"{run.queued} messages to send."
+    )
+
+
+@digest.command("preview")
+@click.option("--email", "address", default=None, help="Preview as this reader would see it.")
+@click.option(
+    "--html",
+    "html_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Also write the HTML part to this file.",
+)
+@clear_errors
+def digest_preview(address: str | None, html_file: Path | None) -> None:
+    """Show the digest a reader would get now, without sending or recording anything."""
+    from alerts.preview import preview_digest
+    from alerts.runtime import Runtime
+
+    runtime = Runtime.from_settings(settings_from_env())
+    try:
+        with runtime.session() as session:
+            preview = preview_digest(session, runtime=runtime, email=address)
+    finally:
+        runtime.close()
+    if preview is None:
+        console.print("Nothing new for this reader: no digest would be sent.")
+        return
+    console.print(f"To: {preview.recipient}\nSubject: {preview.email.subject}\n", markup=False)
+    console.print(preview.email.text, markup=False)
+    if html_file is not None:
+        html_file.write_text(preview.email.html, encoding="utf-8")
+        console.print(f"HTML part written to {html_file}")

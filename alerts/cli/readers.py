@@ -1,0 +1,131 @@
+"""Commands about readers: import, export, erase, and bounce processing."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from alerts.cli.common import clear_errors, console, main, settings_from_env
+
+
+@main.group()
+def subscribers() -> None:
+    """Import and export readers."""
+
+
+@subscribers.command("import")
+@click.argument("file", type=click.File("r", encoding="utf-8-sig"))
+@click.option(
+    "--confirmed",
+    is_flag=True,
+    help="The rows are readers who already consented: make them active at once.",
+)
+@clear_errors
+def subscribers_import(file: Any, confirmed: bool) -> None:
+    """Import readers from CSV: email,name,topics,frequency,timezone,hour."""
+    from alerts.runtime import Runtime
+    from subscribers.csv_io import import_csv
+
+    settings = settings_from_env()
+    runtime = Runtime.from_settings(settings)
+    try:
+        with runtime.session() as session:
+            report = import_csv(session, file, confirmed=confirmed, hash_key=settings.secret_key)
+            session.commit()
+    finally:
+        runtime.close()
+    for error in report.errors:
+        click.echo(str(error), err=True)
+    state = "active" if confirmed else "pending confirmation"
+    console.print(
+        f"{report.created} imported ({state}), {report.skipped} skipped, "
+        f"{len(report.errors)} with errors."
+    )
+    if report.errors:
+        sys.exit(2)
+
+
+@subscribers.command("export")
+@clear_errors
+def subscribers_export() -> None:
+    """Write every reader as CSV to standard output."""
+    from alerts.runtime import Runtime
+    from subscribers.csv_io import export_csv
+
+    runtime = Runtime.from_settings(settings_from_env())
+    try:
+        with runtime.session() as session:
+            export_csv(session, sys.stdout)
+    finally:
+        runtime.close()
+
+
+@subscribers.command("erase")
+@click.argument("email")
+@clear_errors
+def subscribers_erase(email: str) -> None:
+    """Delete a reader's personal data; keep only a keyed hash so they are never mailed."""
+    from alerts.runtime import Runtime
+    from subscribers.lifecycle import erase
+    from subscribers.services import Origin, find_subscriber, suppress
+
+    settings = settings_from_env()
+    runtime = Runtime.from_settings(settings)
+    try:
+        with runtime.session() as session:
+            subscriber = find_subscriber(session, email)
+            if subscriber is None:
+                # Nothing stored: still make sure the address is never mailed.
+                suppress(session, email, reason="erased", hash_key=settings.secret_key)
+                outcome = "No reader with that address; it is now on the suppression list."
+            else:
+                erase(session, subscriber, hash_key=settings.secret_key, origin=Origin("cli"))
+                outcome = "Erased; only a keyed hash remains, on the suppression list."
+            session.commit()
+    finally:
+        runtime.close()
+    console.print(outcome)
+
+
+@main.group()
+def bounces() -> None:
+    """Bounces and complaints: suppress addresses that must not be mailed again."""
+
+
+@bounces.command("process")
+@click.argument("source", default="-")
+@click.option(
+    "--recipient", default=None, help="Envelope recipient given by the MTA (Postfix: ${recipient})."
+)
+@click.option("--verbose", "-v", is_flag=True, help="One line per message.")
+@clear_errors
+def bounces_process(source: str, recipient: str | None, verbose: bool) -> None:
+    """Read DSN/ARF emails from SOURCE: '-' (stdin), an .eml or mbox file, or a Maildir."""
+    from alerts.feedback import process_messages, read_messages, summarise
+    from alerts.runtime import Runtime
+    from subscribers.database import utcnow
+
+    settings = settings_from_env()
+    runtime = Runtime.from_settings(settings)
+    try:
+        with runtime.session() as session:
+            processed = process_messages(
+                session,
+                read_messages(source, stdin=sys.stdin.buffer),
+                secret=settings.secret_key,
+                now=utcnow(),
+                envelope_recipient=recipient,
+            )
+    finally:
+        runtime.close()
+    if verbose:
+        for item in processed:
+            console.print(
+                f"{item.label}: {item.result.outcome.value} ({item.result.reason})", markup=False
+            )
+    console.print(
+        ", ".join(f"{n} {o.value}" for o, n in summarise(processed).items()) or "no messages",
+        markup=False,
+    )
