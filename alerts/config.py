@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     # Messages marked "sending" per commit: fewer commits, but a worker killed outright
     # leaves up to this many readers whose digest's fate is unknown (never re-sent).
     send_group_size: int = Field(default=20, ge=1, le=500)
+    # Messages a second all workers together hand to each relay (0: no cap).
+    smtp_rate: int = Field(default=0, ge=0)
     # Temporary SMTP failures: retried after RETRY_BASE_SECONDS, doubling, MAX_ATTEMPTS times.
     retry_base_seconds: int = Field(default=120, ge=1)
     max_attempts: int = Field(default=5, ge=1, le=50)
@@ -91,12 +93,18 @@ class Settings(BaseSettings):
     @field_validator("smtp_url")
     @classmethod
     def _smtp_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in _SMTP_SCHEMES:
+        relays = [part.strip() for part in value.split(",") if part.strip()]
+        if not relays:
             raise ValueError("expected smtp://user:pass@host:port, smtps://... or file:///folder")
-        if parts.scheme != "file" and not parts.hostname:
-            raise ValueError("the SMTP URL names no host")
-        return value
+        for relay in relays:
+            parts = urlsplit(relay)
+            if parts.scheme not in _SMTP_SCHEMES:
+                raise ValueError(
+                    "expected smtp://user:pass@host:port, smtps://... or file:///folder"
+                )
+            if parts.scheme != "file" and not parts.hostname:
+                raise ValueError("the SMTP URL names no host")
+        return ",".join(relays)
 
     @field_validator("base_url")
     @classmethod

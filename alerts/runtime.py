@@ -16,8 +16,9 @@ from alerts.config import Settings, load_settings
 from alerts.db import make_engine, make_session_factory
 from alerts.digests import DigestComposer, RenderCache
 from alerts.dkim import DkimSigner
+from alerts.relays import relay_transport
 from alerts.rendering import EmailRenderer, default_renderer
-from alerts.transports import Transport, transport_from_url
+from alerts.transports import Transport
 
 
 @dataclass
@@ -37,7 +38,9 @@ class Runtime:
             settings=settings,
             engine=engine,
             sessions=make_session_factory(engine),
-            transport=transport_from_url(settings.smtp_url),
+            transport=relay_transport(
+                settings.smtp_url, per_second=settings.smtp_rate, redis_url=settings.redis_url
+            ),
             signer=dkim_signer(settings),
         )
 
