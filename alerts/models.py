@@ -156,3 +156,17 @@ class FeedbackEvent(Base):
 
 # Bounces and complaints name their delivery by Message-ID: find it without a table scan.
 Index("ix_deliveries_message_id", Delivery.message_id)
+
+
+class ApiToken(Base):
+    """A publisher CMS's credential for /api/v1. Only a hash of the token is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    can_import_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

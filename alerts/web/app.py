@@ -15,7 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from alerts.config import TEMPLATES_DIR, Settings
 from alerts.runtime import Runtime
-from alerts.web import links, signup, webhooks
+from alerts.web import api, links, signup, webhooks
 from alerts.web.context import WebContext, web_context
 from alerts.web.pages import json_error, page, wants_json
 
@@ -35,6 +35,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Flask:
     app.register_blueprint(signup.blueprint)
     app.register_blueprint(links.blueprint)
     app.register_blueprint(webhooks.blueprint)
+    app.register_blueprint(api.blueprint)
     app.add_url_rule("/healthz", "healthz", _healthz)
     app.add_url_rule("/readyz", "readyz", _readyz)
     app.before_request(_nonce)

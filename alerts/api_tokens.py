@@ -1,0 +1,75 @@
+"""Credentials of publisher systems (a CMS pushing articles): create, revoke, authenticate.
+
+A token is 32 random bytes shown once; only its SHA-256 is stored. A slow hash is not
+needed: the token is random, not a password a person chose.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from alerts.errors import AlertsError
+from alerts.models import ApiToken
+
+PREFIX = "na_"
+
+
+class TokenNameTaken(AlertsError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"a token named {name!r} exists already")
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(
+    session: Session, *, name: str, can_import_confirmed: bool = False, now: datetime
+) -> str:
+    """Store a new token and return it; it cannot be shown again. Does not commit."""
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise AlertsError("a token needs a name of 1 to 100 characters")
+    if session.scalar(select(ApiToken.id).where(ApiToken.name == name)) is not None:
+        raise TokenNameTaken(name)
+    token = PREFIX + secrets.token_urlsafe(32)
+    session.add(
+        ApiToken(
+            name=name,
+            token_hash=_digest(token),
+            can_import_confirmed=can_import_confirmed,
+            created_at=now,
+        )
+    )
+    session.flush()
+    return token
+
+
+def revoke_token(session: Session, *, name: str, now: datetime) -> bool:
+    """True if a live token of that name was revoked. Does not commit."""
+    token = session.scalar(
+        select(ApiToken).where(ApiToken.name == name, ApiToken.revoked_at.is_(None))
+    )
+    if token is None:
+        return False
+    token.revoked_at = now
+    return True
+
+
+def authenticate(session: Session, presented: str, *, now: datetime) -> ApiToken | None:
+    """The live token matching `presented`, or None. Records when it was last used."""
+    if not presented.startswith(PREFIX) or len(presented) > 200:
+        return None
+    token = session.scalar(
+        select(ApiToken).where(
+            ApiToken.token_hash == _digest(presented), ApiToken.revoked_at.is_(None)
+        )
+    )
+    if token is not None:
+        token.last_used_at = now
+    return token

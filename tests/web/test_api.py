@@ -1,0 +1,121 @@
+"""The publisher API: token auth, article push, errors; and the token commands."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from alerts.api_tokens import create_token, revoke_token
+from alerts.cli import main
+from alerts.models import ApiToken, Article
+from subscribers.database import utcnow
+
+ARTICLE = {
+    "url": "https://news.example.com/tech/quantum-chip",
+    "title": "Lab unveils a quantum chip the size of a stamp",
+    "summary": "<p>Researchers say it <em>works</em>.<script>alert(1)</script></p>",
+    "section": "Tech",
+    "topics": ["Chip shortage", "Science funding"],
+    "published_at": "2026-11-25T06:30:00+01:00",
+}
+
+
+@pytest.fixture
+def token(app: Flask) -> str:
+    with app.extensions["newsalerts"].runtime.session() as session:
+        value = create_token(session, name="cms", now=utcnow())
+        session.commit()
+    return value
+
+
+def _post(client: FlaskClient, body: Any, token: str | None) -> Any:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return client.post("/api/v1/articles", json=body, headers=headers)
+
+
+def test_push_creates_then_updates_an_article(app: Flask, client: FlaskClient, token: str) -> None:
+    created = _post(client, ARTICLE, token)
+    assert created.status_code == 201, created.json
+    assert created.json["status"] == "created"
+    assert created.json["topics"] == ["chip-shortage", "science-funding"]
+    assert created.json["published_at"] == "2026-11-25T05:30:00+00:00"
+    updated = _post(client, {**ARTICLE, "title": "Lab unveils a stamp-sized quantum chip"}, token)
+    assert (updated.status_code, updated.json["status"]) == (200, "updated")
+    assert updated.json["id"] == created.json["id"]
+    again = _post(client, {**ARTICLE, "title": "Lab unveils a stamp-sized quantum chip"}, token)
+    assert (again.status_code, again.json["status"]) == (200, "unchanged")
+    with app.extensions["newsalerts"].runtime.session() as session:
+        [article] = session.scalars(select(Article)).all()
+        assert "<script" not in article.summary_html
+        assert article.source == "api:cms"
+        assert session.scalar(select(ApiToken.last_used_at)) is not None
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"title": "No link"}, "url is required"),
+        ({**ARTICLE, "url": "javascript:alert(1)"}, "absolute http(s) URL"),
+        ({**ARTICLE, "published_at": "2026-11-25T06:30:00"}, "offset"),
+        ({**ARTICLE, "topics": "Tech"}, "topics must be a list"),
+        ({**ARTICLE, "colour": "red"}, "unknown field"),
+    ],
+)
+def test_bad_articles_get_422_and_store_nothing(
+    app: Flask, client: FlaskClient, token: str, body: dict[str, Any], message: str
+) -> None:
+    answer = _post(client, body, token)
+    assert answer.status_code == 422
+    assert message in answer.json["error"]["message"]
+    with app.extensions["newsalerts"].runtime.session() as session:
+        assert session.scalars(select(Article)).all() == []
+
+
+def test_not_an_object_is_400(client: FlaskClient, token: str) -> None:
+    assert _post(client, [ARTICLE], token).status_code == 400
+    raw = client.post(
+        "/api/v1/articles", data="{", content_type="application/json",
+        headers={"Authorization": f"Bearer {token}"},
+    )  # fmt: skip
+    assert raw.status_code == 400
+
+
+def test_missing_wrong_and_revoked_tokens_get_401(
+    app: Flask, client: FlaskClient, token: str
+) -> None:
+    missing = _post(client, ARTICLE, None)
+    assert missing.status_code == 401
+    assert missing.headers["WWW-Authenticate"].startswith("Bearer")
+    assert _post(client, ARTICLE, "na_not-a-real-token").status_code == 401
+    assert (
+        _post(client, ARTICLE, token[:-1] + ("A" if token[-1] != "A" else "B")).status_code == 401
+    )
+    with app.extensions["newsalerts"].runtime.session() as session:
+        assert revoke_token(session, name="cms", now=utcnow())
+        session.commit()
+    assert _post(client, ARTICLE, token).status_code == 401
+
+
+def test_openapi_description_is_served(client: FlaskClient) -> None:
+    spec = client.get("/api/v1/openapi.json")
+    assert spec.status_code == 200
+    assert "/api/v1/articles" in spec.json["paths"]
+
+
+def test_token_commands(database_url: str) -> None:
+    env = {"DATABASE_URL": database_url, "REDIS_URL": ""}
+    created = CliRunner().invoke(main, ["tokens", "create", "--name", "newsroom"], env=env)
+    assert created.exit_code == 0, created.output
+    assert created.output.splitlines()[-1].startswith("na_")
+    duplicate = CliRunner().invoke(main, ["tokens", "create", "--name", "newsroom"], env=env)
+    assert duplicate.exit_code == 1
+    assert "exists already" in duplicate.output
+    revoked = CliRunner().invoke(main, ["tokens", "revoke", "newsroom"], env=env)
+    assert revoked.exit_code == 0 and "revoked" in revoked.output
+    unknown = CliRunner().invoke(main, ["tokens", "revoke", "newsroom"], env=env)
+    assert unknown.exit_code == 1
