@@ -1,0 +1,376 @@
+"""`render_metrics` against real databases (both backends) and the real Redis broker db.
+
+The ledger is seeded with rows in every state, tasks are queued with no worker to take them
+(one taken and left unacknowledged), and the exposition text is parsed back with
+prometheus-client's own parser so every figure is checked exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy.orm import Session
+
+from alerts.celery_app import QUEUE, create_celery
+from alerts.config import Settings, load_settings
+from alerts.metrics import LAST_TICK_KEY, record_tick, render_metrics, tick_is_recent
+from alerts.models import (
+    Delivery,
+    DeliveryStatus,
+    Edition,
+    FeedbackEvent,
+    FeedbackKind,
+    FeedSource,
+)
+from alerts.runtime import Runtime
+from alerts.tasks import SEND_BATCH
+from tests.support.builders import reader
+from tests.test_docker_compose import yaml_to_data
+
+NOW = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
+ROOT = Path(__file__).resolve().parents[2]
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def sample_values(body: bytes) -> Samples:
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(body.decode())
+        for sample in family.samples
+    }
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    return samples[name, frozenset(labels.items())]
+
+
+def minutes(count: int) -> timedelta:
+    return timedelta(minutes=count)
+
+
+def seed_ledger(session: Session) -> None:
+    """Eleven ledger rows, three feedback reports and two feed sources around NOW."""
+    subscriber = reader(session, "metrics@example.com")
+    session.flush()
+    day = iter(range(1, 100))
+
+    def row(status: DeliveryStatus, age: timedelta, **fields: Any) -> Delivery:
+        created = NOW - age
+        delivery = Delivery(
+            edition=Edition.DAILY,
+            subscriber_id=subscriber.id,
+            local_date=date(2026, 1, 1) + timedelta(days=next(day)),
+            status=status,
+            window_start=created - timedelta(days=1),
+            window_end=created,
+            article_ids=[],
+            created_at=created,
+            **fields,
+        )
+        session.add(delivery)
+        return delivery
+
+    sent = DeliveryStatus.SENT
+    accepted = "250 accepted"
+    quick = row(
+        sent, minutes(10), sent_at=NOW - minutes(10) + timedelta(seconds=3), smtp_reply=accepted
+    )
+    row(sent, minutes(30), sent_at=NOW - minutes(30) + timedelta(seconds=40), smtp_reply=accepted)
+    row(sent, timedelta(hours=3), sent_at=NOW - minutes(50), smtp_reply=accepted)  # 7,800 s
+    row(sent, timedelta(days=2), sent_at=NOW - timedelta(days=2), smtp_reply="written 1.eml")
+    refused = row(DeliveryStatus.FAILED, minutes(60), smtp_reply="550 5.1.1 no such user")
+    row(DeliveryStatus.FAILED, minutes(60), last_error="cannot connect to SMTP server")
+    deferred = row(DeliveryStatus.FAILED, minutes(61), smtp_reply="421 4.7.0 try again later")
+    row(DeliveryStatus.PENDING, minutes(15))
+    row(DeliveryStatus.CLAIMED, minutes(20))
+    row(DeliveryStatus.SKIPPED, timedelta(hours=26))
+    row(DeliveryStatus.SUPPRESSED, timedelta(hours=2))
+    session.flush()
+    for key, delivery, kind, age in (
+        ("hard", refused, FeedbackKind.HARD_BOUNCE, minutes(30)),
+        ("soft", deferred, FeedbackKind.SOFT_BOUNCE, timedelta(hours=30)),
+        ("arf", quick, FeedbackKind.COMPLAINT, minutes(60)),
+    ):
+        session.add(
+            FeedbackEvent(
+                report_key=key,
+                delivery_id=delivery.id,
+                subscriber_id=subscriber.id,
+                kind=kind,
+                source="dsn",
+                occurred_at=NOW - age,
+            )
+        )
+    session.add(
+        FeedSource(
+            url="https://news.example.com/feed.xml", last_fetched_at=NOW - timedelta(seconds=90)
+        )
+    )
+    session.add(FeedSource(url="https://news.example.com/never.xml"))
+    session.commit()
+
+
+@pytest.fixture
+def broker_settings(database_url: str, broker_url: str) -> Settings:
+    return load_settings(database_url=database_url, redis_url=broker_url, _env_file=None)
+
+
+@pytest.fixture
+def runtime(broker_settings: Settings) -> Iterator[Runtime]:
+    runtime = Runtime.from_settings(broker_settings)
+    yield runtime
+    runtime.close()
+
+
+def test_every_figure_from_the_ledger_and_the_broker(
+    session: Session, runtime: Runtime, broker_settings: Settings, broker_url: str
+) -> None:
+    seed_ledger(session)
+    app = create_celery(broker_settings)
+    for priority in (0, 0, 0, 9, 9):  # nobody consumes these: no worker runs in this test
+        app.send_task(SEND_BATCH, args=[[1]], priority=priority)
+    record_tick(broker_url, NOW - timedelta(seconds=42))
+    broker = redis.Redis.from_url(broker_url)
+    assert (broker.llen(QUEUE), broker.llen(QUEUE + "\x06\x169")) == (3, 2)  # kombu's layout
+    with app.connection_for_write() as connection:
+        # Taken and not acknowledged: what a worker's reserved or running task looks like.
+        assert connection.default_channel.basic_get(QUEUE, no_ack=False) is not None
+        body, content_type = render_metrics(runtime, now=NOW, worker_timeout=0.3)
+    app.close()
+
+    assert content_type.startswith("text/plain")
+    samples = sample_values(body)
+    assert value(samples, "newsalerts_up", service="database") == 1
+    assert value(samples, "newsalerts_up", service="redis") == 1
+
+    everything = {"pending": 1, "claimed": 1, "sending": 0, "sent": 4, "failed": 3}
+    everything |= {"skipped": 1, "suppressed": 1}
+    for state, count in everything.items():
+        assert value(samples, "newsalerts_deliveries", state=state) == count, state
+    last_day = everything | {"sent": 3, "skipped": 0}
+    for state, count in last_day.items():
+        assert value(samples, "newsalerts_deliveries_last_24h", state=state) == count, state
+
+    messages = {
+        ("sent", "2xx"): 3,
+        ("sent", "none"): 1,
+        ("failed", "5xx"): 1,
+        ("failed", "4xx"): 1,
+        ("failed", "none"): 1,
+    }
+    for result in ("sent", "failed"):
+        for reply in ("2xx", "4xx", "5xx", "none"):
+            expected = messages.get((result, reply), 0)
+            found = value(samples, "newsalerts_messages_total", result=result, reply_class=reply)
+            assert found == expected, (result, reply)
+
+    assert value(samples, "newsalerts_oldest_pending_delivery_age_seconds") == 1200
+
+    # Sent in the last hour: 3 s, 40 s and 7,800 s from planning to acceptance.
+    buckets = {
+        labels["le"]: count
+        for (name, labelset), count in samples.items()
+        if name == "newsalerts_send_latency_seconds_bucket"
+        for labels in [dict(labelset)]
+    }
+    assert buckets == {
+        "1.0": 0,
+        "5.0": 1,
+        "15.0": 1,
+        "30.0": 1,
+        "60.0": 2,
+        "120.0": 2,
+        "300.0": 2,
+        "600.0": 2,
+        "1800.0": 2,
+        "3600.0": 2,
+        "+Inf": 3,
+    }
+    assert value(samples, "newsalerts_send_latency_seconds_count") == 3
+    assert value(samples, "newsalerts_send_latency_seconds_sum") == pytest.approx(7843, abs=0.01)
+
+    assert value(samples, "newsalerts_bounces_total", kind="hard") == 1
+    assert value(samples, "newsalerts_bounces_total", kind="soft") == 1
+    assert value(samples, "newsalerts_bounces_last_24h", kind="hard") == 1
+    assert value(samples, "newsalerts_bounces_last_24h", kind="soft") == 0
+    assert value(samples, "newsalerts_complaints_total") == 1
+    assert value(samples, "newsalerts_complaints_last_24h") == 1
+
+    lags = {
+        dict(labels)["source"]: v for (n, labels), v in samples.items() if n.endswith("lag_seconds")
+    }
+    assert lags == {"https://news.example.com/feed.xml": 90}
+
+    assert value(samples, "newsalerts_queue_depth", queue=QUEUE) == 4
+    assert value(samples, "newsalerts_queue_unacked") == 1
+    assert value(samples, "newsalerts_workers") == 0
+    tick = value(samples, "newsalerts_scheduler_last_tick_timestamp_seconds")
+    assert tick == pytest.approx(NOW.timestamp() - 42)
+
+
+def test_an_empty_install_reports_zeros_not_gaps(runtime: Runtime) -> None:
+    samples = sample_values(render_metrics(runtime, now=NOW, probe_workers=False)[0])
+    assert value(samples, "newsalerts_deliveries", state="pending") == 0
+    assert value(samples, "newsalerts_oldest_pending_delivery_age_seconds") == 0
+    assert value(samples, "newsalerts_send_latency_seconds_count") == 0
+    assert value(samples, "newsalerts_queue_depth", queue=QUEUE) == 0
+    names = {name for name, _ in samples}
+    # No tick recorded yet, and no worker probe asked for.
+    assert "newsalerts_scheduler_last_tick_timestamp_seconds" not in names
+    assert "newsalerts_workers" not in names
+
+
+def test_unreachable_services_are_reported_not_raised(tmp_path: Path) -> None:
+    settings = load_settings(
+        database_url="postgresql://nobody@127.0.0.1:9/none",
+        redis_url="redis://127.0.0.1:9/0",
+        _env_file=None,
+    )
+    runtime = Runtime.from_settings(settings)
+    try:
+        samples = sample_values(render_metrics(runtime, now=NOW)[0])
+    finally:
+        runtime.close()
+    assert samples == {
+        ("newsalerts_up", frozenset({("service", "database")})): 0,
+        ("newsalerts_up", frozenset({("service", "redis")})): 0,
+    }
+
+
+def test_without_a_broker_only_the_database_is_reported(database_url: str) -> None:
+    runtime = Runtime.from_settings(
+        load_settings(database_url=database_url, redis_url=None, _env_file=None)
+    )
+    try:
+        samples = sample_values(render_metrics(runtime, now=NOW)[0])
+    finally:
+        runtime.close()
+    assert {labels for name, labels in samples if name == "newsalerts_up"} == {
+        frozenset({("service", "database")})
+    }
+    assert not any(name.startswith("newsalerts_queue") for name, _ in samples)
+
+
+def test_the_tick_note_feeds_the_beat_health_check(broker_url: str) -> None:
+    assert tick_is_recent(redis_url=broker_url) is False
+    record_tick(broker_url, datetime.now(UTC) - timedelta(seconds=30))
+    assert tick_is_recent(60, redis_url=broker_url) is True
+    assert tick_is_recent(10, redis_url=broker_url) is False
+    assert float(redis.Redis.from_url(broker_url).get(LAST_TICK_KEY) or 0) > 0
+    record_tick("redis://127.0.0.1:9/0", NOW)  # a broker that is down is logged, not raised
+    assert tick_is_recent(redis_url="redis://127.0.0.1:9/0") is False
+
+
+def test_the_alert_rules_parse_and_name_only_metrics_we_export(runtime: Runtime) -> None:
+    rules = yaml_to_data((ROOT / "docs" / "prometheus-alerts.yml").read_text())
+    alerts = [rule for group in rules["groups"] for rule in group["rules"]]
+    assert {rule["alert"] for rule in alerts} >= {
+        "NewsalertsQueueGrowing",
+        "NewsalertsOldestPendingDelivery",
+        "NewsalertsBounceRateHigh",
+        "NewsalertsComplaintRateHigh",
+        "NewsalertsSchedulerSilent",
+        "NewsalertsNoWorker",
+    }
+    for rule in alerts:
+        assert rule["expr"] and rule["labels"]["severity"] and rule["annotations"]["summary"]
+    record_tick(runtime.settings.redis_url, NOW)
+    body = render_metrics(runtime, now=NOW, worker_timeout=0.1)[0].decode()
+    exported = set(re.findall(r"^(newsalerts_\w+)", body, flags=re.MULTILINE))
+    used = {name for rule in alerts for name in re.findall(r"newsalerts_\w+", rule["expr"])}
+    assert used <= exported, used - exported
+
+
+# Each case: an alert, the series Prometheus would hold (name -> values, one a minute for
+# 30 minutes) and whether the rule's expression returns anything at minute 20.
+Case = tuple[str, dict[str, str], bool]
+REDIS = 'newsalerts_up{service="redis"}'
+SENT = 'newsalerts_deliveries_last_24h{state="sent"}'
+HARD = 'newsalerts_bounces_last_24h{kind="hard"}'
+COMPLAINTS = "newsalerts_complaints_last_24h"
+QUEUE_DEPTH = 'newsalerts_queue_depth{queue="newsalerts"}'
+OLDEST = "newsalerts_oldest_pending_delivery_age_seconds"
+TICK = "newsalerts_scheduler_last_tick_timestamp_seconds"
+
+
+def case(alert: str, fires: bool, **series: str) -> Case:
+    names = {"redis": REDIS, "sent": SENT, "hard": HARD, "complaints": COMPLAINTS}
+    names |= {"depth": QUEUE_DEPTH, "oldest": OLDEST, "tick": TICK}
+    names |= {"workers": "newsalerts_workers", "database": 'newsalerts_up{service="database"}'}
+    return alert, {names[key]: values for key, values in series.items()}, fires
+
+
+ALERT_CASES = [
+    case("NewsalertsQueueGrowing", True, depth="0+10x30"),
+    case("NewsalertsQueueGrowing", False, depth="50x30"),
+    case("NewsalertsQueueGrowing", False, depth="300-10x30"),
+    case("NewsalertsOldestPendingDelivery", True, oldest="700x30"),
+    case("NewsalertsOldestPendingDelivery", False, oldest="500x30"),
+    case("NewsalertsBounceRateHigh", True, hard="3x30", sent="100x30"),
+    case("NewsalertsBounceRateHigh", False, hard="2x30", sent="100x30"),
+    case("NewsalertsBounceRateHigh", False, hard="30x30", sent="99x30"),  # too few to judge
+    case("NewsalertsComplaintRateHigh", True, complaints="2x30", sent="1000x30"),
+    case("NewsalertsComplaintRateHigh", False, complaints="1x30", sent="1000x30"),
+    case("NewsalertsComplaintRateHigh", False, complaints="5x30", sent="999x30"),
+    # time() is 1,200 at minute 20: a tick at 0 is 20 minutes old, one at 1,000 is recent.
+    case("NewsalertsSchedulerSilent", True, tick="0x30"),
+    case("NewsalertsSchedulerSilent", False, tick="1000x30"),
+    case("NewsalertsSchedulerSilent", True, redis="1x30"),  # Redis answers, no tick ever
+    case("NewsalertsSchedulerSilent", False, redis="0x30"),  # ServiceDown says it instead
+    case("NewsalertsNoWorker", True, workers="0x30", redis="1x30"),
+    case("NewsalertsNoWorker", False, workers="2x30", redis="1x30"),
+    case("NewsalertsNoWorker", False, workers="0x30", redis="0x30"),
+    case("NewsalertsServiceDown", True, database="0x30"),
+    case("NewsalertsServiceDown", False, database="1x30"),
+]
+
+
+def with_instance(series: str, instance: str) -> str:
+    if "{" in series:
+        return series.replace("}", f',instance="{instance}"}}')
+    return f'{series}{{instance="{instance}"}}'
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool is not installed")
+def test_the_alert_rules_fire_when_they_should(tmp_path: Path) -> None:
+    """promtool evaluates each rule's expression over series shaped like our exposition."""
+    rules_file = ROOT / "docs" / "prometheus-alerts.yml"
+    rules = yaml_to_data(rules_file.read_text())
+    expressions = {r["alert"]: r["expr"] for g in rules["groups"] for r in g["rules"]}
+    tests: list[dict[str, Any]] = []
+    for alert, series, fires in ALERT_CASES:
+        # Two scraped web processes report the same figures: the rules use max(), not sum().
+        labelled = {
+            with_instance(name, instance): values
+            for name, values in series.items()
+            for instance in ("web-1", "web-2")
+        }
+        tests.append(
+            {
+                "interval": "1m",
+                "input_series": [{"series": s, "values": v} for s, v in labelled.items()],
+                "promql_expr_test": [
+                    {
+                        "expr": f"count({expressions[alert]})",
+                        "eval_time": "20m",
+                        "exp_samples": [{"labels": "{}", "value": 1}] if fires else [],
+                    }
+                ],
+            }
+        )
+    test_file = tmp_path / "rules-test.yml"
+    test_file.write_text(json.dumps({"rule_files": [str(rules_file)], "tests": tests}))
+    result = subprocess.run(
+        ["promtool", "test", "rules", str(test_file)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
