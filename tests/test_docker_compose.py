@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -20,6 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 SECRET = "compose-test-secret-0123456789abcdef0123456789"
 APP_SERVICES = ("migrate", "worker", "beat", "web")
+# Every service that keeps running; `migrate` runs once and exits.
+LONG_RUNNING = ("postgres", "redis", "mailpit", "worker", "beat", "web", "flower")
 
 NO_COMPOSE = "the docker-compose binary is not installed (Debian: apt-get install docker-compose)"
 requires_compose = pytest.mark.skipif(shutil.which("docker-compose") is None, reason=NO_COMPOSE)
@@ -108,6 +111,7 @@ def test_the_stack_has_every_service(config: dict[str, Any]) -> None:
         "worker",
         "beat",
         "web",
+        "flower",
     }
     assert config["services"]["postgres"]["image"] == "postgres:16"
     assert config["services"]["redis"]["image"] == "redis:7"
@@ -122,6 +126,12 @@ def test_redis_keeps_the_queue_on_disk(config: dict[str, Any]) -> None:
     assert ("--appendonly", "yes") in pairs
     assert ("--appendfsync", "everysec") in pairs
     assert any(volume.split(":")[1] == "/data" for volume in redis["volumes"])
+
+
+def test_redis_refuses_writes_rather_than_evicting_queued_tasks(config: dict[str, Any]) -> None:
+    command = config["services"]["redis"]["command"]
+    words = command.split() if isinstance(command, str) else [str(word) for word in command]
+    assert ("--maxmemory-policy", "noeviction") in set(itertools.pairwise(words))
 
 
 def test_there_is_exactly_one_scheduler(config: dict[str, Any]) -> None:
@@ -168,6 +178,109 @@ def test_processes_start_in_order(config: dict[str, Any]) -> None:
         assert depends_on["redis"] == {"condition": "service_healthy"}, name
     for name in ("postgres", "redis"):
         assert services[name]["healthcheck"]["test"], name
+
+
+def _ports(service: dict[str, Any]) -> list[tuple[str, int, int]]:
+    """(host address, published, target) for each port, in either syntax compose prints."""
+    found = []
+    for port in service.get("ports", []):
+        if isinstance(port, dict):
+            found.append((port.get("host_ip", ""), int(port["published"]), int(port["target"])))
+            continue
+        *host, published, target = str(port).split("/")[0].split(":")
+        found.append((host[0] if host else "", int(published), int(target)))
+    return found
+
+
+def test_flower_watches_the_same_broker_and_listens_locally(config: dict[str, Any]) -> None:
+    services = config["services"]
+    flower = services["flower"]
+    assert flower["image"].startswith("mher/flower")
+    assert flower["environment"]["CELERY_BROKER_URL"] == "redis://redis:6379/0"
+    assert (
+        flower["environment"]["CELERY_BROKER_URL"] == services["worker"]["environment"]["REDIS_URL"]
+    )
+    assert flower["depends_on"]["redis"] == {"condition": "service_healthy"}
+    # Flower can shut workers down: published on the loopback interface only.
+    assert _ports(flower) == [("127.0.0.1", 5555, 5555)]
+    # The console and the metrics do not depend on it.
+    for name in APP_SERVICES:
+        assert "flower" not in services[name].get("depends_on", {}), name
+
+
+def test_every_long_running_service_has_a_health_check(config: dict[str, Any]) -> None:
+    services = config["services"]
+    for name in LONG_RUNNING:
+        check = services[name].get("healthcheck", {})
+        assert check.get("test") and not check.get("disable"), name
+        assert check["test"][0] in ("CMD", "CMD-SHELL"), name
+    assert "--destination" in services["worker"]["healthcheck"]["test"][1]
+    assert "tick_is_recent" in " ".join(services["beat"]["healthcheck"]["test"])
+    for name in ("worker", "beat", "web"):
+        assert services[name]["depends_on"]["mailpit"] == {"condition": "service_healthy"}
+
+
+def test_workers_scale_and_the_scheduler_does_not(config: dict[str, Any]) -> None:
+    worker = config["services"]["worker"]
+    # `--scale worker=N` needs containers that differ in nothing: no fixed name, no host port.
+    assert "container_name" not in worker
+    assert not worker.get("ports")
+    assert "container_name" not in config["services"]["beat"]
+
+
+def test_every_setting_reaches_the_app_containers(config: dict[str, Any]) -> None:
+    from alerts.config import Settings
+
+    names = {
+        str(field.validation_alias or name).upper() for name, field in Settings.model_fields.items()
+    }
+    for service in APP_SERVICES:
+        missing = names - set(config["services"][service]["environment"])
+        assert not missing, (service, missing)
+
+
+def test_env_example_lists_every_setting_with_a_comment() -> None:
+    from alerts.config import Settings
+
+    lines = (ROOT / ".env.example").read_text().splitlines()
+    setting = re.compile(r"^#? ?[A-Z][A-Z0-9_]*=")
+    for name, field in Settings.model_fields.items():
+        variable = str(field.validation_alias or name).upper()
+        index = next(
+            (
+                i
+                for i, line in enumerate(lines)
+                if setting.match(line) and line.lstrip("# ").startswith(f"{variable}=")
+            ),
+            None,
+        )
+        assert index is not None, f"{variable} is missing from .env.example"
+        # Its comment: the prose line right above it (or above its group of settings).
+        while index > 0 and setting.match(lines[index - 1]):
+            index -= 1
+        assert index > 0 and lines[index - 1].startswith("# "), f"{variable} has no comment"
+
+
+def test_dockerfile_builds_in_one_stage_and_runs_from_a_slim_one() -> None:
+    instructions = [
+        line.strip()
+        for line in (ROOT / "Dockerfile").read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    stages: list[list[str]] = []
+    for line in instructions:
+        if line.startswith("FROM "):
+            stages.append([])
+        stages[-1].append(line)
+    assert len(stages) == 2
+    build, runtime = stages
+    assert any(line.startswith("RUN pip wheel") for line in build)
+    assert runtime[0].startswith("FROM python:3.11-slim")
+    # The runtime receives the built environment; no compiler, no wheel building there.
+    assert any(line.startswith("COPY --from=0 /opt/venv") for line in runtime)
+    assert not any("build-essential" in line or "pip wheel" in line for line in runtime)
+    users = [line.split()[1] for line in runtime if line.startswith("USER ")]
+    assert users and users[-1] not in ("root", "0")
 
 
 def test_dockerfile_installs_the_project_and_drops_root() -> None:
