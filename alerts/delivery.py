@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from alerts.digests import DigestComposer
-from alerts.errors import DeliveryError
+from alerts.errors import ConnectionLost, DeliveryError
 from alerts.messages import Envelope
 from alerts.models import Delivery, DeliveryStatus
 from alerts.transports import MailConnection, Transport
@@ -93,6 +95,11 @@ def _record_failure(
 ) -> str:
     delivery.last_error = error.reason[:2000]
     delivery.smtp_reply = error.reply or None
+    if error.unknown_outcome:
+        # The relay may have the message: never send it again (see UNKNOWN_OUTCOME).
+        delivery.status = DeliveryStatus.FAILED
+        delivery.last_error = f"{UNKNOWN_REPLY}: {error.reason}"[:2000]
+        return "failed"
     if error.permanent or delivery.attempts >= retry.max_attempts:
         delivery.status = DeliveryStatus.FAILED
         return "failed"
@@ -103,6 +110,10 @@ def _record_failure(
 
 def _count(result: BatchResult, outcome: str) -> None:
     setattr(result, outcome, getattr(result, outcome) + 1)
+
+
+# Connections in a row that break before any message goes through: then the relay is down.
+MAX_RECONNECTS = 3
 
 
 def send_batch(
@@ -119,14 +130,18 @@ def send_batch(
 ) -> BatchResult:
     """Send the ledger rows `ids` that are still to send. Commits as it goes.
 
-    Rows go in groups of `group_size`: one query checks that the group's readers are
-    still subscribed, one commit marks the group `sending` (with the previous group's
-    outcomes), then its messages go out. A process killed mid-group leaves at most
-    `group_size` rows whose fate is unknown; any other error releases the rows not yet
-    attempted.
+    Rows go in groups of `group_size`. Taking a group is one conditional UPDATE: rows
+    still claimed by this batch become `sending`, and the batch's other rows have their
+    claim renewed, so a slow batch never loses rows to the sweeper and then sends them
+    twice. One query checks the group's readers are still subscribed; one commit carries
+    all of it with the previous group's outcomes. A relay that drops the connection gets
+    a new one (the message in flight had not reached it). A process killed mid-group
+    leaves at most `group_size` rows whose fate is unknown; any other error releases the
+    rows not yet attempted.
     """
     result = BatchResult()
-    owned = claim(session, ids, now=clock(), lease=lease)
+    batch = _Batch(claimed_at=clock())
+    owned = claim(session, ids, now=batch.claimed_at, lease=lease)
     session.commit()
     if not owned:
         return result
@@ -140,40 +155,95 @@ def send_batch(
         )
     )
     composer.preload(i for delivery in deliveries for i in delivery.article_ids)
-    in_flight: list[Delivery] = []
+    batch.waiting = deliveries
     try:
-        with transport.connect() as connection:
-            for offset in range(0, len(deliveries), group_size):
-                group = _start_group(session, deliveries[offset : offset + group_size], composer,
-                                     clock, result)  # fmt: skip
-                in_flight = [delivery for delivery, _ in group]
-                for delivery, envelope in group:
-                    _send_one(delivery, envelope, connection, clock, result, retry)
-                    in_flight.remove(delivery)
-                    if on_message is not None:
-                        on_message()
-        session.commit()
+        _send_over_connections(session, batch, composer, transport, clock, group_size,
+                               retry, result, on_message)  # fmt: skip
     except DeliveryError as error:
-        # The connection itself failed: every row not yet attempted is retried later.
-        for delivery in deliveries:
-            if delivery.status is DeliveryStatus.CLAIMED:
-                _count(result, _record_failure(delivery, error, clock(), retry))
+        # No connection could be had: every row not yet attempted is retried later.
+        for delivery in batch.waiting:
+            _count(result, _record_failure(delivery, error, clock(), retry))
         session.commit()
     except BaseException:
-        _keep_outcomes(session, in_flight[1:])
-        _release(session, owned)
+        _keep_outcomes(session, batch)
+        _release(session, owned, claimed_at=batch.claimed_at)
         raise
     return result
 
 
+@dataclass
+class _Batch:
+    """What one batch owns: rows waiting (claimed), rows of the group in flight."""
+
+    claimed_at: datetime
+    waiting: list[Delivery] = field(default_factory=list)
+    in_flight: list[Delivery] = field(default_factory=list)
+    attempted: set[int] = field(default_factory=set)
+
+
+def _send_over_connections(
+    session: Session,
+    batch: _Batch,
+    composer: DigestComposer,
+    transport: Transport,
+    clock: Clock,
+    group_size: int,
+    retry: RetryPolicy,
+    result: BatchResult,
+    on_message: Callable[[], None] | None,
+) -> None:
+    reconnects = 0
+    while batch.waiting:
+        try:
+            with transport.connect() as connection:
+                while batch.waiting:
+                    group = _start_group(session, batch, group_size, composer, clock, result)
+                    for delivery, envelope in group:
+                        batch.attempted.add(delivery.id)
+                        _send_one(delivery, envelope, connection, clock, result, retry)
+                        batch.in_flight.remove(delivery)
+                        reconnects = 0  # the relay is taking messages: keep going
+                        if on_message is not None:
+                            on_message()
+            session.commit()
+        except ConnectionLost as lost:
+            # The message in flight never reached the relay, nor did the rest of its group:
+            # they wait again, and a new connection takes them.
+            for delivery in batch.in_flight:
+                delivery.status = DeliveryStatus.CLAIMED
+                delivery.claimed_at = batch.claimed_at
+                batch.attempted.discard(delivery.id)
+            batch.waiting = batch.in_flight + batch.waiting
+            batch.in_flight = []
+            session.commit()
+            reconnects += 1
+            if reconnects > MAX_RECONNECTS:
+                raise DeliveryError(f"the relay keeps dropping the connection: {lost.reason}",
+                                    permanent=False) from lost  # fmt: skip
+
+
 def _start_group(
     session: Session,
-    group: Sequence[Delivery],
+    batch: _Batch,
+    group_size: int,
     composer: DigestComposer,
     clock: Clock,
     result: BatchResult,
 ) -> list[tuple[Delivery, Envelope]]:
-    """Check the readers, compose, and commit the `sending` marks of one group."""
+    """Take the next group, renew the batch's claim, check readers, compose, commit."""
+    now = clock()
+    head, rest = batch.waiting[:group_size], batch.waiting[group_size:]
+    mine = (Delivery.status == DeliveryStatus.CLAIMED) & (Delivery.claimed_at == batch.claimed_at)
+    taken = _owned(session, [d.id for d in head], mine, status=DeliveryStatus.SENDING, now=now)
+    kept = _owned(session, [d.id for d in rest], mine, status=DeliveryStatus.CLAIMED, now=now)
+    batch.claimed_at = now
+    group = [delivery for delivery in head if delivery.id in taken]
+    batch.waiting = [delivery for delivery in rest if delivery.id in kept]
+    for delivery in group:
+        set_committed_value(delivery, "status", DeliveryStatus.SENDING)
+        set_committed_value(delivery, "claimed_at", now)
+    for delivery in batch.waiting:
+        set_committed_value(delivery, "claimed_at", now)
     mailable = mailable_subscribers(session, [delivery.subscriber_id for delivery in group])
     ready = []
     for delivery in group:
@@ -184,11 +254,30 @@ def _start_group(
             continue
         envelope = composer.compose(delivery)
         delivery.message_id = envelope.message_id
-        delivery.status = DeliveryStatus.SENDING
-        delivery.claimed_at = clock()
         ready.append((delivery, envelope))
+    batch.in_flight = [delivery for delivery, _ in ready]
     session.commit()  # carries the previous group's outcomes too
     return ready
+
+
+def _owned(
+    session: Session, ids: list[int], mine: Any, *, status: DeliveryStatus, now: datetime
+) -> set[int]:
+    """Move rows this batch still owns to `status` with a fresh claim; the ids it owns.
+
+    A row the sweeper took back (its claim expired) is not touched: another batch owns it.
+    """
+    if not ids:
+        return set()
+    return set(
+        session.scalars(
+            update(Delivery)
+            .where(Delivery.id.in_(ids), mine)
+            .values(status=status, claimed_at=now)
+            .returning(Delivery.id)
+            .execution_options(synchronize_session=False)
+        )
+    )
 
 
 def _send_one(
@@ -201,6 +290,8 @@ def _send_one(
 ) -> None:
     try:
         reply = connection.send(envelope)
+    except ConnectionLost:
+        raise
     except DeliveryError as error:
         _count(result, _record_failure(delivery, error, clock(), retry))
         return
@@ -211,22 +302,28 @@ def _send_one(
     result.sent += 1
 
 
-def _keep_outcomes(session: Session, never_attempted: Sequence[Delivery]) -> None:
+def _keep_outcomes(session: Session, batch: _Batch) -> None:
     """After an error in this process, save what is known: the outcomes recorded so far,
-    and that the rows after the one in flight were never attempted."""
-    for delivery in never_attempted:
-        delivery.status = DeliveryStatus.CLAIMED
+    and which rows of the group were never attempted."""
+    for delivery in batch.in_flight:
+        if delivery.id not in batch.attempted:
+            delivery.status = DeliveryStatus.CLAIMED
+            delivery.claimed_at = batch.claimed_at
     try:
         session.commit()
     except Exception:
         session.rollback()
 
 
-def _release(session: Session, ids: Sequence[int]) -> None:
+def _release(session: Session, ids: Sequence[int], *, claimed_at: datetime) -> None:
     """After an unexpected error, give rows not yet attempted back to the queue."""
     session.execute(
         update(Delivery)
-        .where(Delivery.id.in_(ids), Delivery.status == DeliveryStatus.CLAIMED)
+        .where(
+            Delivery.id.in_(ids),
+            Delivery.status == DeliveryStatus.CLAIMED,
+            Delivery.claimed_at == claimed_at,
+        )
         .values(status=DeliveryStatus.PENDING, next_attempt_at=None)
         .execution_options(synchronize_session=False)
     )
@@ -239,6 +336,7 @@ class SweepResult:
     abandoned: int = 0
 
 
+UNKNOWN_REPLY = "the connection broke before the relay answered the message; it may have it"
 UNKNOWN_OUTCOME = (
     "the worker stopped during the SMTP exchange; the reader may have received the message, "
     "so it is not sent again"

@@ -25,10 +25,24 @@ class ArticleError(AlertsError):
 
 
 class DeliveryError(AlertsError):
-    """A message could not be handed to the mail transport."""
+    """A message could not be handed to the mail transport.
 
-    def __init__(self, reason: str, *, permanent: bool, reply: str = "") -> None:
+    `permanent`: the relay refused it for good (5xx). `unknown_outcome`: the connection
+    broke after the message was sent and before the relay's answer, so it may have it.
+    """
+
+    def __init__(
+        self, reason: str, *, permanent: bool, reply: str = "", unknown_outcome: bool = False
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent
         self.reply = reply
+        self.unknown_outcome = unknown_outcome
+
+
+class ConnectionLost(DeliveryError):
+    """The relay connection is gone and the message in flight did not reach it."""
+
+    def __init__(self, reason: str, *, reply: str = "") -> None:
+        super().__init__(reason, permanent=False, reply=reply)

@@ -6,7 +6,9 @@ turned into DeliveryError, marked permanent (5xx: do not retry) or temporary.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import smtplib
 import ssl
 from collections.abc import Iterator
@@ -16,10 +18,11 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
-from alerts.errors import ConfigError, DeliveryError
+from alerts.errors import ConfigError, ConnectionLost, DeliveryError
 from alerts.messages import Envelope
 
 SMTP_TIMEOUT_SECONDS = 30.0
+_LEADING_DOT = re.compile(rb"(?m)^\.")
 
 
 class MailConnection(Protocol):
@@ -114,23 +117,59 @@ class SMTPTransport:
 
 
 class _SMTPConnection:
+    """One message at a time, step by step, so a broken connection is read right.
+
+    Broken before the final dot: the relay cannot have the message (ConnectionLost: send
+    it again on a new connection). Broken after the final dot, before the reply: the relay
+    may have it (unknown outcome: never send it again). `smtplib.sendmail` cannot tell
+    these apart, so the exchange is written out here.
+    """
+
     def __init__(self, client: smtplib.SMTP) -> None:
         self._client = client
 
     def send(self, envelope: Envelope) -> str:
+        client = self._client
         try:
-            refused = self._client.sendmail(envelope.sender, [envelope.recipient], envelope.data)
-        except smtplib.SMTPRecipientsRefused as error:
-            code, reply = error.recipients[envelope.recipient]
-            raise _refusal(code, reply) from error
-        except smtplib.SMTPResponseException as error:
-            raise _refusal(error.smtp_code, error.smtp_error) from error
-        except (smtplib.SMTPException, OSError) as error:
-            raise DeliveryError(f"SMTP connection failed: {error}", permanent=False) from error
-        if refused:
-            code, reply = refused[envelope.recipient]
+            self._expect(client.mail(envelope.sender), (250,))
+            self._expect(client.rcpt(envelope.recipient), (250, 251))
+            self._expect(client.docmd("data"), (354,))
+            client.send(_dot_stuffed(envelope.data) + b".\r\n")
+        except (smtplib.SMTPServerDisconnected, OSError) as error:
+            raise ConnectionLost(f"the SMTP connection broke: {error}") from error
+        try:
+            code, reply = client.getreply()
+        except (smtplib.SMTPServerDisconnected, OSError) as error:
+            raise DeliveryError(
+                f"the SMTP connection broke before the reply: {error}",
+                permanent=False,
+                unknown_outcome=True,
+            ) from error
+        if code == 421:
+            raise ConnectionLost(f"{code} {_text(reply)}", reply=f"{code} {_text(reply)}")
+        if code != 250:
             raise _refusal(code, reply)
-        return "250 accepted"
+        return f"{code} {_text(reply)}"[:500]
+
+    def _expect(self, answer: tuple[int, bytes], accepted: tuple[int, ...]) -> None:
+        code, reply = answer
+        if code in accepted:
+            return
+        if code == 421 or code == -1:  # the relay is closing the connection
+            raise ConnectionLost(f"{code} {_text(reply)}", reply=f"{code} {_text(reply)}")
+        with contextlib.suppress(smtplib.SMTPException, OSError):
+            self._client.rset()  # end this transaction; the next message starts afresh
+        raise _refusal(code, reply)
+
+
+def _dot_stuffed(data: bytes) -> bytes:
+    """RFC 5321 transparency: a line starting with '.' gets another; end with CRLF."""
+    stuffed = _LEADING_DOT.sub(b"..", data)
+    return stuffed if stuffed.endswith(b"\r\n") else stuffed + b"\r\n"
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode(errors="replace") if isinstance(reply, bytes) else reply
 
 
 @lru_cache(maxsize=1)
@@ -140,7 +179,7 @@ def _tls_context() -> ssl.SSLContext:
 
 
 def _refusal(code: int, reply: bytes | str) -> DeliveryError:
-    text = reply.decode(errors="replace") if isinstance(reply, bytes) else reply
+    text = _text(reply)
     return DeliveryError(f"{code} {text}", permanent=500 <= code < 600, reply=f"{code} {text}")
 
 
