@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from celery import Celery
+from celery import Celery, signals
 
 from alerts.config import Settings
 
@@ -11,6 +11,17 @@ QUEUE = "newsalerts"
 # Each batch takes seconds; an hour leaves a wide margin before Redis redelivers it.
 VISIBILITY_TIMEOUT_SECONDS = 3600
 TICK_SECONDS = 60.0
+
+
+def _setup_logging(loglevel: int | str | None = None, **_: object) -> None:
+    """Workers and the scheduler log through our configuration (JSON in production)."""
+    from alerts.config import load_settings
+    from alerts.logs import configure_logging
+
+    configure_logging(load_settings(), level=loglevel or "INFO")
+
+
+signals.setup_logging.connect(_setup_logging, weak=False)
 
 
 def create_celery(settings: Settings) -> Celery:
@@ -28,6 +39,8 @@ def create_celery(settings: Settings) -> Celery:
         broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_SECONDS},
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
+        # A Redis blip must not cancel a batch mid-group (its rows would be "unknown").
+        worker_cancel_long_running_tasks_on_connection_loss=False,
         timezone="UTC",
         beat_schedule={
             "digest-tick": {"task": "newsalerts.tick", "schedule": TICK_SECONDS},

@@ -9,6 +9,7 @@ from sqlalchemy.exc import OperationalError
 
 from alerts.errors import DeliveryError
 from alerts.jobs import plan_and_queue, send_queued_batch
+from alerts.metrics import record_tick
 from alerts.notices import Notice, send_notice
 from alerts.runtime import process_runtime
 from subscribers.database import utcnow
@@ -65,4 +66,6 @@ def tick() -> None:
         for batch in batches:
             send_digest_batch.delay(batch)
 
-    plan_and_queue(process_runtime(), now=utcnow(), publish=publish)
+    runtime = process_runtime()
+    plan_and_queue(runtime, now=utcnow(), publish=publish)
+    record_tick(runtime.settings.redis_url, utcnow())

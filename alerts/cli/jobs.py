@@ -151,9 +151,12 @@ def web(host: str, port: int, threads: int) -> None:
     """Run the web app (sign-up, confirm, preferences, unsubscribe) with waitress."""
     from waitress import serve
 
+    from alerts.logs import configure_logging
     from alerts.web.app import create_app
 
-    app = create_app(settings_from_env())
+    settings = settings_from_env()
+    configure_logging(settings)
+    app = create_app(settings)
     console.print(f"Serving on http://{host}:{port} (Ctrl+C to stop)")
     serve(app, host=host, port=port, threads=threads, ident="newsalerts")
 

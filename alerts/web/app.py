@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from alerts.config import TEMPLATES_DIR, Settings
+from alerts.metrics import render_metrics
 from alerts.runtime import Runtime
 from alerts.web import api, links, signup, webhooks
 from alerts.web.context import WebContext, web_context
@@ -38,6 +39,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Flask:
     app.register_blueprint(api.blueprint)
     app.add_url_rule("/healthz", "healthz", _healthz)
     app.add_url_rule("/readyz", "readyz", _readyz)
+    app.add_url_rule("/metrics", "metrics", _metrics)
     app.before_request(_nonce)
     app.after_request(_security_headers)
     app.teardown_request(_close_session)
@@ -102,6 +104,12 @@ def _readyz() -> tuple[dict[str, Any], int]:
             checks["redis"] = f"error: {type(error).__name__}"
     ready = all(value == "ok" for value in checks.values())
     return {"status": "ready" if ready else "not ready", "checks": checks}, 200 if ready else 503
+
+
+def _metrics() -> Response:
+    """Prometheus text, computed from the database and Redis at scrape time."""
+    body, content_type = render_metrics(web_context().runtime)
+    return Response(body, content_type=content_type)
 
 
 _MESSAGES = {
