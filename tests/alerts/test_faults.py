@@ -6,21 +6,16 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 
 from alerts.celery_app import create_celery
 from alerts.config import load_settings
-from alerts.db import make_engine, make_session_factory
 from alerts.delivery import UNKNOWN_OUTCOME
-from alerts.models import Delivery, DeliveryStatus
+from alerts.models import DeliveryStatus
 from alerts.tasks import TICK
-from subscribers.database import utcnow
-from subscribers.models import Subscriber
-from tests.support.builders import articles, reader
+from tests.support.ledger import ledger_rows, seed_readers
 from tests.support.processes import ROOT, kill_worker, start_worker, stop_worker
 from tests.support.smtp_server import RecordingSMTPServer
 
@@ -32,15 +27,7 @@ UNFINISHED = {DeliveryStatus.PENDING, DeliveryStatus.CLAIMED, DeliveryStatus.SEN
 
 
 def _ledger(database_url: str) -> dict[str, tuple[DeliveryStatus, str | None]]:
-    engine = make_engine(database_url)
-    with make_session_factory(engine)() as session:
-        rows = session.execute(
-            select(Subscriber.email, Delivery.status, Delivery.last_error).join(
-                Subscriber, Subscriber.id == Delivery.subscriber_id
-            )
-        ).all()
-    engine.dispose()
-    return {email: (status, error) for email, status, error in rows}
+    return {email: (row.status, row.last_error) for email, row in ledger_rows(database_url).items()}
 
 
 def test_worker_killed_mid_batch_and_restarted(
@@ -60,13 +47,7 @@ def test_worker_killed_mid_batch_and_restarted(
         "REQUEUE_SECONDS": str(LEASE_SECONDS),
         "PYTHONPATH": str(ROOT),
     }
-    engine = make_engine(postgres_database)
-    with make_session_factory(engine)() as session:
-        for number in range(READERS):
-            reader(session, f"reader{number}@example.com")
-        articles(session, utcnow(), ("flood", (), timedelta(minutes=5)))
-        session.commit()
-    engine.dispose()
+    seed_readers(postgres_database, READERS)
     smtp_server.slow_down(0.05)
     log = tmp_path / "worker.log"
     first = start_worker(environment, log, concurrency=1)

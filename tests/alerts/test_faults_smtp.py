@@ -12,40 +12,26 @@ import os
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
 
 from alerts.celery_app import create_celery
 from alerts.cli import main
 from alerts.config import load_settings
-from alerts.db import make_engine, make_session_factory
 from alerts.delivery import UNKNOWN_REPLY
-from alerts.models import Delivery, DeliveryStatus
+from alerts.models import DeliveryStatus
 from alerts.tasks import TICK
-from subscribers.database import utcnow
-from subscribers.models import Subscriber
-from tests.support.builders import articles, reader
 from tests.support.flaky_smtp import TRY_AGAIN, FlakySMTPServer, Stage
+from tests.support.ledger import Row, ledger_rows, reader_address, seed_readers
 from tests.support.processes import ROOT, start_worker, stop_worker
 from tests.support.redis_server import RedisServer
 
 pytestmark = pytest.mark.slow
 MAX_ATTEMPTS = 5
 UNFINISHED = {DeliveryStatus.PENDING, DeliveryStatus.CLAIMED, DeliveryStatus.SENDING}
-
-
-@dataclass(frozen=True)
-class Row:
-    status: DeliveryStatus
-    attempts: int
-    last_error: str | None
-    smtp_reply: str | None
 
 
 @pytest.fixture
@@ -63,39 +49,6 @@ def flaky_smtp() -> Iterator[FlakySMTPServer]:
     server.start()
     yield server
     server.stop()
-
-
-def _address(number: int) -> str:
-    return f"reader{number}@example.com"
-
-
-def _seed(database_url: str, readers: int) -> None:
-    engine = make_engine(database_url)
-    with make_session_factory(engine)() as session:
-        for number in range(readers):  # ids in this order: batches are cut in id order
-            reader(session, _address(number))
-        articles(session, utcnow(), ("flood", (), timedelta(minutes=5)))
-        session.commit()
-    engine.dispose()
-
-
-def _ledger(database_url: str) -> dict[str, Row]:
-    engine = make_engine(database_url)
-    with make_session_factory(engine)() as session:
-        rows = session.execute(
-            select(
-                Subscriber.email,
-                Delivery.status,
-                Delivery.attempts,
-                Delivery.last_error,
-                Delivery.smtp_reply,
-            ).join(Subscriber, Subscriber.id == Delivery.subscriber_id)
-        ).all()
-    engine.dispose()
-    return {
-        email: Row(status, attempts, last_error, smtp_reply)
-        for email, status, attempts, last_error, smtp_reply in rows
-    }
 
 
 def _send_until_settled(
@@ -136,14 +89,14 @@ def _send_until_settled(
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             time.sleep(tick_every)
-            ledger = _ledger(database_url)
+            ledger = ledger_rows(database_url)
             if not any(row.status in UNFINISHED for row in ledger.values()):
                 break
             app.send_task(TICK)  # the scheduler's tick (sped up): queue rows that are due
         app.close()
     finally:
         stop_worker(worker)
-    ledger = _ledger(database_url)
+    ledger = ledger_rows(database_url)
     unfinished = {email: row for email, row in ledger.items() if row.status in UNFINISHED}
     assert not unfinished, f"never settled: {unfinished}\n{log.read_text()[-3000:]}"
     return ledger
@@ -157,10 +110,10 @@ def test_451s_and_dropped_connections_are_retried_until_everyone_has_one_digest(
     postgres_database: str, private_redis: RedisServer, flaky_smtp: FlakySMTPServer, tmp_path: Path
 ) -> None:
     readers = 40
-    everyone = {_address(number) for number in range(readers)}
+    everyone = {reader_address(number) for number in range(readers)}
     # A fifth of the readers: their first attempt is refused for now, at DATA or at RCPT.
     deferred: dict[str, Literal["RCPT", "DATA"]] = {
-        _address(n): "DATA" if n % 10 == 0 else "RCPT" for n in range(0, readers, 5)
+        reader_address(n): "DATA" if n % 10 == 0 else "RCPT" for n in range(0, readers, 5)
     }
     for address, where in deferred.items():
         flaky_smtp.defer(address, stage=where)
@@ -169,14 +122,14 @@ def test_451s_and_dropped_connections_are_retried_until_everyone_has_one_digest(
     # A cut after the message was sent and before the reply is indistinguishable from a
     # lost "250": the reader may have it, so it is failed as unknown, never sent twice.
     dropped: dict[str, Stage] = {
-        _address(3): "RCPT",
-        _address(17): "DATA",
-        _address(26): "RCPT",
-        _address(38): "DATA",
+        reader_address(3): "RCPT",
+        reader_address(17): "DATA",
+        reader_address(26): "RCPT",
+        reader_address(38): "DATA",
     }
     for address, stage in dropped.items():
         flaky_smtp.drop(address, stage=stage)
-    _seed(postgres_database, readers)
+    seed_readers(postgres_database, readers)
 
     ledger = _send_until_settled(
         postgres_database,
@@ -221,9 +174,9 @@ def test_an_address_always_deferred_fails_after_max_attempts_with_the_reply(
     postgres_database: str, private_redis: RedisServer, flaky_smtp: FlakySMTPServer, tmp_path: Path
 ) -> None:
     readers = 6
-    stubborn = _address(2)
+    stubborn = reader_address(2)
     flaky_smtp.defer(stubborn, stage="DATA", times=None)
-    _seed(postgres_database, readers)
+    seed_readers(postgres_database, readers)
 
     # Retries after about 1, 2, 4 and 8 seconds (±20 %): about 15 s in all.
     ledger = _send_until_settled(
@@ -237,7 +190,9 @@ def test_an_address_always_deferred_fails_after_max_attempts_with_the_reply(
 
     copies = _copies(flaky_smtp)
     assert stubborn not in copies
-    assert copies == Counter(_address(n) for n in range(readers) if _address(n) != stubborn)
+    assert copies == Counter(
+        reader_address(n) for n in range(readers) if reader_address(n) != stubborn
+    )
     row = ledger[stubborn]
     assert row.status is DeliveryStatus.FAILED, row
     assert row.attempts == MAX_ATTEMPTS, row
@@ -245,9 +200,9 @@ def test_an_address_always_deferred_fails_after_max_attempts_with_the_reply(
     assert TRY_AGAIN in (row.last_error or ""), row
     assert flaky_smtp.attempts(stubborn) == MAX_ATTEMPTS
     assert all(
-        ledger[_address(n)].status is DeliveryStatus.SENT
+        ledger[reader_address(n)].status is DeliveryStatus.SENT
         for n in range(readers)
-        if _address(n) != stubborn
+        if reader_address(n) != stubborn
     )
 
 
@@ -256,8 +211,8 @@ def test_a_reply_lost_after_the_server_accepted_is_not_sent_again(
 ) -> None:
     readers = 6
     # The server keeps the message, then the connection dies before the client reads "250".
-    flaky_smtp.drop(_address(2), stage="ACCEPTED")
-    _seed(postgres_database, readers)
+    flaky_smtp.drop(reader_address(2), stage="ACCEPTED")
+    seed_readers(postgres_database, readers)
 
     ledger = _send_until_settled(
         postgres_database,
@@ -268,7 +223,7 @@ def test_a_reply_lost_after_the_server_accepted_is_not_sent_again(
         timeout=30,
     )
 
-    assert _copies(flaky_smtp) == Counter(_address(n) for n in range(readers)), ledger
+    assert _copies(flaky_smtp) == Counter(reader_address(n) for n in range(readers)), ledger
 
 
 def test_a_relay_that_closes_after_a_few_messages_fails_nobody_it_did_not_refuse(
@@ -276,7 +231,7 @@ def test_a_relay_that_closes_after_a_few_messages_fails_nobody_it_did_not_refuse
 ) -> None:
     readers, max_attempts = 20, 2
     flaky_smtp.limit_per_connection(2)  # the third RCPT on a connection: 421, and it closes
-    _seed(postgres_database, readers)
+    seed_readers(postgres_database, readers)
 
     ledger = _send_until_settled(
         postgres_database,
@@ -308,7 +263,7 @@ def test_a_batch_slower_than_the_claim_lease_is_not_sent_twice(
     # A slow relay: the batch's four groups start at 0, 1, 2 and 3 s; the lease is 2 s, so
     # the last group's rows are still `claimed` (never renewed) from 2 s to 3 s.
     flaky_smtp.slow_down(0.5)
-    _seed(postgres_database, readers)
+    seed_readers(postgres_database, readers)
 
     ledger = _send_until_settled(
         postgres_database,

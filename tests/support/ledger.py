@@ -1,0 +1,57 @@
+"""Reading and seeding the ledger from tests that drive real worker processes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from alerts.db import make_engine, make_session_factory
+from alerts.models import Delivery, DeliveryStatus
+from subscribers.database import utcnow
+from subscribers.models import Subscriber
+from tests.support.builders import articles, reader
+
+
+@dataclass(frozen=True)
+class Row:
+    status: DeliveryStatus
+    attempts: int
+    last_error: str | None
+    smtp_reply: str | None
+
+
+def reader_address(number: int) -> str:
+    return f"reader{number}@example.com"
+
+
+def seed_readers(database_url: str, count: int) -> None:
+    """`count` readers of everything and one fresh article, so everyone is due a digest."""
+    engine = make_engine(database_url)
+    with make_session_factory(engine)() as session:
+        for number in range(count):  # ids in this order: batches are cut in id order
+            reader(session, reader_address(number))
+        articles(session, utcnow(), ("flood", (), timedelta(minutes=5)))
+        session.commit()
+    engine.dispose()
+
+
+def ledger_rows(database_url: str) -> dict[str, Row]:
+    """Every ledger row, by the reader's address."""
+    engine = make_engine(database_url)
+    with make_session_factory(engine)() as session:
+        rows = session.execute(
+            select(
+                Subscriber.email,
+                Delivery.status,
+                Delivery.attempts,
+                Delivery.last_error,
+                Delivery.smtp_reply,
+            ).join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+        ).all()
+    engine.dispose()
+    return {
+        email: Row(status, attempts, last_error, smtp_reply)
+        for email, status, attempts, last_error, smtp_reply in rows
+    }
