@@ -62,11 +62,6 @@ class RetryPolicy:
         return plain * random.uniform(0.8, 1.2)
 
 
-def retry_delay(attempts: int) -> timedelta:
-    """The default policy's delay after `attempts` attempts."""
-    return RetryPolicy().delay(attempts)
-
-
 def claim(
     session: Session, ids: Sequence[int], *, now: datetime, lease: timedelta = DEFAULT_LEASE
 ) -> list[int]:

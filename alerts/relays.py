@@ -14,12 +14,13 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Protocol
+from urllib.parse import urlsplit
 
 import redis
 
 from alerts.errors import DeliveryError
 from alerts.messages import Envelope
-from alerts.transports import MailConnection, Transport
+from alerts.transports import MailConnection, Transport, transport_from_url
 
 log = logging.getLogger(__name__)
 Sleep = Callable[[float], None]
@@ -131,8 +132,6 @@ def relay_transport(
     smtp_url: str, *, per_second: int = 0, redis_url: str | None = None
 ) -> Transport:
     """The transport for `SMTP_URL`: one relay or several in order, each within its rate."""
-    from alerts.transports import transport_from_url
-
     client = redis.Redis.from_url(redis_url) if (per_second and redis_url) else None
     relays: list[tuple[str, Transport]] = []
     for url in (part.strip() for part in smtp_url.split(",") if part.strip()):
@@ -153,7 +152,5 @@ def relay_transport(
 
 def _relay_name(url: str) -> str:
     """host:port, never the credentials."""
-    from urllib.parse import urlsplit
-
     parts = urlsplit(url)
     return f"{parts.hostname}:{parts.port or ''}" if parts.hostname else url

@@ -12,7 +12,8 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, make_response, redirect, request
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from alerts.notices import Notice
+from alerts.notices import Notice, reader_links
+from alerts.rendering import ReaderParts
 from alerts.web.context import WORDING_VERSION, db, web_context
 from alerts.web.forms import form_values, parse_preferences
 from alerts.web.pages import page, topic_choices
@@ -103,7 +104,7 @@ def confirm_page(token: str) -> View:
     except _Gone as error:
         return _invalid(error)
     if subscriber.status is SubscriberStatus.ACTIVE:
-        return page("confirmed.html", preferences_url=_preferences_url(subscriber))
+        return page("confirmed.html", preferences_url=_links(subscriber).preferences_url)
     if subscriber.status is not SubscriberStatus.PENDING:
         return _no_longer_valid()
     return page("confirm.html", email=subscriber.email, csrf=_csrf("confirm", token))
@@ -126,7 +127,7 @@ def confirm_submit(token: str) -> View:
     session = db()
     confirm(session, subscriber, origin=_origin("confirm-link"), now=utcnow())
     session.commit()
-    return page("confirmed.html", preferences_url=_preferences_url(subscriber))
+    return page("confirmed.html", preferences_url=_links(subscriber).preferences_url)
 
 
 @blueprint.post("/confirm/<token>/resend")
@@ -144,9 +145,8 @@ def confirm_resend(token: str) -> View:
     return page("check_inbox.html", message=RESENT)
 
 
-def _preferences_url(subscriber: Subscriber) -> str:
-    base = web_context().runtime.settings.base_url
-    return f"{base}/preferences/{_signer().sign(Purpose.PREFERENCES, subscriber.id)}"
+def _links(subscriber: Subscriber) -> ReaderParts:
+    return reader_links(web_context().runtime.settings, subscriber.id, subscriber.email)
 
 
 # --- preferences -----------------------------------------------------------------------
@@ -164,8 +164,7 @@ def _preferences_page(token: str, subscriber: Subscriber, status: int = 200, **e
         pause_choices=PAUSE_CHOICES,
         csrf=_csrf("preferences", token),
         erase_csrf=_csrf("erase", token),
-        unsubscribe_url=web_context().runtime.settings.base_url
-        + f"/unsubscribe/{_signer().sign(Purpose.UNSUBSCRIBE, subscriber.id)}",
+        unsubscribe_url=_links(subscriber).unsubscribe_url,
         **extra,
     )
 
