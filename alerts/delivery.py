@@ -127,15 +127,15 @@ def send_batch(
 
     Rows go in groups of `group_size`. Taking a group is one conditional UPDATE: rows
     still claimed by this batch become `sending`, and the batch's other rows have their
-    claim renewed, so a slow batch never loses rows to the sweeper and then sends them
-    twice. One query checks the group's readers are still subscribed; one commit carries
-    all of it with the previous group's outcomes. A relay that drops the connection gets
-    a new one (the message in flight had not reached it). A process killed mid-group
-    leaves at most `group_size` rows whose fate is unknown; any other error releases the
-    rows not yet attempted.
+    claim renewed once it is a third of a lease old, so a slow batch never loses rows to
+    the sweeper and then sends them twice. One query checks the group's readers are
+    still subscribed; one commit carries all of it with the previous group's outcomes.
+    A relay that drops the connection gets a new one (the message in flight had not
+    reached it). A process killed mid-group leaves at most `group_size` rows whose fate
+    is unknown; any other error releases the rows not yet attempted.
     """
     result = BatchResult()
-    batch = _Batch(claimed_at=clock())
+    batch = _Batch(claimed_at=clock(), lease=lease)
     owned = claim(session, ids, now=batch.claimed_at, lease=lease)
     session.commit()
     if not owned:
@@ -168,9 +168,13 @@ def send_batch(
 
 @dataclass
 class _Batch:
-    """What one batch owns: rows waiting (claimed), rows of the group in flight."""
+    """What one batch owns: rows waiting (claimed), rows of the group in flight.
+
+    `claimed_at` is the claim the waiting rows carry: the batch's proof of ownership.
+    """
 
     claimed_at: datetime
+    lease: timedelta
     waiting: list[Delivery] = field(default_factory=list)
     in_flight: list[Delivery] = field(default_factory=list)
     attempted: set[int] = field(default_factory=set)
@@ -225,20 +229,25 @@ def _start_group(
     clock: Clock,
     result: BatchResult,
 ) -> list[tuple[Delivery, Envelope]]:
-    """Take the next group, renew the batch's claim, check readers, compose, commit."""
+    """Take the next group, renew the batch's claim when it ages, check readers, compose,
+    commit."""
     now = clock()
     head, rest = batch.waiting[:group_size], batch.waiting[group_size:]
     mine = (Delivery.status == DeliveryStatus.CLAIMED) & (Delivery.claimed_at == batch.claimed_at)
     taken = _owned(session, [d.id for d in head], mine, status=DeliveryStatus.SENDING, now=now)
-    kept = _owned(session, [d.id for d in rest], mine, status=DeliveryStatus.CLAIMED, now=now)
-    batch.claimed_at = now
     group = [delivery for delivery in head if delivery.id in taken]
-    batch.waiting = [delivery for delivery in rest if delivery.id in kept]
     for delivery in group:
         set_committed_value(delivery, "status", DeliveryStatus.SENDING)
         set_committed_value(delivery, "claimed_at", now)
-    for delivery in batch.waiting:
-        set_committed_value(delivery, "claimed_at", now)
+    batch.waiting = rest
+    # Renewing the rest of the batch rewrites every waiting row, so only do it once the
+    # claim is a third of the way to expiry, well before the sweeper could take it back.
+    if rest and now - batch.claimed_at > batch.lease / 3:
+        kept = _owned(session, [d.id for d in rest], mine, status=DeliveryStatus.CLAIMED, now=now)
+        batch.claimed_at = now
+        batch.waiting = [delivery for delivery in rest if delivery.id in kept]
+        for delivery in batch.waiting:
+            set_committed_value(delivery, "claimed_at", now)
     mailable = mailable_subscribers(session, [delivery.subscriber_id for delivery in group])
     ready = []
     for delivery in group:
