@@ -20,14 +20,14 @@ from sqlalchemy.orm import Session
 from alerts.config import Settings
 from alerts.dkim import DkimSigner
 from alerts.messages import Envelope, build_message, make_message_id
-from alerts.models import Article, Delivery, Edition
+from alerts.models import Article, Cadence, Delivery
 from alerts.notices import reader_links
 from alerts.rendering import EmailRenderer, ReaderParts, RenderedEmail, html_to_text
 from alerts.verp import verp_address
 from subscribers.database import utcnow
 from subscribers.models import Subscriber
 
-EDITION_TITLES = {Edition.DAILY: "Your daily briefing", Edition.WEEKLY: "Your weekly round-up"}
+EDITION_TITLES = {Cadence.DAILY: "Your daily briefing", Cadence.WEEKLY: "Your weekly round-up"}
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class _RenderKey:
     article_ids: tuple[int, ...]
     topic_names: tuple[str, ...]
     local_date: date
-    edition: Edition
+    edition: str
 
 
 def time_marker(article_id: int) -> str:
@@ -53,7 +53,7 @@ def digest_context(
     articles: Iterable[Article],
     *,
     settings: Settings,
-    edition: Edition,
+    edition: str,
     local_date: date,
     topic_names: tuple[str, ...],
 ) -> dict[str, object]:
@@ -75,14 +75,14 @@ def digest_context(
             }
         )
     count = len(items)
-    since = "since your last briefing" if edition is Edition.DAILY else "this week"
+    since = "since your last briefing" if edition == Cadence.DAILY else "this week"
     scope = "on the topics you follow" if topic_names else "from across the site"
     return {
         "site_name": settings.site_name,
         "site_url": settings.site_url,
         "postal_address": settings.postal_address,
-        "edition_title": EDITION_TITLES[edition],
-        "frequency_label": edition.value,
+        "edition_title": EDITION_TITLES[Cadence(edition)],
+        "frequency_label": edition,
         "date_label": f"{local_date:%A} {local_date.day} {local_date:%B %Y}",
         "intro": f"{count} new {'story' if count == 1 else 'stories'} {scope} {since}.",
         "articles": items,
@@ -176,7 +176,7 @@ class DigestComposer:
         return reader_links(self._settings, subscriber_id, email)
 
     def render_for(
-        self, subscriber: Subscriber, article_ids: Sequence[int], edition: Edition, local_date: date
+        self, subscriber: Subscriber, article_ids: Sequence[int], edition: str, local_date: date
     ) -> RenderedEmail:
         """The digest this reader gets, personalised (no message assembled)."""
         key = _RenderKey(
@@ -202,12 +202,12 @@ class DigestComposer:
             message_id=message_id,
             date=utcnow(),
             headers=[
-                ("List-Id", f"{delivery.edition.value} digest <{self._settings.list_id}>"),
+                ("List-Id", f"{delivery.edition} digest <{self._settings.list_id}>"),
                 ("List-Unsubscribe", f"<{reader.unsubscribe_url}>"),
                 ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
                 ("X-Newsalerts-Delivery", str(delivery.id)),
                 # Gmail's feedback loop groups complaints by these fields.
-                ("Feedback-ID", f"{delivery.edition.value}:{self._list_tag}:digest:newsalerts"),
+                ("Feedback-ID", f"{delivery.edition}:{self._list_tag}:digest:newsalerts"),
             ],
         )
         if self._signer is not None:

@@ -17,7 +17,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from alerts.models import Article, Delivery, DeliveryStatus, Edition, article_topics
+from alerts.models import Article, Cadence, Delivery, DeliveryStatus, article_topics
 from alerts.selection import (
     FIRST_WINDOW,
     MAX_ARTICLES,
@@ -250,7 +250,7 @@ def _plan_chunk(
 
 
 def selection_for(
-    session: Session, subscriber_id: int, *, edition: Edition, now: datetime
+    session: Session, subscriber_id: int, *, edition: Cadence, now: datetime
 ) -> list[int]:
     """The article ids a reader's digest would hold at `now`, writing nothing (previews)."""
     start = window_start(

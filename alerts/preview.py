@@ -8,7 +8,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts.errors import AlertsError
-from alerts.models import Edition
 from alerts.planning import selection_for
 from alerts.rendering import RenderedEmail
 from alerts.runtime import Runtime
@@ -54,4 +53,4 @@ def preview_digest(session: Session, *, runtime: Runtime, email: str | None) -> 
     return Preview(subscriber.email, rendered)
 
 
-__all__ = ["Edition", "Preview", "preview_digest"]
+__all__ = ["Preview", "preview_digest"]

@@ -17,18 +17,18 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from alerts.models import Edition
+from alerts.models import Cadence
 from subscribers.models import Frequency
 
 MAX_ARTICLES = 25
-FIRST_WINDOW = {Edition.DAILY: timedelta(hours=24), Edition.WEEKLY: timedelta(days=7)}
+FIRST_WINDOW = {Cadence.DAILY: timedelta(hours=24), Cadence.WEEKLY: timedelta(days=7)}
 
 
 @dataclass(frozen=True)
 class DueSlot:
     """The ledger key a digest is sent under: one per edition, reader and local date."""
 
-    edition: Edition
+    edition: Cadence
     local_date: date
 
 
@@ -56,11 +56,11 @@ def due_slot(
     if not force and local.hour < send_hour:
         return None
     if frequency is Frequency.WEEKLY:
-        return DueSlot(Edition.WEEKLY, local.date() - timedelta(days=local.weekday()))
-    return DueSlot(Edition.DAILY, local.date())
+        return DueSlot(Cadence.WEEKLY, local.date() - timedelta(days=local.weekday()))
+    return DueSlot(Cadence.DAILY, local.date())
 
 
-def window_start(edition: Edition, *, now: datetime, previous_end: datetime | None) -> datetime:
+def window_start(edition: Cadence, *, now: datetime, previous_end: datetime | None) -> datetime:
     if previous_end is None:
         return now - FIRST_WINDOW[edition]
     return min(previous_end, now)

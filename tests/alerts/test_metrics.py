@@ -25,9 +25,9 @@ from alerts.celery_app import QUEUE, create_celery
 from alerts.config import Settings, load_settings
 from alerts.metrics import LAST_TICK_KEY, record_tick, render_metrics, tick_is_recent
 from alerts.models import (
+    Cadence,
     Delivery,
     DeliveryStatus,
-    Edition,
     FeedbackEvent,
     FeedbackKind,
     FeedSource,
@@ -67,7 +67,7 @@ def seed_ledger(session: Session) -> None:
     def row(status: DeliveryStatus, age: timedelta, **fields: Any) -> Delivery:
         created = NOW - age
         delivery = Delivery(
-            edition=Edition.DAILY,
+            edition=Cadence.DAILY,
             subscriber_id=subscriber.id,
             local_date=date(2026, 1, 1) + timedelta(days=next(day)),
             status=status,
