@@ -132,6 +132,8 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_deliveries_alert_id"), ["alert_id"])
     with op.batch_alter_table("feed_sources") as batch_op:
         batch_op.add_column(sa.Column("poll_minutes", sa.Integer(), nullable=True))
+    with op.batch_alter_table("api_tokens") as batch_op:
+        batch_op.add_column(sa.Column("scopes", sa.JSON(), nullable=True))
     with op.batch_alter_table("subscribers") as batch_op:
         batch_op.add_column(
             sa.Column("breaking_alerts", sa.Boolean(), nullable=False, server_default=sa.false())
@@ -199,6 +201,8 @@ def downgrade() -> None:
     op.drop_table("clicks")
     with op.batch_alter_table("subscribers") as batch_op:
         batch_op.drop_column("breaking_alerts")
+    with op.batch_alter_table("api_tokens") as batch_op:
+        batch_op.drop_column("scopes")
     with op.batch_alter_table("feed_sources") as batch_op:
         batch_op.drop_column("poll_minutes")
     with op.batch_alter_table("deliveries") as batch_op:
