@@ -44,6 +44,7 @@ def create_celery(settings: Settings) -> Celery:
         timezone="UTC",
         beat_schedule={
             "digest-tick": {"task": "newsalerts.tick", "schedule": TICK_SECONDS},
+            "feed-poll": {"task": "newsalerts.poll_feeds", "schedule": TICK_SECONDS},
         },
     )
     return app

@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     claim_lease_seconds: int = Field(default=600, ge=1)
     # A queued batch not claimed after this long is queued again (its message was lost).
     requeue_seconds: int = Field(default=600, ge=1)
+    # Breaking-news alerts one reader gets at most per local day (0: none at all).
+    alerts_per_day: int = Field(default=3, ge=0, le=50)
     # The zone of readers who signed up without one (the snippet works without JavaScript).
     default_timezone: str = "UTC"
     # Publisher origins whose pages may post the sign-up form, comma-separated.

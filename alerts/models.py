@@ -88,7 +88,10 @@ edition_topics = Table(
     Column("topic_id", ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True),
 )
 
-DEFAULT_SUBJECT = "{{ edition }}: {{ lead }}"
+DEFAULT_SUBJECT = (
+    "{{ lead }}{% if more %} — and {{ more }} more {{ 'story' if more == 1 else 'stories' }}"
+    "{% endif %}"
+)
 
 
 class Edition(Base):

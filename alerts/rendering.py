@@ -27,6 +27,7 @@ class ReaderMarkers:
     email = "%%NEWSALERTS_READER_EMAIL%%"
     unsubscribe_url = "%%NEWSALERTS_UNSUBSCRIBE_URL%%"
     preferences_url = "%%NEWSALERTS_PREFERENCES_URL%%"
+    tracking_token = "%%NEWSALERTS_TRACKING_TOKEN%%"
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class ReaderParts:
     email: str
     unsubscribe_url: str
     preferences_url: str
+    tracking_token: str = ""
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ def _splice(body: str, reader: ReaderParts, *, escape: bool) -> str:
         body.replace(ReaderMarkers.email, quote(reader.email))
         .replace(ReaderMarkers.unsubscribe_url, quote(reader.unsubscribe_url))
         .replace(ReaderMarkers.preferences_url, quote(reader.preferences_url))
+        .replace(ReaderMarkers.tracking_token, quote(reader.tracking_token))
     )
 
 

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import event, insert
 from sqlalchemy.orm import ORMExecuteState, Session
 
+from alerts.editions import ensure_default_editions, get_edition
 from alerts.models import Cadence, Delivery, DeliveryStatus
 from alerts.planning import REQUEUE_AFTER, PlanResult, claim_queue, plan_digests, selection_for
 from subscribers.models import Frequency, SubscriberStatus
@@ -623,7 +624,9 @@ def test_selection_for_matches_the_plan_and_writes_nothing(session: Session) -> 
     )
     make_article(session, "sport", published_at=NOW - timedelta(hours=1), topics=["Sport"])
 
-    preview = selection_for(session, reader.id, edition=Cadence.DAILY, now=NOW)
+    ensure_default_editions(session, now=NOW)
+    daily = get_edition(session, "daily")
+    preview = selection_for(session, reader.id, edition=daily, now=NOW)
 
     assert preview == [story]
     assert ledger(session) == []
