@@ -74,6 +74,11 @@ class Settings(BaseSettings):
     form_min_seconds: float = Field(default=2.0, ge=0)
     # How many reverse proxies in front of the web app set X-Forwarded-For.
     proxy_count: int = Field(default=0, ge=0, le=5)
+    # Argon2 costs of staff passwords: "default" (~0.5 s a hash) or "fast", a cheap profile
+    # for tests and development that production refuses.
+    password_hash_cost: Literal["default", "fast"] = "default"
+    # How long a staff login lasts without signing in again.
+    staff_session_hours: int = Field(default=12, ge=1, le=24 * 30)
 
     @field_validator("database_url")
     @classmethod
@@ -129,6 +134,8 @@ class Settings(BaseSettings):
             raise ValueError("SECRET_KEY must be set to a long random value in production")
         if self.environment == "production" and len(self.secret_key) < 32:
             raise ValueError("SECRET_KEY must be at least 32 characters in production")
+        if self.environment == "production" and self.password_hash_cost != "default":
+            raise ValueError("PASSWORD_HASH_COST=fast is for development and tests only")
         return self
 
     @field_validator("default_timezone")

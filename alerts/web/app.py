@@ -16,7 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from alerts.config import TEMPLATES_DIR, Settings
 from alerts.metrics import render_metrics
 from alerts.runtime import Runtime
-from alerts.web import api, links, signup, webhooks
+from alerts.web import api, auth, links, signup, webhooks
 from alerts.web.context import WebContext, web_context
 from alerts.web.pages import json_error, page, wants_json
 
@@ -28,6 +28,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Flask:
     app = Flask(__name__, static_folder=None)
     app.jinja_loader = FileSystemLoader(TEMPLATES_DIR)
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, JSON_SORT_KEYS=False)
+    auth.configure_sessions(app, settings)
     app.extensions["newsalerts"] = WebContext.build(runtime or Runtime.from_settings(settings))
     if settings.proxy_count:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
@@ -37,6 +38,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Flask:
     app.register_blueprint(links.blueprint)
     app.register_blueprint(webhooks.blueprint)
     app.register_blueprint(api.blueprint)
+    app.register_blueprint(auth.blueprint)
     app.add_url_rule("/healthz", "healthz", _healthz)
     app.add_url_rule("/readyz", "readyz", _readyz)
     app.add_url_rule("/metrics", "metrics", _metrics)
