@@ -79,7 +79,9 @@ def upgrade() -> None:
             name=op.f("fk_issues_edition_id_editions"), ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_issues")),
-        sa.UniqueConstraint("edition_id", "local_date", name=op.f("uq_issues_edition_id_local_date")),
+        sa.UniqueConstraint(
+            "edition_id", "local_date", name=op.f("uq_issues_edition_id_local_date")
+        ),
     )  # fmt: skip
     op.create_table(
         "breaking_alerts",
