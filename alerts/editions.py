@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from jinja2 import StrictUndefined, TemplateError
+from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -166,7 +166,7 @@ def check_subject_template(template: str) -> None:
         raise EditionError("subject_template", "give a subject of 1 to 300 characters")
     try:
         _subjects.from_string(template).render(_SAMPLE)
-    except TemplateError as error:
+    except Exception as error:  # syntax, unknown names, unsafe access, or a type error
         raise EditionError("subject_template", f"cannot be used: {error}") from None
 
 
@@ -184,6 +184,6 @@ def subject_line(
     }
     try:
         rendered = _subjects.from_string(template).render(values)
-    except TemplateError:
+    except Exception:  # checked when saved; real values can still trip it (an empty lead)
         rendered = _subjects.from_string(DEFAULT_SUBJECT).render(values)
     return " ".join(rendered.split())[:300]
