@@ -81,7 +81,7 @@ def test_subject_line_fills_the_variables_and_survives_a_broken_template() -> No
             count=3,
             local_date=day,
             site="Gazette",
-        )  # fmt: skip
+        )
         == "Big news — and 2 more stories"
     )
     assert (
@@ -92,7 +92,7 @@ def test_subject_line_fills_the_variables_and_survives_a_broken_template() -> No
             count=1,
             local_date=day,
             site="G",
-        )  # fmt: skip
+        )
         == "Daily for Tuesday 10 March 2026: X"
     )
     # A template that passed the check but fails on real values falls back to the default.
