@@ -140,14 +140,18 @@ def move(issue: Issue, article_id: int, *, by: int, now: datetime) -> None:
 
 
 def set_texts(issue: Issue, *, subject: str | None, intro: str | None, now: datetime) -> None:
-    """Override the edition's subject and intro for this issue ("" or None: the edition's)."""
-    from alerts.editions import check_subject_template
+    """Override the edition's subject and intro for this issue ("" or None: the edition's).
+    Raises IssueError (naming subject_template for a template that cannot be used)."""
+    from alerts.editions import EditionError, check_subject_template
 
     _editable(issue)
     subject = (subject or "").strip() or None
     intro = (intro or "").strip() or None
     if subject is not None:
-        check_subject_template(subject)
+        try:
+            check_subject_template(subject)
+        except EditionError as error:
+            raise IssueError(str(error)) from None
     if intro is not None and len(intro) > 2000:
         raise IssueError("keep the intro under 2,000 characters")
     issue.subject = subject
