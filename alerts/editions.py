@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from alerts.errors import AlertsError
 from alerts.models import DEFAULT_SUBJECT, Cadence, Edition
+from subscribers.database import utcnow
 from subscribers.models import Topic
 
 MAX_ARTICLES_LIMIT = 100
@@ -84,6 +85,7 @@ def list_editions(session: Session, *, now: datetime, active_only: bool = False)
 
 def get_edition(session: Session, key: str | int) -> Edition:
     """The edition with this id or slug. Raises EditionNotFound."""
+    ensure_default_editions(session, now=utcnow())
     if isinstance(key, int) or (isinstance(key, str) and key.isdigit()):
         edition = session.get(Edition, int(key))
     else:
