@@ -26,7 +26,7 @@ def test_add_list_and_remove_a_polled_feed(tmp_path: Path) -> None:
     added = runner.invoke(main, ["feeds", "add", url, "--every", "5"], env=env)
     assert added.exit_code == 0, added.output
     listed = runner.invoke(main, ["feeds", "list"], env=env).output
-    assert "news.xml" in listed and "│ 5 " in listed and "never" in listed
+    assert "feeds.example.com" in listed and "│ 5 " in listed and "never" in listed
     assert runner.invoke(main, ["feeds", "remove", url], env=env).exit_code == 0
     assert "│ 5 " not in runner.invoke(main, ["feeds", "list"], env=env).output
 
