@@ -337,7 +337,12 @@ def test_update_preferences_records_what_changed(session: Session, reader: Subsc
     )
     details = dict(event.details)
     assert sorted(details.pop("topics")) == ["chip-shortage", "weather"]
-    assert details == {"frequency": "weekly", "timezone": "Europe/Paris", "hour": 21}
+    assert details == {
+        "frequency": "weekly",
+        "timezone": "Europe/Paris",
+        "hour": 21,
+        "breaking_alerts": False,
+    }
 
 
 @pytest.mark.usefixtures("topics")

@@ -416,6 +416,7 @@ def test_preferences_are_saved_with_a_consent_event(
     assert event.details["breaking_alerts"] is False
 
 
+@pytest.mark.usefixtures("topics")
 def test_breaking_alerts_checkbox_opts_in_and_out(
     app: Flask, client: FlaskClient, reader: int
 ) -> None:
@@ -425,7 +426,8 @@ def test_breaking_alerts_checkbox_opts_in_and_out(
     assert 'name="breaking_alerts" value="yes">' in page  # unticked by default
     csrf = _csrf(client.get(path).data)
     ticked = {**VALID_CHOICES, "breaking_alerts": "yes", "csrf_token": csrf}
-    assert client.post(path, data=ticked).status_code == 303
+    saved = client.post(path, data=ticked)
+    assert saved.status_code == 303, saved.get_data(as_text=True)
     row = _get(app, reader)
     assert row is not None and row.breaking_alerts
     assert 'name="breaking_alerts" value="yes" checked' in client.get(path).get_data(as_text=True)
