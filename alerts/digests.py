@@ -1,8 +1,9 @@
 """The digest email: its template context, and composing each reader's message from it.
 
 Readers whose digest has the same articles, topics and date share one render. Article
-times are rendered as markers and filled in once per time zone; the reader's address and
-links are spliced in per message.
+times are rendered as markers and filled in once per time zone, where the message body is
+encoded once too; the reader's address and links are spliced into the encoded body per
+message.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from alerts.config import Settings
 from alerts.dkim import DkimSigner
-from alerts.messages import Envelope, build_message, make_message_id
+from alerts.messages import EncodedEmail, Envelope, build_message, encode_email, make_message_id
 from alerts.models import Article, Delivery, Edition
 from alerts.notices import reader_links
 from alerts.rendering import EmailRenderer, ReaderParts, RenderedEmail, html_to_text
@@ -96,19 +97,20 @@ class RenderCache:
 
     Keys carry each article's `updated_at`, so an edited headline is rendered afresh.
     The capacity bounds a worker's memory (a render is some 30 KB) whatever the list size.
+    It holds renders and, per time zone, their encoded bodies.
     """
 
     def __init__(self, capacity: int = 2048) -> None:
-        self._entries: OrderedDict[Hashable, RenderedEmail] = OrderedDict()
+        self._entries: OrderedDict[Hashable, RenderedEmail | EncodedEmail] = OrderedDict()
         self._capacity = capacity
 
-    def get(self, key: Hashable) -> RenderedEmail | None:
+    def get(self, key: Hashable) -> RenderedEmail | EncodedEmail | None:
         found = self._entries.get(key)
         if found is not None:
             self._entries.move_to_end(key)
         return found
 
-    def put(self, key: Hashable, value: RenderedEmail) -> None:
+    def put(self, key: Hashable, value: RenderedEmail | EncodedEmail) -> None:
         self._entries[key] = value
         if len(self._entries) > self._capacity:
             self._entries.popitem(last=False)
@@ -137,15 +139,25 @@ class DigestComposer:
         self._bounce_domain = settings.bounce_domain or self._domain
         self._list_tag = settings.list_id.split(".", 1)[0]
 
-    def _render(self, key: _RenderKey, timezone: str) -> RenderedEmail:
+    def _versions(self, key: _RenderKey) -> tuple[list[Article], tuple[object, ...]]:
         self.preload(key.article_ids)
         found = [self._articles[i] for i in key.article_ids if i in self._articles]
-        versions = tuple(article.updated_at for article in found)
-        localised = self._cache.get((key, versions, timezone))
-        if localised is not None:
-            return localised
+        return found, tuple(article.updated_at for article in found)
+
+    def _encoded(self, key: _RenderKey, timezone: str) -> EncodedEmail:
+        """The digest in one time zone, encoded once for every reader who gets it."""
+        _, versions = self._versions(key)
+        encoded = self._cache.get((key, versions, timezone))
+        if not isinstance(encoded, EncodedEmail):
+            encoded = encode_email(self._render(key, timezone))
+            self._cache.put((key, versions, timezone), encoded)
+        return encoded
+
+    def _render(self, key: _RenderKey, timezone: str) -> RenderedEmail:
+        """The digest in one time zone, reader markers still in."""
+        found, versions = self._versions(key)
         rendered = self._cache.get((key, versions))
-        if rendered is None:
+        if not isinstance(rendered, RenderedEmail):
             context = digest_context(
                 found,
                 settings=self._settings,
@@ -161,9 +173,7 @@ class DigestComposer:
             )
             for article in found
         }
-        localised = rendered.replace_all(labels)
-        self._cache.put((key, versions, timezone), localised)
-        return localised
+        return rendered.replace_all(labels)
 
     def preload(self, ids: Iterable[int]) -> None:
         """Fetch the articles a batch names in one query rather than one per digest."""
@@ -190,15 +200,20 @@ class DigestComposer:
 
     def compose(self, delivery: Delivery) -> Envelope:
         subscriber = delivery.subscriber
-        email = self.render_for(
-            subscriber, delivery.article_ids, delivery.edition, delivery.local_date
+        key = _RenderKey(
+            article_ids=tuple(delivery.article_ids),
+            topic_names=tuple(topic.name for topic in subscriber.topics),
+            local_date=delivery.local_date,
+            edition=delivery.edition,
         )
+        email = self._encoded(key, subscriber.timezone)
         reader = self.reader_parts(subscriber.id, subscriber.email)
         message_id = make_message_id(self._domain, f"digest.{delivery.id}")
         data = build_message(
             sender=self._settings.mail_from,
             recipient=subscriber.email,
             email=email,
+            reader=reader,
             message_id=message_id,
             date=utcnow(),
             headers=[
