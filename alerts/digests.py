@@ -1,9 +1,8 @@
 """The digest email: its template context, and composing each reader's message from it.
 
-Readers whose digest has the same articles, topics and date share one render. Article
-times are rendered as markers and filled in once per time zone, where the message body is
-encoded once too; the reader's address and links are spliced into the encoded body per
-message.
+Readers whose digest has the same articles, topics and date share one render, whose
+message body is encoded once. Article times (in the reader's zone), the reader's address
+and links are markers in it, spliced into the encoded body per message.
 """
 
 from __future__ import annotations
@@ -11,8 +10,9 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from email.utils import parseaddr
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -45,9 +45,23 @@ def time_marker(article_id: int) -> str:
 
 def time_label(article: Article, *, timezone: str, local_date: date) -> str:
     """'07:42' on the digest's own date, 'Tue 23:41' before it, in the reader's zone."""
-    local = article.published_at.astimezone(ZoneInfo(timezone))
+    return _clock_label(article.published_at, timezone, local_date)
+
+
+@lru_cache(maxsize=8192)
+def _clock_label(published_at: datetime, timezone: str, local_date: date) -> str:
+    # Cached: every message of a zone shows the same few dozen times.
+    local = published_at.astimezone(ZoneInfo(timezone))
     day = "" if local.date() == local_date else local.strftime("%a ")
     return f"{day}{local:%H:%M}"
+
+
+def _times(articles: Iterable[Article], timezone: str, local_date: date) -> dict[str, str]:
+    """The value of each article's time marker in one zone."""
+    return {
+        time_marker(article.id): time_label(article, timezone=timezone, local_date=local_date)
+        for article in articles
+    }
 
 
 def digest_context(
@@ -97,20 +111,20 @@ class RenderCache:
 
     Keys carry each article's `updated_at`, so an edited headline is rendered afresh.
     The capacity bounds a worker's memory (a render is some 30 KB) whatever the list size.
-    It holds renders and, per time zone, their encoded bodies.
+    Renders are kept encoded, one for every time zone (times are filled per message).
     """
 
     def __init__(self, capacity: int = 2048) -> None:
-        self._entries: OrderedDict[Hashable, RenderedEmail | EncodedEmail] = OrderedDict()
+        self._entries: OrderedDict[Hashable, EncodedEmail] = OrderedDict()
         self._capacity = capacity
 
-    def get(self, key: Hashable) -> RenderedEmail | EncodedEmail | None:
+    def get(self, key: Hashable) -> EncodedEmail | None:
         found = self._entries.get(key)
         if found is not None:
             self._entries.move_to_end(key)
         return found
 
-    def put(self, key: Hashable, value: RenderedEmail | EncodedEmail) -> None:
+    def put(self, key: Hashable, value: EncodedEmail) -> None:
         self._entries[key] = value
         if len(self._entries) > self._capacity:
             self._entries.popitem(last=False)
@@ -144,36 +158,31 @@ class DigestComposer:
         found = [self._articles[i] for i in key.article_ids if i in self._articles]
         return found, tuple(article.updated_at for article in found)
 
-    def _encoded(self, key: _RenderKey, timezone: str) -> EncodedEmail:
-        """The digest in one time zone, encoded once for every reader who gets it."""
-        _, versions = self._versions(key)
-        encoded = self._cache.get((key, versions, timezone))
-        if not isinstance(encoded, EncodedEmail):
-            encoded = encode_email(self._render(key, timezone))
-            self._cache.put((key, versions, timezone), encoded)
-        return encoded
+    def _encoded(self, key: _RenderKey) -> tuple[EncodedEmail, list[Article]]:
+        """The digest encoded once for every reader who gets it, in any zone; its articles."""
+        found, versions = self._versions(key)
+        encoded = self._cache.get((key, versions))
+        if encoded is None:
+            markers = [time_marker(article.id) for article in found]
+            encoded = encode_email(self._render_markers(key, found), markers)
+            self._cache.put((key, versions), encoded)
+        return encoded, found
+
+    def _render_markers(self, key: _RenderKey, found: list[Article]) -> RenderedEmail:
+        context = digest_context(
+            found,
+            settings=self._settings,
+            edition=key.edition,
+            local_date=key.local_date,
+            topic_names=key.topic_names,
+        )
+        return self._renderer.render("digest", context)
 
     def _render(self, key: _RenderKey, timezone: str) -> RenderedEmail:
-        """The digest in one time zone, reader markers still in."""
-        found, versions = self._versions(key)
-        rendered = self._cache.get((key, versions))
-        if not isinstance(rendered, RenderedEmail):
-            context = digest_context(
-                found,
-                settings=self._settings,
-                edition=key.edition,
-                local_date=key.local_date,
-                topic_names=key.topic_names,
-            )
-            rendered = self._renderer.render("digest", context)
-            self._cache.put((key, versions), rendered)
-        labels = {
-            time_marker(article.id): time_label(
-                article, timezone=timezone, local_date=key.local_date
-            )
-            for article in found
-        }
-        return rendered.replace_all(labels)
+        """The digest in one time zone, reader markers still in (for previews: not cached)."""
+        found, _ = self._versions(key)
+        rendered = self._render_markers(key, found)
+        return rendered.replace_all(_times(found, timezone, key.local_date))
 
     def preload(self, ids: Iterable[int]) -> None:
         """Fetch the articles a batch names in one query rather than one per digest."""
@@ -206,7 +215,7 @@ class DigestComposer:
             local_date=delivery.local_date,
             edition=delivery.edition,
         )
-        email = self._encoded(key, subscriber.timezone)
+        email, found = self._encoded(key)
         reader = self.reader_parts(subscriber.id, subscriber.email)
         message_id = make_message_id(self._domain, f"digest.{delivery.id}")
         data = build_message(
@@ -214,6 +223,7 @@ class DigestComposer:
             recipient=subscriber.email,
             email=email,
             reader=reader,
+            fill=_times(found, subscriber.timezone, key.local_date),
             message_id=message_id,
             date=utcnow(),
             headers=[

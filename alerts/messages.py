@@ -6,9 +6,10 @@ folded into encoded words (RFC 5322 allows 998 characters a line), and bodies en
 quoted-printable by the C codec in `binascii`.
 
 A render shared by many readers is encoded once (`encode_email`); each reader's address
-and links are encoded on their own and spliced into slots of the encoded body. Every slot
-sits on encoded lines of its own, between soft line breaks, so what a reader's values
-look like never changes how the shared text around them is wrapped.
+and links (and any other marker's value, such as the time of a story in the reader's
+zone) are encoded on their own and spliced into slots of the encoded body. Every slot sits
+on encoded lines of its own, between soft line breaks, so what a value looks like never
+changes how the shared text around it is wrapped.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import binascii
 import html
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from email.header import Header
@@ -31,12 +32,9 @@ MAX_HEADER_LINE = 998
 # RFC 2045: encoded lines of at most 76 characters, a soft line break's "=" included.
 MAX_QP_LINE = 76
 SOFT_BREAK = b"=" + CRLF
-_READER_FIELDS = {
-    ReaderMarkers.email: "email",
-    ReaderMarkers.unsubscribe_url: "unsubscribe_url",
-    ReaderMarkers.preferences_url: "preferences_url",
-}
-_READER_MARKER = re.compile("|".join(re.escape(marker) for marker in _READER_FIELDS))
+READER_MARKERS = (ReaderMarkers.email, ReaderMarkers.unsubscribe_url, ReaderMarkers.preferences_url)
+# Any marker; only those named are slots (compiling a pattern per render's set is slow).
+_MARKER = re.compile(r"%%NEWSALERTS_[A-Z0-9_]+%%")
 
 
 @dataclass(frozen=True)
@@ -109,47 +107,47 @@ def _fit(encoded: bytes, width: int) -> bytes:
 
 @dataclass(frozen=True)
 class _Slot:
-    """Where one of the reader's values goes: which value, and whether the part is HTML."""
+    """Where a marker's value goes, and whether it goes into HTML (then it is escaped)."""
 
-    field: str
+    marker: str
     html: bool
 
-    def encode(self, reader: ReaderParts) -> bytes:
-        value: str = getattr(reader, self.field)
-        if "\r" in value or "\n" in value:
-            raise ValueError(f"the reader's {self.field} contains a line break")
-        # One less than the limit: the slot's closing soft break adds an "=" to its last line.
-        return _quoted_printable(html.escape(value) if self.html else value, width=MAX_QP_LINE - 1)
+
+@lru_cache(maxsize=8192)
+def _encoded_value(value: str, html_part: bool) -> bytes:
+    """A slot's value, escaped for HTML if need be, as quoted-printable. Cached: the same
+    story times recur in every message of a time zone."""
+    if "\r" in value or "\n" in value:
+        raise ValueError(f"a value for a message contains a line break: {value!r}")
+    # One less than the limit: the slot's closing soft break adds an "=" to its last line.
+    return _quoted_printable(html.escape(value) if html_part else value, width=MAX_QP_LINE - 1)
 
 
 @dataclass(frozen=True)
 class EncodedEmail:
     """A render's subject and MIME body (multipart/alternative, both parts quoted-printable),
-    encoded once; `pieces` surround the `slots` where each reader's values go."""
+    encoded once; `pieces` surround the `slots` where each message's values go."""
 
     subject: str
     content_type: str
     pieces: tuple[bytes, ...]
     slots: tuple[_Slot, ...]
 
-    def body_for(self, reader: ReaderParts | None) -> Iterator[bytes]:
-        """The body's bytes, in pieces, with this reader's values in their slots."""
-        if self.slots and reader is None:
-            raise ValueError("this email has reader markers: a reader is needed to fill them")
-        yield self.pieces[0]
-        if reader is None:
-            return
-        encoded: dict[_Slot, bytes] = {}
+    def body_for(self, values: Mapping[str, str]) -> list[bytes]:
+        """The body's bytes, in pieces, with `values` (by marker) in their slots."""
+        body = [self.pieces[0]]
         for slot, piece in zip(self.slots, self.pieces[1:], strict=True):
-            value = encoded.get(slot)
+            value = values.get(slot.marker)
             if value is None:
-                value = encoded[slot] = slot.encode(reader)
-            yield value
-            yield piece
+                raise ValueError(f"no value for {slot.marker} in this message")
+            body += (_encoded_value(value, slot.html), piece)
+        return body
 
 
-def encode_email(email: RenderedEmail) -> EncodedEmail:
-    """Encode both parts of a render once, leaving a slot wherever a reader marker is."""
+def encode_email(email: RenderedEmail, markers: Iterable[str] = ()) -> EncodedEmail:
+    """Encode both parts of a render once, leaving a slot wherever a reader marker or one
+    of `markers` is."""
+    named = {*READER_MARKERS, *markers}
     # '=_' cannot occur in quoted-printable output, so the boundary never collides.
     boundary = f"=_newsalerts_{secrets.token_hex(12)}"
     marker = f"--{boundary}".encode()
@@ -161,9 +159,8 @@ def encode_email(email: RenderedEmail) -> EncodedEmail:
         (b'Content-Type: text/html; charset="utf-8"', email.html, True),
     ):
         pieces[-1] += content_type + CRLF + part_headers
-        segments = _READER_MARKER.split(text)
-        for found in _READER_MARKER.finditer(text):
-            slots.append(_Slot(_READER_FIELDS[found.group()], is_html))
+        segments, found = _split(text, named)
+        slots.extend(_Slot(marker, is_html) for marker in found)
         for number, segment in enumerate(segments):
             if number:
                 pieces.append(b"")
@@ -176,6 +173,19 @@ def encode_email(email: RenderedEmail) -> EncodedEmail:
         pieces=tuple(pieces),
         slots=tuple(slots),
     )
+
+
+def _split(text: str, named: set[str]) -> tuple[list[str], list[str]]:
+    """The text between the named markers, and those markers, in order."""
+    segments, found = [], []
+    start = 0
+    for match in _MARKER.finditer(text):
+        if match.group() in named:
+            segments.append(text[start : match.start()])
+            found.append(match.group())
+            start = match.end()
+    segments.append(text[start:])
+    return segments, found
 
 
 def _segment(text: str, *, first: bool, last: bool) -> bytes:
@@ -200,12 +210,15 @@ def build_message(
     date: datetime,
     headers: list[tuple[str, str]],
     reader: ReaderParts | None = None,
+    fill: Mapping[str, str] | None = None,
 ) -> bytes:
     """Return the message bytes, CRLF line ends, ready for `smtplib.sendmail`.
 
-    `email` encoded already (shared by many readers) or not; `reader` fills its slots.
+    `email` encoded already (shared by many readers) or not; `reader` and `fill` (values
+    by marker) fill its slots. Raises ValueError if a slot would stay empty.
     """
-    encoded = email if isinstance(email, EncodedEmail) else encode_email(email)
+    encoded = email if isinstance(email, EncodedEmail) else encode_email(email, fill or ())
+    values = {**reader.markers(), **(fill or {})} if reader is not None else (fill or {})
     head = [
         _header("From", encode_address(sender)),
         _header("To", recipient),
@@ -217,4 +230,4 @@ def build_message(
         _header("Content-Type", encoded.content_type),
         CRLF,
     ]
-    return b"".join([*head, *encoded.body_for(reader)])
+    return b"".join(head + encoded.body_for(values))

@@ -35,6 +35,14 @@ class ReaderParts:
     unsubscribe_url: str
     preferences_url: str
 
+    def markers(self) -> dict[str, str]:
+        """The reader's values by the marker each replaces."""
+        return {
+            ReaderMarkers.email: self.email,
+            ReaderMarkers.unsubscribe_url: self.unsubscribe_url,
+            ReaderMarkers.preferences_url: self.preferences_url,
+        }
+
 
 @dataclass(frozen=True)
 class RenderedEmail:

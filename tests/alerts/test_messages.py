@@ -86,7 +86,7 @@ def _digest() -> RenderedEmail:
         Article(
             id=number,
             url=f"https://news.example.com/{number}/" + "long-slug-" * 12,
-            title=f"Story {number}: Zürich’s “quoted” headline = news & more",
+            title=f"Story {number}: Z\u00fcrich\u2019s \u201cquoted\u201d headline = news & more",
             summary_html="<p>" + "A summary sentence with an = sign and é. " * 8 + "</p>",
             section="World",
             published_at=NOW - timedelta(hours=number),
@@ -146,7 +146,7 @@ def test_a_render_without_reader_markers_needs_no_reader() -> None:
 
 
 def test_a_render_with_reader_markers_refuses_to_go_out_unfilled() -> None:
-    with pytest.raises(ValueError, match="reader"):
+    with pytest.raises(ValueError, match="no value for %%NEWSALERTS_READER"):
         build_message(
             sender="alerts@example.com",
             recipient="ada@example.com",
@@ -176,7 +176,8 @@ def test_a_marker_where_the_encoder_would_break_the_line() -> None:
 
 
 _chars = st.characters(exclude_categories=("Cs",), exclude_characters="\r")
-_values = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\r\n"), max_size=120)
+_no_breaks = st.characters(exclude_categories=("Cs",), exclude_characters="\r\n")
+_values = st.text(_no_breaks, max_size=120)
 
 
 @settings(max_examples=300, deadline=None)
@@ -201,14 +202,15 @@ def test_any_text_and_any_reader_values_survive_the_splice(
     assert _decoded(data) == (expected.text, expected.html)
 
 
-def test_composed_digests_share_one_encoding_per_zone_and_carry_each_readers_links(
+def test_composed_digests_share_one_encoding_across_zones_with_each_readers_times_and_links(
     session: Session, settings: Settings
 ) -> None:
     long_base = "https://news.example.com/" + "n%C3%BCtzliche-nachrichten/" * 6
     settings = settings.model_copy(update={"base_url": long_base.rstrip("/")})
-    for address in ("ada@example.com", "bram@example.com"):
-        reader(session, address, topics=("Chip shortage",), timezone="Europe/Paris")
-    articles(session, NOW, ("chips", ("Chip shortage",), timedelta(hours=2)))
+    zones = {"ada@example.com": "Europe/Paris", "bram@example.com": "America/Los_Angeles"}
+    for address, zone in zones.items():
+        reader(session, address, topics=("Chip shortage",), timezone=zone)
+    articles(session, NOW, ("chips", ("Chip shortage",), timedelta(hours=2)))  # 06:00 UTC
     session.commit()
     plan_digests(session, now=NOW, force=True)
     session.commit()
@@ -219,6 +221,7 @@ def test_composed_digests_share_one_encoding_per_zone_and_carry_each_readers_lin
 
     boundaries = {re.search(rb'boundary="([^"]+)"', data).group(1) for data in messages}  # type: ignore[union-attr]
     assert len(boundaries) == 1  # one encoded body, spliced for each reader
+    texts = {}
     for delivery, data in zip(deliveries, messages, strict=True):
         _assert_wire_safe(data)
         subscriber = delivery.subscriber
@@ -226,6 +229,19 @@ def test_composed_digests_share_one_encoding_per_zone_and_carry_each_readers_lin
         expected = composer.render_for(
             subscriber, delivery.article_ids, delivery.edition, delivery.local_date
         )
+        texts[subscriber.email], _ = _decoded(data)
         assert _decoded(data) == (expected.text, expected.html)
         assert len(links.unsubscribe_url) > 200 and links.unsubscribe_url in expected.text
         assert _message(data)["List-Unsubscribe"] == f"<{links.unsubscribe_url}>"
+    assert "News · 07:00" in texts["ada@example.com"]
+    assert "News · Tue 22:00" in texts["bram@example.com"]  # the day before, locally
+
+
+def test_a_marker_nobody_fills_stays_as_written() -> None:
+    # A headline may contain anything, markers of ours included: only named ones are slots.
+    text = "Story about %%NEWSALERTS_SOMETHING%% for " + ReaderMarkers.email + "\n"
+    rendered = RenderedEmail(subject="s", text=text, html=text)
+    data = _build(encode_email(rendered, ["%%NEWSALERTS_TIME_1%%"]), PLAIN)
+    expected = rendered.personalise(PLAIN)
+    assert _decoded(data) == (expected.text, expected.html)
+    assert "%%NEWSALERTS_SOMETHING%%" in expected.text
