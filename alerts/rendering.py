@@ -11,10 +11,18 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import css_inline
 import nh3
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import (
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    pass_environment,
+    select_autoescape,
+)
+from jinja2.filters import do_wordwrap
 
 from alerts.config import TEMPLATES_DIR
 
@@ -77,8 +85,12 @@ def _splice(body: str, reader: ReaderParts, *, escape: bool) -> str:
     )
 
 
+@lru_cache(maxsize=4096)
 def html_to_text(fragment: str) -> str:
-    """Plain text of a sanitised HTML fragment, for the written text part."""
+    """Plain text of a sanitised HTML fragment, for the written text part.
+
+    Cached: a story's summary appears in many digests (one render per topic mix).
+    """
     stripped = nh3.clean(fragment, tags=set(), attributes={})
     return _WHITESPACE.sub(" ", html.unescape(stripped)).strip()
 
@@ -93,6 +105,7 @@ class EmailRenderer:
             lstrip_blocks=True,
             keep_trailing_newline=True,
         )
+        self._environment.filters["wordwrap"] = _wordwrap
         self._inliner = css_inline.CSSInliner(
             load_remote_stylesheets=False, keep_style_tags=False, keep_at_rules=True
         )
@@ -108,6 +121,18 @@ class EmailRenderer:
             text=_tidy_text(text),
             html=self._inliner.inline(body),
         )
+
+
+@pass_environment
+def _wordwrap(environment: Environment, text: str, *arguments: Any, **options: Any) -> str:
+    """Jinja's `wordwrap`, cached: the same summaries are wrapped in every digest that
+    carries them, and textwrap is slow."""
+    return _cached_wordwrap(environment, text, *arguments, **options)
+
+
+@lru_cache(maxsize=4096)
+def _cached_wordwrap(environment: Environment, text: str, *arguments: Any, **options: Any) -> str:
+    return do_wordwrap(environment, text, *arguments, **options)
 
 
 def _tidy_text(text: str) -> str:
