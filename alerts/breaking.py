@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from alerts.errors import AlertsError
 from alerts.issues import take_back
+from alerts.messages import encode_email
 from alerts.models import (
     Article,
     BreakingAlert,
@@ -171,15 +172,13 @@ class AlertComposer:
         article = composer.article(article_id)
         key = ("alert", article_id, article.updated_at, subscriber.timezone,
                tuple(topic.name for topic in subscriber.topics))  # fmt: skip
-        rendered = composer.cached(key)
-        if rendered is None:
+        encoded = composer.cached(key)
+        if encoded is None:
             rendered = composer.render_kind("alert", self._context(article, subscriber))
-            composer.keep(key, rendered)
-        parts = composer.reader_parts(subscriber.id, subscriber.email)
-        email = rendered.personalise(parts)
-        return composer.envelope(
-            delivery, subscriber.email, email, parts.unsubscribe_url, kind="alert"
-        )
+            encoded = encode_email(rendered)
+            composer.keep(key, encoded)
+        reader = composer.reader_parts(subscriber.id, subscriber.email)
+        return composer.envelope(delivery, subscriber.email, encoded, reader, {}, kind="alert")
 
     def _context(self, article: Article, subscriber: Subscriber) -> dict[str, object]:
         settings = self._composer.settings

@@ -5,17 +5,22 @@ exchange may have started) → `sent` | `failed` | `suppressed`, or back to `pen
 retry time. Rows are marked `sending` a small group at a time, in the same commit as the
 previous group's outcomes, so a group costs one commit and one status query, and a worker
 killed outright leaves at most one group in `sending`: the messages whose fate is unknown.
+A database outage is not a death: the worker keeps the outcomes it could not commit and
+writes them once the database answers again (`_save_what_is_known`).
 """
 
 from __future__ import annotations
 
+import logging
 import random
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -28,6 +33,7 @@ from alerts.transports import MailConnection, Transport
 from subscribers.database import utcnow
 from subscribers.services import mailable_subscribers
 
+log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
 DEFAULT_LEASE = timedelta(minutes=10)
 DEFAULT_GROUP_SIZE = 20
@@ -164,9 +170,11 @@ def send_batch(
         for delivery in batch.waiting:
             _count(result, _record_failure(delivery, error, clock(), retry))
         session.commit()
-    except BaseException:
-        _keep_outcomes(session, batch)
-        _release(session, owned, claimed_at=batch.claimed_at)
+    except BaseException as error:
+        # The database going away is worth waiting for, up to the lease: the relay has
+        # accepted messages that only this process knows about.
+        patience = lease if isinstance(error, OperationalError) else timedelta(0)
+        _save_what_is_known(session, batch, owned, patience=patience)
         raise
     return result
 
@@ -183,6 +191,17 @@ class _Batch:
     waiting: list[Delivery] = field(default_factory=list)
     in_flight: list[Delivery] = field(default_factory=list)
     attempted: set[int] = field(default_factory=set)
+    # Every claim time this batch wrote on its rows: a row carrying one is still ours.
+    claims: set[datetime] = field(default_factory=set)
+    # Outcomes of SMTP exchanges not yet committed, as plain values: a failed commit
+    # expires the ORM objects, and these must outlive it.
+    unsaved: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.claims.add(self.claimed_at)
+
+    def committed(self) -> None:
+        self.unsaved.clear()
 
 
 def _send_over_connections(
@@ -205,11 +224,13 @@ def _send_over_connections(
                     for delivery, envelope in group:
                         batch.attempted.add(delivery.id)
                         _send_one(delivery, envelope, connection, clock, result, retry)
+                        batch.unsaved[delivery.id] = _outcome(delivery)
                         batch.in_flight.remove(delivery)
                         reconnects = 0  # the relay is taking messages: keep going
                         if on_message is not None:
                             on_message()
             session.commit()
+            batch.committed()
         except ConnectionLost as lost:
             # The message in flight never reached the relay, nor did the rest of its group:
             # they wait again, and a new connection takes them.
@@ -220,6 +241,7 @@ def _send_over_connections(
             batch.waiting = batch.in_flight + batch.waiting
             batch.in_flight = []
             session.commit()
+            batch.committed()
             reconnects += 1
             if reconnects > MAX_RECONNECTS:
                 raise DeliveryError(f"the relay keeps dropping the connection: {lost.reason}",
@@ -237,6 +259,7 @@ def _start_group(
     """Take the next group, renew the batch's claim when it ages, check readers, compose,
     commit."""
     now = clock()
+    batch.claims.add(now)
     head, rest = batch.waiting[:group_size], batch.waiting[group_size:]
     mine = (Delivery.status == DeliveryStatus.CLAIMED) & (Delivery.claimed_at == batch.claimed_at)
     taken = _owned(session, [d.id for d in head], mine, status=DeliveryStatus.SENDING, now=now)
@@ -266,6 +289,7 @@ def _start_group(
         ready.append((delivery, envelope))
     batch.in_flight = [delivery for delivery, _ in ready]
     session.commit()  # carries the previous group's outcomes too
+    batch.committed()
     return ready
 
 
@@ -311,32 +335,70 @@ def _send_one(
     result.sent += 1
 
 
-def _keep_outcomes(session: Session, batch: _Batch) -> None:
-    """After an error in this process, save what is known: the outcomes recorded so far,
-    and which rows of the group were never attempted."""
-    for delivery in batch.in_flight:
-        if delivery.id not in batch.attempted:
-            delivery.status = DeliveryStatus.CLAIMED
-            delivery.claimed_at = batch.claimed_at
-    try:
-        session.commit()
-    except Exception:
-        session.rollback()
+_OUTCOME_FIELDS = ("status", "sent_at", "smtp_reply", "last_error", "next_attempt_at")
 
 
-def _release(session: Session, ids: Sequence[int], *, claimed_at: datetime) -> None:
-    """After an unexpected error, give rows not yet attempted back to the queue."""
-    session.execute(
-        update(Delivery)
-        .where(
-            Delivery.id.in_(ids),
-            Delivery.status == DeliveryStatus.CLAIMED,
-            Delivery.claimed_at == claimed_at,
-        )
-        .values(status=DeliveryStatus.PENDING, next_attempt_at=None)
-        .execution_options(synchronize_session=False)
+def _outcome(delivery: Delivery) -> dict[str, Any]:
+    return {name: getattr(delivery, name) for name in _OUTCOME_FIELDS}
+
+
+def _save_what_is_known(
+    session: Session, batch: _Batch, owned: Sequence[int], *, patience: timedelta
+) -> None:
+    """After an error in this process: write the outcomes not yet committed, and give the
+    rows never attempted back to the queue.
+
+    When the database is away, try again until `patience` runs out: a message the relay
+    accepted while the ledger could not be written is still recorded as sent, never
+    re-sent nor failed as unknown. A row the sweeper failed as unknown meanwhile gets its
+    true outcome. Gives up (logging what only this process knew) after `patience`; the
+    sweeper then treats those rows as any worker's that died mid-exchange.
+    """
+    ours = Delivery.claimed_at.in_(batch.claims)
+    unsettled = ours & (
+        (Delivery.status == DeliveryStatus.SENDING)
+        | ((Delivery.status == DeliveryStatus.FAILED) & (Delivery.last_error == UNKNOWN_OUTCOME))
     )
-    session.commit()
+    untried = [i for i in owned if i not in batch.attempted]
+    give_up_at = time.monotonic() + patience.total_seconds()
+    pause = 0.5
+    while True:
+        try:
+            session.rollback()
+            for delivery_id, outcome in batch.unsaved.items():
+                session.execute(
+                    update(Delivery)
+                    .where(Delivery.id == delivery_id, unsettled)
+                    .values(**outcome)
+                    .execution_options(synchronize_session=False)
+                )
+            if untried:
+                session.execute(
+                    update(Delivery)
+                    .where(
+                        Delivery.id.in_(untried),
+                        Delivery.status.in_([DeliveryStatus.CLAIMED, DeliveryStatus.SENDING]),
+                        ours,
+                    )
+                    .values(status=DeliveryStatus.PENDING, next_attempt_at=None)
+                    .execution_options(synchronize_session=False)
+                )
+            session.commit()
+            batch.committed()
+            return
+        except OperationalError as error:
+            if time.monotonic() + pause > give_up_at:
+                log.error(
+                    "database unreachable: outcomes of %d messages not recorded: %s (%s)",
+                    len(batch.unsaved),
+                    {i: outcome["status"].value for i, outcome in batch.unsaved.items()},
+                    error,
+                )
+                session.rollback()
+                return
+            log.warning("database unreachable, holding %d outcomes: %s", len(batch.unsaved), error)
+            time.sleep(pause)
+            pause = min(pause * 2, 5.0)
 
 
 @dataclass

@@ -1,18 +1,19 @@
 """The digest email: its template context, and composing each reader's message from it.
 
-Readers whose digest has the same articles, topics and issue share one render. Article
-times are rendered as markers and filled in once per time zone; the reader's address,
-links and tracking token are spliced in per message. Breaking alerts go through the same
-composer (see alerts.breaking).
+Readers whose digest has the same articles, topics and issue share one render, whose
+message body is encoded once. Article times (in the reader's zone), the reader's address,
+links and tracking token are markers in it, spliced into the encoded body per message.
+Breaking alerts go through the same composer (see alerts.breaking).
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime
 from email.utils import parseaddr
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -22,7 +23,7 @@ from alerts.breaking import AlertComposer
 from alerts.config import Settings
 from alerts.dkim import DkimSigner
 from alerts.editions import subject_line
-from alerts.messages import Envelope, build_message, make_message_id
+from alerts.messages import EncodedEmail, Envelope, build_message, encode_email, make_message_id
 from alerts.models import DEFAULT_SUBJECT, Article, Cadence, Delivery, Edition, Issue
 from alerts.notices import reader_links
 from alerts.rendering import (
@@ -70,9 +71,23 @@ def time_marker(article_id: int) -> str:
 
 def time_label(article: Article, *, timezone: str, local_date: date) -> str:
     """'07:42' on the digest's own date, 'Tue 23:41' before it, in the reader's zone."""
-    local = article.published_at.astimezone(ZoneInfo(timezone))
+    return _clock_label(article.published_at, timezone, local_date)
+
+
+@lru_cache(maxsize=8192)
+def _clock_label(published_at: datetime, timezone: str, local_date: date) -> str:
+    # Cached: every message of a zone shows the same few dozen times.
+    local = published_at.astimezone(ZoneInfo(timezone))
     day = "" if local.date() == local_date else local.strftime("%a ")
     return f"{day}{local:%H:%M}"
+
+
+def _times(articles: Iterable[Article], timezone: str, local_date: date) -> dict[str, str]:
+    """The value of each article's time marker in one zone."""
+    return {
+        time_marker(article.id): time_label(article, timezone=timezone, local_date=local_date)
+        for article in articles
+    }
 
 
 def digest_context(
@@ -142,21 +157,23 @@ def digest_context(
 class RenderCache:
     """Renders kept across batches in one process, least recently used out first.
 
-    Keys carry each article's `updated_at`, so an edited headline is rendered afresh.
-    The capacity bounds a worker's memory (a render is some 30 KB) whatever the list size.
+    Keys carry each article's `updated_at` (and the edition's and issue's), so an edited
+    headline or intro is rendered afresh. The capacity bounds a worker's memory (a render
+    is some 30 KB) whatever the list size. Renders are kept encoded, one for every time
+    zone (times are filled per message).
     """
 
     def __init__(self, capacity: int = 2048) -> None:
-        self._entries: OrderedDict[Hashable, RenderedEmail] = OrderedDict()
+        self._entries: OrderedDict[Hashable, EncodedEmail] = OrderedDict()
         self._capacity = capacity
 
-    def get(self, key: Hashable) -> RenderedEmail | None:
+    def get(self, key: Hashable) -> EncodedEmail | None:
         found = self._entries.get(key)
         if found is not None:
             self._entries.move_to_end(key)
         return found
 
-    def put(self, key: Hashable, value: RenderedEmail) -> None:
+    def put(self, key: Hashable, value: EncodedEmail) -> None:
         self._entries[key] = value
         if len(self._entries) > self._capacity:
             self._entries.popitem(last=False)
@@ -188,29 +205,34 @@ class DigestComposer:
         self._editions: dict[str, Edition] = {}
         self._alerts = AlertComposer(self)
 
-    def _render(self, key: _RenderKey, spec: DigestSpec, timezone: str) -> RenderedEmail:
+    def _versions(self, key: _RenderKey) -> tuple[list[Article], tuple[object, ...]]:
         self.preload(key.article_ids)
         found = [self._articles[i] for i in key.article_ids if i in self._articles]
-        versions = tuple(article.updated_at for article in found)
-        localised = self._cache.get((key, versions, timezone))
-        if localised is not None:
-            return localised
-        rendered = self._cache.get((key, versions))
-        if rendered is None:
-            context = digest_context(
-                found, settings=self._settings, spec=spec, topic_names=key.topic_names
-            )
-            rendered = self._renderer.render("digest", context)
-            self._cache.put((key, versions), rendered)
-        labels = {
-            time_marker(article.id): time_label(
-                article, timezone=timezone, local_date=spec.local_date
-            )
-            for article in found
-        }
-        localised = rendered.replace_all(labels)
-        self._cache.put((key, versions, timezone), localised)
-        return localised
+        return found, tuple(article.updated_at for article in found)
+
+    def _encoded(self, key: _RenderKey, spec: DigestSpec) -> tuple[EncodedEmail, list[Article]]:
+        """The digest encoded once for every reader who gets it, in any zone; its articles."""
+        found, versions = self._versions(key)
+        encoded = self._cache.get((key, versions))
+        if encoded is None:
+            markers = [time_marker(article.id) for article in found]
+            encoded = encode_email(self._render_markers(key, spec, found), markers)
+            self._cache.put((key, versions), encoded)
+        return encoded, found
+
+    def _render_markers(
+        self, key: _RenderKey, spec: DigestSpec, found: list[Article]
+    ) -> RenderedEmail:
+        context = digest_context(
+            found, settings=self._settings, spec=spec, topic_names=key.topic_names
+        )
+        return self._renderer.render("digest", context)
+
+    def _render(self, key: _RenderKey, spec: DigestSpec, timezone: str) -> RenderedEmail:
+        """The digest in one time zone, reader markers still in (for previews: not cached)."""
+        found, _ = self._versions(key)
+        rendered = self._render_markers(key, spec, found)
+        return rendered.replace_all(_times(found, timezone, spec.local_date))
 
     def preload(self, ids: Iterable[int]) -> None:
         """Fetch the articles a batch names in one query rather than one per digest."""
@@ -273,14 +295,16 @@ class DigestComposer:
             return self._alerts.compose(delivery)
         subscriber = delivery.subscriber
         spec = self.spec_for(delivery)
+        key = _RenderKey(
+            article_ids=tuple(delivery.article_ids),
+            topic_names=tuple(topic.name for topic in subscriber.topics),
+            spec=spec.key,
+        )
+        email, found = self._encoded(key, spec)
         tracked = spec.edition.click_tracking or spec.edition.open_tracking
-        email = self.render_for(
-            subscriber, delivery.article_ids, spec, delivery_id=delivery.id if tracked else 0
-        )
-        reader = self.reader_parts(subscriber.id, subscriber.email)
-        return self.envelope(
-            delivery, subscriber.email, email, reader.unsubscribe_url, kind="digest"
-        )
+        reader = self.reader_parts(subscriber.id, subscriber.email, delivery.id if tracked else 0)
+        fill = _times(found, subscriber.timezone, spec.local_date)
+        return self.envelope(delivery, subscriber.email, email, reader, fill, kind="digest")
 
     @property
     def settings(self) -> Settings:
@@ -289,29 +313,39 @@ class DigestComposer:
     def article(self, article_id: int) -> Article:
         return self._articles[article_id]
 
-    def cached(self, key: Hashable) -> RenderedEmail | None:
+    def cached(self, key: Hashable) -> EncodedEmail | None:
         return self._cache.get(key)
 
-    def keep(self, key: Hashable, rendered: RenderedEmail) -> None:
-        self._cache.put(key, rendered)
+    def keep(self, key: Hashable, encoded: EncodedEmail) -> None:
+        self._cache.put(key, encoded)
 
     def render_kind(self, kind: str, context: dict[str, object]) -> RenderedEmail:
         return self._renderer.render(kind, context)
 
     def envelope(
-        self, delivery: Delivery, recipient: str, email: RenderedEmail, unsubscribe_url: str,
-        *, kind: str,
-    ) -> Envelope:  # fmt: skip
+        self,
+        delivery: Delivery,
+        recipient: str,
+        email: EncodedEmail,
+        reader: ReaderParts,
+        fill: Mapping[str, str],
+        *,
+        kind: str,
+    ) -> Envelope:
+        """The message of one ledger row: the shared encoded body with this reader's values,
+        the list headers, the VERP return path, DKIM when configured."""
         message_id = make_message_id(self._domain, f"{kind}.{delivery.id}")
         data = build_message(
             sender=self._settings.mail_from,
             recipient=recipient,
             email=email,
+            reader=reader,
+            fill=fill,
             message_id=message_id,
             date=utcnow(),
             headers=[
                 ("List-Id", f"{delivery.edition} {kind} <{self._settings.list_id}>"),
-                ("List-Unsubscribe", f"<{unsubscribe_url}>"),
+                ("List-Unsubscribe", f"<{reader.unsubscribe_url}>"),
                 ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
                 ("X-Newsalerts-Delivery", str(delivery.id)),
                 # Gmail's feedback loop groups complaints by these fields.

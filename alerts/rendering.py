@@ -11,10 +11,18 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import css_inline
 import nh3
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import (
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    pass_environment,
+    select_autoescape,
+)
+from jinja2.filters import do_wordwrap
 
 from alerts.config import TEMPLATES_DIR
 
@@ -36,6 +44,15 @@ class ReaderParts:
     unsubscribe_url: str
     preferences_url: str
     tracking_token: str = ""
+
+    def markers(self) -> dict[str, str]:
+        """The reader's values by the marker each replaces."""
+        return {
+            ReaderMarkers.email: self.email,
+            ReaderMarkers.unsubscribe_url: self.unsubscribe_url,
+            ReaderMarkers.preferences_url: self.preferences_url,
+            ReaderMarkers.tracking_token: self.tracking_token,
+        }
 
 
 @dataclass(frozen=True)
@@ -72,8 +89,12 @@ def _splice(body: str, reader: ReaderParts, *, escape: bool) -> str:
     )
 
 
+@lru_cache(maxsize=4096)
 def html_to_text(fragment: str) -> str:
-    """Plain text of a sanitised HTML fragment, for the written text part."""
+    """Plain text of a sanitised HTML fragment, for the written text part.
+
+    Cached: a story's summary appears in many digests (one render per topic mix).
+    """
     stripped = nh3.clean(fragment, tags=set(), attributes={})
     return _WHITESPACE.sub(" ", html.unescape(stripped)).strip()
 
@@ -88,6 +109,7 @@ class EmailRenderer:
             lstrip_blocks=True,
             keep_trailing_newline=True,
         )
+        self._environment.filters["wordwrap"] = _wordwrap
         self._inliner = css_inline.CSSInliner(
             load_remote_stylesheets=False, keep_style_tags=False, keep_at_rules=True
         )
@@ -103,6 +125,18 @@ class EmailRenderer:
             text=_tidy_text(text),
             html=self._inliner.inline(body),
         )
+
+
+@pass_environment
+def _wordwrap(environment: Environment, text: str, *arguments: Any, **options: Any) -> str:
+    """Jinja's `wordwrap`, cached: the same summaries are wrapped in every digest that
+    carries them, and textwrap is slow."""
+    return _cached_wordwrap(environment, text, *arguments, **options)
+
+
+@lru_cache(maxsize=4096)
+def _cached_wordwrap(environment: Environment, text: str, *arguments: Any, **options: Any) -> str:
+    return do_wordwrap(environment, text, *arguments, **options)
 
 
 def _tidy_text(text: str) -> str:
