@@ -63,7 +63,7 @@ def collect_status(
     *,
     now: datetime,
     probe_workers: bool = True,
-    worker_timeout: float = 0.5,
+    worker_timeout: float = 1.0,
     probe_relays: bool = True,
     stall_seconds: float = STALL_SECONDS,
 ) -> OpsStatus:

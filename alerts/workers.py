@@ -1,6 +1,6 @@
 """The Celery workers as they answer a broadcast: host, pid, concurrency, tasks running.
 
-Two broadcasts (`stats`, `active`), each waiting `timeout` seconds for replies; no events and
+Two broadcasts (`stats`, `active`) side by side, waiting `timeout` seconds for replies; no events and
 no Flower needed. What a single broadcast cannot tell — when a worker last answered, and when
 its count of finished tasks last moved — is kept in one Redis hash (`newsalerts:workers`),
 updated by whoever looks (the console, `newsalerts ops status`). So:
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -54,8 +55,10 @@ def read_workers(
 ) -> list[WorkerFigures]:
     """Every worker that answers now or answered in the last day, by name."""
     inspect = app.control.inspect(timeout=timeout)
-    stats: Mapping[str, Any] = inspect.stats() or {}
-    active: Mapping[str, Any] = inspect.active() or {}
+    with ThreadPoolExecutor(max_workers=2) as pool:  # each waits `timeout`: side by side
+        asked = pool.submit(inspect.stats), pool.submit(inspect.active)
+        stats: Mapping[str, Any] = asked[0].result() or {}
+        active: Mapping[str, Any] = asked[1].result() or {}
     try:
         remembered = {
             _text(name): json.loads(value) for name, value in client.hgetall(SEEN_KEY).items()
