@@ -1,9 +1,9 @@
 """The Celery workers as they answer a broadcast: host, pid, concurrency, tasks running.
 
-Two broadcasts (`stats`, `active`) side by side, waiting `timeout` seconds for replies; no events and
-no Flower needed. What a single broadcast cannot tell — when a worker last answered, and when
-its count of finished tasks last moved — is kept in one Redis hash (`newsalerts:workers`),
-updated by whoever looks (the console, `newsalerts ops status`). So:
+Two broadcasts (`stats`, `active`) side by side, each waiting `timeout` seconds for replies;
+no events and no Flower needed. What a single broadcast cannot tell — when a worker last
+answered, and when its count of finished tasks last moved — is kept in one Redis hash
+(`newsalerts:workers`), updated by whoever looks (the console, `newsalerts ops status`). So:
 
 - a worker that answered before and does not now is listed as not answering, with the time
   it was last seen (for a day);
@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import json
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,8 +55,8 @@ def read_workers(
 ) -> list[WorkerFigures]:
     """Every worker that answers now or answered in the last day, by name."""
     inspect = app.control.inspect(timeout=timeout)
-    with ThreadPoolExecutor(max_workers=2) as pool:  # each waits `timeout`: side by side
-        asked = pool.submit(inspect.stats), pool.submit(inspect.active)
+    with ThreadPoolExecutor(max_workers=2) as executor:  # each waits `timeout`: side by side
+        asked = executor.submit(inspect.stats), executor.submit(inspect.active)
         stats: Mapping[str, Any] = asked[0].result() or {}
         active: Mapping[str, Any] = asked[1].result() or {}
     try:

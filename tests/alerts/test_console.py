@@ -34,7 +34,7 @@ from alerts.models import (
 )
 from alerts.queues import FINISHED, PUBLISHED, count_task, read_broker
 from alerts.tasks import SEND_BATCH
-from alerts.workers import read_workers
+from alerts.workers import WorkerFigures, read_workers
 from tests.support.builders import reader
 from tests.support.processes import start_worker, stop_worker
 from tests.support.smtp_server import RecordingSMTPServer
@@ -149,7 +149,7 @@ def test_workers_answer_with_their_figures_and_are_remembered(
     process = start_worker(worker_environment, tmp_path / "worker.log", concurrency=2)
     try:
         deadline = time.monotonic() + 30
-        workers = []
+        workers: list[WorkerFigures] = []
         while time.monotonic() < deadline and not workers:
             workers = read_workers(app, client, waiting=0, now=time.time(), timeout=1.0)
         assert len(workers) == 1, (tmp_path / "worker.log").read_text()

@@ -83,7 +83,8 @@ def test_json_output_and_exit_status(database_url: str) -> None:
     }
     assert data["version"] == 2
     assert data["services"] == {"database": "ok", "file://./outbox": "ok"}
-    assert (data["queues"], data["workers"], data["sends"], data["failures"]) == (None, None, [], [])
+    assert (data["queues"], data["workers"]) == (None, None)
+    assert (data["sends"], data["failures"], data["dead_letters"]) == ([], [], [])
     assert len(data["feedback"]) == 14
 
     broken = CliRunner().invoke(
