@@ -53,7 +53,7 @@ def minute_chart(series: MinuteSeries, *, width: int = 960, height: int = 260) -
     )
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-        f'width="{width}" height="{height}" role="img" aria-labelledby="t d" '
+        'width="100%" role="img" aria-labelledby="t d" '
         'font-family="system-ui, -apple-system, Segoe UI, Roboto, Arial, sans-serif" '
         'font-size="12">',
         '<title id="t">Messages a minute, last 24 hours (UTC)</title>',

@@ -73,7 +73,7 @@ def _security_headers(response: Response) -> Response:
     response.headers.setdefault(
         "Content-Security-Policy",
         f"default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-{nonce}'; "
-        f"img-src 'self' data:; form-action 'self' {own}; "
+        f"img-src 'self' data:; connect-src 'self'; form-action 'self' {own}; "
         f"frame-ancestors {framing}; base-uri 'none'",
     )
     response.headers.setdefault("X-Content-Type-Options", "nosniff")

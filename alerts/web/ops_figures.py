@@ -36,6 +36,8 @@ def number(value: float | int | None) -> str:
 
 
 def percent(share: float) -> str:
+    if share == 0:
+        return "0 %"
     return f"{share * 100:.2f} %" if share < 0.1 else f"{share * 100:.1f} %"
 
 
