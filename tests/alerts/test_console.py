@@ -139,6 +139,7 @@ def worker_environment(database_url: str, broker_url: str, tmp_path: Path) -> di
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_workers_answer_with_their_figures_and_are_remembered(
     worker_environment: dict[str, str], broker_url: str, tmp_path: Path
