@@ -79,6 +79,8 @@ class Settings(BaseSettings):
     password_hash_cost: Literal["default", "fast"] = "default"
     # How long a staff login lasts without signing in again.
     staff_session_hours: int = Field(default=12, ge=1, le=24 * 30)
+    # When set, GET /metrics requires `Authorization: Bearer <METRICS_TOKEN>`.
+    metrics_token: str | None = None
 
     @field_validator("database_url")
     @classmethod

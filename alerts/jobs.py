@@ -13,11 +13,11 @@ from datetime import date, datetime, timedelta
 from sqlalchemy.orm import Session
 
 from alerts.audit import record
-from alerts.breaking import create_alert, plan_alert
+from alerts.breaking import AlertError, create_alert, plan_alert, set_alert_status
 from alerts.delivery import BatchResult, RetryPolicy, SweepResult, send_batch, sweep_stuck
 from alerts.editions import get_edition
 from alerts.issues import IssueError, cancel, get_issue, issue_for, pause, resume
-from alerts.models import IssueStatus
+from alerts.models import BreakingAlert, IssueStatus
 from alerts.planning import PlanResult, claim_queue, plan_in_chunks
 from alerts.runtime import Runtime
 from alerts.selection import local_today
@@ -158,6 +158,29 @@ def change_issue(
         target = f"{issue.edition.slug}/{issue.local_date}"
         record(session, actor=actor, action=f"issue.{action}", target=target, now=now)
         session.commit()
+        if action == "resume":
+            _queue(runtime, session, started, publish, now=now)
+        return started
+
+
+def change_alert(
+    runtime: Runtime, *, alert_id: int, action: str, now: datetime, actor: str,
+    publish: Publish | None,
+) -> StartedSend:  # fmt: skip
+    """Pause, resume or cancel a breaking alert's send. Raises AlertError."""
+    statuses = {"pause": IssueStatus.PAUSED, "resume": IssueStatus.OPEN,
+                "cancel": IssueStatus.CANCELLED}  # fmt: skip
+    if action not in statuses:
+        raise AlertError(f"unknown action {action!r}")
+    with runtime.session() as session:
+        alert = session.get(BreakingAlert, alert_id)
+        if alert is None:
+            raise AlertError(f"there is no alert {alert_id}")
+        set_alert_status(session, alert, statuses[action], now=now)
+        record(session, actor=actor, action=f"alert.{action}", target=f"alert/{alert_id}",
+               now=now)  # fmt: skip
+        session.commit()
+        started = StartedSend(alert_id=alert_id)
         if action == "resume":
             _queue(runtime, session, started, publish, now=now)
         return started

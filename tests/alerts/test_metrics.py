@@ -38,6 +38,7 @@ from tests.support.builders import reader
 from tests.test_docker_compose import yaml_to_data
 
 NOW = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
+RELAY = "file://./outbox"  # the default SMTP_URL: the relay every ledger figure names
 ROOT = Path(__file__).resolve().parents[2]
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -171,7 +172,9 @@ def test_every_figure_from_the_ledger_and_the_broker(
     for result in ("sent", "failed"):
         for reply in ("2xx", "4xx", "5xx", "none"):
             expected = messages.get((result, reply), 0)
-            found = value(samples, "newsalerts_messages_total", result=result, reply_class=reply)
+            found = value(
+                samples, "newsalerts_messages_total", result=result, relay=RELAY, reply_class=reply
+            )
             assert found == expected, (result, reply)
 
     assert value(samples, "newsalerts_oldest_pending_delivery_age_seconds") == 1200
@@ -234,6 +237,7 @@ def test_unreachable_services_are_reported_not_raised(tmp_path: Path) -> None:
     settings = load_settings(
         database_url="postgresql://nobody@127.0.0.1:9/none",
         redis_url="redis://127.0.0.1:9/0",
+        smtp_url="smtp://127.0.0.1:9",
         _env_file=None,
     )
     runtime = Runtime.from_settings(settings)
@@ -244,6 +248,7 @@ def test_unreachable_services_are_reported_not_raised(tmp_path: Path) -> None:
     assert samples == {
         ("newsalerts_up", frozenset({("service", "database")})): 0,
         ("newsalerts_up", frozenset({("service", "redis")})): 0,
+        ("newsalerts_up", frozenset({("service", "smtp:127.0.0.1:9")})): 0,
     }
 
 
@@ -256,7 +261,8 @@ def test_without_a_broker_only_the_database_is_reported(database_url: str) -> No
     finally:
         runtime.close()
     assert {labels for name, labels in samples if name == "newsalerts_up"} == {
-        frozenset({("service", "database")})
+        frozenset({("service", "database")}),
+        frozenset({("service", RELAY)}),
     }
     assert not any(name.startswith("newsalerts_queue") for name, _ in samples)
 
