@@ -16,7 +16,15 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from alerts.config import TEMPLATES_DIR, Settings
 from alerts.metrics import render_metrics
 from alerts.runtime import Runtime
-from alerts.web import api, auth, links, signup, webhooks
+from alerts.web import (
+    api,
+    archive,
+    auth,
+    links,
+    signup,
+    tracking,
+    webhooks,
+)
 from alerts.web.context import WebContext, web_context
 from alerts.web.pages import json_error, page, wants_json
 
@@ -39,6 +47,8 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Flask:
     app.register_blueprint(webhooks.blueprint)
     app.register_blueprint(api.blueprint)
     app.register_blueprint(auth.blueprint)
+    app.register_blueprint(archive.blueprint)
+    app.register_blueprint(tracking.blueprint)
     app.add_url_rule("/healthz", "healthz", _healthz)
     app.add_url_rule("/readyz", "readyz", _readyz)
     app.add_url_rule("/metrics", "metrics", _metrics)

@@ -141,3 +141,9 @@ def links_in(message: EmailMessage) -> list[str]:
 
 def images_in(message: EmailMessage) -> list[str]:
     return _SRC.findall(html_of(message))
+
+
+def relative(url: str, base_url: str) -> str:
+    """A link of an email, as a path the test client can follow."""
+    assert url.startswith(base_url + "/"), url
+    return url[len(base_url) :]
