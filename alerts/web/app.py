@@ -21,6 +21,7 @@ from alerts.web import (
     archive,
     auth,
     links,
+    results,
     signup,
     tracking,
     webhooks,
@@ -49,6 +50,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Flask:
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(archive.blueprint)
     app.register_blueprint(tracking.blueprint)
+    app.register_blueprint(results.blueprint)
     app.add_url_rule("/healthz", "healthz", _healthz)
     app.add_url_rule("/readyz", "readyz", _readyz)
     app.add_url_rule("/metrics", "metrics", _metrics)

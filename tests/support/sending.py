@@ -40,8 +40,12 @@ def tracked_edition(
     return edition
 
 
-def add_stories(session: Session, *, now: datetime, breaking: bool = False) -> list[int]:
-    """The STORIES, published an hour (and a minute more each) before `now`; their ids."""
+def add_stories(
+    session: Session, *, now: datetime, breaking: bool = False,
+    stories: tuple[tuple[str, str, str], ...] = STORIES,
+) -> list[int]:  # fmt: skip
+    """`stories` (slug, section, topic), published an hour (and a minute more each)
+    before `now`, newest first; their ids."""
     result = upsert_articles(
         session,
         [
@@ -54,7 +58,7 @@ def add_stories(session: Session, *, now: datetime, breaking: bool = False) -> l
                 published_at=now - timedelta(hours=1, minutes=index),
                 breaking=breaking,
             )
-            for index, (slug, section, topic) in enumerate(STORIES)
+            for index, (slug, section, topic) in enumerate(stories)
         ],
         source=None,
         now=now,
