@@ -18,6 +18,7 @@ from alerts.metrics import render_metrics
 from alerts.runtime import Runtime
 from alerts.web import (
     api,
+    api_editions,  # noqa: F401  (adds its routes to api.blueprint)
     archive,
     auth,
     links,
