@@ -10,14 +10,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from alerts.audit import record
+from alerts.api_tokens import allows
+from alerts.audit import record, token_actor
 from alerts.breaking import AlertError, create_alert, plan_alert, set_alert_status
 from alerts.delivery import BatchResult, RetryPolicy, SweepResult, send_batch, sweep_stuck
 from alerts.editions import get_edition
 from alerts.issues import IssueError, cancel, get_issue, issue_for, pause, resume
-from alerts.models import BreakingAlert, IssueStatus
+from alerts.models import ApiToken, Article, BreakingAlert, IssueStatus
 from alerts.planning import PlanResult, claim_queue, plan_in_chunks
 from alerts.runtime import Runtime
 from alerts.selection import local_today
@@ -199,6 +202,38 @@ def start_alert(
         started = StartedSend(alert_id=alert.id, planned=plan.planned)
         _queue(runtime, session, started, publish, now=now)
         return started
+
+
+def alert_if_breaking(
+    runtime: Runtime,
+    article: Article,
+    token: ApiToken,
+    *,
+    changed: bool,
+    now: datetime,
+    publish: Publish | None,
+) -> StartedSend | None:
+    """Start the alert about an article a push just created or updated (`changed`) with
+    `breaking: true`, once, when the pushing token has the "alerts" scope. Returns what was
+    started, or None (not breaking, not changed, no scope, alerted already)."""
+    if not (changed and article.breaking and allows(token, "alerts")):
+        return None
+    with runtime.session() as session:
+        exists = session.scalar(
+            select(BreakingAlert.id).where(BreakingAlert.article_id == article.id)
+        )
+    if exists is not None:
+        return None
+    try:
+        return start_alert(
+            runtime,
+            article_id=article.id,
+            now=now,
+            actor=token_actor(token.name),
+            publish=publish,
+        )
+    except (AlertError, IntegrityError):
+        return None  # alerted by someone else in the meantime
 
 
 def _lease(runtime: Runtime) -> timedelta:

@@ -21,6 +21,7 @@ from alerts.api_subscribers import (
 from alerts.api_tokens import allows, authenticate
 from alerts.articles import article_input_from_mapping, upsert_articles
 from alerts.errors import ArticleError
+from alerts.jobs import alert_if_breaking
 from alerts.models import ApiToken
 from alerts.notices import Notice
 from alerts.web.context import db, web_context
@@ -102,13 +103,20 @@ def push_article() -> View:
             now=utcnow(),
         )  # fmt: skip
         session.commit()
-    body = {
+    body: dict[str, Any] = {
         "id": article.id,
         "url": article.url,
         "status": outcome,
         "topics": [topic.slug for topic in article.topics],
         "published_at": article.published_at.astimezone(UTC).isoformat(),
     }
+    context = web_context()
+    alert = alert_if_breaking(
+        context.runtime, article, token, changed=outcome != "unchanged", now=utcnow(),
+        publish=context.publish,
+    )  # fmt: skip
+    if alert is not None:
+        body["alert"] = {"id": alert.alert_id, "planned": alert.planned}
     return jsonify(body), 201 if result.created else 200
 
 

@@ -17,7 +17,18 @@ from alerts.config import TEMPLATES_DIR, Settings
 from alerts.health import check_services, healthy
 from alerts.metrics import render_metrics
 from alerts.runtime import Runtime
-from alerts.web import api, auth, links, ops, signup, webhooks
+from alerts.web import (
+    api,
+    api_editions,  # noqa: F401  (adds its routes to api.blueprint)
+    archive,
+    auth,
+    links,
+    ops,
+    results,
+    signup,
+    tracking,
+    webhooks,
+)
 from alerts.web.context import WebContext, web_context
 from alerts.web.pages import json_error, page, wants_json
 
@@ -43,6 +54,9 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Flask:
     app.register_blueprint(api.blueprint)
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(ops.blueprint)
+    app.register_blueprint(archive.blueprint)
+    app.register_blueprint(tracking.blueprint)
+    app.register_blueprint(results.blueprint)
     app.add_url_rule("/healthz", "healthz", _healthz)
     app.add_url_rule("/readyz", "readyz", _readyz)
     app.add_url_rule("/metrics", "metrics", _metrics)
