@@ -165,7 +165,8 @@ def test_console_shows_the_send_in_progress(app: Flask) -> None:
     for name, value in data["figures"].items():  # every figure has its place on the page
         if name.startswith(("send.", "deliveries.sent", "oldest_pending")):
             assert f'data-figure="{name}"' in page, name
-            assert f">{value}<" in page, name
+            if not name.endswith(("oldest", "oldest_pending")):  # ages move between the two
+                assert f">{value}<" in page, name
 
     svg = client.get("/ops/chart.svg")
     assert svg.content_type.startswith("image/svg+xml")
