@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
@@ -91,6 +91,16 @@ def get_edition(session: Session, key: str | int) -> Edition:
     if edition is None:
         raise EditionNotFound(key)
     return edition
+
+
+def issue_date(edition: Edition, day: date) -> date:
+    """The date of the issue that `day` falls in, as the ledger keys it: the day itself
+    for a daily edition; for a weekly one, its day of that Monday-to-Sunday week (the
+    Monday when it has no set day), as due_date keys a scheduled weekly send."""
+    if edition.cadence is Cadence.DAILY:
+        return day
+    monday = day - timedelta(days=day.weekday())
+    return monday + timedelta(days=edition.weekday or 0)
 
 
 def create_edition(session: Session, *, slug: str, data: EditionInput, now: datetime) -> Edition:
