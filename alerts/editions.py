@@ -13,8 +13,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from jinja2 import StrictUndefined, TemplateError
+from jinja2.exceptions import SecurityError
+from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -26,7 +29,28 @@ from subscribers.models import Topic
 MAX_ARTICLES_LIMIT = 100
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$")
 _RESERVED_SLUGS = frozenset({"new", "alert"})
-_subjects = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+
+
+class _SubjectEnvironment(SandboxedEnvironment):
+    """The sandbox, plus no powers and no huge repetitions: a subject line is short, and
+    `{{ 9**9**9 }}` or `{{ lead * 10**8 }}` would tie up a worker."""
+
+    intercepted_binops = frozenset({"**", "*"})
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**":
+            raise SecurityError("powers are not allowed in a subject")
+        if isinstance(left, str | list) or isinstance(right, str | list):
+            times = right if isinstance(left, str | list) else left
+            if isinstance(times, int) and times > 300:
+                raise SecurityError("that repeats text too often for a subject")
+        return super().call_binop(context, operator, left, right)
+
+
+_subjects = _SubjectEnvironment(undefined=StrictUndefined, autoescape=False)
+# What a template may raise besides TemplateError: `range(10**6)` (OverflowError),
+# `count / (count - 3)` on a three-story issue, `lead + count`, ...
+_RENDER_ERRORS = (TemplateError, ArithmeticError, LookupError, TypeError, ValueError)
 
 DEFAULT_EDITIONS = (
     ("daily", "Daily briefing", Cadence.DAILY),
@@ -176,7 +200,7 @@ def check_subject_template(template: str) -> None:
         raise EditionError("subject_template", "give a subject of 1 to 300 characters")
     try:
         _subjects.from_string(template).render(_SAMPLE)
-    except TemplateError as error:
+    except _RENDER_ERRORS as error:
         raise EditionError("subject_template", f"cannot be used: {error}") from None
 
 
@@ -194,6 +218,6 @@ def subject_line(
     }
     try:
         rendered = _subjects.from_string(template).render(values)
-    except TemplateError:
+    except _RENDER_ERRORS:  # it rendered with the sample values, not with these
         rendered = _subjects.from_string(DEFAULT_SUBJECT).render(values)
     return " ".join(rendered.split())[:300]
