@@ -16,7 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from alerts.config import TEMPLATES_DIR, Settings
 from alerts.metrics import render_metrics
 from alerts.runtime import Runtime
-from alerts.web import api, auth, links, signup, webhooks
+from alerts.web import api, auth, desk, desk_issues, links, signup, webhooks
 from alerts.web.context import WebContext, web_context
 from alerts.web.pages import json_error, page, wants_json
 
@@ -39,6 +39,9 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Flask:
     app.register_blueprint(webhooks.blueprint)
     app.register_blueprint(api.blueprint)
     app.register_blueprint(auth.blueprint)
+    app.register_blueprint(desk.blueprint)
+    app.register_blueprint(desk_issues.blueprint)
+    desk.register_template_helpers(app)
     app.add_url_rule("/healthz", "healthz", _healthz)
     app.add_url_rule("/readyz", "readyz", _readyz)
     app.add_url_rule("/metrics", "metrics", _metrics)
@@ -66,10 +69,12 @@ def _security_headers(response: Response) -> Response:
     # Our forms post only to this service (its public origin may differ from the Host a
     # request came in on); publishers' origins may frame the iframe form, nothing more.
     own = "{0.scheme}://{0.netloc}".format(urlsplit(settings.base_url))
+    # The desk polls its progress panels and frames its own email previews.
+    desk = "connect-src 'self'; frame-src 'self'; " if request.path.startswith("/desk") else ""
     response.headers.setdefault(
         "Content-Security-Policy",
         f"default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-{nonce}'; "
-        f"img-src 'self' data:; form-action 'self' {own}; "
+        f"img-src 'self' data:; {desk}form-action 'self' {own}; "
         f"frame-ancestors {framing}; base-uri 'none'",
     )
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
