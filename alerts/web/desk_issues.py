@@ -37,6 +37,7 @@ from alerts.issues import IssueError, issue_for, lock, set_texts, unlock
 from alerts.jobs import change_issue, send_now
 from alerts.models import Edition, Issue
 from alerts.preview import Preview, preview_digest, preview_topic_mix
+from alerts.rendering import RenderedEmail
 from alerts.test_sends import send_test, without_reader_links
 from alerts.web.auth import current_staff
 from alerts.web.context import db, web_context
@@ -126,6 +127,8 @@ class PreviewRequest:
 class PreviewOutcome:
     preview: Preview | None
     message: str | None
+    # What the desk shows: the preview with the reader's own links made dead.
+    email: RenderedEmail | None = None
 
 
 def run_preview(edition: Edition, issue: Issue, wanted: PreviewRequest) -> PreviewOutcome:
@@ -145,7 +148,7 @@ def run_preview(edition: Edition, issue: Issue, wanted: PreviewRequest) -> Previ
     if found is None:
         return PreviewOutcome(None, "This digest would be empty: nothing new on those topics, "
                                     "so no email would go out.")  # fmt: skip
-    return PreviewOutcome(found, None)
+    return PreviewOutcome(found, None, without_reader_links(session, runtime.settings, found))
 
 
 # --- the page ------------------------------------------------------------------------------
@@ -210,10 +213,10 @@ def preview_frame(slug: str, day: str) -> Response:
     outcome = run_preview(
         edition, current, PreviewRequest.parse(request.args, settings.default_timezone)
     )
-    if outcome.preview is None:
+    if outcome.email is None:
         body, status = page("desk/preview_message.html", message=outcome.message)
     else:
-        body, status = without_reader_links(db(), settings, outcome.preview).html, 200
+        body, status = outcome.email.html, 200
     response = make_response(body, status)
     response.headers["Content-Security-Policy"] = PREVIEW_POLICY
     response.headers["Cache-Control"] = "no-store"
