@@ -9,15 +9,10 @@ it. Opening the page stores nothing; the first action on an issue stores it.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from datetime import date
-from functools import lru_cache
-from typing import Any
-from zoneinfo import available_timezones
 
 from flask import Blueprint, jsonify, make_response, redirect, request
 from sqlalchemy import select
-from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from alerts.audit import record
@@ -36,22 +31,19 @@ from alerts.errors import AlertsError, DeliveryError
 from alerts.issues import IssueError, issue_for, lock, set_texts, unlock
 from alerts.jobs import change_issue, send_now
 from alerts.models import Edition, Issue
-from alerts.preview import Preview, preview_digest, preview_topic_mix
-from alerts.rendering import RenderedEmail
-from alerts.test_sends import send_test, without_reader_links
+from alerts.test_sends import send_test
 from alerts.web.auth import current_staff
 from alerts.web.context import db, web_context
 from alerts.web.desk import BadInput, NotFound, View, actor, done, guard_desk, issue_url
+from alerts.web.desk_previews import PreviewRequest, run_preview, time_zones
 from alerts.web.pages import page
 from subscribers.database import utcnow
-from subscribers.errors import SubscribersError
 from subscribers.models import Topic
 
 blueprint = Blueprint("desk_issues", __name__, url_prefix="/desk/editions/<slug>/issues/<day>")
 guard_desk(blueprint)
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_TOPIC = re.compile(r"^[a-z0-9-]{1,100}$")
 SEND_ACTIONS = ("pause", "resume", "cancel")
 # The preview frame shows an email: its own styles and remote images, nothing that runs,
 # no forms, and only the desk may frame it.
@@ -60,11 +52,6 @@ PREVIEW_POLICY = (
     "font-src https: data:; form-action 'none'; base-uri 'none'; frame-ancestors 'self'; "
     "sandbox allow-popups allow-popups-to-escape-sandbox"
 )
-
-
-@lru_cache(maxsize=1)
-def time_zones() -> list[str]:
-    return sorted(zone for zone in available_timezones() if "/" in zone or zone == "UTC")
 
 
 def _edition_and_day(slug: str, day: str) -> tuple[Edition, date]:
@@ -85,70 +72,6 @@ def _stored_issue(slug: str, day: str) -> Issue:
     if issue_date(edition, parsed) != parsed:
         raise NotFound(f"the {edition.name} has no issue on {parsed.isoformat()}")
     return issue_for(db(), edition, parsed, now=utcnow())
-
-
-# --- previews ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PreviewRequest:
-    """Whom to preview the issue as: a reader (by address) or a mix of topics in a zone."""
-
-    mode: str = "reader"
-    email: str = ""
-    topics: tuple[str, ...] = ()
-    timezone: str = "UTC"
-    errors: dict[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def parse(cls, values: MultiDict[str, str], default_zone: str) -> PreviewRequest:
-        mode = "topics" if values.get("mode") == "topics" else "reader"
-        email = (values.get("email") or "").strip()[:320]
-        zone = values.get("timezone") or default_zone
-        errors = {}
-        if mode == "reader" and not email:
-            errors["email"] = "Give the address of a reader to preview as."
-        if zone not in time_zones():
-            errors["timezone"] = "Choose a time zone from the list."
-            zone = default_zone
-        topics = tuple(dict.fromkeys(values.getlist("topics")))[:100]
-        if not all(_TOPIC.match(topic) for topic in topics):
-            errors["topics"] = "Choose topics from the list."
-        return cls(mode, email, topics, zone, errors)
-
-    def query(self) -> dict[str, Any]:
-        if self.mode == "reader":
-            return {"preview": "1", "mode": "reader", "email": self.email}
-        return {"preview": "1", "mode": "topics", "topics": list(self.topics),
-                "timezone": self.timezone}  # fmt: skip
-
-
-@dataclass(frozen=True)
-class PreviewOutcome:
-    preview: Preview | None
-    message: str | None
-    # What the desk shows: the preview with the reader's own links made dead.
-    email: RenderedEmail | None = None
-
-
-def run_preview(edition: Edition, issue: Issue, wanted: PreviewRequest) -> PreviewOutcome:
-    if wanted.errors:
-        return PreviewOutcome(None, " ".join(wanted.errors.values()))
-    session, runtime = db(), web_context().runtime
-    try:
-        if wanted.mode == "reader":
-            found = preview_digest(session, runtime=runtime, email=wanted.email,
-                                   edition=edition.slug, issue=issue, now=utcnow())  # fmt: skip
-        else:
-            found = preview_topic_mix(session, runtime=runtime, edition=edition.slug,
-                                      topic_slugs=wanted.topics, timezone=wanted.timezone,
-                                      issue=issue, now=utcnow())  # fmt: skip
-    except (AlertsError, SubscribersError) as error:
-        return PreviewOutcome(None, f"No preview: {error}.")
-    if found is None:
-        return PreviewOutcome(None, "This digest would be empty: nothing new on those topics, "
-                                    "so no email would go out.")  # fmt: skip
-    return PreviewOutcome(found, None, without_reader_links(session, runtime.settings, found))
 
 
 # --- the page ------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from alerts.editions import get_edition
 from alerts.issues import find_issue
 from alerts.models import Edition, Role
-from tests.support.staff import make_staff, signed_in_client
+from tests.support.staff import signed_in_client
 from tests.web.desk_support import audit_actions, follow, newsroom, post, store, today
 
 
@@ -295,10 +295,3 @@ def test_hostile_input_never_gets_a_server_error(app: Flask, editor: FlaskClient
     for path, form, status in posts:
         answer = post(editor, path, **form)
         assert answer.status_code == status, (path, form, answer.status_code)
-
-
-def test_an_edition_page_for_a_staff_member_who_is_gone(app: Flask) -> None:
-    """A session whose user was deactivated is signed out, not served the desk."""
-    make_staff(app, "leaver@newsroom.example.com")
-    client = signed_in_client(app, Role.EDITOR, "stayer@newsroom.example.com")
-    assert client.get("/desk").status_code == 200
