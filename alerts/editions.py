@@ -12,9 +12,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from typing import Any
 
 from jinja2 import StrictUndefined
+from jinja2.exceptions import SecurityError
+from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -27,7 +30,25 @@ from subscribers.models import Topic
 MAX_ARTICLES_LIMIT = 100
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$")
 _RESERVED_SLUGS = frozenset({"new", "alert"})
-_subjects = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+
+
+class _SubjectEnvironment(SandboxedEnvironment):
+    """The sandbox, plus no powers and no huge repetitions: a subject line is short, and
+    `{{ 9**9**9 }}` or `{{ lead * 10**8 }}` would tie up a worker."""
+
+    intercepted_binops = frozenset({"**", "*"})
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**":
+            raise SecurityError("powers are not allowed in a subject")
+        if isinstance(left, str | list) or isinstance(right, str | list):
+            times = right if isinstance(left, str | list) else left
+            if isinstance(times, int) and times > 300:
+                raise SecurityError("that repeats text too often for a subject")
+        return super().call_binop(context, operator, left, right)
+
+
+_subjects = _SubjectEnvironment(undefined=StrictUndefined, autoescape=False)
 
 DEFAULT_EDITIONS = (
     ("daily", "Daily briefing", Cadence.DAILY),
@@ -93,6 +114,16 @@ def get_edition(session: Session, key: str | int) -> Edition:
     if edition is None:
         raise EditionNotFound(key)
     return edition
+
+
+def issue_date(edition: Edition, day: date) -> date:
+    """The date of the issue that `day` falls in, as the ledger keys it: the day itself
+    for a daily edition; for a weekly one, its day of that Monday-to-Sunday week (the
+    Monday when it has no set day), as due_date keys a scheduled weekly send."""
+    if edition.cadence is Cadence.DAILY:
+        return day
+    monday = day - timedelta(days=day.weekday())
+    return monday + timedelta(days=edition.weekday or 0)
 
 
 def create_edition(session: Session, *, slug: str, data: EditionInput, now: datetime) -> Edition:

@@ -18,7 +18,7 @@ from alerts.api_tokens import allows
 from alerts.audit import record, token_actor
 from alerts.breaking import AlertError, create_alert, plan_alert, set_alert_status
 from alerts.delivery import BatchResult, RetryPolicy, SweepResult, send_batch, sweep_stuck
-from alerts.editions import get_edition
+from alerts.editions import get_edition, issue_date
 from alerts.issues import IssueError, cancel, get_issue, issue_for, pause, resume
 from alerts.models import ApiToken, Article, BreakingAlert, IssueStatus
 from alerts.planning import PlanResult, claim_queue, plan_in_chunks
@@ -117,12 +117,14 @@ def send_now(
     actor: str,
     publish: Publish | None,
 ) -> StartedSend:
-    """Start an edition's issue for `local_date` (default: today in the publisher's zone)
-    for every reader of it, whatever their hour; readers who had it already are not sent
-    it again. Raises EditionNotFound, IssueError (a cancelled issue)."""
+    """Start an edition's issue for `local_date` (default: the issue of today in the
+    publisher's zone; for a weekly edition, this week's) for every reader of it, whatever
+    their hour; readers who had it already are not sent it again. Raises EditionNotFound,
+    IssueError (a cancelled issue)."""
     with runtime.session() as session:
         chosen = get_edition(session, edition)
-        day = local_date or local_today(now, runtime.settings.default_timezone)
+        today = local_today(now, runtime.settings.default_timezone)
+        day = local_date or issue_date(chosen, today)
         issue = issue_for(session, chosen, day, now=now)
         if issue.status is IssueStatus.CANCELLED:
             raise IssueError("this issue was cancelled; it cannot be sent")

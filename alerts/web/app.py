@@ -22,6 +22,8 @@ from alerts.web import (
     api_editions,  # noqa: F401  (adds its routes to api.blueprint)
     archive,
     auth,
+    desk,
+    desk_issues,
     links,
     ops,
     results,
@@ -57,6 +59,9 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Flask:
     app.register_blueprint(archive.blueprint)
     app.register_blueprint(tracking.blueprint)
     app.register_blueprint(results.blueprint)
+    app.register_blueprint(desk.blueprint)
+    app.register_blueprint(desk_issues.blueprint)
+    desk.register_template_helpers(app)
     app.add_url_rule("/healthz", "healthz", _healthz)
     app.add_url_rule("/readyz", "readyz", _readyz)
     app.add_url_rule("/metrics", "metrics", _metrics)
@@ -84,10 +89,12 @@ def _security_headers(response: Response) -> Response:
     # Our forms post only to this service (its public origin may differ from the Host a
     # request came in on); publishers' origins may frame the iframe form, nothing more.
     own = "{0.scheme}://{0.netloc}".format(urlsplit(settings.base_url))
+    # The desk frames its own email previews (and, like the console, polls for progress).
+    previews = "frame-src 'self'; " if request.path.startswith("/desk") else ""
     response.headers.setdefault(
         "Content-Security-Policy",
         f"default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-{nonce}'; "
-        f"img-src 'self' data:; connect-src 'self'; form-action 'self' {own}; "
+        f"img-src 'self' data:; connect-src 'self'; {previews}form-action 'self' {own}; "
         f"frame-ancestors {framing}; base-uri 'none'",
     )
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
