@@ -9,11 +9,12 @@ skip rows of issues that are not open, and planning writes no rows for a cancell
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select, update
+from sqlalchemy import ColumnElement, Text, and_, case, cast, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -151,7 +152,7 @@ def set_texts(issue: Issue, *, subject: str | None, intro: str | None, now: date
         try:
             check_subject_template(subject)
         except EditionError as error:
-            raise IssueError(str(error)) from None
+            raise IssueError(error.message) from None
     if intro is not None and len(intro) > 2000:
         raise IssueError("keep the intro under 2,000 characters")
     issue.subject = subject
@@ -318,13 +319,15 @@ def progress(session: Session, *, now: datetime, issue_id: int | None = None,
 def issue_articles(session: Session, issue: Issue) -> list[Article]:
     """Every article the issue carried to any reader: pinned first, then newest first.
     What the archive shows — nothing in it is specific to one reader."""
+    # Readers with the same topic mix got the same list: one row per distinct list.
+    lists = cast(Delivery.article_ids, Text)
     ids: set[int] = set()
-    for article_ids in session.scalars(
-        select(Delivery.article_ids).where(
-            Delivery.issue_id == issue.id, Delivery.status == DeliveryStatus.SENT
-        )
+    for text in session.scalars(
+        select(lists)
+        .where(Delivery.issue_id == issue.id, Delivery.status == DeliveryStatus.SENT)
+        .group_by(lists)
     ):
-        ids.update(article_ids)
+        ids.update(json.loads(text) if text else [])
     articles = {a.id: a for a in session.scalars(select(Article).where(Article.id.in_(ids)))}
     pinned = [articles[i] for i in issue.pinned_ids if i in articles]
     rest = sorted(

@@ -19,6 +19,20 @@ def feeds() -> None:
 @clear_errors
 def feeds_add(url: str, minutes: int) -> None:
     """Poll a feed URL every N minutes (or change its interval)."""
+    _set_polling(url, minutes)
+    console.print(f"Polling {url} every {minutes} minutes.", markup=False)
+
+
+@feeds.command("remove")
+@click.argument("url")
+@clear_errors
+def feeds_remove(url: str) -> None:
+    """Stop polling a feed URL (its articles stay)."""
+    _set_polling(url, None)
+    console.print(f"No longer polling {url}.", markup=False)
+
+
+def _set_polling(url: str, minutes: int | None) -> None:
     from alerts.polling import set_polling
     from alerts.runtime import Runtime
     from subscribers.database import utcnow
@@ -30,26 +44,6 @@ def feeds_add(url: str, minutes: int) -> None:
             session.commit()
     finally:
         runtime.close()
-    console.print(f"Polling {url} every {minutes} minutes.", markup=False)
-
-
-@feeds.command("remove")
-@click.argument("url")
-@clear_errors
-def feeds_remove(url: str) -> None:
-    """Stop polling a feed URL (its articles stay)."""
-    from alerts.polling import set_polling
-    from alerts.runtime import Runtime
-    from subscribers.database import utcnow
-
-    runtime = Runtime.from_settings(settings_from_env())
-    try:
-        with runtime.session() as session:
-            set_polling(session, url=url, minutes=None, now=utcnow())
-            session.commit()
-    finally:
-        runtime.close()
-    console.print(f"No longer polling {url}.", markup=False)
 
 
 @feeds.command("list")

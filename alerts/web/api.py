@@ -43,7 +43,7 @@ blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
 View = tuple[Response, int]
 
 
-def _error(status: int, message: str, field: str | None = None) -> View:
+def api_error(status: int, message: str, field: str | None = None) -> View:
     response = jsonify({"error": {"field": field, "message": message}})
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="newsalerts"'
@@ -55,7 +55,7 @@ def require_scope(scope: str) -> View | None:
     token: ApiToken = g.api_token
     if allows(token, scope):
         return None
-    return _error(403, f"this token may not use {scope}; give it the {scope!r} scope")
+    return api_error(403, f"this token may not use {scope}; give it the {scope!r} scope")
 
 
 def _actor() -> str:
@@ -69,11 +69,11 @@ def _require_token() -> View | None:
         return None
     scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not presented.strip():
-        return _error(401, "send the API token as 'Authorization: Bearer <token>'")
+        return api_error(401, "send the API token as 'Authorization: Bearer <token>'")
     session = db()
     token = authenticate(session, presented.strip(), now=utcnow())
     if token is None:
-        return _error(401, "this token is not valid or has been revoked")
+        return api_error(401, "this token is not valid or has been revoked")
     session.commit()
     g.api_token = token
     return None
@@ -86,11 +86,11 @@ def push_article() -> View:
         return refused
     data: Any = request.get_json(silent=True)
     if not isinstance(data, dict):
-        return _error(400, "send one article as a JSON object")
+        return api_error(400, "send one article as a JSON object")
     try:
         item = article_input_from_mapping(data)
     except ArticleError as error:
-        return _error(422, str(error))
+        return api_error(422, str(error))
     session = db()
     token: ApiToken = g.api_token
     result = upsert_articles(session, [item], source=f"api:{token.name}", now=utcnow())
@@ -128,17 +128,17 @@ def add_reader() -> View:
         return refused
     data: Any = _json_body()
     if not isinstance(data, dict):
-        return _error(400, "send one reader as a JSON object")
+        return api_error(400, "send one reader as a JSON object")
     settings = web_context().runtime.settings
     try:
         wanted = parse_subscriber_request(data, default_timezone=settings.default_timezone)
     except InvalidEmail as error:
-        return _error(422, f"invalid email address: {error.reason}", "email")
+        return api_error(422, f"invalid email address: {error.reason}", "email")
     except InvalidPreference as error:
-        return _error(422, error.reason, error.field)
+        return api_error(422, error.reason, error.field)
     token: ApiToken = g.api_token
     if wanted.confirmed and not token.can_import_confirmed:
-        return _error(403, "this token may not import confirmed readers", "confirmed")
+        return api_error(403, "this token may not import confirmed readers", "confirmed")
     origin = Origin(
         source="api",
         ip_address=(request.remote_addr or "")[:45] or None,
@@ -148,7 +148,7 @@ def add_reader() -> View:
         return _import(wanted, origin) if wanted.confirmed else _request(wanted, origin)
     except InvalidPreference as error:
         db().rollback()
-        return _error(422, error.reason, error.field)
+        return api_error(422, error.reason, error.field)
 
 
 def _request(wanted: SubscriberRequest, origin: Origin) -> View:
@@ -194,7 +194,7 @@ def _import(wanted: SubscriberRequest, origin: Origin) -> View:
         return jsonify({"result": "exists", **subscriber_summary(error.subscriber)}), 200
     except Suppressed as error:
         session.rollback()
-        return _error(409, str(error), "email")
+        return api_error(409, str(error), "email")
     subscriber.breaking_alerts = preferences.breaking_alerts
     audit.record(
         session, actor=_actor(), action="subscriber.imported",
@@ -208,9 +208,9 @@ def _reader_or_error(email: str) -> Subscriber | View:
     try:
         subscriber = find_subscriber(db(), email)
     except InvalidEmail as error:
-        return _error(422, f"invalid email address: {error.reason}", "email")
+        return api_error(422, f"invalid email address: {error.reason}", "email")
     if subscriber is None:
-        return _error(404, "no reader with this address")
+        return api_error(404, "no reader with this address")
     return subscriber
 
 

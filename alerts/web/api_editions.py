@@ -22,14 +22,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from alerts import audit
-from alerts.api_tokens import allows
 from alerts.breaking import AlertError
 from alerts.editions import EditionNotFound, list_editions
 from alerts.issues import IssueError
 from alerts.jobs import send_now, start_alert
 from alerts.models import ApiToken, Article, Edition
 from alerts.selection import local_today
-from alerts.web.api import blueprint
+from alerts.web.api import api_error, blueprint, require_scope
 from alerts.web.archive import edition_by_slug
 from alerts.web.context import db, web_context
 from alerts.web.openapi import OPENAPI
@@ -43,31 +42,16 @@ _MAX_ID = 2**63 - 1
 _MAX_TEXT = 2000
 
 
-def _error(status: int, message: str) -> View:
-    response = jsonify({"error": {"message": message}})
-    if status == 401:
-        response.headers["WWW-Authenticate"] = 'Bearer realm="newsalerts"'
-    return response, status
-
-
-def _refused(scope: str) -> View | None:
-    """None if the request's token may act on `scope`, else the 403 to answer with."""
-    token: ApiToken = g.api_token
-    if allows(token, scope):
-        return None
-    return _error(403, f"this token may not use {scope}; give it the {scope!r} scope")
-
-
 def _body(allowed: frozenset[str]) -> dict[str, Any] | View:
     """The request's JSON object (empty when there is no body), or the error to answer."""
     if not request.get_data(cache=True):
         return {}
     data: Any = request.get_json(silent=True)
     if not isinstance(data, dict):
-        return _error(400, "send a JSON object")
+        return api_error(400, "send a JSON object")
     unknown = sorted(str(key) for key in data if key not in allowed)
     if unknown:
-        return _error(422, f"unknown field: {', '.join(unknown)[:200]}")
+        return api_error(422, f"unknown field: {', '.join(unknown)[:200]}")
     return data
 
 
@@ -86,7 +70,7 @@ def edition_summary(edition: Edition) -> dict[str, Any]:
 
 @blueprint.get("/editions")
 def editions() -> View:
-    refused = _refused("editions")
+    refused = require_scope("editions")
     if refused:
         return refused
     session = db()
@@ -120,7 +104,7 @@ def _send_date(value: object, *, now: datetime, timezone: str) -> date | str | N
 
 @blueprint.post("/editions/<key>/send")
 def send_edition(key: str) -> View:
-    refused = _refused("editions")
+    refused = require_scope("editions")
     if refused:
         return refused
     data = _body(frozenset({"date"}))
@@ -130,10 +114,10 @@ def send_edition(key: str) -> View:
     session = db()
     edition = _find_edition(session, key)
     if edition is None:
-        return _error(404, "there is no such edition")
+        return api_error(404, "there is no such edition")
     day = _send_date(data.get("date"), now=now, timezone=context.runtime.settings.default_timezone)
     if isinstance(day, str):
-        return _error(422, day)
+        return api_error(422, day)
     edition_id, slug = edition.id, edition.slug
     session.rollback()  # send_now uses its own session; hold no transaction open here
     token: ApiToken = g.api_token
@@ -147,9 +131,9 @@ def send_edition(key: str) -> View:
             publish=context.publish,
         )
     except EditionNotFound:
-        return _error(404, "there is no such edition")
+        return api_error(404, "there is no such edition")
     except IssueError as error:
-        return _error(409, str(error))
+        return api_error(409, str(error))
     body = {
         "edition": slug,
         "issue_id": started.issue_id,
@@ -184,7 +168,7 @@ def find_article(session: Session, data: dict[str, Any]) -> Article | str | None
 
 @blueprint.post("/alerts")
 def create_alert() -> View:
-    refused = _refused("alerts")
+    refused = require_scope("alerts")
     if refused:
         return refused
     data = _body(frozenset({"article_id", "guid", "url"}))
@@ -193,9 +177,9 @@ def create_alert() -> View:
     session = db()
     article = find_article(session, data)
     if isinstance(article, str):
-        return _error(422, article)
+        return api_error(422, article)
     if article is None:
-        return _error(404, "there is no such article")
+        return api_error(404, "there is no such article")
     article_id = article.id
     session.rollback()  # start_alert uses its own session; hold no transaction open here
     context = web_context()
@@ -211,7 +195,7 @@ def create_alert() -> View:
     except (AlertError, IntegrityError):
         # The one cause left once the article exists: an alert about it exists already
         # (IntegrityError when another request made it a moment ago).
-        return _error(409, "this article has been sent as an alert already")
+        return api_error(409, "this article has been sent as an alert already")
     body = {
         "alert_id": started.alert_id,
         "article_id": article_id,

@@ -27,7 +27,7 @@ from alerts.desk import (
     selectable_ids,
 )
 from alerts.editions import issue_date
-from alerts.errors import AlertsError, DeliveryError
+from alerts.errors import DeliveryError
 from alerts.issues import IssueError, issue_for, lock, set_texts, unlock
 from alerts.jobs import change_issue, send_now
 from alerts.models import Edition, Issue
@@ -197,10 +197,9 @@ def texts(slug: str, day: str) -> Response:
     subject, intro = request.form.get("subject", ""), request.form.get("intro", "")
     try:
         set_texts(current, subject=subject, intro=intro, now=now)
-    except AlertsError as error:  # IssueError, or EditionError for the subject
+    except IssueError as error:
         session.rollback()
-        message = getattr(error, "message", None) or str(error)
-        return done(back, f"Not saved: {message}.", error=True)
+        return done(back, f"Not saved: {error}.", error=True)
     record(session, actor=actor(), action="issue.texts", target=f"{slug}/{day}",
            details={"subject": current.subject, "intro": current.intro}, now=now)  # fmt: skip
     session.commit()

@@ -111,9 +111,8 @@ def test_issue_subject_and_intro_override_the_edition(
     [received] = smtp_server.messages
     assert received.message["Subject"] == "Daily briefing: Story"
     assert "Good morning from the desk." in received.message.get_body(("plain",)).get_content()
-    with pytest.raises(IssueError) as raised:
+    with pytest.raises(IssueError, match="cannot be used"):
         set_texts(issue, subject="{{ nope }}", intro=None, now=NOW)
-    assert "subject_template" in str(raised.value)
 
 
 def _planned(session: Session, readers: int) -> Issue:

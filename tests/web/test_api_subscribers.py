@@ -272,4 +272,5 @@ def test_hostile_addresses_in_the_path_never_get_a_5xx(
     path = "/api/v1/subscribers/" + quote(email, safe="")
     for method in (client.get, client.delete):
         answer = method(path, headers=_auth(token))
-        assert answer.status_code in (404, 405, 422), (email, answer.status_code)
+        # 308: a "/" in the address makes "//" in the path, which werkzeug redirects.
+        assert answer.status_code in (308, 404, 405, 422), (email, answer.status_code)
