@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import Celery, signals
 
 from alerts.config import Settings
+from alerts.queues import count_into, on_finish, on_publish
 
 DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
 QUEUE = "newsalerts"
@@ -22,6 +23,9 @@ def _setup_logging(loglevel: int | str | None = None, **_: object) -> None:
 
 
 signals.setup_logging.connect(_setup_logging, weak=False)
+# Stamp each task with its publishing time and count tasks in and out (see alerts.queues).
+signals.before_task_publish.connect(on_publish, weak=False)
+signals.task_postrun.connect(on_finish, weak=False)
 
 
 def create_celery(settings: Settings) -> Celery:
@@ -44,6 +48,9 @@ def create_celery(settings: Settings) -> Celery:
         timezone="UTC",
         beat_schedule={
             "digest-tick": {"task": "newsalerts.tick", "schedule": TICK_SECONDS},
+            "feed-poll": {"task": "newsalerts.poll_feeds", "schedule": TICK_SECONDS},
         },
     )
+    if settings.redis_url:
+        count_into(settings.redis_url)
     return app

@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     claim_lease_seconds: int = Field(default=600, ge=1)
     # A queued batch not claimed after this long is queued again (its message was lost).
     requeue_seconds: int = Field(default=600, ge=1)
+    # Breaking-news alerts one reader gets at most per local day (0: none at all).
+    alerts_per_day: int = Field(default=3, ge=0, le=50)
     # The zone of readers who signed up without one (the snippet works without JavaScript).
     default_timezone: str = "UTC"
     # Publisher origins whose pages may post the sign-up form, comma-separated.
@@ -74,6 +76,13 @@ class Settings(BaseSettings):
     form_min_seconds: float = Field(default=2.0, ge=0)
     # How many reverse proxies in front of the web app set X-Forwarded-For.
     proxy_count: int = Field(default=0, ge=0, le=5)
+    # Argon2 costs of staff passwords: "default" (~0.5 s a hash) or "fast", a cheap profile
+    # for tests and development that production refuses.
+    password_hash_cost: Literal["default", "fast"] = "default"
+    # How long a staff login lasts without signing in again.
+    staff_session_hours: int = Field(default=12, ge=1, le=24 * 30)
+    # When set, GET /metrics requires `Authorization: Bearer <METRICS_TOKEN>`.
+    metrics_token: str | None = None
 
     @field_validator("database_url")
     @classmethod
@@ -129,6 +138,8 @@ class Settings(BaseSettings):
             raise ValueError("SECRET_KEY must be set to a long random value in production")
         if self.environment == "production" and len(self.secret_key) < 32:
             raise ValueError("SECRET_KEY must be at least 32 characters in production")
+        if self.environment == "production" and self.password_hash_cost != "default":
+            raise ValueError("PASSWORD_HASH_COST=fast is for development and tests only")
         return self
 
     @field_validator("default_timezone")

@@ -26,6 +26,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from alerts.digests import DigestComposer
 from alerts.errors import ConnectionLost, DeliveryError
+from alerts.issues import not_held
 from alerts.messages import Envelope
 from alerts.models import Delivery, DeliveryStatus
 from alerts.transports import MailConnection, Transport
@@ -71,15 +72,19 @@ class RetryPolicy:
 def claim(
     session: Session, ids: Sequence[int], *, now: datetime, lease: timedelta = DEFAULT_LEASE
 ) -> list[int]:
-    """Take rows that are pending (or claimed by a worker whose lease ran out).
+    """Take rows that are pending (or claimed by a worker whose lease ran out), unless an
+    editor paused or cancelled their issue or alert.
 
     One UPDATE ... RETURNING: two workers given the same ids split them, never share them.
     """
     if not ids:
         return []
-    claimable = or_(
-        Delivery.status == DeliveryStatus.PENDING,
-        (Delivery.status == DeliveryStatus.CLAIMED) & (Delivery.claimed_at < now - lease),
+    claimable = (
+        or_(
+            Delivery.status == DeliveryStatus.PENDING,
+            (Delivery.status == DeliveryStatus.CLAIMED) & (Delivery.claimed_at < now - lease),
+        )
+        & not_held()
     )
     claimed = session.scalars(
         update(Delivery)

@@ -1,15 +1,16 @@
 """The digest email: its template context, and composing each reader's message from it.
 
-Readers whose digest has the same articles, topics and date share one render, whose
-message body is encoded once. Article times (in the reader's zone), the reader's address
-and links are markers in it, spliced into the encoded body per message.
+Readers whose digest has the same articles, topics and issue share one render, whose
+message body is encoded once. Article times (in the reader's zone), the reader's address,
+links and tracking token are markers in it, spliced into the encoded body per message.
+Breaking alerts go through the same composer (see alerts.breaking).
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Hashable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from email.utils import parseaddr
 from functools import lru_cache
@@ -18,25 +19,50 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from alerts.breaking import AlertComposer
 from alerts.config import Settings
 from alerts.dkim import DkimSigner
+from alerts.editions import subject_line
 from alerts.messages import EncodedEmail, Envelope, build_message, encode_email, make_message_id
-from alerts.models import Article, Delivery, Edition
+from alerts.models import DEFAULT_SUBJECT, Article, Cadence, Delivery, Edition, Issue
 from alerts.notices import reader_links
-from alerts.rendering import EmailRenderer, ReaderParts, RenderedEmail, html_to_text
+from alerts.rendering import (
+    EmailRenderer,
+    ReaderMarkers,
+    ReaderParts,
+    RenderedEmail,
+    html_to_text,
+)
+from alerts.tracking import click_url, open_pixel_url, tracking_token
 from alerts.verp import verp_address
 from subscribers.database import utcnow
 from subscribers.models import Subscriber
 
-EDITION_TITLES = {Edition.DAILY: "Your daily briefing", Edition.WEEKLY: "Your weekly round-up"}
+
+@dataclass(frozen=True)
+class DigestSpec:
+    """What makes one digest render differ from another, apart from its articles."""
+
+    edition: Edition
+    issue: Issue | None
+    local_date: date
+
+    @property
+    def key(self) -> tuple[object, ...]:
+        issue = self.issue
+        return (
+            self.edition.slug,
+            self.edition.updated_at,
+            None if issue is None else (issue.id, issue.updated_at),
+            self.local_date,
+        )
 
 
 @dataclass(frozen=True)
 class _RenderKey:
     article_ids: tuple[int, ...]
     topic_names: tuple[str, ...]
-    local_date: date
-    edition: Edition
+    spec: tuple[object, ...]
 
 
 def time_marker(article_id: int) -> str:
@@ -68,19 +94,25 @@ def digest_context(
     articles: Iterable[Article],
     *,
     settings: Settings,
-    edition: Edition,
-    local_date: date,
+    spec: DigestSpec,
     topic_names: tuple[str, ...],
 ) -> dict[str, object]:
     """Everything the digest templates need; nothing in it is specific to one reader,
-    and article times are markers to fill per time zone."""
+    and article times and tracking tokens are markers to fill per zone and per reader."""
+    edition, issue, local_date = spec.edition, spec.issue, spec.local_date
+    tracked = edition.click_tracking
     items = []
-    for article in articles:
+    for position, article in enumerate(articles, start=1):
         marker = time_marker(article.id)
+        url = (
+            click_url(settings.base_url, ReaderMarkers.tracking_token, position)
+            if tracked
+            else article.url
+        )
         items.append(
             {
                 "title": article.title,
-                "url": article.url,
+                "url": url,
                 "section": article.section,
                 "time_label": marker,
                 "meta_label": " · ".join(filter(None, [article.section, marker])),
@@ -90,16 +122,32 @@ def digest_context(
             }
         )
     count = len(items)
-    since = "since your last briefing" if edition is Edition.DAILY else "this week"
+    since = "since your last briefing" if edition.cadence is Cadence.DAILY else "this week"
     scope = "on the topics you follow" if topic_names else "from across the site"
+    subject_template = (issue.subject if issue else None) or edition.subject_template
     return {
         "site_name": settings.site_name,
         "site_url": settings.site_url,
         "postal_address": settings.postal_address,
-        "edition_title": EDITION_TITLES[edition],
-        "frequency_label": edition.value,
+        "edition_title": edition.name,
+        "frequency_label": edition.cadence.value,
         "date_label": f"{local_date:%A} {local_date.day} {local_date:%B %Y}",
+        "editor_intro": (issue.intro if issue else None) or edition.intro,
         "intro": f"{count} new {'story' if count == 1 else 'stories'} {scope} {since}.",
+        "subject_line": subject_line(
+            subject_template,
+            edition=edition.name,
+            lead=str(items[0]["title"]) if items else "",
+            count=count,
+            local_date=local_date,
+            site=settings.site_name,
+        ),
+        "archive_url": f"{settings.base_url}/archive/{edition.slug}/{local_date.isoformat()}",
+        "open_pixel_url": (
+            open_pixel_url(settings.base_url, ReaderMarkers.tracking_token)
+            if edition.open_tracking
+            else None
+        ),
         "articles": items,
         "lead": items[0],
         "topic_names": list(topic_names),
@@ -109,11 +157,12 @@ def digest_context(
 class RenderCache:
     """Renders kept across batches in one process, least recently used out first.
 
-    Keys carry each article's `updated_at`, so an edited headline is rendered afresh.
-    Renders are kept encoded, one for every time zone (times are filled per message), and
-    bounded by their bytes, so a worker's memory stays flat whatever the list size or the
-    digests' length. 24 MB holds some 800 digests of 30 KB: every mix of the benchmark's
-    10,000 readers, the most read of its 100,000 readers' 1,200.
+    Keys carry each article's `updated_at` (and the edition's and issue's), so an edited
+    headline or intro is rendered afresh. Renders are kept encoded, one for every time
+    zone (times are filled per message), and bounded by their bytes, so a worker's memory
+    stays flat whatever the list size or the digests' length. 24 MB holds some 800
+    digests of 30 KB: every mix of the benchmark's 10,000 readers, the most read of its
+    100,000 readers' 1,200.
     """
 
     def __init__(self, max_bytes: int = 24 * 2**20) -> None:
@@ -160,37 +209,38 @@ class DigestComposer:
         self._domain = self._sender.rpartition("@")[2]
         self._bounce_domain = settings.bounce_domain or self._domain
         self._list_tag = settings.list_id.split(".", 1)[0]
+        self._issues: dict[int, Issue] = {}
+        self._editions: dict[str, Edition] = {}
+        self._alerts = AlertComposer(self)
 
     def _versions(self, key: _RenderKey) -> tuple[list[Article], tuple[object, ...]]:
         self.preload(key.article_ids)
         found = [self._articles[i] for i in key.article_ids if i in self._articles]
         return found, tuple(article.updated_at for article in found)
 
-    def _encoded(self, key: _RenderKey) -> tuple[EncodedEmail, list[Article]]:
+    def _encoded(self, key: _RenderKey, spec: DigestSpec) -> tuple[EncodedEmail, list[Article]]:
         """The digest encoded once for every reader who gets it, in any zone; its articles."""
         found, versions = self._versions(key)
         encoded = self._cache.get((key, versions))
         if encoded is None:
             markers = [time_marker(article.id) for article in found]
-            encoded = encode_email(self._render_markers(key, found), markers)
+            encoded = encode_email(self._render_markers(key, spec, found), markers)
             self._cache.put((key, versions), encoded)
         return encoded, found
 
-    def _render_markers(self, key: _RenderKey, found: list[Article]) -> RenderedEmail:
+    def _render_markers(
+        self, key: _RenderKey, spec: DigestSpec, found: list[Article]
+    ) -> RenderedEmail:
         context = digest_context(
-            found,
-            settings=self._settings,
-            edition=key.edition,
-            local_date=key.local_date,
-            topic_names=key.topic_names,
+            found, settings=self._settings, spec=spec, topic_names=key.topic_names
         )
         return self._renderer.render("digest", context)
 
-    def _render(self, key: _RenderKey, timezone: str) -> RenderedEmail:
+    def _render(self, key: _RenderKey, spec: DigestSpec, timezone: str) -> RenderedEmail:
         """The digest in one time zone, reader markers still in (for previews: not cached)."""
         found, _ = self._versions(key)
-        rendered = self._render_markers(key, found)
-        return rendered.replace_all(_times(found, timezone, key.local_date))
+        rendered = self._render_markers(key, spec, found)
+        return rendered.replace_all(_times(found, timezone, spec.local_date))
 
     def preload(self, ids: Iterable[int]) -> None:
         """Fetch the articles a batch names in one query rather than one per digest."""
@@ -199,48 +249,115 @@ class DigestComposer:
             for article in self._session.scalars(select(Article).where(Article.id.in_(missing))):
                 self._articles[article.id] = article
 
-    def reader_parts(self, subscriber_id: int, email: str) -> ReaderParts:
-        return reader_links(self._settings, subscriber_id, email)
+    def reader_parts(self, subscriber_id: int, email: str, delivery_id: int = 0) -> ReaderParts:
+        links = reader_links(self._settings, subscriber_id, email)
+        if not delivery_id:
+            return links
+        token = tracking_token(self._settings.secret_key, delivery_id)
+        return replace(links, tracking_token=token)
+
+    def spec_for(self, delivery: Delivery) -> DigestSpec:
+        """The edition and issue a ledger row belongs to, looked up once per batch."""
+        issue = None
+        if delivery.issue_id is not None:
+            issue = self._issues.get(delivery.issue_id)
+            if issue is None:
+                issue = self._session.get(Issue, delivery.issue_id)
+                if issue is not None:
+                    self._issues[issue.id] = issue
+        edition = issue.edition if issue is not None else self._edition(delivery.edition)
+        return DigestSpec(edition, issue, delivery.local_date)
+
+    def _edition(self, slug: str) -> Edition:
+        found = self._editions.get(slug)
+        if found is None:
+            found = self._session.scalar(select(Edition).where(Edition.slug == slug))
+            if found is None:  # a row older than editions, or of a deleted edition
+                cadence = Cadence.WEEKLY if slug == Cadence.WEEKLY else Cadence.DAILY
+                found = Edition(slug=slug, name=slug.title(), cadence=cadence,
+                                subject_template=DEFAULT_SUBJECT, intro="",
+                                click_tracking=False, open_tracking=False,
+                                updated_at=None)  # fmt: skip
+            self._editions[slug] = found
+        return found
 
     def render_for(
-        self, subscriber: Subscriber, article_ids: Sequence[int], edition: Edition, local_date: date
+        self,
+        subscriber: Subscriber,
+        article_ids: Sequence[int],
+        spec: DigestSpec,
+        *,
+        delivery_id: int = 0,
     ) -> RenderedEmail:
         """The digest this reader gets, personalised (no message assembled)."""
         key = _RenderKey(
             article_ids=tuple(article_ids),
             topic_names=tuple(topic.name for topic in subscriber.topics),
-            local_date=local_date,
-            edition=edition,
+            spec=spec.key,
         )
-        rendered = self._render(key, subscriber.timezone)
-        return rendered.personalise(self.reader_parts(subscriber.id, subscriber.email))
+        rendered = self._render(key, spec, subscriber.timezone)
+        return rendered.personalise(self.reader_parts(subscriber.id, subscriber.email, delivery_id))
 
     def compose(self, delivery: Delivery) -> Envelope:
+        if delivery.alert_id is not None:
+            return self._alerts.compose(delivery)
         subscriber = delivery.subscriber
+        spec = self.spec_for(delivery)
         key = _RenderKey(
             article_ids=tuple(delivery.article_ids),
             topic_names=tuple(topic.name for topic in subscriber.topics),
-            local_date=delivery.local_date,
-            edition=delivery.edition,
+            spec=spec.key,
         )
-        email, found = self._encoded(key)
-        reader = self.reader_parts(subscriber.id, subscriber.email)
-        message_id = make_message_id(self._domain, f"digest.{delivery.id}")
+        email, found = self._encoded(key, spec)
+        tracked = spec.edition.click_tracking or spec.edition.open_tracking
+        reader = self.reader_parts(subscriber.id, subscriber.email, delivery.id if tracked else 0)
+        fill = _times(found, subscriber.timezone, spec.local_date)
+        return self.envelope(delivery, subscriber.email, email, reader, fill, kind="digest")
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    def article(self, article_id: int) -> Article:
+        return self._articles[article_id]
+
+    def cached(self, key: Hashable) -> EncodedEmail | None:
+        return self._cache.get(key)
+
+    def keep(self, key: Hashable, encoded: EncodedEmail) -> None:
+        self._cache.put(key, encoded)
+
+    def render_kind(self, kind: str, context: dict[str, object]) -> RenderedEmail:
+        return self._renderer.render(kind, context)
+
+    def envelope(
+        self,
+        delivery: Delivery,
+        recipient: str,
+        email: EncodedEmail,
+        reader: ReaderParts,
+        fill: Mapping[str, str],
+        *,
+        kind: str,
+    ) -> Envelope:
+        """The message of one ledger row: the shared encoded body with this reader's values,
+        the list headers, the VERP return path, DKIM when configured."""
+        message_id = make_message_id(self._domain, f"{kind}.{delivery.id}")
         data = build_message(
             sender=self._settings.mail_from,
-            recipient=subscriber.email,
+            recipient=recipient,
             email=email,
             reader=reader,
-            fill=_times(found, subscriber.timezone, key.local_date),
+            fill=fill,
             message_id=message_id,
             date=utcnow(),
             headers=[
-                ("List-Id", f"{delivery.edition.value} digest <{self._settings.list_id}>"),
+                ("List-Id", f"{delivery.edition} {kind} <{self._settings.list_id}>"),
                 ("List-Unsubscribe", f"<{reader.unsubscribe_url}>"),
                 ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
                 ("X-Newsalerts-Delivery", str(delivery.id)),
                 # Gmail's feedback loop groups complaints by these fields.
-                ("Feedback-ID", f"{delivery.edition.value}:{self._list_tag}:digest:newsalerts"),
+                ("Feedback-ID", f"{delivery.edition}:{self._list_tag}:{kind}:newsalerts"),
             ],
         )
         if self._signer is not None:
@@ -249,4 +366,4 @@ class DigestComposer:
         return_path = verp_address(
             delivery.id, secret=self._settings.secret_key, domain=self._bounce_domain
         )
-        return Envelope(return_path, subscriber.email, data, message_id)
+        return Envelope(return_path, recipient, data, message_id)

@@ -5,24 +5,30 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
+from celery import Celery
+
 from alerts.celery_app import create_celery
 from alerts.config import Settings
 from alerts.jobs import Publish
 from alerts.tasks import SEND_BATCH
 
 
-@contextmanager
-def batch_publisher(settings: Settings) -> Iterator[Publish]:
+def publisher_for(app: Celery) -> Publish:
     """A function that publishes batches (one task each, carrying ledger ids only)."""
-    app = create_celery(settings)
 
     def publish(batches: list[list[int]]) -> None:
         with app.producer_or_acquire() as producer:
             for batch in batches:
                 app.send_task(SEND_BATCH, args=[batch], producer=producer)
 
+    return publish
+
+
+@contextmanager
+def batch_publisher(settings: Settings) -> Iterator[Publish]:
+    app = create_celery(settings)
     try:
-        yield publish
+        yield publisher_for(app)
     finally:
         app.close()
 

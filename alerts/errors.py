@@ -46,3 +46,23 @@ class ConnectionLost(DeliveryError):
 
     def __init__(self, reason: str, *, reply: str = "") -> None:
         super().__init__(reason, permanent=False, reply=reply)
+
+
+class StaffError(AlertsError):
+    """A staff account operation that cannot be done: the message says why, in one line."""
+
+
+class WeakPassword(StaffError):
+    """A password that does not meet the rules (at least MIN_PASSWORD_LENGTH characters)."""
+
+
+class StaffEmailTaken(StaffError):
+    def __init__(self, email: str) -> None:
+        super().__init__(f"a staff user {email} exists already")
+        self.email = email
+
+
+class UnknownStaffUser(StaffError):
+    def __init__(self, email: str) -> None:
+        super().__init__(f"no staff user {email}")
+        self.email = email

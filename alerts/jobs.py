@@ -8,11 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
+from sqlalchemy.orm import Session
+
+from alerts.audit import record
+from alerts.breaking import AlertError, create_alert, plan_alert, set_alert_status
 from alerts.delivery import BatchResult, RetryPolicy, SweepResult, send_batch, sweep_stuck
+from alerts.editions import get_edition
+from alerts.issues import IssueError, cancel, get_issue, issue_for, pause, resume
+from alerts.models import BreakingAlert, IssueStatus
 from alerts.planning import PlanResult, claim_queue, plan_in_chunks
 from alerts.runtime import Runtime
+from alerts.selection import local_today
 
 
 @dataclass
@@ -64,6 +72,133 @@ def plan_and_queue(
         session.commit()
         hand_over([i for batch in leftovers for i in batch])
     return run
+
+
+@dataclass
+class StartedSend:
+    """What "send now", "resume" or a new alert put on its way."""
+
+    issue_id: int | None = None
+    alert_id: int | None = None
+    planned: int = 0
+    queued: int = 0
+
+
+def _queue(
+    runtime: Runtime,
+    session: Session,
+    started: StartedSend,
+    publish: Publish | None,
+    *,
+    now: datetime,
+) -> None:
+    """Queue the pending rows of `started`'s issue or alert right away. Commits."""
+    settings = runtime.settings
+    batches = claim_queue(
+        session, now=now, batch_size=settings.batch_size,
+        requeue_after=timedelta(seconds=settings.requeue_seconds),
+        issue_id=started.issue_id, alert_id=started.alert_id,
+    )  # fmt: skip
+    session.commit()
+    started.queued += sum(len(batch) for batch in batches)
+    if publish is not None and batches:
+        publish(batches)
+
+
+def send_now(
+    runtime: Runtime,
+    *,
+    edition: str | int,
+    local_date: date | None,
+    now: datetime,
+    actor: str,
+    publish: Publish | None,
+) -> StartedSend:
+    """Start an edition's issue for `local_date` (default: today in the publisher's zone)
+    for every reader of it, whatever their hour; readers who had it already are not sent
+    it again. Raises EditionNotFound, IssueError (a cancelled issue)."""
+    with runtime.session() as session:
+        chosen = get_edition(session, edition)
+        day = local_date or local_today(now, runtime.settings.default_timezone)
+        issue = issue_for(session, chosen, day, now=now)
+        if issue.status is IssueStatus.CANCELLED:
+            raise IssueError("this issue was cancelled; it cannot be sent")
+        if issue.status is IssueStatus.PAUSED:
+            resume(session, issue, now=now)
+        issue.sent_now_at = now
+        record(session, actor=actor, action="issue.send_now", target=f"{chosen.slug}/{day}",
+               now=now)  # fmt: skip
+        session.commit()
+        started = StartedSend(issue_id=issue.id)
+        for chunk in plan_in_chunks(session, now=now, force=True, editions=[chosen],
+                                    local_date=day):  # fmt: skip
+            started.planned += chunk.result.planned
+            session.commit()
+        _queue(runtime, session, started, publish, now=now)
+        return started
+
+
+def change_issue(
+    runtime: Runtime, *, issue_id: int, action: str, now: datetime, actor: str,
+    publish: Publish | None,
+) -> StartedSend:  # fmt: skip
+    """Pause, resume or cancel an issue's send ("pause" | "resume" | "cancel").
+    Raises IssueError."""
+    with runtime.session() as session:
+        issue = get_issue(session, issue_id)
+        started = StartedSend(issue_id=issue.id)
+        if action == "pause":
+            pause(session, issue, now=now)
+        elif action == "resume":
+            resume(session, issue, now=now)
+        elif action == "cancel":
+            cancel(session, issue, now=now)
+        else:
+            raise IssueError(f"unknown action {action!r}")
+        target = f"{issue.edition.slug}/{issue.local_date}"
+        record(session, actor=actor, action=f"issue.{action}", target=target, now=now)
+        session.commit()
+        if action == "resume":
+            _queue(runtime, session, started, publish, now=now)
+        return started
+
+
+def change_alert(
+    runtime: Runtime, *, alert_id: int, action: str, now: datetime, actor: str,
+    publish: Publish | None,
+) -> StartedSend:  # fmt: skip
+    """Pause, resume or cancel a breaking alert's send. Raises AlertError."""
+    statuses = {"pause": IssueStatus.PAUSED, "resume": IssueStatus.OPEN,
+                "cancel": IssueStatus.CANCELLED}  # fmt: skip
+    if action not in statuses:
+        raise AlertError(f"unknown action {action!r}")
+    with runtime.session() as session:
+        alert = session.get(BreakingAlert, alert_id)
+        if alert is None:
+            raise AlertError(f"there is no alert {alert_id}")
+        set_alert_status(session, alert, statuses[action], now=now)
+        record(session, actor=actor, action=f"alert.{action}", target=f"alert/{alert_id}",
+               now=now)  # fmt: skip
+        session.commit()
+        started = StartedSend(alert_id=alert_id)
+        if action == "resume":
+            _queue(runtime, session, started, publish, now=now)
+        return started
+
+
+def start_alert(
+    runtime: Runtime, *, article_id: int, now: datetime, actor: str, publish: Publish | None
+) -> StartedSend:
+    """Alert the readers of an article's topics who asked for alerts. Raises AlertError."""
+    with runtime.session() as session:
+        alert = create_alert(session, article_id=article_id, created_by=actor, now=now)
+        record(session, actor=actor, action="alert.create", target=f"article/{article_id}",
+               now=now)  # fmt: skip
+        plan, _ = plan_alert(session, alert, now=now, per_day=runtime.settings.alerts_per_day)
+        session.commit()
+        started = StartedSend(alert_id=alert.id, planned=plan.planned)
+        _queue(runtime, session, started, publish, now=now)
+        return started
 
 
 def _lease(runtime: Runtime) -> timedelta:

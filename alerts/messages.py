@@ -32,7 +32,12 @@ MAX_HEADER_LINE = 998
 # RFC 2045: encoded lines of at most 76 characters, a soft line break's "=" included.
 MAX_QP_LINE = 76
 SOFT_BREAK = b"=" + CRLF
-READER_MARKERS = (ReaderMarkers.email, ReaderMarkers.unsubscribe_url, ReaderMarkers.preferences_url)
+READER_MARKERS = (
+    ReaderMarkers.email,
+    ReaderMarkers.unsubscribe_url,
+    ReaderMarkers.preferences_url,
+    ReaderMarkers.tracking_token,
+)
 # Any marker; only those named are slots (compiling a pattern per render's set is slow).
 _MARKER = re.compile(r"%%NEWSALERTS_[A-Z0-9_]+%%")
 

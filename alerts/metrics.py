@@ -2,8 +2,10 @@
 
 Nothing is counted in process memory: every web process on every machine answers the same
 figures from the shared ledger and broker, so the exposition is multi-process safe without
-prometheus-client's multiprocess mode, and a restarted process loses nothing. A scrape costs
-four aggregate queries, a few Redis reads and (optionally) one worker ping.
+prometheus-client's multiprocess mode, and a restarted process loses nothing. The two task
+counters live in Redis too (bumped by every process that publishes or runs a task, see
+alerts.queues). A scrape costs a few aggregate queries, two Redis round trips, (optionally)
+one worker ping and one EHLO to each SMTP relay, side by side.
 
 Figures that come from the ledger are database-wide: when several web processes are
 scraped, aggregate them with `max`, not `sum` (see docs/prometheus-alerts.yml).
@@ -30,8 +32,9 @@ from sqlalchemy import ColumnElement, Float, case, cast, func, select
 from sqlalchemy.orm import Session
 
 from alerts.celery_app import QUEUE, create_celery
+from alerts.health import OK, check_relays, relay_key
 from alerts.models import Delivery, DeliveryStatus, FeedbackEvent, FeedbackKind, FeedSource
-from alerts.ops import PRIORITY_SUFFIXES
+from alerts.queues import read_broker
 from alerts.runtime import Runtime
 from subscribers.database import utcnow
 
@@ -54,6 +57,7 @@ def render_metrics(
     now: datetime | None = None,
     probe_workers: bool = True,
     worker_timeout: float = 0.5,
+    probe_relays: bool = True,
 ) -> tuple[bytes, str]:
     """The exposition body and its content type, for a view to return as they are."""
     registry = CollectorRegistry()
@@ -63,6 +67,7 @@ def render_metrics(
             now=now or utcnow(),
             probe_workers=probe_workers,
             worker_timeout=worker_timeout,
+            probe_relays=probe_relays,
         )
     )
     return generate_latest(registry), CONTENT_TYPE_LATEST
@@ -79,12 +84,17 @@ class NewsalertsCollector(Collector):
         probe_workers: bool = True,
         worker_timeout: float = 0.5,
         queues: Sequence[str] = (QUEUE,),
+        probe_relays: bool = True,
     ) -> None:
         self.runtime = runtime
         self.now = now
         self.probe_workers = probe_workers
         self.worker_timeout = worker_timeout
         self.queues = tuple(queues)
+        self.probe_relays = probe_relays
+        urls = [url for url in runtime.settings.smtp_url.split(",") if url.strip()]
+        # The ledger does not record which relay of a failover list took a message.
+        self.relay = relay_key(urls[0]) if len(urls) == 1 else "any"
 
     def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily(
@@ -108,6 +118,9 @@ class NewsalertsCollector(Collector):
             else:
                 if self.probe_workers:
                     metrics.append(self._workers())
+        if self.probe_relays:
+            for relay, state in check_relays(self.runtime.settings.smtp_url, timeout=2.0).items():
+                up.add_metric([relay], 1 if state == OK else 0)
         yield up
         yield from metrics
 
@@ -156,12 +169,12 @@ class NewsalertsCollector(Collector):
             last_day.add_metric([status.value], recent[status])
         sent_failed = CounterMetricFamily(
             "newsalerts_messages",
-            "Deliveries that ended sent or failed, by the class of the relay's last reply "
-            "(from the ledger: erasing a reader lowers it).",
-            labels=["result", "reply_class"],
+            "Deliveries that ended sent or failed, by relay and the class of the relay's "
+            "last reply (from the ledger: erasing a reader lowers it).",
+            labels=["result", "relay", "reply_class"],
         )
         for (result, reply), count in messages.items():
-            sent_failed.add_metric([result, reply], count)
+            sent_failed.add_metric([result, self.relay, reply], count)
         age = (self.now - oldest).total_seconds() if oldest is not None else 0.0
         return [
             by_state,
@@ -250,13 +263,8 @@ class NewsalertsCollector(Collector):
     def _redis(self, url: str) -> list[Metric]:
         client = _client(url)
         try:
-            pipeline = client.pipeline(transaction=False)
-            for queue in self.queues:
-                for suffix in PRIORITY_SUFFIXES:
-                    pipeline.llen(queue + suffix)
-            pipeline.hlen("unacked")
-            pipeline.get(LAST_TICK_KEY)
-            *lengths, unacked, last_tick = pipeline.execute()
+            broker = read_broker(client, queues=self.queues, now=self.now.timestamp())
+            last_tick = client.get(LAST_TICK_KEY)
         finally:
             client.close()
         depth = GaugeMetricFamily(
@@ -264,17 +272,31 @@ class NewsalertsCollector(Collector):
             "Messages waiting in each Celery queue, priority sub-queues included.",
             labels=["queue"],
         )
-        step = len(PRIORITY_SUFFIXES)
-        for index, queue in enumerate(self.queues):
-            depth.add_metric(
-                [queue], sum(int(n) for n in lengths[index * step : (index + 1) * step])
-            )
+        oldest = GaugeMetricFamily(
+            "newsalerts_queue_oldest_message_age_seconds",
+            "Age of the oldest message waiting in each queue (0 when none waits).",
+            labels=["queue"],
+        )
+        for queue in broker.queues:
+            depth.add_metric([queue.name], queue.waiting)
+            oldest.add_metric([queue.name], queue.oldest_waiting_seconds or 0.0)
         metrics: list[Metric] = [
             depth,
+            oldest,
             GaugeMetricFamily(
                 "newsalerts_queue_unacked",
                 "Messages taken by workers and not yet acknowledged (reserved or running).",
-                value=int(unacked),
+                value=broker.unacked,
+            ),
+            CounterMetricFamily(
+                "newsalerts_tasks_published",
+                "Celery tasks published by any process (counted in Redis).",
+                value=broker.published_total,
+            ),
+            CounterMetricFamily(
+                "newsalerts_tasks_finished",
+                "Celery tasks workers finished, whatever the outcome (counted in Redis).",
+                value=broker.finished_total,
             ),
         ]
         if last_tick is not None:

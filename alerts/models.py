@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -12,6 +13,7 @@ from sqlalchemy import (
     Date,
     ForeignKey,
     Index,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -63,11 +65,107 @@ class DeliveryStatus(enum.StrEnum):
     FAILED = "failed"
     SKIPPED = "skipped"
     SUPPRESSED = "suppressed"
+    CANCELLED = "cancelled"  # an editor called the issue off before this row was sent
 
 
-class Edition(enum.StrEnum):
+class Cadence(enum.StrEnum):
     DAILY = "daily"
     WEEKLY = "weekly"
+
+
+class IssueStatus(enum.StrEnum):
+    """What the editors decided for an issue: sending as scheduled, held, or called off."""
+
+    OPEN = "open"
+    PAUSED = "paused"
+    CANCELLED = "cancelled"
+
+
+edition_topics = Table(
+    "edition_topics",
+    Base.metadata,
+    Column("edition_id", ForeignKey("editions.id", ondelete="CASCADE"), primary_key=True),
+    Column("topic_id", ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True),
+)
+
+DEFAULT_SUBJECT = (
+    "{{ lead }}{% if more %} — and {{ more }} more {{ 'story' if more == 1 else 'stories' }}"
+    "{% endif %}"
+)
+
+
+class Edition(Base):
+    """A named, scheduled digest: the daily briefing, a weekly round-up, a topic edition.
+
+    Its audience is the active readers whose frequency is its cadence and, for a topic
+    edition, who follow at least one of its topics. It goes out at each reader's own hour
+    unless it names one, and a weekly edition on its weekday (any day of the week, once,
+    when it names none). The slug is its key in the ledger and never changes.
+    """
+
+    __tablename__ = "editions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(50), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    cadence: Mapped[Cadence] = mapped_column(string_enum(Cadence), default=Cadence.DAILY)
+    weekday: Mapped[int | None] = mapped_column(SmallInteger)  # 0 = Monday
+    send_hour: Mapped[int | None] = mapped_column(SmallInteger)
+    subject_template: Mapped[str] = mapped_column(Text, default=DEFAULT_SUBJECT)
+    intro: Mapped[str] = mapped_column(Text, default="")
+    max_articles: Mapped[int] = mapped_column(default=25)
+    click_tracking: Mapped[bool] = mapped_column(Boolean, default=False)
+    open_tracking: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    topics: Mapped[list[Topic]] = relationship(
+        secondary=edition_topics, order_by=Topic.slug, lazy="selectin"
+    )
+
+
+class Issue(Base):
+    """One edition on one local date: what editors curated for it and whether it may go.
+
+    Readers in different zones get the same issue at different instants; every ledger row
+    of the edition for that local date belongs to it.
+    """
+
+    __tablename__ = "issues"
+    __table_args__ = (UniqueConstraint("edition_id", "local_date"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"))
+    local_date: Mapped[date] = mapped_column(Date)
+    status: Mapped[IssueStatus] = mapped_column(string_enum(IssueStatus), default=IssueStatus.OPEN)
+    subject: Mapped[str | None] = mapped_column(Text)  # overrides the edition's template
+    intro: Mapped[str | None] = mapped_column(Text)  # overrides the edition's intro
+    pinned_ids: Mapped[list[int]] = mapped_column(JSON, default=list)  # in this order, on top
+    dropped_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    locked_ids: Mapped[list[int] | None] = mapped_column(JSON)  # the frozen selection
+    locked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_now_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    edition: Mapped[Edition] = relationship(lazy="joined")
+
+
+class BreakingAlert(Base):
+    """A short alert about one article to the readers of its topics who opted in."""
+
+    __tablename__ = "breaking_alerts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), unique=True
+    )
+    status: Mapped[IssueStatus] = mapped_column(string_enum(IssueStatus), default=IssueStatus.OPEN)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    article: Mapped[Article] = relationship(lazy="joined")
 
 
 class Delivery(Base):
@@ -85,7 +183,13 @@ class Delivery(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    edition: Mapped[Edition] = mapped_column(string_enum(Edition))
+    edition: Mapped[str] = mapped_column(String(50))  # an edition's slug, or alert-<id>
+    issue_id: Mapped[int | None] = mapped_column(
+        ForeignKey("issues.id", ondelete="SET NULL"), index=True
+    )
+    alert_id: Mapped[int | None] = mapped_column(
+        ForeignKey("breaking_alerts.id", ondelete="SET NULL"), index=True
+    )
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
     local_date: Mapped[date] = mapped_column(Date)
     status: Mapped[DeliveryStatus] = mapped_column(
@@ -101,6 +205,7 @@ class Delivery(Base):
     message_id: Mapped[str | None] = mapped_column(String(255))
     smtp_reply: Mapped[str | None] = mapped_column(Text)
     last_error: Mapped[str | None] = mapped_column(Text)
+    opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     subscriber: Mapped[Subscriber] = relationship(lazy="joined")
@@ -121,6 +226,8 @@ class FeedSource(Base):
     last_modified: Mapped[str | None] = mapped_column(String(100))
     last_fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_status: Mapped[str | None] = mapped_column(String(20))
+    # The scheduler fetches the source again this many minutes after the last fetch.
+    poll_minutes: Mapped[int | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -167,6 +274,60 @@ class ApiToken(Base):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     can_import_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # What the token may do ("articles", "subscribers", "editions", "alerts"); None: all.
+    scopes: Mapped[list[str] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Click(Base):
+    """A reader followed a tracked link: which delivery, which article, at which position."""
+
+    __tablename__ = "clicks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="CASCADE"), index=True
+    )
+    issue_id: Mapped[int | None] = mapped_column(
+        ForeignKey("issues.id", ondelete="CASCADE"), index=True
+    )
+    article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id", ondelete="SET NULL"))
+    position: Mapped[int] = mapped_column(SmallInteger)
+    clicked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    EDITOR = "editor"
+    OPERATOR = "operator"
+
+
+class StaffUser(Base):
+    """An editor, operator or admin who logs in to the desk or the console."""
+
+    __tablename__ = "staff_users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[Role] = mapped_column(string_enum(Role))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Raised on a password change or deactivation: every older session cookie stops working.
+    session_version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AuditEvent(Base):
+    """Append-only: who (a staff user, an API token, the command line) did what, when."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor: Mapped[str] = mapped_column(String(300))
+    action: Mapped[str] = mapped_column(String(100))
+    target: Mapped[str | None] = mapped_column(String(300))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

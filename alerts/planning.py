@@ -10,24 +10,26 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from alerts.models import Article, Delivery, DeliveryStatus, Edition, article_topics
+from alerts.editions import list_editions
+from alerts.issues import curation_of, issue_for, not_held
+from alerts.models import Article, Delivery, DeliveryStatus, Edition, IssueStatus, article_topics
 from alerts.selection import (
     FIRST_WINDOW,
-    MAX_ARTICLES,
+    NO_CURATION,
     CandidateArticle,
-    DueSlot,
-    due_slot,
-    select_articles,
+    Curation,
+    curated_selection,
+    due_date,
     window_start,
 )
-from subscribers.models import Subscriber, SubscriberStatus, subscriber_topics
+from subscribers.models import Frequency, Subscriber, SubscriberStatus, subscriber_topics
 
 CHUNK = 1000
 # Readers planned per transaction: the first batches can leave while the rest is planned.
@@ -50,18 +52,20 @@ class PlanResult:
     planned: int = 0
     skipped_empty: int = 0
     already_planned: int = 0
+    cancelled: int = 0  # due, but the editors cancelled their issue
 
     def add(self, other: PlanResult) -> None:
         self.due += other.due
         self.planned += other.planned
         self.skipped_empty += other.skipped_empty
         self.already_planned += other.already_planned
+        self.cancelled += other.cancelled
 
 
 @dataclass(frozen=True)
 class _DueReader:
     id: int
-    slot: DueSlot
+    local_date: date
 
 
 def _chunks(items: Sequence[int], size: int = CHUNK) -> Iterator[Sequence[int]]:
@@ -69,40 +73,61 @@ def _chunks(items: Sequence[int], size: int = CHUNK) -> Iterator[Sequence[int]]:
         yield items[offset : offset + size]
 
 
-def _due_readers(session: Session, now: datetime, force: bool) -> list[_DueReader]:
-    rows = session.execute(
-        select(Subscriber.id, Subscriber.timezone, Subscriber.send_hour, Subscriber.frequency)
-        .where(
-            Subscriber.status == SubscriberStatus.ACTIVE,
-            or_(Subscriber.paused_until.is_(None), Subscriber.paused_until <= now),
-        )
-        .order_by(Subscriber.id)
+def _audience(edition: Edition, now: datetime) -> Select[int, str, int]:
+    """Active, unpaused readers of the edition's cadence; for a topic edition, those
+    following at least one of its topics."""
+    query = select(Subscriber.id, Subscriber.timezone, Subscriber.send_hour).where(
+        Subscriber.status == SubscriberStatus.ACTIVE,
+        or_(Subscriber.paused_until.is_(None), Subscriber.paused_until <= now),
+        Subscriber.frequency == Frequency(edition.cadence.value),
     )
+    if edition.topics:
+        followers = select(subscriber_topics.c.subscriber_id).where(
+            subscriber_topics.c.topic_id.in_([topic.id for topic in edition.topics])
+        )
+        query = query.where(Subscriber.id.in_(followers))
+    return query.order_by(Subscriber.id)
+
+
+def _due_readers(
+    session: Session, edition: Edition, now: datetime, force: bool, local_date: date | None
+) -> list[_DueReader]:
     due = []
-    for subscriber_id, zone, hour, frequency in rows:
-        slot = due_slot(now, timezone=zone, send_hour=hour, frequency=frequency, force=force)
-        if slot is not None:
-            due.append(_DueReader(subscriber_id, slot))
+    for subscriber_id, zone, hour in session.execute(_audience(edition, now)):
+        when = local_date or due_date(
+            now,
+            timezone=zone,
+            send_hour=hour if edition.send_hour is None else edition.send_hour,
+            cadence=edition.cadence,
+            weekday=edition.weekday,
+            force=force,
+        )
+        if when is not None:
+            due.append(_DueReader(subscriber_id, when))
     if not due:
         return due
-    earliest = min(reader.slot.local_date for reader in due)
+    earliest = min(reader.local_date for reader in due)
     taken = {
-        (subscriber_id, edition, local_date)
-        for subscriber_id, edition, local_date in session.execute(
-            select(Delivery.subscriber_id, Delivery.edition, Delivery.local_date).where(
-                Delivery.local_date >= earliest
+        (subscriber_id, day)
+        for subscriber_id, day in session.execute(
+            select(Delivery.subscriber_id, Delivery.local_date).where(
+                Delivery.edition == edition.slug, Delivery.local_date >= earliest
             )
         )
     }
-    return [r for r in due if (r.id, r.slot.edition, r.slot.local_date) not in taken]
+    return [r for r in due if (r.id, r.local_date) not in taken]
 
 
-def _previous_ends(session: Session, ids: Sequence[int]) -> dict[int, datetime]:
+def _previous_ends(session: Session, slug: str, ids: Sequence[int]) -> dict[int, datetime]:
     ends: dict[int, datetime] = {}
     for chunk in _chunks(ids):
         rows = session.execute(
             select(Delivery.subscriber_id, func.max(Delivery.window_end))
-            .where(Delivery.subscriber_id.in_(chunk), Delivery.status.in_(_COUNTED))
+            .where(
+                Delivery.edition == slug,
+                Delivery.subscriber_id.in_(chunk),
+                Delivery.status.in_(_COUNTED),
+            )
             .group_by(Delivery.subscriber_id)
         )
         ends.update({subscriber_id: end for subscriber_id, end in rows})
@@ -139,7 +164,7 @@ def _candidates(session: Session, since: datetime, until: datetime) -> list[Cand
     return [CandidateArticle(i, published, frozenset(topics[i])) for i, published in rows]
 
 
-def _insert_ignoring_conflicts(
+def insert_ignoring_conflicts(
     session: Session, rows: list[dict[str, Any]]
 ) -> list[tuple[int, DeliveryStatus]]:
     """Insert ledger rows, skipping keys another planner wrote first; return what went in."""
@@ -170,65 +195,98 @@ def plan_in_chunks(
     *,
     now: datetime,
     force: bool = False,
-    limit: int = MAX_ARTICLES,
     chunk_size: int = READERS_PER_CHUNK,
     queued_until: datetime | None = None,
+    editions: Sequence[Edition] | None = None,
+    local_date: date | None = None,
 ) -> Iterator[PlannedChunk]:
-    """Plan the readers due at `now` a chunk at a time, so the caller can commit and
-    start sending the first chunk while the next is planned.
+    """Plan the readers due at `now` (of every active edition, or of `editions`) a chunk
+    at a time, so the caller can commit and start sending the first chunk while the next
+    is planned.
 
-    `queued_until` marks the new pending rows as queued by the caller (see claim_queue).
-    Does not commit.
+    `local_date` plans everyone for that date's issue whatever their own date (an
+    editor's "send now"); `queued_until` marks the new pending rows as queued by the
+    caller (see claim_queue). Does not commit.
     """
-    due = _due_readers(session, now, force)
-    for offset in range(0, len(due), chunk_size):
-        yield _plan_chunk(
-            session, due[offset : offset + chunk_size], now=now, limit=limit,
-            queued_until=queued_until,
-        )  # fmt: skip
+    if editions is None:
+        editions = list_editions(session, now=now, active_only=True)
+    for edition in editions:
+        due = _due_readers(session, edition, now, force, local_date)
+        for offset in range(0, len(due), chunk_size):
+            yield _plan_chunk(
+                session, edition, due[offset : offset + chunk_size], now=now,
+                queued_until=queued_until,
+            )  # fmt: skip
 
 
 def plan_digests(
-    session: Session, *, now: datetime, force: bool = False, limit: int = MAX_ARTICLES
+    session: Session,
+    *,
+    now: datetime,
+    force: bool = False,
+    editions: Sequence[Edition] | None = None,
+    local_date: date | None = None,
 ) -> PlanResult:
     """Write a ledger row for every reader due at `now`: pending with its articles, or
     skipped when nothing is new. Does not commit."""
     total = PlanResult()
-    for chunk in plan_in_chunks(session, now=now, force=force, limit=limit):
+    for chunk in plan_in_chunks(
+        session, now=now, force=force, editions=editions, local_date=local_date
+    ):
         total.add(chunk.result)
     return total
 
 
+def _reader_topics(
+    session: Session, edition: Edition, ids: Sequence[int]
+) -> dict[int, frozenset[int]]:
+    """Each reader's topics; for a topic edition, only those that are the edition's (all
+    of them for a reader who follows none, as "no topics" means everything)."""
+    topics = _topics_of(session, ids)
+    if not edition.topics:
+        return topics
+    own = frozenset(topic.id for topic in edition.topics)
+    return {reader: (topics.get(reader, frozenset()) & own) or own for reader in ids}
+
+
 def _plan_chunk(
     session: Session,
+    edition: Edition,
     due: Sequence[_DueReader],
     *,
     now: datetime,
-    limit: int,
     queued_until: datetime | None,
 ) -> PlannedChunk:
+    issues = {day: issue_for(session, edition, day, now=now) for day in {r.local_date for r in due}}
+    held = [r for r in due if issues[r.local_date].status is IssueStatus.CANCELLED]
+    due = [r for r in due if issues[r.local_date].status is not IssueStatus.CANCELLED]
+    if not due:
+        return PlannedChunk(PlanResult(due=len(held), cancelled=len(held)), [])
     ids = [reader.id for reader in due]
-    previous = _previous_ends(session, ids)
-    topics = _topics_of(session, ids)
+    previous = _previous_ends(session, edition.slug, ids)
+    topics = _reader_topics(session, edition, ids)
     starts = {
-        reader.id: window_start(reader.slot.edition, now=now, previous_end=previous.get(reader.id))
+        reader.id: window_start(edition.cadence, now=now, previous_end=previous.get(reader.id))
         for reader in due
     }
     candidates = _candidates(session, min(starts.values()), now)
-    selections: dict[tuple[frozenset[int], datetime], list[int]] = {}
+    curations = {day: curation_of(issue) for day, issue in issues.items()}
+    selections: dict[tuple[frozenset[int], datetime, date], list[int]] = {}
     rows: list[dict[str, Any]] = []
     for reader in due:
-        key = (topics.get(reader.id, frozenset()), starts[reader.id])
+        key = (topics.get(reader.id, frozenset()), starts[reader.id], reader.local_date)
         if key not in selections:
-            selections[key] = select_articles(
-                candidates, topic_ids=key[0], start=key[1], end=now, limit=limit
-            )
+            selections[key] = curated_selection(
+                candidates, topic_ids=key[0], start=key[1], end=now,
+                limit=edition.max_articles, curation=curations[reader.local_date],
+            )  # fmt: skip
         chosen = selections[key]
         rows.append(
             {
-                "edition": reader.slot.edition,
+                "edition": edition.slug,
+                "issue_id": issues[reader.local_date].id,
                 "subscriber_id": reader.id,
-                "local_date": reader.slot.local_date,
+                "local_date": reader.local_date,
                 "status": DeliveryStatus.PENDING if chosen else DeliveryStatus.SKIPPED,
                 "window_start": starts[reader.id],
                 "window_end": now,
@@ -238,28 +296,70 @@ def _plan_chunk(
                 "created_at": now,
             }
         )
-    inserted = _insert_ignoring_conflicts(session, rows)
+    inserted = insert_ignoring_conflicts(session, rows)
+    paused = {i.id for i in issues.values() if i.status is IssueStatus.PAUSED}
     pending = sorted(i for i, status in inserted if status is DeliveryStatus.PENDING)
     result = PlanResult(
-        due=len(due),
+        due=len(due) + len(held),
         planned=len(pending),
         skipped_empty=len(inserted) - len(pending),
         already_planned=len(rows) - len(inserted),
+        cancelled=len(held),
     )
+    if paused:
+        # Rows of a paused issue wait in the ledger; resuming it queues them.
+        waiting = set(
+            session.scalars(
+                select(Delivery.id).where(Delivery.id.in_(pending), Delivery.issue_id.in_(paused))
+            )
+        )
+        session.execute(
+            update(Delivery).where(Delivery.id.in_(waiting)).values(next_attempt_at=None)
+            .execution_options(synchronize_session=False)
+        )  # fmt: skip
+        pending = [i for i in pending if i not in waiting]
     return PlannedChunk(result, pending)
 
 
 def selection_for(
-    session: Session, subscriber_id: int, *, edition: Edition, now: datetime
+    session: Session,
+    subscriber_id: int,
+    *,
+    edition: Edition,
+    now: datetime,
+    curation: Curation = NO_CURATION,
 ) -> list[int]:
-    """The article ids a reader's digest would hold at `now`, writing nothing (previews)."""
+    """The article ids a reader's copy of an edition would hold at `now`, writing nothing
+    (previews)."""
     start = window_start(
-        edition, now=now, previous_end=_previous_ends(session, [subscriber_id]).get(subscriber_id)
+        edition.cadence,
+        now=now,
+        previous_end=_previous_ends(session, edition.slug, [subscriber_id]).get(subscriber_id),
     )
-    topic_ids = _topics_of(session, [subscriber_id]).get(subscriber_id, frozenset())
-    return select_articles(
-        _candidates(session, start, now), topic_ids=topic_ids, start=start, end=now
-    )
+    topic_ids = _reader_topics(session, edition, [subscriber_id]).get(subscriber_id, frozenset())
+    return curated_selection(
+        _candidates(session, start, now), topic_ids=topic_ids, start=start, end=now,
+        limit=edition.max_articles, curation=curation,
+    )  # fmt: skip
+
+
+def selection_for_topics(
+    session: Session,
+    topic_ids: frozenset[int],
+    *,
+    edition: Edition,
+    now: datetime,
+    curation: Curation = NO_CURATION,
+) -> list[int]:
+    """What a first digest of the edition would hold for a reader of these topics."""
+    if edition.topics:
+        own = frozenset(topic.id for topic in edition.topics)
+        topic_ids = (topic_ids & own) or own
+    start = window_start(edition.cadence, now=now, previous_end=None)
+    return curated_selection(
+        _candidates(session, start, now), topic_ids=topic_ids, start=start, end=now,
+        limit=edition.max_articles, curation=curation,
+    )  # fmt: skip
 
 
 def claim_queue(
@@ -268,21 +368,26 @@ def claim_queue(
     now: datetime,
     batch_size: int,
     requeue_after: timedelta = REQUEUE_AFTER,
+    issue_id: int | None = None,
+    alert_id: int | None = None,
 ) -> list[list[int]]:
-    """Ids of pending rows ready to go, in batches, stamped so they are not queued twice.
+    """Ids of pending rows ready to go (of one issue or alert, or all), in batches,
+    stamped so they are not queued twice. Rows of paused or cancelled issues stay.
 
     A batch whose message is lost (broker restart, killed worker) is queued again after
     `requeue_after`; claiming in `send_batch` makes a duplicate queue entry harmless.
     Does not commit.
     """
-    ready = session.scalars(
-        select(Delivery.id)
-        .where(
-            Delivery.status == DeliveryStatus.PENDING,
-            or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
-        )
-        .order_by(Delivery.id)
-    ).all()
+    query = select(Delivery.id).where(
+        Delivery.status == DeliveryStatus.PENDING,
+        or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
+        not_held(),
+    )
+    if issue_id is not None:
+        query = query.where(Delivery.issue_id == issue_id)
+    if alert_id is not None:
+        query = query.where(Delivery.alert_id == alert_id)
+    ready = session.scalars(query.order_by(Delivery.id)).all()
     for chunk in _chunks(ready):
         session.execute(
             update(Delivery)

@@ -308,7 +308,7 @@ def relay_transport(
     relays: list[tuple[str, Transport]] = []
     for url in (part.strip() for part in smtp_url.split(",") if part.strip()):
         transport: Transport = transport_from_url(url)
-        name = _relay_name(url)
+        name = relay_name(url)
         if per_second and not url.startswith("file:"):
             budget: SendBudget = (
                 RedisSendBudget(client, name, per_second=per_second)
@@ -329,7 +329,7 @@ def relay_transport(
     return FailoverTransport(relays)
 
 
-def _relay_name(url: str) -> str:
+def relay_name(url: str) -> str:
     """host:port, never the credentials."""
     parts = urlsplit(url)
     return f"{parts.hostname}:{parts.port or ''}" if parts.hostname else url

@@ -35,6 +35,7 @@ class ReaderMarkers:
     email = "%%NEWSALERTS_READER_EMAIL%%"
     unsubscribe_url = "%%NEWSALERTS_UNSUBSCRIBE_URL%%"
     preferences_url = "%%NEWSALERTS_PREFERENCES_URL%%"
+    tracking_token = "%%NEWSALERTS_TRACKING_TOKEN%%"
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class ReaderParts:
     email: str
     unsubscribe_url: str
     preferences_url: str
+    tracking_token: str = ""
 
     def markers(self) -> dict[str, str]:
         """The reader's values by the marker each replaces."""
@@ -49,6 +51,7 @@ class ReaderParts:
             ReaderMarkers.email: self.email,
             ReaderMarkers.unsubscribe_url: self.unsubscribe_url,
             ReaderMarkers.preferences_url: self.preferences_url,
+            ReaderMarkers.tracking_token: self.tracking_token,
         }
 
 
@@ -82,6 +85,7 @@ def _splice(body: str, reader: ReaderParts, *, escape: bool) -> str:
         body.replace(ReaderMarkers.email, quote(reader.email))
         .replace(ReaderMarkers.unsubscribe_url, quote(reader.unsubscribe_url))
         .replace(ReaderMarkers.preferences_url, quote(reader.preferences_url))
+        .replace(ReaderMarkers.tracking_token, quote(reader.tracking_token))
     )
 
 

@@ -6,7 +6,12 @@ Rules (the public promise of a digest):
 - the window runs from the end of the reader's previous digest, or the last 24 hours
   (7 days for weekly) for a first digest, up to now;
 - only articles on topics the reader follows; a reader following none gets everything;
-- newest first, at most 25; an empty selection means no email.
+  a topic edition narrows that to its own topics;
+- newest first, at most the edition's maximum (25 by default); an empty selection means
+  no email;
+- an editor's curation of the issue comes first: pinned articles lead, in the editor's
+  order, for every reader of the issue; dropped articles never appear; a locked issue
+  takes nothing that was not in the selection when it was locked.
 """
 
 from __future__ import annotations
@@ -17,19 +22,10 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from alerts.models import Edition
-from subscribers.models import Frequency
+from alerts.models import Cadence
 
 MAX_ARTICLES = 25
-FIRST_WINDOW = {Edition.DAILY: timedelta(hours=24), Edition.WEEKLY: timedelta(days=7)}
-
-
-@dataclass(frozen=True)
-class DueSlot:
-    """The ledger key a digest is sent under: one per edition, reader and local date."""
-
-    edition: Edition
-    local_date: date
+FIRST_WINDOW = {Cadence.DAILY: timedelta(hours=24), Cadence.WEEKLY: timedelta(days=7)}
 
 
 @dataclass(frozen=True)
@@ -44,25 +40,45 @@ def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
-def due_slot(
-    now: datetime, *, timezone: str, send_hour: int, frequency: Frequency, force: bool = False
-) -> DueSlot | None:
-    """The slot a reader is due for at `now`, or None if their hour has not come yet.
+def local_today(now: datetime, timezone: str) -> date:
+    return now.astimezone(_zone(timezone)).date()
 
-    On a spring-forward day an hour that does not exist locally is reached by the next
-    one; on a fall-back day the hour happens twice, and the ledger key keeps it to once.
+
+def due_date(
+    now: datetime,
+    *,
+    timezone: str,
+    send_hour: int,
+    cadence: Cadence,
+    weekday: int | None = None,
+    force: bool = False,
+) -> date | None:
+    """The local date (the ledger key) a reader is due for at `now`, or None if not due.
+
+    Daily: once the local hour has come. Weekly on a weekday: that day only, from the
+    hour on (a send missed through downtime goes out late the same day, never the next).
+    Weekly on no set day: any day of the local week, once, keyed by its Monday. On a
+    spring-forward day an hour that does not exist locally is reached by the next one;
+    on a fall-back day the hour happens twice, and the ledger key keeps it to once.
+    `force` ignores the hour and the weekday (an editor's "send now").
     """
     local = now.astimezone(_zone(timezone))
-    if not force and local.hour < send_hour:
+    if cadence is Cadence.WEEKLY and weekday is None:
+        if not force and local.hour < send_hour:
+            return None
+        return local.date() - timedelta(days=local.weekday())
+    if force:
+        return local.date()
+    if local.hour < send_hour:
         return None
-    if frequency is Frequency.WEEKLY:
-        return DueSlot(Edition.WEEKLY, local.date() - timedelta(days=local.weekday()))
-    return DueSlot(Edition.DAILY, local.date())
+    if cadence is Cadence.WEEKLY and local.weekday() != weekday:
+        return None
+    return local.date()
 
 
-def window_start(edition: Edition, *, now: datetime, previous_end: datetime | None) -> datetime:
+def window_start(cadence: Cadence, *, now: datetime, previous_end: datetime | None) -> datetime:
     if previous_end is None:
-        return now - FIRST_WINDOW[edition]
+        return now - FIRST_WINDOW[cadence]
     return min(previous_end, now)
 
 
@@ -73,17 +89,61 @@ def select_articles(
     start: datetime,
     end: datetime,
     limit: int = MAX_ARTICLES,
+    excluded: frozenset[int] = frozenset(),
+    allowed: frozenset[int] | None = None,
 ) -> list[int]:
-    """Ids of the articles in (start, end] on the reader's topics, newest first."""
+    """Ids of the articles in (start, end] on the reader's topics, newest first.
+
+    `excluded` never appear; when `allowed` is given, nothing outside it does.
+    """
     chosen: list[int] = []
+    if limit <= 0:
+        return chosen
     for article in newest_first:
         if article.published_at > end:
             continue
         if article.published_at <= start:
             break
+        if article.id in excluded or (allowed is not None and article.id not in allowed):
+            continue
         if topic_ids and not (article.topic_ids & topic_ids):
             continue
         chosen.append(article.id)
         if len(chosen) == limit:
             break
     return chosen
+
+
+@dataclass(frozen=True)
+class Curation:
+    """An editor's decisions for one issue (see the module's rules)."""
+
+    pinned: tuple[int, ...] = ()
+    dropped: frozenset[int] = frozenset()
+    locked: frozenset[int] | None = None
+
+
+NO_CURATION = Curation()
+
+
+def curated_selection(
+    newest_first: Sequence[CandidateArticle],
+    *,
+    topic_ids: frozenset[int],
+    start: datetime,
+    end: datetime,
+    limit: int = MAX_ARTICLES,
+    curation: Curation = NO_CURATION,
+) -> list[int]:
+    """A reader's articles for an issue: the pinned ones first, then the rule's choice."""
+    pinned = [i for i in curation.pinned if i not in curation.dropped][:limit]
+    rest = select_articles(
+        newest_first,
+        topic_ids=topic_ids,
+        start=start,
+        end=end,
+        limit=limit - len(pinned),
+        excluded=curation.dropped | frozenset(pinned),
+        allowed=curation.locked,
+    )
+    return pinned + rest

@@ -11,6 +11,7 @@ from alerts.errors import DeliveryError
 from alerts.jobs import plan_and_queue, send_queued_batch
 from alerts.metrics import record_tick
 from alerts.notices import Notice, send_notice
+from alerts.polling import poll_due_sources
 from alerts.runtime import process_runtime
 from subscribers.database import utcnow
 
@@ -19,6 +20,7 @@ log = logging.getLogger(__name__)
 SEND_BATCH = "newsalerts.send_batch"
 SEND_NOTICE = "newsalerts.send_notice"
 TICK = "newsalerts.tick"
+POLL_FEEDS = "newsalerts.poll_feeds"
 
 # A database that is briefly unreachable is worth a few short retries; the ledger makes
 # the repeat harmless, and the scheduler re-queues anything still pending later anyway.
@@ -69,3 +71,9 @@ def tick() -> None:
     runtime = process_runtime()
     plan_and_queue(runtime, now=utcnow(), publish=publish)
     record_tick(runtime.settings.redis_url, utcnow())
+
+
+@shared_task(name=POLL_FEEDS, acks_late=True, ignore_result=True, **_RETRY)
+def poll_feeds() -> None:
+    """Every minute: fetch the feed sources whose polling interval has passed."""
+    poll_due_sources(process_runtime(), now=utcnow())

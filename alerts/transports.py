@@ -95,13 +95,13 @@ class SMTPTransport:
             client: smtplib.SMTP
             if self.use_ssl:
                 client = smtplib.SMTP_SSL(
-                    self.host, self.port, timeout=self.timeout, context=_tls_context()
+                    self.host, self.port, timeout=self.timeout, context=tls_context()
                 )
             else:
                 client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
                 client.ehlo()
                 if client.has_extn("starttls"):
-                    client.starttls(context=_tls_context())
+                    client.starttls(context=tls_context())
                     client.ehlo()
             if self.username:
                 client.login(self.username, self.password or "")
@@ -176,7 +176,7 @@ def _text(reply: bytes | str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _tls_context() -> ssl.SSLContext:
+def tls_context() -> ssl.SSLContext:
     """Loading the system's CA certificates is slow: once per process, not per batch."""
     return ssl.create_default_context()
 

@@ -40,6 +40,7 @@ class Preferences:
     frequency: Frequency
     timezone: str
     hour: int
+    breaking_alerts: bool = False  # breaking-news alerts on the topics, besides the digest
 
     @classmethod
     def parse(
@@ -49,8 +50,11 @@ class Preferences:
         frequency: Frequency,
         timezone: str | None,
         hour: int | str | None,
+        breaking_alerts: bool = False,
     ) -> Preferences:
-        return cls(tuple(topics), frequency, parse_timezone(timezone), parse_hour(hour))
+        return cls(
+            tuple(topics), frequency, parse_timezone(timezone), parse_hour(hour), breaking_alerts
+        )
 
 
 class SignupResult(enum.StrEnum):
@@ -115,6 +119,7 @@ def _apply(subscriber: Subscriber, preferences: Preferences, topics: list[Topic]
     subscriber.frequency = preferences.frequency
     subscriber.timezone = preferences.timezone
     subscriber.send_hour = preferences.hour
+    subscriber.breaking_alerts = preferences.breaking_alerts
 
 
 def confirm(session: Session, subscriber: Subscriber, *, origin: Origin, now: datetime) -> bool:
@@ -137,6 +142,7 @@ def update_preferences(
         "frequency": preferences.frequency.value,
         "timezone": preferences.timezone,
         "hour": preferences.hour,
+        "breaking_alerts": preferences.breaking_alerts,
     }
     record_consent(session, subscriber, ConsentKind.PREFERENCES, _with(origin, details))
 
@@ -178,6 +184,7 @@ def export_data(session: Session, subscriber: Subscriber) -> dict[str, Any]:
         "timezone": subscriber.timezone,
         "hour": subscriber.send_hour,
         "topics": subscriber.topic_slugs,
+        "breaking_alerts": subscriber.breaking_alerts,
         "paused_until": _iso(subscriber.paused_until),
         "created_at": _iso(subscriber.created_at),
         "confirmed_at": _iso(subscriber.confirmed_at),

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
     Column,
     ForeignKey,
@@ -84,6 +85,8 @@ class Subscriber(Base):
     status_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # A reader may pause digests for some weeks without unsubscribing.
     paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Breaking-news alerts on the reader's topics, besides the digest; opt-in.
+    breaking_alerts: Mapped[bool] = mapped_column(Boolean, default=False)
 
     topics: Mapped[list[Topic]] = relationship(
         secondary=subscriber_topics, order_by=Topic.slug, lazy="selectin"

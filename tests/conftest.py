@@ -92,6 +92,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         secret_key="test-secret-key-that-is-long-enough-0123456789",
         base_url="https://news.example.com",
         redis_url=None,
+        password_hash_cost="fast",
         _env_file=None,
     )
 

@@ -1,6 +1,14 @@
 """The `newsalerts` command: thin adapters that parse options, call one function, print."""
 
-from alerts.cli import api, digests, jobs, ops, readers  # noqa: F401  (register the commands)
+from alerts.cli import (  # noqa: F401  (register the commands)
+    api,
+    digests,
+    feeds,
+    jobs,
+    ops,
+    readers,
+    users,
+)
 from alerts.cli.common import main
 
 __all__ = ["main"]

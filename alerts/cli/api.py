@@ -19,8 +19,15 @@ def tokens() -> None:
     is_flag=True,
     help="May add readers as already confirmed (consent obtained elsewhere).",
 )
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    type=click.Choice(["articles", "subscribers", "editions", "alerts"]),
+    help="What the token may do; repeat for several (default: everything).",
+)
 @clear_errors
-def tokens_create(name: str, import_confirmed: bool) -> None:
+def tokens_create(name: str, import_confirmed: bool, scopes: tuple[str, ...]) -> None:
     """Create a token and print it once; only its hash is kept."""
     from alerts.api_tokens import create_token
     from alerts.runtime import Runtime
@@ -30,7 +37,11 @@ def tokens_create(name: str, import_confirmed: bool) -> None:
     try:
         with runtime.session() as session:
             token = create_token(
-                session, name=name, can_import_confirmed=import_confirmed, now=utcnow()
+                session,
+                name=name,
+                can_import_confirmed=import_confirmed,
+                scopes=scopes or None,
+                now=utcnow(),
             )
             session.commit()
     finally:

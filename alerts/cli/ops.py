@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
@@ -16,16 +17,16 @@ def ops() -> None:
 
 @ops.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
-@click.option("--no-workers", is_flag=True, help="Do not ping the workers (faster).")
+@click.option("--no-workers", is_flag=True, help="Do not ask the workers (faster).")
+@click.option("--no-relays", is_flag=True, help="Do not connect to the SMTP relays.")
 @clear_errors
-def ops_status(as_json: bool, no_workers: bool) -> None:
-    """Deliveries of the last 24 hours, failures, queue depth, workers, health.
+def ops_status(as_json: bool, no_workers: bool, no_relays: bool) -> None:
+    """Health, queues, workers, sends in progress, failures, bounces: what /ops shows.
 
-    Exits with status 1 when something is unhealthy.
+    Exits with status 1 when something is unhealthy (a service not answering, tasks queued
+    and no worker answering, a worker that stopped consuming).
     """
     import json
-
-    from rich.table import Table
 
     from alerts.ops import collect_status
     from alerts.runtime import Runtime
@@ -33,31 +34,99 @@ def ops_status(as_json: bool, no_workers: bool) -> None:
 
     runtime = Runtime.from_settings(settings_from_env())
     try:
-        status = collect_status(runtime, now=utcnow(), probe_workers=not no_workers)
+        status = collect_status(
+            runtime, now=utcnow(), probe_workers=not no_workers, probe_relays=not no_relays
+        )
     finally:
         runtime.close()
     if as_json:
         click.echo(json.dumps(status.as_dict(), indent=2))
     else:
-        health = Table("service", "state", title="Health")
-        for name, state in status.services.items():
-            health.add_row(name, state)
-        console.print(health)
-        ledger = Table("status", "deliveries", title="Deliveries, last 24 hours")
-        for name, count in sorted(status.deliveries.items()):
-            ledger.add_row(name, str(count))
-        console.print(ledger)
-        if status.oldest_pending_seconds is not None:
-            console.print(f"Oldest waiting delivery: {status.oldest_pending_seconds:.0f} s")
-        if status.failures:
-            failures = Table("reason", "count", title="Failures, last 24 hours")
-            for reason, count in status.failures:
-                failures.add_row(reason, str(count))
-            console.print(failures)
-        if status.queue_depth is not None:
-            console.print(f"Queue depth: {status.queue_depth} waiting, {status.unacked} in flight")
-        if status.workers is not None:
-            console.print(f"Workers: {', '.join(status.workers) or 'none answering'}")
-        console.print("Healthy" if status.healthy else "[red]Unhealthy[/red]", markup=True)
+        _print(status.as_dict())
     if not status.healthy:
         sys.exit(1)
+
+
+def _print(status: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    from alerts.web.ops_figures import duration, number, percent
+
+    health = Table("service", "state", title="Health")
+    for name, state in status["services"].items():
+        health.add_row(name, state if state == "ok" else f"[red]{state}[/red]")
+    console.print(health)
+    for problem in status["problems"]:
+        console.print(f"[red]Problem:[/red] {problem}", markup=True)
+
+    if status["queues"] is not None:
+        queues = Table("queue", "waiting", "oldest waiting", title="Queues")
+        for queue in status["queues"]:
+            queues.add_row(
+                queue["name"], number(queue["waiting"]), duration(queue["oldest_waiting_seconds"])
+            )
+        queues.add_row("taken by workers", number(status["unacked"]), "")
+        console.print(queues)
+        console.print(
+            f"Tasks in {status['tasks_in_per_second']:.1f}/s, "
+            f"out {status['tasks_out_per_second']:.1f}/s (last full minute)"
+        )
+    if status["workers"] is not None:
+        workers = Table("worker", "pid", "processes", "running", "tasks done", "state",
+                        title="Workers")  # fmt: skip
+        for worker in status["workers"]:
+            state = (
+                "[red]not answering[/red]"
+                if not worker["answering"]
+                else "[red]stalled[/red]"
+                if worker["stalled"]
+                else "answering"
+            )
+            workers.add_row(worker["name"], str(worker["pid"] or "—"),
+                            str(worker["concurrency"] or "—"), number(worker["running"]),
+                            number(worker["processed"]), state)  # fmt: skip
+        console.print(workers if status["workers"] else "Workers: none answering")
+
+    if status["sends"]:
+        sends = Table("send", "state", "sent", "waiting", "failed", "suppressed", "rate",
+                      "finishes", "oldest waiting", title="Sends in progress")  # fmt: skip
+        for send in status["sends"]:
+            left = send["minutes_left"]
+            finishes = (
+                "paused" if send["status"] == "paused"
+                else "not moving" if left is None
+                else f"in {duration(left * 60)}"
+            )  # fmt: skip
+            sends.add_row(send["label"], send["status"],
+                          f"{number(send['sent'])} / {number(send['total'])}",
+                          number(send["pending"] + send["sending"]), number(send["failed"]),
+                          number(send["suppressed"]), f"{number(send['per_minute'])}/min",
+                          finishes, duration(send["oldest_pending_seconds"]))  # fmt: skip
+        console.print(sends)
+    else:
+        console.print("No send in progress.")
+
+    ledger = Table("status", "deliveries", title="Deliveries, last 24 hours")
+    for name, count in sorted(status["deliveries"].items()):
+        ledger.add_row(name, number(count))
+    console.print(ledger)
+    if status["oldest_pending_seconds"] is not None:
+        console.print(f"Oldest waiting delivery: {duration(status['oldest_pending_seconds'])}")
+
+    if status["failures"]:
+        failures = Table("reply", "relay", "domain", "kind", "count", "example",
+                         title="Failures, last 24 hours")  # fmt: skip
+        for group in status["failures"][:15]:
+            failures.add_row(group["reply_code"], group["relay"], group["domain"], group["kind"],
+                             number(group["count"]), group["example"][:60])  # fmt: skip
+        console.print(failures)
+
+    feedback = Table("day", "sent", "bounces", "bounce rate", "complaints", "complaint rate",
+                     title="Bounces and complaints")  # fmt: skip
+    for day in status["feedback"][:7]:
+        feedback.add_row(day["day"], number(day["sent"]),
+                         number(day["hard_bounces"] + day["soft_bounces"]),
+                         percent(day["bounce_rate"]), number(day["complaints"]),
+                         percent(day["complaint_rate"]))  # fmt: skip
+    console.print(feedback)
+    console.print("Healthy" if status["healthy"] else "[red]Unhealthy[/red]", markup=True)

@@ -9,24 +9,57 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Any
 
-from flask import Blueprint, Response, g, jsonify, request
+from flask import Blueprint, Response, g, jsonify, make_response, request
+from sqlalchemy.exc import IntegrityError
 
-from alerts.api_tokens import authenticate
+from alerts import audit
+from alerts.api_subscribers import (
+    SubscriberRequest,
+    parse_subscriber_request,
+    subscriber_summary,
+)
+from alerts.api_tokens import allows, authenticate
 from alerts.articles import article_input_from_mapping, upsert_articles
 from alerts.errors import ArticleError
 from alerts.models import ApiToken
-from alerts.web.context import db
+from alerts.notices import Notice
+from alerts.web.context import db, web_context
+from alerts.web.openapi import OPENAPI
+from alerts.web.signup import ACCEPTED, notify_within_limit
 from subscribers.database import utcnow
+from subscribers.errors import InvalidEmail, InvalidPreference
+from subscribers.lifecycle import SignupResult, erase, request_subscription
+from subscribers.models import Subscriber
+from subscribers.services import (
+    AlreadySubscribed,
+    Origin,
+    Suppressed,
+    add_subscriber,
+    find_subscriber,
+)
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
 View = tuple[Response, int]
 
 
-def _error(status: int, message: str) -> View:
-    response = jsonify({"error": {"message": message}})
+def _error(status: int, message: str, field: str | None = None) -> View:
+    response = jsonify({"error": {"field": field, "message": message}})
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="newsalerts"'
     return response, status
+
+
+def require_scope(scope: str) -> View | None:
+    """None if the request's token may act on `scope`, else the 403 to answer with."""
+    token: ApiToken = g.api_token
+    if allows(token, scope):
+        return None
+    return _error(403, f"this token may not use {scope}; give it the {scope!r} scope")
+
+
+def _actor() -> str:
+    token: ApiToken = g.api_token
+    return audit.token_actor(token.name)
 
 
 @blueprint.before_request
@@ -47,6 +80,9 @@ def _require_token() -> View | None:
 
 @blueprint.post("/articles")
 def push_article() -> View:
+    refused = require_scope("articles")
+    if refused:
+        return refused
     data: Any = request.get_json(silent=True)
     if not isinstance(data, dict):
         return _error(400, "send one article as a JSON object")
@@ -60,6 +96,12 @@ def push_article() -> View:
     session.commit()
     [article] = result.articles
     outcome = "created" if result.created else "updated" if result.updated else "unchanged"
+    if outcome != "unchanged":
+        audit.record(
+            session, actor=_actor(), action=f"article.{outcome}", target=f"article:{article.id}",
+            now=utcnow(),
+        )  # fmt: skip
+        session.commit()
     body = {
         "id": article.id,
         "url": article.url,
@@ -70,50 +112,139 @@ def push_article() -> View:
     return jsonify(body), 201 if result.created else 200
 
 
+@blueprint.post("/subscribers")
+def add_reader() -> View:
+    """Double opt-in by default; an already-consented import with `confirmed`."""
+    refused = require_scope("subscribers")
+    if refused:
+        return refused
+    data: Any = _json_body()
+    if not isinstance(data, dict):
+        return _error(400, "send one reader as a JSON object")
+    settings = web_context().runtime.settings
+    try:
+        wanted = parse_subscriber_request(data, default_timezone=settings.default_timezone)
+    except InvalidEmail as error:
+        return _error(422, f"invalid email address: {error.reason}", "email")
+    except InvalidPreference as error:
+        return _error(422, error.reason, error.field)
+    token: ApiToken = g.api_token
+    if wanted.confirmed and not token.can_import_confirmed:
+        return _error(403, "this token may not import confirmed readers", "confirmed")
+    origin = Origin(
+        source="api",
+        ip_address=(request.remote_addr or "")[:45] or None,
+        details={"token": token.name},
+    )
+    try:
+        return _import(wanted, origin) if wanted.confirmed else _request(wanted, origin)
+    except InvalidPreference as error:
+        db().rollback()
+        return _error(422, error.reason, error.field)
+
+
+def _request(wanted: SubscriberRequest, origin: Origin) -> View:
+    """Double opt-in: the same answer whether or not the address was known."""
+    session = db()
+    settings = web_context().runtime.settings
+    for attempt in (1, 2):
+        try:
+            signup = request_subscription(
+                session, email=wanted.email, preferences=wanted.preferences, origin=origin,
+                hash_key=settings.secret_key, now=utcnow(),
+            )  # fmt: skip
+            if signup.subscriber_id is not None:
+                audit.record(
+                    session, actor=_actor(), action="subscriber.requested",
+                    target=f"subscriber:{signup.subscriber_id}", now=utcnow(),
+                )  # fmt: skip
+            session.commit()
+            break
+        except IntegrityError:
+            session.rollback()  # a simultaneous request stored the address first
+            if attempt == 2:
+                raise
+    if signup.subscriber_id is not None and signup.result is not SignupResult.NOTHING:
+        notice = Notice.CONFIRM if signup.result is SignupResult.CONFIRM else Notice.MANAGE
+        notify_within_limit(notice, signup.subscriber_id, wanted.email)
+    return jsonify({"status": "accepted", "message": ACCEPTED}), 202
+
+
+def _import(wanted: SubscriberRequest, origin: Origin) -> View:
+    """A reader who consented on the publisher's side: active at once, no email."""
+    session = db()
+    preferences = wanted.preferences
+    try:
+        subscriber = add_subscriber(
+            session, email=wanted.email, origin=origin,
+            hash_key=web_context().runtime.settings.secret_key, topics=preferences.topics,
+            frequency=preferences.frequency, timezone=preferences.timezone,
+            send_hour=preferences.hour, confirmed=True, now=utcnow(),
+        )  # fmt: skip
+    except AlreadySubscribed as error:
+        session.rollback()
+        return jsonify({"result": "exists", **subscriber_summary(error.subscriber)}), 200
+    except Suppressed as error:
+        session.rollback()
+        return _error(409, str(error), "email")
+    subscriber.breaking_alerts = preferences.breaking_alerts
+    audit.record(
+        session, actor=_actor(), action="subscriber.imported",
+        target=f"subscriber:{subscriber.id}", now=utcnow(),
+    )  # fmt: skip
+    session.commit()
+    return jsonify({"result": "created", **subscriber_summary(subscriber)}), 201
+
+
+def _reader_or_error(email: str) -> Subscriber | View:
+    try:
+        subscriber = find_subscriber(db(), email)
+    except InvalidEmail as error:
+        return _error(422, f"invalid email address: {error.reason}", "email")
+    if subscriber is None:
+        return _error(404, "no reader with this address")
+    return subscriber
+
+
+@blueprint.get("/subscribers/<path:email>")
+def get_reader(email: str) -> View:
+    refused = require_scope("subscribers")
+    if refused:
+        return refused
+    found = _reader_or_error(email)
+    if isinstance(found, tuple):
+        return found
+    return jsonify(subscriber_summary(found)), 200
+
+
+@blueprint.delete("/subscribers/<path:email>")
+def erase_reader(email: str) -> View:
+    """Erase a reader's data for good; the address stays suppressed as a keyed hash."""
+    refused = require_scope("subscribers")
+    if refused:
+        return refused
+    found = _reader_or_error(email)
+    if isinstance(found, tuple):
+        return found
+    session = db()
+    reader_id = found.id
+    origin = Origin(source="api", details={"token": g.api_token.name})
+    erase(session, found, hash_key=web_context().runtime.settings.secret_key, origin=origin)
+    audit.record(
+        session, actor=_actor(), action="subscriber.erased", target=f"subscriber:{reader_id}",
+        now=utcnow(),
+    )  # fmt: skip
+    session.commit()
+    return make_response("", 204), 204
+
+
+def _json_body() -> Any:
+    try:
+        return request.get_json(silent=True)
+    except RecursionError:  # nested deeper than the parser goes
+        return None
+
+
 @blueprint.get("/openapi.json")
 def openapi() -> Response:
     return jsonify(OPENAPI)
-
-
-_ARTICLE = {
-    "type": "object",
-    "required": ["url", "title"],
-    "additionalProperties": False,
-    "properties": {
-        "url": {"type": "string", "format": "uri", "description": "absolute http(s) URL"},
-        "title": {"type": "string"},
-        "guid": {"type": "string", "description": "the identity when present, else url"},
-        "summary": {"type": "string", "description": "HTML, sanitised on the way in"},
-        "section": {"type": "string"},
-        "topics": {"type": "array", "items": {"type": "string"}},
-        "author": {"type": "string"},
-        "image_url": {"type": "string", "format": "uri"},
-        "published_at": {"type": "string", "format": "date-time", "description": "with offset"},
-        "breaking": {"type": "boolean"},
-    },
-}
-_ERROR = {"description": "error", "content": {"application/json": {"schema": {"type": "object"}}}}
-OPENAPI: dict[str, Any] = {
-    "openapi": "3.1.0",
-    "info": {"title": "newsalerts publisher API", "version": "1"},
-    "components": {"securitySchemes": {"token": {"type": "http", "scheme": "bearer"}}},
-    "security": [{"token": []}],
-    "paths": {
-        "/api/v1/articles": {
-            "post": {
-                "summary": "Create or update an article (by guid, else url)",
-                "requestBody": {
-                    "required": True,
-                    "content": {"application/json": {"schema": _ARTICLE}},
-                },
-                "responses": {
-                    "201": {"description": "created"},
-                    "200": {"description": "updated or unchanged"},
-                    "400": _ERROR,
-                    "401": _ERROR,
-                    "422": _ERROR,
-                },
-            }
-        }
-    },
-}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 import secrets
 from typing import Any
@@ -9,25 +10,28 @@ from urllib.parse import urlsplit
 
 from flask import Flask, Response, g, make_response, request
 from jinja2 import FileSystemLoader
-from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from alerts.config import TEMPLATES_DIR, Settings
+from alerts.health import check_services, healthy
 from alerts.metrics import render_metrics
 from alerts.runtime import Runtime
-from alerts.web import api, links, signup, webhooks
+from alerts.web import api, auth, links, ops, signup, webhooks
 from alerts.web.context import WebContext, web_context
 from alerts.web.pages import json_error, page, wants_json
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024
+# /readyz answers within about this long even when a relay does not answer at all.
+READY_TIMEOUT_SECONDS = 2.0
 
 
 def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Flask:
     app = Flask(__name__, static_folder=None)
     app.jinja_loader = FileSystemLoader(TEMPLATES_DIR)
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, JSON_SORT_KEYS=False)
+    auth.configure_sessions(app, settings)
     app.extensions["newsalerts"] = WebContext.build(runtime or Runtime.from_settings(settings))
     if settings.proxy_count:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
@@ -37,6 +41,8 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Flask:
     app.register_blueprint(links.blueprint)
     app.register_blueprint(webhooks.blueprint)
     app.register_blueprint(api.blueprint)
+    app.register_blueprint(auth.blueprint)
+    app.register_blueprint(ops.blueprint)
     app.add_url_rule("/healthz", "healthz", _healthz)
     app.add_url_rule("/readyz", "readyz", _readyz)
     app.add_url_rule("/metrics", "metrics", _metrics)
@@ -67,7 +73,7 @@ def _security_headers(response: Response) -> Response:
     response.headers.setdefault(
         "Content-Security-Policy",
         f"default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-{nonce}'; "
-        f"img-src 'self' data:; form-action 'self' {own}; "
+        f"img-src 'self' data:; connect-src 'self'; form-action 'self' {own}; "
         f"frame-ancestors {framing}; base-uri 'none'",
     )
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
@@ -86,29 +92,27 @@ def _healthz() -> tuple[dict[str, str], int]:
 
 
 def _readyz() -> tuple[dict[str, Any], int]:
-    checks: dict[str, str] = {}
-    runtime = web_context().runtime
-    try:
-        with runtime.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-        checks["database"] = "ok"
-    except Exception as error:  # any failure means "not ready", with the reason
-        checks["database"] = f"error: {type(error).__name__}"
-    if runtime.settings.redis_url:
-        import redis
-
-        try:
-            redis.Redis.from_url(runtime.settings.redis_url, socket_timeout=2).ping()
-            checks["redis"] = "ok"
-        except Exception as error:
-            checks["redis"] = f"error: {type(error).__name__}"
-    ready = all(value == "ok" for value in checks.values())
+    """200 when the database, Redis and every SMTP relay answer; else 503 naming which not."""
+    checks = check_services(web_context().runtime, timeout=READY_TIMEOUT_SECONDS)
+    ready = healthy(checks)
     return {"status": "ready" if ready else "not ready", "checks": checks}, 200 if ready else 503
 
 
 def _metrics() -> Response:
-    """Prometheus text, computed from the database and Redis at scrape time."""
-    body, content_type = render_metrics(web_context().runtime)
+    """Prometheus text, computed from the database and Redis at scrape time; behind a
+    bearer token when METRICS_TOKEN is set."""
+    runtime = web_context().runtime
+    expected = runtime.settings.metrics_token
+    if expected:
+        given = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {expected}".encode()):
+            return Response(
+                "a bearer token is required\n",
+                status=401,
+                content_type="text/plain; charset=utf-8",
+                headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+            )
+    body, content_type = render_metrics(runtime)
     return Response(body, content_type=content_type)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -10,6 +11,7 @@ from flask import current_app, g
 from sqlalchemy.orm import Session
 
 from alerts.errors import DeliveryError
+from alerts.jobs import Publish, send_queued_batch
 from alerts.notices import Notice, send_notice
 from alerts.runtime import Runtime
 from alerts.web.ratelimit import (
@@ -32,6 +34,8 @@ class WebContext:
     guard: FormGuard
     limiter: RateLimiter
     notify: Notifier
+    # Hands batches of ledger ids to the workers (or, without Redis, to a thread here).
+    publish: Publish
 
     @classmethod
     def build(cls, runtime: Runtime) -> WebContext:
@@ -46,6 +50,9 @@ class WebContext:
             guard=FormGuard(settings.secret_key, min_seconds=settings.form_min_seconds),
             limiter=limiter,
             notify=_celery_notifier(runtime) if settings.uses_celery else _inline_notifier(runtime),
+            publish=_celery_publisher(runtime)
+            if settings.uses_celery
+            else _thread_publisher(runtime),
         )
 
 
@@ -83,6 +90,29 @@ def _celery_notifier(runtime: Runtime) -> Notifier:
         app.send_task(SEND_NOTICE, args=[notice.value, subscriber_id])
 
     return notify
+
+
+def _celery_publisher(runtime: Runtime) -> Publish:
+    from alerts.celery_app import create_celery
+    from alerts.dispatch import publisher_for
+
+    return publisher_for(create_celery(runtime.settings))
+
+
+def _thread_publisher(runtime: Runtime) -> Publish:
+    """Without a broker (development), send in a background thread so the page answers."""
+
+    def send(batches: list[list[int]]) -> None:
+        for batch in batches:
+            try:
+                send_queued_batch(runtime, batch)
+            except Exception:
+                log.exception("sending a batch in-process failed")
+
+    def publish(batches: list[list[int]]) -> None:
+        threading.Thread(target=send, args=(batches,), daemon=True).start()
+
+    return publish
 
 
 def web_context() -> WebContext:

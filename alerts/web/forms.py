@@ -48,6 +48,15 @@ def _topics(value: object) -> list[str]:
     return [_text(item, "topics") for item in value]
 
 
+def _flag(value: object, field: str) -> bool:
+    """A checkbox (present with any value, or absent) or a JSON boolean."""
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, str):
+        return bool(value.strip()) and value.strip().lower() not in ("0", "false", "no", "off")
+    raise InvalidPreference(field, "must be true or false")
+
+
 def form_values(form: MultiDict[str, str]) -> dict[str, Any]:
     """An HTML form as the same shape JSON has: repeatable `topics` becomes a list."""
     values: dict[str, Any] = {key: form.get(key) for key in form}
@@ -62,6 +71,7 @@ def parse_preferences(data: Mapping[str, Any], *, default_timezone: str) -> Pref
         frequency=parse_frequency(_text(data.get("frequency"), "frequency") or None),
         timezone=_text(data.get("timezone"), "timezone").strip() or default_timezone,
         hour=_text(data.get("hour"), "hour") or None,
+        breaking_alerts=_flag(data.get("breaking_alerts"), "breaking_alerts"),
     )
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from alerts.feedback import Outcome, process_message
-from alerts.models import Delivery, DeliveryStatus, Edition, FeedbackEvent, FeedbackKind
+from alerts.models import Cadence, Delivery, DeliveryStatus, FeedbackEvent, FeedbackKind
 from alerts.verp import verp_address
 from subscribers.lifecycle import unsubscribe
 from subscribers.models import Subscriber, SubscriberStatus, Suppression
@@ -31,7 +31,7 @@ SENT = utc(2026, 1, 5, 12)
 def sent_delivery(session: Session, reader: Subscriber, *, sent_at: datetime = SENT) -> Delivery:
     """A ledger row whose digest went out at `sent_at`, with a Message-ID as the composer's."""
     delivery = Delivery(
-        edition=Edition.DAILY,
+        edition=Cadence.DAILY,
         subscriber_id=reader.id,
         local_date=sent_at.date(),
         window_start=sent_at - timedelta(days=1),

@@ -21,13 +21,14 @@ from sqlalchemy.orm import Session
 from alerts.config import Settings
 from alerts.digests import (
     DigestComposer,
+    DigestSpec,
     RenderCache,
     digest_context,
     time_label,
     time_marker,
 )
 from alerts.messages import EncodedEmail, build_message, encode_email
-from alerts.models import Article, Delivery, Edition
+from alerts.models import DEFAULT_SUBJECT, Article, Cadence, Delivery, Edition
 from alerts.planning import plan_digests
 from alerts.rendering import ReaderMarkers, ReaderParts, RenderedEmail, default_renderer
 from tests.support.builders import articles, reader
@@ -100,11 +101,15 @@ def _digest() -> RenderedEmail:
         )
         for number in range(1, 6)
     ]
+    edition = Edition(
+        slug="daily", name="Daily briefing", cadence=Cadence.DAILY,
+        subject_template=DEFAULT_SUBJECT, intro="", click_tracking=False, open_tracking=False,
+        updated_at=NOW,
+    )  # fmt: skip
     context = digest_context(
         stories,
         settings=Settings(_env_file=None),  # type: ignore[call-arg]
-        edition=Edition.DAILY,
-        local_date=NOW.date(),
+        spec=DigestSpec(edition, None, NOW.date()),
         topic_names=("Économie", "Chip shortage"),
     )
     rendered = default_renderer().render("digest", context)
@@ -233,7 +238,7 @@ def test_composed_digests_share_one_encoding_across_zones_with_each_readers_time
         subscriber = delivery.subscriber
         links = composer.reader_parts(subscriber.id, subscriber.email)
         expected = composer.render_for(
-            subscriber, delivery.article_ids, delivery.edition, delivery.local_date
+            subscriber, delivery.article_ids, composer.spec_for(delivery)
         )
         texts[subscriber.email], _ = _decoded(data)
         assert _decoded(data) == (expected.text, expected.html)

@@ -25,9 +25,9 @@ from alerts.celery_app import QUEUE, create_celery
 from alerts.config import Settings, load_settings
 from alerts.metrics import LAST_TICK_KEY, record_tick, render_metrics, tick_is_recent
 from alerts.models import (
+    Cadence,
     Delivery,
     DeliveryStatus,
-    Edition,
     FeedbackEvent,
     FeedbackKind,
     FeedSource,
@@ -38,6 +38,7 @@ from tests.support.builders import reader
 from tests.test_docker_compose import yaml_to_data
 
 NOW = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
+RELAY = "file://./outbox"  # the default SMTP_URL: the relay every ledger figure names
 ROOT = Path(__file__).resolve().parents[2]
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -67,7 +68,7 @@ def seed_ledger(session: Session) -> None:
     def row(status: DeliveryStatus, age: timedelta, **fields: Any) -> Delivery:
         created = NOW - age
         delivery = Delivery(
-            edition=Edition.DAILY,
+            edition=Cadence.DAILY,
             subscriber_id=subscriber.id,
             local_date=date(2026, 1, 1) + timedelta(days=next(day)),
             status=status,
@@ -171,7 +172,9 @@ def test_every_figure_from_the_ledger_and_the_broker(
     for result in ("sent", "failed"):
         for reply in ("2xx", "4xx", "5xx", "none"):
             expected = messages.get((result, reply), 0)
-            found = value(samples, "newsalerts_messages_total", result=result, reply_class=reply)
+            found = value(
+                samples, "newsalerts_messages_total", result=result, relay=RELAY, reply_class=reply
+            )
             assert found == expected, (result, reply)
 
     assert value(samples, "newsalerts_oldest_pending_delivery_age_seconds") == 1200
@@ -234,6 +237,7 @@ def test_unreachable_services_are_reported_not_raised(tmp_path: Path) -> None:
     settings = load_settings(
         database_url="postgresql://nobody@127.0.0.1:9/none",
         redis_url="redis://127.0.0.1:9/0",
+        smtp_url="smtp://127.0.0.1:9",
         _env_file=None,
     )
     runtime = Runtime.from_settings(settings)
@@ -244,6 +248,7 @@ def test_unreachable_services_are_reported_not_raised(tmp_path: Path) -> None:
     assert samples == {
         ("newsalerts_up", frozenset({("service", "database")})): 0,
         ("newsalerts_up", frozenset({("service", "redis")})): 0,
+        ("newsalerts_up", frozenset({("service", "smtp:127.0.0.1:9")})): 0,
     }
 
 
@@ -256,7 +261,8 @@ def test_without_a_broker_only_the_database_is_reported(database_url: str) -> No
     finally:
         runtime.close()
     assert {labels for name, labels in samples if name == "newsalerts_up"} == {
-        frozenset({("service", "database")})
+        frozenset({("service", "database")}),
+        frozenset({("service", RELAY)}),
     }
     assert not any(name.startswith("newsalerts_queue") for name, _ in samples)
 

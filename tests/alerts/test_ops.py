@@ -42,14 +42,19 @@ def test_status_counts_the_ledger_and_the_queue(
     app.close()
 
     runtime = Runtime.from_settings(settings)
-    status = collect_status(runtime, now=NOW + timedelta(minutes=5))
+    status = collect_status(runtime, now=NOW + timedelta(minutes=5), worker_timeout=0.3)
     runtime.close()
     assert status.deliveries == {"pending": 2, "failed": 1, "skipped": 1}
-    assert status.failures == [("SMTP 550", 1)]
+    assert [(g["reply_code"], g["domain"], g["kind"], g["count"]) for g in status.failures] == [
+        ("550", "example.com", "permanent", 1)
+    ]
     assert status.oldest_pending_seconds == 300
+    assert status.queues is not None
+    assert [(q["name"], q["waiting"]) for q in status.queues] == [("newsalerts", 4)]
     assert (status.queue_depth, status.unacked, status.workers) == (4, 0, [])
-    assert status.services == {"database": "ok", "redis": "ok"}
+    assert status.services == {"database": "ok", "redis": "ok", "file://./outbox": "ok"}
     assert status.healthy is False  # work is waiting and no worker answers
+    assert status.problems == ["4 tasks are queued and no worker answers"]
 
 
 def test_json_output_and_exit_status(database_url: str) -> None:
@@ -59,16 +64,28 @@ def test_json_output_and_exit_status(database_url: str) -> None:
     assert healthy.exit_code == 0, healthy.output
     data = json.loads(healthy.output)
     assert set(data) == {
+        "version",
+        "now",
         "healthy",
+        "problems",
         "services",
+        "queues",
+        "unacked",
+        "tasks_in_per_second",
+        "tasks_out_per_second",
+        "workers",
         "deliveries",
         "oldest_pending_seconds",
+        "sends",
         "failures",
-        "queue_depth",
-        "unacked",
-        "workers",
+        "dead_letters",
+        "feedback",
     }
-    assert data["services"] == {"database": "ok"}
+    assert data["version"] == 2
+    assert data["services"] == {"database": "ok", "file://./outbox": "ok"}
+    assert (data["queues"], data["workers"]) == (None, None)
+    assert (data["sends"], data["failures"], data["dead_letters"]) == ([], [], [])
+    assert len(data["feedback"]) == 14
 
     broken = CliRunner().invoke(
         main,

@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import event, insert
 from sqlalchemy.orm import ORMExecuteState, Session
 
-from alerts.models import Delivery, DeliveryStatus, Edition
+from alerts.editions import ensure_default_editions, get_edition
+from alerts.models import Cadence, Delivery, DeliveryStatus
 from alerts.planning import REQUEUE_AFTER, PlanResult, claim_queue, plan_digests, selection_for
 from subscribers.models import Frequency, SubscriberStatus
 from tests.factories import ledger, make_article, make_reader, utc
@@ -58,7 +59,7 @@ def test_first_daily_digest_holds_the_last_24_hours_on_the_reader_topics(
     [row] = ledger(session)
     assert row.subscriber_id == reader.id
     assert row_summary(row) == (
-        Edition.DAILY,
+        Cadence.DAILY,
         date(2026, 3, 10),
         DeliveryStatus.PENDING,
         NOW - DAY,
@@ -85,7 +86,7 @@ def test_first_weekly_digest_holds_the_last_7_days_under_the_monday_of_the_week(
     assert (result.due, result.planned, result.skipped_empty) == (1, 1, 0)
     [row] = ledger(session)
     assert row_summary(row) == (
-        Edition.WEEKLY,
+        Cadence.WEEKLY,
         date(2026, 3, 9),  # NOW is a Tuesday; the weekly slot is that week's Monday
         DeliveryStatus.PENDING,
         NOW - 7 * DAY,
@@ -151,7 +152,7 @@ def test_readers_with_the_same_topics_but_different_windows_get_their_own_articl
     yesterday = NOW - DAY
     session.add(
         Delivery(
-            edition=Edition.DAILY,
+            edition=Cadence.DAILY,
             subscriber_id=returning.id,
             local_date=date(2026, 3, 9),
             status=DeliveryStatus.SENT,
@@ -191,7 +192,7 @@ def test_nothing_new_writes_a_skipped_row(session: Session) -> None:
     assert result == PlanResult(due=1, planned=0, skipped_empty=1, already_planned=0)
     [row] = ledger(session)
     assert row_summary(row) == (
-        Edition.DAILY,
+        Cadence.DAILY,
         date(2026, 3, 10),
         DeliveryStatus.SKIPPED,
         NOW - DAY,
@@ -249,7 +250,7 @@ def test_a_later_run_on_the_same_local_date_changes_nothing(session: Session) ->
     assert (again.planned, again.skipped_empty) == (0, 0)
     [row] = ledger(session)
     assert row_summary(row) == (
-        Edition.DAILY,
+        Cadence.DAILY,
         date(2026, 3, 10),
         DeliveryStatus.PENDING,
         NOW - DAY,
@@ -287,8 +288,8 @@ def test_the_next_local_date_starts_where_the_previous_digest_ended(session: Ses
     assert (result.due, result.planned, result.skipped_empty) == (1, 1, 0)
     rows = ledger(session)
     assert [row_summary(row) for row in rows] == [
-        (Edition.DAILY, date(2026, 3, 10), DeliveryStatus.PENDING, NOW - DAY, NOW, [at_end, first]),
-        (Edition.DAILY, date(2026, 3, 11), DeliveryStatus.PENDING, NOW, tomorrow, [evening]),
+        (Cadence.DAILY, date(2026, 3, 10), DeliveryStatus.PENDING, NOW - DAY, NOW, [at_end, first]),
+        (Cadence.DAILY, date(2026, 3, 11), DeliveryStatus.PENDING, NOW, tomorrow, [evening]),
     ]
 
 
@@ -582,9 +583,9 @@ def test_weekly_reader_gets_one_digest_per_local_week(session: Session) -> None:
     plan_digests(session, now=next_monday)
 
     assert [row_summary(row) for row in ledger(session)] == [
-        (Edition.WEEKLY, date(2026, 3, 9), DeliveryStatus.SKIPPED, monday - 7 * DAY, monday, []),
+        (Cadence.WEEKLY, date(2026, 3, 9), DeliveryStatus.SKIPPED, monday - 7 * DAY, monday, []),
         (
-            Edition.WEEKLY,
+            Cadence.WEEKLY,
             date(2026, 3, 16),
             DeliveryStatus.PENDING,
             monday,
@@ -608,8 +609,8 @@ def test_daily_and_weekly_readers_in_one_run(session: Session) -> None:
     assert [
         (row.subscriber_id, row.edition, row.local_date, row.article_ids) for row in ledger(session)
     ] == [
-        (daily.id, Edition.DAILY, date(2026, 3, 10), [today]),
-        (weekly.id, Edition.WEEKLY, date(2026, 3, 9), [today, three_days]),
+        (daily.id, Cadence.DAILY, date(2026, 3, 10), [today]),
+        (weekly.id, Cadence.WEEKLY, date(2026, 3, 9), [today, three_days]),
     ]
 
 
@@ -623,7 +624,9 @@ def test_selection_for_matches_the_plan_and_writes_nothing(session: Session) -> 
     )
     make_article(session, "sport", published_at=NOW - timedelta(hours=1), topics=["Sport"])
 
-    preview = selection_for(session, reader.id, edition=Edition.DAILY, now=NOW)
+    ensure_default_editions(session, now=NOW)
+    daily = get_edition(session, "daily")
+    preview = selection_for(session, reader.id, edition=daily, now=NOW)
 
     assert preview == [story]
     assert ledger(session) == []
@@ -726,7 +729,7 @@ def test_a_row_written_first_by_another_planner_is_counted_as_already_planned(
             rival_done.append(True)
             state.session.execute(
                 insert(Delivery).values(
-                    edition=Edition.DAILY,
+                    edition=Cadence.DAILY,
                     subscriber_id=reader.id,
                     local_date=date(2026, 3, 10),
                     status=DeliveryStatus.PENDING,

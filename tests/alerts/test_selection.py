@@ -6,36 +6,31 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from alerts.models import Edition
+from alerts.models import Cadence
 from alerts.selection import (
     FIRST_WINDOW,
     MAX_ARTICLES,
-    DueSlot,
-    due_slot,
+    due_date,
     select_articles,
     window_start,
 )
-from subscribers.models import Frequency
 from tests.factories import candidate, utc
 
-DAILY = Frequency.DAILY
-WEEKLY = Frequency.WEEKLY
 
-
-def daily_slot(now: datetime, timezone: str, send_hour: int, force: bool = False) -> DueSlot | None:
-    return due_slot(now, timezone=timezone, send_hour=send_hour, frequency=DAILY, force=force)
+def daily_slot(now: datetime, timezone: str, send_hour: int, force: bool = False) -> date | None:
+    return due_date(now, timezone=timezone, send_hour=send_hour, cadence=Cadence.DAILY, force=force)
 
 
 # --- constants ------------------------------------------------------------------------------
 
 
 def test_first_window_is_a_day_for_daily_and_a_week_for_weekly_and_the_cap_is_25() -> None:
-    assert FIRST_WINDOW[Edition.DAILY] == timedelta(hours=24)
-    assert FIRST_WINDOW[Edition.WEEKLY] == timedelta(days=7)
+    assert FIRST_WINDOW[Cadence.DAILY] == timedelta(hours=24)
+    assert FIRST_WINDOW[Cadence.WEEKLY] == timedelta(days=7)
     assert MAX_ARTICLES == 25
 
 
-# --- due_slot: the send hour ----------------------------------------------------------------
+# --- due_date: the send hour ----------------------------------------------------------------
 
 
 def test_not_due_before_the_local_send_hour() -> None:
@@ -44,35 +39,25 @@ def test_not_due_before_the_local_send_hour() -> None:
 
 
 def test_due_from_the_first_second_of_the_local_send_hour() -> None:
-    assert daily_slot(utc(2026, 3, 10, 6, 0), "Europe/Paris", 7) == DueSlot(
-        Edition.DAILY, date(2026, 3, 10)
-    )
+    assert daily_slot(utc(2026, 3, 10, 6, 0), "Europe/Paris", 7) == date(2026, 3, 10)
 
 
 def test_still_due_later_the_same_local_day() -> None:
     # 22:59 UTC is 23:59 in Paris, the last minute of the local date.
-    assert daily_slot(utc(2026, 3, 10, 22, 59), "Europe/Paris", 7) == DueSlot(
-        Edition.DAILY, date(2026, 3, 10)
-    )
+    assert daily_slot(utc(2026, 3, 10, 22, 59), "Europe/Paris", 7) == date(2026, 3, 10)
 
 
 def test_force_makes_a_reader_due_before_the_hour_for_their_local_date() -> None:
     # 04:00 UTC is 05:00 in Paris: before the hour, yet forced for the local date.
-    assert daily_slot(utc(2026, 3, 10, 4, 0), "Europe/Paris", 7, force=True) == DueSlot(
-        Edition.DAILY, date(2026, 3, 10)
-    )
+    assert daily_slot(utc(2026, 3, 10, 4, 0), "Europe/Paris", 7, force=True) == date(2026, 3, 10)
 
 
 def test_send_hour_zero_is_due_from_local_midnight() -> None:
-    assert daily_slot(utc(2026, 3, 10, 23, 0), "Europe/Paris", 0) == DueSlot(
-        Edition.DAILY, date(2026, 3, 11)
-    )
-    assert daily_slot(utc(2026, 3, 10, 22, 59), "Europe/Paris", 0) == DueSlot(
-        Edition.DAILY, date(2026, 3, 10)
-    )
+    assert daily_slot(utc(2026, 3, 10, 23, 0), "Europe/Paris", 0) == date(2026, 3, 11)
+    assert daily_slot(utc(2026, 3, 10, 22, 59), "Europe/Paris", 0) == date(2026, 3, 10)
 
 
-# --- due_slot: time zones around midnight UTC -----------------------------------------------
+# --- due_date: time zones around midnight UTC -----------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -93,32 +78,28 @@ def test_local_date_and_hour_come_from_the_reader_zone(
     timezone: str, send_hour: int, expected: date | None
 ) -> None:
     slot = daily_slot(utc(2026, 3, 10, 23, 30), timezone, send_hour)
-    assert slot == (None if expected is None else DueSlot(Edition.DAILY, expected))
+    assert slot == (None if expected is None else expected)
 
 
 def test_one_instant_can_be_three_local_dates() -> None:
     now = utc(2026, 3, 10, 10, 30)
-    assert daily_slot(now, "Pacific/Kiritimati", 0) == DueSlot(Edition.DAILY, date(2026, 3, 11))
-    assert daily_slot(now, "Asia/Tokyo", 0) == DueSlot(Edition.DAILY, date(2026, 3, 10))
-    assert daily_slot(now, "Pacific/Pago_Pago", 0) == DueSlot(Edition.DAILY, date(2026, 3, 9))
+    assert daily_slot(now, "Pacific/Kiritimati", 0) == date(2026, 3, 11)
+    assert daily_slot(now, "Asia/Tokyo", 0) == date(2026, 3, 10)
+    assert daily_slot(now, "Pacific/Pago_Pago", 0) == date(2026, 3, 9)
 
 
-# --- due_slot: daylight saving time ---------------------------------------------------------
+# --- due_date: daylight saving time ---------------------------------------------------------
 
 
 def test_paris_spring_forward_hour_two_is_reached_at_three_local() -> None:
     # 2026-03-29: 02:00 CET jumps to 03:00 CEST, so 02:xx never exists locally.
     assert daily_slot(utc(2026, 3, 29, 0, 59), "Europe/Paris", 2) is None  # 01:59 CET
-    assert daily_slot(utc(2026, 3, 29, 1, 0), "Europe/Paris", 2) == DueSlot(
-        Edition.DAILY, date(2026, 3, 29)
-    )  # 03:00 CEST
+    assert daily_slot(utc(2026, 3, 29, 1, 0), "Europe/Paris", 2) == date(2026, 3, 29)  # 03:00 CEST
 
 
 def test_paris_spring_forward_hour_three_is_due_at_the_same_instant() -> None:
     assert daily_slot(utc(2026, 3, 29, 0, 59), "Europe/Paris", 3) is None
-    assert daily_slot(utc(2026, 3, 29, 1, 0), "Europe/Paris", 3) == DueSlot(
-        Edition.DAILY, date(2026, 3, 29)
-    )
+    assert daily_slot(utc(2026, 3, 29, 1, 0), "Europe/Paris", 3) == date(2026, 3, 29)
 
 
 def test_paris_fall_back_hour_two_happens_twice_under_one_slot() -> None:
@@ -127,23 +108,21 @@ def test_paris_fall_back_hour_two_happens_twice_under_one_slot() -> None:
     first = daily_slot(utc(2026, 10, 25, 0, 30), "Europe/Paris", 2)  # 02:30 CEST
     second = daily_slot(utc(2026, 10, 25, 1, 30), "Europe/Paris", 2)  # 02:30 CET
     assert before is None
-    assert first == second == DueSlot(Edition.DAILY, date(2026, 10, 25))
+    assert first == second == date(2026, 10, 25)
 
 
 def test_new_york_spring_forward_and_fall_back() -> None:
     # 2026-03-08: 02:00 EST jumps to 03:00 EDT (07:00 UTC).
     assert daily_slot(utc(2026, 3, 8, 6, 59), "America/New_York", 2) is None
-    assert daily_slot(utc(2026, 3, 8, 7, 0), "America/New_York", 2) == DueSlot(
-        Edition.DAILY, date(2026, 3, 8)
-    )
+    assert daily_slot(utc(2026, 3, 8, 7, 0), "America/New_York", 2) == date(2026, 3, 8)
     # 2026-11-01: 02:00 EDT falls back to 01:00 EST; 01:30 happens at 05:30 and 06:30 UTC.
     assert daily_slot(utc(2026, 11, 1, 4, 59), "America/New_York", 1) is None  # 00:59 EDT
     first = daily_slot(utc(2026, 11, 1, 5, 30), "America/New_York", 1)
     second = daily_slot(utc(2026, 11, 1, 6, 30), "America/New_York", 1)
-    assert first == second == DueSlot(Edition.DAILY, date(2026, 11, 1))
+    assert first == second == date(2026, 11, 1)
 
 
-# --- due_slot: weekly readers ---------------------------------------------------------------
+# --- due_date: weekly readers ---------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -156,14 +135,16 @@ def test_new_york_spring_forward_and_fall_back() -> None:
     ],
 )
 def test_weekly_slot_is_the_monday_of_the_local_week(now: datetime, expected_monday: date) -> None:
-    slot = due_slot(now, timezone="Europe/Paris", send_hour=7, frequency=WEEKLY)
-    assert slot == DueSlot(Edition.WEEKLY, expected_monday)
+    slot = due_date(now, timezone="Europe/Paris", send_hour=7, cadence=Cadence.WEEKLY)
+    assert slot == expected_monday
 
 
 def test_weekly_reader_is_not_due_on_monday_before_the_hour() -> None:
     # Monday 2026-03-16 06:59 in Paris.
     assert (
-        due_slot(utc(2026, 3, 16, 5, 59), timezone="Europe/Paris", send_hour=7, frequency=WEEKLY)
+        due_date(
+            utc(2026, 3, 16, 5, 59), timezone="Europe/Paris", send_hour=7, cadence=Cadence.WEEKLY
+        )
         is None
     )
 
@@ -171,10 +152,10 @@ def test_weekly_reader_is_not_due_on_monday_before_the_hour() -> None:
 def test_weekly_monday_is_local_not_utc() -> None:
     # Sunday 2026-03-15 23:30 UTC is Monday 08:30 in Tokyo but Sunday 16:30 in Los Angeles.
     now = utc(2026, 3, 15, 23, 30)
-    tokyo = due_slot(now, timezone="Asia/Tokyo", send_hour=7, frequency=WEEKLY)
-    los_angeles = due_slot(now, timezone="America/Los_Angeles", send_hour=7, frequency=WEEKLY)
-    assert tokyo == DueSlot(Edition.WEEKLY, date(2026, 3, 16))
-    assert los_angeles == DueSlot(Edition.WEEKLY, date(2026, 3, 9))
+    tokyo = due_date(now, timezone="Asia/Tokyo", send_hour=7, cadence=Cadence.WEEKLY)
+    los_angeles = due_date(now, timezone="America/Los_Angeles", send_hour=7, cadence=Cadence.WEEKLY)
+    assert tokyo == date(2026, 3, 16)
+    assert los_angeles == date(2026, 3, 9)
 
 
 # --- window_start ---------------------------------------------------------------------------
@@ -183,26 +164,26 @@ NOW = utc(2026, 3, 10, 6, 0)
 
 
 def test_first_daily_window_is_the_last_24_hours() -> None:
-    assert window_start(Edition.DAILY, now=NOW, previous_end=None) == utc(2026, 3, 9, 6, 0)
+    assert window_start(Cadence.DAILY, now=NOW, previous_end=None) == utc(2026, 3, 9, 6, 0)
 
 
 def test_first_weekly_window_is_the_last_7_days() -> None:
-    assert window_start(Edition.WEEKLY, now=NOW, previous_end=None) == utc(2026, 3, 3, 6, 0)
+    assert window_start(Cadence.WEEKLY, now=NOW, previous_end=None) == utc(2026, 3, 3, 6, 0)
 
 
-@pytest.mark.parametrize("edition", list(Edition))
-def test_window_starts_at_the_end_of_the_previous_digest(edition: Edition) -> None:
+@pytest.mark.parametrize("edition", list(Cadence))
+def test_window_starts_at_the_end_of_the_previous_digest(edition: Cadence) -> None:
     previous_end = utc(2026, 3, 9, 6, 0, 17)
     assert window_start(edition, now=NOW, previous_end=previous_end) == previous_end
 
 
 def test_window_follows_a_previous_digest_even_if_it_is_older_than_the_first_window() -> None:
     previous_end = utc(2026, 3, 1, 6, 0)  # nine days back: no articles are lost
-    assert window_start(Edition.DAILY, now=NOW, previous_end=previous_end) == previous_end
+    assert window_start(Cadence.DAILY, now=NOW, previous_end=previous_end) == previous_end
 
 
 def test_window_never_starts_after_now() -> None:
-    assert window_start(Edition.DAILY, now=NOW, previous_end=NOW + timedelta(hours=1)) == NOW
+    assert window_start(Cadence.DAILY, now=NOW, previous_end=NOW + timedelta(hours=1)) == NOW
 
 
 # --- select_articles ------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from alerts.models import Delivery, DeliveryStatus, Edition
+from alerts.models import Cadence, Delivery, DeliveryStatus
 from subscribers.addresses import email_hash
 from subscribers.errors import InvalidEmail, InvalidPreference
 from subscribers.lifecycle import (
@@ -337,7 +337,12 @@ def test_update_preferences_records_what_changed(session: Session, reader: Subsc
     )
     details = dict(event.details)
     assert sorted(details.pop("topics")) == ["chip-shortage", "weather"]
-    assert details == {"frequency": "weekly", "timezone": "Europe/Paris", "hour": 21}
+    assert details == {
+        "frequency": "weekly",
+        "timezone": "Europe/Paris",
+        "hour": 21,
+        "breaking_alerts": False,
+    }
 
 
 @pytest.mark.usefixtures("topics")
@@ -421,7 +426,7 @@ def test_erase_keeps_only_a_keyed_hash(session: Session, reader: Subscriber) -> 
     reader_id = reader.id
     session.add(
         Delivery(
-            edition=Edition.DAILY,
+            edition=Cadence.DAILY,
             subscriber_id=reader_id,
             local_date=NOW.date(),
             status=DeliveryStatus.SENT,

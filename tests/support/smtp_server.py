@@ -67,6 +67,7 @@ class RecordingSMTPServer:
     def __init__(self) -> None:
         self.port = free_port()
         self._recorder = _Recorder()
+        self._running = False
         self._controller = Controller(
             self._recorder, hostname="127.0.0.1", port=self.port, decode_data=False
         )
@@ -94,8 +95,14 @@ class RecordingSMTPServer:
             time.sleep(0.05)
         raise AssertionError(f"expected {count} messages, got {len(self.messages)}")
 
+    @property
+    def running(self) -> bool:
+        return self._running
+
     def start(self) -> None:
         self._controller.start()
+        self._running = True
 
     def stop(self) -> None:
         self._controller.stop()
+        self._running = False

@@ -35,6 +35,7 @@ def web_settings(
         base_url="https://alerts.example.com",
         allowed_origins=PUBLISHER,
         form_min_seconds=0,
+        password_hash_cost="fast",
         redis_url=None,
         _env_file=None,
     )

@@ -687,10 +687,11 @@ def test_healthz(client: FlaskClient) -> None:
     assert answer.get_json() == {"status": "ok"}
 
 
-def test_readyz_checks_the_database(client: FlaskClient) -> None:
+def test_readyz_checks_the_database(client: FlaskClient, smtp_server: RecordingSMTPServer) -> None:
     answer = client.get("/readyz")
     assert answer.status_code == 200
-    assert answer.get_json() == {"status": "ready", "checks": {"database": "ok"}}
+    checks = {"database": "ok", f"smtp:127.0.0.1:{smtp_server.port}": "ok"}
+    assert answer.get_json() == {"status": "ready", "checks": checks}
 
 
 def test_readyz_reports_a_missing_database(web_settings: Settings) -> None:

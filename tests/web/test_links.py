@@ -413,6 +413,27 @@ def test_preferences_are_saved_with_a_consent_event(
     )
     assert event.details["topics"] == ["chip-shortage", "weather"]
     assert event.details["hour"] == 21
+    assert event.details["breaking_alerts"] is False
+
+
+@pytest.mark.usefixtures("topics")
+def test_breaking_alerts_checkbox_opts_in_and_out(
+    app: Flask, client: FlaskClient, reader: int
+) -> None:
+    path = _prefs_path(reader)
+    page = client.get(path).get_data(as_text=True)
+    assert "Also send me breaking news alerts on my topics" in page
+    assert 'name="breaking_alerts" value="yes">' in page  # unticked by default
+    csrf = _csrf(client.get(path).data)
+    ticked = {**VALID_CHOICES, "breaking_alerts": "yes", "csrf_token": csrf}
+    saved = client.post(path, data=ticked)
+    assert saved.status_code == 303, saved.get_data(as_text=True)
+    row = _get(app, reader)
+    assert row is not None and row.breaking_alerts
+    assert 'name="breaking_alerts" value="yes" checked' in client.get(path).get_data(as_text=True)
+    assert client.post(path, data={**VALID_CHOICES, "csrf_token": csrf}).status_code == 303
+    row = _get(app, reader)
+    assert row is not None and not row.breaking_alerts
 
 
 @pytest.mark.usefixtures("topics")

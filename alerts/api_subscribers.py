@@ -1,0 +1,79 @@
+"""Readers through the publisher API: what a CMS may send, and what it is told back.
+
+A CMS either passes a reader on for double opt-in (the reader gets the confirmation email,
+and the answer never says whether the address was known), or, with a token allowed to,
+imports a reader who consented on the publisher's side as active at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from alerts.web.forms import parse_preferences
+from subscribers.addresses import normalise_email
+from subscribers.errors import InvalidPreference
+from subscribers.lifecycle import Preferences
+from subscribers.models import Subscriber
+
+FIELDS = frozenset(
+    {"email", "topics", "frequency", "send_hour", "timezone", "breaking_alerts", "confirmed"}
+)
+
+
+@dataclass(frozen=True)
+class SubscriberRequest:
+    email: str  # normalised
+    preferences: Preferences
+    confirmed: bool
+
+
+def parse_subscriber_request(
+    data: Mapping[str, Any], *, default_timezone: str
+) -> SubscriberRequest:
+    """Raises InvalidEmail, or InvalidPreference naming the field."""
+    unknown = sorted(str(key) for key in data if key not in FIELDS)
+    if unknown:
+        raise InvalidPreference(unknown[0][:50], "unknown field")
+    email = data.get("email")
+    if not isinstance(email, str):
+        raise InvalidPreference("email", "an email address is required")
+    for flag in ("breaking_alerts", "confirmed"):
+        if not isinstance(data.get(flag, False), bool):
+            raise InvalidPreference(flag, "must be true or false")
+    hour = data.get("send_hour")
+    if hour is not None and (isinstance(hour, bool) or not isinstance(hour, int)):
+        raise InvalidPreference("send_hour", "must be a whole number from 0 to 23")
+    values = {**data, "hour": hour}
+    try:
+        preferences = parse_preferences(values, default_timezone=default_timezone)
+    except InvalidPreference as error:
+        if error.field == "hour":
+            raise InvalidPreference("send_hour", error.reason) from None
+        raise
+    return SubscriberRequest(
+        email=normalise_email(email),
+        preferences=preferences,
+        confirmed=bool(data.get("confirmed", False)),
+    )
+
+
+def subscriber_summary(subscriber: Subscriber) -> dict[str, Any]:
+    """What the API says about a reader."""
+    return {
+        "email": subscriber.email,
+        "status": subscriber.status.value,
+        "topics": subscriber.topic_slugs,
+        "frequency": subscriber.frequency.value,
+        "send_hour": subscriber.send_hour,
+        "timezone": subscriber.timezone,
+        "breaking_alerts": subscriber.breaking_alerts,
+        "created_at": _iso(subscriber.created_at),
+        "confirmed_at": _iso(subscriber.confirmed_at),
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value is not None else None

@@ -1,0 +1,80 @@
+"""Commands for the feed sources the scheduler polls."""
+
+from __future__ import annotations
+
+import click
+
+from alerts.cli.common import clear_errors, console, main, settings_from_env
+
+
+@main.group()
+def feeds() -> None:
+    """Feed sources polled by `newsalerts beat` on their own interval."""
+
+
+@feeds.command("add")
+@click.argument("url")
+@click.option("--every", "minutes", type=int, default=15, show_default=True,
+              help="Minutes between fetches (conditional GET).")  # fmt: skip
+@clear_errors
+def feeds_add(url: str, minutes: int) -> None:
+    """Poll a feed URL every N minutes (or change its interval)."""
+    from alerts.polling import set_polling
+    from alerts.runtime import Runtime
+    from subscribers.database import utcnow
+
+    runtime = Runtime.from_settings(settings_from_env())
+    try:
+        with runtime.session() as session:
+            set_polling(session, url=url, minutes=minutes, now=utcnow())
+            session.commit()
+    finally:
+        runtime.close()
+    console.print(f"Polling {url} every {minutes} minutes.", markup=False)
+
+
+@feeds.command("remove")
+@click.argument("url")
+@clear_errors
+def feeds_remove(url: str) -> None:
+    """Stop polling a feed URL (its articles stay)."""
+    from alerts.polling import set_polling
+    from alerts.runtime import Runtime
+    from subscribers.database import utcnow
+
+    runtime = Runtime.from_settings(settings_from_env())
+    try:
+        with runtime.session() as session:
+            set_polling(session, url=url, minutes=None, now=utcnow())
+            session.commit()
+    finally:
+        runtime.close()
+    console.print(f"No longer polling {url}.", markup=False)
+
+
+@feeds.command("list")
+@clear_errors
+def feeds_list() -> None:
+    """Every known feed source, its interval and its last fetch."""
+    from rich.table import Table
+    from sqlalchemy import select
+
+    from alerts.models import FeedSource
+    from alerts.runtime import Runtime
+
+    runtime = Runtime.from_settings(settings_from_env())
+    table = Table("every (min)", "last fetched", "last status")
+    table.add_column("URL", overflow="fold")  # a URL is never cut short
+    try:
+        with runtime.session() as session:
+            for source in session.scalars(select(FeedSource).order_by(FeedSource.id)):
+                fetched = source.last_fetched_at
+                table.add_row(
+                    str(source.poll_minutes or "—"),
+                    f"{fetched:%Y-%m-%d %H:%M} UTC" if fetched else "never",
+                    source.last_status or "—",
+                    source.url,
+                )
+    finally:
+        runtime.close()
+    console.print(table)

@@ -1,0 +1,185 @@
+"""Staff accounts (editors, operators, admins): add, authenticate, change, deactivate.
+
+Passwords are hashed with Argon2id. Functions take a Session, record what they changed in
+the audit log and leave the commit to the caller.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import lru_cache
+from typing import Literal
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from alerts import audit
+from alerts.errors import StaffEmailTaken, StaffError, UnknownStaffUser, WeakPassword
+from alerts.models import Role, StaffUser
+from subscribers.addresses import normalise_email
+from subscribers.errors import InvalidEmail
+
+MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 1024  # hashing megabytes on request is a denial of service
+PasswordCost = Literal["default", "fast"]
+
+
+@lru_cache(maxsize=2)
+def password_hasher(cost: PasswordCost = "default") -> PasswordHasher:
+    """The hasher of a cost profile: Argon2id's defaults, or a cheap one for tests."""
+    if cost == "fast":
+        return PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    return PasswordHasher()
+
+
+@lru_cache(maxsize=2)
+def _dummy_hash(hasher: PasswordHasher) -> str:
+    """A hash to verify against when the address is unknown, so both cases take as long."""
+    return hasher.hash("not-a-password-anyone-has")
+
+
+def check_password_rules(password: str) -> None:
+    """Raises WeakPassword when `password` may not be used."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise WeakPassword(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise WeakPassword(f"a password may have at most {MAX_PASSWORD_LENGTH} characters")
+    if not password.strip():
+        raise WeakPassword("a password cannot be only spaces")
+
+
+def staff_email(raw: str) -> str:
+    """The normalised address. Raises StaffError when it is not an address."""
+    try:
+        return normalise_email(raw)
+    except InvalidEmail as error:
+        raise StaffError(str(error)) from None
+
+
+def get_user(session: Session, email: str) -> StaffUser | None:
+    """The staff user with this address (any spelling of it), active or not."""
+    try:
+        address = normalise_email(email)
+    except InvalidEmail:
+        return None
+    return session.scalar(select(StaffUser).where(StaffUser.email == address))
+
+
+def list_users(session: Session) -> list[StaffUser]:
+    return list(session.scalars(select(StaffUser).order_by(StaffUser.email)))
+
+
+def add_user(
+    session: Session,
+    *,
+    email: str,
+    password: str,
+    role: Role,
+    now: datetime,
+    actor: str,
+    hasher: PasswordHasher | None = None,
+) -> StaffUser:
+    """Create an active staff user.
+
+    Raises StaffError for a malformed address, WeakPassword, StaffEmailTaken.
+    """
+    address = staff_email(email)
+    check_password_rules(password)
+    if get_user(session, address) is not None:
+        raise StaffEmailTaken(address)
+    user = StaffUser(
+        email=address,
+        password_hash=(hasher or password_hasher()).hash(password),
+        role=Role(role),
+        active=True,
+        session_version=1,
+        created_at=now,
+    )
+    session.add(user)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="user.added",
+        target=f"user:{address}",
+        details={"role": user.role.value},
+        now=now,
+    )
+    return user
+
+
+def authenticate(
+    session: Session,
+    *,
+    email: str,
+    password: str,
+    now: datetime,
+    hasher: PasswordHasher | None = None,
+) -> StaffUser | None:
+    """The active user with this address and password, or None, taking about as long for an
+    unknown address as for a wrong password. Rehashes a password stored with older costs
+    and records the login time; it records nothing in the audit log (the caller knows the
+    client's address)."""
+    hasher = hasher or password_hasher()
+    user = get_user(session, email) if len(password) <= MAX_PASSWORD_LENGTH else None
+    if user is None or not user.active:
+        _verify(hasher, _dummy_hash(hasher), password)
+        return None
+    if not _verify(hasher, user.password_hash, password):
+        return None
+    if hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hasher.hash(password)
+    user.last_login_at = now
+    return user
+
+
+def _verify(hasher: PasswordHasher, stored: str, password: str) -> bool:
+    try:
+        return hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def set_password(
+    session: Session,
+    *,
+    email: str,
+    password: str,
+    now: datetime,
+    actor: str,
+    hasher: PasswordHasher | None = None,
+) -> StaffUser:
+    """Replace a user's password and end every session they have open.
+
+    Raises UnknownStaffUser, WeakPassword.
+    """
+    user = _existing(session, email)
+    check_password_rules(password)
+    user.password_hash = (hasher or password_hasher()).hash(password)
+    user.session_version += 1
+    audit.record(session, actor=actor, action="user.password_set", target=_target(user), now=now)
+    return user
+
+
+def deactivate(session: Session, *, email: str, now: datetime, actor: str) -> StaffUser:
+    """Stop a user from logging in and end their sessions (idempotent). Raises
+    UnknownStaffUser."""
+    user = _existing(session, email)
+    if user.active:
+        user.active = False
+        user.session_version += 1
+        audit.record(session, actor=actor, action="user.deactivated", target=_target(user), now=now)
+    return user
+
+
+def _existing(session: Session, email: str) -> StaffUser:
+    user = get_user(session, email)
+    if user is None:
+        raise UnknownStaffUser(email.strip()[:254])
+    return user
+
+
+def _target(user: StaffUser) -> str:
+    return f"user:{user.email}"

@@ -1,0 +1,160 @@
+"""The operators' console: /ops and its JSON, the chart, failures, and the actions on sends.
+
+Operators and admins only (editors get 403, strangers the login page or a JSON 401). Each
+action is a form POST (CSRF checked by alerts.web.auth for all of /ops), written to the audit
+log as `user:<email>`, and answered with a 303 back to the page it came from.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, redirect, request, url_for
+from markupsafe import Markup
+from werkzeug.exceptions import NotFound
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from alerts.audit import record, user_actor
+from alerts.breaking import AlertError
+from alerts.charts import minute_chart
+from alerts.console import per_minute
+from alerts.failures import retry_failures
+from alerts.issues import IssueError
+from alerts.jobs import change_alert, change_issue
+from alerts.ops import RECENT, OpsStatus, collect_status
+from alerts.web.auth import STAFF_OPS, View, current_staff, require_role
+from alerts.web.context import db, web_context
+from alerts.web.ops_figures import bars, duration, figures, layout, number, percent
+from alerts.web.pages import page
+from subscribers.database import utcnow
+
+blueprint = Blueprint("ops", __name__, url_prefix="/ops")
+ACTIONS = ("pause", "resume", "cancel")
+REFRESH_SECONDS = 5
+# What an action's redirect may announce: fixed texts, never anything from the request.
+NOTICES = {
+    "pause": "Paused. Messages already in an SMTP exchange still finish.",
+    "resume": "Resumed; its waiting messages are queued again.",
+    "cancel": "Cancelled. Nothing more of it is sent.",
+    "retry": "The retryable failures of that group are queued again.",
+    "retry-none": "Nothing in that group could be retried.",
+}
+
+
+@blueprint.before_request
+def _operators_only() -> WerkzeugResponse | None:
+    return require_role(*STAFF_OPS)
+
+
+def _status() -> OpsStatus:
+    return collect_status(web_context().runtime, now=utcnow(), worker_timeout=0.75)
+
+
+@blueprint.get("")
+def console() -> View:
+    status = _status()
+    series = per_minute(db(), now=status.now)
+    return page(
+        "staff/ops/console.html",
+        title="Operations",
+        ops=status,
+        figures=figures(status),
+        bars=bars(status),
+        layout=layout(status),
+        chart=Markup(minute_chart(series)),
+        series=series,
+        notice=NOTICES.get(request.args.get("done", "")),
+        error=None,
+        refresh=REFRESH_SECONDS,
+        duration=duration,
+        number=number,
+        percent=percent,
+    )
+
+
+@blueprint.get("/status.json")
+def status_json() -> Response:
+    """The console's figures for its script, and `ops status --json`'s document."""
+    status = _status()
+    return jsonify(
+        status=status.as_dict(), figures=figures(status), bars=bars(status), layout=layout(status)
+    )
+
+
+@blueprint.get("/chart.svg")
+def chart() -> Response:
+    svg = minute_chart(per_minute(db(), now=utcnow()))
+    return Response(svg, content_type="image/svg+xml; charset=utf-8",
+                    headers={"Cache-Control": "no-store"})  # fmt: skip
+
+
+@blueprint.get("/failures")
+def failures() -> View:
+    status = _status()
+    return page(
+        "staff/ops/failures.html",
+        title="Failures",
+        ops=status,
+        notice=NOTICES.get(request.args.get("done", "")),
+        duration=duration,
+        number=number,
+        percent=percent,
+    )
+
+
+@blueprint.post("/<any(issues, alerts):kind>/<int:send_id>/<action>")
+def change_send(kind: str, send_id: int, action: str) -> View:
+    """Pause, resume or cancel an issue's or a breaking alert's send."""
+    if action not in ACTIONS:
+        raise NotFound()
+    user = current_staff()
+    assert user is not None  # require_role let the request in
+    context, actor = web_context(), user_actor(user)
+    try:
+        if kind == "issues":
+            change_issue(context.runtime, issue_id=send_id, action=action, now=utcnow(),
+                         actor=actor, publish=context.publish)  # fmt: skip
+        else:
+            change_alert(context.runtime, alert_id=send_id, action=action, now=utcnow(),
+                         actor=actor, publish=context.publish)  # fmt: skip
+    except (IssueError, AlertError) as error:
+        return _console_error(str(error))
+    return redirect(url_for("ops.console", done=action), code=303)
+
+
+@blueprint.post("/failures/retry")
+def retry() -> View:
+    user = current_staff()
+    assert user is not None
+    reply_code = (request.form.get("reply_code") or "")[:10]
+    domain = (request.form.get("domain") or "")[:254]
+    context = web_context()
+    session, now = db(), utcnow()
+    ids = retry_failures(session, reply_code=reply_code, domain=domain, since=now - RECENT)
+    record(session, actor=user_actor(user), action="deliveries.retry",
+           target=f"failed/{reply_code}/{domain}", details={"rows": len(ids)},
+           now=now)  # fmt: skip
+    session.commit()
+    if ids:
+        size = context.runtime.settings.batch_size
+        context.publish([ids[i : i + size] for i in range(0, len(ids), size)])
+    done = "retry" if ids else "retry-none"
+    return redirect(url_for("ops.failures", done=done), code=303)
+
+
+def _console_error(message: str) -> View:
+    status = _status()
+    return page(
+        "staff/ops/console.html",
+        409,
+        title="Operations",
+        ops=status,
+        figures=figures(status),
+        bars=bars(status),
+        layout=layout(status),
+        chart=Markup(minute_chart(per_minute(db(), now=status.now))),
+        notice=None,
+        error=message,
+        refresh=REFRESH_SECONDS,
+        duration=duration,
+        number=number,
+        percent=percent,
+    )

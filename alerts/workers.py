@@ -1,0 +1,144 @@
+"""The Celery workers as they answer a broadcast: host, pid, concurrency, tasks running.
+
+Two broadcasts (`stats`, `active`) side by side, each waiting `timeout` seconds for replies;
+no events and no Flower needed. What a single broadcast cannot tell — when a worker last
+answered, and when its count of finished tasks last moved — is kept in one Redis hash
+(`newsalerts:workers`), updated by whoever looks (the console, `newsalerts ops status`). So:
+
+- a worker that answered before and does not now is listed as not answering, with the time
+  it was last seen (for a day);
+- a worker that answers but has finished no task for `stall_seconds` while messages wait in
+  the queue is flagged as stalled (hung in an SMTP exchange, or not consuming at all). The
+  clock starts when a worker is first seen, or at its start when it has finished nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from celery import Celery
+
+log = logging.getLogger(__name__)
+
+SEEN_KEY = "newsalerts:workers"
+STALL_SECONDS = 5 * 60.0
+FORGET_SECONDS = 24 * 3600.0
+
+
+@dataclass(frozen=True)
+class WorkerFigures:
+    name: str
+    host: str
+    pid: int | None
+    concurrency: int | None
+    running: int
+    processed: int
+    last_seen: float  # Unix seconds: the last time it answered
+    answering: bool
+    stalled: bool
+
+
+def read_workers(
+    app: Celery,
+    client: redis.Redis,
+    *,
+    waiting: int,
+    now: float,
+    timeout: float = 0.5,
+    stall_seconds: float = STALL_SECONDS,
+) -> list[WorkerFigures]:
+    """Every worker that answers now or answered in the last day, by name."""
+    inspect = app.control.inspect(timeout=timeout)
+    with ThreadPoolExecutor(max_workers=2) as executor:  # each waits `timeout`: side by side
+        asked = executor.submit(inspect.stats), executor.submit(inspect.active)
+        stats: Mapping[str, Any] = asked[0].result() or {}
+        active: Mapping[str, Any] = asked[1].result() or {}
+    try:
+        remembered = {
+            _text(name): json.loads(value) for name, value in client.hgetall(SEEN_KEY).items()
+        }
+    except (redis.RedisError, ValueError) as error:
+        log.warning("could not read the workers' history: %s", error)
+        remembered = {}
+    found: list[WorkerFigures] = []
+    updates: dict[str, str] = {}
+    for name, figures in stats.items():
+        processed = sum(int(n) for n in (figures.get("total") or {}).values())
+        before = remembered.get(name)
+        if before is not None and before.get("processed") == processed:
+            since = float(before["since"])
+        elif before is None and processed == 0:
+            since = now - float(figures.get("uptime") or 0)  # idle since it started
+        else:
+            since = now
+        pool = figures.get("pool") or {}
+        worker = WorkerFigures(
+            name=name,
+            host=name.partition("@")[2] or name,
+            pid=_int(figures.get("pid")),
+            concurrency=_int(pool.get("max-concurrency")),
+            running=len(active.get(name) or ()),
+            processed=processed,
+            last_seen=now,
+            answering=True,
+            stalled=waiting > 0 and now - since >= stall_seconds,
+        )
+        found.append(worker)
+        updates[name] = json.dumps(
+            {
+                "processed": processed,
+                "since": since,
+                "last_seen": now,
+                "pid": worker.pid,
+                "concurrency": worker.concurrency,
+            }
+        )
+    forget = []
+    for name, before in remembered.items():
+        if name in stats:
+            continue
+        last_seen = float(before.get("last_seen") or 0)
+        if now - last_seen > FORGET_SECONDS:
+            forget.append(name)
+            continue
+        found.append(
+            WorkerFigures(
+                name=name,
+                host=name.partition("@")[2] or name,
+                pid=_int(before.get("pid")),
+                concurrency=_int(before.get("concurrency")),
+                running=0,
+                processed=int(before.get("processed") or 0),
+                last_seen=last_seen,
+                answering=False,
+                stalled=False,
+            )
+        )
+    _remember(client, updates, forget)
+    return sorted(found, key=lambda worker: worker.name)
+
+
+def _remember(client: redis.Redis, updates: dict[str, str], forget: list[str]) -> None:
+    try:
+        pipeline = client.pipeline(transaction=False)
+        if updates:
+            pipeline.hset(SEEN_KEY, mapping=updates)  # type: ignore[arg-type]
+        if forget:
+            pipeline.hdel(SEEN_KEY, *forget)
+        pipeline.execute()
+    except redis.RedisError as error:
+        log.warning("could not note the workers' state: %s", error)
+
+
+def _int(value: Any) -> int | None:
+    return int(value) if isinstance(value, int | str) and str(value).isdigit() else None
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -1,0 +1,240 @@
+"""The operators' console over HTTP: who may see it, what it shows, and what its buttons do
+to the ledger (both database backends)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from alerts.models import (
+    Article,
+    AuditEvent,
+    BreakingAlert,
+    Delivery,
+    DeliveryStatus,
+    Edition,
+    Issue,
+    IssueStatus,
+    Role,
+)
+from subscribers.database import utcnow
+from tests.support.builders import reader
+from tests.support.staff import csrf_token, signed_in_client
+
+PAGES = ["/ops", "/ops/failures", "/ops/chart.svg"]
+JSON = ["/ops/status.json"]
+POSTS = ["/ops/issues/1/pause", "/ops/alerts/1/resume", "/ops/failures/retry"]
+
+
+def seed(app: Flask, *, pending: int = 5, sent: int = 3, failed: int = 2) -> dict[str, int]:
+    """An issue being sent and a breaking alert with one row waiting; returns their ids."""
+    now = utcnow()
+    with app.extensions["newsalerts"].runtime.session() as session:
+        edition = Edition(slug="daily-brief", name="Daily briefing", created_at=now,
+                          updated_at=now)  # fmt: skip
+        article = Article(identity_hash="a" * 64, url="https://news.example.com/a",
+                          title="Dam breaks upstream", published_at=now)  # fmt: skip
+        session.add_all([edition, article])
+        session.flush()
+        issue = Issue(edition_id=edition.id, local_date=date.today(), pinned_ids=[],
+                      dropped_ids=[], created_at=now, updated_at=now)  # fmt: skip
+        alert = BreakingAlert(article_id=article.id, created_by="cli", created_at=now)
+        session.add_all([issue, alert])
+        session.flush()
+        number = 0
+
+        def row(status: DeliveryStatus, **fields: Any) -> None:
+            nonlocal number
+            number += 1
+            subscriber = reader(session, f"reader{number}@example.com")
+            session.flush()
+            session.add(
+                Delivery(
+                    edition=edition.slug,
+                    subscriber_id=subscriber.id,
+                    local_date=date.today(),
+                    status=status,
+                    window_start=now - timedelta(1),
+                    window_end=now,
+                    article_ids=[],
+                    created_at=now - timedelta(minutes=9),
+                    **fields,
+                )
+            )
+
+        for _ in range(pending):
+            row(DeliveryStatus.PENDING, issue_id=issue.id)
+        for _ in range(sent):
+            row(DeliveryStatus.SENT, issue_id=issue.id, sent_at=now, smtp_reply="250 ok")
+        for _ in range(failed):
+            row(DeliveryStatus.FAILED, issue_id=issue.id, smtp_reply="421 4.7.0 slow down",
+                last_error="421 4.7.0 slow down", attempts=5, claimed_at=now)  # fmt: skip
+        row(DeliveryStatus.PENDING, alert_id=alert.id)
+        session.commit()
+        return {"issue": issue.id, "alert": alert.id}
+
+
+def statuses(app: Flask) -> dict[DeliveryStatus, int]:
+    with app.extensions["newsalerts"].runtime.session() as session:
+        found: dict[DeliveryStatus, int] = {}
+        for status in session.scalars(select(Delivery.status)):
+            found[status] = found.get(status, 0) + 1
+        return found
+
+
+@pytest.fixture
+def published(app: Flask) -> list[list[int]]:
+    """What the console hands to the workers, kept instead of sent."""
+    batches: list[list[int]] = []
+    app.extensions["newsalerts"].publish = batches.extend
+    return batches
+
+
+# --- who may see it ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_anonymous_pages_go_to_login(client: FlaskClient, path: str) -> None:
+    answer = client.get(path)
+    assert answer.status_code == 303
+    assert answer.headers["Location"].startswith("/login?next=")
+
+
+@pytest.mark.parametrize("path", JSON + PAGES)
+def test_anonymous_json_gets_401(client: FlaskClient, path: str) -> None:
+    answer = client.get(path, headers={"Accept": "application/json"})
+    assert answer.status_code == 401
+    assert answer.get_json()["error"]["message"] == "sign in first"
+
+
+@pytest.mark.parametrize("path", POSTS)
+def test_anonymous_posts_go_to_login(client: FlaskClient, path: str) -> None:
+    answer = client.post(path, data={"csrf_token": csrf_token(client)})
+    assert answer.status_code == 303
+    assert answer.headers["Location"].startswith("/login")
+    assert client.post(path).status_code == 400  # and without the token, not even that
+
+
+def test_editors_may_not(app: Flask) -> None:
+    client = signed_in_client(app, Role.EDITOR)
+    for path in PAGES + JSON:
+        assert client.get(path).status_code == 403, path
+    for path in POSTS:
+        assert client.post(path, data={"csrf_token": csrf_token(client)}).status_code == 403
+
+
+@pytest.mark.parametrize("role", [Role.OPERATOR, Role.ADMIN])
+def test_operators_and_admins_may(app: Flask, role: Role, published: list[list[int]]) -> None:
+    ids = seed(app)
+    client = signed_in_client(app, role)
+    for path in PAGES + JSON:
+        assert client.get(path).status_code == 200, path
+    token = csrf_token(client)
+    assert client.post(f"/ops/issues/{ids['issue']}/pause", data={"csrf_token": token}
+                       ).status_code == 303  # fmt: skip
+    assert client.post(f"/ops/alerts/{ids['alert']}/pause", data={"csrf_token": token}
+                       ).status_code == 303  # fmt: skip
+    retry = {"csrf_token": token, "reply_code": "421", "domain": "example.com"}
+    assert client.post("/ops/failures/retry", data=retry).status_code == 303
+
+
+# --- what it shows ----------------------------------------------------------------------
+
+
+def test_console_shows_the_send_in_progress(app: Flask) -> None:
+    seed(app)
+    client = signed_in_client(app, Role.OPERATOR)
+    page = client.get("/ops").get_data(as_text=True)
+    assert "Daily briefing" in page and "Breaking: Dam breaks upstream" in page
+    assert 'http-equiv="refresh"' in page  # without JavaScript it still refreshes
+    assert "<svg" in page and "Messages a minute" in page
+    assert "onclick" not in page and "<script nonce=" in page
+
+    data = client.get("/ops/status.json").get_json()
+    issue = next(send for send in data["status"]["sends"] if send["kind"] == "issue")
+    assert (issue["total"], issue["sent"], issue["pending"], issue["failed"]) == (10, 3, 5, 2)
+    key = f"send.issue-{issue['id']}"
+    assert (data["figures"][f"{key}.sent"], data["figures"][f"{key}.done"]) == ("3", "50.0 %")
+    assert data["bars"][f"issue-{issue['id']}"]["sent"] == "30.00%"
+    assert data["layout"] and data["status"]["version"] == 2
+    for name, value in data["figures"].items():  # every figure has its place on the page
+        if name.startswith(("send.", "deliveries.sent", "oldest_pending")):
+            assert f'data-figure="{name}"' in page, name
+            assert f">{value}<" in page, name
+
+    svg = client.get("/ops/chart.svg")
+    assert svg.content_type.startswith("image/svg+xml")
+    assert b"3 sent and 2 failed" in svg.data
+
+    failures = client.get("/ops/failures").get_data(as_text=True)
+    assert "421" in failures and "Retry these" in failures and "Dead letters" in failures
+
+
+# --- what its buttons do ----------------------------------------------------------------
+
+
+def test_pause_and_resume_change_the_ledger(app: Flask, published: list[list[int]]) -> None:
+    ids = seed(app, pending=4, sent=0, failed=0)
+    client = signed_in_client(app, Role.OPERATOR, "ops@newsroom.example.com")
+    token = csrf_token(client)
+
+    answer = client.post(f"/ops/issues/{ids['issue']}/pause", data={"csrf_token": token})
+    assert (answer.status_code, answer.headers["Location"]) == (303, "/ops?done=pause")
+    with app.extensions["newsalerts"].runtime.session() as session:
+        issue = session.get(Issue, ids["issue"])
+        assert issue is not None and issue.status is IssueStatus.PAUSED
+    assert "Paused." in client.get("/ops?done=pause").get_data(as_text=True)
+    assert published == []
+
+    answer = client.post(f"/ops/issues/{ids['issue']}/resume", data={"csrf_token": token})
+    assert answer.status_code == 303
+    with app.extensions["newsalerts"].runtime.session() as session:
+        issue = session.get(Issue, ids["issue"])
+        assert issue is not None and issue.status is IssueStatus.OPEN
+        waiting = session.scalars(
+            select(Delivery.id).where(Delivery.issue_id == ids["issue"]).order_by(Delivery.id)
+        ).all()
+        events = session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
+    assert sorted(published[0]) == list(waiting)  # resumed rows are queued at once
+    assert [(e.actor, e.action) for e in events if e.action.startswith("issue.")] == [
+        ("user:ops@newsroom.example.com", "issue.pause"),
+        ("user:ops@newsroom.example.com", "issue.resume"),
+    ]
+
+    answer = client.post(f"/ops/issues/{ids['issue']}/cancel", data={"csrf_token": token})
+    assert answer.status_code == 303
+    assert statuses(app)[DeliveryStatus.CANCELLED] == 4
+    again = client.post(f"/ops/issues/{ids['issue']}/resume", data={"csrf_token": token})
+    assert again.status_code == 409
+    assert "cancelled" in again.get_data(as_text=True)
+    assert client.post(f"/ops/issues/{ids['issue']}/explode",
+                       data={"csrf_token": token}).status_code == 404  # fmt: skip
+
+
+def test_alerts_pause_and_cancel(app: Flask, published: list[list[int]]) -> None:
+    ids = seed(app, pending=0, sent=0, failed=0)
+    client = signed_in_client(app, Role.ADMIN)
+    token = csrf_token(client)
+    client.post(f"/ops/alerts/{ids['alert']}/pause", data={"csrf_token": token})
+    with app.extensions["newsalerts"].runtime.session() as session:
+        alert = session.get(BreakingAlert, ids["alert"])
+        assert alert is not None and alert.status is IssueStatus.PAUSED
+    client.post(f"/ops/alerts/{ids['alert']}/cancel", data={"csrf_token": token})
+    assert statuses(app) == {DeliveryStatus.CANCELLED: 1}
+
+
+def test_retry_these_queues_the_group_again(app: Flask, published: list[list[int]]) -> None:
+    seed(app, pending=0, sent=0, failed=3)
+    client = signed_in_client(app, Role.OPERATOR)
+    retry = {"csrf_token": csrf_token(client), "reply_code": "421", "domain": "example.com"}
+    answer = client.post("/ops/failures/retry", data=retry)
+    assert (answer.status_code, answer.headers["Location"]) == (303, "/ops/failures?done=retry")
+    assert statuses(app) == {DeliveryStatus.PENDING: 4}  # the alert's row was pending already
+    assert len(published) == 1 and len(published[0]) == 3
+    answer = client.post("/ops/failures/retry", data=retry)
+    assert answer.headers["Location"] == "/ops/failures?done=retry-none"
