@@ -4,7 +4,7 @@
 `SMTP_RATE` caps the messages a second that all workers together hand to one relay
 (providers throttle or refuse above their limit); the count lives in Redis, so ten
 workers on five machines share one budget. Without Redis the cap holds per process.
-`SMTP_MAX_CONNECTIONS` caps the connections all workers together hold open to one relay,
+`max_connections` caps the connections all workers together hold open to one relay,
 through leased slots in Redis; a worker that dies loses its slot when the lease runs out.
 """
 
