@@ -158,14 +158,17 @@ class RenderCache:
     """Renders kept across batches in one process, least recently used out first.
 
     Keys carry each article's `updated_at` (and the edition's and issue's), so an edited
-    headline or intro is rendered afresh. The capacity bounds a worker's memory (a render
-    is some 30 KB) whatever the list size. Renders are kept encoded, one for every time
-    zone (times are filled per message).
+    headline or intro is rendered afresh. Renders are kept encoded, one for every time
+    zone (times are filled per message), and bounded by their bytes, so a worker's memory
+    stays flat whatever the list size or the digests' length. 24 MB holds some 800
+    digests of 30 KB: every mix of the benchmark's 10,000 readers, the most read of its
+    100,000 readers' 1,200.
     """
 
-    def __init__(self, capacity: int = 2048) -> None:
+    def __init__(self, max_bytes: int = 24 * 2**20) -> None:
         self._entries: OrderedDict[Hashable, EncodedEmail] = OrderedDict()
-        self._capacity = capacity
+        self._max_bytes = max_bytes
+        self._bytes = 0
 
     def get(self, key: Hashable) -> EncodedEmail | None:
         found = self._entries.get(key)
@@ -174,9 +177,14 @@ class RenderCache:
         return found
 
     def put(self, key: Hashable, value: EncodedEmail) -> None:
+        replaced = self._entries.pop(key, None)
+        if replaced is not None:
+            self._bytes -= replaced.size
         self._entries[key] = value
-        if len(self._entries) > self._capacity:
-            self._entries.popitem(last=False)
+        self._bytes += value.size
+        while self._bytes > self._max_bytes and len(self._entries) > 1:
+            _, evicted = self._entries.popitem(last=False)
+            self._bytes -= evicted.size
 
 
 class DigestComposer:

@@ -138,6 +138,11 @@ class EncodedEmail:
     pieces: tuple[bytes, ...]
     slots: tuple[_Slot, ...]
 
+    @property
+    def size(self) -> int:
+        """Bytes held (for bounding caches of encoded renders)."""
+        return sum(len(piece) for piece in self.pieces)
+
     def body_for(self, values: Mapping[str, str]) -> list[bytes]:
         """The body's bytes, in pieces, with `values` (by marker) in their slots."""
         body = [self.pieces[0]]

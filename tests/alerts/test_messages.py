@@ -19,7 +19,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts.config import Settings
-from alerts.digests import DigestComposer, DigestSpec, digest_context, time_label, time_marker
+from alerts.digests import (
+    DigestComposer,
+    DigestSpec,
+    RenderCache,
+    digest_context,
+    time_label,
+    time_marker,
+)
 from alerts.messages import EncodedEmail, build_message, encode_email
 from alerts.models import DEFAULT_SUBJECT, Article, Cadence, Delivery, Edition
 from alerts.planning import plan_digests
@@ -249,3 +256,15 @@ def test_a_marker_nobody_fills_stays_as_written() -> None:
     expected = rendered.personalise(PLAIN)
     assert _decoded(data) == (expected.text, expected.html)
     assert "%%NEWSALERTS_SOMETHING%%" in expected.text
+
+
+def test_the_render_cache_is_bounded_by_the_bytes_it_holds() -> None:
+    encoded = [
+        encode_email(RenderedEmail(subject=str(n), text="x" * 1000, html="y" * 1000))
+        for n in range(3)
+    ]
+    cache = RenderCache(max_bytes=encoded[0].size * 2 + 10)
+    for number, entry in enumerate(encoded):
+        cache.put(number, entry)
+    assert cache.get(0) is None  # least recently used, out first
+    assert cache.get(1) is encoded[1] and cache.get(2) is encoded[2]
