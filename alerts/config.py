@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     send_group_size: int = Field(default=20, ge=1, le=500)
     # Messages a second all workers together hand to each relay (0: no cap).
     smtp_rate: int = Field(default=0, ge=0)
+    # Connections all workers together may hold open to each relay at once (0: no cap).
+    smtp_max_connections: int = Field(default=0, ge=0, le=1000)
     # Temporary SMTP failures: retried after RETRY_BASE_SECONDS, doubling, MAX_ATTEMPTS times.
     retry_base_seconds: int = Field(default=120, ge=1)
     max_attempts: int = Field(default=5, ge=1, le=50)

@@ -39,7 +39,10 @@ class Runtime:
             engine=engine,
             sessions=make_session_factory(engine),
             transport=relay_transport(
-                settings.smtp_url, per_second=settings.smtp_rate, redis_url=settings.redis_url
+                settings.smtp_url,
+                per_second=settings.smtp_rate,
+                redis_url=settings.redis_url,
+                max_connections=settings.smtp_max_connections,
             ),
             signer=dkim_signer(settings),
         )
