@@ -123,6 +123,10 @@ class Settings(BaseSettings):
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("expected an absolute http(s) URL such as https://news.example.com")
+        if not value.isascii() or any(char.isspace() for char in value):
+            # It goes into List-Unsubscribe headers, which are ASCII: use the xn-- form of
+            # the host and percent-encode the path.
+            raise ValueError("expected an ASCII URL (xn-- host, percent-encoded path)")
         return value.rstrip("/")
 
     @field_validator("mail_from")

@@ -60,7 +60,9 @@ def due_date(
     Weekly on no set day: any day of the local week, once, keyed by its Monday. On a
     spring-forward day an hour that does not exist locally is reached by the next one;
     on a fall-back day the hour happens twice, and the ledger key keeps it to once.
-    `force` ignores the hour and the weekday (an editor's "send now").
+    `force` ignores the hour and the weekday (an editor's "send now"); a weekly edition's
+    forced send is keyed by its day of the reader's week, so that day's scheduled send
+    finds it done.
     """
     local = now.astimezone(_zone(timezone))
     if cadence is Cadence.WEEKLY and weekday is None:
@@ -68,6 +70,8 @@ def due_date(
             return None
         return local.date() - timedelta(days=local.weekday())
     if force:
+        if cadence is Cadence.WEEKLY:  # the week's issue, as its scheduled send keys it
+            return local.date() + timedelta(days=(weekday or 0) - local.weekday())
         return local.date()
     if local.hour < send_hour:
         return None

@@ -44,6 +44,8 @@ def test_database_urls_as_users_write_them(written: str, used: str) -> None:
         ("smtp_url", "smtp://", "SMTP_URL: the SMTP URL names no host"),
         ("smtp_url", "ftp://x", "SMTP_URL: expected smtp://"),
         ("base_url", "news.example.com", "BASE_URL: expected an absolute http(s) URL"),
+        ("base_url", "https://nachrichten.bücher.example", "BASE_URL: expected an ASCII URL"),
+        ("base_url", "https://news.example.com/a b", "BASE_URL: expected an ASCII URL"),
         ("mail_from", "alerts\r\nBcc: x@example.com", "MAIL_FROM: expected an address"),
     ],
 )

@@ -8,9 +8,14 @@ from datetime import date, datetime, timedelta
 from sqlalchemy.orm import Session
 
 from alerts.config import Settings
+from alerts.editions import EditionInput, create_edition
 from alerts.jobs import plan_and_queue, send_now
+from alerts.models import Cadence
 from alerts.runtime import Runtime
+from subscribers.models import Frequency
 from tests.factories import ledger, make_article, make_reader, utc
+
+NOW = utc(2026, 3, 9, 0, 0)
 
 
 def _runtime(settings: Settings) -> Runtime:
@@ -104,5 +109,29 @@ def test_send_now_then_the_reader_hour_sends_once(settings: Settings) -> None:
             rows = ledger(session)
         assert Counter(row.subscriber_id for row in rows) == Counter(readers.values())
         assert {row.issue_id for row in rows} == {started.issue_id}
+    finally:
+        runtime.close()
+
+
+def test_a_forced_weekly_send_counts_as_that_week_issue(settings: Settings) -> None:
+    runtime = _runtime(settings)
+    try:
+        with runtime.session() as session:
+            make_reader(session, "weekly", frequency=Frequency.WEEKLY, timezone="Europe/Paris")
+            create_edition(
+                session, slug="friday",
+                data=EditionInput(name="Friday", cadence=Cadence.WEEKLY, weekday=4), now=NOW,
+            )  # fmt: skip
+            for hour in range(0, 24 * 6, 6):
+                make_article(
+                    session, f"w-{hour}", published_at=utc(2026, 3, 9) + timedelta(hours=hour)
+                )
+            session.commit()
+        monday = utc(2026, 3, 9, 10, 0)
+        plan_and_queue(runtime, now=monday, force=True)  # `digest send --now` on a Monday
+        _tick_every(runtime, utc(2026, 3, 13, 6, 0), utc(2026, 3, 13, 12, 0), timedelta(hours=1))
+        with runtime.session() as session:
+            rows = [row for row in ledger(session) if row.edition == "friday"]
+        assert [row.local_date for row in rows] == [date(2026, 3, 13)]
     finally:
         runtime.close()
