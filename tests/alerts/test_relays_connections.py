@@ -47,14 +47,15 @@ def test_no_more_holders_than_the_limit_and_a_released_slot_is_free_again(
 
 
 def test_a_dead_holders_slot_expires_unless_renewed(client: redis.Redis) -> None:
-    slots = RedisConnectionSlots(client, RELAY, limit=2, lease=0.5)
+    now = [1_000_000.0]  # a clock the test moves, so no sleep decides the outcome
+    slots = RedisConnectionSlots(client, RELAY, limit=2, lease=30, clock=lambda: now[0])
     abandoned = slots.acquire()  # its worker dies: never renewed, never released
     kept = slots.acquire()
     assert abandoned is not None and kept is not None
     assert slots.acquire() is None
-    time.sleep(0.3)
+    now[0] += 20
     slots.renew(kept)
-    time.sleep(0.3)  # the abandoned lease has run out, the renewed one has not
+    now[0] += 20  # the abandoned lease has run out, the renewed one has not
     replacement = slots.acquire()
     assert replacement is not None
     assert slots.acquire() is None
