@@ -7,6 +7,7 @@ import re
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 
+from flask import Flask
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -151,3 +152,10 @@ def relative(url: str, base_url: str) -> str:
     """A link of an email, as a path the test client can follow."""
     assert url.startswith(base_url + "/"), url
     return url[len(base_url) :]
+
+
+def app_runtime(app: Flask) -> Runtime:
+    """The runtime a test app was built with (its database, transport and settings)."""
+    runtime = app.extensions["newsalerts"].runtime
+    assert isinstance(runtime, Runtime)
+    return runtime

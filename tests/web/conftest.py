@@ -11,10 +11,12 @@ import pytest
 import redis
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from alerts.config import Settings, load_settings
 from alerts.web.app import create_app
+from tests.support.sending import app_runtime
 from tests.support.smtp_server import RecordingSMTPServer, free_port
 
 PUBLISHER = "https://news.example.com"
@@ -68,3 +70,10 @@ def live_server(app: Flask) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.shutdown()
     thread.join(timeout=5)
+
+
+@pytest.fixture
+def db(app: Flask) -> Iterator[Session]:
+    """A session on the app's database, for arranging and checking what views did."""
+    with app_runtime(app).sessions() as session:
+        yield session

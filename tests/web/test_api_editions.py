@@ -4,7 +4,6 @@ sends go through the app's own publisher into a real SMTP server."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
@@ -22,9 +21,8 @@ from alerts.editions import get_edition
 from alerts.issues import cancel, issue_for
 from alerts.jobs import alert_if_breaking
 from alerts.models import ApiToken, Article, AuditEvent, BreakingAlert, Delivery, Issue
-from alerts.runtime import Runtime
 from subscribers.database import utcnow
-from tests.support.sending import add_reader, add_stories, tracked_edition
+from tests.support.sending import add_reader, add_stories, app_runtime, tracked_edition
 from tests.support.smtp_server import RecordingSMTPServer
 
 HYPOTHESIS = settings(
@@ -39,18 +37,6 @@ JSON_VALUES = st.recursive(
     ),
     max_leaves=10,
 )
-
-
-def _runtime(app: Flask) -> Runtime:
-    runtime = app.extensions["newsalerts"].runtime
-    assert isinstance(runtime, Runtime)
-    return runtime
-
-
-@pytest.fixture
-def db(app: Flask) -> Iterator[Session]:
-    with _runtime(app).sessions() as session:
-        yield session
 
 
 def _token(db: Session, name: str, scopes: list[str] | None = None) -> dict[str, str]:
@@ -331,7 +317,7 @@ def test_a_pushed_breaking_article_is_alerted_once_with_the_alerts_scope(
     newsroom: list[int],
     smtp_server: RecordingSMTPServer,
 ) -> None:
-    runtime, now = _runtime(app), utcnow()
+    runtime, now = app_runtime(app), utcnow()
     publish: list[list[int]] = []
     _token(db, "cms")
     _token(db, "cms-articles", ["articles"])

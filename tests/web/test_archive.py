@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from urllib.parse import quote
 
@@ -15,11 +14,11 @@ from sqlalchemy.orm import Session
 
 from alerts.issues import issue_for, pin
 from alerts.models import Edition, Issue
-from alerts.runtime import Runtime
 from subscribers.database import utcnow
 from tests.support.sending import (
     add_reader,
     add_stories,
+    app_runtime,
     links_in,
     relative,
     send_issue,
@@ -35,18 +34,6 @@ HYPOTHESIS = settings(
 )
 
 
-def _runtime(app: Flask) -> Runtime:
-    runtime = app.extensions["newsalerts"].runtime
-    assert isinstance(runtime, Runtime)
-    return runtime
-
-
-@pytest.fixture
-def db(app: Flask) -> Iterator[Session]:
-    with _runtime(app).sessions() as session:
-        yield session
-
-
 @pytest.fixture
 def archive_link(app: Flask, db: Session, smtp_server: RecordingSMTPServer) -> str:
     """Today's issue of a tracked edition sent to two readers, the oldest story pinned;
@@ -59,7 +46,7 @@ def archive_link(app: Flask, db: Session, smtp_server: RecordingSMTPServer) -> s
     db.commit()
     add_reader(db, "ada", topics=("Markets", "Football"), now=now)
     add_reader(db, "bob", topics=("Storms",), now=now)
-    send_issue(_runtime(app), "morning", now=now)
+    send_issue(app_runtime(app), "morning", now=now)
     received = smtp_server.wait_for(2)
     [link] = {
         link

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote
@@ -20,11 +19,11 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from alerts.models import Article, Click, Issue, Role
-from alerts.runtime import Runtime
 from subscribers.database import utcnow
 from tests.support.sending import (
     add_reader,
     add_stories,
+    app_runtime,
     backdate_sends,
     images_in,
     links_in,
@@ -55,18 +54,6 @@ HYPOTHESIS = settings(
 )
 
 
-def _runtime(app: Flask) -> Runtime:
-    runtime = app.extensions["newsalerts"].runtime
-    assert isinstance(runtime, Runtime)
-    return runtime
-
-
-@pytest.fixture
-def db(app: Flask) -> Iterator[Session]:
-    with _runtime(app).sessions() as session:
-        yield session
-
-
 @pytest.fixture
 def clicked(app: Flask, db: Session, smtp_server: RecordingSMTPServer) -> Issue:
     """Today's issue of a tracked edition sent to 15 readers, who then clicked their
@@ -76,7 +63,7 @@ def clicked(app: Flask, db: Session, smtp_server: RecordingSMTPServer) -> Issue:
     add_stories(db, now=now, stories=STORIES)
     for number in range(15):
         add_reader(db, f"reader{number}", topics=TOPIC_MIXES[number % len(TOPIC_MIXES)], now=now)
-    started = send_issue(_runtime(app), "morning", now=now)
+    started = send_issue(app_runtime(app), "morning", now=now)
     received = smtp_server.wait_for(15)
     backdate_sends(db, timedelta(minutes=3))
     client = app.test_client()
@@ -132,7 +119,7 @@ def test_operators_may_not_see_results(app: Flask, clicked: Issue) -> None:
 def test_editors_and_admins_see_results(
     app: Flask, db: Session, clicked: Issue, role: Role
 ) -> None:
-    alert = send_alert(_runtime(app), _first_article(db), now=utcnow())
+    alert = send_alert(app_runtime(app), _first_article(db), now=utcnow())
     client = signed_in_client(app, role)
     for path in _paths(clicked, alert_id=alert.alert_id or 0):
         answer = client.get(path)

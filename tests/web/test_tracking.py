@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
@@ -17,13 +16,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from alerts.models import Article, Click, Delivery
-from alerts.runtime import Runtime
 from alerts.tracking import tracking_token
 from alerts.web.tracking import PIXEL
 from subscribers.database import utcnow
 from tests.support.sending import (
     add_reader,
     add_stories,
+    app_runtime,
     backdate_sends,
     images_in,
     links_in,
@@ -49,24 +48,12 @@ class Digest:
     pixel: str | None
 
 
-def _runtime(app: Flask) -> Runtime:
-    runtime = app.extensions["newsalerts"].runtime
-    assert isinstance(runtime, Runtime)
-    return runtime
-
-
-@pytest.fixture
-def db(app: Flask) -> Iterator[Session]:
-    with _runtime(app).sessions() as session:
-        yield session
-
-
 def _send(app: Flask, db: Session, smtp: RecordingSMTPServer, *, opens: bool = True) -> Digest:
     now = utcnow()
     tracked_edition(db, clicks=True, opens=opens, now=now)
     add_stories(db, now=now)
     add_reader(db, "ada", now=now)
-    send_issue(_runtime(app), "morning", now=now)
+    send_issue(app_runtime(app), "morning", now=now)
     [received] = smtp.wait_for(1)
     message = received.message
     clicks = [link for link in links_in(message) if link.startswith(f"{BASE}/c/")]
@@ -179,7 +166,7 @@ def test_links_that_are_not_ours_get_a_404_page(
 ) -> None:
     digest = _send(app, db, smtp_server)
     token = digest.clicks[0].split("/")[-2]
-    other = tracking_token(_runtime(app).settings.secret_key, 10**6)
+    other = tracking_token(app_runtime(app).settings.secret_key, 10**6)
     answer = client.get(path.format(token=token, other=other), headers=CHROME)
     assert answer.status_code == 404
     assert "not valid" in answer.get_data(as_text=True)
