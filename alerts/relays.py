@@ -71,16 +71,23 @@ class SendBudget(Protocol):
 
 class RedisSendBudget:
     def __init__(
-        self, client: redis.Redis, relay: str, *, per_second: int, sleep: Sleep = time.sleep
+        self,
+        client: redis.Redis,
+        relay: str,
+        *,
+        per_second: int,
+        sleep: Sleep = time.sleep,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._client = client
         self._key = f"newsalerts:relay-rate:{relay}:"
         self._per_second = per_second
         self._sleep = sleep
+        self._clock = clock
 
     def wait_for_turn(self) -> None:
         while True:
-            now = time.time()
+            now = self._clock()
             second = int(now)
             key = self._key + str(second)
             pipeline = self._client.pipeline()
