@@ -43,9 +43,10 @@ def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
     server.stop()
 
 
-@pytest.fixture
-def flaky_smtp() -> Iterator[FlakySMTPServer]:
-    server = FlakySMTPServer()
+@pytest.fixture(params=[False, True], ids=["step-by-step", "pipelined"])
+def flaky_smtp(request: pytest.FixtureRequest) -> Iterator[FlakySMTPServer]:
+    """The relay, with and without PIPELINING: workers use it when the relay offers it."""
+    server = FlakySMTPServer(pipelining=request.param)
     server.start()
     yield server
     server.stop()

@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 from aiosmtpd.controller import Controller
 
-from tests.support.smtp_server import Received, free_port
+from tests.support.smtp_server import Extensions, Received, free_port
 
 TRY_AGAIN = "451 4.3.0 Try again later"
 CONNECTION_LIMIT = "421 4.7.0 Too many messages on this connection, closing"
@@ -50,7 +50,7 @@ class Event:
 
 
 @dataclass
-class _Handler:
+class _Handler(Extensions):
     lock: threading.Lock = field(default_factory=threading.Lock)
     messages: list[Received] = field(default_factory=list)
     attempts: Counter[str] = field(default_factory=Counter)
@@ -121,9 +121,10 @@ class _Handler:
 
 
 class FlakySMTPServer:
-    def __init__(self) -> None:
+    def __init__(self, *, pipelining: bool = False) -> None:
         self.port = free_port()
         self._handler = _Handler()
+        self._handler.pipelining = pipelining
         self._controller = Controller(
             self._handler, hostname="127.0.0.1", port=self.port, decode_data=False
         )

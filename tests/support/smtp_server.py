@@ -27,8 +27,24 @@ class Received:
         return parsed
 
 
+class Extensions:
+    """EHLO as aiosmtpd answers it, plus PIPELINING (RFC 2920) when `pipelining` is set.
+    aiosmtpd reads commands one line at a time, so it serves pipelined clients either way;
+    advertising it is what makes a client pipeline."""
+
+    pipelining: bool = False
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        if self.pipelining:
+            return [*responses[:-1], "250-PIPELINING", responses[-1]]
+        return responses
+
+
 @dataclass
-class _Recorder:
+class _Recorder(Extensions):
     messages: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     # Addresses for which the server answers a permanent (5xx) or temporary (4xx) refusal.
@@ -64,9 +80,10 @@ def free_port() -> int:
 
 
 class RecordingSMTPServer:
-    def __init__(self) -> None:
+    def __init__(self, *, pipelining: bool = False) -> None:
         self.port = free_port()
         self._recorder = _Recorder()
+        self._recorder.pipelining = pipelining
         self._running = False
         self._controller = Controller(
             self._recorder, hostname="127.0.0.1", port=self.port, decode_data=False

@@ -1,0 +1,137 @@
+"""The SMTP exchange of one message, with and without PIPELINING (RFC 2920), against real
+servers on loopback: what reaches the relay, and how each refusal or break is reported."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from alerts.errors import ConnectionLost, DeliveryError
+from alerts.messages import Envelope
+from alerts.transports import transport_from_url
+from tests.support.flaky_smtp import TRY_AGAIN, FlakySMTPServer
+from tests.support.smtp_server import free_port
+
+
+def _envelope(recipient: str, body: str = "Hello") -> Envelope:
+    data = f"From: news@example.com\r\nTo: {recipient}\r\nSubject: t\r\n\r\n{body}\r\n".encode()
+    return Envelope("bounces@example.com", recipient, data, f"<{recipient}>")
+
+
+@pytest.fixture(params=[False, True], ids=["step-by-step", "pipelined"])
+def relay(request: pytest.FixtureRequest) -> Iterator[FlakySMTPServer]:
+    server = FlakySMTPServer(pipelining=request.param)
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_messages_arrive_whole_with_their_envelope(relay: FlakySMTPServer) -> None:
+    with transport_from_url(relay.url).connect() as connection:
+        for number in range(3):
+            reply = connection.send(_envelope(f"r{number}@example.com", ".leading dot"))
+            assert reply.startswith("250")
+    received = relay.wait_for(3)
+    assert [m.recipients for m in received] == [[f"r{n}@example.com"] for n in range(3)]
+    assert {m.mail_from for m in received} == {"bounces@example.com"}
+    assert all(m.message.get_content().startswith(".leading dot") for m in received)
+
+
+@pytest.mark.parametrize(
+    ("reply", "permanent"), [("550 5.1.1 No such user", True), (TRY_AGAIN, False)]
+)
+def test_a_refused_recipient_is_reported_and_the_connection_goes_on(
+    relay: FlakySMTPServer, reply: str, permanent: bool
+) -> None:
+    relay.defer("gone@example.com", stage="RCPT", times=None, reply=reply)
+    with transport_from_url(relay.url).connect() as connection:
+        with pytest.raises(DeliveryError) as refused:
+            connection.send(_envelope("gone@example.com"))
+        connection.send(_envelope("next@example.com"))
+    assert not isinstance(refused.value, ConnectionLost)
+    assert refused.value.permanent is permanent
+    assert refused.value.reply == reply
+    assert [m.recipients for m in relay.wait_for(1)] == [["next@example.com"]]
+
+
+def test_a_refusal_after_the_message_is_reported(relay: FlakySMTPServer) -> None:
+    relay.defer("later@example.com", stage="DATA", times=None)
+    with transport_from_url(relay.url).connect() as connection:
+        with pytest.raises(DeliveryError) as refused:
+            connection.send(_envelope("later@example.com"))
+        connection.send(_envelope("next@example.com"))
+    assert refused.value.reply == TRY_AGAIN
+    assert not refused.value.unknown_outcome
+
+
+def test_a_cut_before_the_message_is_a_lost_connection(relay: FlakySMTPServer) -> None:
+    relay.drop("cut@example.com", stage="RCPT")
+    connect = transport_from_url(relay.url).connect
+    with connect() as connection, pytest.raises(ConnectionLost):
+        connection.send(_envelope("cut@example.com"))
+    assert relay.messages == []
+
+
+def test_a_cut_after_the_message_is_an_unknown_outcome(relay: FlakySMTPServer) -> None:
+    relay.drop("kept@example.com", stage="ACCEPTED")
+    connect = transport_from_url(relay.url).connect
+    with connect() as connection, pytest.raises(DeliveryError) as broken:
+        connection.send(_envelope("kept@example.com"))
+    assert broken.value.unknown_outcome
+    assert not isinstance(broken.value, ConnectionLost)
+    assert [m.recipients for m in relay.messages] == [["kept@example.com"]]
+
+
+def test_a_relay_closing_with_421_is_a_lost_connection(relay: FlakySMTPServer) -> None:
+    relay.limit_per_connection(1)
+    with transport_from_url(relay.url).connect() as connection:
+        connection.send(_envelope("first@example.com"))
+        with pytest.raises(ConnectionLost) as lost:
+            connection.send(_envelope("second@example.com"))
+    assert lost.value.reply.startswith("421")
+
+
+class _StrictPipeliningRelay:
+    """Advertises PIPELINING and answers MAIL, RCPT and DATA only once all three have
+    arrived: a client that waits for each reply before the next command hangs here."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.received: list[bytes] = []
+        self._listener = socket.create_server(("127.0.0.1", self.port))
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        connection, _ = self._listener.accept()
+        with connection, connection.makefile("rb") as lines:
+            connection.sendall(b"220 strict.example.com ESMTP\r\n")
+            lines.readline()  # EHLO
+            connection.sendall(b"250-strict.example.com\r\n250 PIPELINING\r\n")
+            commands = [lines.readline() for _ in range(3)]
+            if not commands[2].upper().startswith(b"DATA"):
+                return
+            connection.sendall(b"250 sender ok\r\n250 recipient ok\r\n354 go ahead\r\n")
+            while (line := lines.readline()) not in (b".\r\n", b""):
+                self.received.append(line)
+            connection.sendall(b"250 queued\r\n")
+            lines.readline()  # QUIT
+            connection.sendall(b"221 bye\r\n")
+
+    def close(self) -> None:
+        self._listener.close()
+
+
+def test_mail_rcpt_and_data_go_in_one_round_trip_when_the_relay_pipelines() -> None:
+    relay = _StrictPipeliningRelay()
+    try:
+        transport = transport_from_url(f"smtp://127.0.0.1:{relay.port}")
+        transport.timeout = 5  # type: ignore[union-attr]
+        with transport.connect() as connection:
+            assert connection.send(_envelope("fast@example.com")) == "250 queued"
+    finally:
+        relay.close()
+    assert b"To: fast@example.com\r\n" in relay.received
