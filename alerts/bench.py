@@ -2,14 +2,20 @@
 
 A fresh PostgreSQL database, N readers with skewed topic mixes and time zones, 60 new
 articles, K real Celery worker processes on Redis, and a local SMTP sink (Postfix's
-`smtp-sink`). It times "send" to the last message accepted, and measures the sink's own
-ceiling with Postfix's `smtp-source` sending as many messages of the same size.
+`smtp-sink`, or aiosmtpd's when Postfix is not installed). It times "send" to the last
+message accepted, and measures the sink's own ceiling with Postfix's `smtp-source`
+sending as many messages of the same size over as many sessions.
+
+The database time share is PostgreSQL's own count of the time its sessions spent
+running statements in the benchmark's database (`pg_stat_database.active_time`), over
+the workers' time (K x end to end): how much of a worker's life went to waiting on it.
 """
 
 from __future__ import annotations
 
 import os
 import random
+import resource
 import shutil
 import signal
 import socket
@@ -30,6 +36,7 @@ from sqlalchemy.orm import Session
 from alerts.config import PROJECT_ROOT, Settings, load_settings
 from alerts.db import upgrade
 from alerts.dispatch import batch_publisher
+from alerts.errors import AlertsError
 from alerts.jobs import plan_and_queue
 from alerts.models import Article, Delivery, DeliveryStatus, article_topics
 from alerts.runtime import Runtime
@@ -43,18 +50,26 @@ ZONES = (
 )  # fmt: skip
 FOLLOW_COUNTS = ((0, 15), (1, 35), (2, 30), (3, 20))
 CHUNK = 5000
+UNFINISHED = (DeliveryStatus.PENDING, DeliveryStatus.CLAIMED, DeliveryStatus.SENDING)
+
+
+class BenchError(AlertsError):
+    """The benchmark cannot run here: the message says what is missing."""
 
 
 @dataclass
 class BenchResult:
     readers: int
     workers: int
+    planned: int = 0
     messages: int = 0
     failed: int = 0
     seconds_to_first: float = 0.0
     seconds_total: float = 0.0
     message_bytes: int = 0
     worker_peak_rss_mb: list[float] = field(default_factory=list)
+    bench_peak_rss_mb: float = 0.0
+    database_seconds: float | None = None
     ceiling_seconds: float | None = None
     sink: str = "smtp-sink"
 
@@ -68,20 +83,36 @@ class BenchResult:
             return None
         return self.messages / self.ceiling_seconds
 
+    @property
+    def database_share(self) -> float | None:
+        if self.database_seconds is None or not self.seconds_total:
+            return None
+        return self.database_seconds / (self.workers * self.seconds_total)
+
     def lines(self) -> list[str]:
         lines = [
             f"readers {self.readers:,}, workers {self.workers}, sink {self.sink}",
-            f"messages sent {self.messages:,} (failed {self.failed}), "
+            f"messages sent {self.messages:,} of {self.planned:,} planned (failed {self.failed}), "
             f"~{self.message_bytes / 1024:.0f} KB each",
             f"time to first message {self.seconds_to_first:.2f} s",
             f"end to end {self.seconds_total:.1f} s = {self.rate:,.0f} msg/s",
-            "worker peak RSS (MB): " + ", ".join(f"{mb:.0f}" for mb in self.worker_peak_rss_mb),
+            "peak RSS (MB): workers "
+            + ", ".join(f"{mb:.0f}" for mb in self.worker_peak_rss_mb)
+            + f"; planner (this process) {self.bench_peak_rss_mb:.0f}",
         ]
+        share = self.database_share
+        if share is not None:
+            lines.append(
+                f"database time share {share:.0%} "
+                f"(PostgreSQL active {self.database_seconds:.1f} s over the workers' time)"
+            )
         if self.ceiling_rate is not None:
             lines.append(
                 f"smtp-source ceiling {self.ceiling_rate:,.0f} msg/s; "
                 f"ratio {self.rate / self.ceiling_rate:.2f}"
             )
+        else:
+            lines.append("smtp-source ceiling not measured: Postfix's smtp-source is not installed")
         return lines
 
 
@@ -157,8 +188,14 @@ def _free_port() -> int:
 def _database(admin_url: str) -> Iterator[str]:
     admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
     name = f"newsalerts_bench_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.DBAPIError as error:
+        admin.dispose()
+        raise BenchError(
+            f"cannot create a database on {admin.url.render_as_string()}: {error.orig or error}"
+        ) from None
     try:
         yield admin.url.set(database=name).render_as_string(hide_password=False)
     finally:
@@ -168,21 +205,40 @@ def _database(admin_url: str) -> Iterator[str]:
 
 
 @contextmanager
-def _sink(port: int) -> Iterator[None]:
-    if shutil.which("smtp-sink") is None:
-        raise RuntimeError("smtp-sink not found: install Debian's postfix package")
-    user = ["-u", "nobody"] if os.geteuid() == 0 else []
-    process = subprocess.Popen(
-        ["smtp-sink", *user, f"127.0.0.1:{port}", "1000"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    time.sleep(0.3)
+def _sink(port: int) -> Iterator[str]:
+    """Postfix's smtp-sink on `port` (it offers PIPELINING, as production relays do), or
+    aiosmtpd's sink in a process of its own when Postfix is not installed. Yields its name."""
+    if shutil.which("smtp-sink") is not None:
+        user = ["-u", "nobody"] if os.geteuid() == 0 else []
+        command, name = ["smtp-sink", *user, f"127.0.0.1:{port}", "1000"], "smtp-sink"
+    else:
+        try:
+            import aiosmtpd  # noqa: F401
+        except ImportError:
+            raise BenchError(
+                "no SMTP sink: install Debian's postfix package (smtp-sink) or aiosmtpd"
+            ) from None
+        command = [sys.executable, "-m", "aiosmtpd", "-n", "-c", "aiosmtpd.handlers.Sink",
+                   "-l", f"127.0.0.1:{port}"]  # fmt: skip
+        name = "aiosmtpd (Postfix's smtp-sink is not installed; no PIPELINING)"
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        yield
+        _wait_for_port(port, process)
+        yield name
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def _wait_for_port(port: int, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise BenchError(f"the SMTP sink did not start on port {port}")
 
 
 def _peak_rss_mb(pid: int) -> float:
@@ -234,7 +290,7 @@ def run_bench(
 ) -> BenchResult:
     result = BenchResult(readers=readers, workers=workers)
     port = _free_port()
-    with _database(admin_url) as database_url, _sink(port):
+    with _database(admin_url) as database_url, _sink(port) as result.sink:
         settings = load_settings(
             database_url=database_url,
             redis_url=redis_url,
@@ -253,18 +309,22 @@ def run_bench(
         try:
             _wait_for_workers(settings, workers)
             say("sending ...")
-            started = time.perf_counter()
+            active_before = _active_seconds(runtime)
             started_at = utcnow()
             with batch_publisher(settings) as publish:
                 run = plan_and_queue(runtime, now=utcnow(), force=True, publish=publish)
-            _wait_until_done(runtime, result, started, run.queued)
-            result.seconds_to_first = _first_sent(runtime, started_at)
+            result.planned = run.queued
+            _wait_until_done(runtime, run.queued)
+            _read_ledger(runtime, result, started_at)
             result.worker_peak_rss_mb = [_peak_rss_mb(process.pid) for process in pool]
+            result.bench_peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         finally:
             for process in pool:
                 os.killpg(process.pid, signal.SIGTERM)
             for process in pool:
                 process.wait(timeout=60)
+        # Sessions report their active time when they close: read it once the workers left.
+        result.database_seconds = _active_seconds(runtime) - active_before
         result.message_bytes = _sample_size(runtime)
         runtime.close()
         result.ceiling_seconds = _ceiling(port, result.messages, result.message_bytes, workers)
@@ -294,26 +354,46 @@ def _wait_for_workers(settings: Settings, count: int) -> None:
     raise RuntimeError("the benchmark's workers did not start")
 
 
-def _wait_until_done(runtime: Runtime, result: BenchResult, started: float, total: int) -> None:
-    unfinished = (DeliveryStatus.PENDING, DeliveryStatus.CLAIMED, DeliveryStatus.SENDING)
+def _wait_until_done(runtime: Runtime, total: int) -> None:
+    """Until no row is left to send. The poll reads one index entry, not the table, so it
+    costs the database next to nothing while it is measured."""
     deadline = time.monotonic() + 3600
+    left = select(Delivery.id).where(Delivery.status.in_(UNFINISHED)).limit(1)
     with runtime.session() as session:
-        while time.monotonic() < deadline:
-            counts = _progress(session)
+        while total and time.monotonic() < deadline:
+            unfinished = session.scalar(left)
             session.rollback()
-            if not any(counts.get(status) for status in unfinished) and total:
-                break
+            if unfinished is None:
+                return
             time.sleep(0.2)
-        result.seconds_total = time.perf_counter() - started
-        result.messages = counts.get(DeliveryStatus.SENT, 0)
-        result.failed = counts.get(DeliveryStatus.FAILED, 0)
+    if total:
+        raise BenchError("the send did not finish within an hour")
 
 
-def _first_sent(runtime: Runtime, started_at: datetime) -> float:
-    """Seconds from "send" to the first message accepted, from the ledger's own clock."""
+def _active_seconds(runtime: Runtime) -> float:
+    """Seconds PostgreSQL's sessions have spent running statements in this database."""
     with runtime.session() as session:
-        first = session.scalar(select(func.min(Delivery.sent_at)))
-    return (first - started_at).total_seconds() if first is not None else 0.0
+        session.execute(sa.text("SELECT pg_stat_clear_snapshot()"))
+        milliseconds = session.scalar(
+            sa.text("SELECT active_time FROM pg_stat_database WHERE datname = current_database()")
+        )
+        session.rollback()
+    return float(milliseconds or 0) / 1000
+
+
+def _read_ledger(runtime: Runtime, result: BenchResult, started_at: datetime) -> None:
+    """Counts, and the times from "send" to the first and the last message accepted, from
+    the ledger's own clock."""
+    with runtime.session() as session:
+        counts = _progress(session)
+        first, last = session.execute(
+            select(func.min(Delivery.sent_at), func.max(Delivery.sent_at))
+        ).one()
+    result.messages = counts.get(DeliveryStatus.SENT, 0)
+    result.failed = counts.get(DeliveryStatus.FAILED, 0)
+    if first is not None and last is not None:
+        result.seconds_to_first = (first - started_at).total_seconds()
+        result.seconds_total = (last - started_at).total_seconds()
 
 
 def _sample_size(runtime: Runtime) -> int:
