@@ -119,18 +119,26 @@ def _due_readers(
 
 
 def _previous_ends(session: Session, slug: str, ids: Sequence[int]) -> dict[int, datetime]:
+    """Where each reader's last digest of this edition ended.
+
+    One correlated lookup per reader on (subscriber_id, window_end), rather than a GROUP BY
+    over the matching rows: PostgreSQL reads a few index entries per reader even when its
+    statistics predate the rows a send just wrote (a GROUP BY then hashed the whole ledger
+    for every chunk of readers).
+    """
+    last_end = (
+        select(func.max(Delivery.window_end))
+        .where(
+            Delivery.subscriber_id == Subscriber.id,
+            Delivery.edition == slug,
+            Delivery.status.in_(_COUNTED),
+        )
+        .scalar_subquery()
+    )
     ends: dict[int, datetime] = {}
     for chunk in _chunks(ids):
-        rows = session.execute(
-            select(Delivery.subscriber_id, func.max(Delivery.window_end))
-            .where(
-                Delivery.edition == slug,
-                Delivery.subscriber_id.in_(chunk),
-                Delivery.status.in_(_COUNTED),
-            )
-            .group_by(Delivery.subscriber_id)
-        )
-        ends.update({subscriber_id: end for subscriber_id, end in rows})
+        rows = session.execute(select(Subscriber.id, last_end).where(Subscriber.id.in_(chunk)))
+        ends.update({subscriber_id: end for subscriber_id, end in rows if end is not None})
     return ends
 
 
