@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import case, or_, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -262,11 +262,15 @@ def _start_group(
     batch.claims.add(now)
     head, rest = batch.waiting[:group_size], batch.waiting[group_size:]
     mine = (Delivery.status == DeliveryStatus.CLAIMED) & (Delivery.claimed_at == batch.claimed_at)
-    taken = _owned(session, [d.id for d in head], mine, status=DeliveryStatus.SENDING, now=now)
+    # Each message's Message-ID is written with its `sending` mark, in the same statement.
+    message_ids = {delivery.id: composer.message_id_for(delivery) for delivery in head}
+    taken = _owned(session, list(message_ids), mine, status=DeliveryStatus.SENDING, now=now,
+                   message_ids=message_ids)  # fmt: skip
     group = [delivery for delivery in head if delivery.id in taken]
     for delivery in group:
         set_committed_value(delivery, "status", DeliveryStatus.SENDING)
         set_committed_value(delivery, "claimed_at", now)
+        set_committed_value(delivery, "message_id", message_ids[delivery.id])
     batch.waiting = rest
     # Renewing the rest of the batch rewrites every waiting row, so only do it once the
     # claim is a third of the way to expiry, well before the sweeper could take it back.
@@ -282,11 +286,10 @@ def _start_group(
         if delivery.subscriber_id not in mailable:
             delivery.status = DeliveryStatus.SUPPRESSED
             delivery.last_error = "reader is no longer active"
+            delivery.message_id = None  # never sent
             result.not_mailable += 1
             continue
-        envelope = composer.compose(delivery)
-        delivery.message_id = envelope.message_id
-        ready.append((delivery, envelope))
+        ready.append((delivery, composer.compose(delivery)))
     batch.in_flight = [delivery for delivery, _ in ready]
     session.commit()  # carries the previous group's outcomes too
     batch.committed()
@@ -294,19 +297,29 @@ def _start_group(
 
 
 def _owned(
-    session: Session, ids: list[int], mine: Any, *, status: DeliveryStatus, now: datetime
+    session: Session,
+    ids: list[int],
+    mine: Any,
+    *,
+    status: DeliveryStatus,
+    now: datetime,
+    message_ids: dict[int, str] | None = None,
 ) -> set[int]:
-    """Move rows this batch still owns to `status` with a fresh claim; the ids it owns.
+    """Move rows this batch still owns to `status` with a fresh claim (and each its
+    Message-ID, when given); the ids it owns.
 
     A row the sweeper took back (its claim expired) is not touched: another batch owns it.
     """
     if not ids:
         return set()
+    values: dict[str, Any] = {"status": status, "claimed_at": now}
+    if message_ids:
+        values["message_id"] = case(message_ids, value=Delivery.id)
     return set(
         session.scalars(
             update(Delivery)
             .where(Delivery.id.in_(ids), mine)
-            .values(status=status, claimed_at=now)
+            .values(**values)
             .returning(Delivery.id)
             .execution_options(synchronize_session=False)
         )

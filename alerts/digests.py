@@ -314,6 +314,11 @@ class DigestComposer:
         fill = _times(found, subscriber.timezone, spec.local_date)
         return self.envelope(delivery, subscriber.email, email, reader, fill, kind="digest")
 
+    def message_id_for(self, delivery: Delivery) -> str:
+        """A fresh Message-ID for one attempt at a ledger row (written before it is sent)."""
+        kind = "digest" if delivery.alert_id is None else "alert"
+        return make_message_id(self._domain, f"{kind}.{delivery.id}")
+
     @property
     def settings(self) -> Settings:
         return self._settings
@@ -342,7 +347,7 @@ class DigestComposer:
     ) -> Envelope:
         """The message of one ledger row: the shared encoded body with this reader's values,
         the list headers, the VERP return path, DKIM when configured."""
-        message_id = make_message_id(self._domain, f"{kind}.{delivery.id}")
+        message_id = delivery.message_id or make_message_id(self._domain, f"{kind}.{delivery.id}")
         data = build_message(
             sender=self._settings.mail_from,
             recipient=recipient,

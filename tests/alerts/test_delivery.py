@@ -79,6 +79,9 @@ def test_each_reader_gets_their_topics_once(
     rows = session.scalars(select(Delivery).order_by(Delivery.subscriber_id)).all()
     assert [row.status for row in rows] == [DeliveryStatus.SENT, DeliveryStatus.SENT]
     assert all(row.sent_at is not None and row.message_id for row in rows)
+    session.expire_all()  # the ledger as stored, not as this session last saw it
+    stored = {row.subscriber.email: row.message_id for row in session.scalars(select(Delivery))}
+    assert stored == {address: message["Message-ID"] for address, message in messages.items()}
 
 
 @pytest.mark.usefixtures("two_readers")
@@ -170,7 +173,10 @@ def test_reader_who_left_before_the_send_gets_nothing(
     )
     assert (result.sent, result.not_mailable) == (0, 1)
     assert smtp_server.messages == []
-    assert session.scalar(select(Delivery.status)) is DeliveryStatus.SUPPRESSED
+    session.expire_all()
+    row = session.scalars(select(Delivery)).one()
+    assert row.status is DeliveryStatus.SUPPRESSED
+    assert row.message_id is None  # never sent: a report naming it is not believed
 
 
 def test_permanent_refusal_is_recorded_as_failed(
