@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import Select, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -218,13 +218,44 @@ def plan_in_chunks(
     """
     if editions is None:
         editions = list_editions(session, now=now, active_only=True)
+    statistics = _LedgerStatistics(session)
     for edition in editions:
         due = _due_readers(session, edition, now, force, local_date)
         for offset in range(0, len(due), chunk_size):
-            yield _plan_chunk(
+            chunk = _plan_chunk(
                 session, edition, due[offset : offset + chunk_size], now=now,
                 queued_until=queued_until,
             )  # fmt: skip
+            yield chunk
+            statistics.written(chunk.result.planned)
+
+
+class _LedgerStatistics:
+    """Refreshes PostgreSQL's statistics of the ledger while a big send is planned.
+
+    The morning's rows are all new and pending, where the statistics, gathered when
+    yesterday's rows were sent, say hardly any row is: PostgreSQL then claims each batch
+    of 500 rows by scanning every pending row (38 ms a batch at 100,000 rows) instead of
+    looking up the batch's ids. ANALYZE samples a bounded number of rows (tens of ms);
+    it runs after 5,000 rows are written, then after 4 times as many each time, so a
+    send of any size pays it a few times. Called once the caller has committed a chunk.
+    """
+
+    FIRST = 5_000
+    GROWTH = 4
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self._total = 0
+        self._next = self.FIRST
+        self._enabled = session.get_bind().dialect.name == "postgresql"
+
+    def written(self, rows: int) -> None:
+        self._total += rows
+        if not self._enabled or self._total < self._next:
+            return
+        self._next = self._total * self.GROWTH
+        self._session.execute(text("ANALYZE deliveries"))
 
 
 def plan_digests(

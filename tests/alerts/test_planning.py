@@ -9,12 +9,19 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import event, insert
+from sqlalchemy import event, insert, text
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from alerts.editions import ensure_default_editions, get_edition
 from alerts.models import Cadence, Delivery, DeliveryStatus
-from alerts.planning import REQUEUE_AFTER, PlanResult, claim_queue, plan_digests, selection_for
+from alerts.planning import (
+    REQUEUE_AFTER,
+    PlanResult,
+    claim_queue,
+    plan_digests,
+    plan_in_chunks,
+    selection_for,
+)
 from subscribers.models import Frequency, SubscriberStatus
 from tests.factories import ledger, make_article, make_reader, utc
 
@@ -752,3 +759,36 @@ def test_a_row_written_first_by_another_planner_is_counted_as_already_planned(
     [row] = ledger(session)
     assert row.window_end == rival_end  # the rival's row stands; ours was dropped
     assert (result.planned, result.skipped_empty, result.already_planned) == (0, 0, 1)
+
+
+# --- statistics -----------------------------------------------------------------------------
+
+
+def test_a_big_plan_refreshes_the_ledgers_statistics_as_it_goes(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's planner statistics")
+    monkeypatch.setattr("alerts.planning._LedgerStatistics.FIRST", 2)
+    for number in range(12):
+        make_reader(session, f"reader{number}", topics=["Climate"])
+    make_article(session, "a", published_at=NOW - timedelta(hours=1), topics=["Climate"])
+    session.commit()
+
+    before = _times_analyzed(session)
+    analyzed = []
+    for _ in plan_in_chunks(session, now=NOW, chunk_size=2):
+        session.commit()
+        analyzed.append(_times_analyzed(session) - before)
+
+    # After 2 rows, then after 4 x 2 = 8: never per chunk.
+    assert analyzed == [0, 1, 1, 1, 2, 2]
+
+
+def _times_analyzed(session: Session) -> int:
+    session.execute(text("SELECT pg_stat_clear_snapshot()"))
+    count = session.scalar(
+        text("SELECT analyze_count FROM pg_stat_user_tables WHERE relname = 'deliveries'")
+    )
+    session.rollback()
+    return int(count or 0)
