@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from alerts.errors import AlertsError
 from alerts.issues import take_back
+from alerts.ledger_rows import insert_ignoring_conflicts
 from alerts.messages import encode_email
 from alerts.models import (
     Article,
@@ -28,7 +29,6 @@ from alerts.models import (
     IssueStatus,
     article_topics,
 )
-from alerts.planning import insert_ignoring_conflicts
 from alerts.rendering import html_to_text
 from alerts.selection import local_today
 from subscribers.models import Subscriber, SubscriberStatus, subscriber_topics

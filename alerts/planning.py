@@ -14,11 +14,11 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from alerts.editions import list_editions
 from alerts.issues import curation_of, issue_for, not_held
+from alerts.ledger_rows import insert_ignoring_conflicts
 from alerts.models import Article, Delivery, DeliveryStatus, Edition, IssueStatus, article_topics
 from alerts.selection import (
     FIRST_WINDOW,
@@ -170,26 +170,6 @@ def _candidates(session: Session, since: datetime, until: datetime) -> list[Cand
         ):
             topics[article_id].add(topic_id)
     return [CandidateArticle(i, published, frozenset(topics[i])) for i, published in rows]
-
-
-def insert_ignoring_conflicts(
-    session: Session, rows: list[dict[str, Any]]
-) -> list[tuple[int, DeliveryStatus]]:
-    """Insert ledger rows, skipping keys another planner wrote first; return what went in."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    inserted: list[tuple[int, DeliveryStatus]] = []
-    for offset in range(0, len(rows), CHUNK):
-        statement = (
-            insert(Delivery)
-            .on_conflict_do_nothing(index_elements=["edition", "subscriber_id", "local_date"])
-            .returning(Delivery.id, Delivery.status)
-        )
-        inserted.extend(
-            (delivery_id, status)
-            for delivery_id, status in session.execute(statement, rows[offset : offset + CHUNK])
-        )
-    return inserted
 
 
 @dataclass
