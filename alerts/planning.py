@@ -201,9 +201,13 @@ def plan_in_chunks(
     statistics = _LedgerStatistics(session)
     for edition in editions:
         due = _due_readers(session, edition, now, force, local_date)
+        topics = _reader_topics(session, edition, [reader.id for reader in due])
+        # Readers who get the same digest are planned side by side, so their rows fall in
+        # the same few batches and one worker renders their digest, once.
+        due.sort(key=lambda reader: (reader.local_date, sorted(topics.get(reader.id, ()))))
         for offset in range(0, len(due), chunk_size):
             chunk = _plan_chunk(
-                session, edition, due[offset : offset + chunk_size], now=now,
+                session, edition, due[offset : offset + chunk_size], topics, now=now,
                 queued_until=queued_until,
             )  # fmt: skip
             yield chunk
@@ -272,6 +276,7 @@ def _plan_chunk(
     session: Session,
     edition: Edition,
     due: Sequence[_DueReader],
+    topics: dict[int, frozenset[int]],
     *,
     now: datetime,
     queued_until: datetime | None,
@@ -283,11 +288,12 @@ def _plan_chunk(
         return PlannedChunk(PlanResult(due=len(held), cancelled=len(held)), [])
     ids = [reader.id for reader in due]
     previous = _previous_ends(session, edition.slug, ids)
-    topics = _reader_topics(session, edition, ids)
     starts = {
         reader.id: window_start(edition.cadence, now=now, previous_end=previous.get(reader.id))
         for reader in due
     }
+    due = sorted(due, key=lambda reader: (
+        reader.local_date, sorted(topics.get(reader.id, ())), starts[reader.id]))  # fmt: skip
     candidates = _candidates(session, min(starts.values()), now)
     curations = {day: curation_of(issue) for day, issue in issues.items()}
     selections: dict[tuple[frozenset[int], datetime, date], list[int]] = {}

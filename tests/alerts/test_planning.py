@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import event, insert, text
+from sqlalchemy import event, insert, select, text
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from alerts.editions import ensure_default_editions, get_edition
@@ -224,6 +224,22 @@ def test_counts_split_between_planned_and_skipped(session: Session) -> None:
         DeliveryStatus.PENDING,
         DeliveryStatus.SKIPPED,
     ]
+
+
+def test_readers_of_one_digest_get_neighbouring_rows_across_chunks(session: Session) -> None:
+    # Rows of one digest side by side land in the same batches: one worker renders it once.
+    for number in range(6):
+        make_reader(session, f"r{number}", topics=["Climate"] if number % 2 else ["Sport"])
+    make_article(session, "climate", published_at=NOW - timedelta(hours=1), topics=["Climate"])
+    make_article(session, "sport", published_at=NOW - timedelta(hours=2), topics=["Sport"])
+
+    for _ in plan_in_chunks(session, now=NOW, chunk_size=4):
+        pass
+
+    rows = session.scalars(select(Delivery).order_by(Delivery.id)).all()
+    digests = [tuple(row.article_ids) for row in rows]
+    assert len(digests) == 6 and len(set(digests)) == 2
+    assert digests[:3] == [digests[0]] * 3 and digests[3:] == [digests[3]] * 3
 
 
 # --- one digest per local date, whatever runs twice -----------------------------------------
