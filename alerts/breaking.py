@@ -36,6 +36,7 @@ from subscribers.models import Subscriber, SubscriberStatus, subscriber_topics
 if TYPE_CHECKING:
     from alerts.digests import DigestComposer
     from alerts.messages import Envelope
+    from alerts.outgoing import LedgerRow, Reader
 
 # Alert rows that count against a reader's daily cap.
 _COUNTED = (
@@ -164,7 +165,7 @@ class AlertComposer:
     def __init__(self, composer: DigestComposer) -> None:
         self._composer = composer
 
-    def compose(self, delivery: Delivery) -> Envelope:
+    def compose(self, delivery: LedgerRow) -> Envelope:
         composer = self._composer
         subscriber = delivery.subscriber
         [article_id] = delivery.article_ids
@@ -180,7 +181,7 @@ class AlertComposer:
         reader = composer.reader_parts(subscriber.id, subscriber.email)
         return composer.envelope(delivery, subscriber.email, encoded, reader, {}, kind="alert")
 
-    def _context(self, article: Article, subscriber: Subscriber) -> dict[str, object]:
+    def _context(self, article: Article, subscriber: Reader) -> dict[str, object]:
         settings = self._composer.settings
         local = article.published_at.astimezone(ZoneInfo(subscriber.timezone))
         return {

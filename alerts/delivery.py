@@ -19,19 +19,20 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, or_, select, update
+from sqlalchemy import bindparam, case, or_, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from alerts.digests import DigestComposer
 from alerts.errors import ConnectionLost, DeliveryError
 from alerts.issues import not_held
 from alerts.messages import Envelope
 from alerts.models import Delivery, DeliveryStatus
+from alerts.outgoing import Outgoing, load_outgoing
 from alerts.transports import MailConnection, Transport
 from subscribers.database import utcnow
-from subscribers.services import mailable_subscribers
+from subscribers.services import mailable_ids
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
@@ -96,26 +97,32 @@ def claim(
     return sorted(claimed)
 
 
-def _record_failure(
-    delivery: Delivery, error: DeliveryError, now: datetime, retry: RetryPolicy
-) -> str:
-    delivery.last_error = error.reason[:2000]
-    delivery.smtp_reply = error.reply or None
+def _record_failure(row: Outgoing, error: DeliveryError, now: datetime, retry: RetryPolicy) -> str:
+    row.last_error = error.reason[:2000]
+    row.smtp_reply = error.reply or None
     if error.unknown_outcome:
         # The relay may have the message: never send it again (see UNKNOWN_OUTCOME).
-        delivery.status = DeliveryStatus.FAILED
-        delivery.last_error = f"{UNKNOWN_REPLY}: {error.reason}"[:2000]
+        row.status = DeliveryStatus.FAILED
+        row.last_error = f"{UNKNOWN_REPLY}: {error.reason}"[:2000]
         return "failed"
-    if error.permanent or delivery.attempts >= retry.max_attempts:
-        delivery.status = DeliveryStatus.FAILED
+    if error.permanent or row.attempts >= retry.max_attempts:
+        row.status = DeliveryStatus.FAILED
         return "failed"
-    delivery.status = DeliveryStatus.PENDING
-    delivery.next_attempt_at = now + retry.delay(delivery.attempts)
+    row.status = DeliveryStatus.PENDING
+    row.next_attempt_at = now + retry.delay(row.attempts)
     return "retrying"
 
 
 def _count(result: BatchResult, outcome: str) -> None:
     setattr(result, outcome, getattr(result, outcome) + 1)
+
+
+NOT_MAILABLE = "reader is no longer active"
+UNKNOWN_REPLY = "the connection broke before the relay answered the message; it may have it"
+UNKNOWN_OUTCOME = (
+    "the worker stopped during the SMTP exchange; the reader may have received the message, "
+    "so it is not sent again"
+)
 
 
 # Connections in a row that break before any message goes through: then the relay is down.
@@ -137,13 +144,13 @@ def send_batch(
     """Send the ledger rows `ids` that are still to send. Commits as it goes.
 
     Rows go in groups of `group_size`. Taking a group is one conditional UPDATE: rows
-    still claimed by this batch become `sending`, and the batch's other rows have their
-    claim renewed once it is a third of a lease old, so a slow batch never loses rows to
-    the sweeper and then sends them twice. One query checks the group's readers are
-    still subscribed; one commit carries all of it with the previous group's outcomes.
-    A relay that drops the connection gets a new one (the message in flight had not
-    reached it). A process killed mid-group leaves at most `group_size` rows whose fate
-    is unknown; any other error releases the rows not yet attempted.
+    still claimed by this batch whose readers may still be mailed become `sending`, and
+    the batch's other rows have their claim renewed once it is a third of a lease old, so
+    a slow batch never loses rows to the sweeper and then sends them twice. One commit
+    carries it with the previous group's outcomes. A relay that drops the connection gets
+    a new one (the message in flight had not reached it). A process killed mid-group
+    leaves at most `group_size` rows whose fate is unknown; any other error releases the
+    rows not yet attempted.
     """
     result = BatchResult()
     batch = _Batch(claimed_at=clock(), lease=lease)
@@ -151,32 +158,34 @@ def send_batch(
     session.commit()
     if not owned:
         return result
-    deliveries = list(
-        session.scalars(
-            select(Delivery)
-            .where(Delivery.id.in_(owned))
-            .order_by(Delivery.id)
-            # The claim changed these rows behind the identity map's back: reload them.
-            .execution_options(populate_existing=True)
-        )
-    )
-    composer.preload(i for delivery in deliveries for i in delivery.article_ids)
-    batch.waiting = deliveries
     try:
+        batch.waiting = load_outgoing(session, owned)
+        composer.preload(i for row in batch.waiting for i in row.article_ids)
         _send_over_connections(session, batch, composer, transport, clock, group_size,
                                retry, result, on_message)  # fmt: skip
     except DeliveryError as error:
         # No connection could be had: every row not yet attempted is retried later.
-        for delivery in batch.waiting:
-            _count(result, _record_failure(delivery, error, clock(), retry))
-        session.commit()
+        for row in batch.waiting:
+            _count(result, _record_failure(row, error, clock(), retry))
+            batch.keep(row)
+        _commit(session, batch)
     except BaseException as error:
         # The database going away is worth waiting for, up to the lease: the relay has
         # accepted messages that only this process knows about.
         patience = lease if isinstance(error, OperationalError) else timedelta(0)
         _save_what_is_known(session, batch, owned, patience=patience)
         raise
+    finally:
+        _forget_loaded_rows(session, owned)
     return result
+
+
+def _forget_loaded_rows(session: Session, ids: Sequence[int]) -> None:
+    """Rows the caller's session holds were changed behind its back by Core statements."""
+    for delivery_id in ids:
+        loaded = session.identity_map.get(identity_key(Delivery, delivery_id))
+        if loaded is not None:
+            session.expire(loaded)
 
 
 @dataclass
@@ -188,17 +197,19 @@ class _Batch:
 
     claimed_at: datetime
     lease: timedelta
-    waiting: list[Delivery] = field(default_factory=list)
-    in_flight: list[Delivery] = field(default_factory=list)
+    waiting: list[Outgoing] = field(default_factory=list)
+    in_flight: list[Outgoing] = field(default_factory=list)
     attempted: set[int] = field(default_factory=set)
     # Every claim time this batch wrote on its rows: a row carrying one is still ours.
     claims: set[datetime] = field(default_factory=set)
-    # Outcomes of SMTP exchanges not yet committed, as plain values: a failed commit
-    # expires the ORM objects, and these must outlive it.
-    unsaved: dict[int, dict[str, Any]] = field(default_factory=dict)
+    # Outcomes not yet committed, by row: written with the next commit.
+    unsaved: dict[int, Outgoing] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.claims.add(self.claimed_at)
+
+    def keep(self, row: Outgoing) -> None:
+        self.unsaved[row.id] = row
 
     def committed(self) -> None:
         self.unsaved.clear()
@@ -221,31 +232,43 @@ def _send_over_connections(
             with transport.connect() as connection:
                 while batch.waiting:
                     group = _start_group(session, batch, group_size, composer, clock, result)
-                    for delivery, envelope in group:
-                        batch.attempted.add(delivery.id)
-                        _send_one(delivery, envelope, connection, clock, result, retry)
-                        batch.unsaved[delivery.id] = _outcome(delivery)
-                        batch.in_flight.remove(delivery)
+                    for row, envelope in group:
+                        batch.attempted.add(row.id)
+                        _send_one(row, envelope, connection, clock, result, retry)
+                        batch.keep(row)
+                        batch.in_flight.remove(row)
                         reconnects = 0  # the relay is taking messages: keep going
                         if on_message is not None:
                             on_message()
-            session.commit()
-            batch.committed()
+            _commit(session, batch)
         except ConnectionLost as lost:
             # The message in flight never reached the relay, nor did the rest of its group:
             # they wait again, and a new connection takes them.
-            for delivery in batch.in_flight:
-                delivery.status = DeliveryStatus.CLAIMED
-                delivery.claimed_at = batch.claimed_at
-                batch.attempted.discard(delivery.id)
-            batch.waiting = batch.in_flight + batch.waiting
-            batch.in_flight = []
-            session.commit()
-            batch.committed()
+            _unsend(session, batch)
+            _commit(session, batch)
             reconnects += 1
             if reconnects > MAX_RECONNECTS:
                 raise DeliveryError(f"the relay keeps dropping the connection: {lost.reason}",
                                     permanent=False) from lost  # fmt: skip
+
+
+def _unsend(session: Session, batch: _Batch) -> None:
+    """Give the group in flight back to the batch's waiting rows (claimed, not sending)."""
+    returned = batch.in_flight
+    if returned:
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_([row.id for row in returned]),
+                   Delivery.status == DeliveryStatus.SENDING,
+                   Delivery.claimed_at.in_({row.claimed_at for row in returned}))
+            .values(status=DeliveryStatus.CLAIMED, claimed_at=batch.claimed_at)
+            .execution_options(synchronize_session=False)
+        )  # fmt: skip
+    for row in returned:
+        row.status, row.claimed_at = DeliveryStatus.CLAIMED, batch.claimed_at
+        batch.attempted.discard(row.id)
+    batch.waiting = returned + batch.waiting
+    batch.in_flight = []
 
 
 def _start_group(
@@ -255,44 +278,40 @@ def _start_group(
     composer: DigestComposer,
     clock: Clock,
     result: BatchResult,
-) -> list[tuple[Delivery, Envelope]]:
-    """Take the next group, renew the batch's claim when it ages, check readers, compose,
-    commit."""
+) -> list[tuple[Outgoing, Envelope]]:
+    """Take the next group (its readers checked in the same statement), renew the batch's
+    claim when it ages, compose, commit."""
     now = clock()
     batch.claims.add(now)
     head, rest = batch.waiting[:group_size], batch.waiting[group_size:]
     mine = (Delivery.status == DeliveryStatus.CLAIMED) & (Delivery.claimed_at == batch.claimed_at)
     # Each message's Message-ID is written with its `sending` mark, in the same statement.
-    message_ids = {delivery.id: composer.message_id_for(delivery) for delivery in head}
-    taken = _owned(session, list(message_ids), mine, status=DeliveryStatus.SENDING, now=now,
-                   message_ids=message_ids)  # fmt: skip
-    group = [delivery for delivery in head if delivery.id in taken]
-    for delivery in group:
-        set_committed_value(delivery, "status", DeliveryStatus.SENDING)
-        set_committed_value(delivery, "claimed_at", now)
-        set_committed_value(delivery, "message_id", message_ids[delivery.id])
+    message_ids = {row.id: composer.message_id_for(row) for row in head}
+    taken = _owned(session, list(message_ids), mine & Delivery.subscriber_id.in_(mailable_ids()),
+                   status=DeliveryStatus.SENDING, now=now, message_ids=message_ids)  # fmt: skip
+    if len(taken) < len(head):
+        # Readers who left since planning (or rows the sweeper took back): never sent.
+        left = _owned(session, [row.id for row in head if row.id not in taken], mine,
+                      status=DeliveryStatus.SUPPRESSED, now=now,
+                      last_error=NOT_MAILABLE, message_id=None)  # fmt: skip
+        result.not_mailable += len(left)
+    group = [row for row in head if row.id in taken]
+    for row in group:
+        row.status, row.claimed_at, row.message_id = (
+            DeliveryStatus.SENDING, now, message_ids[row.id])  # fmt: skip
     batch.waiting = rest
     # Renewing the rest of the batch rewrites every waiting row, so only do it once the
     # claim is a third of the way to expiry, well before the sweeper could take it back.
     if rest and now - batch.claimed_at > batch.lease / 3:
-        kept = _owned(session, [d.id for d in rest], mine, status=DeliveryStatus.CLAIMED, now=now)
+        kept = _owned(session, [row.id for row in rest], mine, status=DeliveryStatus.CLAIMED,
+                      now=now)  # fmt: skip
         batch.claimed_at = now
-        batch.waiting = [delivery for delivery in rest if delivery.id in kept]
-        for delivery in batch.waiting:
-            set_committed_value(delivery, "claimed_at", now)
-    mailable = mailable_subscribers(session, [delivery.subscriber_id for delivery in group])
-    ready = []
-    for delivery in group:
-        if delivery.subscriber_id not in mailable:
-            delivery.status = DeliveryStatus.SUPPRESSED
-            delivery.last_error = "reader is no longer active"
-            delivery.message_id = None  # never sent
-            result.not_mailable += 1
-            continue
-        ready.append((delivery, composer.compose(delivery)))
-    batch.in_flight = [delivery for delivery, _ in ready]
-    session.commit()  # carries the previous group's outcomes too
-    batch.committed()
+        batch.waiting = [row for row in rest if row.id in kept]
+        for row in batch.waiting:
+            row.claimed_at = now
+    ready = [(row, composer.compose(row)) for row in group]
+    batch.in_flight = list(group)
+    _commit(session, batch)  # carries the previous group's outcomes too
     return ready
 
 
@@ -304,15 +323,16 @@ def _owned(
     status: DeliveryStatus,
     now: datetime,
     message_ids: dict[int, str] | None = None,
+    **values: Any,
 ) -> set[int]:
     """Move rows this batch still owns to `status` with a fresh claim (and each its
-    Message-ID, when given); the ids it owns.
+    Message-ID, when given, and any other `values`); the ids it owns.
 
     A row the sweeper took back (its claim expired) is not touched: another batch owns it.
     """
     if not ids:
         return set()
-    values: dict[str, Any] = {"status": status, "claimed_at": now}
+    values.update(status=status, claimed_at=now)
     if message_ids:
         values["message_id"] = case(message_ids, value=Delivery.id)
     return set(
@@ -327,7 +347,7 @@ def _owned(
 
 
 def _send_one(
-    delivery: Delivery,
+    row: Outgoing,
     envelope: Envelope,
     connection: MailConnection,
     clock: Clock,
@@ -339,20 +359,64 @@ def _send_one(
     except ConnectionLost:
         raise
     except DeliveryError as error:
-        _count(result, _record_failure(delivery, error, clock(), retry))
+        _count(result, _record_failure(row, error, clock(), retry))
         return
-    delivery.status = DeliveryStatus.SENT
-    delivery.sent_at = clock()
-    delivery.smtp_reply = str(reply)[:500]
-    delivery.last_error = None
+    row.status = DeliveryStatus.SENT
+    row.sent_at = clock()
+    row.smtp_reply = str(reply)[:500]
+    row.last_error = None
     result.sent += 1
 
 
-_OUTCOME_FIELDS = ("status", "sent_at", "smtp_reply", "last_error", "next_attempt_at")
+# An outcome is written only on a row still carrying the claim this batch wrote, in a
+# state the batch left it in (or failed as unknown by a sweeper that ran meanwhile: the
+# true outcome replaces the guess). Executed on the connection: one statement whatever
+# the number of rows, without the ORM's bulk-update rules.
+_WRITE_OUTCOME = (
+    update(Delivery)
+    .where(
+        Delivery.id == bindparam("row_id"),
+        Delivery.claimed_at == bindparam("row_claim"),
+        (Delivery.status == DeliveryStatus.CLAIMED)
+        | (Delivery.status == DeliveryStatus.SENDING)
+        | ((Delivery.status == DeliveryStatus.FAILED) & (Delivery.last_error == UNKNOWN_OUTCOME)),
+    )
+    .values(
+        status=bindparam("new_status"),
+        sent_at=bindparam("new_sent_at"),
+        smtp_reply=bindparam("new_reply"),
+        last_error=bindparam("new_error"),
+        next_attempt_at=bindparam("new_next_attempt"),
+        message_id=bindparam("new_message_id"),
+    )
+)
 
 
-def _outcome(delivery: Delivery) -> dict[str, Any]:
-    return {name: getattr(delivery, name) for name in _OUTCOME_FIELDS}
+def _write_outcomes(session: Session, batch: _Batch) -> None:
+    if not batch.unsaved:
+        return
+    session.connection().execute(
+        _WRITE_OUTCOME,
+        [
+            {
+                "row_id": row.id,
+                "row_claim": row.claimed_at,
+                "new_status": row.status,
+                "new_sent_at": row.sent_at,
+                "new_reply": row.smtp_reply,
+                "new_error": row.last_error,
+                "new_next_attempt": row.next_attempt_at,
+                "new_message_id": row.message_id,
+            }
+            for row in batch.unsaved.values()
+        ],
+    )
+
+
+def _commit(session: Session, batch: _Batch) -> None:
+    _write_outcomes(session, batch)
+    session.commit()
+    batch.committed()
 
 
 def _save_what_is_known(
@@ -368,23 +432,13 @@ def _save_what_is_known(
     sweeper then treats those rows as any worker's that died mid-exchange.
     """
     ours = Delivery.claimed_at.in_(batch.claims)
-    unsettled = ours & (
-        (Delivery.status == DeliveryStatus.SENDING)
-        | ((Delivery.status == DeliveryStatus.FAILED) & (Delivery.last_error == UNKNOWN_OUTCOME))
-    )
     untried = [i for i in owned if i not in batch.attempted]
     give_up_at = time.monotonic() + patience.total_seconds()
     pause = 0.5
     while True:
         try:
             session.rollback()
-            for delivery_id, outcome in batch.unsaved.items():
-                session.execute(
-                    update(Delivery)
-                    .where(Delivery.id == delivery_id, unsettled)
-                    .values(**outcome)
-                    .execution_options(synchronize_session=False)
-                )
+            _write_outcomes(session, batch)
             if untried:
                 session.execute(
                     update(Delivery)
@@ -404,7 +458,7 @@ def _save_what_is_known(
                 log.error(
                     "database unreachable: outcomes of %d messages not recorded: %s (%s)",
                     len(batch.unsaved),
-                    {i: outcome["status"].value for i, outcome in batch.unsaved.items()},
+                    {i: row.status.value for i, row in batch.unsaved.items()},
                     error,
                 )
                 session.rollback()
@@ -418,13 +472,6 @@ def _save_what_is_known(
 class SweepResult:
     requeued: int = 0
     abandoned: int = 0
-
-
-UNKNOWN_REPLY = "the connection broke before the relay answered the message; it may have it"
-UNKNOWN_OUTCOME = (
-    "the worker stopped during the SMTP exchange; the reader may have received the message, "
-    "so it is not sent again"
-)
 
 
 def sweep_stuck(

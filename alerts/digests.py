@@ -24,8 +24,9 @@ from alerts.config import Settings
 from alerts.dkim import DkimSigner
 from alerts.editions import subject_line
 from alerts.messages import EncodedEmail, Envelope, build_message, encode_email, make_message_id
-from alerts.models import DEFAULT_SUBJECT, Article, Cadence, Delivery, Edition, Issue
+from alerts.models import DEFAULT_SUBJECT, Article, Cadence, Edition, Issue
 from alerts.notices import reader_links
+from alerts.outgoing import LedgerRow
 from alerts.rendering import (
     EmailRenderer,
     ReaderMarkers,
@@ -256,7 +257,7 @@ class DigestComposer:
         token = tracking_token(self._settings.secret_key, delivery_id)
         return replace(links, tracking_token=token)
 
-    def spec_for(self, delivery: Delivery) -> DigestSpec:
+    def spec_for(self, delivery: LedgerRow) -> DigestSpec:
         """The edition and issue a ledger row belongs to, looked up once per batch."""
         issue = None
         if delivery.issue_id is not None:
@@ -298,7 +299,7 @@ class DigestComposer:
         rendered = self._render(key, spec, subscriber.timezone)
         return rendered.personalise(self.reader_parts(subscriber.id, subscriber.email, delivery_id))
 
-    def compose(self, delivery: Delivery) -> Envelope:
+    def compose(self, delivery: LedgerRow) -> Envelope:
         if delivery.alert_id is not None:
             return self._alerts.compose(delivery)
         subscriber = delivery.subscriber
@@ -314,7 +315,7 @@ class DigestComposer:
         fill = _times(found, subscriber.timezone, spec.local_date)
         return self.envelope(delivery, subscriber.email, email, reader, fill, kind="digest")
 
-    def message_id_for(self, delivery: Delivery) -> str:
+    def message_id_for(self, delivery: LedgerRow) -> str:
         """A fresh Message-ID for one attempt at a ledger row (written before it is sent)."""
         kind = "digest" if delivery.alert_id is None else "alert"
         return make_message_id(self._domain, f"{kind}.{delivery.id}")
@@ -337,7 +338,7 @@ class DigestComposer:
 
     def envelope(
         self,
-        delivery: Delivery,
+        delivery: LedgerRow,
         recipient: str,
         email: EncodedEmail,
         reader: ReaderParts,

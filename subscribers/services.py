@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from subscribers.addresses import email_hash, normalise_email
@@ -132,13 +132,7 @@ def add_subscriber(
     return subscriber
 
 
-def mailable_subscribers(session: Session, subscriber_ids: Sequence[int]) -> set[int]:
-    """Which of these readers may be mailed now. Checked right before each small group
-    of messages goes out: a reader who left a second ago gets nothing."""
-    return set(
-        session.scalars(
-            select(Subscriber.id).where(
-                Subscriber.id.in_(subscriber_ids), Subscriber.status.in_(MAILABLE)
-            )
-        )
-    )
+def mailable_ids() -> Select[int]:
+    """The ids of readers who may be mailed now, as a subquery for statements that must
+    check it in the same breath as they act (a reader who left a second ago gets nothing)."""
+    return select(Subscriber.id).where(Subscriber.status.in_(MAILABLE))
