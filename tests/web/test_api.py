@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from sqlalchemy import select
 from alerts.api_tokens import create_token, revoke_token
 from alerts.cli import main
 from alerts.models import ApiToken, Article
+from alerts.web.app import MAX_BODY_BYTES
 from subscribers.database import utcnow
 
 ARTICLE = {
@@ -119,3 +121,38 @@ def test_token_commands(database_url: str) -> None:
     assert revoked.exit_code == 0 and "revoked" in revoked.output
     unknown = CliRunner().invoke(main, ["tokens", "revoke", "newsroom"], env=env)
     assert unknown.exit_code == 1
+
+
+def _json_post_paths(app: Flask) -> list[str]:
+    """Every POST route of the API, with sample values in its placeholders."""
+    paths = [
+        re.sub(r"<[^>]+>", "morning", rule.rule)
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/api/v1/") and "POST" in (rule.methods or set())
+    ]
+    assert len(paths) >= 4, paths  # articles, subscribers, editions/<key>/send, alerts
+    return sorted(paths)
+
+
+DEEP_BODIES = {
+    "arrays": "[" * 10_000,
+    "objects": '{"a":' * 10_000,
+    "closed arrays": "[" * 10_000 + "]" * 10_000,  # valid JSON, only too deep
+}
+
+
+@pytest.mark.parametrize("shape", sorted(DEEP_BODIES))
+def test_deeply_nested_json_is_a_client_error_on_every_post_route(
+    app: Flask, client: FlaskClient, token: str, shape: str
+) -> None:
+    body = DEEP_BODIES[shape]
+    assert len(body) < MAX_BODY_BYTES  # refused for its depth, not its size
+    for path in _json_post_paths(app):
+        answer = client.post(
+            path, data=body, content_type="application/json",
+            headers={"Authorization": f"Bearer {token}"},
+        )  # fmt: skip
+        assert answer.status_code == 400, (path, answer.status_code)
+        error = answer.json["error"]
+        assert set(answer.json) == {"error"} and set(error) == {"field", "message"}, path
+        assert error["field"] is None and "JSON object" in error["message"], path
