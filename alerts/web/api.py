@@ -91,7 +91,7 @@ def push_article() -> View:
     try:
         item = article_input_from_mapping(data)
     except ArticleError as error:
-        return api_error(422, str(error))
+        return api_error(422, error.reason, error.field)
     session = db()
     token: ApiToken = g.api_token
     result = upsert_articles(session, [item], source=f"api:{token.name}", now=utcnow())

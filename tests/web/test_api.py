@@ -59,20 +59,35 @@ def test_push_creates_then_updates_an_article(app: Flask, client: FlaskClient, t
 
 
 @pytest.mark.parametrize(
-    ("body", "message"),
+    ("body", "field", "message"),
     [
-        ({"title": "No link"}, "url is required"),
-        ({**ARTICLE, "url": "javascript:alert(1)"}, "absolute http(s) URL"),
-        ({**ARTICLE, "published_at": "2026-11-25T06:30:00"}, "offset"),
-        ({**ARTICLE, "topics": "Tech"}, "topics must be a list"),
-        ({**ARTICLE, "colour": "red"}, "unknown field"),
+        ({"title": "No link"}, "url", "url is required"),
+        ({**ARTICLE, "url": 7}, "url", "url is required and must be a string"),
+        ({**ARTICLE, "url": "javascript:alert(1)"}, "url", "absolute http(s) URL"),
+        ({**ARTICLE, "title": None}, "title", "title is required"),
+        ({**ARTICLE, "title": " <b> </b> "}, "title", "title is empty"),
+        ({**ARTICLE, "guid": 4711}, "guid", "guid must be a string"),
+        ({**ARTICLE, "summary": ["<p>"]}, "summary", "summary must be a string"),
+        ({**ARTICLE, "section": "x" * 101}, "section", "section is longer than 100"),
+        ({**ARTICLE, "author": {"name": "A"}}, "author", "author must be a string"),
+        ({**ARTICLE, "image_url": "data:image/png;base64,AA"}, "image_url", "absolute http(s)"),
+        ({**ARTICLE, "image_url": 1}, "image_url", "image_url must be a string"),
+        ({**ARTICLE, "published_at": "2026-11-25T06:30:00"}, "published_at", "offset"),
+        ({**ARTICLE, "published_at": "yesterday"}, "published_at", "not ISO 8601"),
+        ({**ARTICLE, "published_at": 1764045000}, "published_at", "ISO 8601 string"),
+        ({**ARTICLE, "topics": "Tech"}, "topics", "topics must be a list"),
+        ({**ARTICLE, "topics": ["Tech", 3]}, "topics", "topics must be a list"),
+        ({**ARTICLE, "topics": ["x" * 201]}, "topics", "a topic is longer than 200"),
+        ({**ARTICLE, "breaking": "yes"}, "breaking", "breaking must be true or false"),
+        ({**ARTICLE, "colour": "red", "ber": 1}, "ber", "unknown field(s): ber, colour"),
     ],
 )
-def test_bad_articles_get_422_and_store_nothing(
-    app: Flask, client: FlaskClient, token: str, body: dict[str, Any], message: str
+def test_bad_articles_get_422_with_the_field_and_store_nothing(
+    app: Flask, client: FlaskClient, token: str, body: dict[str, Any], field: str, message: str
 ) -> None:
     answer = _post(client, body, token)
     assert answer.status_code == 422
+    assert answer.json["error"]["field"] == field
     assert message in answer.json["error"]["message"]
     with app.extensions["newsalerts"].runtime.session() as session:
         assert session.scalars(select(Article)).all() == []
