@@ -12,7 +12,7 @@ import hashlib
 import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from datetime import datetime
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import nh3
@@ -83,6 +83,10 @@ class ArticleInput:
 
     def __post_init__(self) -> None:
         # Frozen, so normalised values are written with object.__setattr__.
+        for name in _TEXT_FIELDS:
+            _check_storable(name, getattr(self, name))
+        for topic in self.topics:
+            _check_storable("topics", topic)
         url = self.url.strip()
         if not _is_web_url(url):
             raise ArticleError(
@@ -96,8 +100,8 @@ class ArticleInput:
             raise ArticleError(
                 f"image_url must be an absolute http(s) URL, got {image_url!r}", field="image_url"
             )
-        if self.published_at is not None and self.published_at.utcoffset() is None:
-            raise ArticleError("published_at must carry a UTC offset", field="published_at")
+        if self.published_at is not None:
+            _check_instant(self.published_at)
         section = _optional_text(self.section)
         author = _optional_text(self.author)
         _check_length("section", section, MAX_SECTION_LENGTH)
@@ -120,6 +124,33 @@ class ArticleInput:
     @property
     def topic_slugs(self) -> list[str]:
         return [slugify(name) for name in self.topics]
+
+
+_TEXT_FIELDS = ("url", "title", "guid", "summary", "section", "author", "image_url")
+
+
+def _check_storable(name: str, value: str | None) -> None:
+    """Refuse text no database column can hold: NUL (PostgreSQL refuses it) and lone
+    surrogates (which JSON can carry as "\\ud800" but UTF-8 cannot encode)."""
+    if value is None:
+        return
+    if "\x00" in value:
+        raise ArticleError(f"{name} must not contain NUL characters", field=name)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ArticleError(f"{name} is not valid Unicode (a lone surrogate)", field=name) from None
+
+
+def _check_instant(instant: datetime) -> None:
+    if instant.utcoffset() is None:
+        raise ArticleError("published_at must carry a UTC offset", field="published_at")
+    try:
+        instant.astimezone(UTC)  # 0001-01-01T00:00+05:00 has no UTC time
+    except OverflowError:
+        raise ArticleError(
+            f"published_at is out of range: {instant.isoformat()}", field="published_at"
+        ) from None
 
 
 def _check_length(name: str, value: str | None, limit: int, *, label: str | None = None) -> None:

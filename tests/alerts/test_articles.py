@@ -87,6 +87,14 @@ def test_summary_is_sanitised_when_the_input_is_built() -> None:
         ({"published_at": datetime(2026, 11, 25, 8, 0)}, "UTC offset"),
         ({"image_url": "data:image/png;base64,AAAA"}, "image_url"),
         ({"section": "x" * 101}, "section is longer than 100"),
+        ({"guid": "cms\x004711"}, "guid must not contain NUL"),
+        ({"topics": ("Rates", "Ra\x00tes")}, "topics must not contain NUL"),
+        ({"title": "Rates \ud800"}, "title is not valid Unicode"),
+        ({"url": "https://news.example.com/\udfff"}, "url is not valid Unicode"),
+        (
+            {"published_at": datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=5)))},
+            "published_at is out of range",
+        ),
     ],
 )
 def test_invalid_inputs_raise_article_error(overrides: dict[str, object], message: str) -> None:
