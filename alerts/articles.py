@@ -12,7 +12,7 @@ import hashlib
 import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from datetime import datetime
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import nh3
@@ -83,17 +83,25 @@ class ArticleInput:
 
     def __post_init__(self) -> None:
         # Frozen, so normalised values are written with object.__setattr__.
+        for name in _TEXT_FIELDS:
+            _check_storable(name, getattr(self, name))
+        for topic in self.topics:
+            _check_storable("topics", topic)
         url = self.url.strip()
         if not _is_web_url(url):
-            raise ArticleError(f"url must be an absolute http(s) URL, got {self.url!r}")
+            raise ArticleError(
+                f"url must be an absolute http(s) URL, got {self.url!r}", field="url"
+            )
         title = plain_text(self.title)
         if not title:
-            raise ArticleError(f"title is empty for {url}")
+            raise ArticleError(f"title is empty for {url}", field="title")
         image_url = _optional_text(self.image_url)
         if image_url is not None and not _is_web_url(image_url):
-            raise ArticleError(f"image_url must be an absolute http(s) URL, got {image_url!r}")
-        if self.published_at is not None and self.published_at.utcoffset() is None:
-            raise ArticleError("published_at must carry a UTC offset")
+            raise ArticleError(
+                f"image_url must be an absolute http(s) URL, got {image_url!r}", field="image_url"
+            )
+        if self.published_at is not None:
+            _check_instant(self.published_at)
         section = _optional_text(self.section)
         author = _optional_text(self.author)
         _check_length("section", section, MAX_SECTION_LENGTH)
@@ -101,7 +109,7 @@ class ArticleInput:
         topics: dict[str, str] = {}
         for name in self.topics:
             text = " ".join(name.split())
-            _check_length("topic", text, MAX_TOPIC_NAME_LENGTH)
+            _check_length("topics", text, MAX_TOPIC_NAME_LENGTH, label="a topic")
             if slugify(text):
                 topics.setdefault(slugify(text), text)
         object.__setattr__(self, "url", url)
@@ -118,9 +126,38 @@ class ArticleInput:
         return [slugify(name) for name in self.topics]
 
 
-def _check_length(name: str, value: str | None, limit: int) -> None:
+_TEXT_FIELDS = ("url", "title", "guid", "summary", "section", "author", "image_url")
+
+
+def _check_storable(name: str, value: str | None) -> None:
+    """Refuse text no database column can hold: NUL (PostgreSQL refuses it) and lone
+    surrogates (which JSON can carry as "\\ud800" but UTF-8 cannot encode)."""
+    if value is None:
+        return
+    if "\x00" in value:
+        raise ArticleError(f"{name} must not contain NUL characters", field=name)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ArticleError(f"{name} is not valid Unicode (a lone surrogate)", field=name) from None
+
+
+def _check_instant(instant: datetime) -> None:
+    if instant.utcoffset() is None:
+        raise ArticleError("published_at must carry a UTC offset", field="published_at")
+    try:
+        instant.astimezone(UTC)  # 0001-01-01T00:00+05:00 has no UTC time
+    except OverflowError:
+        raise ArticleError(
+            f"published_at is out of range: {instant.isoformat()}", field="published_at"
+        ) from None
+
+
+def _check_length(name: str, value: str | None, limit: int, *, label: str | None = None) -> None:
     if value is not None and len(value) > limit:
-        raise ArticleError(f"{name} is longer than {limit} characters: {value[:40]!r}...")
+        raise ArticleError(
+            f"{label or name} is longer than {limit} characters: {value[:40]!r}...", field=name
+        )
 
 
 _FIELDS = frozenset(f.name for f in fields(ArticleInput))
@@ -134,26 +171,26 @@ def article_input_from_mapping(data: Mapping[str, object]) -> ArticleInput:
     """
     unknown = sorted(set(data) - _FIELDS)
     if unknown:
-        raise ArticleError(f"unknown field(s): {', '.join(unknown)}")
+        raise ArticleError(f"unknown field(s): {', '.join(unknown)}", field=unknown[0])
     for required in ("url", "title"):
         if not isinstance(data.get(required), str):
-            raise ArticleError(f"{required} is required and must be a string")
+            raise ArticleError(f"{required} is required and must be a string", field=required)
     optional_strings = {}
     for name in ("guid", "summary", "section", "author", "image_url"):
         value = data.get(name)
         if value is not None and not isinstance(value, str):
-            raise ArticleError(f"{name} must be a string")
+            raise ArticleError(f"{name} must be a string", field=name)
         optional_strings[name] = value
     topics = data.get("topics")
     if topics is None:
         topics = []
     if not isinstance(topics, list) or not all(isinstance(t, str) for t in topics):
-        raise ArticleError("topics must be a list of strings")
+        raise ArticleError("topics must be a list of strings", field="topics")
     breaking = data.get("breaking", False)
     if breaking is None:
         breaking = False
     if not isinstance(breaking, bool):
-        raise ArticleError("breaking must be true or false")
+        raise ArticleError("breaking must be true or false", field="breaking")
     return ArticleInput(
         url=str(data["url"]),
         title=str(data["title"]),
@@ -172,13 +209,19 @@ def _parse_instant(value: object) -> datetime | None:
     if value is None or isinstance(value, datetime):
         return value
     if not isinstance(value, str):
-        raise ArticleError("published_at must be an ISO 8601 string with a UTC offset")
+        raise ArticleError(
+            "published_at must be an ISO 8601 string with a UTC offset", field="published_at"
+        )
     try:
         instant = datetime.fromisoformat(value.strip())
     except ValueError:
-        raise ArticleError(f"published_at is not ISO 8601: {value!r}") from None
+        raise ArticleError(
+            f"published_at is not ISO 8601: {value!r}", field="published_at"
+        ) from None
     if instant.utcoffset() is None:
-        raise ArticleError(f"published_at needs a UTC offset (e.g. +00:00 or Z): {value!r}")
+        raise ArticleError(
+            f"published_at needs a UTC offset (e.g. +00:00 or Z): {value!r}", field="published_at"
+        )
     return instant
 
 

@@ -2,22 +2,27 @@
 
 An actor is `user:<email>` (a staff user in the web app), `token:<name>` (a publisher
 system through the API) or `cli` (someone at the command line). Actions are dotted names
-such as `user.added`, `login.failed`, `token.revoked`, `edition.sent`.
+such as `user.added`, `login.failed`, `token.revoked`, `edition.sent`. Admins read it
+with `newsalerts audit` and at /ops/audit.
 """
 
 from __future__ import annotations
 
 import unicodedata
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from alerts.models import AuditEvent, StaffUser
+from subscribers.addresses import normalise_email
+from subscribers.errors import InvalidEmail
 
 CLI = "cli"
 ANONYMOUS = "anonymous"
+PAGE_SIZE = 50
 
 
 def user_actor(user: StaffUser) -> str:
@@ -50,10 +55,66 @@ def record(
     return event
 
 
-def recent(session: Session, limit: int = 50) -> list[AuditEvent]:
-    """The latest events, newest first."""
-    query = select(AuditEvent).order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
-    return list(session.scalars(query.limit(limit)))
+@dataclass(frozen=True)
+class AuditPage:
+    """Events newest first; `older` is the `before` that reads the next page, or None."""
+
+    events: list[AuditEvent]
+    older: int | None
+
+
+def read(
+    session: Session, *, limit: int = PAGE_SIZE, actor: str | None = None, before: int | None = None
+) -> AuditPage:
+    """The log newest first, `limit` events at a time.
+
+    `actor` keeps one actor's events: written in full (`user:ed@example.com`,
+    `token:cms`, `cli`) or without its kind (`ed@example.com`, `cms`). `before` is an
+    event's id: only events older than it are read (the next page after it); an id that
+    does not exist reads nothing.
+    """
+    query = select(AuditEvent)
+    if actor is not None:
+        query = query.where(AuditEvent.actor.in_(_actor_spellings(actor)))
+    if before is not None:
+        anchor = session.get(AuditEvent, before)
+        if anchor is None:
+            return AuditPage([], None)
+        query = query.where(
+            or_(
+                AuditEvent.occurred_at < anchor.occurred_at,
+                and_(AuditEvent.occurred_at == anchor.occurred_at, AuditEvent.id < anchor.id),
+            )
+        )
+    query = query.order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc()).limit(limit + 1)
+    found = list(session.scalars(query))
+    more = len(found) > limit
+    events = found[:limit]
+    return AuditPage(events, events[-1].id if more else None)
+
+
+def as_dict(event: AuditEvent) -> dict[str, Any]:
+    """An event as JSON: what `newsalerts audit --json` prints."""
+    return {
+        "id": event.id,
+        "occurred_at": event.occurred_at.isoformat(),
+        "actor": event.actor,
+        "action": event.action,
+        "target": event.target,
+        "details": event.details,
+    }
+
+
+def _actor_spellings(actor: str) -> list[str]:
+    actor = actor.strip()
+    return [actor, f"user:{_normalised(actor)}", token_actor(actor)]
+
+
+def _normalised(email: str) -> str:
+    try:
+        return normalise_email(email)
+    except InvalidEmail:
+        return email
 
 
 def _clean(text: str, limit: int) -> str:

@@ -21,7 +21,17 @@ class FeedError(AlertsError):
 
 
 class ArticleError(AlertsError):
-    """An article is missing a required field or has an invalid one."""
+    """An article is missing a required field or has an invalid one.
+
+    `field` is the input field at fault, as the API spells it (`url`, `published_at`,
+    `topics`, ...), or None when the fault is not one field's (an item that is not an
+    object). For unknown fields it is the first of them.
+    """
+
+    def __init__(self, reason: str, *, field: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.field = field
 
 
 class DeliveryError(AlertsError):

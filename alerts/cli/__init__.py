@@ -2,6 +2,7 @@
 
 from alerts.cli import (  # noqa: F401  (register the commands)
     api,
+    audit,
     digests,
     feeds,
     jobs,

@@ -25,6 +25,7 @@ from alerts.jobs import alert_if_breaking
 from alerts.models import ApiToken
 from alerts.notices import Notice
 from alerts.web.context import db, web_context
+from alerts.web.json_bodies import json_object
 from alerts.web.openapi import OPENAPI
 from alerts.web.signup import ACCEPTED, notify_within_limit
 from subscribers.database import utcnow
@@ -84,13 +85,13 @@ def push_article() -> View:
     refused = require_scope("articles")
     if refused:
         return refused
-    data: Any = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        return api_error(400, "send one article as a JSON object")
+    data = json_object("send one article as a JSON object")
+    if isinstance(data, tuple):
+        return data
     try:
         item = article_input_from_mapping(data)
     except ArticleError as error:
-        return api_error(422, str(error))
+        return api_error(422, error.reason, error.field)
     session = db()
     token: ApiToken = g.api_token
     result = upsert_articles(session, [item], source=f"api:{token.name}", now=utcnow())
@@ -126,9 +127,9 @@ def add_reader() -> View:
     refused = require_scope("subscribers")
     if refused:
         return refused
-    data: Any = _json_body()
-    if not isinstance(data, dict):
-        return api_error(400, "send one reader as a JSON object")
+    data = json_object("send one reader as a JSON object")
+    if isinstance(data, tuple):
+        return data
     settings = web_context().runtime.settings
     try:
         wanted = parse_subscriber_request(data, default_timezone=settings.default_timezone)
@@ -244,13 +245,6 @@ def erase_reader(email: str) -> View:
     )  # fmt: skip
     session.commit()
     return make_response("", 204), 204
-
-
-def _json_body() -> Any:
-    try:
-        return request.get_json(silent=True)
-    except RecursionError:  # nested deeper than the parser goes
-        return None
 
 
 @blueprint.get("/openapi.json")

@@ -31,6 +31,7 @@ from alerts.selection import local_today
 from alerts.web.api import api_error, blueprint, require_scope
 from alerts.web.archive import edition_by_slug
 from alerts.web.context import db, web_context
+from alerts.web.json_bodies import json_object
 from alerts.web.openapi import OPENAPI
 from subscribers.database import utcnow
 
@@ -46,9 +47,9 @@ def _body(allowed: frozenset[str]) -> dict[str, Any] | View:
     """The request's JSON object (empty when there is no body), or the error to answer."""
     if not request.get_data(cache=True):
         return {}
-    data: Any = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        return api_error(400, "send a JSON object")
+    data = json_object("send a JSON object")
+    if isinstance(data, tuple):
+        return data
     unknown = sorted(str(key) for key in data if key not in allowed)
     if unknown:
         return api_error(422, f"unknown field: {', '.join(unknown)[:200]}")

@@ -1,26 +1,30 @@
 """The operators' console: /ops and its JSON, the chart, failures, and the actions on sends.
 
-Operators and admins only (editors get 403, strangers the login page or a JSON 401). Each
-action is a form POST (CSRF checked by alerts.web.auth for all of /ops), written to the audit
-log as `user:<email>`, and answered with a 303 back to the page it came from.
+Operators and admins only (editors get 403, strangers the login page or a JSON 401); the
+audit log (/ops/audit) is for admins only. Each action is a form POST (CSRF checked by
+alerts.web.auth for all of /ops), written to the audit log as `user:<email>`, and answered
+with a 303 back to the page it came from.
 """
 
 from __future__ import annotations
+
+import json
 
 from flask import Blueprint, Response, jsonify, redirect, request, url_for
 from markupsafe import Markup
 from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from alerts.audit import record, user_actor
+from alerts.audit import PAGE_SIZE, read, record, user_actor
 from alerts.breaking import AlertError
 from alerts.charts import minute_chart
 from alerts.console import per_minute
 from alerts.failures import retry_failures
 from alerts.issues import IssueError
 from alerts.jobs import change_alert, change_issue
+from alerts.models import AuditEvent, Role
 from alerts.ops import RECENT, OpsStatus, collect_status
-from alerts.web.auth import STAFF_OPS, View, current_staff, require_role
+from alerts.web.auth import STAFF_OPS, View, current_staff, require_role, roles_required
 from alerts.web.context import db, web_context
 from alerts.web.ops_figures import bars, duration, figures, layout, number, percent
 from alerts.web.pages import page
@@ -29,6 +33,7 @@ from subscribers.database import utcnow
 blueprint = Blueprint("ops", __name__, url_prefix="/ops")
 ACTIONS = ("pause", "resume", "cancel")
 REFRESH_SECONDS = 5
+_MAX_ID = 2**63 - 1
 # What an action's redirect may announce: fixed texts, never anything from the request.
 NOTICES = {
     "pause": "Paused. Messages already in an SMTP exchange still finish.",
@@ -98,6 +103,32 @@ def failures() -> View:
         number=number,
         percent=percent,
     )
+
+
+@blueprint.get("/audit")
+@roles_required(Role.ADMIN)
+def audit_log() -> View:
+    """The audit log, a page at a time: `?before=<event id>` reads the page after it."""
+    actor = (request.args.get("actor") or "").strip()[:300]
+    raw_before = request.args.get("before", "")
+    before = int(raw_before) if raw_before.isascii() and raw_before.isdigit() else None
+    if before is not None and before > _MAX_ID:
+        before = None
+    found = read(db(), limit=PAGE_SIZE, actor=actor or None, before=before)
+    return page(
+        "staff/ops/audit.html",
+        title="Audit log",
+        events=found.events,
+        older=found.older,
+        actor=actor,
+        before=before,
+        details=_details,
+    )
+
+
+def _details(event: AuditEvent) -> str:
+    """The details as readable JSON text (the template escapes it)."""
+    return json.dumps(event.details, ensure_ascii=False, sort_keys=True)
 
 
 @blueprint.post("/<any(issues, alerts):kind>/<int:send_id>/<action>")

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from alerts.notices import Notice
 from alerts.web.context import WORDING_VERSION, db, web_context
 from alerts.web.forms import form_values, parse_signup
+from alerts.web.json_bodies import json_body
 from alerts.web.pages import form_context, json_error, page
 from alerts.web.security import FormRejected, header_text, request_origin
 from subscribers.addresses import email_hash, normalise_email
@@ -100,7 +101,7 @@ def _subscribe(as_json: bool) -> View:
     if retry_after:
         return _too_many(retry_after, as_json)
 
-    data: Any = _json_body() if as_json else form_values(request.form)
+    data: Any = json_body() if as_json else form_values(request.form)
     if not isinstance(data, dict):
         return _refuse(as_json, 400, None, "Send a JSON object with an email field.", {})
     try:
@@ -157,14 +158,6 @@ def _subscribe(as_json: bool) -> View:
                 raise
     _notify(signup.result, signup.subscriber_id, address)
     return _accepted(as_json)
-
-
-def _json_body() -> Any:
-    """The parsed JSON body, or None when it is not JSON we can read."""
-    try:
-        return request.get_json(silent=True)
-    except RecursionError:  # nested deeper than the parser goes: not a sign-up
-        return None
 
 
 def _notify(result: SignupResult, subscriber_id: int | None, address: str) -> None:

@@ -118,8 +118,10 @@ def _describe(result: FeedbackResult) -> dict[str, Any]:
 def _json(body: bytes) -> Any:
     try:
         return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except ValueError:  # UnicodeDecodeError is a ValueError too
         raise WebhookPayloadError("the body is not JSON") from None
+    except RecursionError:  # nested deeper than the parser goes; read before any signature
+        raise WebhookPayloadError("the body is nested too deep") from None
 
 
 def _postmark(config: WebhookConfig) -> list[Mapped]:

@@ -87,11 +87,23 @@ def test_summary_is_sanitised_when_the_input_is_built() -> None:
         ({"published_at": datetime(2026, 11, 25, 8, 0)}, "UTC offset"),
         ({"image_url": "data:image/png;base64,AAAA"}, "image_url"),
         ({"section": "x" * 101}, "section is longer than 100"),
+        ({"guid": "cms\x004711"}, "guid must not contain NUL"),
+        ({"topics": ("Rates", "Ra\x00tes")}, "topics must not contain NUL"),
+        ({"title": "Rates \ud800"}, "title is not valid Unicode"),
+        ({"url": "https://news.example.com/\udfff"}, "url is not valid Unicode"),
+        (
+            {"published_at": datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=5)))},
+            "published_at is out of range",
+        ),
     ],
 )
 def test_invalid_inputs_raise_article_error(overrides: dict[str, object], message: str) -> None:
-    with pytest.raises(ArticleError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(
+        ArticleError, match=message.replace("(", r"\(").replace(")", r"\)")
+    ) as error:
         article(**overrides)
+    [field] = overrides
+    assert error.value.field == field
 
 
 def test_topics_collapse_by_slug_and_drop_punctuation_only_names() -> None:
@@ -138,36 +150,55 @@ def test_mapping_defaults_optional_fields() -> None:
 
 
 @pytest.mark.parametrize(
-    ("data", "message"),
+    ("data", "field", "message"),
     [
-        ({"title": "A"}, "url is required"),
-        ({"url": "https://news.example.com/a"}, "title is required"),
-        ({"url": "https://news.example.com/a", "title": ""}, "title is empty"),
-        ({"url": "news.example.com/a", "title": "A"}, "absolute http"),
+        ({"title": "A"}, "url", "url is required"),
+        ({"url": "https://news.example.com/a"}, "title", "title is required"),
+        ({"url": "https://news.example.com/a", "title": ""}, "title", "title is empty"),
+        ({"url": "news.example.com/a", "title": "A"}, "url", "absolute http"),
         (
             {"url": "https://n.example.com/a", "title": "A", "published_at": "2026-11-25T07:30"},
+            "published_at",
             "needs a UTC offset",
         ),
         (
             {"url": "https://n.example.com/a", "title": "A", "published_at": "yesterday"},
+            "published_at",
             "not ISO 8601",
         ),
         (
             {"url": "https://n.example.com/a", "title": "A", "topics": "Interest rates"},
+            "topics",
             "topics must be a list of strings",
         ),
         (
             {"url": "https://n.example.com/a", "title": "A", "topics": ["ok", 3]},
+            "topics",
             "topics must be a list of strings",
         ),
-        ({"url": "https://n.example.com/a", "title": "A", "breaking": "yes"}, "breaking must"),
-        ({"url": "https://n.example.com/a", "title": "A", "author": 7}, "author must be a string"),
-        ({"url": "https://n.example.com/a", "title": "A", "titel": "B"}, "unknown field.*titel"),
+        (
+            {"url": "https://n.example.com/a", "title": "A", "breaking": "yes"},
+            "breaking",
+            "breaking must",
+        ),
+        (
+            {"url": "https://n.example.com/a", "title": "A", "author": 7},
+            "author",
+            "author must be a string",
+        ),
+        (
+            {"url": "https://n.example.com/a", "title": "A", "titel": "B"},
+            "titel",
+            "unknown field.*titel",
+        ),
     ],
 )
-def test_mapping_errors_say_what_is_wrong(data: dict[str, object], message: str) -> None:
-    with pytest.raises(ArticleError, match=message):
+def test_mapping_errors_say_what_is_wrong_and_where(
+    data: dict[str, object], field: str, message: str
+) -> None:
+    with pytest.raises(ArticleError, match=message) as error:
         article_input_from_mapping(data)
+    assert error.value.field == field
 
 
 def test_identity_is_the_guid_else_the_url() -> None:

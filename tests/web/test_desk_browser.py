@@ -127,6 +127,8 @@ def test_an_editor_runs_a_topic_edition_from_the_desk(
     expect(page.get_by_text("Pinned: it leads every reader's copy.")).to_be_visible()
     page.get_by_role("button", name="Drop Story heatwave").click()
     expect(page.get_by_text("Dropped: no reader gets it in this issue.")).to_be_visible()
+    minutes_left = page.locator('#progress [data-field="minutes_left"]')
+    expect(minutes_left).to_have_text("—")  # nothing queued: no estimate
 
     page.get_by_label("Reader's email address").fill("dan@example.com")
     page.get_by_role("button", name="Show preview").click()
@@ -148,6 +150,7 @@ def test_an_editor_runs_a_topic_edition_from_the_desk(
     expect(page.get_by_text("Sending now: 3 new")).to_be_visible()
     expect(page.locator('#progress [data-field="sent"]')).to_have_text("3", timeout=20_000)
     expect(page.locator('#progress [data-field="to_send"]')).to_have_text("0")
+    expect(minutes_left).to_have_text("—")  # as the page's script updates it
     settle(app)
     delivered = smtp_server.wait_for(4)[1:]
     assert sorted(m.recipients[0] for m in delivered) == [

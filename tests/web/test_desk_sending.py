@@ -5,13 +5,15 @@ background thread, so these wait for the ledger to settle."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import update
 
-from alerts.models import DeliveryStatus, IssueStatus, Role
+from alerts.models import Delivery, DeliveryStatus, IssueStatus, Role
 from subscribers.database import utcnow
 from tests.support.builders import articles
 from tests.support.smtp_server import RecordingSMTPServer
@@ -98,6 +100,37 @@ def test_curation_reaches_the_preview_and_the_real_send(
     assert progress["sent"] == 3 and progress["pending"] == 0 and progress["total"] == 3
     assert progress["per_minute"] == 3 and progress["minutes_left"] == 0
     assert progress["status"] == "open"
+
+
+def test_minutes_left_are_shown_only_while_messages_wait(
+    app: Flask, editor: FlaskClient, smtp_server: RecordingSMTPServer
+) -> None:
+    newsroom(app)
+    base = _base(app)
+
+    def minutes_left() -> str:
+        found = re.search(
+            r'data-field="minutes_left">([^<]*)<', editor.get(base).get_data(as_text=True)
+        )
+        assert found, "no minutes left in the panel"
+        return found.group(1)
+
+    assert minutes_left() == "—"  # not started: no "0.0", which reads as a send ending
+    page = editor.get(base).get_data(as_text=True)
+    # Before anything is queued these still hold the issue or call it off.
+    assert ">Pause</button>" in page and ">Cancel issue</button>" in page
+    follow(editor, post(editor, f"{base}/send"))
+    ledger = settle(app)
+    smtp_server.wait_for(3)
+    assert minutes_left() == "—"  # all sent
+    with store(app) as session:  # one message waits again; two went out this minute
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id == ledger["ann@example.com"].id)
+            .values(status=DeliveryStatus.PENDING, sent_at=None)
+        )
+        session.commit()
+    assert minutes_left() == "0.5"
 
 
 def test_a_locked_issue_takes_nothing_new(

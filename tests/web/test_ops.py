@@ -3,6 +3,7 @@ to the ledger (both database backends)."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from typing import Any
 
@@ -11,6 +12,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from alerts import audit
+from alerts.audit import PAGE_SIZE
 from alerts.models import (
     Article,
     AuditEvent,
@@ -239,3 +242,61 @@ def test_retry_these_queues_the_group_again(app: Flask, published: list[list[int
     assert len(published) == 1 and len(published[0]) == 3
     answer = client.post("/ops/failures/retry", data=retry)
     assert answer.headers["Location"] == "/ops/failures?done=retry-none"
+
+
+# --- the audit log ----------------------------------------------------------------------
+
+
+def test_the_audit_log_is_for_admins_only(app: Flask) -> None:
+    operator = signed_in_client(app, Role.OPERATOR)
+    refused = operator.get("/ops/audit")
+    assert refused.status_code == 403
+    assert "Audit log" not in operator.get("/ops").get_data(as_text=True)
+    admin = signed_in_client(app, Role.ADMIN)
+    assert admin.get("/ops/audit").status_code == 200
+    for path in ("/ops", "/ops/failures"):
+        assert 'href="/ops/audit"' in admin.get(path).get_data(as_text=True), path
+
+
+def _events(page: str) -> list[str]:
+    """The actions in the table, in order."""
+    return re.findall(r'<tr id="event-\d+">\s*<td[^>]*>.*?</td>\s*<td>.*?</td>\s*<td>(.*?)</td>',
+                      page, re.S)  # fmt: skip
+
+
+def test_the_audit_log_pages_newest_first_and_filters_by_actor(app: Flask) -> None:
+    admin = signed_in_client(app, Role.ADMIN, "admin@newsroom.example.com")
+    start = utcnow()
+    with app.extensions["newsalerts"].runtime.session() as session:
+        for number in range(PAGE_SIZE + 5):
+            at = start + timedelta(seconds=number)
+            audit.record(session, actor="token:cms", action=f"article.created.{number}",
+                         target=f"article:{number}", now=at)  # fmt: skip
+        audit.record(session, actor=audit.ANONYMOUS, action="login.failed",
+                     target='user:<script>alert(1)</script>', details={"why": "<b>Élection</b>"},
+                     now=start + timedelta(minutes=5))  # fmt: skip
+        session.commit()
+
+    first = admin.get("/ops/audit").get_data(as_text=True)
+    actions = _events(first)
+    assert actions[:3] == ["login.failed", f"article.created.{PAGE_SIZE + 4}",
+                           f"article.created.{PAGE_SIZE + 3}"]  # fmt: skip
+    assert len(actions) == PAGE_SIZE
+    assert "<script>alert(1)" not in first and "&lt;script&gt;alert(1)" in first
+    assert "<b>" not in first and "&#34;why&#34;: &#34;&lt;b&gt;Élection&lt;/b&gt;&#34;" in first
+    older = re.search(r'href="(/ops/audit\?before=\d+)" rel="next"', first)
+    assert older, "no link to older events"
+    second = admin.get(older.group(1)).get_data(as_text=True)
+    # The admin's account was made and signed in before the rest.
+    expected = [f"article.created.{n}" for n in range(5, -1, -1)] + ["login", "user.added"]
+    assert _events(second) == expected
+    assert 'rel="next"' not in second and "← Newest" in second
+
+    cms = admin.get("/ops/audit?actor=cms").get_data(as_text=True)
+    assert set(_events(cms)) == {f"article.created.{n}" for n in range(5, PAGE_SIZE + 5)}
+    cms_older = re.search(r'href="(/ops/audit\?[^"]+)" rel="next"', cms)
+    assert cms_older and "actor=cms" in cms_older.group(1)
+    nobody = admin.get("/ops/audit?actor=nobody").get_data(as_text=True)
+    assert _events(nobody) == [] and "No events of nobody." in nobody
+    for before in ("abc", "-1", "9" * 30, "999999"):
+        assert admin.get(f"/ops/audit?before={before}").status_code == 200, before

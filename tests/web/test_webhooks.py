@@ -259,6 +259,17 @@ def test_mailgun_refused(hooks: Hooks, case: str, status: int) -> None:
     assert hooks.status(reader) is SubscriberStatus.ACTIVE and hooks.events() == 0
 
 
+@pytest.mark.parametrize("provider", ["mailgun", "ses"])
+def test_a_body_nested_too_deep_is_a_400(hooks: Hooks, provider: str) -> None:
+    """Mailgun and SNS carry their signature inside the JSON, so it is parsed unverified."""
+    response = hooks.client.post(
+        f"/webhooks/{provider}", data="[" * 10_000, content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert response.get_json() == {"error": "the body is nested too deep"}
+    assert hooks.events() == 0
+
+
 # --- Postmark ------------------------------------------------------------------------
 
 
