@@ -32,6 +32,7 @@ from sqlalchemy import ColumnElement, Float, case, cast, func, select
 from sqlalchemy.orm import Session
 
 from alerts.celery_app import QUEUE, create_celery
+from alerts.console import sends_in_progress
 from alerts.health import OK, check_relays, relay_key
 from alerts.models import Delivery, DeliveryStatus, FeedbackEvent, FeedbackKind, FeedSource
 from alerts.queues import read_broker
@@ -49,6 +50,8 @@ LATENCY_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600
 REPLY_CLASSES = ("2xx", "4xx", "5xx", "none")
 _BOUNCES = {FeedbackKind.HARD_BOUNCE: "hard", FeedbackKind.SOFT_BOUNCE: "soft"}
 _WAITING = (DeliveryStatus.PENDING, DeliveryStatus.CLAIMED)
+# A send's counts as alerts.issues.Progress names them (`pending` includes `claimed`).
+SEND_STATES = ("pending", "sending", "sent", "failed", "suppressed", "cancelled", "skipped")
 
 
 def render_metrics(
@@ -128,6 +131,7 @@ class NewsalertsCollector(Collector):
 
     def _database(self, session: Session) -> Iterable[Metric]:
         yield from self._ledger(session)
+        yield from self._sends(session)
         yield self._latency(session)
         yield from self._feedback(session)
         yield self._feeds(session)
@@ -186,6 +190,33 @@ class NewsalertsCollector(Collector):
                 value=max(age, 0.0),
             ),
         ]
+
+    def _sends(self, session: Session) -> Iterable[Metric]:
+        """Each send in progress as the console shows it: its rows by state, its rate and
+        whether it is paused. A send leaves these series once its last row is settled."""
+        rows = GaugeMetricFamily(
+            "newsalerts_send_deliveries",
+            "Ledger rows of each send in progress (an issue or a breaking alert with rows "
+            "not settled yet), by state; pending includes claimed.",
+            labels=["send", "state"],
+        )
+        rate = GaugeMetricFamily(
+            "newsalerts_send_messages_per_minute",
+            "Messages of each send in progress accepted by the relay in the last minute.",
+            labels=["send"],
+        )
+        paused = GaugeMetricFamily(
+            "newsalerts_send_paused",
+            "1 while a send in progress is paused, else 0.",
+            labels=["send"],
+        )
+        for send in sends_in_progress(session, now=self.now):
+            progress = send.progress
+            for state in SEND_STATES:
+                rows.add_metric([send.key, state], getattr(progress, state))
+            rate.add_metric([send.key], progress.per_minute)
+            paused.add_metric([send.key], 1 if send.status == "paused" else 0)
+        return [rows, rate, paused]
 
     def _latency(self, session: Session) -> Metric:
         seconds = _send_seconds(session.get_bind().dialect.name)

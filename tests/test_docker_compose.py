@@ -1,7 +1,8 @@
 """The compose stack: valid for Debian's docker-compose 1.29, and shaped as the docs promise.
 
-The checks read what `docker-compose config` resolves (anchors merged, variables
-interpolated), not the raw file, so they test what compose will actually run.
+Most checks read what `docker-compose config` resolves (anchors merged, variables
+interpolated), so they test what compose will actually run. Those about the file as written
+(a key repeated, the variables it takes from the shell or .env) read the file itself.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import os
 import re
 import shutil
 import subprocess
+import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -50,32 +53,66 @@ def compose(
     )
 
 
-def yaml_to_data(text: str) -> Any:
-    """Parse YAML with PyYAML, from this environment or else from docker-compose's own Python.
+# Run by a Python that has PyYAML: Compose v2 refuses a mapping that names a key twice, while
+# PyYAML (and so docker-compose 1.29) silently keeps the last one, so the loader refuses too.
+# Keys that `<<` merges in from an anchor may still be overridden, as YAML allows.
+_STRICT_YAML_TO_JSON = """
+import json, sys, yaml
+
+class StrictLoader(yaml.SafeLoader):
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping", node.start_mark,
+                    f"found duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+try:
+    data = yaml.load(sys.stdin, Loader=StrictLoader)
+except yaml.YAMLError as error:
+    sys.exit(str(error))
+json.dump(data, sys.stdout)
+"""
+
+
+def _python_with_yaml() -> list[str]:
+    """This interpreter when it has PyYAML, else docker-compose's own.
 
     newsalerts does not depend on PyYAML, but Debian's docker-compose is a Python program
     that cannot run without it, so its interpreter (named on its #! line) can always parse.
     """
     try:
-        import yaml  # type: ignore[import-untyped]
+        import yaml  # type: ignore[import-untyped]  # noqa: F401
     except ImportError:
         pass
     else:
-        return yaml.safe_load(text)
+        return [sys.executable]
     launcher = Path(shutil.which("docker-compose") or "docker-compose")
+    if not launcher.exists():
+        pytest.skip(NO_COMPOSE)
     first_line = launcher.read_bytes().split(b"\n", 1)[0].decode(errors="replace")
     if not first_line.startswith("#!"):
         pytest.skip("PyYAML is not installed and docker-compose is not a Python script")
-    interpreter = first_line[2:].split()
-    to_json = "import json, sys, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)"
+    return first_line[2:].split()
+
+
+def yaml_to_data(text: str) -> Any:
+    """Parse YAML as plain data; ValueError naming the key when a mapping repeats one."""
     result = subprocess.run(
-        [*interpreter, "-c", to_json],
+        [*_python_with_yaml(), "-c", _STRICT_YAML_TO_JSON],
         input=text,
         capture_output=True,
         text=True,
-        check=True,
         timeout=30,
     )
+    if result.returncode != 0:
+        raise ValueError(result.stderr.strip())
     return json.loads(result.stdout)
 
 
@@ -100,6 +137,64 @@ def test_the_stack_refuses_to_start_without_a_secret_key(tmp_path: Path) -> None
     result = compose(tmp_path, "config", "-q", secret=None)
     assert result.returncode != 0
     assert "set SECRET_KEY" in result.stderr
+
+
+def test_the_yaml_loader_refuses_a_repeated_key_but_not_a_merged_one() -> None:
+    with pytest.raises(ValueError, match="found duplicate key 'SITE_NAME'"):
+        yaml_to_data("x:\n  SITE_NAME: a\n  LIST_ID: b\n  SITE_NAME: c\n")
+    merged = yaml_to_data("base: &base {a: 1, b: 2}\nservice:\n  <<: *base\n  b: 3\n")
+    assert merged["service"] == {"a": 1, "b": 3}
+
+
+def test_no_mapping_in_the_compose_file_repeats_a_key() -> None:
+    """Compose v2 refuses such a file outright; 1.29 silently keeps the last value."""
+    yaml_to_data(COMPOSE_FILE.read_text())
+
+
+# Set in .env.example for running newsalerts outside compose; the compose file sets them
+# itself, to the stack's own PostgreSQL and Redis.
+OUTSIDE_COMPOSE = {"DATABASE_URL", "REDIS_URL"}
+_INTERPOLATION = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)|([A-Za-z_][A-Za-z0-9_]*))")
+_ENV_EXAMPLE_SETTING = re.compile(r"^#? ?([A-Z][A-Z0-9_]*)=", re.MULTILINE)
+
+
+def compose_variables(data: Any, *, environment: bool = False) -> set[str]:
+    """The variables compose reads from the shell or .env: `${VAR}` and `$VAR` anywhere
+    (`$$` is a literal dollar), and entries of an `environment` mapping left without a
+    value, which compose passes through."""
+    found: set[str] = set()
+    if isinstance(data, str):
+        for braced, bare in _INTERPOLATION.findall(data.replace("$$", "")):
+            found.add(braced or bare)
+    elif isinstance(data, list):
+        for item in data:
+            found |= compose_variables(item)
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            if environment and value is None:
+                found.add(key)
+            is_environment = key in ("environment", "x-environment")
+            found |= compose_variables(value, environment=is_environment)
+    return found
+
+
+def test_compose_and_env_example_name_the_same_variables() -> None:
+    """Every variable the compose file reads has a line in .env.example, and .env.example
+    offers nothing the stack would ignore; and no line there is written twice."""
+    data = yaml_to_data(COMPOSE_FILE.read_text())
+    used = compose_variables(data)
+    assert {"SECRET_KEY", "POSTGRES_PASSWORD", "SMTP_RATE", "FLOWER_BASIC_AUTH"} <= used
+    assert "HOSTNAME" not in used  # `$$HOSTNAME` is the container's, at run time
+    lines = _ENV_EXAMPLE_SETTING.findall((ROOT / ".env.example").read_text())
+    repeated = sorted(name for name, count in Counter(lines).items() if count > 1)
+    assert not repeated, f"written twice in .env.example: {repeated}"
+    offered = set(lines)
+    assert not used - offered, f"missing from .env.example: {sorted(used - offered)}"
+    ignored = offered - used - OUTSIDE_COMPOSE
+    assert not ignored, f"in .env.example but not used by docker-compose.yml: {sorted(ignored)}"
+    for name in OUTSIDE_COMPOSE:  # set by the compose file, from nothing of the same name
+        value = data["x-environment"][name]
+        assert value and name not in compose_variables(value), name
 
 
 def test_the_stack_has_every_service(config: dict[str, Any]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from typing import Any
 
 import click
@@ -50,7 +51,7 @@ def ops_status(as_json: bool, no_workers: bool, no_relays: bool) -> None:
 def _print(status: dict[str, Any]) -> None:
     from rich.table import Table
 
-    from alerts.web.ops_figures import duration, number, percent
+    from alerts.web.ops_figures import duration, last_answer, number, percent
 
     health = Table("service", "state", title="Health")
     for name, state in status["services"].items():
@@ -72,8 +73,9 @@ def _print(status: dict[str, Any]) -> None:
             f"out {status['tasks_out_per_second']:.1f}/s (last full minute)"
         )
     if status["workers"] is not None:
-        workers = Table("worker", "pid", "processes", "running", "tasks done", "state",
-                        title="Workers")  # fmt: skip
+        now = datetime.fromisoformat(status["now"]).timestamp()
+        workers = Table("worker", "host", "pid", "processes", "running", "tasks done",
+                        "last answer", "state", title="Workers")  # fmt: skip
         for worker in status["workers"]:
             state = (
                 "[red]not answering[/red]"
@@ -82,9 +84,10 @@ def _print(status: dict[str, Any]) -> None:
                 if worker["stalled"]
                 else "answering"
             )
-            workers.add_row(worker["name"], str(worker["pid"] or "—"),
+            workers.add_row(worker["name"], worker["host"], str(worker["pid"] or "—"),
                             str(worker["concurrency"] or "—"), number(worker["running"]),
-                            number(worker["processed"]), state)  # fmt: skip
+                            number(worker["processed"]), last_answer(worker, now),
+                            state)  # fmt: skip
         console.print(workers if status["workers"] else "Workers: none answering")
 
     if status["sends"]:

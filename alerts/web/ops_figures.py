@@ -41,6 +41,16 @@ def percent(share: float) -> str:
     return f"{share * 100:.2f} %" if share < 0.1 else f"{share * 100:.1f} %"
 
 
+def last_answer(worker: dict[str, Any], now: float) -> str:
+    """When a worker last answered the broadcast: "now" while it answers, else how long ago.
+
+    Celery's own heartbeats are events, which only an event consumer (Flower) hears; the
+    answer to `inspect` is the heartbeat the console can afford."""
+    if worker["answering"]:
+        return "now"
+    return f"{duration(now - worker['last_seen'])} ago"
+
+
 def figures(status: OpsStatus) -> dict[str, str]:
     found: dict[str, str] = {
         "health": "Healthy" if status.healthy else "Unhealthy",
@@ -57,6 +67,7 @@ def figures(status: OpsStatus) -> dict[str, str]:
         prefix = f"worker.{worker['name']}"
         found[f"{prefix}.running"] = number(worker["running"])
         found[f"{prefix}.processed"] = number(worker["processed"])
+        found[f"{prefix}.last_seen"] = last_answer(worker, status.now.timestamp())
     for state, count in status.deliveries.items():
         found[f"deliveries.{state}"] = number(count)
     for send in status.sends:

@@ -28,9 +28,12 @@ from alerts.models import (
     Cadence,
     Delivery,
     DeliveryStatus,
+    Edition,
     FeedbackEvent,
     FeedbackKind,
     FeedSource,
+    Issue,
+    IssueStatus,
 )
 from alerts.runtime import Runtime
 from alerts.tasks import SEND_BATCH
@@ -219,6 +222,77 @@ def test_every_figure_from_the_ledger_and_the_broker(
     assert value(samples, "newsalerts_workers") == 0
     tick = value(samples, "newsalerts_scheduler_last_tick_timestamp_seconds")
     assert tick == pytest.approx(NOW.timestamp() - 42)
+
+
+def test_each_send_in_progress_has_its_rows_its_rate_and_whether_it_is_paused(
+    session: Session, runtime: Runtime
+) -> None:
+    edition = Edition(slug="daily-brief", name="Daily briefing", created_at=NOW, updated_at=NOW)
+    session.add(edition)
+    session.flush()
+    running, paused, finished = (
+        Issue(
+            edition_id=edition.id,
+            local_date=date(2026, 11, day),
+            pinned_ids=[],
+            dropped_ids=[],
+            created_at=NOW,
+            updated_at=NOW,
+            status=status,
+        )
+        for day, status in (
+            (25, IssueStatus.OPEN),
+            (24, IssueStatus.PAUSED),
+            (23, IssueStatus.OPEN),
+        )
+    )
+    session.add_all([running, paused, finished])
+    session.flush()
+    readers = iter(range(100))
+
+    def rows(issue: Issue, status: DeliveryStatus, count: int, **fields: Any) -> None:
+        for _ in range(count):
+            subscriber = reader(session, f"send{next(readers)}@example.com")
+            session.flush()
+            session.add(
+                Delivery(
+                    edition=edition.slug,
+                    subscriber_id=subscriber.id,
+                    local_date=issue.local_date,
+                    issue_id=issue.id,
+                    status=status,
+                    window_start=NOW - timedelta(days=1),
+                    window_end=NOW,
+                    article_ids=[],
+                    created_at=NOW - minutes(5),
+                    **fields,
+                )
+            )
+
+    rows(running, DeliveryStatus.SENT, 3, sent_at=NOW - timedelta(seconds=20))
+    rows(running, DeliveryStatus.SENT, 1, sent_at=NOW - minutes(3))  # not in the last minute
+    rows(running, DeliveryStatus.SENDING, 2)
+    rows(running, DeliveryStatus.CLAIMED, 1)
+    rows(running, DeliveryStatus.PENDING, 4)
+    rows(running, DeliveryStatus.FAILED, 1, smtp_reply="550 5.1.1 no such user")
+    rows(paused, DeliveryStatus.PENDING, 2)
+    rows(finished, DeliveryStatus.SENT, 2, sent_at=NOW - minutes(1))
+    session.commit()
+
+    samples = sample_values(render_metrics(runtime, now=NOW, probe_workers=False)[0])
+    key = f"issue-{running.id}"
+    expected = {"pending": 5, "sending": 2, "sent": 4, "failed": 1}
+    expected |= {"suppressed": 0, "cancelled": 0, "skipped": 0}
+    for state, count in expected.items():
+        assert value(samples, "newsalerts_send_deliveries", send=key, state=state) == count
+    assert value(samples, "newsalerts_send_messages_per_minute", send=key) == 3
+    assert value(samples, "newsalerts_send_paused", send=key) == 0
+    waiting = f"issue-{paused.id}"
+    assert value(samples, "newsalerts_send_deliveries", send=waiting, state="pending") == 2
+    assert value(samples, "newsalerts_send_paused", send=waiting) == 1
+    labelled = {dict(labels).get("send") for _, labels in samples}
+    assert f"issue-{finished.id}" not in labelled  # every row settled: no longer in progress
+    assert labelled >= {key, waiting}
 
 
 def test_an_empty_install_reports_zeros_not_gaps(runtime: Runtime) -> None:

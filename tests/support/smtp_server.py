@@ -51,6 +51,11 @@ class _Recorder(Extensions):
     refuse: dict[str, str] = field(default_factory=dict)
     # Seconds to wait before accepting each message: a slow relay, for fault tests.
     delay: float = 0.0
+    # Cleared while the relay holds every DATA it receives (see RecordingSMTPServer.hold).
+    accepting: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self.accepting.set()
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: Any
@@ -62,6 +67,8 @@ class _Recorder(Extensions):
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        while not self.accepting.is_set():
+            await asyncio.sleep(0.01)
         if self.delay:
             await asyncio.sleep(self.delay)
         with self.lock:
@@ -100,6 +107,14 @@ class RecordingSMTPServer:
 
     def slow_down(self, seconds: float) -> None:
         self._recorder.delay = seconds
+
+    def hold(self) -> None:
+        """Stop answering DATA until `release`: a message already past it is still
+        recorded; every sender waits, mid-message, where it is."""
+        self._recorder.accepting.clear()
+
+    def release(self) -> None:
+        self._recorder.accepting.set()
 
     def refuse(self, address: str, reply: str) -> None:
         self._recorder.refuse[address] = reply

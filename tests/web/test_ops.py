@@ -3,17 +3,21 @@ to the ledger (both database backends)."""
 
 from __future__ import annotations
 
+import json
 import re
+import time
 from datetime import date, timedelta
 from typing import Any
 
 import pytest
+import redis
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from alerts import audit
 from alerts.audit import PAGE_SIZE
+from alerts.config import Settings
 from alerts.models import (
     Article,
     AuditEvent,
@@ -25,6 +29,8 @@ from alerts.models import (
     IssueStatus,
     Role,
 )
+from alerts.web.app import create_app
+from alerts.workers import SEEN_KEY
 from subscribers.database import utcnow
 from tests.support.builders import reader
 from tests.support.staff import csrf_token, signed_in_client
@@ -300,3 +306,37 @@ def test_the_audit_log_pages_newest_first_and_filters_by_actor(app: Flask) -> No
     assert _events(nobody) == [] and "No events of nobody." in nobody
     for before in ("abc", "-1", "9" * 30, "999999"):
         assert admin.get(f"/ops/audit?before={before}").status_code == 200, before
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_workers_show_their_host_and_when_they_last_answered(
+    web_settings: Settings, broker_url: str
+) -> None:
+    """A worker that answered two and a half hours ago and no longer does (no worker runs
+    here): its own row, its host apart from its name, and how long ago it answered."""
+    name, host = "celery@mail-2.example.net", "mail-2.example.net"
+    seen = time.time() - 9030
+    remembered = {"processed": 7, "since": seen, "last_seen": seen, "pid": 4242, "concurrency": 4}
+    redis.Redis.from_url(broker_url).hset(SEEN_KEY, name, json.dumps(remembered))
+    application = create_app(web_settings.model_copy(update={"redis_url": broker_url}))
+    try:
+        client = signed_in_client(application, Role.OPERATOR)
+        page = client.get("/ops").get_data(as_text=True)
+        data = client.get("/ops/status.json").get_json()
+    finally:
+        application.extensions["newsalerts"].runtime.close()
+
+    heading = re.search(r'<h2 id="workers-title">.*?<thead>(.*?)</thead>', page, re.DOTALL)
+    assert heading is not None
+    columns = re.findall(r"<th[^>]*>([^<]*)</th>", heading.group(1))
+    assert columns == ["Worker", "Host", "pid", "Processes", "Running", "Tasks done",
+                       "Last answer", "State"]  # fmt: skip
+    row = re.search(rf"<tr>\s*<td[^>]*>{re.escape(name)}</td>(.*?)</tr>", page, re.DOTALL)
+    assert row is not None
+    cells = [re.sub(r"<[^>]+>", " ", cell).split() for cell in re.findall(
+        r"<td[^>]*>(.*?)</td>", row.group(1), re.DOTALL)]  # fmt: skip
+    assert [" ".join(cell) for cell in cells] == [host, "4242", "4", "0", "7", "2 h 30 min ago",
+                                                  "not answering"]  # fmt: skip
+    assert data["figures"][f"worker.{name}.last_seen"] == "2 h 30 min ago"
+    assert f'data-figure="worker.{name}.last_seen"' in page  # and the script keeps it current
+    assert [(w["name"], w["host"]) for w in data["status"]["workers"]] == [(name, host)]
