@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, case, or_, update
+from sqlalchemy import CTE, case, or_, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
@@ -29,6 +29,7 @@ from alerts.errors import ConnectionLost, DeliveryError
 from alerts.issues import not_held
 from alerts.messages import Envelope
 from alerts.models import Delivery, DeliveryStatus
+from alerts.outcomes import UNKNOWN_OUTCOME, outcomes_cte, unnested, write_outcomes
 from alerts.outgoing import Outgoing, load_outgoing
 from alerts.transports import MailConnection, Transport
 from subscribers.database import utcnow
@@ -119,10 +120,6 @@ def _count(result: BatchResult, outcome: str) -> None:
 
 NOT_MAILABLE = "reader is no longer active"
 UNKNOWN_REPLY = "the connection broke before the relay answered the message; it may have it"
-UNKNOWN_OUTCOME = (
-    "the worker stopped during the SMTP exchange; the reader may have received the message, "
-    "so it is not sent again"
-)
 
 
 # Connections in a row that break before any message goes through: then the relay is down.
@@ -287,8 +284,11 @@ def _start_group(
     mine = (Delivery.status == DeliveryStatus.CLAIMED) & (Delivery.claimed_at == batch.claimed_at)
     # Each message's Message-ID is written with its `sending` mark, in the same statement.
     message_ids = {row.id: composer.message_id_for(row) for row in head}
+    # On PostgreSQL the previous group's outcomes ride along in the same statement.
+    carried = outcomes_cte(list(batch.unsaved.values())) if unnested(session) else None
     taken = _owned(session, list(message_ids), mine & Delivery.subscriber_id.in_(mailable_ids()),
-                   status=DeliveryStatus.SENDING, now=now, message_ids=message_ids)  # fmt: skip
+                   status=DeliveryStatus.SENDING, now=now, message_ids=message_ids,
+                   carrying=carried)  # fmt: skip
     if len(taken) < len(head):
         # Readers who left since planning (or rows the sweeper took back): never sent.
         left = _owned(session, [row.id for row in head if row.id not in taken], mine,
@@ -311,7 +311,7 @@ def _start_group(
             row.claimed_at = now
     ready = [(row, composer.compose(row)) for row in group]
     batch.in_flight = list(group)
-    _commit(session, batch)  # carries the previous group's outcomes too
+    _commit(session, batch, carried=carried is not None)  # the previous group's outcomes too
     return ready
 
 
@@ -323,10 +323,12 @@ def _owned(
     status: DeliveryStatus,
     now: datetime,
     message_ids: dict[int, str] | None = None,
+    carrying: CTE | None = None,
     **values: Any,
 ) -> set[int]:
     """Move rows this batch still owns to `status` with a fresh claim (and each its
-    Message-ID, when given, and any other `values`); the ids it owns.
+    Message-ID, when given, and any other `values`); the ids it owns. `carrying`, a
+    data-modifying CTE, runs in the same statement.
 
     A row the sweeper took back (its claim expired) is not touched: another batch owns it.
     """
@@ -335,13 +337,12 @@ def _owned(
     values.update(status=status, claimed_at=now)
     if message_ids:
         values["message_id"] = case(message_ids, value=Delivery.id)
+    statement = update(Delivery).where(Delivery.id.in_(ids), mine).values(**values)
+    if carrying is not None:
+        statement = statement.add_cte(carrying)
     return set(
         session.scalars(
-            update(Delivery)
-            .where(Delivery.id.in_(ids), mine)
-            .values(**values)
-            .returning(Delivery.id)
-            .execution_options(synchronize_session=False)
+            statement.returning(Delivery.id).execution_options(synchronize_session=False)
         )
     )
 
@@ -368,53 +369,10 @@ def _send_one(
     result.sent += 1
 
 
-# An outcome is written only on a row still carrying the claim this batch wrote, in a
-# state the batch left it in (or failed as unknown by a sweeper that ran meanwhile: the
-# true outcome replaces the guess). Executed on the connection: one statement whatever
-# the number of rows, without the ORM's bulk-update rules.
-_WRITE_OUTCOME = (
-    update(Delivery)
-    .where(
-        Delivery.id == bindparam("row_id"),
-        Delivery.claimed_at == bindparam("row_claim"),
-        (Delivery.status == DeliveryStatus.CLAIMED)
-        | (Delivery.status == DeliveryStatus.SENDING)
-        | ((Delivery.status == DeliveryStatus.FAILED) & (Delivery.last_error == UNKNOWN_OUTCOME)),
-    )
-    .values(
-        status=bindparam("new_status"),
-        sent_at=bindparam("new_sent_at"),
-        smtp_reply=bindparam("new_reply"),
-        last_error=bindparam("new_error"),
-        next_attempt_at=bindparam("new_next_attempt"),
-        message_id=bindparam("new_message_id"),
-    )
-)
-
-
-def _write_outcomes(session: Session, batch: _Batch) -> None:
-    if not batch.unsaved:
-        return
-    session.connection().execute(
-        _WRITE_OUTCOME,
-        [
-            {
-                "row_id": row.id,
-                "row_claim": row.claimed_at,
-                "new_status": row.status,
-                "new_sent_at": row.sent_at,
-                "new_reply": row.smtp_reply,
-                "new_error": row.last_error,
-                "new_next_attempt": row.next_attempt_at,
-                "new_message_id": row.message_id,
-            }
-            for row in batch.unsaved.values()
-        ],
-    )
-
-
-def _commit(session: Session, batch: _Batch) -> None:
-    _write_outcomes(session, batch)
+def _commit(session: Session, batch: _Batch, *, carried: bool = False) -> None:
+    """Commit, with the outcomes not yet written (unless a statement `carried` them)."""
+    if not carried:
+        write_outcomes(session, list(batch.unsaved.values()))
     session.commit()
     batch.committed()
 
@@ -438,7 +396,7 @@ def _save_what_is_known(
     while True:
         try:
             session.rollback()
-            _write_outcomes(session, batch)
+            write_outcomes(session, list(batch.unsaved.values()))
             if untried:
                 session.execute(
                     update(Delivery)

@@ -213,6 +213,8 @@ class DigestComposer:
         self._issues: dict[int, Issue] = {}
         self._editions: dict[str, Edition] = {}
         self._alerts = AlertComposer(self)
+        # The story times of a render in one zone, shared by its readers in that zone.
+        self._fills: dict[tuple[int, str], tuple[EncodedEmail, dict[str, str]]] = {}
 
     def _versions(self, key: _RenderKey) -> tuple[list[Article], tuple[object, ...]]:
         self.preload(key.article_ids)
@@ -312,8 +314,26 @@ class DigestComposer:
         email, found = self._encoded(key, spec)
         tracked = spec.edition.click_tracking or spec.edition.open_tracking
         reader = self.reader_parts(subscriber.id, subscriber.email, delivery.id if tracked else 0)
-        fill = _times(found, subscriber.timezone, spec.local_date)
+        fill = self._fill(email, found, subscriber.timezone, spec.local_date)
         return self.envelope(delivery, subscriber.email, email, reader, fill, kind="digest")
+
+    def _fill(
+        self, email: EncodedEmail, found: list[Article], timezone: str, local_date: date
+    ) -> dict[str, str]:
+        """The values of a render's story times in one zone, worked out once per zone.
+
+        Keyed by the render's identity; the entry holds the render, so that identity is
+        never reused for another render while the entry lives.
+        """
+        key = (id(email), timezone)
+        cached = self._fills.get(key)
+        if cached is not None and cached[0] is email:
+            return cached[1]
+        if len(self._fills) >= 256:  # it keeps renders alive: stay small
+            self._fills.clear()
+        fill = _times(found, timezone, local_date)
+        self._fills[key] = (email, fill)
+        return fill
 
     def message_id_for(self, delivery: LedgerRow) -> str:
         """A fresh Message-ID for one attempt at a ledger row (written before it is sent)."""

@@ -23,10 +23,11 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from alerts.delivery import UNKNOWN_OUTCOME, UNKNOWN_REPLY
+from alerts.delivery import UNKNOWN_REPLY
 from alerts.issues import not_held
 from alerts.logs import mask_addresses
 from alerts.models import Delivery, DeliveryStatus
+from alerts.outcomes import UNKNOWN_OUTCOME
 from subscribers.models import Subscriber
 
 NO_REPLY = "none"

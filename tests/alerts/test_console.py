@@ -20,7 +20,7 @@ from alerts.celery_app import QUEUE, create_celery
 from alerts.charts import minute_chart, nice_ceiling
 from alerts.config import load_settings
 from alerts.console import feedback_per_day, per_minute, sends_in_progress
-from alerts.delivery import UNKNOWN_OUTCOME, UNKNOWN_REPLY
+from alerts.delivery import UNKNOWN_REPLY
 from alerts.failures import dead_letters, failure_groups, retry_failures
 from alerts.health import check_relay, check_relays
 from alerts.issues import issue_for, pause
@@ -32,6 +32,7 @@ from alerts.models import (
     FeedbackKind,
     Issue,
 )
+from alerts.outcomes import UNKNOWN_OUTCOME
 from alerts.queues import FINISHED, PUBLISHED, count_task, read_broker
 from alerts.tasks import SEND_BATCH
 from alerts.workers import WorkerFigures, read_workers

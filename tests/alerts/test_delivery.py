@@ -16,13 +16,13 @@ from alerts.config import Settings
 from alerts.delivery import (
     DEFAULT_LEASE,
     MAX_ATTEMPTS,
-    UNKNOWN_OUTCOME,
     claim,
     send_batch,
     sweep_stuck,
 )
 from alerts.digests import DigestComposer
 from alerts.models import Delivery, DeliveryStatus
+from alerts.outcomes import UNKNOWN_OUTCOME
 from alerts.planning import claim_queue, plan_digests
 from alerts.rendering import EmailRenderer, RenderedEmail, default_renderer
 from alerts.transports import transport_from_url

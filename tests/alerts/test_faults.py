@@ -12,8 +12,8 @@ import pytest
 
 from alerts.celery_app import create_celery
 from alerts.config import load_settings
-from alerts.delivery import UNKNOWN_OUTCOME
 from alerts.models import DeliveryStatus
+from alerts.outcomes import UNKNOWN_OUTCOME
 from alerts.tasks import TICK
 from tests.support.ledger import ledger_rows, seed_readers
 from tests.support.processes import ROOT, kill_worker, start_worker, stop_worker

@@ -16,8 +16,8 @@ from click.testing import CliRunner
 from alerts.celery_app import QUEUE, create_celery
 from alerts.cli import main
 from alerts.config import load_settings
-from alerts.delivery import UNKNOWN_OUTCOME
 from alerts.models import DeliveryStatus
+from alerts.outcomes import UNKNOWN_OUTCOME
 from alerts.tasks import TICK
 from tests.support.ledger import ledger_rows, seed_readers
 from tests.support.processes import ROOT, start_worker, stop_worker

@@ -21,8 +21,8 @@ from alerts.celery_app import create_celery
 from alerts.cli import main
 from alerts.config import load_settings
 from alerts.db import upgrade
-from alerts.delivery import UNKNOWN_OUTCOME
 from alerts.models import DeliveryStatus
+from alerts.outcomes import UNKNOWN_OUTCOME
 from alerts.tasks import TICK
 from tests.support.ledger import ledger_rows, seed_readers
 from tests.support.postgres_server import PostgresServer, server_binaries
