@@ -193,6 +193,43 @@ def test_permanent_refusal_is_recorded_as_failed(
     assert "No such mailbox" in (row.last_error or "")
 
 
+def test_outcomes_of_every_kind_are_recorded_across_groups(
+    session: Session, settings: Settings, smtp_server: RecordingSMTPServer
+) -> None:
+    # Groups of two: each group's outcomes are written with the next group's sending mark.
+    for name in ("g1", "g2", "g3", "g4", "g5", "g6", "g7"):
+        reader(session, f"{name}@example.com")
+    articles(session, NOW, ("a", (), timedelta(hours=1)))
+    session.commit()
+    smtp_server.refuse("g2@example.com", "550 5.1.1 No such mailbox")
+    smtp_server.refuse("g3@example.com", "451 4.3.0 Try again later")
+    smtp_server.refuse("g6@example.com", "452 4.2.2 Mailbox full")
+    plan_digests(session, now=NOW, force=True)
+    session.commit()
+    [batch] = claim_queue(session, now=NOW, batch_size=10)
+    composer = DigestComposer(session, settings=settings, renderer=default_renderer())
+
+    result = send_batch(session, batch, composer=composer,
+                        transport=transport_from_url(smtp_server.url), group_size=2)  # fmt: skip
+
+    assert (result.sent, result.failed, result.retrying) == (4, 1, 2)
+    rows = {row.subscriber.email: row for row in session.scalars(select(Delivery))}
+    states = {address.split("@")[0]: row.status for address, row in rows.items()}
+    assert states == {
+        "g1": DeliveryStatus.SENT, "g2": DeliveryStatus.FAILED, "g3": DeliveryStatus.PENDING,
+        "g4": DeliveryStatus.SENT, "g5": DeliveryStatus.SENT, "g6": DeliveryStatus.PENDING,
+        "g7": DeliveryStatus.SENT,
+    }  # fmt: skip
+    sent = rows["g4@example.com"]
+    assert sent.sent_at is not None and (sent.smtp_reply or "").startswith("250")
+    assert sent.message_id and sent.last_error is None
+    assert (rows["g2@example.com"].smtp_reply or "").startswith("550")
+    assert rows["g3@example.com"].next_attempt_at is not None
+    assert "Mailbox full" in (rows["g6@example.com"].last_error or "")
+    assert sorted(m.recipients[0] for m in smtp_server.messages) == [
+        "g1@example.com", "g4@example.com", "g5@example.com", "g7@example.com"]  # fmt: skip
+
+
 def test_temporary_refusal_is_retried_later_then_fails(
     session: Session, settings: Settings, smtp_server: RecordingSMTPServer
 ) -> None:
