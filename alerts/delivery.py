@@ -229,9 +229,11 @@ def _send_over_connections(
             with transport.connect() as connection:
                 while batch.waiting:
                     group = _start_group(session, batch, group_size, composer, clock, result)
-                    for row, envelope in group:
+                    for index, (row, envelope) in enumerate(group):
+                        # The next message's envelope may go out with this one's end.
+                        then = group[index + 1][1] if index + 1 < len(group) else None
                         batch.attempted.add(row.id)
-                        _send_one(row, envelope, connection, clock, result, retry)
+                        _send_one(row, envelope, connection, clock, result, retry, then)
                         batch.keep(row)
                         batch.in_flight.remove(row)
                         reconnects = 0  # the relay is taking messages: keep going
@@ -354,9 +356,10 @@ def _send_one(
     clock: Clock,
     result: BatchResult,
     retry: RetryPolicy,
+    then: Envelope | None,
 ) -> None:
     try:
-        reply = connection.send(envelope)
+        reply = connection.send(envelope, then=then)
     except ConnectionLost:
         raise
     except DeliveryError as error:

@@ -137,9 +137,9 @@ class _BudgetedConnection:
         self._connection = connection
         self._budget = budget
 
-    def send(self, envelope: Envelope) -> str:
+    def send(self, envelope: Envelope, *, then: Envelope | None = None) -> str:
         self._budget.wait_for_turn()
-        return self._connection.send(envelope)
+        return self._connection.send(envelope, then=then)
 
 
 class ConnectionSlots(Protocol):
@@ -290,14 +290,14 @@ class _SlotConnection:
         self._renew_every = renew_every
         self._renewed = time.monotonic()
 
-    def send(self, envelope: Envelope) -> str:
+    def send(self, envelope: Envelope, *, then: Envelope | None = None) -> str:
         if time.monotonic() - self._renewed > self._renew_every:
             try:
                 self._slots.renew(self._token)
                 self._renewed = time.monotonic()
             except redis.exceptions.RedisError as error:
                 log.warning("could not renew a relay connection slot: %s", error)
-        return self._connection.send(envelope)
+        return self._connection.send(envelope, then=then)
 
 
 def relay_transport(

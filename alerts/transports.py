@@ -24,8 +24,13 @@ SMTP_TIMEOUT_SECONDS = 30.0
 
 
 class MailConnection(Protocol):
-    def send(self, envelope: Envelope) -> str:
-        """Hand one message over; return the server's reply. Raise DeliveryError."""
+    def send(self, envelope: Envelope, *, then: Envelope | None = None) -> str:
+        """Hand one message over; return the server's reply. Raise DeliveryError.
+
+        `then`, the message the caller sends next on this connection, may have its
+        transaction opened in the same write (only its envelope: nothing of it can be
+        delivered before the caller sends it). The next call must then be for `then`.
+        """
         ...
 
 
@@ -51,7 +56,7 @@ class _FileConnection:
     def __init__(self, folder: Path) -> None:
         self._folder = folder
 
-    def send(self, envelope: Envelope) -> str:
+    def send(self, envelope: Envelope, *, then: Envelope | None = None) -> str:
         name = envelope.message_id.strip("<>").split("@")[0] + ".eml"
         target = self._folder / name
         temporary = target.with_suffix(".tmp")
@@ -82,11 +87,16 @@ class SMTPTransport:
     @contextmanager
     def connect(self) -> Iterator[MailConnection]:
         client = self._open()
+        connection = _SMTPConnection(client)
         try:
-            yield _SMTPConnection(client)
+            yield connection
         finally:
             try:
-                client.quit()
+                if connection.in_transaction:
+                    # Left in DATA by an error: closing discards it; QUIT would be content.
+                    client.close()
+                else:
+                    client.quit()
             except (smtplib.SMTPException, OSError):
                 client.close()
 
@@ -123,23 +133,31 @@ class _SMTPConnection:
     these apart, so the exchange is written out here.
 
     When the relay offers PIPELINING (RFC 2920), MAIL, RCPT and DATA go in one write and
-    their three replies are read after it: two round trips per message instead of four.
+    their three replies are read after it; and when the caller names the message it sends
+    next, those three commands of the next message follow this one's final dot in the
+    same write (message content may open a group, DATA must close it): one round trip a
+    message. The next message's body only goes in its own call, after this message's
+    reply was read, so a cut still leaves at most one message in doubt.
     """
 
     def __init__(self, client: smtplib.SMTP) -> None:
         self._client = client
         self._pipelining = client.has_extn("pipelining")
+        # The envelope whose transaction is open (its DATA answered), and what went wrong
+        # opening it, to be reported when it is sent.
+        self._opened: tuple[Envelope, DeliveryError | None] | None = None
 
-    def send(self, envelope: Envelope) -> str:
+    @property
+    def in_transaction(self) -> bool:
+        return self._opened is not None and self._opened[1] is None
+
+    def send(self, envelope: Envelope, *, then: Envelope | None = None) -> str:
         client = self._client
+        ahead = then if then is not None and self._pipelines(then) else None
         try:
-            if self._pipelining and envelope.sender.isascii() and envelope.recipient.isascii():
-                self._open_pipelined(envelope)
-            else:
-                self._expect(client.mail(envelope.sender), (250,))
-                self._expect(client.rcpt(envelope.recipient), (250, 251))
-                self._expect(client.docmd("data"), (354,))
-            client.send(_dot_stuffed(envelope.data) + b".\r\n")
+            self._begin(envelope)
+            body = _dot_stuffed(envelope.data) + b".\r\n"
+            client.send(body + _commands(ahead) if ahead is not None else body)
         except (smtplib.SMTPServerDisconnected, OSError) as error:
             raise ConnectionLost(f"the SMTP connection broke: {error}") from error
         try:
@@ -150,35 +168,64 @@ class _SMTPConnection:
                 permanent=False,
                 unknown_outcome=True,
             ) from error
+        if ahead is not None:
+            self._opened = (ahead, self._opening_problem())
         if code == 421:
             raise ConnectionLost(f"{code} {_text(reply)}", reply=f"{code} {_text(reply)}")
         if code != 250:
             raise _refusal(code, reply)
         return f"{code} {_text(reply)}"[:500]
 
-    def _open_pipelined(self, envelope: Envelope) -> None:
-        """MAIL, RCPT, DATA in one write; each reply checked in order. A refusal of MAIL or
-        RCPT makes the relay refuse DATA too (RFC 2920); should it accept DATA anyway, an
-        empty message ends the transfer, and RSET the transaction, before the refusal is
-        reported."""
+    def _pipelines(self, envelope: Envelope) -> bool:
+        return self._pipelining and envelope.sender.isascii() and envelope.recipient.isascii()
+
+    def _begin(self, envelope: Envelope) -> None:
+        """Open the message's transaction, unless the previous call opened it already."""
+        opened, self._opened = self._opened, None
+        if opened is not None:
+            ahead, problem = opened
+            if ahead is not envelope:
+                # Never send another message's body into this transaction; dropping the
+                # connection discards it.
+                self._client.close()
+                raise ConnectionLost("a message was sent out of the announced order")
+            if problem is not None:
+                raise problem
+            return
+        if self._pipelines(envelope):
+            self._client.send(_commands(envelope))
+            problem = self._opening_problem()
+            if problem is not None:
+                raise problem
+        else:
+            self._expect(self._client.mail(envelope.sender), (250,))
+            self._expect(self._client.rcpt(envelope.recipient), (250, 251))
+            self._expect(self._client.docmd("data"), (354,))
+
+    def _opening_problem(self) -> DeliveryError | None:
+        """Read the replies to MAIL, RCPT and DATA; what went wrong, or None. A refusal of
+        MAIL or RCPT makes the relay refuse DATA too (RFC 2920); should it accept DATA
+        anyway, an empty message ends the transfer, and RSET the transaction, before the
+        refusal is reported."""
         client = self._client
-        client.send(
-            f"MAIL FROM:{smtplib.quoteaddr(envelope.sender)}\r\n"
-            f"RCPT TO:{smtplib.quoteaddr(envelope.recipient)}\r\n"
-            "DATA\r\n".encode("ascii")
-        )
         refusal: tuple[int, bytes] | None = None
-        for accepted in ((250,), (250, 251), (354,)):
-            code, reply = client.getreply()
-            if code == 421 or code == -1:  # the relay is closing the connection
-                raise ConnectionLost(f"{code} {_text(reply)}", reply=f"{code} {_text(reply)}")
-            if code not in accepted and refusal is None:
-                refusal = (code, reply)
-            elif code == 354 and refusal is not None:
-                client.send(b".\r\n")
-                client.getreply()
-        if refusal is not None:
-            self._expect(refusal, ())
+        try:
+            for accepted in ((250,), (250, 251), (354,)):
+                code, reply = client.getreply()
+                if code == 421 or code == -1:  # the relay is closing the connection
+                    return ConnectionLost(f"{code} {_text(reply)}", reply=f"{code} {_text(reply)}")
+                if code not in accepted and refusal is None:
+                    refusal = (code, reply)
+                elif code == 354 and refusal is not None:
+                    client.send(b".\r\n")
+                    client.getreply()
+            if refusal is not None:
+                self._expect(refusal, ())
+        except DeliveryError as error:
+            return error
+        except (smtplib.SMTPServerDisconnected, OSError) as error:
+            return ConnectionLost(f"the SMTP connection broke: {error}")
+        return None
 
     def _expect(self, answer: tuple[int, bytes], accepted: tuple[int, ...]) -> None:
         code, reply = answer
@@ -189,6 +236,15 @@ class _SMTPConnection:
         with contextlib.suppress(smtplib.SMTPException, OSError):
             self._client.rset()  # end this transaction; the next message starts afresh
         raise _refusal(code, reply)
+
+
+def _commands(envelope: Envelope) -> bytes:
+    """MAIL, RCPT and DATA of one message, for a pipelined write."""
+    return (
+        f"MAIL FROM:{smtplib.quoteaddr(envelope.sender)}\r\n"
+        f"RCPT TO:{smtplib.quoteaddr(envelope.recipient)}\r\n"
+        "DATA\r\n"
+    ).encode("ascii")
 
 
 def _dot_stuffed(data: bytes) -> bytes:

@@ -280,7 +280,7 @@ class _CrashingConnection:
     def __init__(self) -> None:
         self.sent: list[str] = []
 
-    def send(self, envelope: object) -> str:
+    def send(self, envelope: object, *, then: object = None) -> str:
         if len(self.sent) == 2:
             raise KeyboardInterrupt("worker killed")
         self.sent.append(getattr(envelope, "recipient", ""))

@@ -135,3 +135,105 @@ def test_mail_rcpt_and_data_go_in_one_round_trip_when_the_relay_pipelines() -> N
     finally:
         relay.close()
     assert b"To: fast@example.com\r\n" in relay.received
+
+
+# --- the next message's envelope with this one's end (one round trip a message) -------------
+
+
+def test_announced_messages_arrive_whole_in_order(relay: FlakySMTPServer) -> None:
+    envelopes = [_envelope(f"a{number}@example.com", ".dot") for number in range(4)]
+    with transport_from_url(relay.url).connect() as connection:
+        for number, envelope in enumerate(envelopes):
+            then = envelopes[number + 1] if number + 1 < len(envelopes) else None
+            assert connection.send(envelope, then=then).startswith("250")
+    received = relay.wait_for(4)
+    assert [m.recipients for m in received] == [[f"a{n}@example.com"] for n in range(4)]
+    assert all(m.message.get_content().startswith(".dot") for m in received)
+
+
+@pytest.mark.parametrize("stage", ["RCPT", "DATA"])
+def test_a_refusal_of_the_announced_message_is_its_own(relay: FlakySMTPServer, stage: str) -> None:
+    relay.defer("second@example.com", stage=stage, times=None)  # type: ignore[arg-type]
+    first, second, third = (_envelope(f"{n}@example.com") for n in ("first", "second", "third"))
+    with transport_from_url(relay.url).connect() as connection:
+        assert connection.send(first, then=second).startswith("250")
+        with pytest.raises(DeliveryError) as refused:
+            connection.send(second, then=third)
+        assert connection.send(third).startswith("250")
+    assert refused.value.reply == TRY_AGAIN and not refused.value.unknown_outcome
+    assert [m.recipients for m in relay.wait_for(2)] == [
+        ["first@example.com"],
+        ["third@example.com"],
+    ]
+
+
+def test_an_announced_message_never_sent_is_never_delivered(relay: FlakySMTPServer) -> None:
+    first, second = _envelope("first@example.com"), _envelope("second@example.com")
+    with pytest.raises(RuntimeError), transport_from_url(relay.url).connect() as connection:
+        connection.send(first, then=second)
+        raise RuntimeError("the worker stops before the second message")
+    relay.wait_for(1)
+    assert [m.recipients for m in relay.messages] == [["first@example.com"]]
+
+
+def test_another_message_than_the_announced_one_is_refused_unsent(relay: FlakySMTPServer) -> None:
+    first, second = _envelope("first@example.com"), _envelope("second@example.com")
+    with transport_from_url(relay.url).connect() as connection:
+        connection.send(first, then=second)
+        if relay.pipelining:
+            with pytest.raises(ConnectionLost):
+                connection.send(_envelope("other@example.com"))
+    relay.wait_for(1)
+    assert [m.recipients for m in relay.messages] == [["first@example.com"]]
+
+
+class _EagerRelay:
+    """Answers a message's final dot only once the next message's MAIL, RCPT and DATA
+    have arrived too: a client that waits for each reply before writing more hangs here."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.bodies: list[list[bytes]] = []
+        self._listener = socket.create_server(("127.0.0.1", self.port))
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        connection, _ = self._listener.accept()
+        with connection, connection.makefile("rb") as lines:
+            connection.sendall(b"220 eager.example.com ESMTP\r\n")
+            lines.readline()  # EHLO
+            connection.sendall(b"250-eager.example.com\r\n250 PIPELINING\r\n")
+            [lines.readline() for _ in range(3)]  # MAIL, RCPT, DATA of the first
+            connection.sendall(b"250 ok\r\n250 ok\r\n354 go ahead\r\n")
+            for last in (False, True):
+                body = []
+                while (line := lines.readline()) not in (b".\r\n", b""):
+                    body.append(line)
+                self.bodies.append(body)
+                if last:
+                    connection.sendall(b"250 queued last\r\n")
+                    break
+                next_commands = [lines.readline() for _ in range(3)]
+                if not next_commands[2].upper().startswith(b"DATA"):
+                    return
+                connection.sendall(b"250 queued\r\n250 ok\r\n250 ok\r\n354 go ahead\r\n")
+            lines.readline()  # QUIT
+            connection.sendall(b"221 bye\r\n")
+
+    def close(self) -> None:
+        self._listener.close()
+
+
+def test_the_next_envelope_goes_with_the_final_dot() -> None:
+    relay = _EagerRelay()
+    first, second = _envelope("one@example.com"), _envelope("two@example.com")
+    try:
+        transport = transport_from_url(f"smtp://127.0.0.1:{relay.port}")
+        transport.timeout = 5  # type: ignore[union-attr]
+        with transport.connect() as connection:
+            assert connection.send(first, then=second) == "250 queued"
+            assert connection.send(second) == "250 queued last"
+    finally:
+        relay.close()
+    assert [b"To: one@example.com\r\n" in body for body in relay.bodies] == [True, False]

@@ -134,6 +134,10 @@ class FlakySMTPServer:
         return f"smtp://127.0.0.1:{self.port}"
 
     @property
+    def pipelining(self) -> bool:
+        return self._handler.pipelining
+
+    @property
     def messages(self) -> list[Received]:
         with self._handler.lock:
             return list(self._handler.messages)
