@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Iterator
+from typing import BinaryIO
 
 import pytest
 
@@ -94,13 +95,11 @@ def test_a_relay_closing_with_421_is_a_lost_connection(relay: FlakySMTPServer) -
     assert lost.value.reply.startswith("421")
 
 
-class _StrictPipeliningRelay:
-    """Advertises PIPELINING and answers MAIL, RCPT and DATA only once all three have
-    arrived: a client that waits for each reply before the next command hangs here."""
+class _ScriptedRelay:
+    """A relay on loopback for one connection, whose `_serve` follows a script."""
 
     def __init__(self) -> None:
         self.port = free_port()
-        self.received: list[bytes] = []
         self._listener = socket.create_server(("127.0.0.1", self.port))
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
@@ -108,21 +107,36 @@ class _StrictPipeliningRelay:
     def _serve(self) -> None:
         connection, _ = self._listener.accept()
         with connection, connection.makefile("rb") as lines:
-            connection.sendall(b"220 strict.example.com ESMTP\r\n")
+            connection.sendall(b"220 relay.example.com ESMTP\r\n")
             lines.readline()  # EHLO
-            connection.sendall(b"250-strict.example.com\r\n250 PIPELINING\r\n")
-            commands = [lines.readline() for _ in range(3)]
-            if not commands[2].upper().startswith(b"DATA"):
-                return
-            connection.sendall(b"250 sender ok\r\n250 recipient ok\r\n354 go ahead\r\n")
-            while (line := lines.readline()) not in (b".\r\n", b""):
-                self.received.append(line)
-            connection.sendall(b"250 queued\r\n")
-            lines.readline()  # QUIT
-            connection.sendall(b"221 bye\r\n")
+            connection.sendall(b"250-relay.example.com\r\n250 PIPELINING\r\n")
+            self._script(connection, lines)
+
+    def _script(self, connection: socket.socket, lines: BinaryIO) -> None:
+        raise NotImplementedError
 
     def close(self) -> None:
         self._listener.close()
+
+
+class _StrictPipeliningRelay(_ScriptedRelay):
+    """Advertises PIPELINING and answers MAIL, RCPT and DATA only once all three have
+    arrived: a client that waits for each reply before the next command hangs here."""
+
+    def __init__(self) -> None:
+        self.received: list[bytes] = []
+        super().__init__()
+
+    def _script(self, connection: socket.socket, lines: BinaryIO) -> None:
+        commands = [lines.readline() for _ in range(3)]
+        if not commands[2].upper().startswith(b"DATA"):
+            return
+        connection.sendall(b"250 sender ok\r\n250 recipient ok\r\n354 go ahead\r\n")
+        while (line := lines.readline()) not in (b".\r\n", b""):
+            self.received.append(line)
+        connection.sendall(b"250 queued\r\n")
+        lines.readline()  # QUIT
+        connection.sendall(b"221 bye\r\n")
 
 
 def test_mail_rcpt_and_data_go_in_one_round_trip_when_the_relay_pipelines() -> None:
@@ -187,42 +201,31 @@ def test_another_message_than_the_announced_one_is_refused_unsent(relay: FlakySM
     assert [m.recipients for m in relay.messages] == [["first@example.com"]]
 
 
-class _EagerRelay:
+class _EagerRelay(_ScriptedRelay):
     """Answers a message's final dot only once the next message's MAIL, RCPT and DATA
     have arrived too: a client that waits for each reply before writing more hangs here."""
 
     def __init__(self) -> None:
-        self.port = free_port()
         self.bodies: list[list[bytes]] = []
-        self._listener = socket.create_server(("127.0.0.1", self.port))
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
+        super().__init__()
 
-    def _serve(self) -> None:
-        connection, _ = self._listener.accept()
-        with connection, connection.makefile("rb") as lines:
-            connection.sendall(b"220 eager.example.com ESMTP\r\n")
-            lines.readline()  # EHLO
-            connection.sendall(b"250-eager.example.com\r\n250 PIPELINING\r\n")
-            [lines.readline() for _ in range(3)]  # MAIL, RCPT, DATA of the first
-            connection.sendall(b"250 ok\r\n250 ok\r\n354 go ahead\r\n")
-            for last in (False, True):
-                body = []
-                while (line := lines.readline()) not in (b".\r\n", b""):
-                    body.append(line)
-                self.bodies.append(body)
-                if last:
-                    connection.sendall(b"250 queued last\r\n")
-                    break
-                next_commands = [lines.readline() for _ in range(3)]
-                if not next_commands[2].upper().startswith(b"DATA"):
-                    return
-                connection.sendall(b"250 queued\r\n250 ok\r\n250 ok\r\n354 go ahead\r\n")
-            lines.readline()  # QUIT
-            connection.sendall(b"221 bye\r\n")
-
-    def close(self) -> None:
-        self._listener.close()
+    def _script(self, connection: socket.socket, lines: BinaryIO) -> None:
+        [lines.readline() for _ in range(3)]  # MAIL, RCPT, DATA of the first
+        connection.sendall(b"250 ok\r\n250 ok\r\n354 go ahead\r\n")
+        for last in (False, True):
+            body = []
+            while (line := lines.readline()) not in (b".\r\n", b""):
+                body.append(line)
+            self.bodies.append(body)
+            if last:
+                connection.sendall(b"250 queued last\r\n")
+                break
+            next_commands = [lines.readline() for _ in range(3)]
+            if not next_commands[2].upper().startswith(b"DATA"):
+                return
+            connection.sendall(b"250 queued\r\n250 ok\r\n250 ok\r\n354 go ahead\r\n")
+        lines.readline()  # QUIT
+        connection.sendall(b"221 bye\r\n")
 
 
 def test_the_next_envelope_goes_with_the_final_dot() -> None:
