@@ -4,7 +4,7 @@ A fresh PostgreSQL database, N readers with skewed topic mixes and time zones, 6
 articles, K real Celery worker processes on Redis, and a local SMTP sink (Postfix's
 `smtp-sink`, or aiosmtpd's when Postfix is not installed). It times "send" to the last
 message accepted, and measures the sink's own ceiling with Postfix's `smtp-source`
-sending as many messages of the same size over as many sessions.
+sending as many messages of the same size over as many sessions (the better of two runs).
 
 The database time share is PostgreSQL's own count of the time its sessions spent
 running statements in the benchmark's database (`pg_stat_database.active_time`), over
@@ -416,14 +416,22 @@ def _sample_size(runtime: Runtime, samples: int = 50) -> int:
     return sum(sizes) // len(sizes) if sizes else 0
 
 
+CEILING_RUNS = 2
+
+
 def _ceiling(port: int, messages: int, size: int, sessions: int) -> float | None:
-    """Seconds Postfix's smtp-source needs for the same messages over as many sessions."""
+    """Seconds Postfix's smtp-source needs for the same messages over as many sessions:
+    the best of two runs, so a moment of load elsewhere on the machine does not lower the
+    ceiling (and flatter the ratio)."""
     if not messages or shutil.which("smtp-source") is None:
         return None
-    started = time.perf_counter()
-    subprocess.run(
-        ["smtp-source", "-s", str(sessions), "-m", str(messages), "-l", str(size),
-         "-f", "alerts@example.com", "-t", "reader@bench.example.com", f"127.0.0.1:{port}"],
-        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=3600,
-    )  # fmt: skip
-    return time.perf_counter() - started
+    runs = []
+    for _ in range(CEILING_RUNS):
+        started = time.perf_counter()
+        subprocess.run(
+            ["smtp-source", "-s", str(sessions), "-m", str(messages), "-l", str(size),
+             "-f", "alerts@example.com", "-t", "reader@bench.example.com", f"127.0.0.1:{port}"],
+            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=3600,
+        )  # fmt: skip
+        runs.append(time.perf_counter() - started)
+    return min(runs)
