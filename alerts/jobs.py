@@ -1,7 +1,8 @@
 """The digest run as the CLI, the scheduler and the workers see it: plan, queue, send.
 
 Planning commits the ledger before any batch is published, so a worker never sees a
-batch whose rows are not in the database yet.
+batch whose rows are not in the database yet. A breaking alert's batches are published as
+urgent (alerts.batches), whichever path queues them.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from alerts.api_tokens import allows
 from alerts.audit import record, token_actor
+from alerts.batches import Publish, cut, queue_rows
 from alerts.breaking import AlertError, create_alert, plan_alert, set_alert_status
 from alerts.delivery import BatchResult, RetryPolicy, SweepResult, send_batch, sweep_stuck
 from alerts.editions import get_edition, issue_date
@@ -37,9 +39,6 @@ class QueuedRun:
         return sum(len(batch) for batch in self.batches)
 
 
-Publish = Callable[[list[list[int]]], None]
-
-
 def plan_and_queue(
     runtime: Runtime, *, now: datetime, force: bool = False, publish: Publish | None = None
 ) -> QueuedRun:
@@ -47,19 +46,12 @@ def plan_and_queue(
     sendable row in batches.
 
     With `publish`, each chunk's batches are handed over as soon as the chunk is
-    committed, so sending starts while the rest is planned.
+    committed, so sending starts while the rest is planned. Rows queued again (their
+    message was lost, or their retry is due) go out by send, a breaking alert's as urgent.
     """
     settings = runtime.settings
     requeue_after = timedelta(seconds=settings.requeue_seconds)
     run = QueuedRun(PlanResult())
-
-    def hand_over(ids: list[int]) -> None:
-        size = settings.batch_size
-        batches = [ids[i : i + size] for i in range(0, len(ids), size)]
-        run.batches.extend(batches)
-        if publish is not None and batches:
-            publish(batches)
-
     with runtime.session() as session:
         run.swept = sweep_stuck(session, now=now, lease=_lease(runtime))
         session.commit()
@@ -68,12 +60,18 @@ def plan_and_queue(
         ):
             session.commit()
             run.plan.add(chunk.result)
-            hand_over(chunk.pending_ids)
+            batches = cut(chunk.pending_ids, settings.batch_size)
+            if publish is not None and batches:
+                publish(batches, urgent=False)
+            run.batches.extend(batches)
         leftovers = claim_queue(
             session, now=now, batch_size=settings.batch_size, requeue_after=requeue_after
         )
         session.commit()
-        hand_over([i for batch in leftovers for i in batch])
+        run.batches += queue_rows(
+            session, [i for batch in leftovers for i in batch],
+            batch_size=settings.batch_size, publish=publish,
+        )  # fmt: skip
     return run
 
 
@@ -95,7 +93,8 @@ def _queue(
     *,
     now: datetime,
 ) -> None:
-    """Queue the pending rows of `started`'s issue or alert right away. Commits."""
+    """Queue the pending rows of `started`'s issue or alert right away (an alert's as
+    urgent). Commits."""
     settings = runtime.settings
     batches = claim_queue(
         session, now=now, batch_size=settings.batch_size,
@@ -105,7 +104,7 @@ def _queue(
     session.commit()
     started.queued += sum(len(batch) for batch in batches)
     if publish is not None and batches:
-        publish(batches)
+        publish(batches, urgent=started.alert_id is not None)
 
 
 def send_now(

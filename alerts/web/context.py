@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from flask import current_app, g
 from sqlalchemy.orm import Session
 
+from alerts.batches import Publish
 from alerts.errors import DeliveryError
-from alerts.jobs import Publish, send_queued_batch
+from alerts.jobs import send_queued_batch
 from alerts.notices import Notice, send_notice
 from alerts.runtime import Runtime
 from alerts.web.ratelimit import (
@@ -81,12 +82,12 @@ def _inline_notifier(runtime: Runtime) -> Notifier:
 
 
 def _celery_notifier(runtime: Runtime) -> Notifier:
-    from alerts.celery_app import create_celery
-    from alerts.tasks import SEND_NOTICE
+    from alerts.celery_app import SEND_NOTICE, create_celery
 
     app = create_celery(runtime.settings)
 
     def notify(notice: Notice, subscriber_id: int) -> None:
+        # The app routes notices to the urgent queue: a reader waits for this one.
         app.send_task(SEND_NOTICE, args=[notice.value, subscriber_id])
 
     return notify
@@ -100,7 +101,8 @@ def _celery_publisher(runtime: Runtime) -> Publish:
 
 
 def _thread_publisher(runtime: Runtime) -> Publish:
-    """Without a broker (development), send in a background thread so the page answers."""
+    """Without a broker (development), send in a background thread so the page answers;
+    every batch starts at once, so nothing is more urgent than anything else."""
 
     def send(batches: list[list[int]]) -> None:
         for batch in batches:
@@ -109,7 +111,7 @@ def _thread_publisher(runtime: Runtime) -> Publish:
             except Exception:
                 log.exception("sending a batch in-process failed")
 
-    def publish(batches: list[list[int]]) -> None:
+    def publish(batches: list[list[int]], *, urgent: bool) -> None:
         threading.Thread(target=send, args=(batches,), daemon=True).start()
 
     return publish

@@ -16,7 +16,7 @@ import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alerts.celery_app import QUEUE, create_celery
+from alerts.celery_app import BULK_QUEUE, create_celery
 from alerts.charts import minute_chart, nice_ceiling
 from alerts.config import load_settings
 from alerts.console import feedback_per_day, per_minute, sends_in_progress
@@ -95,11 +95,11 @@ def test_queue_depth_and_age_of_what_was_enqueued(database_url: str, broker_url:
     client = redis.Redis.from_url(broker_url)
     with app.connection_for_write() as connection:
         # Taken and not acknowledged, as a worker's reserved task is.
-        assert connection.default_channel.basic_get(QUEUE, no_ack=False) is not None
-        figures = read_broker(client, queues=(QUEUE,), now=before + 90)
+        assert connection.default_channel.basic_get(BULK_QUEUE, no_ack=False) is not None
+        figures = read_broker(client, queues=(BULK_QUEUE,), now=before + 90)
     app.close()
 
-    assert [(queue.name, queue.waiting) for queue in figures.queues] == [(QUEUE, 4)]
+    assert [(queue.name, queue.waiting) for queue in figures.queues] == [(BULK_QUEUE, 4)]
     assert figures.unacked == 1
     oldest = figures.queues[0].oldest_waiting_seconds
     assert oldest is not None and 85 <= oldest <= 90
@@ -107,10 +107,10 @@ def test_queue_depth_and_age_of_what_was_enqueued(database_url: str, broker_url:
 
     # Someone else's message, without our stamp, counts but has no age.
     client.flushdb()
-    client.lpush(QUEUE, b'{"body": "", "headers": {"task": "x"}, "properties": {}}')
-    figures = read_broker(client, queues=(QUEUE, "other"), now=before)
+    client.lpush(BULK_QUEUE, b'{"body": "", "headers": {"task": "x"}, "properties": {}}')
+    figures = read_broker(client, queues=(BULK_QUEUE, "other"), now=before)
     assert [(q.name, q.waiting, q.oldest_waiting_seconds) for q in figures.queues] == [
-        (QUEUE, 1, None),
+        (BULK_QUEUE, 1, None),
         ("other", 0, None),
     ]
 
@@ -123,7 +123,7 @@ def test_tasks_per_second_come_from_the_last_full_minute(broker_url: str) -> Non
         count_task(FINISHED, broker_url, now=minute_start + 59)
     count_task(FINISHED, broker_url, now=minute_start + 61)  # the current minute: not yet
     client = redis.Redis.from_url(broker_url)
-    figures = read_broker(client, queues=(QUEUE,), now=minute_start + 75)
+    figures = read_broker(client, queues=(BULK_QUEUE,), now=minute_start + 75)
     assert (figures.tasks_in_per_second, figures.tasks_out_per_second) == (0.5, 0.2)
     assert (figures.published_total, figures.finished_total) == (30, 13)
     count_task(PUBLISHED, "redis://127.0.0.1:9/0")  # a broker that is down: no error
