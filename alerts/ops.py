@@ -150,8 +150,8 @@ def _broker(
             app = create_celery(runtime.settings)
             try:
                 workers = read_workers(
-                    app, client, waiting=broker.waiting, now=time.time(), timeout=timeout,
-                    stall_seconds=stall,
+                    app, client, waiting={queue.name: queue.waiting for queue in broker.queues},
+                    now=time.time(), timeout=timeout, stall_seconds=stall,
                 )  # fmt: skip
             finally:
                 app.close()

@@ -16,7 +16,7 @@ import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alerts.celery_app import BULK_QUEUE, create_celery
+from alerts.celery_app import BULK_QUEUE, URGENT_QUEUE, create_celery
 from alerts.charts import minute_chart, nice_ceiling
 from alerts.config import load_settings
 from alerts.console import feedback_per_day, per_minute, sends_in_progress
@@ -153,24 +153,53 @@ def test_workers_answer_with_their_figures_and_are_remembered(
         deadline = time.monotonic() + 30
         workers: list[WorkerFigures] = []
         while time.monotonic() < deadline and not workers:
-            workers = read_workers(app, client, waiting=0, now=time.time(), timeout=1.0)
+            workers = read_workers(app, client, waiting={}, now=time.time(), timeout=1.0)
         assert len(workers) == 1, (tmp_path / "worker.log").read_text()
         worker = workers[0]
         assert worker.answering and not worker.stalled
+        assert worker.queues == (URGENT_QUEUE, BULK_QUEUE)  # both by default, urgent first
         assert (worker.pid, worker.concurrency, worker.running) == (process.pid, 2, 0)
         assert worker.name.startswith("celery@") and worker.host == worker.name[7:]
         # Tasks wait and this worker has finished none since it started: stalled.
         stalled = read_workers(
-            app, client, waiting=3, now=time.time(), timeout=1.0, stall_seconds=0
+            app, client, waiting={BULK_QUEUE: 3}, now=time.time(), timeout=1.0, stall_seconds=0
         )
         assert [w.stalled for w in stalled] == [True]
     finally:
         stop_worker(process)
     seen_at = time.time()
-    gone = read_workers(app, client, waiting=0, now=seen_at + 120, timeout=0.3)
+    gone = read_workers(app, client, waiting={}, now=seen_at + 120, timeout=0.3)
     app.close()
     assert [(w.name, w.answering, w.pid) for w in gone] == [(worker.name, False, process.pid)]
     assert seen_at + 120 - gone[0].last_seen >= 120
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_worker_kept_for_urgent_work_is_not_stalled_by_a_digest_backlog(
+    worker_environment: dict[str, str], broker_url: str, tmp_path: Path
+) -> None:
+    settings = load_settings(redis_url=broker_url, _env_file=None)
+    app = create_celery(settings)
+    client = redis.Redis.from_url(broker_url)
+    process = start_worker(worker_environment, tmp_path / "worker.log", concurrency=1,
+                           queues=URGENT_QUEUE)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        workers: list[WorkerFigures] = []
+        while time.monotonic() < deadline and not workers:
+            workers = read_workers(app, client, waiting={BULK_QUEUE: 3, URGENT_QUEUE: 0},
+                                   now=time.time(), timeout=1.0, stall_seconds=0)  # fmt: skip
+        assert [(w.queues, w.stalled) for w in workers] == [((URGENT_QUEUE,), False)], (
+            tmp_path / "worker.log"
+        ).read_text()
+        # Urgent work waits and it finishes nothing: that is a stall.
+        stalled = read_workers(app, client, waiting={BULK_QUEUE: 3, URGENT_QUEUE: 1},
+                               now=time.time(), timeout=1.0, stall_seconds=0)  # fmt: skip
+        assert [w.stalled for w in stalled] == [True]
+    finally:
+        stop_worker(process)
+        app.close()
 
 
 # --- the ledger -------------------------------------------------------------------------

@@ -265,7 +265,7 @@ def test_the_json_fits_its_schema_and_the_tables_show_the_same_figures(
         ["newsalerts.urgent", "0", "—"],
         ["newsalerts", "4", "30 min"],
         ["taken by workers", "0", ""],
-        [GONE_WORKER, "mail-2.example.net", "4242", "4", "0", "7", "2 h 30 min ago",
+        [GONE_WORKER, "mail-2.example.net", "—", "4242", "4", "0", "7", "2 h 30 min ago",
          "not answering"],
         [f"Daily briefing, {now:%-d %b %Y}", "open", "3 / 12", "5", "3", "1", "3/min",
          "in 1 min 40 s", "30 min"],

@@ -358,8 +358,9 @@ def test_an_operator_watches_pauses_and_resumes_a_live_send(
         )  # ... in the failures table, which appeared by itself
         row = page.locator("tbody tr", has=page.get_by_text(f"celery@{socket.gethostname()}"))
         expect(row.locator("td")).to_have_text(
-            [f"celery@{socket.gethostname()}", socket.gethostname(), re.compile(r"\d+"),
-             str(CONCURRENCY), re.compile(r"\d"), re.compile(r"\d"), "now", "answering"]
+            [f"celery@{socket.gethostname()}", socket.gethostname(),
+             "newsalerts.urgent, newsalerts", re.compile(r"\d+"), str(CONCURRENCY),
+             re.compile(r"\d"), re.compile(r"\d"), "now", "answering"]
         )  # fmt: skip
 
         # The same send in /metrics, moving too.
