@@ -25,6 +25,8 @@ from alerts.web.security import FormGuard
 
 log = logging.getLogger(__name__)
 WORDING_VERSION = "2026-11-a"
+# The name of the threads that send batches without a broker (tests wait for them).
+SENDING_THREAD = "newsalerts-send"
 
 Notifier = Callable[[Notice, int], None]
 
@@ -112,7 +114,7 @@ def _thread_publisher(runtime: Runtime) -> Publish:
                 log.exception("sending a batch in-process failed")
 
     def publish(batches: list[list[int]], *, urgent: bool) -> None:
-        threading.Thread(target=send, args=(batches,), daemon=True).start()
+        threading.Thread(target=send, args=(batches,), name=SENDING_THREAD, daemon=True).start()
 
     return publish
 
