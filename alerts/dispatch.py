@@ -7,19 +7,20 @@ from contextlib import contextmanager
 
 from celery import Celery
 
-from alerts.celery_app import create_celery
+from alerts.batches import Publish
+from alerts.celery_app import SEND_BATCH, create_celery, queue_for
 from alerts.config import Settings
-from alerts.jobs import Publish
-from alerts.tasks import SEND_BATCH
 
 
 def publisher_for(app: Celery) -> Publish:
-    """A function that publishes batches (one task each, carrying ledger ids only)."""
+    """A function that publishes batches (one task each, carrying ledger ids only) to the
+    urgent queue or the bulk one."""
 
-    def publish(batches: list[list[int]]) -> None:
+    def publish(batches: list[list[int]], *, urgent: bool) -> None:
+        queue = queue_for(urgent=urgent)
         with app.producer_or_acquire() as producer:
             for batch in batches:
-                app.send_task(SEND_BATCH, args=[batch], producer=producer)
+                app.send_task(SEND_BATCH, args=[batch], queue=queue, producer=producer)
 
     return publish
 
@@ -33,6 +34,6 @@ def batch_publisher(settings: Settings) -> Iterator[Publish]:
         app.close()
 
 
-def publish_batches(settings: Settings, batches: Sequence[list[int]]) -> None:
+def publish_batches(settings: Settings, batches: Sequence[list[int]], *, urgent: bool) -> None:
     with batch_publisher(settings) as publish:
-        publish(list(batches))
+        publish(list(batches), urgent=urgent)

@@ -1,11 +1,13 @@
 """The digest run as the CLI, the scheduler and the workers see it: plan, queue, send.
 
 Planning commits the ledger before any batch is published, so a worker never sees a
-batch whose rows are not in the database yet.
+batch whose rows are not in the database yet. A breaking alert's batches are published as
+urgent (alerts.batches), whichever path queues them.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -16,14 +18,18 @@ from sqlalchemy.orm import Session
 
 from alerts.api_tokens import allows
 from alerts.audit import record, token_actor
-from alerts.breaking import AlertError, create_alert, plan_alert, set_alert_status
+from alerts.batches import Publish, batch_log_context, cut, queue_rows
+from alerts.breaking import AlertError, alert_key, create_alert, plan_alert, set_alert_status
 from alerts.delivery import BatchResult, RetryPolicy, SweepResult, send_batch, sweep_stuck
-from alerts.editions import get_edition, issue_date
+from alerts.editions import get_edition, issue_date, list_editions
 from alerts.issues import IssueError, cancel, get_issue, issue_for, pause, resume
+from alerts.logs import log_context
 from alerts.models import ApiToken, Article, BreakingAlert, IssueStatus
 from alerts.planning import PlanResult, claim_queue, plan_in_chunks
 from alerts.runtime import Runtime
 from alerts.selection import local_today
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -37,9 +43,6 @@ class QueuedRun:
         return sum(len(batch) for batch in self.batches)
 
 
-Publish = Callable[[list[list[int]]], None]
-
-
 def plan_and_queue(
     runtime: Runtime, *, now: datetime, force: bool = False, publish: Publish | None = None
 ) -> QueuedRun:
@@ -47,34 +50,63 @@ def plan_and_queue(
     sendable row in batches.
 
     With `publish`, each chunk's batches are handed over as soon as the chunk is
-    committed, so sending starts while the rest is planned.
+    committed, so sending starts while the rest is planned. Rows queued again (their
+    message was lost, or their retry is due) go out by send, a breaking alert's as urgent.
+    Logs one line for each edition that had readers due, and one for rows queued again.
     """
     settings = runtime.settings
     requeue_after = timedelta(seconds=settings.requeue_seconds)
     run = QueuedRun(PlanResult())
-
-    def hand_over(ids: list[int]) -> None:
-        size = settings.batch_size
-        batches = [ids[i : i + size] for i in range(0, len(ids), size)]
-        run.batches.extend(batches)
-        if publish is not None and batches:
-            publish(batches)
-
     with runtime.session() as session:
         run.swept = sweep_stuck(session, now=now, lease=_lease(runtime))
         session.commit()
-        for chunk in plan_in_chunks(
-            session, now=now, force=force, queued_until=now + requeue_after
-        ):
-            session.commit()
-            run.plan.add(chunk.result)
-            hand_over(chunk.pending_ids)
+        for edition in list_editions(session, now=now, active_only=True):
+            planned, queued_before = PlanResult(), run.queued
+            with log_context(edition=edition.slug):
+                for chunk in plan_in_chunks(
+                    session, now=now, force=force, queued_until=now + requeue_after,
+                    editions=[edition],
+                ):  # fmt: skip
+                    session.commit()
+                    planned.add(chunk.result)
+                    batches = cut(chunk.pending_ids, settings.batch_size)
+                    if publish is not None and batches:
+                        publish(batches, urgent=False)
+                    run.batches.extend(batches)
+                if planned.due:
+                    _log_planned(planned, queued=run.queued - queued_before)
+            run.plan.add(planned)
         leftovers = claim_queue(
             session, now=now, batch_size=settings.batch_size, requeue_after=requeue_after
         )
         session.commit()
-        hand_over([i for batch in leftovers for i in batch])
+        again = queue_rows(
+            session, [i for batch in leftovers for i in batch],
+            batch_size=settings.batch_size, publish=publish,
+        )  # fmt: skip
+        run.batches.extend(again)
+    _log_recovered(run.swept, queued_again=sum(len(batch) for batch in again))
     return run
+
+
+def _log_planned(plan: PlanResult, *, queued: int) -> None:
+    log.info(
+        "%d readers due: %d digests planned, %d with nothing new, %d planned before, "
+        "%d of a cancelled issue; %d queued",
+        plan.due, plan.planned, plan.skipped_empty, plan.already_planned, plan.cancelled,
+        queued,
+    )  # fmt: skip
+
+
+def _log_recovered(swept: SweepResult, *, queued_again: int) -> None:
+    if not (queued_again or swept.requeued or swept.abandoned):
+        log.debug("nothing to queue again, no rows of stopped workers")
+        return
+    log.info(
+        "%d rows queued again; of the rows of stopped workers, %d back to pending and "
+        "%d failed (the outcome of their SMTP exchange is unknown)",
+        queued_again, swept.requeued, swept.abandoned,
+    )  # fmt: skip
 
 
 @dataclass
@@ -93,9 +125,11 @@ def _queue(
     started: StartedSend,
     publish: Publish | None,
     *,
+    edition: str,
     now: datetime,
 ) -> None:
-    """Queue the pending rows of `started`'s issue or alert right away. Commits."""
+    """Queue the pending rows of `started`'s issue or alert right away (an alert's as
+    urgent). Commits."""
     settings = runtime.settings
     batches = claim_queue(
         session, now=now, batch_size=settings.batch_size,
@@ -103,9 +137,12 @@ def _queue(
         issue_id=started.issue_id, alert_id=started.alert_id,
     )  # fmt: skip
     session.commit()
-    started.queued += sum(len(batch) for batch in batches)
+    queued = sum(len(batch) for batch in batches)
+    started.queued += queued
     if publish is not None and batches:
-        publish(batches)
+        publish(batches, urgent=started.alert_id is not None)
+    with log_context(edition=edition, issue_id=started.issue_id, alert_id=started.alert_id):
+        log.info("%d planned, %d queued in %d batches", started.planned, queued, len(batches))
 
 
 def send_now(
@@ -139,7 +176,7 @@ def send_now(
                                     local_date=day):  # fmt: skip
             started.planned += chunk.result.planned
             session.commit()
-        _queue(runtime, session, started, publish, now=now)
+        _queue(runtime, session, started, publish, edition=chosen.slug, now=now)
         return started
 
 
@@ -164,7 +201,7 @@ def change_issue(
         record(session, actor=actor, action=f"issue.{action}", target=target, now=now)
         session.commit()
         if action == "resume":
-            _queue(runtime, session, started, publish, now=now)
+            _queue(runtime, session, started, publish, edition=issue.edition.slug, now=now)
         return started
 
 
@@ -187,7 +224,7 @@ def change_alert(
         session.commit()
         started = StartedSend(alert_id=alert_id)
         if action == "resume":
-            _queue(runtime, session, started, publish, now=now)
+            _queue(runtime, session, started, publish, edition=alert_key(alert_id), now=now)
         return started
 
 
@@ -202,7 +239,7 @@ def start_alert(
         plan, _ = plan_alert(session, alert, now=now, per_day=runtime.settings.alerts_per_day)
         session.commit()
         started = StartedSend(alert_id=alert.id, planned=plan.planned)
-        _queue(runtime, session, started, publish, now=now)
+        _queue(runtime, session, started, publish, edition=alert_key(alert.id), now=now)
         return started
 
 
@@ -245,17 +282,38 @@ def _lease(runtime: Runtime) -> timedelta:
 def send_queued_batch(
     runtime: Runtime, ids: list[int], *, on_message: Callable[[], None] | None = None
 ) -> BatchResult:
-    with runtime.session() as session:
-        return send_batch(
-            session,
-            ids,
-            composer=runtime.composer(session),
-            transport=runtime.transport,
-            lease=_lease(runtime),
-            group_size=runtime.settings.send_group_size,
-            retry=RetryPolicy(
-                max_attempts=runtime.settings.max_attempts,
-                base=timedelta(seconds=runtime.settings.retry_base_seconds),
-            ),
-            on_message=on_message,
-        )
+    """Send one batch of ledger rows (a worker's task, or in-process without a broker).
+
+    Every line logged meanwhile, here or deeper down, names the batch and its send
+    (alerts.batches.batch_log_context); one line at the end says how it went.
+    """
+    with runtime.session() as session, batch_log_context(session, ids):
+        try:
+            result = send_batch(
+                session,
+                ids,
+                composer=runtime.composer(session),
+                transport=runtime.transport,
+                lease=_lease(runtime),
+                group_size=runtime.settings.send_group_size,
+                retry=RetryPolicy(
+                    max_attempts=runtime.settings.max_attempts,
+                    base=timedelta(seconds=runtime.settings.retry_base_seconds),
+                ),
+                on_message=on_message,
+            )
+        except Exception as error:
+            # The traceback is the caller's to log (Celery does); this line ties it to the batch.
+            log.warning("the batch stopped: %s", _first_line(error))
+            raise
+        log.info(
+            "batch done: %d sent, %d failed, %d to retry, %d no longer subscribed",
+            result.sent, result.failed, result.retrying, result.not_mailable,
+        )  # fmt: skip
+        return result
+
+
+def _first_line(error: Exception) -> str:
+    """The error's name and first line (SQLAlchemy appends the statement and parameters)."""
+    lines = str(error).strip().splitlines() or [""]
+    return f"{type(error).__name__}: {lines[0]}"[:300]

@@ -1,8 +1,11 @@
 """Logging for every newsalerts process: JSON lines in production, readable lines otherwise.
 
-Each line has the time, level, logger and message, and the `edition`, `delivery_id` and
-`task_id` it concerns when known: from `extra={...}`, from `log_context(...)` around a
-piece of work, or (task id) from the Celery task running in this process. Email addresses
+Each line has the time, level, logger and message, and what it concerns when known: the
+`edition` (a slug, or `alert-<id>`), `issue_id` or `alert_id`, the batch being sent
+(`first_delivery_id`, `last_delivery_id`, `batch_size`), a single `delivery_id`, the
+`task_id`. They come from `extra={...}`, from `log_context(...)` around a piece of work
+(alerts.batches names every batch this way), or (task id) from the Celery task running
+in this process. Email addresses
 in messages and tracebacks at INFO and above are masked to `a***@example.com`: the
 domain stays, which is what an operator needs to see a relay or a mailbox provider
 misbehave; the reader's identity does not go to the log files.
@@ -22,7 +25,16 @@ from typing import IO, Any
 
 from alerts.config import Settings
 
-CONTEXT_FIELDS = ("edition", "delivery_id", "task_id")
+CONTEXT_FIELDS = (
+    "edition",
+    "issue_id",
+    "alert_id",
+    "first_delivery_id",
+    "last_delivery_id",
+    "batch_size",
+    "delivery_id",
+    "task_id",
+)
 # A local part as real addresses write it (letters, digits, . _ + -), then a dotted domain.
 _ADDRESS = re.compile(r"([\w+-])[\w.+-]*@((?:[\w-]+\.)+[\w-]+)")
 _context: ContextVar[tuple[tuple[str, Any], ...]] = ContextVar("newsalerts_log", default=())
@@ -36,10 +48,27 @@ def mask_addresses(text: str) -> str:
 
 @contextmanager
 def log_context(
-    *, edition: str | None = None, delivery_id: int | None = None, task_id: str | None = None
+    *,
+    edition: str | None = None,
+    issue_id: int | None = None,
+    alert_id: int | None = None,
+    first_delivery_id: int | None = None,
+    last_delivery_id: int | None = None,
+    batch_size: int | None = None,
+    delivery_id: int | None = None,
+    task_id: str | None = None,
 ) -> Iterator[None]:
     """Attach these fields to every record logged inside the block (this thread/task only)."""
-    given = {"edition": edition, "delivery_id": delivery_id, "task_id": task_id}
+    given = {
+        "edition": edition,
+        "issue_id": issue_id,
+        "alert_id": alert_id,
+        "first_delivery_id": first_delivery_id,
+        "last_delivery_id": last_delivery_id,
+        "batch_size": batch_size,
+        "delivery_id": delivery_id,
+        "task_id": task_id,
+    }
     fields = dict(_context.get()) | {
         key: value for key, value in given.items() if value is not None
     }

@@ -31,7 +31,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import ColumnElement, Float, case, cast, func, select
 from sqlalchemy.orm import Session
 
-from alerts.celery_app import QUEUE, create_celery
+from alerts.celery_app import QUEUES, create_celery
 from alerts.console import sends_in_progress
 from alerts.health import OK, check_relays, relay_key
 from alerts.models import Delivery, DeliveryStatus, FeedbackEvent, FeedbackKind, FeedSource
@@ -86,7 +86,7 @@ class NewsalertsCollector(Collector):
         now: datetime,
         probe_workers: bool = True,
         worker_timeout: float = 0.5,
-        queues: Sequence[str] = (QUEUE,),
+        queues: Sequence[str] = QUEUES,
         probe_relays: bool = True,
     ) -> None:
         self.runtime = runtime

@@ -15,7 +15,7 @@ from typing import Any
 import redis
 from sqlalchemy import func, select
 
-from alerts.celery_app import QUEUE, create_celery
+from alerts.celery_app import QUEUES, create_celery
 from alerts.console import SendInProgress, feedback_per_day, oldest_pending, sends_in_progress
 from alerts.failures import dead_letters, failure_groups
 from alerts.health import OK, check_services, relay_key
@@ -141,7 +141,7 @@ def _broker(
         runtime.settings.redis_url, socket_timeout=3, socket_connect_timeout=3
     )
     try:
-        broker = read_broker(client, queues=(QUEUE,), now=status.now.timestamp())
+        broker = read_broker(client, queues=QUEUES, now=status.now.timestamp())
         status.queues = [asdict(queue) for queue in broker.queues]
         status.unacked = broker.unacked
         status.tasks_in_per_second = broker.tasks_in_per_second
@@ -150,8 +150,8 @@ def _broker(
             app = create_celery(runtime.settings)
             try:
                 workers = read_workers(
-                    app, client, waiting=broker.waiting, now=time.time(), timeout=timeout,
-                    stall_seconds=stall,
+                    app, client, waiting={queue.name: queue.waiting for queue in broker.queues},
+                    now=time.time(), timeout=timeout, stall_seconds=stall,
                 )  # fmt: skip
             finally:
                 app.close()

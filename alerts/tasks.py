@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from celery import shared_task
+from celery import current_app, shared_task
 from sqlalchemy.exc import OperationalError
 
+from alerts.celery_app import POLL_FEEDS, SEND_BATCH, SEND_NOTICE, TICK
+from alerts.dispatch import publisher_for
 from alerts.errors import DeliveryError
 from alerts.jobs import plan_and_queue, send_queued_batch
 from alerts.metrics import record_tick
@@ -17,10 +19,7 @@ from subscribers.database import utcnow
 
 log = logging.getLogger(__name__)
 
-SEND_BATCH = "newsalerts.send_batch"
-SEND_NOTICE = "newsalerts.send_notice"
-TICK = "newsalerts.tick"
-POLL_FEEDS = "newsalerts.poll_feeds"
+__all__ = ["POLL_FEEDS", "SEND_BATCH", "SEND_NOTICE", "TICK"]
 
 # A database that is briefly unreachable is worth a few short retries; the ledger makes
 # the repeat harmless, and the scheduler re-queues anything still pending later anyway.
@@ -28,7 +27,8 @@ _RETRY = {"autoretry_for": (OperationalError,), "retry_backoff": 5, "max_retries
 
 
 @shared_task(name=SEND_BATCH, acks_late=True, ignore_result=True, **_RETRY)
-def send_digest_batch(delivery_ids: list[int]) -> None:
+def send_batch_task(delivery_ids: list[int]) -> None:
+    """A batch of a digest's or a breaking alert's rows (alerts.dispatch chose its queue)."""
     send_queued_batch(process_runtime(), [int(i) for i in delivery_ids])
 
 
@@ -62,14 +62,10 @@ def send_notice_task(notice: str, subscriber_id: int) -> None:
 
 @shared_task(name=TICK, acks_late=True, ignore_result=True, **_RETRY)
 def tick() -> None:
-    """Every minute: plan whoever's hour has come, queue every sendable row."""
-
-    def publish(batches: list[list[int]]) -> None:
-        for batch in batches:
-            send_digest_batch.delay(batch)
-
+    """Every minute: plan whoever's hour has come, queue every sendable row (a breaking
+    alert's to the urgent queue)."""
     runtime = process_runtime()
-    plan_and_queue(runtime, now=utcnow(), publish=publish)
+    plan_and_queue(runtime, now=utcnow(), publish=publisher_for(current_app))
     record_tick(runtime.settings.redis_url, utcnow())
 
 

@@ -1,6 +1,7 @@
 """The Celery workers as they answer a broadcast: host, pid, concurrency, tasks running.
 
-Two broadcasts (`stats`, `active`) side by side, each waiting `timeout` seconds for replies;
+Three broadcasts (`stats`, `active`, `active_queues`) side by side, each waiting `timeout`
+seconds for replies;
 no events and no Flower needed. What a single broadcast cannot tell — when a worker last
 answered, and when its count of finished tasks last moved — is kept in one Redis hash
 (`newsalerts:workers`), updated by whoever looks (the console, `newsalerts ops status`). So:
@@ -8,15 +9,17 @@ answered, and when its count of finished tasks last moved — is kept in one Red
 - a worker that answered before and does not now is listed as not answering, with the time
   it was last seen (for a day);
 - a worker that answers but has finished no task for `stall_seconds` while messages wait in
-  the queue is flagged as stalled (hung in an SMTP exchange, or not consuming at all). The
-  clock starts when a worker is first seen, or at its start when it has finished nothing.
+  a queue it consumes is flagged as stalled (hung in an SMTP exchange, or not consuming at
+  all); a worker kept for urgent work (`-Q newsalerts.urgent`) is not stalled by a digest
+  backlog. The clock starts when a worker is first seen, or at its start when it has
+  finished nothing.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -42,23 +45,27 @@ class WorkerFigures:
     last_seen: float  # Unix seconds: the last time it answered
     answering: bool
     stalled: bool
+    queues: tuple[str, ...] = ()  # those it consumes (unknown for one not answering)
 
 
 def read_workers(
     app: Celery,
     client: redis.Redis,
     *,
-    waiting: int,
+    waiting: Mapping[str, int],
     now: float,
     timeout: float = 0.5,
     stall_seconds: float = STALL_SECONDS,
 ) -> list[WorkerFigures]:
-    """Every worker that answers now or answered in the last day, by name."""
+    """Every worker that answers now or answered in the last day, by name. `waiting`:
+    messages waiting in each queue."""
     inspect = app.control.inspect(timeout=timeout)
-    with ThreadPoolExecutor(max_workers=2) as executor:  # each waits `timeout`: side by side
-        asked = executor.submit(inspect.stats), executor.submit(inspect.active)
+    with ThreadPoolExecutor(max_workers=3) as executor:  # each waits `timeout`: side by side
+        asked = [executor.submit(ask) for ask in (inspect.stats, inspect.active,
+                                                   inspect.active_queues)]  # fmt: skip
         stats: Mapping[str, Any] = asked[0].result() or {}
         active: Mapping[str, Any] = asked[1].result() or {}
+        consuming: Mapping[str, Any] = asked[2].result() or {}
     try:
         remembered = {
             _text(name): json.loads(value) for name, value in client.hgetall(SEEN_KEY).items()
@@ -78,6 +85,9 @@ def read_workers(
         else:
             since = now
         pool = figures.get("pool") or {}
+        queues = _queue_names(consuming.get(name))
+        # Without an answer about its queues, every waiting message counts.
+        backlog = sum(waiting.get(queue, 0) for queue in queues or waiting)
         worker = WorkerFigures(
             name=name,
             host=name.partition("@")[2] or name,
@@ -87,7 +97,8 @@ def read_workers(
             processed=processed,
             last_seen=now,
             answering=True,
-            stalled=waiting > 0 and now - since >= stall_seconds,
+            stalled=backlog > 0 and now - since >= stall_seconds,
+            queues=queues,
         )
         found.append(worker)
         updates[name] = json.dumps(
@@ -134,6 +145,13 @@ def _remember(client: redis.Redis, updates: dict[str, str], forget: list[str]) -
         pipeline.execute()
     except redis.RedisError as error:
         log.warning("could not note the workers' state: %s", error)
+
+
+def _queue_names(reply: Sequence[Any] | None) -> tuple[str, ...]:
+    """The queue names in a worker's `active_queues` reply."""
+    return tuple(
+        str(queue["name"]) for queue in reply or () if isinstance(queue, dict) and queue.get("name")
+    )
 
 
 def _int(value: Any) -> int | None:

@@ -23,7 +23,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 SECRET = "compose-test-secret-0123456789abcdef0123456789"
-APP_SERVICES = ("migrate", "worker", "beat", "web")
+APP_SERVICES = ("migrate", "worker", "worker-urgent", "beat", "web")
 # Every service that keeps running; `migrate` runs once and exits.
 LONG_RUNNING = ("postgres", "redis", "mailpit", "worker", "beat", "web", "flower")
 
@@ -267,12 +267,21 @@ def test_processes_start_in_order(config: dict[str, Any]) -> None:
     assert services["migrate"]["depends_on"]["postgres"] == {"condition": "service_healthy"}
     # A restart policy would run the one-off migration again after it exits successfully.
     assert services["migrate"].get("restart", "no") == "no"
-    for name in ("worker", "beat", "web"):
+    for name in ("worker", "worker-urgent", "beat", "web"):
         depends_on = services[name]["depends_on"]
         assert depends_on["migrate"] == {"condition": "service_completed_successfully"}, name
         assert depends_on["redis"] == {"condition": "service_healthy"}, name
     for name in ("postgres", "redis"):
         assert services[name]["healthcheck"]["test"], name
+
+
+def test_a_worker_for_urgent_work_only_is_there_on_request(config: dict[str, Any]) -> None:
+    services = config["services"]
+    urgent = services["worker-urgent"]
+    assert urgent["command"] == ["newsalerts", "worker", "-Q", "newsalerts.urgent"]
+    assert urgent["profiles"] == ["urgent"]  # `docker-compose --profile urgent up -d`
+    assert urgent["healthcheck"]["test"] == services["worker"]["healthcheck"]["test"]
+    assert urgent["stop_grace_period"] == services["worker"]["stop_grace_period"]
 
 
 def _ports(service: dict[str, Any]) -> list[tuple[str, int, int]]:

@@ -165,7 +165,10 @@ def web(host: str, port: int, threads: int) -> None:
 @click.pass_context
 @clear_errors
 def worker(context: click.Context) -> None:
-    """Run a Celery worker (extra options go to `celery worker`)."""
+    """Run a Celery worker (extra options go to `celery worker`).
+
+    It takes both queues, urgent work (alerts, sign-up emails) first; `-Q newsalerts.urgent`
+    makes a worker for urgent work only."""
     _exec_celery("worker", context.args)
 
 

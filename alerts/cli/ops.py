@@ -74,7 +74,7 @@ def _print(status: dict[str, Any]) -> None:
         )
     if status["workers"] is not None:
         now = datetime.fromisoformat(status["now"]).timestamp()
-        workers = Table("worker", "host", "pid", "processes", "running", "tasks done",
+        workers = Table("worker", "host", "queues", "pid", "processes", "running", "tasks done",
                         "last answer", "state", title="Workers")  # fmt: skip
         for worker in status["workers"]:
             state = (
@@ -84,7 +84,8 @@ def _print(status: dict[str, Any]) -> None:
                 if worker["stalled"]
                 else "answering"
             )
-            workers.add_row(worker["name"], worker["host"], str(worker["pid"] or "—"),
+            workers.add_row(worker["name"], worker["host"], ", ".join(worker["queues"]) or "—",
+                            str(worker["pid"] or "—"),
                             str(worker["concurrency"] or "—"), number(worker["running"]),
                             number(worker["processed"]), last_answer(worker, now),
                             state)  # fmt: skip

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from flask import current_app, g
 from sqlalchemy.orm import Session
 
+from alerts.batches import Publish
 from alerts.errors import DeliveryError
-from alerts.jobs import Publish, send_queued_batch
+from alerts.jobs import send_queued_batch
 from alerts.notices import Notice, send_notice
 from alerts.runtime import Runtime
 from alerts.web.ratelimit import (
@@ -24,6 +25,8 @@ from alerts.web.security import FormGuard
 
 log = logging.getLogger(__name__)
 WORDING_VERSION = "2026-11-a"
+# The name of the threads that send batches without a broker (tests wait for them).
+SENDING_THREAD = "newsalerts-send"
 
 Notifier = Callable[[Notice, int], None]
 
@@ -81,12 +84,12 @@ def _inline_notifier(runtime: Runtime) -> Notifier:
 
 
 def _celery_notifier(runtime: Runtime) -> Notifier:
-    from alerts.celery_app import create_celery
-    from alerts.tasks import SEND_NOTICE
+    from alerts.celery_app import SEND_NOTICE, create_celery
 
     app = create_celery(runtime.settings)
 
     def notify(notice: Notice, subscriber_id: int) -> None:
+        # The app routes notices to the urgent queue: a reader waits for this one.
         app.send_task(SEND_NOTICE, args=[notice.value, subscriber_id])
 
     return notify
@@ -100,7 +103,8 @@ def _celery_publisher(runtime: Runtime) -> Publish:
 
 
 def _thread_publisher(runtime: Runtime) -> Publish:
-    """Without a broker (development), send in a background thread so the page answers."""
+    """Without a broker (development), send in a background thread so the page answers;
+    every batch starts at once, so nothing is more urgent than anything else."""
 
     def send(batches: list[list[int]]) -> None:
         for batch in batches:
@@ -109,8 +113,8 @@ def _thread_publisher(runtime: Runtime) -> Publish:
             except Exception:
                 log.exception("sending a batch in-process failed")
 
-    def publish(batches: list[list[int]]) -> None:
-        threading.Thread(target=send, args=(batches,), daemon=True).start()
+    def publish(batches: list[list[int]], *, urgent: bool) -> None:
+        threading.Thread(target=send, args=(batches,), name=SENDING_THREAD, daemon=True).start()
 
     return publish
 

@@ -16,6 +16,7 @@ from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from alerts.audit import PAGE_SIZE, read, record, user_actor
+from alerts.batches import queue_rows
 from alerts.breaking import AlertError
 from alerts.charts import minute_chart
 from alerts.console import per_minute
@@ -165,8 +166,9 @@ def retry() -> View:
            now=now)  # fmt: skip
     session.commit()
     if ids:
-        size = context.runtime.settings.batch_size
-        context.publish([ids[i : i + size] for i in range(0, len(ids), size)])
+        # By send, a breaking alert's rows to the urgent queue.
+        queue_rows(session, ids, batch_size=context.runtime.settings.batch_size,
+                   publish=context.publish)  # fmt: skip
     done = "retry" if ids else "retry-none"
     return redirect(url_for("ops.failures", done=done), code=303)
 

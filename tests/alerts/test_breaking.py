@@ -13,6 +13,7 @@ from alerts.jobs import send_queued_batch, start_alert
 from alerts.models import DeliveryStatus
 from alerts.runtime import Runtime
 from tests.factories import ledger, make_article, make_reader, utc
+from tests.support.publishing import Published
 from tests.support.smtp_server import RecordingSMTPServer
 
 NOW = utc(2026, 3, 10, 8, 0)
@@ -65,7 +66,7 @@ def test_an_alert_email_reaches_the_reader(
     settings: Settings, smtp_server: RecordingSMTPServer
 ) -> None:
     runtime = Runtime.from_settings(settings.model_copy(update={"smtp_url": smtp_server.url}))
-    published: list[list[int]] = []
+    published = Published()
     try:
         with runtime.session() as session:
             reader = make_reader(session, "ada", topics=["Election"])
@@ -73,8 +74,9 @@ def test_an_alert_email_reaches_the_reader(
             article = make_article(session, "count-is-in", published_at=NOW, topics=["Election"])
             session.commit()
         started = start_alert(runtime, article_id=article, now=NOW, actor="cli",
-                              publish=published.extend)  # fmt: skip
+                              publish=published)  # fmt: skip
         assert started.planned == started.queued == 1
+        assert published.urgent == list(published) != []  # ahead of any digest backlog
         for batch in published:
             send_queued_batch(runtime, batch)
         [received] = smtp_server.messages

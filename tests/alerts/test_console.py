@@ -16,7 +16,7 @@ import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alerts.celery_app import QUEUE, create_celery
+from alerts.celery_app import BULK_QUEUE, URGENT_QUEUE, create_celery
 from alerts.charts import minute_chart, nice_ceiling
 from alerts.config import load_settings
 from alerts.console import feedback_per_day, per_minute, sends_in_progress
@@ -95,11 +95,11 @@ def test_queue_depth_and_age_of_what_was_enqueued(database_url: str, broker_url:
     client = redis.Redis.from_url(broker_url)
     with app.connection_for_write() as connection:
         # Taken and not acknowledged, as a worker's reserved task is.
-        assert connection.default_channel.basic_get(QUEUE, no_ack=False) is not None
-        figures = read_broker(client, queues=(QUEUE,), now=before + 90)
+        assert connection.default_channel.basic_get(BULK_QUEUE, no_ack=False) is not None
+        figures = read_broker(client, queues=(BULK_QUEUE,), now=before + 90)
     app.close()
 
-    assert [(queue.name, queue.waiting) for queue in figures.queues] == [(QUEUE, 4)]
+    assert [(queue.name, queue.waiting) for queue in figures.queues] == [(BULK_QUEUE, 4)]
     assert figures.unacked == 1
     oldest = figures.queues[0].oldest_waiting_seconds
     assert oldest is not None and 85 <= oldest <= 90
@@ -107,10 +107,10 @@ def test_queue_depth_and_age_of_what_was_enqueued(database_url: str, broker_url:
 
     # Someone else's message, without our stamp, counts but has no age.
     client.flushdb()
-    client.lpush(QUEUE, b'{"body": "", "headers": {"task": "x"}, "properties": {}}')
-    figures = read_broker(client, queues=(QUEUE, "other"), now=before)
+    client.lpush(BULK_QUEUE, b'{"body": "", "headers": {"task": "x"}, "properties": {}}')
+    figures = read_broker(client, queues=(BULK_QUEUE, "other"), now=before)
     assert [(q.name, q.waiting, q.oldest_waiting_seconds) for q in figures.queues] == [
-        (QUEUE, 1, None),
+        (BULK_QUEUE, 1, None),
         ("other", 0, None),
     ]
 
@@ -123,7 +123,7 @@ def test_tasks_per_second_come_from_the_last_full_minute(broker_url: str) -> Non
         count_task(FINISHED, broker_url, now=minute_start + 59)
     count_task(FINISHED, broker_url, now=minute_start + 61)  # the current minute: not yet
     client = redis.Redis.from_url(broker_url)
-    figures = read_broker(client, queues=(QUEUE,), now=minute_start + 75)
+    figures = read_broker(client, queues=(BULK_QUEUE,), now=minute_start + 75)
     assert (figures.tasks_in_per_second, figures.tasks_out_per_second) == (0.5, 0.2)
     assert (figures.published_total, figures.finished_total) == (30, 13)
     count_task(PUBLISHED, "redis://127.0.0.1:9/0")  # a broker that is down: no error
@@ -153,24 +153,53 @@ def test_workers_answer_with_their_figures_and_are_remembered(
         deadline = time.monotonic() + 30
         workers: list[WorkerFigures] = []
         while time.monotonic() < deadline and not workers:
-            workers = read_workers(app, client, waiting=0, now=time.time(), timeout=1.0)
+            workers = read_workers(app, client, waiting={}, now=time.time(), timeout=1.0)
         assert len(workers) == 1, (tmp_path / "worker.log").read_text()
         worker = workers[0]
         assert worker.answering and not worker.stalled
+        assert worker.queues == (URGENT_QUEUE, BULK_QUEUE)  # both by default, urgent first
         assert (worker.pid, worker.concurrency, worker.running) == (process.pid, 2, 0)
         assert worker.name.startswith("celery@") and worker.host == worker.name[7:]
         # Tasks wait and this worker has finished none since it started: stalled.
         stalled = read_workers(
-            app, client, waiting=3, now=time.time(), timeout=1.0, stall_seconds=0
+            app, client, waiting={BULK_QUEUE: 3}, now=time.time(), timeout=1.0, stall_seconds=0
         )
         assert [w.stalled for w in stalled] == [True]
     finally:
         stop_worker(process)
     seen_at = time.time()
-    gone = read_workers(app, client, waiting=0, now=seen_at + 120, timeout=0.3)
+    gone = read_workers(app, client, waiting={}, now=seen_at + 120, timeout=0.3)
     app.close()
     assert [(w.name, w.answering, w.pid) for w in gone] == [(worker.name, False, process.pid)]
     assert seen_at + 120 - gone[0].last_seen >= 120
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_worker_kept_for_urgent_work_is_not_stalled_by_a_digest_backlog(
+    worker_environment: dict[str, str], broker_url: str, tmp_path: Path
+) -> None:
+    settings = load_settings(redis_url=broker_url, _env_file=None)
+    app = create_celery(settings)
+    client = redis.Redis.from_url(broker_url)
+    process = start_worker(worker_environment, tmp_path / "worker.log", concurrency=1,
+                           queues=URGENT_QUEUE)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        workers: list[WorkerFigures] = []
+        while time.monotonic() < deadline and not workers:
+            workers = read_workers(app, client, waiting={BULK_QUEUE: 3, URGENT_QUEUE: 0},
+                                   now=time.time(), timeout=1.0, stall_seconds=0)  # fmt: skip
+        assert [(w.queues, w.stalled) for w in workers] == [((URGENT_QUEUE,), False)], (
+            tmp_path / "worker.log"
+        ).read_text()
+        # Urgent work waits and it finishes nothing: that is a stall.
+        stalled = read_workers(app, client, waiting={BULK_QUEUE: 3, URGENT_QUEUE: 1},
+                               now=time.time(), timeout=1.0, stall_seconds=0)  # fmt: skip
+        assert [w.stalled for w in stalled] == [True]
+    finally:
+        stop_worker(process)
+        app.close()
 
 
 # --- the ledger -------------------------------------------------------------------------

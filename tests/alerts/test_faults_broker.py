@@ -13,11 +13,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from alerts.celery_app import QUEUE, create_celery
+from alerts.celery_app import QUEUES, create_celery
 from alerts.cli import main
 from alerts.config import load_settings
 from alerts.models import DeliveryStatus
 from alerts.outcomes import UNKNOWN_OUTCOME
+from alerts.queues import PRIORITY_SUFFIXES
 from alerts.tasks import TICK
 from tests.support.ledger import ledger_rows, seed_readers
 from tests.support.processes import ROOT, start_worker, stop_worker
@@ -46,11 +47,11 @@ def _ledger(database_url: str) -> dict[str, tuple[DeliveryStatus, str | None]]:
 
 
 def _queued(server: RedisServer) -> int:
-    """Batches waiting in Redis: the queue's list (priority sub-queues too) and the unacked
+    """Batches waiting in Redis: the queues' lists (priority sub-queues too) and the unacked
     messages the workers hold."""
     client = server.client()
     try:
-        keys = [QUEUE] + [f"{QUEUE}\x06\x16{priority}" for priority in (3, 6, 9)]
+        keys = [f"{queue}{suffix}" for queue in QUEUES for suffix in PRIORITY_SUFFIXES]
         waiting = sum(int(client.llen(key)) for key in keys)
         return waiting + int(client.hlen("unacked"))
     finally:

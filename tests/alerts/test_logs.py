@@ -5,14 +5,24 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from celery import Celery
+from sqlalchemy import select
 
 from alerts.config import Settings, load_settings
+from alerts.editions import ensure_default_editions
+from alerts.jobs import plan_and_queue, send_now, send_queued_batch, start_alert
 from alerts.logs import configure_logging, log_context, mask_addresses
+from alerts.models import Article
+from alerts.runtime import Runtime
+from tests.factories import make_article, make_reader, utc
+from tests.support.publishing import Published
+from tests.support.smtp_server import RecordingSMTPServer, free_port
 
 SECRET = "logs-test-secret-key-0123456789abcdef"
 
@@ -137,3 +147,104 @@ def test_configuring_twice_keeps_one_handler() -> None:
 )
 def test_mask_addresses(text: str, masked: str) -> None:
     assert mask_addresses(text) == masked
+
+
+# --- the logs of a real send ------------------------------------------------------------
+
+NOW = utc(2026, 3, 10, 8, 0)
+SEND_FIELDS = ("edition", "issue_id", "alert_id", "first_delivery_id", "last_delivery_id",
+               "batch_size")  # fmt: skip
+# An address as it would appear unmasked: a word character right before the @.
+ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
+
+
+@pytest.fixture
+def newsroom(settings: Settings, smtp_server: RecordingSMTPServer) -> Iterator[Runtime]:
+    """Three readers of "Election" due today's daily digest who also asked for alerts, one
+    with nothing new, a story; batches of two; a first relay that refuses connections, so
+    every batch logs a failover from deep inside the send."""
+    dead_relay = f"smtp://127.0.0.1:{free_port()}"
+    runtime = Runtime.from_settings(settings.model_copy(
+        update={"smtp_url": f"{dead_relay},{smtp_server.url}", "batch_size": 2}
+    ))  # fmt: skip
+    with runtime.session() as session:
+        ensure_default_editions(session, now=NOW)
+        for name in ("ada", "bo", "cy"):
+            make_reader(session, name, topics=["Election"]).breaking_alerts = True
+        make_reader(session, "dee", topics=["Sport"])
+        make_article(session, "result", published_at=NOW - timedelta(hours=1),
+                     topics=["Election"])  # fmt: skip
+        session.commit()
+    yield runtime
+    runtime.close()
+
+
+def test_every_line_logged_while_a_batch_is_sent_names_the_batch_and_its_send(
+    newsroom: Runtime, smtp_server: RecordingSMTPServer
+) -> None:
+    stream = configured("production")
+    batches = Published()
+    digest = send_now(newsroom, edition="daily", local_date=None, now=NOW, actor="test",
+                      publish=batches)  # fmt: skip
+    with newsroom.session() as session:
+        story = session.scalar(select(Article.id))
+    assert story is not None
+    alert = start_alert(newsroom, article_id=story, now=NOW, actor="test", publish=batches)
+    queued = json_lines(stream)
+    stream.seek(0)
+    stream.truncate()
+    for batch in batches:
+        send_queued_batch(newsroom, batch)
+    sent = json_lines(stream)
+    assert len(smtp_server.messages) == 6
+
+    issue, alert_id = digest.issue_id, alert.alert_id
+    assert issue is not None and alert_id is not None
+    send = {"daily": {"edition": "daily", "issue_id": issue},
+            "alert": {"edition": f"alert-{alert_id}", "alert_id": alert_id}}  # fmt: skip
+    assert [
+        ({key: line.get(key) for key in ("edition", "issue_id", "alert_id")}, line["message"])
+        for line in queued
+        if line["logger"] == "alerts.jobs"
+    ] == [
+        ({**send["daily"], "alert_id": None}, "3 planned, 3 queued in 2 batches"),
+        ({**send["alert"], "issue_id": None}, "3 planned, 3 queued in 2 batches"),
+    ]
+
+    expected = {
+        batch[0]: {
+            **send["alert" if batch in batches.urgent else "daily"],
+            "first_delivery_id": batch[0],
+            "last_delivery_id": batch[-1],
+            "batch_size": len(batch),
+        }
+        for batch in batches
+    }
+    ours = [line for line in sent if line["logger"].startswith("alerts.")]
+    for line in ours:
+        named = {key: line[key] for key in SEND_FIELDS if key in line}
+        assert named == expected.get(line.get("first_delivery_id")), line
+    assert [line["first_delivery_id"] for line in ours if line["message"].startswith(
+        "batch done: ")] == [batch[0] for batch in batches]  # fmt: skip
+    assert {line["logger"] for line in ours} == {"alerts.jobs", "alerts.relays"}
+
+    # Nothing at INFO or above names a reader, though the relay's own lines (another
+    # logger, another thread) speak of every recipient.
+    loud = [line for line in queued + sent if line["level"] != "DEBUG"]
+    assert [line for line in loud if ADDRESS.search(json.dumps(line))] == []
+    assert any("a***@example.com" in line["message"] for line in loud)
+
+
+def test_a_planning_run_logs_a_line_for_each_edition_it_planned(newsroom: Runtime) -> None:
+    stream = configured("production")
+    plan_and_queue(newsroom, now=NOW, force=True)
+    plan_and_queue(newsroom, now=NOW + timedelta(minutes=1), force=True)  # nothing new
+    lost = NOW + timedelta(seconds=newsroom.settings.requeue_seconds + 1)
+    plan_and_queue(newsroom, now=lost)  # the first run's messages never reached a worker
+    lines = [line for line in json_lines(stream) if line["logger"] == "alerts.jobs"]
+    assert [(line.get("edition"), line["message"]) for line in lines] == [
+        ("daily", "4 readers due: 3 digests planned, 1 with nothing new, 0 planned before, "
+                  "0 of a cancelled issue; 3 queued"),
+        (None, "3 rows queued again; of the rows of stopped workers, 0 back to pending and "
+               "0 failed (the outcome of their SMTP exchange is unknown)"),
+    ]  # fmt: skip

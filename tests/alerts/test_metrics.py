@@ -21,7 +21,7 @@ import redis
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.orm import Session
 
-from alerts.celery_app import QUEUE, create_celery
+from alerts.celery_app import BULK_QUEUE, URGENT_QUEUE, create_celery
 from alerts.config import Settings, load_settings
 from alerts.metrics import LAST_TICK_KEY, record_tick, render_metrics, tick_is_recent
 from alerts.models import (
@@ -36,7 +36,7 @@ from alerts.models import (
     IssueStatus,
 )
 from alerts.runtime import Runtime
-from alerts.tasks import SEND_BATCH
+from alerts.tasks import SEND_BATCH, SEND_NOTICE
 from tests.support.builders import reader
 from tests.test_docker_compose import yaml_to_data
 
@@ -143,12 +143,14 @@ def test_every_figure_from_the_ledger_and_the_broker(
     app = create_celery(broker_settings)
     for priority in (0, 0, 0, 9, 9):  # nobody consumes these: no worker runs in this test
         app.send_task(SEND_BATCH, args=[[1]], priority=priority)
+    app.send_task(SEND_NOTICE, args=["confirm", 1])  # routed to the urgent queue
     record_tick(broker_url, NOW - timedelta(seconds=42))
     broker = redis.Redis.from_url(broker_url)
-    assert (broker.llen(QUEUE), broker.llen(QUEUE + "\x06\x169")) == (3, 2)  # kombu's layout
+    # kombu's layout: a list per queue and priority level
+    assert (broker.llen(BULK_QUEUE), broker.llen(BULK_QUEUE + "\x06\x169")) == (3, 2)
     with app.connection_for_write() as connection:
         # Taken and not acknowledged: what a worker's reserved or running task looks like.
-        assert connection.default_channel.basic_get(QUEUE, no_ack=False) is not None
+        assert connection.default_channel.basic_get(BULK_QUEUE, no_ack=False) is not None
         body, content_type = render_metrics(runtime, now=NOW, worker_timeout=0.3)
     app.close()
 
@@ -217,7 +219,8 @@ def test_every_figure_from_the_ledger_and_the_broker(
     }
     assert lags == {"https://news.example.com/feed.xml": 90}
 
-    assert value(samples, "newsalerts_queue_depth", queue=QUEUE) == 4
+    assert value(samples, "newsalerts_queue_depth", queue=BULK_QUEUE) == 4
+    assert value(samples, "newsalerts_queue_depth", queue=URGENT_QUEUE) == 1
     assert value(samples, "newsalerts_queue_unacked") == 1
     assert value(samples, "newsalerts_workers") == 0
     tick = value(samples, "newsalerts_scheduler_last_tick_timestamp_seconds")
@@ -300,7 +303,8 @@ def test_an_empty_install_reports_zeros_not_gaps(runtime: Runtime) -> None:
     assert value(samples, "newsalerts_deliveries", state="pending") == 0
     assert value(samples, "newsalerts_oldest_pending_delivery_age_seconds") == 0
     assert value(samples, "newsalerts_send_latency_seconds_count") == 0
-    assert value(samples, "newsalerts_queue_depth", queue=QUEUE) == 0
+    assert value(samples, "newsalerts_queue_depth", queue=BULK_QUEUE) == 0
+    assert value(samples, "newsalerts_queue_depth", queue=URGENT_QUEUE) == 0
     names = {name for name, _ in samples}
     # No tick recorded yet, and no worker probe asked for.
     assert "newsalerts_scheduler_last_tick_timestamp_seconds" not in names

@@ -31,7 +31,7 @@ from alerts.ops import collect_status
 from alerts.planning import plan_digests
 from alerts.queues import PUBLISHED_AT
 from alerts.runtime import Runtime
-from alerts.tasks import SEND_BATCH
+from alerts.tasks import SEND_BATCH, SEND_NOTICE
 from alerts.workers import SEEN_KEY
 from subscribers.database import utcnow
 from tests.support.builders import articles, reader
@@ -60,6 +60,7 @@ def test_status_counts_the_ledger_and_the_queue(
     app = create_celery(settings)
     for _ in range(4):  # nobody consumes these: no worker runs in this test
         app.send_task(SEND_BATCH, args=[[1]])
+    app.send_task(SEND_NOTICE, args=["confirm", 1])  # routed to the urgent queue
     app.close()
 
     runtime = Runtime.from_settings(settings)
@@ -71,11 +72,14 @@ def test_status_counts_the_ledger_and_the_queue(
     ]
     assert status.oldest_pending_seconds == 300
     assert status.queues is not None
-    assert [(q["name"], q["waiting"]) for q in status.queues] == [("newsalerts", 4)]
-    assert (status.queue_depth, status.unacked, status.workers) == (4, 0, [])
+    assert [(q["name"], q["waiting"]) for q in status.queues] == [
+        ("newsalerts.urgent", 1),
+        ("newsalerts", 4),
+    ]
+    assert (status.queue_depth, status.unacked, status.workers) == (5, 0, [])
     assert status.services == {"database": "ok", "redis": "ok", "file://./outbox": "ok"}
     assert status.healthy is False  # work is waiting and no worker answers
-    assert status.problems == ["4 tasks are queued and no worker answers"]
+    assert status.problems == ["5 tasks are queued and no worker answers"]
 
 
 def test_json_output_and_exit_status(database_url: str) -> None:
@@ -258,9 +262,10 @@ def test_the_json_fits_its_schema_and_the_tables_show_the_same_figures(
         ["database", "ok"],
         ["redis", "ok"],
         [relay, "ok"],
+        ["newsalerts.urgent", "0", "—"],
         ["newsalerts", "4", "30 min"],
         ["taken by workers", "0", ""],
-        [GONE_WORKER, "mail-2.example.net", "4242", "4", "0", "7", "2 h 30 min ago",
+        [GONE_WORKER, "mail-2.example.net", "—", "4242", "4", "0", "7", "2 h 30 min ago",
          "not answering"],
         [f"Daily briefing, {now:%-d %b %Y}", "open", "3 / 12", "5", "3", "1", "3/min",
          "in 1 min 40 s", "30 min"],

@@ -147,7 +147,7 @@ def test_a_batch_published_twice_is_sent_once(
     runtime = Runtime.from_settings(settings)
     run = plan_and_queue(runtime, now=utcnow(), force=True)
     runtime.close()
-    publish_batches(settings, run.batches + run.batches)
+    publish_batches(settings, run.batches + run.batches, urgent=False)
     smtp_server.wait_for(10, timeout=60)
     time.sleep(1.5)
     assert len(smtp_server.messages) == 10

@@ -13,17 +13,21 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def start_worker(
-    environment: dict[str, str], log: Path, *, concurrency: int = 2
+    environment: dict[str, str],
+    log: Path,
+    *,
+    concurrency: int = 2,
+    queues: str | None = None,
+    through_cli: bool = False,
 ) -> subprocess.Popen[bytes]:
-    """`celery -A worker worker` in its own process group, logging to `log`."""
+    """`celery -A worker worker` (or, `through_cli`, `newsalerts worker`) in its own process
+    group, logging to `log`; `queues` is passed as `-Q`."""
+    entry = ["alerts.cli", "worker"] if through_cli else ["celery", "-A", "worker", "worker"]
     return subprocess.Popen(
         [
             sys.executable,
             "-m",
-            "celery",
-            "-A",
-            "worker",
-            "worker",
+            *entry,
             "--concurrency",
             str(concurrency),
             "--loglevel",
@@ -31,6 +35,7 @@ def start_worker(
             "--without-gossip",
             "--without-mingle",
             "--without-heartbeat",
+            *(["-Q", queues] if queues else []),
         ],
         cwd=ROOT,
         env=environment,

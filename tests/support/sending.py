@@ -18,6 +18,7 @@ from alerts.models import Delivery, Edition
 from alerts.runtime import Runtime
 from subscribers.models import Frequency, Subscriber
 from subscribers.services import Origin, add_subscriber
+from tests.support.publishing import Published
 
 # Three stories in three sections, each on its own topic.
 STORIES = (
@@ -92,9 +93,9 @@ def add_reader(
 
 def send_issue(runtime: Runtime, edition: str, *, now: datetime) -> StartedSend:
     """Send today's issue of `edition` to all its readers through the runtime's transport."""
-    batches: list[list[int]] = []
+    batches = Published()
     started = send_now(
-        runtime, edition=edition, local_date=None, now=now, actor="cli", publish=batches.extend
+        runtime, edition=edition, local_date=None, now=now, actor="cli", publish=batches
     )
     for batch in batches:
         send_queued_batch(runtime, batch)
@@ -102,10 +103,8 @@ def send_issue(runtime: Runtime, edition: str, *, now: datetime) -> StartedSend:
 
 
 def send_alert(runtime: Runtime, article_id: int, *, now: datetime) -> StartedSend:
-    batches: list[list[int]] = []
-    started = start_alert(
-        runtime, article_id=article_id, now=now, actor="cli", publish=batches.extend
-    )
+    batches = Published()
+    started = start_alert(runtime, article_id=article_id, now=now, actor="cli", publish=batches)
     for batch in batches:
         send_queued_batch(runtime, batch)
     return started

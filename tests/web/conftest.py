@@ -16,6 +16,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from alerts.config import Settings, load_settings
 from alerts.web.app import create_app
+from alerts.web.context import SENDING_THREAD
 from tests.support.sending import app_runtime
 from tests.support.smtp_server import RecordingSMTPServer, free_port
 
@@ -52,6 +53,11 @@ def app(web_settings: Settings, redis_url: str) -> Iterator[Flask]:
     application.extensions["newsalerts"].limiter = RedisRateLimiter(redis.Redis.from_url(redis_url))
     application.config["TESTING"] = True
     yield application
+    # A request that started a send (without a broker, a thread) may return before it ends:
+    # let it finish, or it holds locks while the database is emptied for the next test.
+    for thread in threading.enumerate():
+        if thread.name == SENDING_THREAD:
+            thread.join(timeout=60)
     application.extensions["newsalerts"].runtime.close()
 
 

@@ -22,6 +22,7 @@ from alerts.issues import cancel, issue_for
 from alerts.jobs import alert_if_breaking
 from alerts.models import ApiToken, Article, AuditEvent, BreakingAlert, Delivery, Issue
 from subscribers.database import utcnow
+from tests.support.publishing import Published
 from tests.support.sending import add_reader, add_stories, app_runtime, tracked_edition
 from tests.support.smtp_server import RecordingSMTPServer
 
@@ -318,7 +319,7 @@ def test_a_pushed_breaking_article_is_alerted_once_with_the_alerts_scope(
     smtp_server: RecordingSMTPServer,
 ) -> None:
     runtime, now = app_runtime(app), utcnow()
-    publish: list[list[int]] = []
+    publish = Published()
     _token(db, "cms")
     _token(db, "cms-articles", ["articles"])
     db.expire_all()
@@ -331,15 +332,13 @@ def test_a_pushed_breaking_article_is_alerted_once_with_the_alerts_scope(
     db.commit()
 
     def hook(article: Article, token: ApiToken, changed: bool = True) -> object:
-        return alert_if_breaking(
-            runtime, article, token, changed=changed, now=now, publish=publish.extend
-        )
+        return alert_if_breaking(runtime, article, token, changed=changed, now=now, publish=publish)
 
     assert hook(calm, everything) is None  # not breaking
     assert hook(urgent, articles_only) is None  # may not send alerts
     assert hook(urgent, everything, changed=False) is None  # an unchanged re-push
     started = hook(urgent, everything)
-    assert started is not None and started.planned == 1 and publish
+    assert started is not None and started.planned == 1 and publish.urgent == list(publish) != []
     assert hook(urgent, everything) is None  # once
     db.expire_all()
     [alert] = db.scalars(select(BreakingAlert)).all()

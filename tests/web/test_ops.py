@@ -33,6 +33,7 @@ from alerts.web.app import create_app
 from alerts.workers import SEEN_KEY
 from subscribers.database import utcnow
 from tests.support.builders import reader
+from tests.support.publishing import Published
 from tests.support.staff import csrf_token, signed_in_client
 
 PAGES = ["/ops", "/ops/failures", "/ops/chart.svg"]
@@ -97,10 +98,10 @@ def statuses(app: Flask) -> dict[DeliveryStatus, int]:
 
 
 @pytest.fixture
-def published(app: Flask) -> list[list[int]]:
+def published(app: Flask) -> Published:
     """What the console hands to the workers, kept instead of sent."""
-    batches: list[list[int]] = []
-    app.extensions["newsalerts"].publish = batches.extend
+    batches = Published()
+    app.extensions["newsalerts"].publish = batches
     return batches
 
 
@@ -138,7 +139,7 @@ def test_editors_may_not(app: Flask) -> None:
 
 
 @pytest.mark.parametrize("role", [Role.OPERATOR, Role.ADMIN])
-def test_operators_and_admins_may(app: Flask, role: Role, published: list[list[int]]) -> None:
+def test_operators_and_admins_may(app: Flask, role: Role, published: Published) -> None:
     ids = seed(app)
     client = signed_in_client(app, role)
     for path in PAGES + JSON:
@@ -188,7 +189,7 @@ def test_console_shows_the_send_in_progress(app: Flask) -> None:
 # --- what its buttons do ----------------------------------------------------------------
 
 
-def test_pause_and_resume_change_the_ledger(app: Flask, published: list[list[int]]) -> None:
+def test_pause_and_resume_change_the_ledger(app: Flask, published: Published) -> None:
     ids = seed(app, pending=4, sent=0, failed=0)
     client = signed_in_client(app, Role.OPERATOR, "ops@newsroom.example.com")
     token = csrf_token(client)
@@ -211,6 +212,7 @@ def test_pause_and_resume_change_the_ledger(app: Flask, published: list[list[int
         ).all()
         events = session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
     assert sorted(published[0]) == list(waiting)  # resumed rows are queued at once
+    assert published.urgent == []  # a digest's
     assert [(e.actor, e.action) for e in events if e.action.startswith("issue.")] == [
         ("user:ops@newsroom.example.com", "issue.pause"),
         ("user:ops@newsroom.example.com", "issue.resume"),
@@ -226,7 +228,7 @@ def test_pause_and_resume_change_the_ledger(app: Flask, published: list[list[int
                        data={"csrf_token": token}).status_code == 404  # fmt: skip
 
 
-def test_alerts_pause_and_cancel(app: Flask, published: list[list[int]]) -> None:
+def test_alerts_pause_resume_and_cancel(app: Flask, published: Published) -> None:
     ids = seed(app, pending=0, sent=0, failed=0)
     client = signed_in_client(app, Role.ADMIN)
     token = csrf_token(client)
@@ -234,11 +236,15 @@ def test_alerts_pause_and_cancel(app: Flask, published: list[list[int]]) -> None
     with app.extensions["newsalerts"].runtime.session() as session:
         alert = session.get(BreakingAlert, ids["alert"])
         assert alert is not None and alert.status is IssueStatus.PAUSED
+        [row] = session.scalars(select(Delivery.id).where(Delivery.alert_id == ids["alert"]))
+    client.post(f"/ops/alerts/{ids['alert']}/resume", data={"csrf_token": token})
+    assert published == published.urgent == [[row]]  # an alert's rows jump the digests' queue
+    client.post(f"/ops/alerts/{ids['alert']}/pause", data={"csrf_token": token})
     client.post(f"/ops/alerts/{ids['alert']}/cancel", data={"csrf_token": token})
     assert statuses(app) == {DeliveryStatus.CANCELLED: 1}
 
 
-def test_retry_these_queues_the_group_again(app: Flask, published: list[list[int]]) -> None:
+def test_retry_these_queues_the_group_again(app: Flask, published: Published) -> None:
     seed(app, pending=0, sent=0, failed=3)
     client = signed_in_client(app, Role.OPERATOR)
     retry = {"csrf_token": csrf_token(client), "reply_code": "421", "domain": "example.com"}
@@ -246,6 +252,7 @@ def test_retry_these_queues_the_group_again(app: Flask, published: list[list[int
     assert (answer.status_code, answer.headers["Location"]) == (303, "/ops/failures?done=retry")
     assert statuses(app) == {DeliveryStatus.PENDING: 4}  # the alert's row was pending already
     assert len(published) == 1 and len(published[0]) == 3
+    assert published.urgent == []
     answer = client.post("/ops/failures/retry", data=retry)
     assert answer.headers["Location"] == "/ops/failures?done=retry-none"
 
@@ -329,14 +336,15 @@ def test_workers_show_their_host_and_when_they_last_answered(
     heading = re.search(r'<h2 id="workers-title">.*?<thead>(.*?)</thead>', page, re.DOTALL)
     assert heading is not None
     columns = re.findall(r"<th[^>]*>([^<]*)</th>", heading.group(1))
-    assert columns == ["Worker", "Host", "pid", "Processes", "Running", "Tasks done",
+    assert columns == ["Worker", "Host", "Queues", "pid", "Processes", "Running", "Tasks done",
                        "Last answer", "State"]  # fmt: skip
     row = re.search(rf"<tr>\s*<td[^>]*>{re.escape(name)}</td>(.*?)</tr>", page, re.DOTALL)
     assert row is not None
     cells = [re.sub(r"<[^>]+>", " ", cell).split() for cell in re.findall(
         r"<td[^>]*>(.*?)</td>", row.group(1), re.DOTALL)]  # fmt: skip
-    assert [" ".join(cell) for cell in cells] == [host, "4242", "4", "0", "7", "2 h 30 min ago",
-                                                  "not answering"]  # fmt: skip
+    # Which queues it takes is known only from a worker that answers.
+    assert [" ".join(cell) for cell in cells] == [host, "—", "4242", "4", "0", "7",
+                                                  "2 h 30 min ago", "not answering"]  # fmt: skip
     assert data["figures"][f"worker.{name}.last_seen"] == "2 h 30 min ago"
     assert f'data-figure="worker.{name}.last_seen"' in page  # and the script keeps it current
     assert [(w["name"], w["host"]) for w in data["status"]["workers"]] == [(name, host)]

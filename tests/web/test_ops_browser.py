@@ -34,7 +34,7 @@ from playwright.sync_api import Browser, Locator, Page, Playwright, expect, sync
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
-from alerts.celery_app import QUEUE, create_celery
+from alerts.celery_app import QUEUES, create_celery
 from alerts.config import Settings, load_settings
 from alerts.editions import ensure_default_editions
 from alerts.jobs import send_now
@@ -309,7 +309,7 @@ def at_rest(app: Flask, broker_url: str, issue_id: int) -> bool:
             )
         )
     with redis.Redis.from_url(broker_url) as client:
-        broker = read_broker(client, queues=(QUEUE,), now=time.time())
+        broker = read_broker(client, queues=QUEUES, now=time.time())
     return moving == 0 and broker.waiting == 0 and broker.unacked == 0
 
 
@@ -358,8 +358,9 @@ def test_an_operator_watches_pauses_and_resumes_a_live_send(
         )  # ... in the failures table, which appeared by itself
         row = page.locator("tbody tr", has=page.get_by_text(f"celery@{socket.gethostname()}"))
         expect(row.locator("td")).to_have_text(
-            [f"celery@{socket.gethostname()}", socket.gethostname(), re.compile(r"\d+"),
-             str(CONCURRENCY), re.compile(r"\d"), re.compile(r"\d"), "now", "answering"]
+            [f"celery@{socket.gethostname()}", socket.gethostname(),
+             "newsalerts.urgent, newsalerts", re.compile(r"\d+"), str(CONCURRENCY),
+             re.compile(r"\d"), re.compile(r"\d"), "now", "answering"]
         )  # fmt: skip
 
         # The same send in /metrics, moving too.
