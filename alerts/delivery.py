@@ -358,6 +358,7 @@ def _send_one(
     retry: RetryPolicy,
     then: Envelope | None,
 ) -> None:
+    row.relay = connection.relay
     try:
         reply = connection.send(envelope, then=then)
     except ConnectionLost:

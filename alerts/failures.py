@@ -99,25 +99,41 @@ def failure_groups(
     largest groups first."""
     code, domain, kind = _reply_code(), _domain(session), _kind()
     rows = session.execute(
-        select(code, domain, kind, func.count(), func.max(Delivery.last_error))
+        select(
+            code,
+            domain,
+            kind,
+            func.count(),
+            func.max(Delivery.last_error),
+            func.min(Delivery.relay),
+            func.max(Delivery.relay),
+        )
         .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
         .where(Delivery.status == DeliveryStatus.FAILED, Delivery.created_at >= since)
         .group_by(code, domain, kind)
         .order_by(func.count().desc(), code, domain)
         .limit(limit)
     )
-    relay = relays[0] if len(relays) == 1 else " or ".join(relays)
+    # Rows older than the ledger's relay column (or never attempted) name no relay.
+    unnamed = relays[0] if len(relays) == 1 else " or ".join(relays)
     return [
         FailureGroup(
             reply_code=str(reply_code),
             domain=str(group_domain),
             kind=str(group_kind),
-            relay=relay,
+            relay=_relays(first, last) or unnamed,
             count=int(count),
             example=mask_addresses(example or "")[:200],
         )
-        for reply_code, group_domain, group_kind, count, example in rows
+        for reply_code, group_domain, group_kind, count, example, first, last in rows
     ]
+
+
+def _relays(first: str | None, last: str | None) -> str | None:
+    """The relays a group's rows went through (of a failover list, usually one or two)."""
+    if first is None or first == last:
+        return first
+    return f"{first} or {last}"
 
 
 def retry_failures(session: Session, *, reply_code: str, domain: str, since: datetime) -> list[int]:

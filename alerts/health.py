@@ -19,9 +19,8 @@ from urllib.parse import unquote, urlsplit
 import redis
 from sqlalchemy import Engine, text
 
-from alerts.relays import relay_name
 from alerts.runtime import Runtime
-from alerts.transports import tls_context
+from alerts.transports import relay_label, tls_context
 
 OK = "ok"
 TIMEOUT_SECONDS = 2.5
@@ -64,8 +63,8 @@ def check_redis(url: str, *, timeout: float = TIMEOUT_SECONDS) -> str:
 
 
 def relay_key(url: str) -> str:
-    """How a relay is named in checks: `smtp:host:port`, or the `file://` URL. No password."""
-    return url if url.startswith("file:") else f"smtp:{relay_name(url)}"
+    """How a relay is named in checks: the label the ledger records it by."""
+    return relay_label(url)
 
 
 def check_relays(smtp_url: str, *, timeout: float = TIMEOUT_SECONDS) -> dict[str, str]:

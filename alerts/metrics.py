@@ -95,9 +95,11 @@ class NewsalertsCollector(Collector):
         self.worker_timeout = worker_timeout
         self.queues = tuple(queues)
         self.probe_relays = probe_relays
-        urls = [url for url in runtime.settings.smtp_url.split(",") if url.strip()]
-        # The ledger does not record which relay of a failover list took a message.
-        self.relay = relay_key(urls[0]) if len(urls) == 1 else "any"
+        urls = [url.strip() for url in runtime.settings.smtp_url.split(",") if url.strip()]
+        # Rows written before the ledger named its relay (or never attempted) count
+        # against the only relay, or "unknown" when there are several.
+        self.relays = [relay_key(url) for url in urls]
+        self.relay = self.relays[0] if len(self.relays) == 1 else "unknown"
 
     def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily(
@@ -143,20 +145,27 @@ class NewsalertsCollector(Collector):
             select(
                 Delivery.status,
                 first_digit,
+                Delivery.relay,
                 func.count(),
                 func.sum(case((Delivery.created_at >= since, 1), else_=0)),
                 func.min(Delivery.created_at),
-            ).group_by(Delivery.status, first_digit)
+            ).group_by(Delivery.status, first_digit, Delivery.relay)
         )
         total = dict.fromkeys(DeliveryStatus, 0)
         recent = dict.fromkeys(DeliveryStatus, 0)
-        messages = {(result, reply): 0 for result in ("sent", "failed") for reply in REPLY_CLASSES}
+        messages: dict[tuple[str, str, str], int] = {
+            (result, relay, reply): 0
+            for result in ("sent", "failed")
+            for relay in self.relays
+            for reply in REPLY_CLASSES
+        }
         oldest: datetime | None = None
-        for status, digit, count, in_window, first_created in rows:
+        for status, digit, relay, count, in_window, first_created in rows:
             total[status] += count
             recent[status] += int(in_window or 0)
             if status in (DeliveryStatus.SENT, DeliveryStatus.FAILED):
-                messages[status.value, reply_class(digit)] += count
+                key = (status.value, relay or self.relay, reply_class(digit))
+                messages[key] = messages.get(key, 0) + count
             if status in _WAITING and (oldest is None or first_created < oldest):
                 oldest = first_created
 
@@ -177,8 +186,8 @@ class NewsalertsCollector(Collector):
             "last reply (from the ledger: erasing a reader lowers it).",
             labels=["result", "relay", "reply_class"],
         )
-        for (result, reply), count in messages.items():
-            sent_failed.add_metric([result, self.relay, reply], count)
+        for (result, relay, reply), count in sorted(messages.items()):
+            sent_failed.add_metric([result, relay, reply], count)
         age = (self.now - oldest).total_seconds() if oldest is not None else 0.0
         return [
             by_state,

@@ -28,13 +28,14 @@ UNKNOWN_OUTCOME = (
 
 _UNNESTED = text(
     "UPDATE deliveries AS d SET status = v.status, sent_at = v.sent_at, "
-    "smtp_reply = v.smtp_reply, last_error = v.last_error, "
+    "smtp_reply = v.smtp_reply, relay = v.relay, last_error = v.last_error, "
     "next_attempt_at = v.next_attempt_at, message_id = v.message_id "
     "FROM unnest(CAST(:o_id AS integer[]), CAST(:o_claim AS timestamptz[]), "
     "CAST(:o_status AS text[]), CAST(:o_sent_at AS timestamptz[]), "
-    "CAST(:o_reply AS text[]), CAST(:o_error AS text[]), "
+    "CAST(:o_reply AS text[]), CAST(:o_relay AS text[]), CAST(:o_error AS text[]), "
     "CAST(:o_next AS timestamptz[]), CAST(:o_message_id AS text[])) "
-    "AS v(id, claim, status, sent_at, smtp_reply, last_error, next_attempt_at, message_id) "
+    "AS v(id, claim, status, sent_at, smtp_reply, relay, last_error, next_attempt_at, "
+    "message_id) "
     "WHERE d.id = v.id AND d.claimed_at = v.claim AND (d.status IN (:claimed, :sending) "
     "OR (d.status = :failed AND d.last_error = :unknown)) RETURNING d.id"
 ).columns(column("id", Integer))
@@ -53,6 +54,7 @@ _EACH = (
         status=bindparam("new_status"),
         sent_at=bindparam("new_sent_at"),
         smtp_reply=bindparam("new_reply"),
+        relay=bindparam("new_relay"),
         last_error=bindparam("new_error"),
         next_attempt_at=bindparam("new_next_attempt"),
         message_id=bindparam("new_message_id"),
@@ -81,6 +83,7 @@ def write_outcomes(session: Session, rows: Sequence[Outgoing]) -> None:
                 "new_status": row.status,
                 "new_sent_at": row.sent_at,
                 "new_reply": row.smtp_reply,
+                "new_relay": row.relay,
                 "new_error": row.last_error,
                 "new_next_attempt": row.next_attempt_at,
                 "new_message_id": row.message_id,
@@ -102,6 +105,7 @@ def _arrays(rows: Sequence[Outgoing]) -> dict[str, Any]:
         "o_status": [row.status.value for row in rows],
         "o_sent_at": [row.sent_at for row in rows],
         "o_reply": [row.smtp_reply for row in rows],
+        "o_relay": [row.relay for row in rows],
         "o_error": [row.last_error for row in rows],
         "o_next": [row.next_attempt_at for row in rows],
         "o_message_id": [row.message_id for row in rows],

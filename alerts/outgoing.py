@@ -56,6 +56,7 @@ class Outgoing:
     message_id: str | None = None
     sent_at: datetime | None = None
     smtp_reply: str | None = None
+    relay: str | None = None
     last_error: str | None = None
     next_attempt_at: datetime | None = None
     # The claim time the row carries in the database: proof that this batch owns it.

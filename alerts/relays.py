@@ -136,6 +136,7 @@ class _BudgetedConnection:
     def __init__(self, connection: MailConnection, budget: SendBudget) -> None:
         self._connection = connection
         self._budget = budget
+        self.relay = connection.relay
 
     def send(self, envelope: Envelope, *, then: Envelope | None = None) -> str:
         self._budget.wait_for_turn()
@@ -285,6 +286,7 @@ class _SlotConnection:
         self, connection: MailConnection, slots: ConnectionSlots, token: str, *, renew_every: float
     ) -> None:
         self._connection = connection
+        self.relay = connection.relay
         self._slots = slots
         self._token = token
         self._renew_every = renew_every

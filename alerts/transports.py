@@ -24,6 +24,11 @@ SMTP_TIMEOUT_SECONDS = 30.0
 
 
 class MailConnection(Protocol):
+    @property
+    def relay(self) -> str:
+        """The relay this connection reaches, as `relay_label` names it."""
+        ...
+
     def send(self, envelope: Envelope, *, then: Envelope | None = None) -> str:
         """Hand one message over; return the server's reply. Raise DeliveryError.
 
@@ -43,18 +48,20 @@ class Transport(Protocol):
 class FileTransport:
     """Writes each message as `<message-id>.eml` into a folder, atomically."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *, relay: str | None = None) -> None:
         self.folder = folder
+        self.relay = relay or f"file://{folder}"
 
     @contextmanager
     def connect(self) -> Iterator[MailConnection]:
         self.folder.mkdir(parents=True, exist_ok=True)
-        yield _FileConnection(self.folder)
+        yield _FileConnection(self.folder, self.relay)
 
 
 class _FileConnection:
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, relay: str) -> None:
         self._folder = folder
+        self.relay = relay
 
     def send(self, envelope: Envelope, *, then: Envelope | None = None) -> str:
         name = envelope.message_id.strip("<>").split("@")[0] + ".eml"
@@ -80,14 +87,16 @@ class SMTPTransport:
         username: str | None = None,
         password: str | None = None,
         timeout: float = SMTP_TIMEOUT_SECONDS,
+        relay: str | None = None,
     ) -> None:
         self.host, self.port, self.use_ssl = host, port, use_ssl
         self.username, self.password, self.timeout = username, password, timeout
+        self.relay = relay or f"smtp:{host}:{port}"
 
     @contextmanager
     def connect(self) -> Iterator[MailConnection]:
         client = self._open()
-        connection = _SMTPConnection(client)
+        connection = _SMTPConnection(client, self.relay)
         try:
             yield connection
         finally:
@@ -140,8 +149,9 @@ class _SMTPConnection:
     reply was read, so a cut still leaves at most one message in doubt.
     """
 
-    def __init__(self, client: smtplib.SMTP) -> None:
+    def __init__(self, client: smtplib.SMTP, relay: str) -> None:
         self._client = client
+        self.relay = relay
         self._pipelining = client.has_extn("pipelining")
         # The envelope whose transaction is open (its DATA answered), and what went wrong
         # opening it, to be reported when it is sent.
@@ -278,7 +288,7 @@ def transport_from_url(url: str) -> FileTransport | SMTPTransport:
     parts = urlsplit(url)
     if parts.scheme == "file":
         path = unquote(parts.netloc + parts.path) if parts.netloc else unquote(parts.path)
-        return FileTransport(Path(path))
+        return FileTransport(Path(path), relay=relay_label(url))
     if parts.scheme in ("smtp", "smtps"):
         if not parts.hostname:
             raise ConfigError("SMTP_URL: the SMTP URL names no host")
@@ -289,5 +299,15 @@ def transport_from_url(url: str) -> FileTransport | SMTPTransport:
             use_ssl=parts.scheme == "smtps",
             username=unquote(parts.username) if parts.username else None,
             password=unquote(parts.password) if parts.password else None,
+            relay=relay_label(url),
         )
     raise ConfigError(f"SMTP_URL: unsupported scheme {parts.scheme!r}")
+
+
+def relay_label(url: str) -> str:
+    """How a relay is named in the ledger, in checks and in metrics: `smtp:host:port`, or
+    the `file:` URL. Never the credentials."""
+    if url.startswith("file:"):
+        return url
+    parts = urlsplit(url)
+    return f"smtp:{parts.hostname}:{parts.port or ''}" if parts.hostname else url

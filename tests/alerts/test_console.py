@@ -205,6 +205,23 @@ def test_a_worker_kept_for_urgent_work_is_not_stalled_by_a_digest_backlog(
 # --- the ledger -------------------------------------------------------------------------
 
 
+def test_failure_groups_name_the_relays_their_rows_went_through(session: Session) -> None:
+    ledger = Ledger(session)
+    ledger.failed("550 5.1.1 no such user", "gmail.example", relay="smtp:a.test:25")
+    ledger.failed("550 5.1.1 no such user", "gmail.example", relay="smtp:b.test:25")
+    ledger.failed("421 4.7.0 later", "gmail.example", relay="smtp:b.test:25")
+    ledger.failed("421 4.7.0 later", "yahoo.example")  # before the ledger named relays
+    session.commit()
+
+    groups = failure_groups(session, since=NOW - timedelta(hours=24),
+                            relays=["smtp:a.test:25", "smtp:b.test:25"])  # fmt: skip
+    assert {(g.reply_code, g.domain): g.relay for g in groups} == {
+        ("550", "gmail.example"): "smtp:a.test:25 or smtp:b.test:25",
+        ("421", "gmail.example"): "smtp:b.test:25",
+        ("421", "yahoo.example"): "smtp:a.test:25 or smtp:b.test:25",
+    }
+
+
 def test_failures_are_grouped_by_reply_domain_and_kind(session: Session) -> None:
     ledger = Ledger(session)
     for _ in range(3):

@@ -24,8 +24,9 @@ from alerts.digests import DigestComposer
 from alerts.models import Delivery, DeliveryStatus
 from alerts.outcomes import UNKNOWN_OUTCOME
 from alerts.planning import claim_queue, plan_digests
+from alerts.relays import relay_transport
 from alerts.rendering import EmailRenderer, RenderedEmail, default_renderer
-from alerts.transports import transport_from_url
+from alerts.transports import relay_label, transport_from_url
 from alerts.verp import parse_verp, verp_address
 from subscribers.models import SubscriberStatus
 from subscribers.tokens import Purpose, TokenSigner
@@ -230,6 +231,26 @@ def test_outcomes_of_every_kind_are_recorded_across_groups(
         "g1@example.com", "g4@example.com", "g5@example.com", "g7@example.com"]  # fmt: skip
 
 
+def test_the_ledger_names_the_relay_of_each_attempt(
+    session: Session, settings: Settings, smtp_server: RecordingSMTPServer
+) -> None:
+    reader(session, "hana@example.com")
+    articles(session, NOW, ("a", (), timedelta(hours=1)))
+    session.commit()
+    plan_digests(session, now=NOW, force=True)
+    session.commit()
+    [batch] = claim_queue(session, now=NOW, batch_size=10)
+    composer = DigestComposer(session, settings=settings, renderer=default_renderer())
+    # The first relay of the list does not answer: the second takes the message.
+    transport = relay_transport(f"smtp://127.0.0.1:9,{smtp_server.url}")
+
+    send_batch(session, batch, composer=composer, transport=transport)
+
+    row = session.scalars(select(Delivery)).one()
+    assert row.status is DeliveryStatus.SENT
+    assert row.relay == relay_label(smtp_server.url) == f"smtp:127.0.0.1:{smtp_server.port}"
+
+
 def test_temporary_refusal_is_retried_later_then_fails(
     session: Session, settings: Settings, smtp_server: RecordingSMTPServer
 ) -> None:
@@ -276,6 +297,8 @@ def test_file_transport_writes_eml(session: Session, settings: Settings, tmp_pat
 
 class _CrashingConnection:
     """A mail connection whose process 'dies' (raises) on the third message."""
+
+    relay = "smtp:crashing.example:25"
 
     def __init__(self) -> None:
         self.sent: list[str] = []

@@ -330,6 +330,47 @@ def test_unreachable_services_are_reported_not_raised(tmp_path: Path) -> None:
     }
 
 
+def test_messages_are_counted_by_the_relay_that_took_them(database_url: str) -> None:
+    settings = load_settings(
+        database_url=database_url,
+        redis_url=None,
+        smtp_url="smtp://relay-a.test:25,smtp://relay-b.test:2525",
+        _env_file=None,
+    )
+    runtime = Runtime.from_settings(settings)
+    try:
+        with runtime.session() as session:
+            subscriber = reader(session, "relays@example.com")
+            session.flush()
+            for day, relay, status, reply in (
+                (1, "smtp:relay-a.test:25", DeliveryStatus.SENT, "250 ok"),
+                (2, "smtp:relay-b.test:2525", DeliveryStatus.SENT, "250 ok"),
+                (3, "smtp:relay-b.test:2525", DeliveryStatus.SENT, "250 ok"),
+                (4, "smtp:relay-b.test:2525", DeliveryStatus.FAILED, "550 no"),
+                (5, None, DeliveryStatus.SENT, "250 ok"),  # written before relays were named
+            ):
+                session.add(Delivery(
+                    edition=Cadence.DAILY, subscriber_id=subscriber.id,
+                    local_date=date(2026, 1, day), status=status, window_start=NOW,
+                    window_end=NOW, article_ids=[], created_at=NOW, relay=relay,
+                    smtp_reply=reply,
+                ))  # fmt: skip
+            session.commit()
+        samples = sample_values(render_metrics(runtime, now=NOW, probe_relays=False)[0])
+    finally:
+        runtime.close()
+
+    def messages(result: str, relay: str, reply: str) -> float:
+        return value(samples, "newsalerts_messages_total", result=result, relay=relay,
+                     reply_class=reply)  # fmt: skip
+
+    assert messages("sent", "smtp:relay-a.test:25", "2xx") == 1
+    assert messages("sent", "smtp:relay-b.test:2525", "2xx") == 2
+    assert messages("failed", "smtp:relay-b.test:2525", "5xx") == 1
+    assert messages("failed", "smtp:relay-a.test:25", "5xx") == 0  # every relay has a series
+    assert messages("sent", "unknown", "2xx") == 1
+
+
 def test_without_a_broker_only_the_database_is_reported(database_url: str) -> None:
     runtime = Runtime.from_settings(
         load_settings(database_url=database_url, redis_url=None, _env_file=None)
