@@ -143,10 +143,11 @@ class _SMTPConnection:
 
     When the relay offers PIPELINING (RFC 2920), MAIL, RCPT and DATA go in one write and
     their three replies are read after it; and when the caller names the message it sends
-    next, those three commands of the next message follow this one's final dot in the
-    same write (message content may open a group, DATA must close it): one round trip a
-    message. The next message's body only goes in its own call, after this message's
-    reply was read, so a cut still leaves at most one message in doubt.
+    next, those three commands of the next message follow this one's final dot before its
+    reply is read (message content may open a group, DATA must close it): one round trip
+    a message. They go in a write of their own, so a failed write never hides a final dot
+    that went out; the next message's body only goes in its own call, after this
+    message's reply was read, so a cut still leaves at most one message in doubt.
     """
 
     def __init__(self, client: smtplib.SMTP, relay: str) -> None:
@@ -166,11 +167,14 @@ class _SMTPConnection:
         ahead = then if then is not None and self._pipelines(then) else None
         try:
             self._begin(envelope)
-            body = _dot_stuffed(envelope.data) + b".\r\n"
-            client.send(body + _commands(ahead) if ahead is not None else body)
+            client.send(_dot_stuffed(envelope.data) + b".\r\n")
         except (smtplib.SMTPServerDisconnected, OSError) as error:
             raise ConnectionLost(f"the SMTP connection broke: {error}") from error
         try:
+            # A write of its own: should it fail, the final dot before it went out whole,
+            # and the relay may have this message.
+            if ahead is not None:
+                client.send(_commands(ahead))
             code, reply = client.getreply()
         except (smtplib.SMTPServerDisconnected, OSError) as error:
             raise DeliveryError(
