@@ -176,7 +176,10 @@ def worker(context: click.Context) -> None:
 @click.pass_context
 @clear_errors
 def beat(context: click.Context) -> None:
-    """Run the scheduler: one tick a minute plans and queues due digests. Run exactly one."""
+    """Run the scheduler: one tick a minute plans and queues due digests. Run exactly one.
+
+    Extra options go to `celery beat`, e.g. `--schedule PATH` for the file where it keeps
+    each entry's last run (default: celerybeat-schedule in the working directory)."""
     _exec_celery("beat", context.args)
 
 

@@ -45,6 +45,22 @@ def start_worker(
     )
 
 
+def start_beat(
+    environment: dict[str, str], log: Path, *, schedule: Path
+) -> subprocess.Popen[bytes]:
+    """`newsalerts beat` keeping its schedule in `schedule` (passed through to celery
+    beat), in its own process group, logging to `log`. Stop it with `stop_worker`: on
+    SIGTERM beat saves its schedule and exits, as it does under `docker stop`."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "alerts.cli", "beat", "--schedule", str(schedule)],
+        cwd=ROOT,
+        env=environment,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
 def stop_worker(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
