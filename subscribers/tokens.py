@@ -57,9 +57,9 @@ class TokenSigner:
             self._mac_keys[purpose] = keys
         message = str(subscriber_id).encode()
         return [
-            base64.urlsafe_b64encode(
-                hmac.new(key, message, hashlib.sha256).digest()[:_MAC_BYTES]
-            ).decode().rstrip("=")
+            base64.urlsafe_b64encode(hmac.new(key, message, hashlib.sha256).digest()[:_MAC_BYTES])
+            .decode()
+            .rstrip("=")
             for key in keys
         ]
 
