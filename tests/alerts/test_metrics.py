@@ -425,12 +425,15 @@ HARD = 'newsalerts_bounces_last_24h{kind="hard"}'
 COMPLAINTS = "newsalerts_complaints_last_24h"
 QUEUE_DEPTH = 'newsalerts_queue_depth{queue="newsalerts"}'
 OLDEST = "newsalerts_oldest_pending_delivery_age_seconds"
+URGENT_AGE = 'newsalerts_queue_oldest_message_age_seconds{queue="newsalerts.urgent"}'
+BULK_AGE = 'newsalerts_queue_oldest_message_age_seconds{queue="newsalerts"}'
 TICK = "newsalerts_scheduler_last_tick_timestamp_seconds"
 
 
 def case(alert: str, fires: bool, **series: str) -> Case:
     names = {"redis": REDIS, "sent": SENT, "hard": HARD, "complaints": COMPLAINTS}
     names |= {"depth": QUEUE_DEPTH, "oldest": OLDEST, "tick": TICK}
+    names |= {"urgent_age": URGENT_AGE, "bulk_age": BULK_AGE}
     names |= {"workers": "newsalerts_workers", "database": 'newsalerts_up{service="database"}'}
     return alert, {names[key]: values for key, values in series.items()}, fires
 
@@ -455,6 +458,9 @@ ALERT_CASES = [
     case("NewsalertsNoWorker", True, workers="0x30", redis="1x30"),
     case("NewsalertsNoWorker", False, workers="2x30", redis="1x30"),
     case("NewsalertsNoWorker", False, workers="0x30", redis="0x30"),
+    case("NewsalertsUrgentQueueSlow", True, urgent_age="0+30x30"),
+    case("NewsalertsUrgentQueueSlow", False, urgent_age="60x30"),
+    case("NewsalertsUrgentQueueSlow", False, bulk_age="0+30x30"),  # digests may wait
     case("NewsalertsServiceDown", True, database="0x30"),
     case("NewsalertsServiceDown", False, database="1x30"),
 ]
