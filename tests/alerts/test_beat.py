@@ -7,7 +7,6 @@ minutes.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 from collections import Counter
@@ -30,7 +29,7 @@ from subscribers.database import utcnow
 from tests.support.builders import articles, reader
 from tests.support.feed_server import FeedServer, Route
 from tests.support.ledger import ledger_rows
-from tests.support.processes import ROOT, start_beat, start_worker, stop_worker
+from tests.support.processes import process_environment, start_beat, start_worker, stop_worker
 from tests.support.smtp_server import RecordingSMTPServer
 
 pytestmark = pytest.mark.slow
@@ -136,15 +135,12 @@ def test_beat_ticks_send_each_due_reader_one_digest_across_a_restart(
         Route(FEED.format(link=POLLED_URL, published=format_datetime(utcnow())).encode()),
     )
     _seed(postgres_database, feed_url)
-    environment = {
-        **os.environ,
-        "DATABASE_URL": postgres_database,
-        "REDIS_URL": broker_url,
-        "SMTP_URL": smtp_server.url,
-        "SECRET_KEY": "beat-test-secret-key-0123456789abcdef",
-        "BASE_URL": "https://news.example.com",
-        "PYTHONPATH": str(ROOT),
-    }
+    environment = process_environment(
+        database_url=postgres_database,
+        redis_url=broker_url,
+        smtp_url=smtp_server.url,
+        BASE_URL="https://news.example.com",
+    )
     schedule = tmp_path / "beat-schedule"
     worker_log, first_log, second_log = (
         tmp_path / "worker.log",

@@ -3,7 +3,6 @@ accounts for every reader."""
 
 from __future__ import annotations
 
-import os
 import time
 from collections import Counter
 from pathlib import Path
@@ -16,7 +15,12 @@ from alerts.models import DeliveryStatus
 from alerts.outcomes import UNKNOWN_OUTCOME
 from alerts.tasks import TICK
 from tests.support.ledger import ledger_rows, seed_readers
-from tests.support.processes import ROOT, kill_worker, start_worker, stop_worker
+from tests.support.processes import (
+    kill_worker,
+    process_environment,
+    start_worker,
+    stop_worker,
+)
 from tests.support.smtp_server import RecordingSMTPServer
 
 pytestmark = pytest.mark.slow
@@ -33,20 +37,17 @@ def _ledger(database_url: str) -> dict[str, tuple[DeliveryStatus, str | None]]:
 def test_worker_killed_mid_batch_and_restarted(
     postgres_database: str, broker_url: str, smtp_server: RecordingSMTPServer, tmp_path: Path
 ) -> None:
-    environment = {
-        **os.environ,
-        "DATABASE_URL": postgres_database,
-        "REDIS_URL": broker_url,
-        "SMTP_URL": smtp_server.url,
-        "SECRET_KEY": "fault-test-secret-key-0123456789abcdef",
-        "BATCH_SIZE": "10",
-        "SEND_GROUP_SIZE": str(GROUP),
-        "CLAIM_LEASE_SECONDS": str(LEASE_SECONDS),
+    environment = process_environment(
+        database_url=postgres_database,
+        redis_url=broker_url,
+        smtp_url=smtp_server.url,
+        BATCH_SIZE="10",
+        SEND_GROUP_SIZE=str(GROUP),
+        CLAIM_LEASE_SECONDS=str(LEASE_SECONDS),
         # The dead worker's reserved batch stays in Redis' unacked set for the visibility
         # timeout (an hour); the ledger queues its rows again after this instead.
-        "REQUEUE_SECONDS": str(LEASE_SECONDS),
-        "PYTHONPATH": str(ROOT),
-    }
+        REQUEUE_SECONDS=str(LEASE_SECONDS),
+    )
     seed_readers(postgres_database, READERS)
     smtp_server.slow_down(0.05)
     log = tmp_path / "worker.log"

@@ -4,7 +4,6 @@ Every reader still gets exactly one digest, and the ledger agrees with the SMTP 
 
 from __future__ import annotations
 
-import os
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -21,7 +20,7 @@ from alerts.outcomes import UNKNOWN_OUTCOME
 from alerts.queues import PRIORITY_SUFFIXES
 from alerts.tasks import TICK
 from tests.support.ledger import ledger_rows, seed_readers
-from tests.support.processes import ROOT, start_worker, stop_worker
+from tests.support.processes import process_environment, start_worker, stop_worker
 from tests.support.redis_server import RedisServer
 from tests.support.smtp_server import RecordingSMTPServer
 
@@ -64,20 +63,17 @@ def test_redis_restarted_without_its_data_during_a_send(
     smtp_server: RecordingSMTPServer,
     tmp_path: Path,
 ) -> None:
-    environment = {
-        **os.environ,
-        "DATABASE_URL": postgres_database,
-        "REDIS_URL": private_redis.url,
-        "SMTP_URL": smtp_server.url,
-        "SECRET_KEY": "fault-test-secret-key-0123456789abcdef",
-        "BATCH_SIZE": str(BATCH),
-        "SEND_GROUP_SIZE": str(GROUP),
-        "CLAIM_LEASE_SECONDS": str(LEASE_SECONDS),
+    environment = process_environment(
+        database_url=postgres_database,
+        redis_url=private_redis.url,
+        smtp_url=smtp_server.url,
+        BATCH_SIZE=str(BATCH),
+        SEND_GROUP_SIZE=str(GROUP),
+        CLAIM_LEASE_SECONDS=str(LEASE_SECONDS),
         # The lost batches' rows stay `pending`, stamped "queued"; a tick queues them again
         # once this has passed.
-        "REQUEUE_SECONDS": str(LEASE_SECONDS),
-        "PYTHONPATH": str(ROOT),
-    }
+        REQUEUE_SECONDS=str(LEASE_SECONDS),
+    )
     seed_readers(postgres_database, READERS)
     smtp_server.slow_down(0.05)
     log = tmp_path / "worker.log"

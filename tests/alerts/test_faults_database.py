@@ -8,7 +8,6 @@ The test runs a PostgreSQL server of its own (the shared one is never stopped).
 
 from __future__ import annotations
 
-import os
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -26,7 +25,7 @@ from alerts.outcomes import UNKNOWN_OUTCOME
 from alerts.tasks import TICK
 from tests.support.ledger import ledger_rows, seed_readers
 from tests.support.postgres_server import PostgresServer, server_binaries
-from tests.support.processes import ROOT, start_worker, stop_worker
+from tests.support.processes import process_environment, start_worker, stop_worker
 from tests.support.redis_server import RedisServer
 from tests.support.smtp_server import RecordingSMTPServer
 
@@ -71,19 +70,16 @@ def test_postgresql_crashes_and_restarts_during_a_send(
     database_url = private_postgres.create_database("newsalerts")
     upgrade(database_url)
     seed_readers(database_url, READERS)
-    environment = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": private_redis.url,
-        "SMTP_URL": smtp_server.url,
-        "SECRET_KEY": "fault-test-secret-key-0123456789abcdef",
-        "BATCH_SIZE": str(BATCH),
-        "SEND_GROUP_SIZE": str(GROUP),
+    environment = process_environment(
+        database_url=database_url,
+        redis_url=private_redis.url,
+        smtp_url=smtp_server.url,
+        BATCH_SIZE=str(BATCH),
+        SEND_GROUP_SIZE=str(GROUP),
         # Long enough that no row is swept while its worker waits for the database.
-        "CLAIM_LEASE_SECONDS": str(LEASE_SECONDS),
-        "REQUEUE_SECONDS": "5",
-        "PYTHONPATH": str(ROOT),
-    }
+        CLAIM_LEASE_SECONDS=str(LEASE_SECONDS),
+        REQUEUE_SECONDS="5",
+    )
     smtp_server.slow_down(0.01)
     log = tmp_path / "worker.log"
     worker = start_worker(environment, log, concurrency=2)

@@ -8,7 +8,6 @@ connections, a batch slower than its claim lease)."""
 
 from __future__ import annotations
 
-import os
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -26,7 +25,7 @@ from alerts.models import DeliveryStatus
 from alerts.tasks import TICK
 from tests.support.flaky_smtp import TRY_AGAIN, FlakySMTPServer, Stage
 from tests.support.ledger import Row, ledger_rows, reader_address, seed_readers
-from tests.support.processes import ROOT, start_worker, stop_worker
+from tests.support.processes import process_environment, start_worker, stop_worker
 from tests.support.redis_server import RedisServer
 
 pytestmark = pytest.mark.slow
@@ -65,21 +64,20 @@ def _send_until_settled(
 ) -> dict[str, Row]:
     """`digest send --now` to a real worker, then tick like the scheduler until no row is
     pending, claimed or sending. Returns the ledger."""
-    environment = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis.url,
-        "SMTP_URL": smtp.url,
-        "SECRET_KEY": "fault-test-secret-key-0123456789abcdef",
-        "BATCH_SIZE": str(batch_size),
-        "SEND_GROUP_SIZE": "4",
-        "RETRY_BASE_SECONDS": "1",
-        "MAX_ATTEMPTS": str(MAX_ATTEMPTS),
-        "CLAIM_LEASE_SECONDS": "10",
-        "REQUEUE_SECONDS": "3",
-        "PYTHONPATH": str(ROOT),
-        **settings,
-    }
+    environment = process_environment(
+        database_url=database_url,
+        redis_url=redis.url,
+        smtp_url=smtp.url,
+        **{
+            "BATCH_SIZE": str(batch_size),
+            "SEND_GROUP_SIZE": "4",
+            "RETRY_BASE_SECONDS": "1",
+            "MAX_ATTEMPTS": str(MAX_ATTEMPTS),
+            "CLAIM_LEASE_SECONDS": "10",
+            "REQUEUE_SECONDS": "3",
+        }
+        | settings,  # a test's own settings win
+    )
     worker = start_worker(environment, log, concurrency=2)
     try:
         sent = CliRunner().invoke(main, ["digest", "send", "--now"], env=environment)

@@ -4,7 +4,6 @@ after a pause at most the group each running batch has in flight still leaves.""
 
 from __future__ import annotations
 
-import os
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -22,7 +21,7 @@ from alerts.models import Cadence, DeliveryStatus, Edition
 from alerts.runtime import Runtime
 from subscribers.database import utcnow
 from tests.support.ledger import ledger_rows, seed_readers
-from tests.support.processes import ROOT, start_worker, stop_worker
+from tests.support.processes import process_environment, start_worker, stop_worker
 from tests.support.smtp_server import RecordingSMTPServer
 
 pytestmark = pytest.mark.slow
@@ -39,16 +38,13 @@ def sending(
     postgres_database: str, broker_url: str, smtp_server: RecordingSMTPServer, tmp_path: Path
 ) -> Iterator[tuple[Runtime, Publish]]:
     """READERS readers due a digest, a worker pool, and a relay taking ~25 messages/s."""
-    environment = {
-        **os.environ,
-        "DATABASE_URL": postgres_database,
-        "REDIS_URL": broker_url,
-        "SMTP_URL": smtp_server.url,
-        "SECRET_KEY": "issue-control-secret-key-0123456789abcdef",
-        "BATCH_SIZE": "30",
-        "SEND_GROUP_SIZE": str(GROUP),
-        "PYTHONPATH": str(ROOT),
-    }
+    environment = process_environment(
+        database_url=postgres_database,
+        redis_url=broker_url,
+        smtp_url=smtp_server.url,
+        BATCH_SIZE="30",
+        SEND_GROUP_SIZE=str(GROUP),
+    )
     seed_readers(postgres_database, READERS)
     smtp_server.slow_down(0.04)
     settings = load_settings(database_url=postgres_database, redis_url=broker_url,

@@ -6,7 +6,6 @@ messages reach the SMTP server is the order in which the worker took their batch
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Iterator
 from datetime import timedelta
@@ -26,7 +25,7 @@ from subscribers.models import Frequency, Subscriber
 from tests.factories import make_article
 from tests.support.builders import reader
 from tests.support.ledger import seed_readers
-from tests.support.processes import ROOT, start_worker, stop_worker
+from tests.support.processes import process_environment, start_worker, stop_worker
 from tests.support.smtp_server import Received, RecordingSMTPServer
 
 pytestmark = pytest.mark.slow
@@ -39,16 +38,13 @@ BATCH = 10
 def environment(
     postgres_database: str, broker_url: str, smtp_server: RecordingSMTPServer
 ) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DATABASE_URL": postgres_database,
-        "REDIS_URL": broker_url,
-        "SMTP_URL": smtp_server.url,
-        "SECRET_KEY": "urgent-queue-secret-key-0123456789abcdef",
-        "BATCH_SIZE": str(BATCH),
-        "SEND_GROUP_SIZE": "5",
-        "PYTHONPATH": str(ROOT),
-    }
+    return process_environment(
+        database_url=postgres_database,
+        redis_url=broker_url,
+        smtp_url=smtp_server.url,
+        BATCH_SIZE=str(BATCH),
+        SEND_GROUP_SIZE="5",
+    )
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ from alerts.models import Delivery, DeliveryStatus
 from alerts.tasks import TICK
 from subscribers.database import utcnow
 from tests.support.builders import articles, reader
-from tests.support.processes import ROOT, start_worker, stop_worker
+from tests.support.processes import ROOT, process_environment, start_worker, stop_worker
 from tests.support.smtp_server import RecordingSMTPServer
 
 pytestmark = pytest.mark.slow
@@ -30,15 +29,12 @@ pytestmark = pytest.mark.slow
 def environment(
     postgres_database: str, broker_url: str, smtp_server: RecordingSMTPServer
 ) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DATABASE_URL": postgres_database,
-        "REDIS_URL": broker_url,
-        "SMTP_URL": smtp_server.url,
-        "SECRET_KEY": "worker-test-secret-key-0123456789abcdef",
-        "BASE_URL": "https://news.example.com",
-        "PYTHONPATH": str(ROOT),
-    }
+    return process_environment(
+        database_url=postgres_database,
+        redis_url=broker_url,
+        smtp_url=smtp_server.url,
+        BASE_URL="https://news.example.com",
+    )
 
 
 @pytest.fixture

@@ -10,6 +10,24 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+SECRET_KEY = "process-test-secret-key-0123456789abcdef"
+
+
+def process_environment(
+    *, database_url: str, redis_url: str, smtp_url: str, **settings: str
+) -> dict[str, str]:
+    """The environment of a worker, scheduler or CLI process under test: this one's, the
+    services to use, a secret key, the project on the path, then `settings` (by the
+    names of their environment variables)."""
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "SMTP_URL": smtp_url,
+        "SECRET_KEY": SECRET_KEY,
+        "PYTHONPATH": str(ROOT),
+        **settings,
+    }
 
 
 def start_worker(

@@ -45,7 +45,7 @@ from alerts.web import ops as ops_views
 from subscribers.database import utcnow
 from tests.support.builders import reader
 from tests.support.ledger import ledger_rows, reader_address, seed_readers_in_bulk
-from tests.support.processes import ROOT, start_worker, stop_worker
+from tests.support.processes import process_environment, start_worker, stop_worker
 from tests.support.sending import app_runtime
 from tests.support.smtp_server import RecordingSMTPServer
 from tests.support.staff import PASSWORD, make_staff
@@ -102,16 +102,13 @@ def worker(
 ) -> Iterator[Path]:
     """A `celery worker` process with CONCURRENCY pool processes; yields its log."""
     log = tmp_path / "worker.log"
-    environment = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": broker_url,
-        "SMTP_URL": smtp_server.url,
-        "SECRET_KEY": "ops-browser-secret-key-0123456789abcdef",
-        "BATCH_SIZE": str(BATCH),
-        "SEND_GROUP_SIZE": str(GROUP),
-        "PYTHONPATH": str(ROOT),
-    }
+    environment = process_environment(
+        database_url=database_url,
+        redis_url=broker_url,
+        smtp_url=smtp_server.url,
+        BATCH_SIZE=str(BATCH),
+        SEND_GROUP_SIZE=str(GROUP),
+    )
     process = start_worker(environment, log, concurrency=CONCURRENCY)
     try:
         yield log
