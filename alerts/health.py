@@ -62,16 +62,11 @@ def check_redis(url: str, *, timeout: float = TIMEOUT_SECONDS) -> str:
     return OK
 
 
-def relay_key(url: str) -> str:
-    """How a relay is named in checks: the label the ledger records it by."""
-    return relay_label(url)
-
-
 def check_relays(smtp_url: str, *, timeout: float = TIMEOUT_SECONDS) -> dict[str, str]:
     urls = [part.strip() for part in smtp_url.split(",") if part.strip()]
     with ThreadPoolExecutor(max_workers=max(len(urls), 1)) as pool:
         states = list(pool.map(lambda url: check_relay(url, timeout=timeout), urls))
-    return {relay_key(url): state for url, state in zip(urls, states, strict=True)}
+    return {relay_label(url): state for url, state in zip(urls, states, strict=True)}
 
 
 def check_relay(url: str, *, timeout: float = TIMEOUT_SECONDS) -> str:

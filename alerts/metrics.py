@@ -33,10 +33,11 @@ from sqlalchemy.orm import Session
 
 from alerts.celery_app import QUEUES, create_celery
 from alerts.console import sends_in_progress
-from alerts.health import OK, check_relays, relay_key
+from alerts.health import OK, check_relays
 from alerts.models import Delivery, DeliveryStatus, FeedbackEvent, FeedbackKind, FeedSource
 from alerts.queues import read_broker
 from alerts.runtime import Runtime
+from alerts.transports import relay_label
 from subscribers.database import utcnow
 
 log = logging.getLogger(__name__)
@@ -98,7 +99,7 @@ class NewsalertsCollector(Collector):
         urls = [url.strip() for url in runtime.settings.smtp_url.split(",") if url.strip()]
         # Rows written before the ledger named its relay (or never attempted) count
         # against the only relay, or "unknown" when there are several.
-        self.relays = [relay_key(url) for url in urls]
+        self.relays = [relay_label(url) for url in urls]
         self.relay = self.relays[0] if len(self.relays) == 1 else "unknown"
 
     def collect(self) -> Iterator[Metric]:

@@ -18,10 +18,11 @@ from sqlalchemy import func, select
 from alerts.celery_app import QUEUES, create_celery
 from alerts.console import SendInProgress, feedback_per_day, oldest_pending, sends_in_progress
 from alerts.failures import dead_letters, failure_groups
-from alerts.health import OK, check_services, relay_key
+from alerts.health import OK, check_services
 from alerts.models import Delivery
 from alerts.queues import PRIORITY_SUFFIXES, read_broker
 from alerts.runtime import Runtime
+from alerts.transports import relay_label
 from alerts.workers import STALL_SECONDS, read_workers
 
 __all__ = ["PRIORITY_SUFFIXES", "RECENT", "OpsStatus", "collect_status"]
@@ -80,7 +81,7 @@ def collect_status(
 def _ledger(runtime: Runtime, status: OpsStatus) -> None:
     now = status.now
     since = now - RECENT
-    relays = [relay_key(url) for url in runtime.settings.smtp_url.split(",") if url.strip()]
+    relays = [relay_label(url) for url in runtime.settings.smtp_url.split(",") if url.strip()]
     with runtime.session() as session:
         counts = session.execute(
             select(Delivery.status, func.count())
