@@ -145,8 +145,8 @@ class _SMTPConnection:
     their three replies are read after it; and when the caller names the message it sends
     next, those three commands of the next message follow this one's final dot before its
     reply is read (message content may open a group, DATA must close it): one round trip
-    a message. They go in a write of their own, so a failed write never hides a final dot
-    that went out; the next message's body only goes in its own call, after this
+    a message. The write is counted, so a failure tells whether this message's final dot
+    had gone out whole; the next message's body only goes in its own call, after this
     message's reply was read, so a cut still leaves at most one message in doubt.
     """
 
@@ -167,16 +167,24 @@ class _SMTPConnection:
         ahead = then if then is not None and self._pipelines(then) else None
         try:
             self._begin(envelope)
-            client.send(_dot_stuffed(envelope.data) + b".\r\n")
         except (smtplib.SMTPServerDisconnected, OSError) as error:
             raise ConnectionLost(f"the SMTP connection broke: {error}") from error
+        message = _dot_stuffed(envelope.data) + b".\r\n"
+        # One write (two would let Nagle's algorithm hold the envelope for the relay's ACK),
+        # counted, so a failure tells whether the final dot had gone out whole.
+        data = message + _commands(ahead) if ahead is not None else message
+        written = 0
         try:
-            # A write of its own: should it fail, the final dot before it went out whole,
-            # and the relay may have this message.
-            if ahead is not None:
-                client.send(_commands(ahead))
+            sock = client.sock
+            if sock is None:
+                raise smtplib.SMTPServerDisconnected("the connection is closed")
+            with memoryview(data) as view:
+                while written < len(data):
+                    written += sock.send(view[written:])
             code, reply = client.getreply()
         except (smtplib.SMTPServerDisconnected, OSError) as error:
+            if written < len(message):
+                raise ConnectionLost(f"the SMTP connection broke: {error}") from error
             raise DeliveryError(
                 f"the SMTP connection broke before the reply: {error}",
                 permanent=False,

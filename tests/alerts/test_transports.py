@@ -240,3 +240,39 @@ def test_the_next_envelope_goes_with_the_final_dot() -> None:
     finally:
         relay.close()
     assert [b"To: one@example.com\r\n" in body for body in relay.bodies] == [True, False]
+
+
+class _SocketFailingAfter:
+    """A socket that takes `limit` bytes, then fails as a reset connection would."""
+
+    def __init__(self, inner: socket.socket, limit: int) -> None:
+        self._inner, self._left = inner, limit
+
+    def send(self, data: memoryview) -> int:
+        if self._left <= 0:
+            self._inner.shutdown(socket.SHUT_RDWR)
+            raise ConnectionResetError("reset by peer")
+        sent = self._inner.send(data[: self._left])
+        self._left -= sent
+        return sent
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)
+
+
+@pytest.mark.parametrize(("past_the_dot", "unknown"), [(False, False), (True, True)])
+def test_a_write_cut_short_is_unknown_only_once_the_final_dot_went_out(
+    relay: FlakySMTPServer, past_the_dot: bool, unknown: bool
+) -> None:
+    if past_the_dot and not relay.pipelining:
+        pytest.skip("without PIPELINING the write ends with the final dot")
+    first, second = _envelope("first@example.com"), _envelope("second@example.com")
+    message_bytes = len(first.data) + len(b".\r\n")  # nothing to dot-stuff in it
+    with transport_from_url(relay.url).connect() as connection:
+        client = connection._client  # type: ignore[attr-defined]
+        limit = message_bytes if past_the_dot else message_bytes - 1
+        client.sock = _SocketFailingAfter(client.sock, limit)
+        with pytest.raises(DeliveryError) as broken:
+            connection.send(first, then=second)
+    assert isinstance(broken.value, ConnectionLost) is not unknown
+    assert broken.value.unknown_outcome is unknown
