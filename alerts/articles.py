@@ -55,7 +55,11 @@ def plain_text(raw: str) -> str:
 
 
 def _is_web_url(url: str) -> bool:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - reading it raises ValueError for a port out of range
+    except ValueError:  # an unclosed "[" of an IPv6 host, a port that is no number
+        return False
     return parts.scheme in ("http", "https") and bool(parts.hostname) and " " not in url
 
 

@@ -55,7 +55,10 @@ def request_origin(origin_header: str | None, referer: str | None) -> str | None
     if origin_header and origin_header != "null":
         return origin_header.rstrip("/")
     if referer:
-        parts = urlsplit(referer)
+        try:
+            parts = urlsplit(referer)
+        except ValueError:  # "https://[::1": a Referer no browser sends, so no origin
+            return None
         if parts.scheme and parts.netloc:
             return f"{parts.scheme}://{parts.netloc}"
     return None

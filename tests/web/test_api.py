@@ -260,6 +260,10 @@ def _articles(app: Flask) -> int:
 @example(body={**ARTICLE, "title": "Flood\udc00"})
 @example(body={**ARTICLE, "published_at": NASTY_INSTANTS[0]})
 @example(body={**ARTICLE, "published_at": NASTY_INSTANTS[1]})
+@example(body={**ARTICLE, "url": "https://[::1"})  # once a 5xx: urlsplit raised ValueError
+@example(body={**ARTICLE, "image_url": "https://[::1"})
+@example(body={**ARTICLE, "url": "https://news.example.com:99999/a"})
+@example(body={**ARTICLE, "image_url": "https://news.example.com:port/a.jpg"})
 def test_hostile_articles_are_a_client_error_or_stored(
     app: Flask, client: FlaskClient, token: str, body: Any
 ) -> None:

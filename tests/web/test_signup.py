@@ -544,6 +544,7 @@ def test_filled_honeypot_is_answered_yes_and_ignored(
             {"Origin": "https://evil.test", "Referer": PUBLISHER + "/story"}, id="origin-wins"
         ),
         pytest.param({"Referer": "https://evil.test/news.example.com"}, id="foreign-referer"),
+        pytest.param({"Referer": "https://[::1"}, id="unclosed-ipv6-referer"),
         pytest.param({"Origin": "null"}, id="null-origin"),
         pytest.param({}, id="neither"),
     ],
