@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from markupsafe import escape
 
-from alerts.console import MinuteSeries
+from alerts.ops.console import MinuteSeries
 
 SENT, FAILED, RATE, INK, GRID = "#1f4fa3", "#a4262c", "#b35c00", "#4a4a45", "#d0d0ca"
 RATE_MINUTES = 30

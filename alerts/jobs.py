@@ -2,7 +2,7 @@
 
 Planning commits the ledger before any batch is published, so a worker never sees a
 batch whose rows are not in the database yet. A breaking alert's batches are published as
-urgent (alerts.batches), whichever path queues them.
+urgent (alerts.ledger.batches), whichever path queues them.
 """
 
 from __future__ import annotations
@@ -16,18 +16,24 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from alerts.api_tokens import allows
+from alerts.access.tokens import allows
 from alerts.audit import record, token_actor
-from alerts.batches import Publish, batch_log_context, cut, queue_rows
-from alerts.breaking import AlertError, alert_key, create_alert, plan_alert, set_alert_status
-from alerts.delivery import BatchResult, RetryPolicy, SweepResult, send_batch, sweep_stuck
-from alerts.editions import get_edition, issue_date, list_editions
-from alerts.issues import IssueError, cancel, get_issue, issue_for, pause, resume
+from alerts.delivery.sending import BatchResult, RetryPolicy, SweepResult, send_batch, sweep_stuck
+from alerts.digests.breaking import (
+    AlertError,
+    alert_key,
+    create_alert,
+    plan_alert,
+    set_alert_status,
+)
+from alerts.digests.planning import PlanResult, claim_queue, plan_in_chunks
+from alerts.digests.selection import local_today
+from alerts.editions.issues import IssueError, cancel, get_issue, issue_for, pause, resume
+from alerts.editions.schedules import get_edition, issue_date, list_editions
+from alerts.ledger.batches import Publish, batch_log_context, cut, queue_rows
 from alerts.logs import log_context
 from alerts.models import ApiToken, Article, BreakingAlert, IssueStatus
-from alerts.planning import PlanResult, claim_queue, plan_in_chunks
 from alerts.runtime import Runtime
-from alerts.selection import local_today
 
 log = logging.getLogger(__name__)
 
@@ -285,7 +291,7 @@ def send_queued_batch(
     """Send one batch of ledger rows (a worker's task, or in-process without a broker).
 
     Every line logged meanwhile, here or deeper down, names the batch and its send
-    (alerts.batches.batch_log_context); one line at the end says how it went.
+    (alerts.ledger.batches.batch_log_context); one line at the end says how it went.
     """
     with runtime.session() as session, batch_log_context(session, ids):
         try:

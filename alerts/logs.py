@@ -4,7 +4,7 @@ Each line has the time, level, logger and message, and what it concerns when kno
 `edition` (a slug, or `alert-<id>`), `issue_id` or `alert_id`, the batch being sent
 (`first_delivery_id`, `last_delivery_id`, `batch_size`), a single `delivery_id`, the
 `task_id`. They come from `extra={...}`, from `log_context(...)` around a piece of work
-(alerts.batches names every batch this way), or (task id) from the Celery task running
+(alerts.ledger.batches names every batch this way), or (task id) from the Celery task running
 in this process. Email addresses
 in messages and tracebacks at INFO and above are masked to `a***@example.com`: the
 domain stays, which is what an operator needs to see a relay or a mailbox provider
@@ -139,7 +139,7 @@ class JsonFormatter(logging.Formatter):
 
 
 class ReadableFormatter(logging.Formatter):
-    """`2026-11-25 08:00:01,123 INFO    alerts.tasks: message [edition=daily task_id=...]`."""
+    """`2026-11-25 08:00:01,123 INFO    alerts.jobs: message [edition=daily task_id=...]`."""
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s")

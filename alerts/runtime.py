@@ -14,11 +14,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.config import Settings, load_settings
 from alerts.db import make_engine, make_session_factory
-from alerts.digests import DigestComposer, RenderCache
-from alerts.dkim import DkimSigner
-from alerts.relays import relay_transport
-from alerts.rendering import EmailRenderer, default_renderer
-from alerts.transports import Transport
+from alerts.delivery.relays import relay_transport
+from alerts.delivery.transports import Transport
+from alerts.mail.digest import DigestComposer, RenderCache
+from alerts.mail.dkim import DkimSigner
+from alerts.mail.rendering import EmailRenderer, default_renderer
 
 
 @dataclass

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alerts.articles import ArticleInput, upsert_articles
+from alerts.digests.selection import CandidateArticle
+from alerts.feeds.articles import ArticleInput, upsert_articles
 from alerts.models import Delivery
-from alerts.selection import CandidateArticle
 from subscribers.models import Frequency, Subscriber
 from subscribers.services import Origin, add_subscriber
 

@@ -5,8 +5,8 @@ from alerts.cli import (  # noqa: F401  (register the commands)
     audit,
     digests,
     feeds,
-    jobs,
     ops,
+    processes,
     readers,
     users,
 )

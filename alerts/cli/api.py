@@ -29,7 +29,7 @@ def tokens() -> None:
 @clear_errors
 def tokens_create(name: str, import_confirmed: bool, scopes: tuple[str, ...]) -> None:
     """Create a token and print it once; only its hash is kept."""
-    from alerts.api_tokens import create_token
+    from alerts.access.tokens import create_token
     from alerts.runtime import Runtime
     from subscribers.database import utcnow
 
@@ -55,7 +55,7 @@ def tokens_create(name: str, import_confirmed: bool, scopes: tuple[str, ...]) ->
 @clear_errors
 def tokens_revoke(name: str) -> None:
     """Revoke a token at once."""
-    from alerts.api_tokens import revoke_token
+    from alerts.access.tokens import revoke_token
     from alerts.errors import AlertsError
     from alerts.runtime import Runtime
     from subscribers.database import utcnow

@@ -12,8 +12,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from alerts.config import Settings, load_settings
+from alerts.demo.outbox import OutboxError
 from alerts.errors import AlertsError
-from alerts.outbox import OutboxError
 from subscribers.errors import SubscribersError
 
 P = ParamSpec("P")

@@ -26,7 +26,7 @@ def digest() -> None:
 @clear_errors
 def digest_send(force: bool) -> None:
     """Send today's due digests (once per reader and local date, however often it runs)."""
-    from alerts.delivery import BatchResult
+    from alerts.delivery.sending import BatchResult
     from alerts.jobs import plan_and_queue, send_queued_batch
     from alerts.runtime import Runtime
     from subscribers.database import utcnow
@@ -35,7 +35,7 @@ def digest_send(force: bool) -> None:
     runtime = Runtime.from_settings(settings)
     try:
         if settings.uses_celery:
-            from alerts.dispatch import batch_publisher
+            from alerts.tasks.publishing import batch_publisher
 
             with batch_publisher(settings) as publish:
                 run = plan_and_queue(runtime, now=utcnow(), force=force, publish=publish)
@@ -82,7 +82,7 @@ def _say_planned(run: Any) -> None:
 @clear_errors
 def digest_preview(address: str | None, html_file: Path | None) -> None:
     """Show the digest a reader would get now, without sending or recording anything."""
-    from alerts.preview import preview_digest
+    from alerts.desk.preview import preview_digest
     from alerts.runtime import Runtime
 
     runtime = Runtime.from_settings(settings_from_env())

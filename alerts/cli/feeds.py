@@ -33,7 +33,7 @@ def feeds_remove(url: str) -> None:
 
 
 def _set_polling(url: str, minutes: int | None) -> None:
-    from alerts.polling import set_polling
+    from alerts.feeds.polling import set_polling
     from alerts.runtime import Runtime
     from subscribers.database import utcnow
 

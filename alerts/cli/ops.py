@@ -29,7 +29,7 @@ def ops_status(as_json: bool, no_workers: bool, no_relays: bool) -> None:
     """
     import json
 
-    from alerts.ops import collect_status
+    from alerts.ops.status import collect_status
     from alerts.runtime import Runtime
     from subscribers.database import utcnow
 
@@ -51,7 +51,7 @@ def ops_status(as_json: bool, no_workers: bool, no_relays: bool) -> None:
 def _print(status: dict[str, Any]) -> None:
     from rich.table import Table
 
-    from alerts.web.ops_figures import duration, last_answer, number, percent
+    from alerts.ops.figures import duration, last_answer, number, percent
 
     health = Table("service", "state", title="Health")
     for name, state in status["services"].items():

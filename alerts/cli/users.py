@@ -55,8 +55,8 @@ def _in_session(work: Callable[[Session], T]) -> T:
 @clear_errors
 def users_add(email: str, role: str, password_stdin: bool) -> None:
     """Add a staff user; the password (12 characters or more) is asked for twice."""
+    from alerts.access.staff import add_user, check_password_rules, password_hasher, staff_email
     from alerts.audit import CLI
-    from alerts.staff import add_user, check_password_rules, password_hasher, staff_email
     from subscribers.database import utcnow
 
     settings = settings_from_env()
@@ -82,7 +82,7 @@ def users_add(email: str, role: str, password_stdin: bool) -> None:
 @clear_errors
 def users_list() -> None:
     """Every staff user, with role, state and last sign-in."""
-    from alerts.staff import list_users
+    from alerts.access.staff import list_users
 
     for user in _in_session(list_users):
         state = "active" if user.active else "deactivated"
@@ -95,8 +95,8 @@ def users_list() -> None:
 @clear_errors
 def users_deactivate(email: str) -> None:
     """Stop a user from signing in; their open sessions end at once."""
+    from alerts.access.staff import deactivate
     from alerts.audit import CLI
-    from alerts.staff import deactivate
     from subscribers.database import utcnow
 
     user = _in_session(lambda session: deactivate(session, email=email, now=utcnow(), actor=CLI))
@@ -109,9 +109,9 @@ def users_deactivate(email: str) -> None:
 @clear_errors
 def users_set_password(email: str, password_stdin: bool) -> None:
     """Give a user a new password; their open sessions end at once."""
+    from alerts.access.staff import check_password_rules, get_user, password_hasher, set_password
     from alerts.audit import CLI
     from alerts.errors import UnknownStaffUser
-    from alerts.staff import check_password_rules, get_user, password_hasher, set_password
     from subscribers.database import utcnow
 
     settings = settings_from_env()

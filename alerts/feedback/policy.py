@@ -18,8 +18,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from alerts.feedback.reports import FeedbackReport, NotAReport, Reference, parse_report
+from alerts.mail.verp import is_verp_address, parse_verp
 from alerts.models import Delivery, DeliveryStatus, FeedbackEvent, FeedbackKind
-from alerts.verp import is_verp_address, parse_verp
 from subscribers.models import Subscriber, SubscriberStatus
 from subscribers.services import suppress
 

@@ -13,17 +13,17 @@ from flask import Blueprint, Response, g, jsonify, make_response, request
 from sqlalchemy.exc import IntegrityError
 
 from alerts import audit
-from alerts.api_subscribers import (
+from alerts.access.tokens import allows, authenticate
+from alerts.errors import ArticleError
+from alerts.feeds.articles import article_input_from_mapping, upsert_articles
+from alerts.jobs import alert_if_breaking
+from alerts.mail.notices import Notice
+from alerts.models import ApiToken
+from alerts.web.api_subscribers import (
     SubscriberRequest,
     parse_subscriber_request,
     subscriber_summary,
 )
-from alerts.api_tokens import allows, authenticate
-from alerts.articles import article_input_from_mapping, upsert_articles
-from alerts.errors import ArticleError
-from alerts.jobs import alert_if_breaking
-from alerts.models import ApiToken
-from alerts.notices import Notice
 from alerts.web.context import db, web_context
 from alerts.web.json_bodies import json_object
 from alerts.web.openapi import OPENAPI

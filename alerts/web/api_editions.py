@@ -22,12 +22,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from alerts import audit
-from alerts.breaking import AlertError
-from alerts.editions import EditionNotFound, list_editions
-from alerts.issues import IssueError
+from alerts.digests.breaking import AlertError
+from alerts.digests.selection import local_today
+from alerts.editions.issues import IssueError
+from alerts.editions.schedules import EditionNotFound, list_editions
 from alerts.jobs import send_now, start_alert
 from alerts.models import ApiToken, Article, Edition
-from alerts.selection import local_today
 from alerts.web.api import api_error, blueprint, require_scope
 from alerts.web.archive import edition_by_slug
 from alerts.web.context import db, web_context

@@ -14,8 +14,8 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from alerts.config import TEMPLATES_DIR, Settings
-from alerts.health import check_services, healthy
-from alerts.metrics import render_metrics
+from alerts.ops.health import check_services, healthy
+from alerts.ops.metrics import render_metrics
 from alerts.runtime import Runtime
 from alerts.web import (
     api,

@@ -14,10 +14,10 @@ from datetime import date
 from flask import Blueprint, Response, make_response
 from sqlalchemy import select
 
-from alerts.digests import time_label
-from alerts.issues import find_issue, issue_articles
+from alerts.editions.issues import find_issue, issue_articles
+from alerts.mail.digest import time_label
 from alerts.models import Edition
-from alerts.results import sent_issues
+from alerts.results.tallies import sent_issues
 from alerts.web.context import db, web_context
 from alerts.web.pages import page
 

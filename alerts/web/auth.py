@@ -22,9 +22,9 @@ from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from alerts import audit
+from alerts.access.staff import authenticate, password_hasher
 from alerts.config import Settings
 from alerts.models import Role, StaffUser
-from alerts.staff import authenticate, password_hasher
 from alerts.web.context import db, web_context
 from alerts.web.pages import json_error, page, wants_json
 from alerts.web.security import header_text

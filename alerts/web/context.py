@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from flask import current_app, g
 from sqlalchemy.orm import Session
 
-from alerts.batches import Publish
 from alerts.errors import DeliveryError
 from alerts.jobs import send_queued_batch
-from alerts.notices import Notice, send_notice
+from alerts.ledger.batches import Publish
+from alerts.mail.notices import Notice, send_notice
 from alerts.runtime import Runtime
 from alerts.web.ratelimit import (
     MemoryRateLimiter,
@@ -84,7 +84,7 @@ def _inline_notifier(runtime: Runtime) -> Notifier:
 
 
 def _celery_notifier(runtime: Runtime) -> Notifier:
-    from alerts.celery_app import SEND_NOTICE, create_celery
+    from alerts.tasks.app import SEND_NOTICE, create_celery
 
     app = create_celery(runtime.settings)
 
@@ -96,8 +96,8 @@ def _celery_notifier(runtime: Runtime) -> Notifier:
 
 
 def _celery_publisher(runtime: Runtime) -> Publish:
-    from alerts.celery_app import create_celery
-    from alerts.dispatch import publisher_for
+    from alerts.tasks.app import create_celery
+    from alerts.tasks.publishing import publisher_for
 
     return publisher_for(create_celery(runtime.settings))
 

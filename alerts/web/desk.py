@@ -17,15 +17,16 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from alerts.audit import record, user_actor
-from alerts.breaking import AlertError
-from alerts.desk import (
+from alerts.desk.board import (
     alerted_article_ids,
     edition_rows,
     find_edition,
     latest_articles,
     recent_alerts,
 )
-from alerts.editions import (
+from alerts.digests.breaking import AlertError
+from alerts.digests.selection import local_today
+from alerts.editions.schedules import (
     EditionError,
     EditionInput,
     EditionNotFound,
@@ -35,7 +36,6 @@ from alerts.editions import (
 from alerts.errors import AlertsError
 from alerts.jobs import start_alert
 from alerts.models import DEFAULT_SUBJECT, Article, Cadence, Edition
-from alerts.selection import local_today
 from alerts.web.auth import STAFF_DESK, current_staff, require_role
 from alerts.web.context import db, web_context
 from alerts.web.pages import json_error, page

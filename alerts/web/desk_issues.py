@@ -2,7 +2,7 @@
 send it now, pause, resume or cancel it, and watch its progress.
 
 Addresses are /desk/editions/<slug>/issues/<YYYY-MM-DD>[/...]. A weekly edition's issue
-has one date a week (see alerts.editions.issue_date); another date of that week leads to
+has one date a week (see alerts.editions.schedules.issue_date); another date of that week leads to
 it. Opening the page stores nothing; the first action on an issue stores it.
 """
 
@@ -16,7 +16,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from alerts.audit import record
-from alerts.desk import (
+from alerts.desk.board import (
     CURATION_ACTIONS,
     UnknownArticle,
     board,
@@ -26,12 +26,12 @@ from alerts.desk import (
     issue_progress,
     selectable_ids,
 )
-from alerts.editions import issue_date
+from alerts.desk.test_copies import send_test
+from alerts.editions.issues import IssueError, issue_for, lock, set_texts, unlock
+from alerts.editions.schedules import issue_date
 from alerts.errors import DeliveryError
-from alerts.issues import IssueError, issue_for, lock, set_texts, unlock
 from alerts.jobs import change_issue, send_now
 from alerts.models import Edition, Issue
-from alerts.test_sends import send_test
 from alerts.web.auth import current_staff
 from alerts.web.context import db, web_context
 from alerts.web.desk import BadInput, NotFound, View, actor, done, guard_desk, issue_url

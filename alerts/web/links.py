@@ -12,8 +12,8 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, make_response, redirect, request
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from alerts.notices import Notice, reader_links
-from alerts.rendering import ReaderParts
+from alerts.mail.notices import Notice, reader_links
+from alerts.mail.rendering import ReaderParts
 from alerts.web.context import WORDING_VERSION, db, web_context
 from alerts.web.forms import form_values, parse_preferences
 from alerts.web.pages import page, topic_choices

@@ -16,18 +16,18 @@ from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from alerts.audit import PAGE_SIZE, read, record, user_actor
-from alerts.batches import queue_rows
-from alerts.breaking import AlertError
 from alerts.charts import minute_chart
-from alerts.console import per_minute
-from alerts.failures import retry_failures
-from alerts.issues import IssueError
+from alerts.digests.breaking import AlertError
+from alerts.editions.issues import IssueError
 from alerts.jobs import change_alert, change_issue
+from alerts.ledger.batches import queue_rows
 from alerts.models import AuditEvent, Role
-from alerts.ops import RECENT, OpsStatus, collect_status
+from alerts.ops.console import per_minute
+from alerts.ops.failures import retry_failures
+from alerts.ops.figures import bars, duration, figures, layout, number, percent
+from alerts.ops.status import RECENT, OpsStatus, collect_status
 from alerts.web.auth import STAFF_OPS, View, current_staff, require_role, roles_required
 from alerts.web.context import db, web_context
-from alerts.web.ops_figures import bars, duration, figures, layout, number, percent
 from alerts.web.pages import page
 from subscribers.database import utcnow
 

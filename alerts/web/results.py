@@ -5,7 +5,7 @@
 - `/desk/results/<slug>/<YYYY-MM-DD>`: one issue's counts and articles, with charts;
 - `/desk/results/alert/<id>`: one breaking alert's counts.
 
-Read-only views over alerts.results; charts are inline SVG drawn here (alerts.web.charts).
+Read-only views over alerts.results.tallies; charts are inline SVG drawn here (alerts.web.charts).
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from datetime import date
 from flask import Blueprint, make_response
 from werkzeug.wrappers import Response
 
-from alerts.editions import list_editions
-from alerts.issues import find_issue
+from alerts.editions.issues import find_issue
+from alerts.editions.schedules import list_editions
 from alerts.models import BreakingAlert, Edition
-from alerts.results import (
+from alerts.results.tallies import (
     Tally,
     alert_results,
     clicks_per_day,

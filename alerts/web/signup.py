@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, make_response, request
 from sqlalchemy.exc import IntegrityError
 
-from alerts.notices import Notice
+from alerts.mail.notices import Notice
 from alerts.web.context import WORDING_VERSION, db, web_context
 from alerts.web.forms import form_values, parse_signup
 from alerts.web.json_bodies import json_body

@@ -1,6 +1,6 @@
 """Tracked links and the open pixel: `/c/<token>/<position>` and `/o/<token>.gif`.
 
-Thin adapters over alerts.clicks. A click always goes to the article the ledger names,
+Thin adapters over alerts.results.clicks. A click always goes to the article the ledger names,
 scanner or not; anything that is not one of our links is a 404 page. The pixel answers
 the same transparent GIF to everyone, so a mail client never shows a broken image.
 Neither answer may be cached, or a second click or open would never reach us.
@@ -14,8 +14,8 @@ import re
 from flask import Blueprint, Response, make_response, redirect, request
 from werkzeug.wrappers import Response as BaseResponse
 
-from alerts.clicks import follow_click, record_open
-from alerts.tracking import read_tracking_token
+from alerts.mail.tracking import read_tracking_token
+from alerts.results.clicks import follow_click, record_open
 from alerts.web.context import db, web_context
 from alerts.web.pages import page
 from subscribers.database import utcnow

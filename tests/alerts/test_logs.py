@@ -15,7 +15,7 @@ from celery import Celery
 from sqlalchemy import select
 
 from alerts.config import Settings, load_settings
-from alerts.editions import ensure_default_editions
+from alerts.editions.schedules import ensure_default_editions
 from alerts.jobs import plan_and_queue, send_now, send_queued_batch, start_alert
 from alerts.logs import configure_logging, log_context, mask_addresses
 from alerts.models import Article
@@ -55,7 +55,7 @@ def json_lines(stream: io.StringIO) -> list[dict[str, Any]]:
 
 def test_production_writes_one_json_object_a_line_with_the_context() -> None:
     stream = configured("production")
-    log = logging.getLogger("alerts.tasks")
+    log = logging.getLogger("alerts.tasks.handlers")
     log.info("batch of %d sent", 3, extra={"edition": "daily", "delivery_id": 41})
     with log_context(edition="weekly", task_id="task-7"):
         log.warning("relay slow")
@@ -66,7 +66,7 @@ def test_production_writes_one_json_object_a_line_with_the_context() -> None:
 
     first, second, third, fourth = json_lines(stream)
     assert first["message"] == "batch of 3 sent"
-    assert (first["level"], first["logger"]) == ("INFO", "alerts.tasks")
+    assert (first["level"], first["logger"]) == ("INFO", "alerts.tasks.handlers")
     assert first["time"].endswith("Z") and first["time"][10] == "T"
     assert (first["edition"], first["delivery_id"]) == ("daily", 41)
     assert "task_id" not in first
@@ -81,7 +81,7 @@ def test_production_writes_one_json_object_a_line_with_the_context() -> None:
 
 def test_addresses_are_masked_at_info_and_above_in_messages_and_tracebacks() -> None:
     stream = configured("production", level=logging.DEBUG)
-    log = logging.getLogger("alerts.delivery")
+    log = logging.getLogger("alerts.delivery.sending")
     log.info("sent to %s via relay", "alice.smith+news@example.com")
     log.warning("recipient=Bob_99@mail.example.co.uk refused; Carol <carol@example.org>")
     try:
@@ -119,7 +119,7 @@ def test_the_running_celery_task_names_itself() -> None:
 
     @app.task(name="logs-test.work")  # type: ignore[untyped-decorator]
     def work() -> None:
-        logging.getLogger("alerts.tasks").info("working")
+        logging.getLogger("alerts.tasks.handlers").info("working")
 
     work.apply(task_id="celery-task-1")
     (entry,) = [line for line in json_lines(stream) if line["message"] == "working"]
@@ -226,7 +226,7 @@ def test_every_line_logged_while_a_batch_is_sent_names_the_batch_and_its_send(
         assert named == expected.get(line.get("first_delivery_id")), line
     assert [line["first_delivery_id"] for line in ours if line["message"].startswith(
         "batch done: ")] == [batch[0] for batch in batches]  # fmt: skip
-    assert {line["logger"] for line in ours} == {"alerts.jobs", "alerts.relays"}
+    assert {line["logger"] for line in ours} == {"alerts.jobs", "alerts.delivery.relays"}
 
     # Nothing at INFO or above names a reader, though the relay's own lines (another
     # logger, another thread) speak of every recipient.

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from alerts.articles import ArticleInput, upsert_articles
+from alerts.feeds.articles import ArticleInput, upsert_articles
 from subscribers.models import Frequency, Subscriber
 from subscribers.services import Origin, add_subscriber
 

@@ -11,8 +11,8 @@ from flask import Flask
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from alerts.articles import ArticleInput, upsert_articles
-from alerts.editions import EditionInput, create_edition
+from alerts.editions.schedules import EditionInput, create_edition
+from alerts.feeds.articles import ArticleInput, upsert_articles
 from alerts.jobs import StartedSend, send_now, send_queued_batch, start_alert
 from alerts.models import Delivery, Edition
 from alerts.runtime import Runtime

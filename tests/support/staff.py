@@ -8,8 +8,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from alerts.access.staff import add_user, password_hasher
 from alerts.models import Role, StaffUser
-from alerts.staff import add_user, password_hasher
 from subscribers.database import utcnow
 
 PASSWORD = "correct horse battery staple"

@@ -1,0 +1,197 @@
+"""Commands that run the job: the demo, migrations, ingestion, the servers, the benchmark."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from alerts.cli.common import clear_errors, console, main, progress_bar, settings_from_env
+from alerts.config import PROJECT_ROOT
+from alerts.errors import AlertsError
+
+
+@main.command()
+@click.option(
+    "--readers",
+    default=200,
+    show_default=True,
+    type=click.IntRange(1, 1_000_000),
+    help="Number of sample readers to create.",
+)
+@click.option(
+    "--out",
+    default="outbox",
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="Folder for the .eml files and index.html.",
+)
+@click.option(
+    "--smtp",
+    "smtp_url",
+    default=None,
+    metavar="URL",
+    help="Deliver to this SMTP server (smtp://host:port) instead of the outbox.",
+)
+@clear_errors
+def demo(readers: int, out: Path, smtp_url: str | None) -> None:
+    """Run the whole job on a fresh SQLite store with the bundled sample feed."""
+    from alerts.demo.run import run_demo
+
+    console.print("Running tasks in-process (the demo uses the embedded SQLite store).")
+    with progress_bar() as progress:
+        task = progress.add_task("Sending digests", total=None)
+        result = run_demo(
+            readers=readers,
+            out=out,
+            smtp_url=smtp_url,
+            on_planned=lambda total: progress.update(task, total=total),
+            on_message=lambda: progress.advance(task),
+        )
+    sent = result.delivery
+    console.print(f"Articles ingested:      {result.articles}")
+    console.print(f"Readers:                {result.readers}")
+    console.print(f"Digests sent:           {sent.sent}")
+    console.print(f"Skipped, nothing new:   {result.skipped_empty}")
+    if sent.failed or sent.retrying:
+        console.print(f"Failed / to retry:      {sent.failed} / {sent.retrying}")
+    rate = sent.sent / result.send_seconds if result.send_seconds else 0.0
+    console.print(f"Time taken:             {result.seconds:.1f} s (sending {rate:,.0f} msg/s)")
+    console.print(f"Store:                  {result.store / 'newsalerts.db'}")
+    if result.outbox is not None:
+        console.print(f"Outbox:                 {(result.outbox / 'index.html').resolve()}")
+    else:
+        console.print(f"Delivered to:           {smtp_url}")
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+@clear_errors
+def db_upgrade(revision: str) -> None:
+    """Apply migrations (Alembic)."""
+    from alerts.db import upgrade
+
+    settings = settings_from_env()
+    upgrade(settings.database_url, revision)
+    console.print(f"Database is at revision {revision}.")
+
+
+@main.command()
+@click.argument("sources", nargs=-1, required=True)
+@click.option("--timeout", default=10.0, show_default=True, help="Seconds per fetch.")
+@clear_errors
+def ingest(sources: tuple[str, ...], timeout: float) -> None:
+    """Ingest RSS 2.0, Atom or JSON Feed sources (URLs or files) now."""
+    from alerts.errors import FeedError
+    from alerts.feeds.ingest import ingest_source
+    from alerts.runtime import Runtime
+    from subscribers.database import utcnow
+
+    runtime = Runtime.from_settings(settings_from_env())
+    failures = 0
+    try:
+        for source in sources:
+            with runtime.session() as session:
+                try:
+                    result = ingest_source(session, source, now=utcnow(), timeout=timeout)
+                except FeedError as error:
+                    session.rollback()
+                    click.echo(f"error: {error}", err=True)
+                    failures += 1
+                    continue
+                session.commit()
+                console.print(result.describe(), markup=False)
+    finally:
+        runtime.close()
+    if failures:
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--readers", default=100_000, show_default=True, type=click.IntRange(1))
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option(
+    "--postgres",
+    "admin_url",
+    default="postgresql://postgres@127.0.0.1:5432/postgres",
+    show_default=True,
+    help="A server where a throw-away database can be created.",
+)
+@click.option("--redis", "redis_url", default="redis://127.0.0.1:6379/12", show_default=True)
+@clear_errors
+def bench(readers: int, workers: int, admin_url: str, redis_url: str) -> None:
+    """Measure the whole send on PostgreSQL, Redis, real workers and Postfix's smtp-sink."""
+    from alerts.config import normalise_database_url
+    from alerts.ops.bench import run_bench
+
+    result = run_bench(
+        readers=readers,
+        workers=workers,
+        admin_url=normalise_database_url(admin_url),
+        redis_url=redis_url,
+        say=console.print,
+    )
+    for line in result.lines():
+        console.print(line, markup=False)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64))
+@clear_errors
+def web(host: str, port: int, threads: int) -> None:
+    """Run the web app (sign-up, confirm, preferences, unsubscribe) with waitress."""
+    from waitress import serve
+
+    from alerts.logs import configure_logging
+    from alerts.web.app import create_app
+
+    settings = settings_from_env()
+    configure_logging(settings)
+    app = create_app(settings)
+    console.print(f"Serving on http://{host}:{port} (Ctrl+C to stop)")
+    serve(app, host=host, port=port, threads=threads, ident="newsalerts")
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.pass_context
+@clear_errors
+def worker(context: click.Context) -> None:
+    """Run a Celery worker (extra options go to `celery worker`).
+
+    It takes both queues, urgent work (alerts, sign-up emails) first; `-Q newsalerts.urgent`
+    makes a worker for urgent work only."""
+    _exec_celery("worker", context.args)
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.pass_context
+@clear_errors
+def beat(context: click.Context) -> None:
+    """Run the scheduler: one tick a minute plans and queues due digests. Run exactly one.
+
+    Extra options go to `celery beat`, e.g. `--schedule PATH` for the file where it keeps
+    each entry's last run (default: celerybeat-schedule in the working directory)."""
+    _exec_celery("beat", context.args)
+
+
+def _exec_celery(command: str, extra: list[str]) -> None:
+    settings = settings_from_env()
+    if not settings.uses_celery:
+        raise AlertsError("REDIS_URL is not set: workers and the scheduler need a Redis broker")
+    arguments = ["celery", "-A", "worker", command, "--loglevel", "INFO", *extra]
+    root = str(PROJECT_ROOT)
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
+    os.execvp(sys.executable, [sys.executable, "-m", *arguments])
+
+
+if __name__ == "__main__":
+    main()

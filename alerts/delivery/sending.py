@@ -1,0 +1,468 @@
+"""Sending a batch of ledger rows: claim, check the reader, send, record — one row at a time.
+
+Row states: `pending` → `claimed` (the batch's worker owns it) → `sending` (its SMTP
+exchange may have started) → `sent` | `failed` | `suppressed`, or back to `pending` with a
+retry time. Rows are marked `sending` a small group at a time, in the same commit as the
+previous group's outcomes, so a group costs one commit and one status query, and a worker
+killed outright leaves at most one group in `sending`: the messages whose fate is unknown.
+A database outage is not a death: the worker keeps the outcomes it could not commit and
+writes them once the database answers again (`_save_what_is_known`).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import CTE, case, or_, update
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
+
+from alerts.delivery.transports import MailConnection, Transport
+from alerts.editions.issues import not_held
+from alerts.errors import ConnectionLost, DeliveryError
+from alerts.ledger.outcomes import UNKNOWN_OUTCOME, outcomes_cte, unnested, write_outcomes
+from alerts.ledger.outgoing import Outgoing, load_outgoing
+from alerts.mail.digest import DigestComposer
+from alerts.mail.mime import Envelope
+from alerts.models import Delivery, DeliveryStatus
+from subscribers.database import utcnow
+from subscribers.services import mailable_ids
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 5
+DEFAULT_LEASE = timedelta(minutes=10)
+DEFAULT_GROUP_SIZE = 20
+Clock = Callable[[], datetime]
+
+
+@dataclass
+class BatchResult:
+    sent: int = 0
+    failed: int = 0
+    retrying: int = 0
+    not_mailable: int = 0
+
+    def add(self, other: BatchResult) -> None:
+        self.sent += other.sent
+        self.failed += other.failed
+        self.retrying += other.retrying
+        self.not_mailable += other.not_mailable
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Temporary failures are retried after base, 2 x base, 4 x base ... (±20 % jitter, so a
+    relay's outage does not bring every retry back in the same second), at most `cap`,
+    until `max_attempts`; then the row is failed with the last reason."""
+
+    max_attempts: int = MAX_ATTEMPTS
+    base: timedelta = timedelta(minutes=2)
+    cap: timedelta = timedelta(hours=6)
+
+    def delay(self, attempts: int) -> timedelta:
+        plain: timedelta = min(self.base * 2 ** max(attempts - 1, 0), self.cap)
+        return plain * random.uniform(0.8, 1.2)
+
+
+def claim(
+    session: Session, ids: Sequence[int], *, now: datetime, lease: timedelta = DEFAULT_LEASE
+) -> list[int]:
+    """Take rows that are pending (or claimed by a worker whose lease ran out), unless an
+    editor paused or cancelled their issue or alert.
+
+    One UPDATE ... RETURNING: two workers given the same ids split them, never share them.
+    """
+    if not ids:
+        return []
+    claimable = (
+        or_(
+            Delivery.status == DeliveryStatus.PENDING,
+            (Delivery.status == DeliveryStatus.CLAIMED) & (Delivery.claimed_at < now - lease),
+        )
+        & not_held()
+    )
+    claimed = session.scalars(
+        update(Delivery)
+        .where(Delivery.id.in_(ids), claimable)
+        .values(status=DeliveryStatus.CLAIMED, claimed_at=now, attempts=Delivery.attempts + 1)
+        .returning(Delivery.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    return sorted(claimed)
+
+
+def _record_failure(row: Outgoing, error: DeliveryError, now: datetime, retry: RetryPolicy) -> str:
+    row.last_error = error.reason[:2000]
+    row.smtp_reply = error.reply or None
+    if error.unknown_outcome:
+        # The relay may have the message: never send it again (see UNKNOWN_OUTCOME).
+        row.status = DeliveryStatus.FAILED
+        row.last_error = f"{UNKNOWN_REPLY}: {error.reason}"[:2000]
+        return "failed"
+    if error.permanent or row.attempts >= retry.max_attempts:
+        row.status = DeliveryStatus.FAILED
+        return "failed"
+    row.status = DeliveryStatus.PENDING
+    row.next_attempt_at = now + retry.delay(row.attempts)
+    return "retrying"
+
+
+def _count(result: BatchResult, outcome: str) -> None:
+    setattr(result, outcome, getattr(result, outcome) + 1)
+
+
+NOT_MAILABLE = "reader is no longer active"
+UNKNOWN_REPLY = "the connection broke before the relay answered the message; it may have it"
+
+
+# Connections in a row that break before any message goes through: then the relay is down.
+MAX_RECONNECTS = 3
+
+
+def send_batch(
+    session: Session,
+    ids: Sequence[int],
+    *,
+    composer: DigestComposer,
+    transport: Transport,
+    clock: Clock = utcnow,
+    lease: timedelta = DEFAULT_LEASE,
+    group_size: int = DEFAULT_GROUP_SIZE,
+    retry: RetryPolicy = RetryPolicy(),
+    on_message: Callable[[], None] | None = None,
+) -> BatchResult:
+    """Send the ledger rows `ids` that are still to send. Commits as it goes.
+
+    Rows go in groups of `group_size`. Taking a group is one conditional UPDATE: rows
+    still claimed by this batch whose readers may still be mailed become `sending`, and
+    the batch's other rows have their claim renewed once it is a third of a lease old, so
+    a slow batch never loses rows to the sweeper and then sends them twice. One commit
+    carries it with the previous group's outcomes. A relay that drops the connection gets
+    a new one (the message in flight had not reached it). A process killed mid-group
+    leaves at most `group_size` rows whose fate is unknown; any other error releases the
+    rows not yet attempted.
+    """
+    result = BatchResult()
+    batch = _Batch(claimed_at=clock(), lease=lease)
+    owned = claim(session, ids, now=batch.claimed_at, lease=lease)
+    session.commit()
+    if not owned:
+        return result
+    try:
+        batch.waiting = load_outgoing(session, owned)
+        composer.preload(i for row in batch.waiting for i in row.article_ids)
+        _send_over_connections(session, batch, composer, transport, clock, group_size,
+                               retry, result, on_message)  # fmt: skip
+    except DeliveryError as error:
+        # No connection could be had: every row not yet attempted is retried later.
+        for row in batch.waiting:
+            _count(result, _record_failure(row, error, clock(), retry))
+            batch.keep(row)
+        _commit(session, batch)
+    except BaseException as error:
+        # The database going away is worth waiting for, up to the lease: the relay has
+        # accepted messages that only this process knows about.
+        patience = lease if isinstance(error, OperationalError) else timedelta(0)
+        _save_what_is_known(session, batch, owned, patience=patience)
+        raise
+    finally:
+        _forget_loaded_rows(session, owned)
+    return result
+
+
+def _forget_loaded_rows(session: Session, ids: Sequence[int]) -> None:
+    """Rows the caller's session holds were changed behind its back by Core statements."""
+    for delivery_id in ids:
+        loaded = session.identity_map.get(identity_key(Delivery, delivery_id))
+        if loaded is not None:
+            session.expire(loaded)
+
+
+@dataclass
+class _Batch:
+    """What one batch owns: rows waiting (claimed), rows of the group in flight.
+
+    `claimed_at` is the claim the waiting rows carry: the batch's proof of ownership.
+    """
+
+    claimed_at: datetime
+    lease: timedelta
+    waiting: list[Outgoing] = field(default_factory=list)
+    in_flight: list[Outgoing] = field(default_factory=list)
+    attempted: set[int] = field(default_factory=set)
+    # Every claim time this batch wrote on its rows: a row carrying one is still ours.
+    claims: set[datetime] = field(default_factory=set)
+    # Outcomes not yet committed, by row: written with the next commit.
+    unsaved: dict[int, Outgoing] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.claims.add(self.claimed_at)
+
+    def keep(self, row: Outgoing) -> None:
+        self.unsaved[row.id] = row
+
+    def committed(self) -> None:
+        self.unsaved.clear()
+
+
+def _send_over_connections(
+    session: Session,
+    batch: _Batch,
+    composer: DigestComposer,
+    transport: Transport,
+    clock: Clock,
+    group_size: int,
+    retry: RetryPolicy,
+    result: BatchResult,
+    on_message: Callable[[], None] | None,
+) -> None:
+    reconnects = 0
+    while batch.waiting:
+        try:
+            with transport.connect() as connection:
+                while batch.waiting:
+                    group = _start_group(session, batch, group_size, composer, clock, result)
+                    for index, (row, envelope) in enumerate(group):
+                        # The next message's envelope may go out with this one's end.
+                        then = group[index + 1][1] if index + 1 < len(group) else None
+                        batch.attempted.add(row.id)
+                        _send_one(row, envelope, connection, clock, result, retry, then)
+                        batch.keep(row)
+                        batch.in_flight.remove(row)
+                        reconnects = 0  # the relay is taking messages: keep going
+                        if on_message is not None:
+                            on_message()
+            _commit(session, batch)
+        except ConnectionLost as lost:
+            # The message in flight never reached the relay, nor did the rest of its group:
+            # they wait again, and a new connection takes them.
+            _unsend(session, batch)
+            _commit(session, batch)
+            reconnects += 1
+            if reconnects > MAX_RECONNECTS:
+                raise DeliveryError(f"the relay keeps dropping the connection: {lost.reason}",
+                                    permanent=False) from lost  # fmt: skip
+
+
+def _unsend(session: Session, batch: _Batch) -> None:
+    """Give the group in flight back to the batch's waiting rows (claimed, not sending)."""
+    returned = batch.in_flight
+    if returned:
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_([row.id for row in returned]),
+                   Delivery.status == DeliveryStatus.SENDING,
+                   Delivery.claimed_at.in_({row.claimed_at for row in returned}))
+            .values(status=DeliveryStatus.CLAIMED, claimed_at=batch.claimed_at)
+            .execution_options(synchronize_session=False)
+        )  # fmt: skip
+    for row in returned:
+        row.status, row.claimed_at = DeliveryStatus.CLAIMED, batch.claimed_at
+        batch.attempted.discard(row.id)
+    batch.waiting = returned + batch.waiting
+    batch.in_flight = []
+
+
+def _start_group(
+    session: Session,
+    batch: _Batch,
+    group_size: int,
+    composer: DigestComposer,
+    clock: Clock,
+    result: BatchResult,
+) -> list[tuple[Outgoing, Envelope]]:
+    """Take the next group (its readers checked in the same statement), renew the batch's
+    claim when it ages, compose, commit."""
+    now = clock()
+    batch.claims.add(now)
+    head, rest = batch.waiting[:group_size], batch.waiting[group_size:]
+    mine = (Delivery.status == DeliveryStatus.CLAIMED) & (Delivery.claimed_at == batch.claimed_at)
+    # Each message's Message-ID is written with its `sending` mark, in the same statement.
+    message_ids = {row.id: composer.message_id_for(row) for row in head}
+    # On PostgreSQL the previous group's outcomes ride along in the same statement.
+    carried = (
+        outcomes_cte(list(batch.unsaved.values())) if batch.unsaved and unnested(session) else None
+    )
+    taken = _owned(session, list(message_ids), mine & Delivery.subscriber_id.in_(mailable_ids()),
+                   status=DeliveryStatus.SENDING, now=now, message_ids=message_ids,
+                   carrying=carried)  # fmt: skip
+    if len(taken) < len(head):
+        # Readers who left since planning (or rows the sweeper took back): never sent.
+        left = _owned(session, [row.id for row in head if row.id not in taken], mine,
+                      status=DeliveryStatus.SUPPRESSED, now=now,
+                      last_error=NOT_MAILABLE, message_id=None)  # fmt: skip
+        result.not_mailable += len(left)
+    group = [row for row in head if row.id in taken]
+    for row in group:
+        row.status, row.claimed_at, row.message_id = (
+            DeliveryStatus.SENDING, now, message_ids[row.id])  # fmt: skip
+    batch.waiting = rest
+    # Renewing the rest of the batch rewrites every waiting row, so only do it once the
+    # claim is a third of the way to expiry, well before the sweeper could take it back.
+    if rest and now - batch.claimed_at > batch.lease / 3:
+        kept = _owned(session, [row.id for row in rest], mine, status=DeliveryStatus.CLAIMED,
+                      now=now)  # fmt: skip
+        batch.claimed_at = now
+        batch.waiting = [row for row in rest if row.id in kept]
+        for row in batch.waiting:
+            row.claimed_at = now
+    ready = [(row, composer.compose(row)) for row in group]
+    batch.in_flight = list(group)
+    _commit(session, batch, carried=carried is not None)  # the previous group's outcomes too
+    return ready
+
+
+def _owned(
+    session: Session,
+    ids: list[int],
+    mine: Any,
+    *,
+    status: DeliveryStatus,
+    now: datetime,
+    message_ids: dict[int, str] | None = None,
+    carrying: CTE | None = None,
+    **values: Any,
+) -> set[int]:
+    """Move rows this batch still owns to `status` with a fresh claim (and each its
+    Message-ID, when given, and any other `values`); the ids it owns. `carrying`, a
+    data-modifying CTE, runs in the same statement.
+
+    A row the sweeper took back (its claim expired) is not touched: another batch owns it.
+    """
+    if not ids:
+        return set()
+    values.update(status=status, claimed_at=now)
+    if message_ids:
+        values["message_id"] = case(message_ids, value=Delivery.id)
+    statement = update(Delivery).where(Delivery.id.in_(ids), mine).values(**values)
+    if carrying is not None:
+        statement = statement.add_cte(carrying)
+    return set(
+        session.scalars(
+            statement.returning(Delivery.id).execution_options(synchronize_session=False)
+        )
+    )
+
+
+def _send_one(
+    row: Outgoing,
+    envelope: Envelope,
+    connection: MailConnection,
+    clock: Clock,
+    result: BatchResult,
+    retry: RetryPolicy,
+    then: Envelope | None,
+) -> None:
+    row.relay = connection.relay
+    try:
+        reply = connection.send(envelope, then=then)
+    except ConnectionLost:
+        raise
+    except DeliveryError as error:
+        _count(result, _record_failure(row, error, clock(), retry))
+        return
+    row.status = DeliveryStatus.SENT
+    row.sent_at = clock()
+    row.smtp_reply = str(reply)[:500]
+    row.last_error = None
+    result.sent += 1
+
+
+def _commit(session: Session, batch: _Batch, *, carried: bool = False) -> None:
+    """Commit, with the outcomes not yet written (unless a statement `carried` them)."""
+    if not carried:
+        write_outcomes(session, list(batch.unsaved.values()))
+    session.commit()
+    batch.committed()
+
+
+def _save_what_is_known(
+    session: Session, batch: _Batch, owned: Sequence[int], *, patience: timedelta
+) -> None:
+    """After an error in this process: write the outcomes not yet committed, and give the
+    rows never attempted back to the queue.
+
+    When the database is away, try again until `patience` runs out: a message the relay
+    accepted while the ledger could not be written is still recorded as sent, never
+    re-sent nor failed as unknown. A row the sweeper failed as unknown meanwhile gets its
+    true outcome. Gives up (logging what only this process knew) after `patience`; the
+    sweeper then treats those rows as any worker's that died mid-exchange.
+    """
+    ours = Delivery.claimed_at.in_(batch.claims)
+    untried = [i for i in owned if i not in batch.attempted]
+    give_up_at = time.monotonic() + patience.total_seconds()
+    pause = 0.5
+    while True:
+        try:
+            session.rollback()
+            write_outcomes(session, list(batch.unsaved.values()))
+            if untried:
+                session.execute(
+                    update(Delivery)
+                    .where(
+                        Delivery.id.in_(untried),
+                        Delivery.status.in_([DeliveryStatus.CLAIMED, DeliveryStatus.SENDING]),
+                        ours,
+                    )
+                    .values(status=DeliveryStatus.PENDING, next_attempt_at=None)
+                    .execution_options(synchronize_session=False)
+                )
+            session.commit()
+            batch.committed()
+            return
+        except OperationalError as error:
+            if time.monotonic() + pause > give_up_at:
+                log.error(
+                    "database unreachable: outcomes of %d messages not recorded: %s (%s)",
+                    len(batch.unsaved),
+                    {i: row.status.value for i, row in batch.unsaved.items()},
+                    error,
+                )
+                session.rollback()
+                return
+            log.warning("database unreachable, holding %d outcomes: %s", len(batch.unsaved), error)
+            time.sleep(pause)
+            pause = min(pause * 2, 5.0)
+
+
+@dataclass
+class SweepResult:
+    requeued: int = 0
+    abandoned: int = 0
+
+
+def sweep_stuck(
+    session: Session, *, now: datetime, lease: timedelta = DEFAULT_LEASE
+) -> SweepResult:
+    """Recover rows whose worker vanished (killed, or its broker message lost).
+
+    Claimed but never attempted: back to pending, to be queued again. In the SMTP
+    exchange when the worker died: marked failed with the reason, never re-sent — a
+    possible duplicate is worse for a reader than one missing digest, and the ledger
+    says which readers those are. Does not commit.
+    """
+    expired = Delivery.claimed_at < now - lease
+    requeued = session.execute(
+        update(Delivery)
+        .where(Delivery.status == DeliveryStatus.CLAIMED, expired)
+        .values(
+            status=DeliveryStatus.PENDING,
+            next_attempt_at=None,
+            last_error="its worker stopped before sending; queued again",
+        )
+        .execution_options(synchronize_session=False)
+    )
+    abandoned = session.execute(
+        update(Delivery)
+        .where(Delivery.status == DeliveryStatus.SENDING, expired)
+        .values(status=DeliveryStatus.FAILED, last_error=UNKNOWN_OUTCOME)
+        .execution_options(synchronize_session=False)
+    )
+    return SweepResult(requeued.rowcount or 0, abandoned.rowcount or 0)  # type: ignore[attr-defined]

@@ -1,0 +1,211 @@
+"""Breaking-news alerts: one short email about one article, to the readers who asked.
+
+The audience is the active, unpaused readers who opted into alerts and follow one of the
+article's topics (readers who follow no topic get everything, as with digests). Each
+reader gets at most `alerts_per_day` alerts per local day. Alerts go through the same
+ledger as digests — key (`alert-<id>`, reader, local date) — so planning twice, a
+redelivered task or a crash never sends one twice, and pause and cancel work the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import exists, func, or_, select
+from sqlalchemy.orm import Session
+
+from alerts.digests.selection import local_today
+from alerts.editions.issues import take_back
+from alerts.errors import AlertsError
+from alerts.ledger.rows import insert_ignoring_conflicts
+from alerts.mail.mime import encode_email
+from alerts.mail.rendering import html_to_text
+from alerts.models import (
+    Article,
+    BreakingAlert,
+    Delivery,
+    DeliveryStatus,
+    IssueStatus,
+    article_topics,
+)
+from subscribers.models import Subscriber, SubscriberStatus, subscriber_topics
+
+if TYPE_CHECKING:
+    from alerts.ledger.outgoing import LedgerRow, Reader
+    from alerts.mail.digest import DigestComposer
+    from alerts.mail.mime import Envelope
+
+# Alert rows that count against a reader's daily cap.
+_COUNTED = (
+    DeliveryStatus.PENDING,
+    DeliveryStatus.CLAIMED,
+    DeliveryStatus.SENDING,
+    DeliveryStatus.SENT,
+)
+
+
+class AlertError(AlertsError):
+    """The alert cannot be made or changed (no such article, already alerted, ...)."""
+
+
+def alert_key(alert_id: int) -> str:
+    return f"alert-{alert_id}"
+
+
+def create_alert(
+    session: Session, *, article_id: int, created_by: str, now: datetime
+) -> BreakingAlert:
+    """Start an alert about an article. Raises AlertError when the article is unknown or
+    was alerted before (one alert per article, whoever asks). Flushes."""
+    article = session.get(Article, article_id)
+    if article is None:
+        raise AlertError(f"there is no article {article_id}")
+    if session.scalar(select(BreakingAlert.id).where(BreakingAlert.article_id == article_id)):
+        raise AlertError("this article has been sent as an alert already")
+    alert = BreakingAlert(article_id=article_id, created_by=created_by[:200], created_at=now)
+    session.add(alert)
+    session.flush()
+    return alert
+
+
+@dataclass
+class AlertPlan:
+    audience: int = 0
+    planned: int = 0
+    over_cap: int = 0
+
+
+def plan_alert(
+    session: Session, alert: BreakingAlert, *, now: datetime, per_day: int
+) -> tuple[AlertPlan, list[int]]:
+    """Write a ledger row for each reader the alert is for; return the plan and the ids
+    of the new pending rows. Safe to run again. Does not commit."""
+    plan = AlertPlan()
+    if alert.status is IssueStatus.CANCELLED or per_day <= 0:
+        return plan, []
+    topic_ids = select(article_topics.c.topic_id).where(
+        article_topics.c.article_id == alert.article_id
+    )
+    follows_topic = exists().where(
+        subscriber_topics.c.subscriber_id == Subscriber.id,
+        subscriber_topics.c.topic_id.in_(topic_ids),
+    )
+    follows_any = exists().where(subscriber_topics.c.subscriber_id == Subscriber.id)
+    readers = session.execute(
+        select(Subscriber.id, Subscriber.timezone)
+        .where(
+            Subscriber.status == SubscriberStatus.ACTIVE,
+            Subscriber.breaking_alerts.is_(True),
+            or_(Subscriber.paused_until.is_(None), Subscriber.paused_until <= now),
+            or_(follows_topic, ~follows_any),
+        )
+        .order_by(Subscriber.id)
+    ).all()
+    plan.audience = len(readers)
+    if not readers:
+        return plan, []
+    dates = {reader_id: local_today(now, zone) for reader_id, zone in readers}
+    earliest = min(dates.values())
+    today_counts: dict[tuple[int, Any], int] = {
+        (reader_id, day): count
+        for reader_id, day, count in session.execute(
+            select(Delivery.subscriber_id, Delivery.local_date, func.count())
+            .where(
+                Delivery.alert_id.is_not(None),
+                Delivery.local_date >= earliest,
+                Delivery.status.in_(_COUNTED),
+            )
+            .group_by(Delivery.subscriber_id, Delivery.local_date)
+        )
+    }
+    rows = []
+    for reader_id, _zone in readers:
+        if today_counts.get((reader_id, dates[reader_id]), 0) >= per_day:
+            plan.over_cap += 1
+            continue
+        rows.append(
+            {
+                "edition": alert_key(alert.id),
+                "alert_id": alert.id,
+                "subscriber_id": reader_id,
+                "local_date": dates[reader_id],
+                "status": DeliveryStatus.PENDING,
+                "window_start": now,
+                "window_end": now,
+                "article_ids": [alert.article_id],
+                "attempts": 0,
+                "created_at": now,
+            }
+        )
+    inserted = insert_ignoring_conflicts(session, rows)
+    plan.planned = len(inserted)
+    return plan, sorted(delivery_id for delivery_id, _ in inserted)
+
+
+def set_alert_status(
+    session: Session, alert: BreakingAlert, status: IssueStatus, *, now: datetime
+) -> int:
+    """Pause, resume or cancel an alert's send; rows not yet sending follow. Flushes."""
+    if alert.status is IssueStatus.CANCELLED:
+        raise AlertError("this alert was cancelled")
+    alert.status = status
+    session.flush()
+    if status is IssueStatus.OPEN:
+        return 0
+    target = DeliveryStatus.PENDING if status is IssueStatus.PAUSED else DeliveryStatus.CANCELLED
+    return take_back(session, Delivery.alert_id == alert.id, target)
+
+
+class AlertComposer:
+    """Composes alert messages for DigestComposer, sharing its renderer, cache and headers."""
+
+    def __init__(self, composer: DigestComposer) -> None:
+        self._composer = composer
+
+    def compose(self, delivery: LedgerRow) -> Envelope:
+        composer = self._composer
+        subscriber = delivery.subscriber
+        [article_id] = delivery.article_ids
+        composer.preload([article_id])
+        article = composer.article(article_id)
+        key = ("alert", article_id, article.updated_at, subscriber.timezone,
+               tuple(topic.name for topic in subscriber.topics))  # fmt: skip
+        encoded = composer.cached(key)
+        if encoded is None:
+            rendered = composer.render_kind("alert", self._context(article, subscriber))
+            encoded = encode_email(rendered)
+            composer.keep(key, encoded)
+        reader = composer.reader_parts(subscriber.id, subscriber.email)
+        return composer.envelope(delivery, subscriber.email, encoded, reader, {}, kind="alert")
+
+    def _context(self, article: Article, subscriber: Reader) -> dict[str, object]:
+        settings = self._composer.settings
+        local = article.published_at.astimezone(ZoneInfo(subscriber.timezone))
+        return {
+            "site_name": settings.site_name,
+            "site_url": settings.site_url,
+            "postal_address": settings.postal_address,
+            "article": {
+                "title": article.title,
+                "url": article.url,
+                "section": article.section,
+                "summary_html": article.summary_html,
+                "summary_text": html_to_text(article.summary_html),
+            },
+            "time_label": f"{local:%H:%M} {local.tzname()}",
+            "topic_names": [topic.name for topic in subscriber.topics],
+        }
+
+
+__all__ = [
+    "AlertComposer",
+    "AlertError",
+    "AlertPlan",
+    "alert_key",
+    "create_alert",
+    "plan_alert",
+    "set_alert_status",
+]

@@ -1,0 +1,116 @@
+"""Writing what became of a batch's messages back to the ledger, a group at a time.
+
+An outcome is written only on a row that still carries the claim its batch wrote and is
+in a state the batch left it in — or failed as unknown by a sweeper that ran while the
+batch was slow: the true outcome then replaces the guess. Anything else (an editor's
+pause, another batch's claim) is left alone.
+
+On PostgreSQL a group's outcomes go as one array per column through `unnest`, in one
+statement, and can ride along with the statement that marks the next group sending (a
+data-modifying CTE): one round trip a group instead of two. SQLite takes an executemany.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import CTE, Integer, bindparam, column, text, update
+from sqlalchemy.orm import Session
+
+from alerts.ledger.outgoing import Outgoing
+from alerts.models import Delivery, DeliveryStatus
+
+UNKNOWN_OUTCOME = (
+    "the worker stopped during the SMTP exchange; the reader may have received the message, "
+    "so it is not sent again"
+)
+
+_UNNESTED = text(
+    "UPDATE deliveries AS d SET status = v.status, sent_at = v.sent_at, "
+    "smtp_reply = v.smtp_reply, relay = v.relay, last_error = v.last_error, "
+    "next_attempt_at = v.next_attempt_at, message_id = v.message_id "
+    "FROM unnest(CAST(:o_id AS integer[]), CAST(:o_claim AS timestamptz[]), "
+    "CAST(:o_status AS text[]), CAST(:o_sent_at AS timestamptz[]), "
+    "CAST(:o_reply AS text[]), CAST(:o_relay AS text[]), CAST(:o_error AS text[]), "
+    "CAST(:o_next AS timestamptz[]), CAST(:o_message_id AS text[])) "
+    "AS v(id, claim, status, sent_at, smtp_reply, relay, last_error, next_attempt_at, "
+    "message_id) "
+    "WHERE d.id = v.id AND d.claimed_at = v.claim AND (d.status IN (:claimed, :sending) "
+    "OR (d.status = :failed AND d.last_error = :unknown)) RETURNING d.id"
+).columns(column("id", Integer))
+
+_EACH = (
+    update(Delivery)
+    .where(
+        Delivery.id == bindparam("row_id"),
+        Delivery.claimed_at == bindparam("row_claim"),
+        # Not IN: SQLAlchemy's expanding IN cannot run as an executemany.
+        (Delivery.status == DeliveryStatus.CLAIMED)
+        | (Delivery.status == DeliveryStatus.SENDING)
+        | ((Delivery.status == DeliveryStatus.FAILED) & (Delivery.last_error == UNKNOWN_OUTCOME)),
+    )
+    .values(
+        status=bindparam("new_status"),
+        sent_at=bindparam("new_sent_at"),
+        smtp_reply=bindparam("new_reply"),
+        relay=bindparam("new_relay"),
+        last_error=bindparam("new_error"),
+        next_attempt_at=bindparam("new_next_attempt"),
+        message_id=bindparam("new_message_id"),
+    )
+)
+
+
+def unnested(session: Session) -> bool:
+    """Whether outcomes go through `unnest` (and so can ride along with another UPDATE)."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def write_outcomes(session: Session, rows: Sequence[Outgoing]) -> None:
+    """Write the rows' outcomes, each only where its batch still owns it. Does not commit."""
+    if not rows:
+        return
+    if unnested(session):
+        session.execute(_UNNESTED, _arrays(rows))
+        return
+    session.connection().execute(
+        _EACH,
+        [
+            {
+                "row_id": row.id,
+                "row_claim": row.claimed_at,
+                "new_status": row.status,
+                "new_sent_at": row.sent_at,
+                "new_reply": row.smtp_reply,
+                "new_relay": row.relay,
+                "new_error": row.last_error,
+                "new_next_attempt": row.next_attempt_at,
+                "new_message_id": row.message_id,
+            }
+            for row in rows
+        ],
+    )
+
+
+def outcomes_cte(rows: Sequence[Outgoing]) -> CTE:
+    """The PostgreSQL statement of `write_outcomes` as a CTE for another UPDATE to carry."""
+    return _UNNESTED.bindparams(**_arrays(rows)).cte("outcomes")
+
+
+def _arrays(rows: Sequence[Outgoing]) -> dict[str, Any]:
+    return {
+        "o_id": [row.id for row in rows],
+        "o_claim": [row.claimed_at for row in rows],
+        "o_status": [row.status.value for row in rows],
+        "o_sent_at": [row.sent_at for row in rows],
+        "o_reply": [row.smtp_reply for row in rows],
+        "o_relay": [row.relay for row in rows],
+        "o_error": [row.last_error for row in rows],
+        "o_next": [row.next_attempt_at for row in rows],
+        "o_message_id": [row.message_id for row in rows],
+        "claimed": DeliveryStatus.CLAIMED.value,
+        "sending": DeliveryStatus.SENDING.value,
+        "failed": DeliveryStatus.FAILED.value,
+        "unknown": UNKNOWN_OUTCOME,
+    }

@@ -1,0 +1,135 @@
+"""Ledger rows on their way out, as plain values.
+
+A worker sends hundreds of messages a second; ORM objects for its rows cost more than
+composing the messages (identity map, attribute events, a unit-of-work flush of every
+outcome). A batch's rows are read once, with their readers, into these small records;
+everything the send path writes back goes through Core statements (alerts.delivery.sending).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from alerts.models import Delivery, DeliveryStatus
+from subscribers.models import Subscriber, Topic, subscriber_topics
+
+
+@dataclass(frozen=True, slots=True)
+class TopicName:
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """What composing a message needs to know of its reader."""
+
+    id: int
+    email: str
+    timezone: str
+    topics: tuple[TopicName, ...]
+
+
+@dataclass(slots=True)
+class Outgoing:
+    """One ledger row of a batch: what it is for, and what became of it.
+
+    The outcome fields start as the database had them at the claim and change as the
+    send goes; alerts.delivery.sending writes them back.
+    """
+
+    id: int
+    edition: str
+    issue_id: int | None
+    alert_id: int | None
+    subscriber_id: int
+    local_date: date
+    article_ids: list[int]
+    attempts: int
+    subscriber: Recipient
+    status: DeliveryStatus = DeliveryStatus.CLAIMED
+    message_id: str | None = None
+    sent_at: datetime | None = None
+    smtp_reply: str | None = None
+    relay: str | None = None
+    last_error: str | None = None
+    next_attempt_at: datetime | None = None
+    # The claim time the row carries in the database: proof that this batch owns it.
+    claimed_at: datetime | None = field(default=None)
+
+
+# What composing accepts: a row loaded for sending, or an ORM row (previews, tests).
+LedgerRow = Delivery | Outgoing
+Reader = Subscriber | Recipient
+
+
+def load_outgoing(session: Session, ids: Sequence[int]) -> list[Outgoing]:
+    """The rows `ids` with their readers, in id order: two queries whatever their number."""
+    if not ids:
+        return []
+    rows = session.execute(
+        select(
+            Delivery.id,
+            Delivery.edition,
+            Delivery.issue_id,
+            Delivery.alert_id,
+            Delivery.subscriber_id,
+            Delivery.local_date,
+            Delivery.article_ids,
+            Delivery.attempts,
+            Delivery.status,
+            Delivery.claimed_at,
+            Subscriber.email,
+            Subscriber.timezone,
+        )
+        .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+        .where(Delivery.id.in_(ids))
+        .order_by(Delivery.id)
+    ).all()
+    topics = _topic_names(session, sorted({row.subscriber_id for row in rows}))
+    return [
+        Outgoing(
+            id=row.id,
+            edition=row.edition,
+            issue_id=row.issue_id,
+            alert_id=row.alert_id,
+            subscriber_id=row.subscriber_id,
+            local_date=row.local_date,
+            article_ids=list(row.article_ids),
+            attempts=row.attempts,
+            subscriber=Recipient(
+                row.subscriber_id, row.email, row.timezone, topics.get(row.subscriber_id, ())
+            ),
+            status=row.status,
+            claimed_at=row.claimed_at,
+        )
+        for row in rows
+    ]
+
+
+def _topic_names(session: Session, subscriber_ids: list[int]) -> dict[int, tuple[TopicName, ...]]:
+    """Each reader's topics in the order the ORM gives them (by slug), shared by readers
+    with the same mix so a batch holds each mix once."""
+    found: dict[int, list[str]] = defaultdict(list)
+    for start in range(0, len(subscriber_ids), 1000):
+        chunk = subscriber_ids[start : start + 1000]
+        for subscriber_id, name in session.execute(
+            select(subscriber_topics.c.subscriber_id, Topic.name)
+            .join(Topic, Topic.id == subscriber_topics.c.topic_id)
+            .where(subscriber_topics.c.subscriber_id.in_(chunk))
+            .order_by(subscriber_topics.c.subscriber_id, Topic.slug)
+        ):
+            found[subscriber_id].append(name)
+    mixes: dict[tuple[str, ...], tuple[TopicName, ...]] = {}
+    result = {}
+    for subscriber_id, names in found.items():
+        key = tuple(names)
+        if key not in mixes:
+            mixes[key] = tuple(TopicName(name) for name in key)
+        result[subscriber_id] = mixes[key]
+    return result

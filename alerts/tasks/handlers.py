@@ -1,0 +1,75 @@
+"""Celery tasks: thin adapters that carry ids and call the digest run functions."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import current_app, shared_task
+from sqlalchemy.exc import OperationalError
+
+from alerts.errors import DeliveryError
+from alerts.feeds.polling import poll_due_sources
+from alerts.jobs import plan_and_queue, send_queued_batch
+from alerts.mail.notices import Notice, send_notice
+from alerts.ops.metrics import record_tick
+from alerts.runtime import process_runtime
+from alerts.tasks.app import POLL_FEEDS, SEND_BATCH, SEND_NOTICE, TICK
+from alerts.tasks.publishing import publisher_for
+from subscribers.database import utcnow
+
+log = logging.getLogger(__name__)
+
+__all__ = ["POLL_FEEDS", "SEND_BATCH", "SEND_NOTICE", "TICK"]
+
+# A database that is briefly unreachable is worth a few short retries; the ledger makes
+# the repeat harmless, and the scheduler re-queues anything still pending later anyway.
+_RETRY = {"autoretry_for": (OperationalError,), "retry_backoff": 5, "max_retries": 5}
+
+
+@shared_task(name=SEND_BATCH, acks_late=True, ignore_result=True, **_RETRY)
+def send_batch_task(delivery_ids: list[int]) -> None:
+    """A batch of a digest's or a breaking alert's rows (tasks.publishing chose its queue)."""
+    send_queued_batch(process_runtime(), [int(i) for i in delivery_ids])
+
+
+@shared_task(
+    name=SEND_NOTICE,
+    acks_late=True,
+    ignore_result=True,
+    autoretry_for=(OperationalError, DeliveryError),
+    retry_backoff=10,
+    max_retries=5,
+)
+def send_notice_task(notice: str, subscriber_id: int) -> None:
+    """A confirmation or "manage" email; a temporary SMTP failure is retried."""
+    runtime = process_runtime()
+    with runtime.session() as session:
+        try:
+            send_notice(
+                session,
+                Notice(notice),
+                int(subscriber_id),
+                settings=runtime.settings,
+                renderer=runtime.renderer,
+                transport=runtime.transport,
+                signer=runtime.signer,
+            )
+        except DeliveryError as error:
+            if not error.permanent:
+                raise
+            log.warning("%s notice to %s refused: %s", notice, subscriber_id, error)
+
+
+@shared_task(name=TICK, acks_late=True, ignore_result=True, **_RETRY)
+def tick() -> None:
+    """Every minute: plan whoever's hour has come, queue every sendable row (a breaking
+    alert's to the urgent queue)."""
+    runtime = process_runtime()
+    plan_and_queue(runtime, now=utcnow(), publish=publisher_for(current_app))
+    record_tick(runtime.settings.redis_url, utcnow())
+
+
+@shared_task(name=POLL_FEEDS, acks_late=True, ignore_result=True, **_RETRY)
+def poll_feeds() -> None:
+    """Every minute: fetch the feed sources whose polling interval has passed."""
+    poll_due_sources(process_runtime(), now=utcnow())

@@ -1,0 +1,428 @@
+"""Sending through a real SMTP server on loopback: bytes, headers, ledger outcomes."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from alerts.config import Settings
+from alerts.delivery.relays import relay_transport
+from alerts.delivery.sending import (
+    DEFAULT_LEASE,
+    MAX_ATTEMPTS,
+    claim,
+    send_batch,
+    sweep_stuck,
+)
+from alerts.delivery.transports import relay_label, transport_from_url
+from alerts.digests.planning import claim_queue, plan_digests
+from alerts.ledger.outcomes import UNKNOWN_OUTCOME
+from alerts.mail.digest import DigestComposer
+from alerts.mail.rendering import EmailRenderer, RenderedEmail, default_renderer
+from alerts.mail.verp import parse_verp, verp_address
+from alerts.models import Delivery, DeliveryStatus
+from subscribers.models import SubscriberStatus
+from subscribers.tokens import Purpose, TokenSigner
+from tests.support.builders import articles, reader
+from tests.support.smtp_server import RecordingSMTPServer
+
+NOW = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
+
+
+def _send_all(session: Session, settings: Settings, url: str) -> list[list[int]]:
+    plan_digests(session, now=NOW, force=True)
+    session.commit()
+    batches = claim_queue(session, now=NOW, batch_size=50)
+    session.commit()
+    composer = DigestComposer(session, settings=settings, renderer=default_renderer())
+    for batch in batches:
+        send_batch(session, batch, composer=composer, transport=transport_from_url(url))
+    return batches
+
+
+@pytest.fixture
+def two_readers(session: Session) -> None:
+    reader(session, "ada@example.com", topics=("Harbour City election",), timezone="Europe/Paris")
+    reader(session, "bram@example.com", topics=("Chip shortage",))
+    articles(
+        session,
+        NOW,
+        ("vote", ("Harbour City election",), timedelta(hours=2)),
+        ("chips", ("Chip shortage",), timedelta(hours=3)),
+        ("old-vote", ("Harbour City election",), timedelta(hours=30)),
+    )
+    session.commit()
+
+
+def _by_recipient(server: RecordingSMTPServer) -> dict[str, EmailMessage]:
+    return {received.recipients[0]: received.message for received in server.messages}
+
+
+@pytest.mark.usefixtures("two_readers")
+def test_each_reader_gets_their_topics_once(
+    session: Session, settings: Settings, smtp_server: RecordingSMTPServer
+) -> None:
+    _send_all(session, settings, smtp_server.url)
+    messages = _by_recipient(smtp_server)
+    assert set(messages) == {"ada@example.com", "bram@example.com"}
+    ada_text = messages["ada@example.com"].get_body(("plain",)).get_content()
+    assert "Story vote" in ada_text
+    assert "Story chips" not in ada_text
+    assert "Story old-vote" not in ada_text  # older than the 24-hour first window
+    assert messages["bram@example.com"]["Subject"] == "Story chips"
+    rows = session.scalars(select(Delivery).order_by(Delivery.subscriber_id)).all()
+    assert [row.status for row in rows] == [DeliveryStatus.SENT, DeliveryStatus.SENT]
+    assert all(row.sent_at is not None and row.message_id for row in rows)
+    session.expire_all()  # the ledger as stored, not as this session last saw it
+    stored = {row.subscriber.email: row.message_id for row in session.scalars(select(Delivery))}
+    assert stored == {address: message["Message-ID"] for address, message in messages.items()}
+
+
+@pytest.mark.usefixtures("two_readers")
+def test_sending_twice_delivers_once(
+    session: Session, settings: Settings, smtp_server: RecordingSMTPServer
+) -> None:
+    batches = _send_all(session, settings, smtp_server.url)
+    composer = DigestComposer(session, settings=settings, renderer=default_renderer())
+    # The same batch redelivered by the broker, and a whole second run of the same day.
+    for batch in batches:
+        send_batch(session, batch, composer=composer, transport=transport_from_url(smtp_server.url))
+    _send_all(session, settings, smtp_server.url)
+    assert sorted(m.recipients[0] for m in smtp_server.messages) == [
+        "ada@example.com",
+        "bram@example.com",
+    ]
+
+
+@pytest.mark.usefixtures("two_readers")
+def test_message_headers_and_parts(
+    session: Session, settings: Settings, smtp_server: RecordingSMTPServer
+) -> None:
+    _send_all(session, settings, smtp_server.url)
+    received = next(m for m in smtp_server.messages if m.recipients == ["ada@example.com"])
+    raw_headers = received.data.split(b"\r\n\r\n", 1)[0].decode("ascii")
+    message = received.message
+    signer = TokenSigner([settings.secret_key])
+
+    unsubscribe = message["List-Unsubscribe"]
+    assert unsubscribe.startswith("<https://news.example.com/unsubscribe/")
+    token = unsubscribe.removeprefix("<https://news.example.com/unsubscribe/").rstrip(">")
+    subscriber_id = signer.verify(Purpose.UNSUBSCRIBE, token)
+    assert subscriber_id == session.scalar(
+        select(Delivery.subscriber_id).limit(1).where(Delivery.message_id == message["Message-ID"])
+    )
+    # Never folded, never an encoded word: one physical line each.
+    assert f"List-Unsubscribe: {unsubscribe}\r\n" in raw_headers + "\r\n"
+    assert "=?" not in unsubscribe
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert message["List-Id"] == f"daily digest <{settings.list_id}>"
+    assert message["Message-ID"].startswith("<digest.") and message["Message-ID"].endswith(
+        "@example.com>"
+    )
+    assert message["To"] == "ada@example.com"
+    # The return path names the delivery (VERP) so a bounce finds its ledger row.
+    delivery_id = int(message["X-Newsalerts-Delivery"])
+    assert received.mail_from == verp_address(
+        delivery_id, secret=settings.secret_key, domain="example.com"
+    )
+    assert parse_verp(received.mail_from, secret=settings.secret_key) == delivery_id
+    assert message["From"] == "Example News alerts <alerts@example.com>"
+
+    assert message.get_content_type() == "multipart/alternative"
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    assert [part.get_content_type() for part in message.iter_parts()] == [
+        "text/plain",
+        "text/html",
+    ]
+    for body in (text, html):
+        assert settings.postal_address in body
+        assert "%%NEWSALERTS" not in body
+    assert f"Unsubscribe: https://news.example.com/unsubscribe/{token}" in text
+    assert f'href="https://news.example.com/unsubscribe/{token}"' in html
+    # CSS is inlined; only the media queries stay in a style block, for phones.
+    assert [block.strip()[:6] for block in re.findall(r"<style>(.*?)</style>", html, re.S)] == [
+        "@media"
+    ]
+    assert 'class="headline" style="' in html
+    assert 'class="preheader"' in html
+    # Article time shown in the reader's zone (Europe/Paris = UTC+1 in November).
+    assert "News · 07:00" in text
+
+
+def test_reader_who_left_before_the_send_gets_nothing(
+    session: Session, settings: Settings, smtp_server: RecordingSMTPServer
+) -> None:
+    leaver = reader(session, "cleo@example.com")
+    articles(session, NOW, ("a", (), timedelta(hours=1)))
+    session.commit()
+    plan_digests(session, now=NOW, force=True)
+    session.commit()
+    [batch] = claim_queue(session, now=NOW, batch_size=10)
+    leaver.status = SubscriberStatus.UNSUBSCRIBED
+    session.commit()
+    composer = DigestComposer(session, settings=settings, renderer=default_renderer())
+    result = send_batch(
+        session, batch, composer=composer, transport=transport_from_url(smtp_server.url)
+    )
+    assert (result.sent, result.not_mailable) == (0, 1)
+    assert smtp_server.messages == []
+    session.expire_all()
+    row = session.scalars(select(Delivery)).one()
+    assert row.status is DeliveryStatus.SUPPRESSED
+    assert row.message_id is None  # never sent: a report naming it is not believed
+
+
+def test_permanent_refusal_is_recorded_as_failed(
+    session: Session, settings: Settings, smtp_server: RecordingSMTPServer
+) -> None:
+    reader(session, "dario@example.com")
+    articles(session, NOW, ("a", (), timedelta(hours=1)))
+    session.commit()
+    smtp_server.refuse("dario@example.com", "550 5.1.1 No such mailbox")
+    _send_all(session, settings, smtp_server.url)
+    row = session.scalars(select(Delivery)).one()
+    assert row.status is DeliveryStatus.FAILED
+    assert row.smtp_reply is not None and row.smtp_reply.startswith("550")
+    assert "No such mailbox" in (row.last_error or "")
+
+
+def test_outcomes_of_every_kind_are_recorded_across_groups(
+    session: Session, settings: Settings, smtp_server: RecordingSMTPServer
+) -> None:
+    # Groups of two: each group's outcomes are written with the next group's sending mark.
+    for name in ("g1", "g2", "g3", "g4", "g5", "g6", "g7"):
+        reader(session, f"{name}@example.com")
+    articles(session, NOW, ("a", (), timedelta(hours=1)))
+    session.commit()
+    smtp_server.refuse("g2@example.com", "550 5.1.1 No such mailbox")
+    smtp_server.refuse("g3@example.com", "451 4.3.0 Try again later")
+    smtp_server.refuse("g6@example.com", "452 4.2.2 Mailbox full")
+    plan_digests(session, now=NOW, force=True)
+    session.commit()
+    [batch] = claim_queue(session, now=NOW, batch_size=10)
+    composer = DigestComposer(session, settings=settings, renderer=default_renderer())
+
+    result = send_batch(session, batch, composer=composer,
+                        transport=transport_from_url(smtp_server.url), group_size=2)  # fmt: skip
+
+    assert (result.sent, result.failed, result.retrying) == (4, 1, 2)
+    rows = {row.subscriber.email: row for row in session.scalars(select(Delivery))}
+    states = {address.split("@")[0]: row.status for address, row in rows.items()}
+    assert states == {
+        "g1": DeliveryStatus.SENT, "g2": DeliveryStatus.FAILED, "g3": DeliveryStatus.PENDING,
+        "g4": DeliveryStatus.SENT, "g5": DeliveryStatus.SENT, "g6": DeliveryStatus.PENDING,
+        "g7": DeliveryStatus.SENT,
+    }  # fmt: skip
+    sent = rows["g4@example.com"]
+    assert sent.sent_at is not None and (sent.smtp_reply or "").startswith("250")
+    assert sent.message_id and sent.last_error is None
+    assert (rows["g2@example.com"].smtp_reply or "").startswith("550")
+    assert rows["g3@example.com"].next_attempt_at is not None
+    assert "Mailbox full" in (rows["g6@example.com"].last_error or "")
+    assert sorted(m.recipients[0] for m in smtp_server.messages) == [
+        "g1@example.com", "g4@example.com", "g5@example.com", "g7@example.com"]  # fmt: skip
+
+
+def test_the_ledger_names_the_relay_of_each_attempt(
+    session: Session, settings: Settings, smtp_server: RecordingSMTPServer
+) -> None:
+    reader(session, "hana@example.com")
+    articles(session, NOW, ("a", (), timedelta(hours=1)))
+    session.commit()
+    plan_digests(session, now=NOW, force=True)
+    session.commit()
+    [batch] = claim_queue(session, now=NOW, batch_size=10)
+    composer = DigestComposer(session, settings=settings, renderer=default_renderer())
+    # The first relay of the list does not answer: the second takes the message.
+    transport = relay_transport(f"smtp://127.0.0.1:9,{smtp_server.url}")
+
+    send_batch(session, batch, composer=composer, transport=transport)
+
+    row = session.scalars(select(Delivery)).one()
+    assert row.status is DeliveryStatus.SENT
+    assert row.relay == relay_label(smtp_server.url) == f"smtp:127.0.0.1:{smtp_server.port}"
+
+
+def test_temporary_refusal_is_retried_later_then_fails(
+    session: Session, settings: Settings, smtp_server: RecordingSMTPServer
+) -> None:
+    reader(session, "elin@example.com")
+    articles(session, NOW, ("a", (), timedelta(hours=1)))
+    session.commit()
+    smtp_server.refuse("elin@example.com", "451 4.3.0 Try again later")
+    _send_all(session, settings, smtp_server.url)
+    row = session.scalars(select(Delivery)).one()
+    assert row.status is DeliveryStatus.PENDING
+    assert row.attempts == 1
+    assert row.next_attempt_at is not None and row.next_attempt_at > NOW
+    assert "451" in (row.last_error or "")
+    composer = DigestComposer(session, settings=settings, renderer=default_renderer())
+    for _ in range(MAX_ATTEMPTS - 1):
+        send_batch(
+            session, [row.id], composer=composer, transport=transport_from_url(smtp_server.url)
+        )
+    session.refresh(row)
+    assert (row.status, row.attempts) == (DeliveryStatus.FAILED, MAX_ATTEMPTS)
+
+
+def test_unreachable_server_leaves_rows_to_retry(session: Session, settings: Settings) -> None:
+    reader(session, "farid@example.com")
+    articles(session, NOW, ("a", (), timedelta(hours=1)))
+    session.commit()
+    _send_all(session, settings, "smtp://127.0.0.1:9")  # nothing listens on the discard port
+    row = session.scalars(select(Delivery)).one()
+    assert row.status is DeliveryStatus.PENDING
+    assert "cannot connect" in (row.last_error or "")
+
+
+def test_file_transport_writes_eml(session: Session, settings: Settings, tmp_path: object) -> None:
+    from pathlib import Path
+
+    folder = Path(str(tmp_path)) / "outbox"
+    reader(session, "greta@example.com")
+    articles(session, NOW, ("a", (), timedelta(hours=1)))
+    session.commit()
+    _send_all(session, settings, f"file://{folder}")
+    [eml] = list(folder.glob("*.eml"))
+    assert b"To: greta@example.com\r\n" in eml.read_bytes()
+
+
+class _CrashingConnection:
+    """A mail connection whose process 'dies' (raises) on the third message."""
+
+    relay = "smtp:crashing.example:25"
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def send(self, envelope: object, *, then: object = None) -> str:
+        if len(self.sent) == 2:
+            raise KeyboardInterrupt("worker killed")
+        self.sent.append(getattr(envelope, "recipient", ""))
+        return "250 OK"
+
+
+class _CrashingTransport:
+    def __init__(self) -> None:
+        self.connection = _CrashingConnection()
+
+    def connect(self) -> Any:
+        return contextlib.nullcontext(self.connection)
+
+
+def test_a_crash_mid_batch_leaves_one_unknown_row_and_the_rest_to_resend(
+    session: Session, settings: Settings, smtp_server: RecordingSMTPServer
+) -> None:
+    for number in range(5):
+        reader(session, f"r{number}@example.com")
+    articles(session, NOW, ("a", (), timedelta(hours=1)))
+    session.commit()
+    plan_digests(session, now=NOW, force=True)
+    session.commit()
+    [batch] = claim_queue(session, now=NOW, batch_size=10)
+    session.commit()
+    composer = DigestComposer(session, settings=settings, renderer=default_renderer())
+    crashing = _CrashingTransport()
+    with pytest.raises(KeyboardInterrupt):
+        send_batch(session, batch, composer=composer, transport=crashing, clock=lambda: NOW)
+    statuses = list(session.scalars(select(Delivery.status).order_by(Delivery.id)))
+    # Two sent; the third was in its SMTP exchange; two were never attempted.
+    assert statuses == [
+        DeliveryStatus.SENT,
+        DeliveryStatus.SENT,
+        DeliveryStatus.SENDING,
+        DeliveryStatus.PENDING,
+        DeliveryStatus.PENDING,
+    ]
+    # A redelivered batch before the lease runs out sends only the never-attempted rows.
+    send_batch(
+        session,
+        batch,
+        composer=composer,
+        transport=transport_from_url(smtp_server.url),
+        clock=lambda: NOW + timedelta(seconds=5),
+    )
+    assert sorted(m.recipients[0] for m in smtp_server.messages) == [
+        "r3@example.com",
+        "r4@example.com",
+    ]
+    # After the lease the sweeper settles the unknown one as failed, never sending it again.
+    swept = sweep_stuck(session, now=NOW + DEFAULT_LEASE + timedelta(minutes=1))
+    session.commit()
+    assert (swept.requeued, swept.abandoned) == (0, 1)
+    row = session.scalars(select(Delivery).where(Delivery.status == DeliveryStatus.FAILED)).one()
+    assert row.last_error == UNKNOWN_OUTCOME
+
+
+def test_rows_claimed_by_a_vanished_worker_are_queued_again(session: Session) -> None:
+    for number in range(3):
+        reader(session, f"v{number}@example.com")
+    articles(session, NOW, ("a", (), timedelta(hours=1)))
+    session.commit()
+    plan_digests(session, now=NOW, force=True)
+    session.commit()
+    [batch] = claim_queue(session, now=NOW, batch_size=10)
+    assert claim(session, batch, now=NOW) == batch  # a worker takes them, then dies
+    session.commit()
+    # Within the lease nobody else may take them; after it, another worker may.
+    assert claim(session, batch, now=NOW + timedelta(minutes=1)) == []
+    later = NOW + DEFAULT_LEASE + timedelta(seconds=1)
+    assert claim(session, batch, now=later) == batch
+    session.commit()
+    # The sweeper puts expired claims back in the queue for the next tick.
+    swept = sweep_stuck(session, now=later + DEFAULT_LEASE + timedelta(seconds=1))
+    session.commit()
+    assert swept.requeued == 3
+    requeued = claim_queue(session, now=later + DEFAULT_LEASE + timedelta(seconds=2), batch_size=10)
+    assert requeued == [batch]
+
+
+class _CountingRenderer(EmailRenderer):
+    """The real renderer, counting how often a template actually runs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.renders = 0
+
+    def render(self, kind: str, context: dict[str, object]) -> RenderedEmail:
+        self.renders += 1
+        return super().render(kind, context)
+
+
+def test_one_render_serves_readers_in_every_time_zone(
+    session: Session, settings: Settings, smtp_server: RecordingSMTPServer
+) -> None:
+    zones = {
+        "tokyo@example.com": "Asia/Tokyo",
+        "la@example.com": "America/Los_Angeles",
+        "paris@example.com": "Europe/Paris",
+        "paris2@example.com": "Europe/Paris",
+    }
+    for address, zone in zones.items():
+        reader(session, address, topics=("Interest rates",), timezone=zone)
+    articles(session, NOW, ("rates", ("Interest rates",), timedelta(hours=2)))  # 06:00 UTC
+    session.commit()
+    plan_digests(session, now=NOW, force=True)
+    session.commit()
+    [batch] = claim_queue(session, now=NOW, batch_size=10)
+    renderer = _CountingRenderer()
+    composer = DigestComposer(session, settings=settings, renderer=renderer)
+    send_batch(session, batch, composer=composer, transport=transport_from_url(smtp_server.url))
+    assert renderer.renders == 1
+    texts = {
+        m.recipients[0]: m.message.get_body(("plain",)).get_content() for m in smtp_server.messages
+    }
+    assert "News · 15:00" in texts["tokyo@example.com"]
+    assert "News · Tue 22:00" in texts["la@example.com"]  # the day before, locally
+    assert "News · 07:00" in texts["paris@example.com"]
+    html = next(m for m in smtp_server.messages if m.recipients == ["la@example.com"])
+    assert "Tue 22:00" in html.message.get_body(("html",)).get_content()
+    assert all("%%NEWSALERTS" not in text for text in texts.values())

@@ -1,0 +1,139 @@
+"""Ingesting a source end to end: local files, and a real HTTP server on loopback."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from alerts.demo.run import SAMPLE_FEED
+from alerts.errors import FeedError
+from alerts.feeds.ingest import SourceResult, SourceStatus, ingest_source
+from alerts.models import Article, FeedSource
+from subscribers.models import Topic
+from tests.support.feed_server import FeedServer, Route
+
+NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+
+FEED = """<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Example News</title>
+<item><title>{title}</title><link>https://news.example.com/politics/debate</link>
+<guid>news.example.com/article/1</guid><category domain="section">Politics</category>
+<category>Harbour City election</category><pubDate>Wed, 25 Nov 2026 08:00:00 +0000</pubDate></item>
+<item><title>Reservoirs at record low</title><link>https://news.example.com/science/reservoirs</link>
+<category>Drought emergency</category></item>
+</channel></rss>
+"""
+
+
+def count(session: Session, model: type[object]) -> int:
+    return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def test_ingest_bundled_sample_feed_from_a_path(session: Session) -> None:
+    result = ingest_source(session, str(SAMPLE_FEED), now=NOW)
+    assert result == SourceResult(str(SAMPLE_FEED), SourceStatus.INGESTED, created=40)
+    assert count(session, Article) == 40
+    assert count(session, Topic) == 8
+    sections = set(session.scalars(select(Article.section)))
+    assert sections == {"Business", "Politics", "Tech", "Science", "Sport", "World"}
+    again = ingest_source(session, str(SAMPLE_FEED), now=NOW + timedelta(hours=1))
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 40)
+    assert count(session, Article) == 40
+    assert again.describe().endswith(": 0 new, 0 updated, 40 unchanged")
+
+
+def test_ingest_from_a_file_url(session: Session, tmp_path: Path) -> None:
+    path = tmp_path / "my feed.xml"
+    path.write_text(FEED.format(title="Final debate"), encoding="utf-8")
+    result = ingest_source(session, path.as_uri(), now=NOW)
+    assert result.created == 2
+    article = session.scalars(select(Article).where(Article.section == "Politics")).one()
+    assert article.source == path.as_uri()
+    assert [topic.slug for topic in article.topics] == ["harbour-city-election"]
+
+
+def test_missing_file_is_a_feed_error(session: Session, tmp_path: Path) -> None:
+    missing = str(tmp_path / "nope.xml")
+    with pytest.raises(FeedError, match="no such file") as caught:
+        ingest_source(session, missing, now=NOW)
+    assert caught.value.source == missing
+
+
+def test_unsupported_scheme_is_a_feed_error(session: Session) -> None:
+    with pytest.raises(FeedError, match="unsupported scheme 'ftp'"):
+        ingest_source(session, "ftp://news.example.com/feed.xml", now=NOW)
+
+
+def test_a_bad_item_writes_nothing(session: Session, tmp_path: Path) -> None:
+    path = tmp_path / "feed.xml"
+    broken = FEED.format(title="Final debate").replace(
+        "<link>https://news.example.com/science/reservoirs</link>", ""
+    )
+    path.write_text(broken, encoding="utf-8")
+    with pytest.raises(FeedError, match=r"item 2 .*has no link"):
+        ingest_source(session, str(path), now=NOW)
+    assert count(session, Article) == 0
+    assert count(session, Topic) == 0
+
+
+def test_ingest_over_http_with_conditional_get(session: Session, feed_server: FeedServer) -> None:
+    url = feed_server.serve("/feed.xml", Route(FEED.format(title="Debate").encode(), etag='"v1"'))
+    first = ingest_source(session, url, now=NOW)
+    assert (first.status, first.created) == (SourceStatus.INGESTED, 2)
+    source = session.scalars(select(FeedSource)).one()
+    assert (source.url, source.etag, source.last_status) == (url, '"v1"', "fetched")
+
+    later = NOW + timedelta(minutes=15)
+    second = ingest_source(session, url, now=later)
+    assert second.status is SourceStatus.NOT_MODIFIED
+    assert second.describe() == f"{url}: not modified"
+    first_headers, second_headers = feed_server.headers_of("/feed.xml")
+    assert "If-None-Match" not in first_headers
+    assert second_headers["If-None-Match"] == '"v1"'
+    assert second_headers["User-Agent"].startswith("newsalerts/0.1")
+    session.refresh(source)
+    assert (source.last_fetched_at, source.last_status) == (later, "not_modified")
+
+    feed_server.serve(
+        "/feed.xml", Route(FEED.format(title="Debate, updated").encode(), etag='"v2"')
+    )
+    third = ingest_source(session, url, now=later)
+    assert (third.created, third.updated, third.unchanged) == (0, 1, 1)
+    assert count(session, Article) == 2
+    titles = set(session.scalars(select(Article.title)))
+    assert titles == {"Debate, updated", "Reservoirs at record low"}
+    assert session.scalars(select(FeedSource)).one().etag == '"v2"'
+
+
+def test_http_404_is_a_feed_error_and_writes_nothing(
+    session: Session, feed_server: FeedServer
+) -> None:
+    url = feed_server.base_url + "/missing.xml"
+    with pytest.raises(FeedError, match="HTTP 404") as caught:
+        ingest_source(session, url, now=NOW)
+    assert caught.value.source == url
+    assert count(session, FeedSource) == 0
+
+
+def test_a_slow_server_times_out(session: Session, feed_server: FeedServer) -> None:
+    url = feed_server.serve("/slow.xml", Route(FEED.format(title="x").encode(), delay=10))
+    with pytest.raises(FeedError, match=r"timed out after 0.3 s"):
+        ingest_source(session, url, now=NOW, timeout=0.3)
+    assert count(session, Article) == 0
+
+
+def test_malformed_feed_over_http_keeps_the_old_validators(
+    session: Session, feed_server: FeedServer
+) -> None:
+    url = feed_server.serve("/feed.xml", Route(FEED.format(title="Debate").encode(), etag='"v1"'))
+    ingest_source(session, url, now=NOW)
+    feed_server.serve("/feed.xml", Route(b"<rss><channel><item>", etag='"broken"'))
+    with pytest.raises(FeedError, match=re.escape(f"{url}: line 1: no element found")):
+        ingest_source(session, url, now=NOW)
+    assert session.scalars(select(FeedSource)).one().etag == '"v1"'
+    assert count(session, Article) == 2

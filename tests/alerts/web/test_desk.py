@@ -1,0 +1,297 @@
+"""The editors' desk through the Flask test client, on both database backends: who may
+open it, the overview, editions' settings, curation, and hostile input."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from alerts.editions.issues import find_issue
+from alerts.editions.schedules import get_edition
+from alerts.models import Edition, Role
+from tests.alerts.web.desk_support import audit_actions, follow, newsroom, post, store, today
+from tests.support.staff import signed_in_client
+
+
+@pytest.fixture
+def editor(app: Flask) -> FlaskClient:
+    return signed_in_client(app, Role.EDITOR, "editor@newsroom.example.com")
+
+
+# --- who may open what ---------------------------------------------------------------------
+
+
+def _pages(app: Flask) -> list[str]:
+    ids = newsroom(app)
+    day = today(app).isoformat()
+    issue = f"/desk/editions/daily/issues/{day}"
+    return [
+        "/desk",
+        "/desk/editions/new",
+        "/desk/editions/daily",
+        issue,
+        f"{issue}?preview=1&mode=topics&timezone=UTC",
+        f"{issue}/preview.html?mode=topics&timezone=UTC",
+        f"/desk/alerts/new/{ids['heatwave']}",
+    ]
+
+
+def test_role_matrix_for_every_desk_page(app: Flask) -> None:
+    pages = _pages(app)
+    day = today(app).isoformat()
+    progress = f"/desk/editions/daily/issues/{day}/progress.json"
+    anonymous = app.test_client()
+    for path in pages:
+        answer = anonymous.get(path)
+        assert answer.status_code == 303, path
+        assert answer.headers["Location"].startswith("/login?next="), path
+    assert anonymous.get(progress).status_code == 401
+    assert anonymous.get("/desk", headers={"Accept": "application/json"}).status_code == 401
+
+    operator = signed_in_client(app, Role.OPERATOR)
+    for path in [*pages, progress]:
+        assert operator.get(path).status_code == 403, path
+    refused = post(operator, f"/desk/editions/daily/issues/{day}/pause")
+    assert refused.status_code == 403
+    with store(app) as session:  # the refusal changed nothing
+        assert find_issue(session, get_edition(session, "daily").id, today(app)) is None
+
+    for role in (Role.EDITOR, Role.ADMIN):
+        client = signed_in_client(app, role)
+        for path in [*pages, progress]:
+            assert client.get(path).status_code == 200, (role, path)
+
+
+def test_posts_need_the_csrf_token(app: Flask, editor: FlaskClient) -> None:
+    newsroom(app)
+    day = today(app).isoformat()
+    answer = editor.post(f"/desk/editions/daily/issues/{day}/pause", data={})
+    assert answer.status_code == 400
+    with store(app) as session:
+        assert find_issue(session, get_edition(session, "daily").id, today(app)) is None
+
+
+# --- the overview ----------------------------------------------------------------------------
+
+
+def test_overview_lists_editions_issues_and_latest_articles(
+    app: Flask, editor: FlaskClient
+) -> None:
+    newsroom(app)
+    html = editor.get("/desk").get_data(as_text=True)
+    assert "Daily briefing" in html and "Weekly round-up" in html
+    assert f"/desk/editions/daily/issues/{today(app).isoformat()}" in html
+    assert "not started" in html
+    assert "Story heatwave" in html and "Send as breaking alert" in html
+    assert "No breaking alert has been sent yet" in html
+
+
+# --- editions --------------------------------------------------------------------------------
+
+EDITION = {
+    "slug": "climate-watch",
+    "name": "Climate watch",
+    "cadence": "weekly",
+    "weekday": "4",
+    "send_hour": "8",
+    "subject_template": "{{ edition }}: {{ lead }}",
+    "intro": "The week in climate.",
+    "max_articles": "10",
+    "topics": ["climate"],
+    "active": "1",
+    "click_tracking": "1",
+}
+
+
+def test_create_and_edit_an_edition(app: Flask, editor: FlaskClient) -> None:
+    newsroom(app)
+    created = post(editor, "/desk/editions/new", **EDITION)
+    assert created.headers["Location"] == "/desk/editions/climate-watch"
+    assert "Edition “Climate watch” created." in follow(editor, created)
+    with store(app) as session:
+        edition = get_edition(session, "climate-watch")
+        assert (edition.cadence.value, edition.weekday, edition.send_hour) == ("weekly", 4, 8)
+        assert [t.slug for t in edition.topics] == ["climate"]
+        assert edition.click_tracking and not edition.open_tracking and edition.active
+        assert edition.max_articles == 10 and edition.intro == "The week in climate."
+
+    changed = {**EDITION, "name": "Climate weekly", "send_hour": "", "topics": []}
+    del changed["active"]
+    saved = post(editor, "/desk/editions/climate-watch", **changed)
+    assert "Edition saved." in follow(editor, saved)
+    with store(app) as session:
+        edition = get_edition(session, "climate-watch")
+        assert edition.name == "Climate weekly"
+        assert edition.send_hour is None and edition.topics == [] and not edition.active
+    assert audit_actions(app)[-2:] == ["edition.create", "edition.update"]
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "message"),
+    [
+        ({"slug": "Bad Slug!"}, "slug", "lowercase letters"),
+        ({"slug": "daily"}, "slug", "exists already"),
+        ({"name": "  "}, "name", "1 to 200 characters"),
+        ({"send_hour": "24"}, "send_hour", "from 0 to 23"),
+        ({"send_hour": "seven"}, "send_hour", "from 0 to 23"),
+        ({"weekday": "9"}, "weekday", "Monday to Sunday"),
+        ({"cadence": "daily"}, "weekday", "every day"),
+        ({"cadence": "hourly"}, "cadence", "daily or weekly"),
+        ({"max_articles": "0"}, "max_articles", "from 1 to 100"),
+        ({"max_articles": "-3"}, "max_articles", "whole number"),
+        ({"subject_template": "{{ lead"}, "subject_template", "cannot be used"),
+        ({"subject_template": "{{ nope }}"}, "subject_template", "cannot be used"),
+        ({"topics": ["no-such-topic"]}, "topics", "no such topic"),
+        ({"intro": "x" * 2001}, "intro", "2,000"),
+    ],
+)
+def test_edition_errors_are_shown_by_their_field_with_the_input_kept(
+    app: Flask, editor: FlaskClient, change: dict[str, str], field: str, message: str
+) -> None:
+    newsroom(app)
+    answer = post(editor, "/desk/editions/new", **{**EDITION, "name": "Kept name", **change})
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == 400
+    assert f'id="{field}-error"' in html and message.lower() in html.lower()
+    if field != "name":
+        assert 'value="Kept name"' in html
+    with store(app) as session:
+        assert session.scalar(select(Edition.id).where(Edition.slug == "climate-watch")) is None
+
+
+def test_an_invalid_change_to_an_edition_keeps_the_old_settings(
+    app: Flask, editor: FlaskClient
+) -> None:
+    newsroom(app)
+    answer = post(editor, "/desk/editions/daily", name="Daily", cadence="daily", send_hour="99")
+    assert answer.status_code == 400
+    assert 'value="Daily"' in answer.get_data(as_text=True)
+    with store(app) as session:
+        edition = get_edition(session, "daily")
+        assert edition.name == "Daily briefing" and edition.send_hour is None
+
+
+# --- the issue page --------------------------------------------------------------------------
+
+
+def test_opening_an_issue_stores_nothing_and_curating_it_does(
+    app: Flask, editor: FlaskClient
+) -> None:
+    ids = newsroom(app)
+    day = today(app)
+    base = f"/desk/editions/daily/issues/{day.isoformat()}"
+    html = editor.get(base).get_data(as_text=True)
+    assert html.index("Story heatwave") < html.index("Story merger")  # newest first
+    with store(app) as session:
+        assert find_issue(session, get_edition(session, "daily").id, day) is None
+
+    for action, article in [("pin", "merger"), ("pin", "markets"), ("up", "markets"),
+                            ("drop", "glaciers")]:  # fmt: skip
+        answer = post(editor, f"{base}/curate", action=action, article_id=str(ids[article]))
+        assert answer.status_code == 303
+        assert answer.headers["Location"].startswith(base)
+    html = follow(editor, answer)
+    assert "Dropped: no reader gets it in this issue." in html
+    assert html.index("Story markets") < html.index("Story merger") < html.index("Story heatwave")
+    assert "<s>Story glaciers</s>" in html
+    assert "Pinned 1" in html and "Pinned 2" in html
+    with store(app) as session:
+        issue = find_issue(session, get_edition(session, "daily").id, day)
+        assert issue is not None
+        assert issue.pinned_ids == [ids["markets"], ids["merger"]]
+        assert issue.dropped_ids == [ids["glaciers"]]
+    post(editor, f"{base}/curate", action="restore", article_id=str(ids["glaciers"]))
+    post(editor, f"{base}/curate", action="unpin", article_id=str(ids["merger"]))
+    with store(app) as session:
+        issue = find_issue(session, get_edition(session, "daily").id, day)
+        assert issue is not None
+        assert issue.pinned_ids == [ids["markets"]] and issue.dropped_ids == []
+    assert audit_actions(app)[-6:] == ["issue.pin", "issue.pin", "issue.up", "issue.drop",
+                                       "issue.restore", "issue.unpin"]  # fmt: skip
+
+
+def test_subject_and_intro_overrides(app: Flask, editor: FlaskClient) -> None:
+    newsroom(app)
+    base = f"/desk/editions/daily/issues/{today(app).isoformat()}"
+    bad = post(editor, f"{base}/texts", subject="{{ broken", intro="")
+    assert "Not saved: cannot be used" in follow(editor, bad)
+    saved = post(editor, f"{base}/texts", subject="Big day: {{ lead }}", intro="Hello readers")
+    html = follow(editor, saved)
+    assert "Subject and intro saved." in html and "Hello readers" in html
+    preview = editor.get(f"{base}?preview=1&mode=reader&email=cat@example.com")
+    assert "Big day: Story heatwave" in preview.get_data(as_text=True)
+
+
+def test_a_weekly_issue_has_one_date_a_week(app: Flask, editor: FlaskClient) -> None:
+    newsroom(app)
+    answer = editor.get("/desk/editions/weekly/issues/2026-12-10")  # a Thursday
+    assert answer.status_code == 303
+    assert answer.headers["Location"] == "/desk/editions/weekly/issues/2026-12-07"
+    refused = post(editor, "/desk/editions/weekly/issues/2026-12-10/pause")
+    assert refused.status_code == 404
+
+
+# --- hostile input ---------------------------------------------------------------------------
+
+HOSTILE_GETS = [
+    "/desk/editions/nope",
+    "/desk/editions/nope/issues/2026-01-01",
+    "/desk/editions/daily/issues/2026-02-30",
+    "/desk/editions/daily/issues/yesterday",
+    "/desk/editions/daily/issues/99999-01-01",
+    "/desk/editions/daily/issues/2026-01-01/progress.json",
+    "/desk/editions/%00%ff/issues/0000-00-00",
+    "/desk/editions/daily/issues/0001-01-01",
+    "/desk/editions/daily/issues/9999-12-31",
+    "/desk/alerts/new/999999",
+    "/desk/alerts/new/abc",
+    "/desk/alerts/new/99999999999999999999999",
+    "/desk/editions/daily/issues/2026-01-01?preview=1&mode=reader&email=nobody@example.com",
+    "/desk/editions/daily/issues/2026-01-01?preview=1&mode=reader&email=%00%0d%0a@@",
+    "/desk/editions/daily/issues/2026-01-01?preview=1&mode=reader&email=",
+    "/desk/editions/daily/issues/2026-01-01?preview=1&mode=topics&topics=nope&timezone=Mars/Base",
+    "/desk/editions/daily/issues/2026-01-01/preview.html?mode=topics&timezone=../../etc",
+    "/desk/editions/daily/issues/2026-01-01/preview.html?mode=reader&email=x",
+    "/desk/editions/daily/issues/2026-01-01?preview=1&mode=topics&topics=%00",
+    "/desk/editions/daily/issues/2026-01-01?preview=1&mode=topics&topics=Climate%20%C3%A9",
+]
+
+
+def test_hostile_input_never_gets_a_server_error(app: Flask, editor: FlaskClient) -> None:
+    newsroom(app)
+    for path in HOSTILE_GETS:
+        answer = editor.get(path)
+        assert answer.status_code < 500, (path, answer.status_code)
+    assert editor.get("/desk/editions/nope").status_code == 404
+    assert editor.get("/desk/editions/daily/issues/2026-02-30").status_code == 404
+    assert editor.get("/desk/alerts/new/999999").status_code == 404
+
+    base = f"/desk/editions/daily/issues/{today(app).isoformat()}"
+    posts = [
+        (f"{base}/curate", {"action": "pin", "article_id": "999999"}, 400),
+        (f"{base}/curate", {"action": "pin", "article_id": "-1"}, 400),
+        (f"{base}/curate", {"action": "pin", "article_id": "1" * 40}, 400),
+        (f"{base}/curate", {"action": "explode", "article_id": "1"}, 400),
+        (f"{base}/curate", {"action": "up", "article_id": "1"}, 303),  # not pinned: a notice
+        (f"{base}/texts", {"subject": "{% for x in range(10**9) %}x{% endfor %}"}, 303),
+        (f"{base}/texts", {"subject": "{{ ''.__class__.__mro__ }}"}, 303),
+        (f"{base}/texts", {"intro": "y" * 5000}, 303),
+        (f"{base}/explode", {}, 404),
+        (f"{base}/test-send", {"mode": "reader", "email": "nobody@example.com"}, 303),
+        (f"{base}/test-send", {"mode": "topics", "timezone": "Nowhere"}, 303),
+        ("/desk/editions/nope/issues/2026-01-01/send", {}, 404),
+        ("/desk/editions/daily/issues/2026-13-01/send", {}, 404),
+        ("/desk/editions/nope", {"name": "x"}, 404),
+        ("/desk/editions/new", {"slug": "x" * 500, "name": "y" * 500, "cadence": "z"}, 400),
+        ("/desk/editions/new", {"slug": "ok", "name": "ok", "max_articles": "9" * 50}, 400),
+        ("/desk/alerts", {"article_id": "abc", "confirm": "yes"}, 400),
+        ("/desk/editions/new", {**EDITION, "name": "nul\x00"}, 400),
+        ("/desk/editions/new", {**EDITION, "topics": ["\x00"]}, 400),
+        (f"{base}/texts", {"intro": "nul\x00"}, 400),
+        ("/desk/alerts", {"article_id": "999999", "confirm": "yes"}, 303),
+    ]
+    for path, form, status in posts:
+        answer = post(editor, path, **form)
+        assert answer.status_code == status, (path, form, answer.status_code)

@@ -1,0 +1,350 @@
+"""The operators' console over HTTP: who may see it, what it shows, and what its buttons do
+to the ledger (both database backends)."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+import redis
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from alerts import audit
+from alerts.audit import PAGE_SIZE
+from alerts.config import Settings
+from alerts.models import (
+    Article,
+    AuditEvent,
+    BreakingAlert,
+    Delivery,
+    DeliveryStatus,
+    Edition,
+    Issue,
+    IssueStatus,
+    Role,
+)
+from alerts.ops.workers import SEEN_KEY
+from alerts.web.app import create_app
+from subscribers.database import utcnow
+from tests.support.builders import reader
+from tests.support.publishing import Published
+from tests.support.staff import csrf_token, signed_in_client
+
+PAGES = ["/ops", "/ops/failures", "/ops/chart.svg"]
+JSON = ["/ops/status.json"]
+POSTS = ["/ops/issues/1/pause", "/ops/alerts/1/resume", "/ops/failures/retry"]
+
+
+def seed(app: Flask, *, pending: int = 5, sent: int = 3, failed: int = 2) -> dict[str, int]:
+    """An issue being sent and a breaking alert with one row waiting; returns their ids."""
+    now = utcnow()
+    with app.extensions["newsalerts"].runtime.session() as session:
+        edition = Edition(slug="daily-brief", name="Daily briefing", created_at=now,
+                          updated_at=now)  # fmt: skip
+        article = Article(identity_hash="a" * 64, url="https://news.example.com/a",
+                          title="Dam breaks upstream", published_at=now)  # fmt: skip
+        session.add_all([edition, article])
+        session.flush()
+        issue = Issue(edition_id=edition.id, local_date=date.today(), pinned_ids=[],
+                      dropped_ids=[], created_at=now, updated_at=now)  # fmt: skip
+        alert = BreakingAlert(article_id=article.id, created_by="cli", created_at=now)
+        session.add_all([issue, alert])
+        session.flush()
+        number = 0
+
+        def row(status: DeliveryStatus, **fields: Any) -> None:
+            nonlocal number
+            number += 1
+            subscriber = reader(session, f"reader{number}@example.com")
+            session.flush()
+            session.add(
+                Delivery(
+                    edition=edition.slug,
+                    subscriber_id=subscriber.id,
+                    local_date=date.today(),
+                    status=status,
+                    window_start=now - timedelta(1),
+                    window_end=now,
+                    article_ids=[],
+                    created_at=now - timedelta(minutes=9),
+                    **fields,
+                )
+            )
+
+        for _ in range(pending):
+            row(DeliveryStatus.PENDING, issue_id=issue.id)
+        for _ in range(sent):
+            row(DeliveryStatus.SENT, issue_id=issue.id, sent_at=now, smtp_reply="250 ok")
+        for _ in range(failed):
+            row(DeliveryStatus.FAILED, issue_id=issue.id, smtp_reply="421 4.7.0 slow down",
+                last_error="421 4.7.0 slow down", attempts=5, claimed_at=now)  # fmt: skip
+        row(DeliveryStatus.PENDING, alert_id=alert.id)
+        session.commit()
+        return {"issue": issue.id, "alert": alert.id}
+
+
+def statuses(app: Flask) -> dict[DeliveryStatus, int]:
+    with app.extensions["newsalerts"].runtime.session() as session:
+        found: dict[DeliveryStatus, int] = {}
+        for status in session.scalars(select(Delivery.status)):
+            found[status] = found.get(status, 0) + 1
+        return found
+
+
+@pytest.fixture
+def published(app: Flask) -> Published:
+    """What the console hands to the workers, kept instead of sent."""
+    batches = Published()
+    app.extensions["newsalerts"].publish = batches
+    return batches
+
+
+# --- who may see it ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_anonymous_pages_go_to_login(client: FlaskClient, path: str) -> None:
+    answer = client.get(path)
+    assert answer.status_code == 303
+    assert answer.headers["Location"].startswith("/login?next=")
+
+
+@pytest.mark.parametrize("path", JSON + PAGES)
+def test_anonymous_json_gets_401(client: FlaskClient, path: str) -> None:
+    answer = client.get(path, headers={"Accept": "application/json"})
+    assert answer.status_code == 401
+    assert answer.get_json()["error"]["message"] == "sign in first"
+
+
+@pytest.mark.parametrize("path", POSTS)
+def test_anonymous_posts_go_to_login(client: FlaskClient, path: str) -> None:
+    answer = client.post(path, data={"csrf_token": csrf_token(client)})
+    assert answer.status_code == 303
+    assert answer.headers["Location"].startswith("/login")
+    assert client.post(path).status_code == 400  # and without the token, not even that
+
+
+def test_editors_may_not(app: Flask) -> None:
+    client = signed_in_client(app, Role.EDITOR)
+    for path in PAGES + JSON:
+        assert client.get(path).status_code == 403, path
+    for path in POSTS:
+        assert client.post(path, data={"csrf_token": csrf_token(client)}).status_code == 403
+
+
+@pytest.mark.parametrize("role", [Role.OPERATOR, Role.ADMIN])
+def test_operators_and_admins_may(app: Flask, role: Role, published: Published) -> None:
+    ids = seed(app)
+    client = signed_in_client(app, role)
+    for path in PAGES + JSON:
+        assert client.get(path).status_code == 200, path
+    token = csrf_token(client)
+    assert client.post(f"/ops/issues/{ids['issue']}/pause", data={"csrf_token": token}
+                       ).status_code == 303  # fmt: skip
+    assert client.post(f"/ops/alerts/{ids['alert']}/pause", data={"csrf_token": token}
+                       ).status_code == 303  # fmt: skip
+    retry = {"csrf_token": token, "reply_code": "421", "domain": "example.com"}
+    assert client.post("/ops/failures/retry", data=retry).status_code == 303
+
+
+# --- what it shows ----------------------------------------------------------------------
+
+
+def test_console_shows_the_send_in_progress(app: Flask) -> None:
+    seed(app)
+    client = signed_in_client(app, Role.OPERATOR)
+    page = client.get("/ops").get_data(as_text=True)
+    assert "Daily briefing" in page and "Breaking: Dam breaks upstream" in page
+    assert 'http-equiv="refresh"' in page  # without JavaScript it still refreshes
+    assert "<svg" in page and "Messages a minute" in page
+    assert "onclick" not in page and "<script nonce=" in page
+
+    data = client.get("/ops/status.json").get_json()
+    issue = next(send for send in data["status"]["sends"] if send["kind"] == "issue")
+    assert (issue["total"], issue["sent"], issue["pending"], issue["failed"]) == (10, 3, 5, 2)
+    key = f"send.issue-{issue['id']}"
+    assert (data["figures"][f"{key}.sent"], data["figures"][f"{key}.done"]) == ("3", "50.0 %")
+    assert data["bars"][f"issue-{issue['id']}"]["sent"] == "30.00%"
+    assert data["layout"] and data["status"]["version"] == 2
+    for name, value in data["figures"].items():  # every figure has its place on the page
+        if name.startswith(("send.", "deliveries.sent", "oldest_pending")):
+            assert f'data-figure="{name}"' in page, name
+            if not name.endswith(("oldest", "oldest_pending")):  # ages move between the two
+                assert f">{value}<" in page, name
+
+    svg = client.get("/ops/chart.svg")
+    assert svg.content_type.startswith("image/svg+xml")
+    assert b"3 sent and 2 failed" in svg.data
+
+    failures = client.get("/ops/failures").get_data(as_text=True)
+    assert "421" in failures and "Retry these" in failures and "Dead letters" in failures
+
+
+# --- what its buttons do ----------------------------------------------------------------
+
+
+def test_pause_and_resume_change_the_ledger(app: Flask, published: Published) -> None:
+    ids = seed(app, pending=4, sent=0, failed=0)
+    client = signed_in_client(app, Role.OPERATOR, "ops@newsroom.example.com")
+    token = csrf_token(client)
+
+    answer = client.post(f"/ops/issues/{ids['issue']}/pause", data={"csrf_token": token})
+    assert (answer.status_code, answer.headers["Location"]) == (303, "/ops?done=pause")
+    with app.extensions["newsalerts"].runtime.session() as session:
+        issue = session.get(Issue, ids["issue"])
+        assert issue is not None and issue.status is IssueStatus.PAUSED
+    assert "Paused." in client.get("/ops?done=pause").get_data(as_text=True)
+    assert published == []
+
+    answer = client.post(f"/ops/issues/{ids['issue']}/resume", data={"csrf_token": token})
+    assert answer.status_code == 303
+    with app.extensions["newsalerts"].runtime.session() as session:
+        issue = session.get(Issue, ids["issue"])
+        assert issue is not None and issue.status is IssueStatus.OPEN
+        waiting = session.scalars(
+            select(Delivery.id).where(Delivery.issue_id == ids["issue"]).order_by(Delivery.id)
+        ).all()
+        events = session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
+    assert sorted(published[0]) == list(waiting)  # resumed rows are queued at once
+    assert published.urgent == []  # a digest's
+    assert [(e.actor, e.action) for e in events if e.action.startswith("issue.")] == [
+        ("user:ops@newsroom.example.com", "issue.pause"),
+        ("user:ops@newsroom.example.com", "issue.resume"),
+    ]
+
+    answer = client.post(f"/ops/issues/{ids['issue']}/cancel", data={"csrf_token": token})
+    assert answer.status_code == 303
+    assert statuses(app)[DeliveryStatus.CANCELLED] == 4
+    again = client.post(f"/ops/issues/{ids['issue']}/resume", data={"csrf_token": token})
+    assert again.status_code == 409
+    assert "cancelled" in again.get_data(as_text=True)
+    assert client.post(f"/ops/issues/{ids['issue']}/explode",
+                       data={"csrf_token": token}).status_code == 404  # fmt: skip
+
+
+def test_alerts_pause_resume_and_cancel(app: Flask, published: Published) -> None:
+    ids = seed(app, pending=0, sent=0, failed=0)
+    client = signed_in_client(app, Role.ADMIN)
+    token = csrf_token(client)
+    client.post(f"/ops/alerts/{ids['alert']}/pause", data={"csrf_token": token})
+    with app.extensions["newsalerts"].runtime.session() as session:
+        alert = session.get(BreakingAlert, ids["alert"])
+        assert alert is not None and alert.status is IssueStatus.PAUSED
+        [row] = session.scalars(select(Delivery.id).where(Delivery.alert_id == ids["alert"]))
+    client.post(f"/ops/alerts/{ids['alert']}/resume", data={"csrf_token": token})
+    assert published == published.urgent == [[row]]  # an alert's rows jump the digests' queue
+    client.post(f"/ops/alerts/{ids['alert']}/pause", data={"csrf_token": token})
+    client.post(f"/ops/alerts/{ids['alert']}/cancel", data={"csrf_token": token})
+    assert statuses(app) == {DeliveryStatus.CANCELLED: 1}
+
+
+def test_retry_these_queues_the_group_again(app: Flask, published: Published) -> None:
+    seed(app, pending=0, sent=0, failed=3)
+    client = signed_in_client(app, Role.OPERATOR)
+    retry = {"csrf_token": csrf_token(client), "reply_code": "421", "domain": "example.com"}
+    answer = client.post("/ops/failures/retry", data=retry)
+    assert (answer.status_code, answer.headers["Location"]) == (303, "/ops/failures?done=retry")
+    assert statuses(app) == {DeliveryStatus.PENDING: 4}  # the alert's row was pending already
+    assert len(published) == 1 and len(published[0]) == 3
+    assert published.urgent == []
+    answer = client.post("/ops/failures/retry", data=retry)
+    assert answer.headers["Location"] == "/ops/failures?done=retry-none"
+
+
+# --- the audit log ----------------------------------------------------------------------
+
+
+def test_the_audit_log_is_for_admins_only(app: Flask) -> None:
+    operator = signed_in_client(app, Role.OPERATOR)
+    refused = operator.get("/ops/audit")
+    assert refused.status_code == 403
+    assert "Audit log" not in operator.get("/ops").get_data(as_text=True)
+    admin = signed_in_client(app, Role.ADMIN)
+    assert admin.get("/ops/audit").status_code == 200
+    for path in ("/ops", "/ops/failures"):
+        assert 'href="/ops/audit"' in admin.get(path).get_data(as_text=True), path
+
+
+def _events(page: str) -> list[str]:
+    """The actions in the table, in order."""
+    return re.findall(r'<tr id="event-\d+">\s*<td[^>]*>.*?</td>\s*<td>.*?</td>\s*<td>(.*?)</td>',
+                      page, re.S)  # fmt: skip
+
+
+def test_the_audit_log_pages_newest_first_and_filters_by_actor(app: Flask) -> None:
+    admin = signed_in_client(app, Role.ADMIN, "admin@newsroom.example.com")
+    start = utcnow()
+    with app.extensions["newsalerts"].runtime.session() as session:
+        for number in range(PAGE_SIZE + 5):
+            at = start + timedelta(seconds=number)
+            audit.record(session, actor="token:cms", action=f"article.created.{number}",
+                         target=f"article:{number}", now=at)  # fmt: skip
+        audit.record(session, actor=audit.ANONYMOUS, action="login.failed",
+                     target='user:<script>alert(1)</script>', details={"why": "<b>Élection</b>"},
+                     now=start + timedelta(minutes=5))  # fmt: skip
+        session.commit()
+
+    first = admin.get("/ops/audit").get_data(as_text=True)
+    actions = _events(first)
+    assert actions[:3] == ["login.failed", f"article.created.{PAGE_SIZE + 4}",
+                           f"article.created.{PAGE_SIZE + 3}"]  # fmt: skip
+    assert len(actions) == PAGE_SIZE
+    assert "<script>alert(1)" not in first and "&lt;script&gt;alert(1)" in first
+    assert "<b>" not in first and "&#34;why&#34;: &#34;&lt;b&gt;Élection&lt;/b&gt;&#34;" in first
+    older = re.search(r'href="(/ops/audit\?before=\d+)" rel="next"', first)
+    assert older, "no link to older events"
+    second = admin.get(older.group(1)).get_data(as_text=True)
+    # The admin's account was made and signed in before the rest.
+    expected = [f"article.created.{n}" for n in range(5, -1, -1)] + ["login", "user.added"]
+    assert _events(second) == expected
+    assert 'rel="next"' not in second and "← Newest" in second
+
+    cms = admin.get("/ops/audit?actor=cms").get_data(as_text=True)
+    assert set(_events(cms)) == {f"article.created.{n}" for n in range(5, PAGE_SIZE + 5)}
+    cms_older = re.search(r'href="(/ops/audit\?[^"]+)" rel="next"', cms)
+    assert cms_older and "actor=cms" in cms_older.group(1)
+    nobody = admin.get("/ops/audit?actor=nobody").get_data(as_text=True)
+    assert _events(nobody) == [] and "No events of nobody." in nobody
+    for before in ("abc", "-1", "9" * 30, "999999"):
+        assert admin.get(f"/ops/audit?before={before}").status_code == 200, before
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_workers_show_their_host_and_when_they_last_answered(
+    web_settings: Settings, broker_url: str
+) -> None:
+    """A worker that answered two and a half hours ago and no longer does (no worker runs
+    here): its own row, its host apart from its name, and how long ago it answered."""
+    name, host = "celery@mail-2.example.net", "mail-2.example.net"
+    seen = time.time() - 9030
+    remembered = {"processed": 7, "since": seen, "last_seen": seen, "pid": 4242, "concurrency": 4}
+    redis.Redis.from_url(broker_url).hset(SEEN_KEY, name, json.dumps(remembered))
+    application = create_app(web_settings.model_copy(update={"redis_url": broker_url}))
+    try:
+        client = signed_in_client(application, Role.OPERATOR)
+        page = client.get("/ops").get_data(as_text=True)
+        data = client.get("/ops/status.json").get_json()
+    finally:
+        application.extensions["newsalerts"].runtime.close()
+
+    heading = re.search(r'<h2 id="workers-title">.*?<thead>(.*?)</thead>', page, re.DOTALL)
+    assert heading is not None
+    columns = re.findall(r"<th[^>]*>([^<]*)</th>", heading.group(1))
+    assert columns == ["Worker", "Host", "Queues", "pid", "Processes", "Running", "Tasks done",
+                       "Last answer", "State"]  # fmt: skip
+    row = re.search(rf"<tr>\s*<td[^>]*>{re.escape(name)}</td>(.*?)</tr>", page, re.DOTALL)
+    assert row is not None
+    cells = [re.sub(r"<[^>]+>", " ", cell).split() for cell in re.findall(
+        r"<td[^>]*>(.*?)</td>", row.group(1), re.DOTALL)]  # fmt: skip
+    # Which queues it takes is known only from a worker that answers.
+    assert [" ".join(cell) for cell in cells] == [host, "—", "4242", "4", "0", "7",
+                                                  "2 h 30 min ago", "not answering"]  # fmt: skip
+    assert data["figures"][f"worker.{name}.last_seen"] == "2 h 30 min ago"
+    assert f'data-figure="worker.{name}.last_seen"' in page  # and the script keeps it current
+    assert [(w["name"], w["host"]) for w in data["status"]["workers"]] == [(name, host)]
