@@ -9,6 +9,8 @@ minute; its last good ETag and Last-Modified are kept.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -18,7 +20,6 @@ from sqlalchemy.orm import Session
 from alerts.errors import AlertsError, FeedError
 from alerts.feeds.ingest import SourceResult, ingest_source
 from alerts.models import FeedSource
-from alerts.runtime import Runtime
 
 log = logging.getLogger(__name__)
 MIN_MINUTES, MAX_MINUTES = 1, 7 * 24 * 60
@@ -61,13 +62,17 @@ def due_sources(session: Session, *, now: datetime) -> list[str]:
 
 
 def poll_due_sources(
-    runtime: Runtime, *, now: datetime, timeout: float = 10.0
+    open_session: Callable[[], AbstractContextManager[Session]],
+    *,
+    now: datetime,
+    timeout: float = 10.0,
 ) -> list[PollOutcome]:
-    with runtime.session() as session:
+    """Fetch every due source, each in a session of its own from `open_session`."""
+    with open_session() as session:
         urls = due_sources(session, now=now)
     outcomes = []
     for url in urls:
-        with runtime.session() as session:
+        with open_session() as session:
             try:
                 result = ingest_source(session, url, now=now, timeout=timeout)
                 session.commit()

@@ -72,4 +72,4 @@ def tick() -> None:
 @shared_task(name=POLL_FEEDS, acks_late=True, ignore_result=True, **_RETRY)
 def poll_feeds() -> None:
     """Every minute: fetch the feed sources whose polling interval has passed."""
-    poll_due_sources(process_runtime(), now=utcnow())
+    poll_due_sources(process_runtime().session, now=utcnow())

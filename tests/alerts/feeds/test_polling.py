@@ -47,12 +47,12 @@ def test_polling_ingests_with_conditional_get_and_backs_off_a_failing_feed(
             set_polling(session, url=good, minutes=10, now=NOW)
             set_polling(session, url=bad, minutes=10, now=NOW)
             session.commit()
-        outcomes = {o.url: o for o in poll_due_sources(runtime, now=NOW)}
+        outcomes = {o.url: o for o in poll_due_sources(runtime.session, now=NOW)}
         assert outcomes[good].result is not None and outcomes[good].result.created == 1
         assert outcomes[bad].error is not None
         # Neither is due again before its interval, the failing one included.
-        assert poll_due_sources(runtime, now=NOW + timedelta(minutes=5)) == []
-        later = poll_due_sources(runtime, now=NOW + timedelta(minutes=10))
+        assert poll_due_sources(runtime.session, now=NOW + timedelta(minutes=5)) == []
+        later = poll_due_sources(runtime.session, now=NOW + timedelta(minutes=10))
         assert {o.url for o in later} == {good, bad}
         assert feed_server.headers_of("/good.xml")[-1].get("If-None-Match") == '"v1"'
         with runtime.session() as session:
