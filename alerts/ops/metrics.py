@@ -14,7 +14,6 @@ scraped, aggregate them with `max`, not `sum` (see docs/prometheus-alerts.yml).
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,13 +36,12 @@ from alerts.ops.console import sends_in_progress
 from alerts.ops.health import OK, check_relays
 from alerts.runtime import Runtime
 from alerts.tasks.app import QUEUES, create_celery
+from alerts.tasks.beat import LAST_TICK_KEY
 from alerts.tasks.queues import read_broker
 from subscribers.database import utcnow
 
 log = logging.getLogger(__name__)
 
-# Written by the scheduler's tick task (`record_tick`): Unix time of the last completed tick.
-LAST_TICK_KEY = "newsalerts:last_tick"
 RECENT = timedelta(hours=24)
 LATENCY_WINDOW = timedelta(hours=1)
 # Seconds from planning a delivery (created_at) to the relay accepting it (sent_at).
@@ -371,40 +369,6 @@ def reply_class(first_character: str | None) -> str:
     if first_character in ("2", "4", "5"):
         return f"{first_character}xx"
     return "none"
-
-
-def record_tick(redis_url: str | None, when: datetime) -> None:
-    """Note that a scheduler tick completed (for the metric and the beat health check).
-
-    Never raises: a missed note shows as a late tick, which is better than a failed one.
-    """
-    if not redis_url:
-        return
-    client = _client(redis_url)
-    try:
-        client.set(LAST_TICK_KEY, repr(when.timestamp()))
-    except redis.RedisError as error:
-        log.warning("could not record the scheduler tick in Redis: %s", error)
-    finally:
-        client.close()
-
-
-def tick_is_recent(max_age_seconds: float = 300.0, redis_url: str | None = None) -> bool:
-    """True when a tick completed in the last `max_age_seconds` (REDIS_URL by default)."""
-    if redis_url is None:
-        from alerts.config import load_settings
-
-        redis_url = load_settings().redis_url
-    if not redis_url:
-        return False
-    client = _client(redis_url)
-    try:
-        value = client.get(LAST_TICK_KEY)
-    except redis.RedisError:
-        return False
-    finally:
-        client.close()
-    return value is not None and time.time() - float(value) <= max_age_seconds
 
 
 def _first_line(error: Exception) -> str:

@@ -11,9 +11,9 @@ from alerts.errors import DeliveryError
 from alerts.feeds.polling import poll_due_sources
 from alerts.jobs import plan_and_queue, send_queued_batch
 from alerts.mail.notices import Notice, send_notice
-from alerts.ops.metrics import record_tick
 from alerts.runtime import process_runtime
 from alerts.tasks.app import POLL_FEEDS, SEND_BATCH, SEND_NOTICE, TICK
+from alerts.tasks.beat import record_tick
 from alerts.tasks.publishing import publisher_for
 from subscribers.database import utcnow
 

@@ -33,16 +33,17 @@ from alerts.models import (
     Issue,
     IssueStatus,
 )
-from alerts.ops.metrics import LAST_TICK_KEY, record_tick, render_metrics, tick_is_recent
+from alerts.ops.metrics import render_metrics
 from alerts.runtime import Runtime
 from alerts.tasks.app import BULK_QUEUE, URGENT_QUEUE, create_celery
+from alerts.tasks.beat import LAST_TICK_KEY, record_tick, tick_is_recent
 from alerts.tasks.handlers import SEND_BATCH, SEND_NOTICE
 from tests.support.builders import reader
 from tests.test_docker_compose import yaml_to_data
 
 NOW = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 RELAY = "file://./outbox"  # the default SMTP_URL: the relay every ledger figure names
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 

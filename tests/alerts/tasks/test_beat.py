@@ -22,8 +22,8 @@ from sqlalchemy import select
 from alerts.db import make_engine, make_session_factory
 from alerts.feeds.polling import set_polling
 from alerts.models import Article, DeliveryStatus
-from alerts.ops.metrics import LAST_TICK_KEY
 from alerts.tasks.app import QUEUES
+from alerts.tasks.beat import LAST_TICK_KEY
 from alerts.tasks.queues import read_broker
 from subscribers.database import utcnow
 from tests.support.builders import articles, reader
