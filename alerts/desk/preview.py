@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts.digests.planning import selection_for, selection_for_topics
-from alerts.digests.selection import NO_CURATION, local_today
-from alerts.editions.issues import curation_of, find_issue
+from alerts.digests.selection import local_today
+from alerts.editions.issues import NO_CURATION, curation_of, find_issue
 from alerts.editions.schedules import get_edition, list_editions
 from alerts.errors import AlertsError
 from alerts.mail.digest import DigestSpec

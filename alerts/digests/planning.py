@@ -18,14 +18,12 @@ from sqlalchemy.orm import Session
 
 from alerts.digests.selection import (
     FIRST_WINDOW,
-    NO_CURATION,
     CandidateArticle,
-    Curation,
     curated_selection,
     due_date,
     window_start,
 )
-from alerts.editions.issues import curation_of, issue_for, not_held
+from alerts.editions.issues import NO_CURATION, Curation, curation_of, issue_for, not_held
 from alerts.editions.schedules import list_editions
 from alerts.ledger.rows import insert_ignoring_conflicts
 from alerts.models import Article, Delivery, DeliveryStatus, Edition, IssueStatus, article_topics

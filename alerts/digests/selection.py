@@ -22,6 +22,7 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from alerts.editions.issues import NO_CURATION, Curation
 from alerts.models import Cadence
 
 MAX_ARTICLES = 25
@@ -116,18 +117,6 @@ def select_articles(
         if len(chosen) == limit:
             break
     return chosen
-
-
-@dataclass(frozen=True)
-class Curation:
-    """An editor's decisions for one issue (see the module's rules)."""
-
-    pinned: tuple[int, ...] = ()
-    dropped: frozenset[int] = frozenset()
-    locked: frozenset[int] | None = None
-
-
-NO_CURATION = Curation()
 
 
 def curated_selection(

@@ -18,7 +18,6 @@ from sqlalchemy import ColumnElement, Text, and_, case, cast, func, or_, select,
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from alerts.digests.selection import Curation
 from alerts.errors import AlertsError
 from alerts.models import (
     Article,
@@ -78,6 +77,19 @@ def get_issue(session: Session, issue_id: int) -> Issue:
     if issue is None:
         raise IssueError(f"there is no issue {issue_id}")
     return issue
+
+
+@dataclass(frozen=True)
+class Curation:
+    """An editor's decisions for one issue (alerts.digests.selection's rules say how they
+    shape each reader's copy)."""
+
+    pinned: tuple[int, ...] = ()
+    dropped: frozenset[int] = frozenset()
+    locked: frozenset[int] | None = None
+
+
+NO_CURATION = Curation()
 
 
 def curation_of(issue: Issue) -> Curation:
