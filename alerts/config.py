@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -16,7 +17,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
 
 _DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres", "postgresql+psycopg")
-_SMTP_SCHEMES = ("smtp", "smtps", "file")
+_SMTP_EXPECTED = "expected smtp://user:pass@host:port, smtps://... or file:///folder"
 
 
 class Settings(BaseSettings):
@@ -104,18 +105,7 @@ class Settings(BaseSettings):
     @field_validator("smtp_url")
     @classmethod
     def _smtp_url(cls, value: str) -> str:
-        relays = [part.strip() for part in value.split(",") if part.strip()]
-        if not relays:
-            raise ValueError("expected smtp://user:pass@host:port, smtps://... or file:///folder")
-        for relay in relays:
-            parts = urlsplit(relay)
-            if parts.scheme not in _SMTP_SCHEMES:
-                raise ValueError(
-                    "expected smtp://user:pass@host:port, smtps://... or file:///folder"
-                )
-            if parts.scheme != "file" and not parts.hostname:
-                raise ValueError("the SMTP URL names no host")
-        return ",".join(relays)
+        return ",".join(relay.url for relay in parse_relays(value))
 
     @field_validator("base_url")
     @classmethod
@@ -171,11 +161,84 @@ class Settings(BaseSettings):
         return self.redis_url is not None
 
     @property
+    def relays(self) -> tuple[Relay, ...]:
+        """The relays of `SMTP_URL`, in the order batches try them."""
+        return parse_relays(self.smtp_url)
+
+    @property
     def origins(self) -> frozenset[str]:
         """Origins allowed to post sign-ups: this service's own and the publishers'."""
         own = "{0.scheme}://{0.netloc}".format(urlsplit(self.base_url))
         listed = (part.strip().rstrip("/") for part in self.allowed_origins.split(","))
         return frozenset({own, *filter(None, listed)})
+
+
+@dataclass(frozen=True)
+class Relay:
+    """One relay of `SMTP_URL`: where a batch hands its messages, and the relay's one name.
+
+    `name` is how every part of newsalerts calls the relay: the ledger's `relay` column
+    (the relay of a row's last attempt), the Redis keys of its send rate and connection
+    slots, log lines, metrics labels, `/readyz`, the console and `ops status`. It is
+    `smtp:host:port` for smtp:// and smtps:// alike, with the port as the URL writes it
+    (empty when the URL gives none), or the `file:` URL as written. The ledger has stored
+    this form since it first named relays, so a changed form would split one relay's rows
+    in two. It never carries the credentials: only `url`, kept out of `repr`, does.
+    """
+
+    name: str
+    url: str = field(repr=False)
+    scheme: Literal["smtp", "smtps", "file"]
+    # smtp:// and smtps://: the host and the port to connect to (465 or 25 when unwritten).
+    host: str = ""
+    port: int = 0
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    # file://: the folder the messages are written into.
+    folder: Path | None = None
+
+    @property
+    def use_ssl(self) -> bool:
+        return self.scheme == "smtps"
+
+
+def parse_relays(smtp_url: str) -> tuple[Relay, ...]:
+    """The relays of an `SMTP_URL`: one URL or several separated by commas, in order.
+
+    The one place `SMTP_URL` is split and named. Raises ValueError saying what is wrong
+    (Settings reports it as `SMTP_URL: ...`).
+    """
+    relays = tuple(parse_relay(part.strip()) for part in smtp_url.split(",") if part.strip())
+    if not relays:
+        raise ValueError(_SMTP_EXPECTED)
+    return relays
+
+
+def parse_relay(url: str) -> Relay:
+    """One relay: `smtp://user:pass@host:port`, `smtps://...` or `file:///folder`
+    (relative: `file://./x`). Raises ValueError saying what is wrong."""
+    parts = urlsplit(url)
+    if parts.scheme == "file":
+        return Relay(
+            name=url, url=url, scheme="file", folder=Path(unquote(parts.netloc + parts.path))
+        )
+    if parts.scheme not in ("smtp", "smtps"):
+        raise ValueError(_SMTP_EXPECTED)
+    if not parts.hostname:
+        raise ValueError("the SMTP URL names no host")
+    try:
+        written_port = parts.port
+    except ValueError:
+        raise ValueError("the SMTP URL's port is not a number from 0 to 65535") from None
+    return Relay(
+        name=f"smtp:{parts.hostname}:{written_port or ''}",
+        url=url,
+        scheme="smtps" if parts.scheme == "smtps" else "smtp",
+        host=parts.hostname,
+        port=written_port or (465 if parts.scheme == "smtps" else 25),
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+    )
 
 
 def normalise_database_url(value: str) -> str:

@@ -6,6 +6,8 @@
 workers on five machines share one budget. Without Redis the cap holds per process.
 `max_connections` caps the connections all workers together hold open to one relay,
 through leased slots in Redis; a worker that dies loses its slot when the lease runs out.
+`alerts.config.parse_relays` reads the list; a relay's counters in Redis, like its log
+lines, carry the relay's one name (`smtp:host:port`).
 """
 
 from __future__ import annotations
@@ -17,12 +19,12 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Protocol
-from urllib.parse import urlsplit
 
 import redis
 
-from alerts.delivery.transports import MailConnection, Transport, transport_from_url
-from alerts.errors import DeliveryError
+from alerts.config import Relay, parse_relays
+from alerts.delivery.transports import MailConnection, Transport, transport_for
+from alerts.errors import ConfigError, DeliveryError
 from alerts.mail.mime import Envelope
 
 log = logging.getLogger(__name__)
@@ -310,35 +312,44 @@ def relay_transport(
     max_connections: int = 0,
 ) -> Transport:
     """The transport for `SMTP_URL`: one relay or several in order, each within its rate
-    and its cap on simultaneous connections."""
+    and its cap on simultaneous connections, counted in Redis under the relay's name.
+
+    Raises ConfigError (`SMTP_URL: ...`) for a URL that names no relay.
+    """
+    try:
+        relays = parse_relays(smtp_url)
+    except ValueError as error:
+        raise ConfigError(f"SMTP_URL: {error}") from None
     client = (
         redis.Redis.from_url(redis_url) if ((per_second or max_connections) and redis_url) else None
     )
-    relays: list[tuple[str, Transport]] = []
-    for url in (part.strip() for part in smtp_url.split(",") if part.strip()):
-        transport: Transport = transport_from_url(url)
-        name = relay_name(url)
-        if per_second and not url.startswith("file:"):
-            budget: SendBudget = (
-                RedisSendBudget(client, name, per_second=per_second)
-                if client is not None
-                else LocalSendBudget(per_second=per_second)
-            )
-            transport = RateLimitedTransport(transport, budget)
-        if max_connections and not url.startswith("file:"):
-            slots: ConnectionSlots = (
-                RedisConnectionSlots(client, name, limit=max_connections)
-                if client is not None
-                else LocalConnectionSlots(limit=max_connections)
-            )
-            transport = ConnectionCappedTransport(transport, slots)
-        relays.append((name, transport))
-    if len(relays) == 1:
-        return relays[0][1]
-    return FailoverTransport(relays)
+    transports = [
+        (relay.name, _limited(relay, client, per_second, max_connections)) for relay in relays
+    ]
+    if len(transports) == 1:
+        return transports[0][1]
+    return FailoverTransport(transports)
 
 
-def relay_name(url: str) -> str:
-    """host:port, never the credentials."""
-    parts = urlsplit(url)
-    return f"{parts.hostname}:{parts.port or ''}" if parts.hostname else url
+def _limited(
+    relay: Relay, client: redis.Redis | None, per_second: int, max_connections: int
+) -> Transport:
+    """One relay's transport within its rate and its connection cap (a folder has neither)."""
+    transport: Transport = transport_for(relay)
+    if relay.folder is not None:
+        return transport
+    if per_second:
+        budget: SendBudget = (
+            RedisSendBudget(client, relay.name, per_second=per_second)
+            if client is not None
+            else LocalSendBudget(per_second=per_second)
+        )
+        transport = RateLimitedTransport(transport, budget)
+    if max_connections:
+        slots: ConnectionSlots = (
+            RedisConnectionSlots(client, relay.name, limit=max_connections)
+            if client is not None
+            else LocalConnectionSlots(limit=max_connections)
+        )
+        transport = ConnectionCappedTransport(transport, slots)
+    return transport

@@ -15,8 +15,8 @@ from contextlib import AbstractContextManager, contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
-from urllib.parse import unquote, urlsplit
 
+from alerts.config import Relay, parse_relay
 from alerts.errors import ConfigError, ConnectionLost, DeliveryError
 from alerts.mail.mime import Envelope
 
@@ -26,7 +26,7 @@ SMTP_TIMEOUT_SECONDS = 30.0
 class MailConnection(Protocol):
     @property
     def relay(self) -> str:
-        """The relay this connection reaches, as `relay_label` names it."""
+        """The relay this connection reaches, by its one name (`alerts.config.Relay.name`)."""
         ...
 
     def send(self, envelope: Envelope, *, then: Envelope | None = None) -> str:
@@ -296,30 +296,26 @@ def _refusal(code: int, reply: bytes | str) -> DeliveryError:
 
 
 def transport_from_url(url: str) -> FileTransport | SMTPTransport:
-    """`smtp://user:pass@host:port`, `smtps://...` or `file:///folder` (relative: file://./x)."""
-    parts = urlsplit(url)
-    if parts.scheme == "file":
-        path = unquote(parts.netloc + parts.path) if parts.netloc else unquote(parts.path)
-        return FileTransport(Path(path), relay=relay_label(url))
-    if parts.scheme in ("smtp", "smtps"):
-        if not parts.hostname:
-            raise ConfigError("SMTP_URL: the SMTP URL names no host")
-        default_port = 465 if parts.scheme == "smtps" else 25
-        return SMTPTransport(
-            parts.hostname,
-            parts.port or default_port,
-            use_ssl=parts.scheme == "smtps",
-            username=unquote(parts.username) if parts.username else None,
-            password=unquote(parts.password) if parts.password else None,
-            relay=relay_label(url),
-        )
-    raise ConfigError(f"SMTP_URL: unsupported scheme {parts.scheme!r}")
+    """`smtp://user:pass@host:port`, `smtps://...` or `file:///folder` (relative: file://./x).
+
+    Raises ConfigError (`SMTP_URL: ...`) for a URL that names no relay.
+    """
+    try:
+        relay = parse_relay(url)
+    except ValueError as error:
+        raise ConfigError(f"SMTP_URL: {error}") from None
+    return transport_for(relay)
 
 
-def relay_label(url: str) -> str:
-    """How a relay is named in the ledger, in checks and in metrics: `smtp:host:port`, or
-    the `file:` URL. Never the credentials."""
-    if url.startswith("file:"):
-        return url
-    parts = urlsplit(url)
-    return f"smtp:{parts.hostname}:{parts.port or ''}" if parts.hostname else url
+def transport_for(relay: Relay) -> FileTransport | SMTPTransport:
+    """The transport that reaches one relay, its connections named by the relay's name."""
+    if relay.folder is not None:
+        return FileTransport(relay.folder, relay=relay.name)
+    return SMTPTransport(
+        relay.host,
+        relay.port,
+        use_ssl=relay.use_ssl,
+        username=relay.username,
+        password=relay.password,
+        relay=relay.name,
+    )

@@ -12,14 +12,15 @@ from __future__ import annotations
 import os
 import smtplib
 import tempfile
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 import redis
 from sqlalchemy import Engine, text
 
-from alerts.delivery.transports import relay_label, tls_context
+from alerts.config import Relay
+from alerts.delivery.transports import tls_context
 from alerts.runtime import Runtime
 
 OK = "ok"
@@ -34,7 +35,7 @@ def check_services(
     if runtime.settings.redis_url:
         checks["redis"] = check_redis(runtime.settings.redis_url, timeout=timeout)
     if relays:
-        checks.update(check_relays(runtime.settings.smtp_url, timeout=timeout))
+        checks.update(check_relays(runtime.settings.relays, timeout=timeout))
     return checks
 
 
@@ -62,26 +63,24 @@ def check_redis(url: str, *, timeout: float = TIMEOUT_SECONDS) -> str:
     return OK
 
 
-def check_relays(smtp_url: str, *, timeout: float = TIMEOUT_SECONDS) -> dict[str, str]:
-    urls = [part.strip() for part in smtp_url.split(",") if part.strip()]
-    with ThreadPoolExecutor(max_workers=max(len(urls), 1)) as pool:
-        states = list(pool.map(lambda url: check_relay(url, timeout=timeout), urls))
-    return {relay_label(url): state for url, state in zip(urls, states, strict=True)}
+def check_relays(relays: Sequence[Relay], *, timeout: float = TIMEOUT_SECONDS) -> dict[str, str]:
+    """{relay name: state}, in the order of `relays`."""
+    with ThreadPoolExecutor(max_workers=max(len(relays), 1)) as pool:
+        states = list(pool.map(lambda relay: check_relay(relay, timeout=timeout), relays))
+    return {relay.name: state for relay, state in zip(relays, states, strict=True)}
 
 
-def check_relay(url: str, *, timeout: float = TIMEOUT_SECONDS) -> str:
-    parts = urlsplit(url)
-    if parts.scheme == "file":
-        return _check_folder(Path(unquote(parts.netloc + parts.path)))
-    port = parts.port or (465 if parts.scheme == "smtps" else 25)
+def check_relay(relay: Relay, *, timeout: float = TIMEOUT_SECONDS) -> str:
+    if relay.folder is not None:
+        return _check_folder(relay.folder)
     try:
         client: smtplib.SMTP
-        if parts.scheme == "smtps":
+        if relay.use_ssl:
             client = smtplib.SMTP_SSL(
-                parts.hostname or "", port, timeout=timeout, context=tls_context()
+                relay.host, relay.port, timeout=timeout, context=tls_context()
             )
         else:
-            client = smtplib.SMTP(parts.hostname or "", port, timeout=timeout)
+            client = smtplib.SMTP(relay.host, relay.port, timeout=timeout)
         try:
             code, reply = client.ehlo()
             if code != 250:

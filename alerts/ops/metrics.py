@@ -30,7 +30,6 @@ from prometheus_client.registry import Collector
 from sqlalchemy import ColumnElement, Float, case, cast, func, select
 from sqlalchemy.orm import Session
 
-from alerts.delivery.transports import relay_label
 from alerts.models import Delivery, DeliveryStatus, FeedbackEvent, FeedbackKind, FeedSource
 from alerts.ops.console import sends_in_progress
 from alerts.ops.health import OK, check_relays
@@ -94,10 +93,9 @@ class NewsalertsCollector(Collector):
         self.worker_timeout = worker_timeout
         self.queues = tuple(queues)
         self.probe_relays = probe_relays
-        urls = [url.strip() for url in runtime.settings.smtp_url.split(",") if url.strip()]
         # Rows written before the ledger named its relay (or never attempted) count
         # against the only relay, or "unknown" when there are several.
-        self.relays = [relay_label(url) for url in urls]
+        self.relays = [relay.name for relay in runtime.settings.relays]
         self.relay = self.relays[0] if len(self.relays) == 1 else "unknown"
 
     def collect(self) -> Iterator[Metric]:
@@ -123,7 +121,7 @@ class NewsalertsCollector(Collector):
                 if self.probe_workers:
                     metrics.append(self._workers())
         if self.probe_relays:
-            for relay, state in check_relays(self.runtime.settings.smtp_url, timeout=2.0).items():
+            for relay, state in check_relays(self.runtime.settings.relays, timeout=2.0).items():
                 up.add_metric([relay], 1 if state == OK else 0)
         yield up
         yield from metrics

@@ -15,7 +15,6 @@ from typing import Any
 import redis
 from sqlalchemy import func, select
 
-from alerts.delivery.transports import relay_label
 from alerts.models import Delivery
 from alerts.ops.console import SendInProgress, feedback_per_day, oldest_pending, sends_in_progress
 from alerts.ops.failures import dead_letters, failure_groups
@@ -81,7 +80,7 @@ def collect_status(
 def _ledger(runtime: Runtime, status: OpsStatus) -> None:
     now = status.now
     since = now - RECENT
-    relays = [relay_label(url) for url in runtime.settings.smtp_url.split(",") if url.strip()]
+    relays = [relay.name for relay in runtime.settings.relays]
     with runtime.session() as session:
         counts = session.execute(
             select(Delivery.status, func.count())

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from alerts.config import DEVELOPMENT_SECRET, load_settings
@@ -43,6 +45,11 @@ def test_database_urls_as_users_write_them(written: str, used: str) -> None:
         ("redis_url", "http://cache", "REDIS_URL: expected redis://host:port/db"),
         ("smtp_url", "smtp://", "SMTP_URL: the SMTP URL names no host"),
         ("smtp_url", "ftp://x", "SMTP_URL: expected smtp://"),
+        (
+            "smtp_url",
+            "smtp://relay.example:25,smtp://relay.example:x",
+            "SMTP_URL: the SMTP URL's port",
+        ),
         ("base_url", "news.example.com", "BASE_URL: expected an absolute http(s) URL"),
         ("base_url", "https://nachrichten.bücher.example", "BASE_URL: expected an ASCII URL"),
         ("base_url", "https://news.example.com/a b", "BASE_URL: expected an ASCII URL"),
@@ -54,6 +61,29 @@ def test_malformed_settings_give_one_line(field: str, value: str, message: str) 
         _load(**{field: value})
     assert str(caught.value).startswith(message)
     assert "\n" not in str(caught.value)
+
+
+def test_each_relay_has_one_name_that_never_carries_its_password() -> None:
+    settings = load_settings(
+        smtp_url=" smtp://news:s%40cret@Relay-A.example:587 , smtps://relay-b.example,"
+        "file://./outbox",
+        _env_file=None,
+    )
+    assert settings.smtp_url == (
+        "smtp://news:s%40cret@Relay-A.example:587,smtps://relay-b.example,file://./outbox"
+    )
+    first, second, folder = settings.relays
+    # The form the ledger's relay column has always held: the port as written, smtps too.
+    assert [first.name, second.name, folder.name] == [
+        "smtp:relay-a.example:587",
+        "smtp:relay-b.example:",
+        "file://./outbox",
+    ]
+    assert (first.host, first.port, first.use_ssl) == ("relay-a.example", 587, False)
+    assert (first.username, first.password) == ("news", "s@cret")
+    assert (second.port, second.use_ssl, second.password) == (465, True, None)
+    assert folder.folder == Path("outbox")
+    assert "cret" not in repr(settings.relays)
 
 
 def test_production_refuses_the_development_secret() -> None:

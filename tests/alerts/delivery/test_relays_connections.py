@@ -17,7 +17,7 @@ from alerts.mail.mime import Envelope
 from tests.support.smtp_server import RecordingSMTPServer
 
 MESSAGE = b"From: a@example.com\r\nTo: b@example.com\r\nSubject: hi\r\n\r\nhello\r\n"
-RELAY = "relay-under-test:25"
+RELAY = "smtp:relay-under-test:25"
 
 
 def _envelope(number: int) -> Envelope:
@@ -123,7 +123,8 @@ def test_the_setting_caps_every_relay_of_the_list(
     assert isinstance(transport, ConnectionCappedTransport)
     with transport.connect() as connection:
         connection.send(_envelope(1))
-        key = f"newsalerts:relay-connections:127.0.0.1:{smtp_server.port}"
+        # Counted under the relay's one name, the one the ledger and the checks use.
+        key = f"newsalerts:relay-connections:smtp:127.0.0.1:{smtp_server.port}"
         assert client.zcard(key) == 1
     assert client.zcard(key) == 0
     assert len(smtp_server.messages) == 1

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts.charts import minute_chart, nice_ceiling
-from alerts.config import load_settings
+from alerts.config import load_settings, parse_relay, parse_relays
 from alerts.delivery.sending import UNKNOWN_REPLY
 from alerts.editions.issues import issue_for, pause
 from alerts.ledger.outcomes import UNKNOWN_OUTCOME
@@ -374,16 +374,16 @@ def stopped_smtp_server() -> Iterator[RecordingSMTPServer]:
 def test_relays_are_checked_with_ehlo(stopped_smtp_server: RecordingSMTPServer,
                                       tmp_path: Path) -> None:  # fmt: skip
     server = stopped_smtp_server
-    assert check_relay(server.url, timeout=2) == "ok"
+    assert check_relay(parse_relay(server.url), timeout=2) == "ok"
     folder = tmp_path / "outbox" / "not-yet"
-    assert check_relay(f"file://{folder}") == "ok"
+    assert check_relay(parse_relay(f"file://{folder}")) == "ok"
     assert not folder.exists()  # checked, not created
     read_only = tmp_path / "read-only"
     read_only.mkdir(mode=0o500)
     if os.geteuid() != 0:  # root writes anywhere
-        assert check_relay(f"file://{read_only}").startswith("error: PermissionError")
+        assert check_relay(parse_relay(f"file://{read_only}")).startswith("error: PermissionError")
     server.stop()
-    relays = check_relays(f"{server.url},smtp://user:secret@127.0.0.1:9", timeout=1)
+    relays = check_relays(parse_relays(f"{server.url},smtp://user:secret@127.0.0.1:9"), timeout=1)
     assert list(relays) == [f"smtp:127.0.0.1:{server.port}", "smtp:127.0.0.1:9"]
     assert all(state.startswith("error: ConnectionRefusedError") for state in relays.values())
     assert "secret" not in str(relays)
