@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from email.utils import parseaddr
 from functools import lru_cache
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from alerts.delivery.relays import relay_transport
 from alerts.delivery.transports import Transport
 from alerts.mail.digest import DigestComposer, RenderCache
 from alerts.mail.dkim import DkimSigner
+from alerts.mail.envelope import sender_domain
 from alerts.mail.rendering import EmailRenderer, default_renderer
 
 
@@ -68,7 +68,7 @@ class Runtime:
 def dkim_signer(settings: Settings) -> DkimSigner | None:
     if not settings.dkim_private_key_file:
         return None
-    domain = settings.dkim_domain or parseaddr(settings.mail_from)[1].rpartition("@")[2]
+    domain = settings.dkim_domain or sender_domain(settings.mail_from)
     return DkimSigner.from_file(
         Path(settings.dkim_private_key_file), selector=settings.dkim_selector, domain=domain
     )

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import html
 from datetime import datetime
-from email.utils import parseaddr
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -19,7 +18,7 @@ from sqlalchemy.orm import Session
 from alerts.audit import record
 from alerts.config import Settings
 from alerts.desk.preview import Preview
-from alerts.mail.mime import Envelope, build_message, make_message_id
+from alerts.mail.envelope import EnvelopeBuilder
 from alerts.mail.notices import reader_links
 from alerts.mail.rendering import RenderedEmail
 from alerts.runtime import Runtime
@@ -61,20 +60,16 @@ def send_test(
     settings = runtime.settings
     email = without_reader_links(session, settings, preview)
     email = RenderedEmail(subject=TEST_PREFIX + email.subject, text=email.text, html=email.html)
-    sender = parseaddr(settings.mail_from)[1]
-    message_id = make_message_id(sender.rpartition("@")[2], f"test.{preview.edition}")
-    data = build_message(
-        sender=settings.mail_from,
-        recipient=recipient,
-        email=email,
-        message_id=message_id,
+    envelopes = EnvelopeBuilder(settings, runtime.signer)
+    envelope = envelopes.build(
+        recipient,
+        email,
+        message_id=envelopes.message_id(f"test.{preview.edition}"),
         date=now,
         headers=[TEST_HEADER, ("Auto-Submitted", "auto-generated")],
     )
-    if runtime.signer is not None:
-        data = runtime.signer.sign(data)
     with runtime.transport.connect() as connection:
-        connection.send(Envelope(sender, recipient, data, message_id))
+        connection.send(envelope)
     record(
         session,
         actor=actor,
@@ -83,4 +78,4 @@ def send_test(
         details={"to": recipient, "as": preview.recipient, "articles": preview.article_ids},
         now=now,
     )
-    return message_id
+    return envelope.message_id

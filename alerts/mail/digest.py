@@ -12,7 +12,6 @@ from collections import OrderedDict
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from email.utils import parseaddr
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -24,7 +23,8 @@ from alerts.digests.breaking import AlertComposer
 from alerts.editions.schedules import subject_line
 from alerts.ledger.outgoing import LedgerRow
 from alerts.mail.dkim import DkimSigner
-from alerts.mail.mime import EncodedEmail, Envelope, build_message, encode_email, make_message_id
+from alerts.mail.envelope import EnvelopeBuilder
+from alerts.mail.mime import EncodedEmail, Envelope, encode_email
 from alerts.mail.notices import reader_links
 from alerts.mail.rendering import (
     EmailRenderer,
@@ -34,9 +34,7 @@ from alerts.mail.rendering import (
     html_to_text,
 )
 from alerts.mail.tracking import click_url, open_pixel_url, tracking_token
-from alerts.mail.verp import verp_address
 from alerts.models import DEFAULT_SUBJECT, Article, Cadence, Edition, Issue
-from subscribers.database import utcnow
 from subscribers.models import Subscriber
 
 
@@ -204,12 +202,8 @@ class DigestComposer:
         self._settings = settings
         self._renderer = renderer
         self._cache = cache if cache is not None else RenderCache()
-        self._signer = signer
+        self._envelopes = EnvelopeBuilder(settings, signer)
         self._articles: dict[int, Article] = {}
-        self._sender = parseaddr(settings.mail_from)[1]
-        self._domain = self._sender.rpartition("@")[2]
-        self._bounce_domain = settings.bounce_domain or self._domain
-        self._list_tag = settings.list_id.split(".", 1)[0]
         self._issues: dict[int, Issue] = {}
         self._editions: dict[str, Edition] = {}
         self._alerts = AlertComposer(self)
@@ -315,7 +309,9 @@ class DigestComposer:
         tracked = spec.edition.click_tracking or spec.edition.open_tracking
         reader = self.reader_parts(subscriber.id, subscriber.email, delivery.id if tracked else 0)
         fill = self._fill(email, found, subscriber.timezone, spec.local_date)
-        return self.envelope(delivery, subscriber.email, email, reader, fill, kind="digest")
+        return self._envelopes.for_delivery(
+            delivery, subscriber.email, email, reader, fill, kind="digest"
+        )
 
     def _fill(
         self, email: EncodedEmail, found: list[Article], timezone: str, local_date: date
@@ -338,7 +334,7 @@ class DigestComposer:
     def message_id_for(self, delivery: LedgerRow) -> str:
         """A fresh Message-ID for one attempt at a ledger row (written before it is sent)."""
         kind = "digest" if delivery.alert_id is None else "alert"
-        return make_message_id(self._domain, f"{kind}.{delivery.id}")
+        return self._envelopes.message_id(f"{kind}.{delivery.id}")
 
     @property
     def settings(self) -> Settings:
@@ -366,30 +362,4 @@ class DigestComposer:
         *,
         kind: str,
     ) -> Envelope:
-        """The message of one ledger row: the shared encoded body with this reader's values,
-        the list headers, the VERP return path, DKIM when configured."""
-        message_id = delivery.message_id or make_message_id(self._domain, f"{kind}.{delivery.id}")
-        data = build_message(
-            sender=self._settings.mail_from,
-            recipient=recipient,
-            email=email,
-            reader=reader,
-            fill=fill,
-            message_id=message_id,
-            date=utcnow(),
-            headers=[
-                ("List-Id", f"{delivery.edition} {kind} <{self._settings.list_id}>"),
-                ("List-Unsubscribe", f"<{reader.unsubscribe_url}>"),
-                ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
-                ("X-Newsalerts-Delivery", str(delivery.id)),
-                # Gmail's feedback loop groups complaints by these fields.
-                ("Feedback-ID", f"{delivery.edition}:{self._list_tag}:{kind}:newsalerts"),
-            ],
-        )
-        if self._signer is not None:
-            data = self._signer.sign(data)
-        # The envelope sender names the delivery (VERP), so a bounce finds its ledger row.
-        return_path = verp_address(
-            delivery.id, secret=self._settings.secret_key, domain=self._bounce_domain
-        )
-        return Envelope(return_path, recipient, data, message_id)
+        return self._envelopes.for_delivery(delivery, recipient, email, reader, fill, kind=kind)

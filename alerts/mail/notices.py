@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import enum
 import logging
-from email.utils import parseaddr
 
 from sqlalchemy.orm import Session
 
@@ -16,9 +15,9 @@ from alerts.config import Settings
 from alerts.delivery.transports import Transport
 from alerts.errors import DeliveryError
 from alerts.mail.dkim import DkimSigner
-from alerts.mail.mime import Envelope, build_message, make_message_id
+from alerts.mail.envelope import ONE_CLICK, EnvelopeBuilder
+from alerts.mail.mime import Envelope
 from alerts.mail.rendering import EmailRenderer, ReaderParts
-from subscribers.database import utcnow
 from subscribers.models import Subscriber
 from subscribers.tokens import Purpose, TokenSigner
 
@@ -60,23 +59,17 @@ def compose_notice(
     }
     links = reader_links(settings, subscriber.id, subscriber.email)
     email = renderer.render(notice.value, context).personalise(links)
-    sender = parseaddr(settings.mail_from)[1]
-    message_id = make_message_id(sender.rpartition("@")[2], f"{notice.value}.{subscriber.id}")
-    data = build_message(
-        sender=settings.mail_from,
-        recipient=subscriber.email,
-        email=email,
-        message_id=message_id,
-        date=utcnow(),
+    envelopes = EnvelopeBuilder(settings, signer)
+    return envelopes.build(
+        subscriber.email,
+        email,
+        message_id=envelopes.message_id(f"{notice.value}.{subscriber.id}"),
         headers=[
             ("Auto-Submitted", "auto-generated"),
             ("List-Unsubscribe", f"<{links.unsubscribe_url}>"),
-            ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+            ONE_CLICK,
         ],
     )
-    if signer is not None:
-        data = signer.sign(data)
-    return Envelope(sender, subscriber.email, data, message_id)
 
 
 def send_notice(
