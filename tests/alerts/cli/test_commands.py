@@ -83,7 +83,7 @@ def test_demo_delivers_to_a_real_smtp_server(
 
 def test_ingest_send_and_send_again(tmp_path: Path, env: dict[str, str]) -> None:
     assert _run(["db", "upgrade"], env, tmp_path).exit_code == 0
-    feed = Path(__file__).resolve().parents[2] / "alerts" / "sample_data" / "site-feed.xml"
+    feed = Path(__file__).resolve().parents[3] / "alerts" / "demo" / "sample_data" / "site-feed.xml"
     ingested = _run(["ingest", str(feed)], env, tmp_path)
     assert ingested.exit_code == 0, ingested.output
     assert "40 new" in ingested.output

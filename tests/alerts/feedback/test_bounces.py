@@ -22,7 +22,7 @@ from subscribers.models import Subscriber, SubscriberStatus, Suppression
 from subscribers.services import Origin, is_suppressed
 from tests.factories import make_reader, utc
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "bounces"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "bounces"
 SECRET = "bounce-test-secret-0123456789abcdef"
 DOMAIN = "bounces.example.com"
 SENT = utc(2026, 1, 5, 12)

@@ -21,7 +21,14 @@ from alerts.feedback import (
 from alerts.feedback.mailboxes import ProcessedMessage
 from alerts.feedback.policy import FeedbackResult
 from subscribers.models import SubscriberStatus
-from tests.alerts.test_bounces import SECRET, SENT, events, sample, sent_delivery, suppressions
+from tests.alerts.feedback.test_bounces import (
+    SECRET,
+    SENT,
+    events,
+    sample,
+    sent_delivery,
+    suppressions,
+)
 from tests.factories import make_reader
 
 NOW = SENT + timedelta(hours=2)

@@ -8,7 +8,7 @@ from alerts.feedback import FeedbackReport, NotAReport, parse_report
 from alerts.feedback.reports import classify, status_code
 from alerts.mail.verp import is_verp_address, parse_verp, verp_address
 from alerts.models import FeedbackKind
-from tests.alerts.test_bounces import FIXTURES, SECRET
+from tests.alerts.feedback.test_bounces import FIXTURES, SECRET
 
 VERP = verp_address(42, secret=SECRET, domain="bounces.example.com")
 

@@ -32,7 +32,7 @@ from alerts.models import Delivery, FeedbackEvent
 from alerts.runtime import Runtime
 from alerts.web.webhooks import EXTENSION, WebhookConfig, blueprint
 from subscribers.models import Subscriber, SubscriberStatus
-from tests.alerts.test_bounces import sent_delivery
+from tests.alerts.feedback.test_bounces import sent_delivery
 from tests.factories import make_reader
 
 NOW = datetime(2026, 1, 5, 13, 0, tzinfo=UTC)
