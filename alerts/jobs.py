@@ -19,17 +19,12 @@ from sqlalchemy.orm import Session
 from alerts.access.tokens import allows
 from alerts.audit import record, token_actor
 from alerts.delivery.sending import BatchResult, RetryPolicy, SweepResult, send_batch, sweep_stuck
-from alerts.digests.breaking import (
-    AlertError,
-    alert_key,
-    create_alert,
-    plan_alert,
-    set_alert_status,
-)
+from alerts.digests.breaking import alert_key, create_alert, plan_alert, set_alert_status
 from alerts.digests.planning import PlanResult, claim_queue, plan_in_chunks
 from alerts.digests.selection import local_today
-from alerts.editions.issues import IssueError, cancel, get_issue, issue_for, pause, resume
+from alerts.editions.issues import cancel, get_issue, issue_for, pause, resume
 from alerts.editions.schedules import get_edition, issue_date, list_editions
+from alerts.errors import AlertError, IssueError
 from alerts.ledger.batches import Publish, batch_log_context, cut, queue_rows
 from alerts.logs import log_context
 from alerts.models import ApiToken, Article, BreakingAlert, IssueStatus

@@ -15,17 +15,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts import audit
-from alerts.errors import AlertsError
+from alerts.errors import AlertsError, TokenNameTaken
 from alerts.models import ApiToken
 
 PREFIX = "na_"
 # What a token may be allowed to do; a token stored without scopes may do all of it.
 SCOPES = ("articles", "subscribers", "editions", "alerts")
-
-
-class TokenNameTaken(AlertsError):
-    def __init__(self, name: str) -> None:
-        super().__init__(f"a token named {name!r} exists already")
 
 
 def _digest(token: str) -> str:

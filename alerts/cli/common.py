@@ -12,7 +12,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from alerts.config import Settings, load_settings
-from alerts.demo.outbox import OutboxError
 from alerts.errors import AlertsError
 from subscribers.errors import SubscribersError
 
@@ -29,7 +28,7 @@ def clear_errors(command: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return command(*args, **kwargs)
-        except (AlertsError, SubscribersError, OutboxError) as error:
+        except (AlertsError, SubscribersError) as error:
             click.echo(f"error: {error}", err=True)
             sys.exit(1)
 

@@ -8,11 +8,9 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 
+from alerts.errors import OutboxError
+
 MARKER = ".newsalerts-outbox"
-
-
-class OutboxError(Exception):
-    pass
 
 
 def prepare_outbox(folder: Path) -> Path:

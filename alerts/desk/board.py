@@ -29,13 +29,12 @@ from alerts.editions.issues import (
     unpin,
 )
 from alerts.editions.schedules import (
-    EditionNotFound,
     ensure_default_editions,
     get_edition,
     issue_date,
     list_editions,
 )
-from alerts.errors import AlertsError
+from alerts.errors import EditionNotFound, UnknownArticle
 from alerts.models import Article, BreakingAlert, Edition, Issue, IssueStatus
 
 # How far back the desk offers articles as breaking alerts.
@@ -46,12 +45,6 @@ NO_PROGRESS = Progress(total=0, pending=0, sending=0, sent=0, failed=0, suppress
                        cancelled=0, skipped=0, per_minute=0.0, oldest_pending=None)  # fmt: skip
 _EDITION_KEY = re.compile(r"^[a-z0-9-]{1,50}$")
 CURATION_ACTIONS = ("pin", "unpin", "drop", "restore", "up", "down")
-
-
-class UnknownArticle(AlertsError):
-    def __init__(self, article_id: int) -> None:
-        super().__init__(f"there is no article {article_id}")
-        self.article_id = article_id
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from alerts.digests.selection import local_today
 from alerts.editions.issues import take_back
-from alerts.errors import AlertsError
+from alerts.errors import AlertError
 from alerts.ledger.rows import insert_ignoring_conflicts
 from alerts.mail.mime import encode_email
 from alerts.mail.rendering import html_to_text
@@ -45,10 +45,6 @@ _COUNTED = (
     DeliveryStatus.SENDING,
     DeliveryStatus.SENT,
 )
-
-
-class AlertError(AlertsError):
-    """The alert cannot be made or changed (no such article, already alerted, ...)."""
 
 
 def alert_key(alert_id: int) -> str:
@@ -202,7 +198,6 @@ class AlertComposer:
 
 __all__ = [
     "AlertComposer",
-    "AlertError",
     "AlertPlan",
     "alert_key",
     "create_alert",

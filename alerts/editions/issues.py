@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, Text, and_, case, cast, func, or_, select,
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from alerts.errors import AlertsError
+from alerts.errors import EditionError, IssueError
 from alerts.models import (
     Article,
     BreakingAlert,
@@ -32,10 +32,6 @@ from subscribers.models import Topic
 
 # Rows an editor's pause or cancel may still take back: not yet in an SMTP exchange.
 NOT_STARTED = (DeliveryStatus.PENDING, DeliveryStatus.CLAIMED)
-
-
-class IssueError(AlertsError):
-    """The issue cannot do that now (e.g. curate a cancelled issue)."""
 
 
 def issue_for(session: Session, edition: Edition, local_date: date, *, now: datetime) -> Issue:
@@ -155,7 +151,7 @@ def move(issue: Issue, article_id: int, *, by: int, now: datetime) -> None:
 def set_texts(issue: Issue, *, subject: str | None, intro: str | None, now: datetime) -> None:
     """Override the edition's subject and intro for this issue ("" or None: the edition's).
     Raises IssueError (naming subject_template for a template that cannot be used)."""
-    from alerts.editions.schedules import EditionError, check_subject_template
+    from alerts.editions.schedules import check_subject_template
 
     _editable(issue)
     subject = (subject or "").strip() or None

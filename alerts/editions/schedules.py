@@ -23,7 +23,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from alerts.errors import AlertsError
+from alerts.errors import EditionError, EditionNotFound
 from alerts.models import DEFAULT_SUBJECT, Cadence, Edition
 from subscribers.database import utcnow
 from subscribers.models import Topic
@@ -63,20 +63,6 @@ DEFAULT_EDITIONS = (
     ("daily", "Daily briefing", Cadence.DAILY),
     ("weekly", "Weekly round-up", Cadence.WEEKLY),
 )
-
-
-class EditionError(AlertsError):
-    """An edition's settings are not valid; `field` names the one at fault."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
-
-
-class EditionNotFound(AlertsError):
-    def __init__(self, key: str | int) -> None:
-        super().__init__(f"there is no edition {key!r}")
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 The public functions; each module's docstring says why it works the way it does.
 """
 
-from alerts.feedback.errors import FeedbackError, WebhookPayloadError, WebhookRejected
+from alerts.errors import FeedbackError, WebhookPayloadError, WebhookRejected
 from alerts.feedback.mailboxes import (
     MailItem,
     ProcessedMessage,

@@ -18,7 +18,7 @@ from typing import BinaryIO
 
 from sqlalchemy.orm import Session
 
-from alerts.feedback.errors import FeedbackError
+from alerts.errors import FeedbackError
 from alerts.feedback.policy import FeedbackResult, Outcome, process_message
 
 STDIN = "-"

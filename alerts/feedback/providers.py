@@ -16,7 +16,7 @@ from email import policy
 from email.parser import HeaderParser
 from typing import Any
 
-from alerts.feedback.errors import WebhookPayloadError
+from alerts.errors import WebhookPayloadError
 from alerts.feedback.reports import (
     DELIVERY_HEADER,
     DETAIL_LIMIT,

@@ -19,7 +19,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from alerts.feedback.errors import WebhookRejected
+from alerts.errors import WebhookRejected
 
 
 def check_basic_auth(authorization: str | None, *, user: str, password: str) -> None:

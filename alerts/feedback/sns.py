@@ -23,7 +23,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from alerts.feedback.errors import FeedbackError, WebhookRejected
+from alerts.errors import FeedbackError, WebhookRejected
 
 Fetch = Callable[[str], bytes]
 FETCH_TIMEOUT_SECONDS = 10.0

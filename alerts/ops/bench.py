@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from alerts.config import PROJECT_ROOT, Settings, load_settings
 from alerts.db import upgrade
-from alerts.errors import AlertsError
+from alerts.errors import BenchError
 from alerts.jobs import plan_and_queue
 from alerts.models import Article, Delivery, DeliveryStatus, article_topics
 from alerts.runtime import Runtime
@@ -51,10 +51,6 @@ ZONES = (
 FOLLOW_COUNTS = ((0, 15), (1, 35), (2, 30), (3, 20))
 CHUNK = 5000
 UNFINISHED = (DeliveryStatus.PENDING, DeliveryStatus.CLAIMED, DeliveryStatus.SENDING)
-
-
-class BenchError(AlertsError):
-    """The benchmark cannot run here: the message says what is missing."""
 
 
 @dataclass

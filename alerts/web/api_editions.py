@@ -22,10 +22,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from alerts import audit
-from alerts.digests.breaking import AlertError
 from alerts.digests.selection import local_today
-from alerts.editions.issues import IssueError
-from alerts.editions.schedules import EditionNotFound, list_editions
+from alerts.editions.schedules import list_editions
+from alerts.errors import AlertError, EditionNotFound, IssueError
 from alerts.jobs import send_now, start_alert
 from alerts.models import ApiToken, Article, Edition
 from alerts.web.api import api_error, blueprint, require_scope

@@ -24,16 +24,9 @@ from alerts.desk.board import (
     latest_articles,
     recent_alerts,
 )
-from alerts.digests.breaking import AlertError
 from alerts.digests.selection import local_today
-from alerts.editions.schedules import (
-    EditionError,
-    EditionInput,
-    EditionNotFound,
-    create_edition,
-    update_edition,
-)
-from alerts.errors import AlertsError
+from alerts.editions.schedules import EditionInput, create_edition, update_edition
+from alerts.errors import AlertError, BadInput, EditionError, EditionNotFound, NotFound
 from alerts.jobs import start_alert
 from alerts.models import DEFAULT_SUBJECT, Article, Cadence, Edition
 from alerts.web.auth import STAFF_DESK, current_staff, require_role
@@ -45,14 +38,6 @@ from subscribers.models import Topic
 blueprint = Blueprint("desk", __name__, url_prefix="/desk")
 View = tuple[str, int] | Response
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-
-
-class BadInput(AlertsError):
-    """A form field or address part the desk cannot use: answered with a 400 page."""
-
-
-class NotFound(AlertsError):
-    """No such thing on the desk: answered with a 404 page."""
 
 
 def guard_desk(area: Blueprint) -> None:

@@ -18,7 +18,6 @@ from werkzeug.wrappers import Response
 from alerts.audit import record
 from alerts.desk.board import (
     CURATION_ACTIONS,
-    UnknownArticle,
     board,
     curate,
     find_edition,
@@ -27,14 +26,14 @@ from alerts.desk.board import (
     selectable_ids,
 )
 from alerts.desk.test_copies import send_test
-from alerts.editions.issues import IssueError, issue_for, lock, set_texts, unlock
+from alerts.editions.issues import issue_for, lock, set_texts, unlock
 from alerts.editions.schedules import issue_date
-from alerts.errors import DeliveryError
+from alerts.errors import BadInput, DeliveryError, IssueError, NotFound, UnknownArticle
 from alerts.jobs import change_issue, send_now
 from alerts.models import Edition, Issue
 from alerts.web.auth import current_staff
 from alerts.web.context import db, web_context
-from alerts.web.desk import BadInput, NotFound, View, actor, done, guard_desk, issue_url
+from alerts.web.desk import View, actor, done, guard_desk, issue_url
 from alerts.web.desk_previews import PreviewRequest, run_preview, time_zones
 from alerts.web.pages import page
 from subscribers.database import utcnow

@@ -17,8 +17,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from alerts.audit import PAGE_SIZE, read, record, user_actor
 from alerts.charts import minute_chart
-from alerts.digests.breaking import AlertError
-from alerts.editions.issues import IssueError
+from alerts.errors import AlertError, IssueError
 from alerts.jobs import change_alert, change_issue
 from alerts.ledger.batches import queue_rows
 from alerts.models import AuditEvent, Role

@@ -18,7 +18,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
-from alerts.feedback.errors import FeedbackError, WebhookPayloadError, WebhookRejected
+from alerts.errors import FeedbackError, WebhookPayloadError, WebhookRejected
 from alerts.feedback.policy import FeedbackResult, Outcome, apply_report
 from alerts.feedback.providers import (
     Mapped,

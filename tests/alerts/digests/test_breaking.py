@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy.orm import Session
 
 from alerts.config import Settings
-from alerts.digests.breaking import AlertError, alert_key, create_alert, plan_alert
+from alerts.digests.breaking import alert_key, create_alert, plan_alert
+from alerts.errors import AlertError
 from alerts.jobs import send_queued_batch, start_alert
 from alerts.models import DeliveryStatus
 from alerts.runtime import Runtime

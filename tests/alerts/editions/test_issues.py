@@ -12,7 +12,6 @@ from alerts.delivery.sending import claim, send_batch
 from alerts.delivery.transports import transport_from_url
 from alerts.digests.planning import claim_queue, plan_digests
 from alerts.editions.issues import (
-    IssueError,
     cancel,
     drop,
     issue_for,
@@ -25,6 +24,7 @@ from alerts.editions.issues import (
     set_texts,
 )
 from alerts.editions.schedules import get_edition, list_editions
+from alerts.errors import IssueError
 from alerts.mail.digest import DigestComposer
 from alerts.mail.rendering import default_renderer
 from alerts.models import DeliveryStatus, Issue, IssueStatus

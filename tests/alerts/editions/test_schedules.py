@@ -9,15 +9,14 @@ from sqlalchemy.orm import Session
 
 from alerts.digests.planning import plan_digests
 from alerts.editions.schedules import (
-    EditionError,
     EditionInput,
-    EditionNotFound,
     create_edition,
     get_edition,
     list_editions,
     subject_line,
     update_edition,
 )
+from alerts.errors import EditionError, EditionNotFound
 from alerts.models import DEFAULT_SUBJECT, Cadence
 from subscribers.models import Frequency
 from tests.factories import ledger, make_article, make_reader, utc

@@ -6,7 +6,8 @@ from datetime import date
 
 import pytest
 
-from alerts.editions.schedules import EditionError, check_subject_template, subject_line
+from alerts.editions.schedules import check_subject_template, subject_line
+from alerts.errors import EditionError
 from alerts.models import DEFAULT_SUBJECT
 
 
