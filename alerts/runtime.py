@@ -15,7 +15,8 @@ from alerts.config import Settings, load_settings
 from alerts.db import make_engine, make_session_factory
 from alerts.delivery.relays import relay_transport
 from alerts.delivery.transports import Transport
-from alerts.mail.digest import DigestComposer, RenderCache
+from alerts.mail.composing import RenderCache
+from alerts.mail.digest import DigestComposer
 from alerts.mail.dkim import DkimSigner
 from alerts.mail.envelope import sender_domain
 from alerts.mail.rendering import EmailRenderer, default_renderer

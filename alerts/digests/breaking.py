@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
+from typing import Any
 
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
@@ -21,8 +20,6 @@ from alerts.digests.selection import local_today
 from alerts.editions.issues import take_back
 from alerts.errors import AlertError
 from alerts.ledger.rows import insert_ignoring_conflicts
-from alerts.mail.mime import encode_email
-from alerts.mail.rendering import html_to_text
 from alerts.models import (
     Article,
     BreakingAlert,
@@ -32,11 +29,6 @@ from alerts.models import (
     article_topics,
 )
 from subscribers.models import Subscriber, SubscriberStatus, subscriber_topics
-
-if TYPE_CHECKING:
-    from alerts.ledger.outgoing import LedgerRow, Reader
-    from alerts.mail.digest import DigestComposer
-    from alerts.mail.mime import Envelope
 
 # Alert rows that count against a reader's daily cap.
 _COUNTED = (
@@ -155,49 +147,7 @@ def set_alert_status(
     return take_back(session, Delivery.alert_id == alert.id, target)
 
 
-class AlertComposer:
-    """Composes alert messages for DigestComposer, sharing its renderer, cache and headers."""
-
-    def __init__(self, composer: DigestComposer) -> None:
-        self._composer = composer
-
-    def compose(self, delivery: LedgerRow) -> Envelope:
-        composer = self._composer
-        subscriber = delivery.subscriber
-        [article_id] = delivery.article_ids
-        composer.preload([article_id])
-        article = composer.article(article_id)
-        key = ("alert", article_id, article.updated_at, subscriber.timezone,
-               tuple(topic.name for topic in subscriber.topics))  # fmt: skip
-        encoded = composer.cached(key)
-        if encoded is None:
-            rendered = composer.render_kind("alert", self._context(article, subscriber))
-            encoded = encode_email(rendered)
-            composer.keep(key, encoded)
-        reader = composer.reader_parts(subscriber.id, subscriber.email)
-        return composer.envelope(delivery, subscriber.email, encoded, reader, {}, kind="alert")
-
-    def _context(self, article: Article, subscriber: Reader) -> dict[str, object]:
-        settings = self._composer.settings
-        local = article.published_at.astimezone(ZoneInfo(subscriber.timezone))
-        return {
-            "site_name": settings.site_name,
-            "site_url": settings.site_url,
-            "postal_address": settings.postal_address,
-            "article": {
-                "title": article.title,
-                "url": article.url,
-                "section": article.section,
-                "summary_html": article.summary_html,
-                "summary_text": html_to_text(article.summary_html),
-            },
-            "time_label": f"{local:%H:%M} {local.tzname()}",
-            "topic_names": [topic.name for topic in subscriber.topics],
-        }
-
-
 __all__ = [
-    "AlertComposer",
     "AlertPlan",
     "alert_key",
     "create_alert",

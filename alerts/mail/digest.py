@@ -3,14 +3,13 @@
 Readers whose digest has the same articles, topics and issue share one render, whose
 message body is encoded once. Article times (in the reader's zone), the reader's address,
 links and tracking token are markers in it, spliced into the encoded body per message.
-Breaking alerts go through the same composer (see alerts.digests.breaking).
+Rows of breaking alerts go through the same composer, to the AlertComposer beside it.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -19,13 +18,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts.config import Settings
-from alerts.digests.breaking import AlertComposer
 from alerts.editions.schedules import subject_line
 from alerts.ledger.outgoing import LedgerRow
+from alerts.mail.alert import AlertComposer
+from alerts.mail.composing import ArticleLoader, ComposerParts, RenderCache
 from alerts.mail.dkim import DkimSigner
 from alerts.mail.envelope import EnvelopeBuilder
 from alerts.mail.mime import EncodedEmail, Envelope, encode_email
-from alerts.mail.notices import reader_links
 from alerts.mail.rendering import (
     EmailRenderer,
     ReaderMarkers,
@@ -33,7 +32,7 @@ from alerts.mail.rendering import (
     RenderedEmail,
     html_to_text,
 )
-from alerts.mail.tracking import click_url, open_pixel_url, tracking_token
+from alerts.mail.tracking import click_url, open_pixel_url
 from alerts.models import DEFAULT_SUBJECT, Article, Cadence, Edition, Issue
 from subscribers.models import Subscriber
 
@@ -153,41 +152,9 @@ def digest_context(
     }
 
 
-class RenderCache:
-    """Renders kept across batches in one process, least recently used out first.
-
-    Keys carry each article's `updated_at` (and the edition's and issue's), so an edited
-    headline or intro is rendered afresh. Renders are kept encoded, one for every time
-    zone (times are filled per message), and bounded by their bytes, so a worker's memory
-    stays flat whatever the list size or the digests' length. 24 MB holds some 800
-    digests of 30 KB: every mix of the benchmark's 10,000 readers, the most read of its
-    100,000 readers' 1,200.
-    """
-
-    def __init__(self, max_bytes: int = 24 * 2**20) -> None:
-        self._entries: OrderedDict[Hashable, EncodedEmail] = OrderedDict()
-        self._max_bytes = max_bytes
-        self._bytes = 0
-
-    def get(self, key: Hashable) -> EncodedEmail | None:
-        found = self._entries.get(key)
-        if found is not None:
-            self._entries.move_to_end(key)
-        return found
-
-    def put(self, key: Hashable, value: EncodedEmail) -> None:
-        replaced = self._entries.pop(key, None)
-        if replaced is not None:
-            self._bytes -= replaced.size
-        self._entries[key] = value
-        self._bytes += value.size
-        while self._bytes > self._max_bytes and len(self._entries) > 1:
-            _, evicted = self._entries.popitem(last=False)
-            self._bytes -= evicted.size
-
-
 class DigestComposer:
-    """Turns ledger rows into messages, rendering each distinct digest once."""
+    """Turns ledger rows into messages, rendering each distinct digest once; an alert's
+    row goes to the AlertComposer, which shares its parts (alerts.mail.composing)."""
 
     def __init__(
         self,
@@ -200,29 +167,32 @@ class DigestComposer:
     ) -> None:
         self._session = session
         self._settings = settings
-        self._renderer = renderer
-        self._cache = cache if cache is not None else RenderCache()
-        self._envelopes = EnvelopeBuilder(settings, signer)
-        self._articles: dict[int, Article] = {}
+        self._parts = ComposerParts(
+            settings=settings,
+            renderer=renderer,
+            cache=cache if cache is not None else RenderCache(),
+            articles=ArticleLoader(session),
+            envelopes=EnvelopeBuilder(settings, signer),
+        )
         self._issues: dict[int, Issue] = {}
         self._editions: dict[str, Edition] = {}
-        self._alerts = AlertComposer(self)
+        self._alerts = AlertComposer(self._parts)
         # The story times of a render in one zone, shared by its readers in that zone.
         self._fills: dict[tuple[int, str], tuple[EncodedEmail, dict[str, str]]] = {}
 
     def _versions(self, key: _RenderKey) -> tuple[list[Article], tuple[object, ...]]:
-        self.preload(key.article_ids)
-        found = [self._articles[i] for i in key.article_ids if i in self._articles]
+        found = self._parts.articles.load(key.article_ids)
         return found, tuple(article.updated_at for article in found)
 
     def _encoded(self, key: _RenderKey, spec: DigestSpec) -> tuple[EncodedEmail, list[Article]]:
         """The digest encoded once for every reader who gets it, in any zone; its articles."""
         found, versions = self._versions(key)
-        encoded = self._cache.get((key, versions))
+        cache = self._parts.cache
+        encoded = cache.get((key, versions))
         if encoded is None:
             markers = [time_marker(article.id) for article in found]
             encoded = encode_email(self._render_markers(key, spec, found), markers)
-            self._cache.put((key, versions), encoded)
+            cache.put((key, versions), encoded)
         return encoded, found
 
     def _render_markers(
@@ -231,7 +201,7 @@ class DigestComposer:
         context = digest_context(
             found, settings=self._settings, spec=spec, topic_names=key.topic_names
         )
-        return self._renderer.render("digest", context)
+        return self._parts.renderer.render("digest", context)
 
     def _render(self, key: _RenderKey, spec: DigestSpec, timezone: str) -> RenderedEmail:
         """The digest in one time zone, reader markers still in (for previews: not cached)."""
@@ -241,17 +211,10 @@ class DigestComposer:
 
     def preload(self, ids: Iterable[int]) -> None:
         """Fetch the articles a batch names in one query rather than one per digest."""
-        missing = set(ids) - self._articles.keys()
-        if missing:
-            for article in self._session.scalars(select(Article).where(Article.id.in_(missing))):
-                self._articles[article.id] = article
+        self._parts.articles.preload(ids)
 
     def reader_parts(self, subscriber_id: int, email: str, delivery_id: int = 0) -> ReaderParts:
-        links = reader_links(self._settings, subscriber_id, email)
-        if not delivery_id:
-            return links
-        token = tracking_token(self._settings.secret_key, delivery_id)
-        return replace(links, tracking_token=token)
+        return self._parts.reader_parts(subscriber_id, email, delivery_id)
 
     def spec_for(self, delivery: LedgerRow) -> DigestSpec:
         """The edition and issue a ledger row belongs to, looked up once per batch."""
@@ -307,9 +270,11 @@ class DigestComposer:
         )
         email, found = self._encoded(key, spec)
         tracked = spec.edition.click_tracking or spec.edition.open_tracking
-        reader = self.reader_parts(subscriber.id, subscriber.email, delivery.id if tracked else 0)
+        reader = self._parts.reader_parts(
+            subscriber.id, subscriber.email, delivery.id if tracked else 0
+        )
         fill = self._fill(email, found, subscriber.timezone, spec.local_date)
-        return self._envelopes.for_delivery(
+        return self._parts.envelopes.for_delivery(
             delivery, subscriber.email, email, reader, fill, kind="digest"
         )
 
@@ -334,32 +299,4 @@ class DigestComposer:
     def message_id_for(self, delivery: LedgerRow) -> str:
         """A fresh Message-ID for one attempt at a ledger row (written before it is sent)."""
         kind = "digest" if delivery.alert_id is None else "alert"
-        return self._envelopes.message_id(f"{kind}.{delivery.id}")
-
-    @property
-    def settings(self) -> Settings:
-        return self._settings
-
-    def article(self, article_id: int) -> Article:
-        return self._articles[article_id]
-
-    def cached(self, key: Hashable) -> EncodedEmail | None:
-        return self._cache.get(key)
-
-    def keep(self, key: Hashable, encoded: EncodedEmail) -> None:
-        self._cache.put(key, encoded)
-
-    def render_kind(self, kind: str, context: dict[str, object]) -> RenderedEmail:
-        return self._renderer.render(kind, context)
-
-    def envelope(
-        self,
-        delivery: LedgerRow,
-        recipient: str,
-        email: EncodedEmail,
-        reader: ReaderParts,
-        fill: Mapping[str, str],
-        *,
-        kind: str,
-    ) -> Envelope:
-        return self._envelopes.for_delivery(delivery, recipient, email, reader, fill, kind=kind)
+        return self._parts.envelopes.message_id(f"{kind}.{delivery.id}")

@@ -23,7 +23,6 @@ from alerts.digests.planning import plan_digests
 from alerts.mail.digest import (
     DigestComposer,
     DigestSpec,
-    RenderCache,
     digest_context,
     time_label,
     time_marker,
@@ -256,15 +255,3 @@ def test_a_marker_nobody_fills_stays_as_written() -> None:
     expected = rendered.personalise(PLAIN)
     assert _decoded(data) == (expected.text, expected.html)
     assert "%%NEWSALERTS_SOMETHING%%" in expected.text
-
-
-def test_the_render_cache_is_bounded_by_the_bytes_it_holds() -> None:
-    encoded = [
-        encode_email(RenderedEmail(subject=str(n), text="x" * 1000, html="y" * 1000))
-        for n in range(3)
-    ]
-    cache = RenderCache(max_bytes=encoded[0].size * 2 + 10)
-    for number, entry in enumerate(encoded):
-        cache.put(number, entry)
-    assert cache.get(0) is None  # least recently used, out first
-    assert cache.get(1) is encoded[1] and cache.get(2) is encoded[2]

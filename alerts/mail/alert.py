@@ -1,0 +1,61 @@
+"""The breaking-alert email: one short message about one article, composed per ledger row.
+
+Who gets an alert, and when, is alerts.digests.breaking's business; this is its bytes.
+Readers in the same time zone who follow the same topics share one encoded render.
+"""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from alerts.ledger.outgoing import LedgerRow, Reader
+from alerts.mail.composing import ComposerParts
+from alerts.mail.mime import Envelope, encode_email
+from alerts.mail.rendering import html_to_text
+from alerts.models import Article
+
+
+class AlertComposer:
+    """Composes alert messages with the renderer, cache and envelopes it shares with
+    DigestComposer, which hands it the rows of alerts."""
+
+    def __init__(self, parts: ComposerParts) -> None:
+        self._parts = parts
+
+    def compose(self, delivery: LedgerRow) -> Envelope:
+        parts = self._parts
+        subscriber = delivery.subscriber
+        [article_id] = delivery.article_ids
+        article = parts.articles.article(article_id)
+        key = ("alert", article_id, article.updated_at, subscriber.timezone,
+               tuple(topic.name for topic in subscriber.topics))  # fmt: skip
+        encoded = parts.cache.get(key)
+        if encoded is None:
+            rendered = parts.renderer.render("alert", self._context(article, subscriber))
+            encoded = encode_email(rendered)
+            parts.cache.put(key, encoded)
+        reader = parts.reader_parts(subscriber.id, subscriber.email)
+        return parts.envelopes.for_delivery(
+            delivery, subscriber.email, encoded, reader, {}, kind="alert"
+        )
+
+    def _context(self, article: Article, subscriber: Reader) -> dict[str, object]:
+        settings = self._parts.settings
+        local = article.published_at.astimezone(ZoneInfo(subscriber.timezone))
+        return {
+            "site_name": settings.site_name,
+            "site_url": settings.site_url,
+            "postal_address": settings.postal_address,
+            "article": {
+                "title": article.title,
+                "url": article.url,
+                "section": article.section,
+                "summary_html": article.summary_html,
+                "summary_text": html_to_text(article.summary_html),
+            },
+            "time_label": f"{local:%H:%M} {local.tzname()}",
+            "topic_names": [topic.name for topic in subscriber.topics],
+        }
+
+
+__all__ = ["AlertComposer"]
