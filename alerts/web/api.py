@@ -1,7 +1,8 @@
 """The publisher API (`/api/v1`): a CMS pushes articles instead of waiting to be polled.
 
 Token auth (`Authorization: Bearer na_...`, made with `newsalerts tokens create`); JSON in,
-JSON out; bad input is a 4xx with a message, never a 5xx.
+JSON out; bad input is a 4xx with a message, never a 5xx. Views raise what they refuse
+(RequestRefused, or the business error itself); alerts.web.errors shapes the answer.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from alerts import audit
 from alerts.access.tokens import allows, authenticate
-from alerts.errors import ArticleError
+from alerts.errors import NotFound, RequestRefused
 from alerts.feeds.articles import article_input_from_mapping, upsert_articles
 from alerts.jobs import alert_if_breaking
 from alerts.mail.notices import Notice
@@ -29,34 +30,20 @@ from alerts.web.json_bodies import json_object
 from alerts.web.openapi import OPENAPI
 from alerts.web.signup import ACCEPTED, notify_within_limit
 from subscribers.database import utcnow
-from subscribers.errors import InvalidEmail, InvalidPreference
 from subscribers.lifecycle import SignupResult, erase, request_subscription
 from subscribers.models import Subscriber
-from subscribers.services import (
-    AlreadySubscribed,
-    Origin,
-    Suppressed,
-    add_subscriber,
-    find_subscriber,
-)
+from subscribers.services import AlreadySubscribed, Origin, add_subscriber, find_subscriber
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
 View = tuple[Response, int]
 
 
-def api_error(status: int, message: str, field: str | None = None) -> View:
-    response = jsonify({"error": {"field": field, "message": message}})
-    if status == 401:
-        response.headers["WWW-Authenticate"] = 'Bearer realm="newsalerts"'
-    return response, status
-
-
-def require_scope(scope: str) -> View | None:
-    """None if the request's token may act on `scope`, else the 403 to answer with."""
+def require_scope(scope: str) -> None:
+    """Raise RequestRefused (403) unless the request's token may act on `scope`."""
     token: ApiToken = g.api_token
-    if allows(token, scope):
-        return None
-    return api_error(403, f"this token may not use {scope}; give it the {scope!r} scope")
+    if not allows(token, scope):
+        message = f"this token may not use {scope}; give it the {scope!r} scope"
+        raise RequestRefused(403, message)
 
 
 def _actor() -> str:
@@ -65,33 +52,24 @@ def _actor() -> str:
 
 
 @blueprint.before_request
-def _require_token() -> View | None:
+def _require_token() -> None:
     if request.endpoint == "api.openapi":
-        return None
+        return
     scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not presented.strip():
-        return api_error(401, "send the API token as 'Authorization: Bearer <token>'")
+        raise RequestRefused(401, "send the API token as 'Authorization: Bearer <token>'")
     session = db()
     token = authenticate(session, presented.strip(), now=utcnow())
     if token is None:
-        return api_error(401, "this token is not valid or has been revoked")
+        raise RequestRefused(401, "this token is not valid or has been revoked")
     session.commit()
     g.api_token = token
-    return None
 
 
 @blueprint.post("/articles")
 def push_article() -> View:
-    refused = require_scope("articles")
-    if refused:
-        return refused
-    data = json_object("send one article as a JSON object")
-    if isinstance(data, tuple):
-        return data
-    try:
-        item = article_input_from_mapping(data)
-    except ArticleError as error:
-        return api_error(422, error.reason, error.field)
+    require_scope("articles")
+    item = article_input_from_mapping(json_object("send one article as a JSON object"))
     session = db()
     token: ApiToken = g.api_token
     result = upsert_articles(session, [item], source=f"api:{token.name}", now=utcnow())
@@ -123,33 +101,24 @@ def push_article() -> View:
 
 @blueprint.post("/subscribers")
 def add_reader() -> View:
-    """Double opt-in by default; an already-consented import with `confirmed`."""
-    refused = require_scope("subscribers")
-    if refused:
-        return refused
+    """Double opt-in by default; an already-consented import with `confirmed`.
+
+    InvalidEmail and InvalidPreference (a 422 naming the field) go to the error map, and
+    so does Suppressed (a 409) for an import."""
+    require_scope("subscribers")
     data = json_object("send one reader as a JSON object")
-    if isinstance(data, tuple):
-        return data
     settings = web_context().runtime.settings
-    try:
-        wanted = parse_subscriber_request(data, default_timezone=settings.default_timezone)
-    except InvalidEmail as error:
-        return api_error(422, f"invalid email address: {error.reason}", "email")
-    except InvalidPreference as error:
-        return api_error(422, error.reason, error.field)
+    wanted = parse_subscriber_request(data, default_timezone=settings.default_timezone)
     token: ApiToken = g.api_token
     if wanted.confirmed and not token.can_import_confirmed:
-        return api_error(403, "this token may not import confirmed readers", "confirmed")
+        message = "this token may not import confirmed readers"
+        raise RequestRefused(403, message, field="confirmed")
     origin = Origin(
         source="api",
         ip_address=(request.remote_addr or "")[:45] or None,
         details={"token": token.name},
     )
-    try:
-        return _import(wanted, origin) if wanted.confirmed else _request(wanted, origin)
-    except InvalidPreference as error:
-        db().rollback()
-        return api_error(422, error.reason, error.field)
+    return _import(wanted, origin) if wanted.confirmed else _request(wanted, origin)
 
 
 def _request(wanted: SubscriberRequest, origin: Origin) -> View:
@@ -193,9 +162,6 @@ def _import(wanted: SubscriberRequest, origin: Origin) -> View:
     except AlreadySubscribed as error:
         session.rollback()
         return jsonify({"result": "exists", **subscriber_summary(error.subscriber)}), 200
-    except Suppressed as error:
-        session.rollback()
-        return api_error(409, str(error), "email")
     subscriber.breaking_alerts = preferences.breaking_alerts
     audit.record(
         session, actor=_actor(), action="subscriber.imported",
@@ -205,36 +171,25 @@ def _import(wanted: SubscriberRequest, origin: Origin) -> View:
     return jsonify({"result": "created", **subscriber_summary(subscriber)}), 201
 
 
-def _reader_or_error(email: str) -> Subscriber | View:
-    try:
-        subscriber = find_subscriber(db(), email)
-    except InvalidEmail as error:
-        return api_error(422, f"invalid email address: {error.reason}", "email")
+def _reader(email: str) -> Subscriber:
+    """The reader with this address. Raises InvalidEmail, or NotFound."""
+    subscriber = find_subscriber(db(), email)
     if subscriber is None:
-        return api_error(404, "no reader with this address")
+        raise NotFound("no reader with this address")
     return subscriber
 
 
 @blueprint.get("/subscribers/<path:email>")
 def get_reader(email: str) -> View:
-    refused = require_scope("subscribers")
-    if refused:
-        return refused
-    found = _reader_or_error(email)
-    if isinstance(found, tuple):
-        return found
-    return jsonify(subscriber_summary(found)), 200
+    require_scope("subscribers")
+    return jsonify(subscriber_summary(_reader(email))), 200
 
 
 @blueprint.delete("/subscribers/<path:email>")
 def erase_reader(email: str) -> View:
     """Erase a reader's data for good; the address stays suppressed as a keyed hash."""
-    refused = require_scope("subscribers")
-    if refused:
-        return refused
-    found = _reader_or_error(email)
-    if isinstance(found, tuple):
-        return found
+    require_scope("subscribers")
+    found = _reader(email)
     session = db()
     reader_id = found.id
     origin = Origin(source="api", details={"token": g.api_token.name})

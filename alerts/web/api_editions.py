@@ -5,7 +5,8 @@
 - `POST /api/v1/alerts` (scope "alerts"): a breaking alert about a stored article.
 
 Token auth is the blueprint's; each route checks its scope. Errors are
-`{"error": {"message": ...}}` with a 4xx status, never a 5xx for what a client sent.
+`{"error": {"message": ...}}` with a 4xx status, never a 5xx for what a client sent: the
+views raise them and alerts.web.errors answers.
 An article push marked breaking starts its alert through `alerts.jobs.alert_if_breaking`.
 """
 
@@ -24,10 +25,10 @@ from sqlalchemy.orm import Session
 from alerts import audit
 from alerts.digests.selection import local_today
 from alerts.editions.schedules import list_editions
-from alerts.errors import AlertError, EditionNotFound, IssueError
+from alerts.errors import AlertError, EditionNotFound, NotFound, RequestRefused
 from alerts.jobs import send_now, start_alert
 from alerts.models import ApiToken, Article, Edition
-from alerts.web.api import api_error, blueprint, require_scope
+from alerts.web.api import blueprint, require_scope
 from alerts.web.archive import edition_by_slug
 from alerts.web.context import db, web_context
 from alerts.web.json_bodies import json_object
@@ -42,16 +43,15 @@ _MAX_ID = 2**63 - 1
 _MAX_TEXT = 2000
 
 
-def _body(allowed: frozenset[str]) -> dict[str, Any] | View:
-    """The request's JSON object (empty when there is no body), or the error to answer."""
+def _body(allowed: frozenset[str]) -> dict[str, Any]:
+    """The request's JSON object (empty when there is no body). Raises BadInput for a body
+    that is not an object, RequestRefused (422) for a field not in `allowed`."""
     if not request.get_data(cache=True):
         return {}
     data = json_object("send a JSON object")
-    if isinstance(data, tuple):
-        return data
     unknown = sorted(str(key) for key in data if key not in allowed)
     if unknown:
-        return api_error(422, f"unknown field: {', '.join(unknown)[:200]}")
+        raise RequestRefused(422, f"unknown field: {', '.join(unknown)[:200]}")
     return data
 
 
@@ -70,9 +70,7 @@ def edition_summary(edition: Edition) -> dict[str, Any]:
 
 @blueprint.get("/editions")
 def editions() -> View:
-    refused = require_scope("editions")
-    if refused:
-        return refused
+    require_scope("editions")
     session = db()
     found = list_editions(session, now=utcnow())
     session.commit()
@@ -86,38 +84,34 @@ def _find_edition(session: Session, key: str) -> Edition | None:
     return edition_by_slug(key)
 
 
-def _send_date(value: object, *, now: datetime, timezone: str) -> date | str | None:
-    """The issue date asked for, None for today, or the message of a 422."""
+def _send_date(value: object, *, now: datetime, timezone: str) -> date | None:
+    """The issue date asked for, None for today. Raises RequestRefused (422)."""
     if value is None:
         return None
     if not isinstance(value, str) or not _DATE.match(value):
-        return "date must be a date as YYYY-MM-DD"
+        raise RequestRefused(422, "date must be a date as YYYY-MM-DD")
     try:
         day = date.fromisoformat(value)
     except ValueError:
-        return "date must be a date as YYYY-MM-DD"
+        raise RequestRefused(422, "date must be a date as YYYY-MM-DD") from None
     today = local_today(now, timezone)
     if abs(day - today) > SEND_DATE_RANGE:
-        return f"date must be within {SEND_DATE_RANGE.days} days of today ({today})"
+        message = f"date must be within {SEND_DATE_RANGE.days} days of today ({today})"
+        raise RequestRefused(422, message)
     return day
 
 
 @blueprint.post("/editions/<key>/send")
 def send_edition(key: str) -> View:
-    refused = require_scope("editions")
-    if refused:
-        return refused
+    """Send an issue now. A cancelled issue is an IssueError: a 409, from the error map."""
+    require_scope("editions")
     data = _body(frozenset({"date"}))
-    if isinstance(data, tuple):
-        return data
     context, now = web_context(), utcnow()
     session = db()
     edition = _find_edition(session, key)
     if edition is None:
-        return api_error(404, "there is no such edition")
+        raise NotFound("there is no such edition")
     day = _send_date(data.get("date"), now=now, timezone=context.runtime.settings.default_timezone)
-    if isinstance(day, str):
-        return api_error(422, day)
     edition_id, slug = edition.id, edition.slug
     session.rollback()  # send_now uses its own session; hold no transaction open here
     token: ApiToken = g.api_token
@@ -130,10 +124,8 @@ def send_edition(key: str) -> View:
             actor=audit.token_actor(token.name),
             publish=context.publish,
         )
-    except EditionNotFound:
-        return api_error(404, "there is no such edition")
-    except IssueError as error:
-        return api_error(409, str(error))
+    except EditionNotFound:  # deleted since the look-up above
+        raise NotFound("there is no such edition") from None
     body = {
         "edition": slug,
         "issue_id": started.issue_id,
@@ -143,19 +135,20 @@ def send_edition(key: str) -> View:
     return jsonify(body), 202
 
 
-def find_article(session: Session, data: dict[str, Any]) -> Article | str | None:
-    """The stored article `data` names by article_id, guid or url; or a 422 message."""
+def find_article(session: Session, data: dict[str, Any]) -> Article | None:
+    """The stored article `data` names by article_id, guid or url, None when there is none.
+    Raises RequestRefused (422) when `data` does not name one article in a usable way."""
     named = [name for name in ("article_id", "guid", "url") if name in data]
     if len(named) != 1:
-        return "name the article by exactly one of article_id, guid or url"
+        raise RequestRefused(422, "name the article by exactly one of article_id, guid or url")
     [name] = named
     value = data[name]
     if name == "article_id":
         if isinstance(value, bool) or not isinstance(value, int):
-            return "article_id must be an integer"
+            raise RequestRefused(422, "article_id must be an integer")
         return session.get(Article, value) if 0 < value <= _MAX_ID else None
     if not isinstance(value, str) or not value.strip() or len(value) > _MAX_TEXT or "\x00" in value:
-        return f"{name} must be a string of 1 to {_MAX_TEXT} characters"
+        raise RequestRefused(422, f"{name} must be a string of 1 to {_MAX_TEXT} characters")
     # The store keys an article on its guid when it has one, else on its url.
     identity = hashlib.sha256(value.encode("utf-8", "replace")).hexdigest()
     found = session.scalar(select(Article).where(Article.identity_hash == identity))
@@ -168,18 +161,12 @@ def find_article(session: Session, data: dict[str, Any]) -> Article | str | None
 
 @blueprint.post("/alerts")
 def create_alert() -> View:
-    refused = require_scope("alerts")
-    if refused:
-        return refused
+    require_scope("alerts")
     data = _body(frozenset({"article_id", "guid", "url"}))
-    if isinstance(data, tuple):
-        return data
     session = db()
     article = find_article(session, data)
-    if isinstance(article, str):
-        return api_error(422, article)
     if article is None:
-        return api_error(404, "there is no such article")
+        raise NotFound("there is no such article")
     article_id = article.id
     session.rollback()  # start_alert uses its own session; hold no transaction open here
     context = web_context()
@@ -195,7 +182,7 @@ def create_alert() -> View:
     except (AlertError, IntegrityError):
         # The one cause left once the article exists: an alert about it exists already
         # (IntegrityError when another request made it a moment ago).
-        return api_error(409, "this article has been sent as an alert already")
+        raise RequestRefused(409, "this article has been sent as an alert already") from None
     body = {
         "alert_id": started.alert_id,
         "article_id": article_id,

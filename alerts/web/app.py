@@ -1,16 +1,17 @@
-"""The web application factory: reader pages, health checks, errors, security headers."""
+"""The web application factory: reader pages, health checks, errors, security headers.
+
+How each error is answered is alerts.web.errors: the one map from errors to HTTP.
+"""
 
 from __future__ import annotations
 
 import hmac
-import logging
 import secrets
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, g, make_response, request
+from flask import Flask, Response, g, request
 from jinja2 import FileSystemLoader
-from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from alerts.config import TEMPLATES_DIR, Settings
@@ -24,6 +25,7 @@ from alerts.web import (
     auth,
     desk,
     desk_issues,
+    errors,
     links,
     ops,
     results,
@@ -32,9 +34,7 @@ from alerts.web import (
     webhooks,
 )
 from alerts.web.context import WebContext, web_context
-from alerts.web.pages import json_error, page, wants_json
 
-log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024
 # /readyz answers within about this long even when a relay does not answer at all.
 READY_TIMEOUT_SECONDS = 2.0
@@ -68,8 +68,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Flask:
     app.before_request(_nonce)
     app.after_request(_security_headers)
     app.teardown_request(_close_session)
-    app.register_error_handler(HTTPException, _http_error)
-    app.register_error_handler(Exception, _unexpected_error)
+    errors.register(app)
     return app
 
 
@@ -135,33 +134,3 @@ def _metrics() -> Response:
             )
     body, content_type = render_metrics(runtime)
     return Response(body, content_type=content_type)
-
-
-_MESSAGES = {
-    400: "The request could not be understood.",
-    404: "There is nothing at this address.",
-    405: "This address does not accept that kind of request.",
-    413: "That was more data than a sign-up form sends.",
-}
-
-
-def _http_error(error: HTTPException) -> Response:
-    status = error.code or 500
-    message = _MESSAGES.get(status, error.description or "Something went wrong.")
-    if wants_json():
-        response = make_response(json_error(status, None, message))
-    else:
-        response = make_response(page("error.html", status, message=message))
-    # Keep what the error says besides its body: Allow on a 405, Retry-After, ...
-    for name, value in error.get_headers():
-        if name.lower() != "content-type":
-            response.headers[name] = value
-    return response
-
-
-def _unexpected_error(error: Exception) -> Any:
-    log.exception("unexpected error on %s %s", request.method, request.path)
-    message = "Something went wrong on our side; please try again in a moment."
-    if wants_json():
-        return json_error(500, None, message)
-    return page("error.html", 500, message=message)

@@ -26,12 +26,12 @@ from alerts.desk.board import (
 )
 from alerts.digests.selection import local_today
 from alerts.editions.schedules import EditionInput, create_edition, update_edition
-from alerts.errors import AlertError, BadInput, EditionError, EditionNotFound, NotFound
+from alerts.errors import AlertError, BadInput, EditionError, NotFound
 from alerts.jobs import start_alert
 from alerts.models import DEFAULT_SUBJECT, Article, Cadence, Edition
 from alerts.web.auth import STAFF_DESK, current_staff, require_role
 from alerts.web.context import db, web_context
-from alerts.web.pages import json_error, page
+from alerts.web.pages import page
 from subscribers.database import utcnow
 from subscribers.models import Topic
 
@@ -41,12 +41,11 @@ WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", 
 
 
 def guard_desk(area: Blueprint) -> None:
-    """Editors and admins only, and the desk's error pages, on a desk blueprint."""
+    """Editors and admins only, and no NUL in any field, on a desk blueprint. The desk's
+    error pages (a 404 for EditionNotFound or NotFound, a 400 for BadInput) are the app's
+    error map's (alerts.web.errors)."""
     area.before_request(lambda: require_role(*STAFF_DESK))
     area.before_request(_refuse_nul)
-    area.register_error_handler(EditionNotFound, lambda error: _error(404, "Not found", error))
-    area.register_error_handler(NotFound, lambda error: _error(404, "Not found", error))
-    area.register_error_handler(BadInput, lambda error: _error(400, "Please check", error))
 
 
 def _refuse_nul() -> None:
@@ -54,14 +53,6 @@ def _refuse_nul() -> None:
     values = [*request.args.values(), *(v for _, v in request.form.items(multi=True))]
     if any("\x00" in value for value in values):
         raise BadInput("a field holds a character that text cannot contain")
-
-
-def _error(status: int, title: str, error: Exception) -> Any:
-    message = str(error)
-    message = message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
-    if request.path.endswith(".json"):
-        return json_error(status, None, message)
-    return page("staff/error.html", status, title=title, message=message)
 
 
 guard_desk(blueprint)

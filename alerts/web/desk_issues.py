@@ -28,7 +28,7 @@ from alerts.desk.board import (
 from alerts.desk.test_copies import send_test
 from alerts.editions.issues import issue_for, lock, set_texts, unlock
 from alerts.editions.schedules import issue_date
-from alerts.errors import BadInput, DeliveryError, IssueError, NotFound, UnknownArticle
+from alerts.errors import BadInput, DeliveryError, IssueError, NotFound
 from alerts.jobs import change_issue, send_now
 from alerts.models import Edition, Issue
 from alerts.web.auth import current_staff
@@ -166,9 +166,6 @@ def curate_view(slug: str, day: str) -> Response:
     back = issue_url(slug, current.local_date)
     try:
         curate(session, current, action=action, article_id=article_id, now=now)
-    except UnknownArticle as error:
-        session.rollback()
-        raise BadInput(str(error)) from None
     except IssueError as error:
         session.rollback()
         return done(back, f"Not done: {error}.", error=True)

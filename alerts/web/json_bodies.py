@@ -3,16 +3,17 @@
 Flask's `request.get_json(silent=True)` answers None for a body that is not JSON, but lets
 the parser's RecursionError through for one nested deeper than it goes: ten kilobytes of
 "[" would be a 500. Every JSON route reads its body here instead, so a body that cannot be
-read, is nested too deep or is not an object is a 400 in the usual error shape.
+read, is nested too deep or is not an object is a 400 in the usual error shape (BadInput,
+answered by alerts.web.errors).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, request
+from flask import request
 
-from alerts.web.pages import json_error
+from alerts.errors import BadInput
 
 
 def json_body() -> Any:
@@ -23,9 +24,9 @@ def json_body() -> Any:
         return None
 
 
-def json_object(message: str) -> dict[str, Any] | tuple[Response, int]:
-    """The request's JSON object, or the 400 to answer with `message` when it is not one."""
+def json_object(message: str) -> dict[str, Any]:
+    """The request's JSON object. Raises BadInput (a 400) with `message` when it is not one."""
     data = json_body()
     if not isinstance(data, dict):
-        return json_error(400, None, message)
+        raise BadInput(message)
     return data

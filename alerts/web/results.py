@@ -5,7 +5,7 @@
 - `/desk/results/<slug>/<YYYY-MM-DD>`: one issue's counts and articles, with charts;
 - `/desk/results/alert/<id>`: one breaking alert's counts.
 
-Read-only views over alerts.results.tallies; charts are inline SVG drawn here (alerts.web.charts).
+Read-only views over alerts.results.tallies; charts are inline SVG (alerts.charts).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from datetime import date
 from flask import Blueprint, make_response
 from werkzeug.wrappers import Response
 
+from alerts.charts import bar_chart
 from alerts.editions.issues import find_issue
 from alerts.editions.schedules import list_editions
 from alerts.models import BreakingAlert, Edition
@@ -31,7 +32,6 @@ from alerts.results.tallies import (
 )
 from alerts.web.archive import edition_by_slug
 from alerts.web.auth import STAFF_DESK, require_role
-from alerts.web.charts import bar_chart
 from alerts.web.context import db, web_context
 from alerts.web.pages import page
 from subscribers.database import utcnow
