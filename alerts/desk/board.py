@@ -48,8 +48,8 @@ CURATION_ACTIONS = ("pin", "unpin", "drop", "restore", "up", "down")
 
 
 @dataclass(frozen=True)
-class IssueSummary:
-    """One issue of an edition as the overview lists it (stored or not yet)."""
+class ComingIssue:
+    """The current or next issue of an edition as the overview lists it (stored or not yet)."""
 
     edition: Edition
     local_date: date
@@ -64,7 +64,7 @@ class IssueSummary:
 @dataclass(frozen=True)
 class EditionRow:
     edition: Edition
-    issues: list[IssueSummary]
+    issues: list[ComingIssue]
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ def edition_rows(session: Session, *, now: datetime, today: date) -> list[Editio
         for day in coming_issue_dates(edition, today):
             issue = find_issue(session, edition.id, day)
             counts = issue_progress(session, issue, now=now)
-            issues.append(IssueSummary(edition, day, issue, counts))
+            issues.append(ComingIssue(edition, day, issue, counts))
         rows.append(EditionRow(edition, issues))
     return rows
 
@@ -191,7 +191,8 @@ def latest_articles(session: Session, *, now: datetime) -> list[Article]:
     )
 
 
-def recent_alerts(session: Session, *, now: datetime) -> list[AlertSummary]:
+def recent_alerts_with_progress(session: Session, *, now: datetime) -> list[AlertSummary]:
+    """The latest breaking alerts, newest first, each with its sending progress."""
     alerts = session.scalars(
         select(BreakingAlert)
         .order_by(BreakingAlert.created_at.desc(), BreakingAlert.id.desc())

@@ -22,7 +22,7 @@ from alerts.desk.board import (
     edition_rows,
     find_edition,
     latest_articles,
-    recent_alerts,
+    recent_alerts_with_progress,
 )
 from alerts.digests.selection import local_today
 from alerts.editions.schedules import EditionInput, create_edition, update_edition
@@ -110,7 +110,7 @@ def overview() -> View:
     return page(
         "desk/overview.html",
         editions=rows,
-        alerts=recent_alerts(session, now=now),
+        alerts=recent_alerts_with_progress(session, now=now),
         articles=articles,
         alerted=alerted_article_ids(session, [article.id for article in articles]),
         today=today(),
