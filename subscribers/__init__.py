@@ -1,0 +1,14 @@
+"""The subscription store: readers, the topics they follow, their consent and suppressions.
+
+The lowest layer: it never imports alerts. Functions take a Session; the caller commits.
+
+- `models.py`: readers, topics, consent events, suppressions; `database.py`: the declarative
+  base every model shares, and column types that behave the same on every database.
+- `lifecycle.py`: a reader's journey: sign up, confirm, change preferences, pause,
+  unsubscribe, export, erase.
+- `services.py`: the business functions of the store; `topics.py`: the topic catalogue.
+- `addresses.py`: what an email address is; `preferences.py`: frequency, time zone, send hour.
+- `tokens.py`: signed, purpose-bound tokens for the links in emails.
+- `csv_io.py`: importing and exporting readers as CSV.
+- `errors.py`: the package's errors, one base, each carrying the offending value.
+"""

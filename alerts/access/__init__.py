@@ -1,0 +1,43 @@
+"""Who may act: staff accounts for the desk and the console, and the publisher API's tokens.
+
+- `staff.py`: staff accounts (editors, operators, admins): add, sign in, change, deactivate;
+  the password rules and their hashing cost.
+- `tokens.py`: credentials of publisher systems (a CMS pushing articles): create, revoke,
+  check a token and its scopes.
+
+Each module has its own `authenticate` (a staff password, a publisher token): import that
+one from its module.
+"""
+
+from alerts.access.staff import (
+    MAX_PASSWORD_LENGTH,
+    MIN_PASSWORD_LENGTH,
+    PasswordCost,
+    add_user,
+    check_password_rules,
+    deactivate,
+    get_user,
+    list_users,
+    password_hasher,
+    set_password,
+    staff_email,
+)
+from alerts.access.tokens import SCOPES, allows, create_token, revoke_token
+
+__all__ = [
+    "MAX_PASSWORD_LENGTH",
+    "MIN_PASSWORD_LENGTH",
+    "SCOPES",
+    "PasswordCost",
+    "add_user",
+    "allows",
+    "check_password_rules",
+    "create_token",
+    "deactivate",
+    "get_user",
+    "list_users",
+    "password_hasher",
+    "revoke_token",
+    "set_password",
+    "staff_email",
+]

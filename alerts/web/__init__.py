@@ -1,0 +1,22 @@
+"""The web app, a thin adapter: each view parses the request, calls one function, shapes
+the answer. `alerts.web.app.create_app(settings)` builds it; nothing outside this package
+imports it.
+
+- `app.py`: the application factory: blueprints, health checks, errors, security headers.
+- `context.py`: what every view needs, built once per app; `pages.py`: rendering pages and
+  JSON answers; `errors.py`: the one map from our errors to HTTP; `forms.py`,
+  `json_bodies.py`: reading what a visitor sends.
+- `signup.py`, `links.py`: readers signing up, confirming, changing preferences, leaving.
+- `archive.py`: the public archive of sent issues; `tracking.py`: tracked links and the
+  open pixel.
+- `auth.py`: staff sign-in and roles; `security.py`: form timestamps and CSRF tokens;
+  `ratelimit.py`: rate limits kept in Redis.
+- `desk.py`, `desk_issues.py`, `desk_previews.py`: the editors' desk; `results.py`: its
+  results pages.
+- `ops.py`: the operators' console.
+- `api.py`, `api_editions.py`, `api_subscribers.py`, `openapi.py`: the publisher API.
+- `webhooks.py`: bounce and complaint webhooks of mail providers.
+
+Nothing is imported here: importing a view module would build half the app on any import
+of alerts.web.
+"""
