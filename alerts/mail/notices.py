@@ -7,21 +7,14 @@ form could be filled in by anyone, with anyone's address.
 from __future__ import annotations
 
 import enum
-import logging
-
-from sqlalchemy.orm import Session
 
 from alerts.config import Settings
-from alerts.delivery.transports import Transport
-from alerts.errors import DeliveryError
 from alerts.mail.dkim import DkimSigner
 from alerts.mail.envelope import ONE_CLICK, EnvelopeBuilder
 from alerts.mail.mime import Envelope
 from alerts.mail.rendering import EmailRenderer, ReaderParts
 from subscribers.models import Subscriber
 from subscribers.tokens import Purpose, TokenSigner
-
-log = logging.getLogger(__name__)
 
 
 class Notice(enum.StrEnum):
@@ -72,27 +65,4 @@ def compose_notice(
     )
 
 
-def send_notice(
-    session: Session,
-    notice: Notice,
-    subscriber_id: int,
-    *,
-    settings: Settings,
-    renderer: EmailRenderer,
-    transport: Transport,
-    signer: DkimSigner | None = None,
-) -> bool:
-    """Send one notice now; False if the reader is gone. Raises DeliveryError."""
-    subscriber = session.get(Subscriber, subscriber_id)
-    if subscriber is None:
-        return False
-    envelope = compose_notice(
-        notice, subscriber, settings=settings, renderer=renderer, signer=signer
-    )
-    with transport.connect() as connection:
-        connection.send(envelope)
-    log.info("sent %s notice to subscriber %s", notice.value, subscriber_id)
-    return True
-
-
-__all__ = ["DeliveryError", "Notice", "compose_notice", "reader_links", "send_notice"]
+__all__ = ["Notice", "compose_notice", "reader_links"]

@@ -7,10 +7,11 @@ import logging
 from celery import current_app, shared_task
 from sqlalchemy.exc import OperationalError
 
+from alerts.delivery.notices import send_notice
 from alerts.errors import DeliveryError
 from alerts.feeds.polling import poll_due_sources
 from alerts.jobs import plan_and_queue, send_queued_batch
-from alerts.mail.notices import Notice, send_notice
+from alerts.mail.notices import Notice
 from alerts.runtime import process_runtime
 from alerts.tasks.app import POLL_FEEDS, SEND_BATCH, SEND_NOTICE, TICK
 from alerts.tasks.beat import record_tick

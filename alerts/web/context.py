@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from flask import current_app, g
 from sqlalchemy.orm import Session
 
+from alerts.delivery.notices import send_notice
 from alerts.errors import DeliveryError
 from alerts.jobs import send_queued_batch
 from alerts.ledger.batches import Publish
-from alerts.mail.notices import Notice, send_notice
+from alerts.mail.notices import Notice
 from alerts.runtime import Runtime
 from alerts.web.ratelimit import (
     MemoryRateLimiter,
