@@ -1,0 +1,88 @@
+"""A message's bytes: every email we send is rendered, encoded, addressed and signed here.
+
+- `rendering.py`: one function renders every email (subject, written text, HTML with CSS
+  inlined), with markers where each reader's address and links go.
+- `mime.py`: a render encoded once, each reader's values spliced into the encoded body.
+- `envelope.py`: From, Message-ID, the list headers, the VERP return path and DKIM, for
+  every kind of message; the sender's domain.
+- `composing.py`: what the digest and alert composers share: renderer, render cache,
+  article loader, envelope builder.
+- `digest.py`: the digest email, and the composer of every ledger row (alert rows go on
+  to `alert.py`).
+- `alert.py`: the breaking-alert email.
+- `notices.py`: the confirmation and "manage your alerts" emails, and a reader's links.
+- `tracking.py`: signed click and open links.
+- `verp.py`: return paths that name their delivery, so a bounce finds its ledger row.
+- `dkim.py`: DKIM signing of the exact bytes we send.
+
+Who gets which message is alerts.digests'; handing it to a relay is alerts.delivery's. The
+public names are here; each module's docstring says why it works the way it does.
+"""
+
+from alerts.mail.alert import AlertComposer
+from alerts.mail.composing import ArticleLoader, ComposerParts, RenderCache
+from alerts.mail.digest import (
+    DigestComposer,
+    DigestSpec,
+    digest_context,
+    time_label,
+    time_marker,
+)
+from alerts.mail.dkim import DkimSigner
+from alerts.mail.envelope import ONE_CLICK, EnvelopeBuilder, sender_address, sender_domain
+from alerts.mail.mime import (
+    EncodedEmail,
+    Envelope,
+    build_message,
+    encode_email,
+    make_message_id,
+)
+from alerts.mail.notices import Notice, compose_notice, reader_links
+from alerts.mail.rendering import (
+    EmailRenderer,
+    ReaderMarkers,
+    ReaderParts,
+    RenderedEmail,
+    default_renderer,
+    html_to_text,
+)
+from alerts.mail.tracking import click_url, open_pixel_url, read_tracking_token, tracking_token
+from alerts.mail.verp import is_verp_address, parse_verp, verp_address
+
+__all__ = [
+    "ONE_CLICK",
+    "AlertComposer",
+    "ArticleLoader",
+    "ComposerParts",
+    "DigestComposer",
+    "DigestSpec",
+    "DkimSigner",
+    "EmailRenderer",
+    "EncodedEmail",
+    "Envelope",
+    "EnvelopeBuilder",
+    "Notice",
+    "ReaderMarkers",
+    "ReaderParts",
+    "RenderCache",
+    "RenderedEmail",
+    "build_message",
+    "click_url",
+    "compose_notice",
+    "default_renderer",
+    "digest_context",
+    "encode_email",
+    "html_to_text",
+    "is_verp_address",
+    "make_message_id",
+    "open_pixel_url",
+    "parse_verp",
+    "read_tracking_token",
+    "reader_links",
+    "sender_address",
+    "sender_domain",
+    "time_label",
+    "time_marker",
+    "tracking_token",
+    "verp_address",
+]
