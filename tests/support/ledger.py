@@ -13,6 +13,9 @@ from subscribers.database import utcnow
 from subscribers.models import Frequency, Subscriber, SubscriberStatus
 from tests.support.builders import articles, reader
 
+# A row in one of these states is not settled yet: a send is over when none is left.
+UNFINISHED = (DeliveryStatus.PENDING, DeliveryStatus.CLAIMED, DeliveryStatus.SENDING)
+
 
 @dataclass(frozen=True)
 class Row:
@@ -55,6 +58,11 @@ def seed_readers_in_bulk(database_url: str, count: int, *, now: datetime) -> Non
         articles(session, now, ("flood", (), timedelta(minutes=5)))
         session.commit()
     engine.dispose()
+
+
+def ledger_statuses(database_url: str) -> dict[str, tuple[DeliveryStatus, str | None]]:
+    """Every ledger row's status and last error, by the reader's address."""
+    return {email: (row.status, row.last_error) for email, row in ledger_rows(database_url).items()}
 
 
 def ledger_rows(database_url: str) -> dict[str, Row]:

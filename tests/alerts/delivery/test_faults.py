@@ -14,7 +14,7 @@ from alerts.ledger.outcomes import UNKNOWN_OUTCOME
 from alerts.models import DeliveryStatus
 from alerts.tasks.app import create_celery
 from alerts.tasks.handlers import TICK
-from tests.support.ledger import ledger_rows, seed_readers
+from tests.support.ledger import UNFINISHED, ledger_statuses, seed_readers
 from tests.support.processes import (
     kill_worker,
     process_environment,
@@ -27,11 +27,6 @@ pytestmark = pytest.mark.slow
 READERS = 40
 LEASE_SECONDS = 3
 GROUP = 4
-UNFINISHED = {DeliveryStatus.PENDING, DeliveryStatus.CLAIMED, DeliveryStatus.SENDING}
-
-
-def _ledger(database_url: str) -> dict[str, tuple[DeliveryStatus, str | None]]:
-    return {email: (row.status, row.last_error) for email, row in ledger_rows(database_url).items()}
 
 
 def test_worker_killed_mid_batch_and_restarted(
@@ -75,7 +70,7 @@ def test_worker_killed_mid_batch_and_restarted(
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             app.send_task(TICK)  # the scheduler's tick (sped up): sweep, then queue again
-            ledger = _ledger(postgres_database)
+            ledger = ledger_statuses(postgres_database)
             if not any(status in UNFINISHED for status, _ in ledger.values()):
                 break
             time.sleep(2)
@@ -83,7 +78,7 @@ def test_worker_killed_mid_batch_and_restarted(
     finally:
         stop_worker(second)
 
-    ledger = _ledger(postgres_database)
+    ledger = ledger_statuses(postgres_database)
     copies = Counter(message.recipients[0] for message in smtp_server.messages)
     assert max(copies.values()) == 1, f"duplicates: {[a for a, n in copies.items() if n > 1]}"
     assert len(ledger) == READERS

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,7 @@ from alerts.models import DeliveryStatus
 from alerts.tasks.app import QUEUES, create_celery
 from alerts.tasks.handlers import TICK
 from alerts.tasks.queues import PRIORITY_SUFFIXES
-from tests.support.ledger import ledger_rows, seed_readers
+from tests.support.ledger import UNFINISHED, ledger_statuses, seed_readers
 from tests.support.processes import process_environment, start_worker, stop_worker
 from tests.support.redis_server import RedisServer
 from tests.support.smtp_server import RecordingSMTPServer
@@ -29,20 +28,6 @@ READERS = 40
 BATCH = 5
 GROUP = 4
 LEASE_SECONDS = 3
-UNFINISHED = {DeliveryStatus.PENDING, DeliveryStatus.CLAIMED, DeliveryStatus.SENDING}
-
-
-@pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    """A redis-server of this test's own, without persistence, that the test may kill."""
-    server = RedisServer(tmp_path / "redis")
-    server.start()
-    yield server
-    server.stop()
-
-
-def _ledger(database_url: str) -> dict[str, tuple[DeliveryStatus, str | None]]:
-    return {email: (row.status, row.last_error) for email, row in ledger_rows(database_url).items()}
 
 
 def _queued(server: RedisServer) -> int:
@@ -88,7 +73,9 @@ def test_redis_restarted_without_its_data_during_a_send(
         # reconnects puts the batches it was running back into the new Redis: their rows are
         # claimed already, so that costs nothing.)
         lost = {
-            e for e, (s, _) in _ledger(postgres_database).items() if s is DeliveryStatus.PENDING
+            e
+            for e, (s, _) in ledger_statuses(postgres_database).items()
+            if s is DeliveryStatus.PENDING
         }
         assert in_redis > 0, "every batch had left Redis before the restart"
         assert lost, "no row was waiting on a queued batch when Redis restarted"
@@ -100,7 +87,9 @@ def test_redis_restarted_without_its_data_during_a_send(
         deadline = time.monotonic() + 45
         while time.monotonic() < deadline:
             app.send_task(TICK)  # the scheduler's tick (sped up): sweep, then queue again
-            if not any(status in UNFINISHED for status, _ in _ledger(postgres_database).values()):
+            if not any(
+                status in UNFINISHED for status, _ in ledger_statuses(postgres_database).values()
+            ):
                 break
             time.sleep(2)
         app.close()
@@ -108,7 +97,7 @@ def test_redis_restarted_without_its_data_during_a_send(
     finally:
         stop_worker(worker)
 
-    ledger = _ledger(postgres_database)
+    ledger = ledger_statuses(postgres_database)
     unfinished = {e: s for e, (s, _) in ledger.items() if s in UNFINISHED}
     assert not unfinished, f"never settled: {unfinished}\n{log.read_text()[-3000:]}"
     copies = Counter(message.recipients[0] for message in smtp_server.messages)

@@ -23,7 +23,7 @@ from alerts.ledger.outcomes import UNKNOWN_OUTCOME
 from alerts.models import DeliveryStatus
 from alerts.tasks.app import create_celery
 from alerts.tasks.handlers import TICK
-from tests.support.ledger import ledger_rows, seed_readers
+from tests.support.ledger import UNFINISHED, ledger_rows, seed_readers
 from tests.support.postgres_server import PostgresServer, server_binaries
 from tests.support.processes import process_environment, start_worker, stop_worker
 from tests.support.redis_server import RedisServer
@@ -41,7 +41,6 @@ BATCH = 25
 GROUP = 5
 OUTAGE_SECONDS = 4
 LEASE_SECONDS = 30
-UNFINISHED = {DeliveryStatus.PENDING, DeliveryStatus.CLAIMED, DeliveryStatus.SENDING}
 
 
 @pytest.fixture
@@ -51,14 +50,6 @@ def private_postgres() -> Iterator[PostgresServer]:
     server.start()
     yield server
     server.remove()
-
-
-@pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis")
-    server.start()
-    yield server
-    server.stop()
 
 
 def test_postgresql_crashes_and_restarts_during_a_send(

@@ -24,22 +24,12 @@ from alerts.models import DeliveryStatus
 from alerts.tasks.app import create_celery
 from alerts.tasks.handlers import TICK
 from tests.support.flaky_smtp import TRY_AGAIN, FlakySMTPServer, Stage
-from tests.support.ledger import Row, ledger_rows, reader_address, seed_readers
+from tests.support.ledger import UNFINISHED, Row, ledger_rows, reader_address, seed_readers
 from tests.support.processes import process_environment, start_worker, stop_worker
 from tests.support.redis_server import RedisServer
 
 pytestmark = pytest.mark.slow
 MAX_ATTEMPTS = 5
-UNFINISHED = {DeliveryStatus.PENDING, DeliveryStatus.CLAIMED, DeliveryStatus.SENDING}
-
-
-@pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    """A broker of this test's own: no other test run shares or flushes its queue."""
-    server = RedisServer(tmp_path / "redis")
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(params=[False, True], ids=["step-by-step", "pipelined"])

@@ -20,7 +20,7 @@ from alerts.models import Cadence, DeliveryStatus, Edition
 from alerts.runtime import Runtime
 from alerts.tasks.publishing import batch_publisher
 from subscribers.database import utcnow
-from tests.support.ledger import ledger_rows, seed_readers
+from tests.support.ledger import UNFINISHED, ledger_rows, seed_readers
 from tests.support.processes import process_environment, start_worker, stop_worker
 from tests.support.smtp_server import RecordingSMTPServer
 
@@ -30,7 +30,6 @@ GROUP = 5
 CONCURRENCY = 2
 # Messages that may still leave after a pause: the group in flight in each running batch.
 IN_FLIGHT = GROUP * CONCURRENCY
-UNFINISHED = {DeliveryStatus.PENDING, DeliveryStatus.CLAIMED, DeliveryStatus.SENDING}
 
 
 @pytest.fixture

@@ -3,8 +3,6 @@ worker process and a real SMTP sink; it must send every digest and report its fi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -15,14 +13,6 @@ from tests.conftest import POSTGRES_ADMIN_URL
 from tests.support.redis_server import RedisServer
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis")
-    server.start()
-    yield server
-    server.stop()
 
 
 def _run(redis: RedisServer, readers: int) -> tuple[BenchResult, list[str]]:

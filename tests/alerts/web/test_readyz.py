@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -14,15 +13,6 @@ from alerts.config import Settings, load_settings
 from alerts.web.app import create_app
 from tests.support.redis_server import RedisServer
 from tests.support.smtp_server import RecordingSMTPServer
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    """A Redis of this test only, on its own port: stopping it disturbs nobody."""
-    server = RedisServer(tmp_path / "redis")
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
@@ -37,16 +27,16 @@ def relay() -> Iterator[RecordingSMTPServer]:
 
 @pytest.fixture
 def ready_app(
-    web_settings: Settings, own_redis: RedisServer, relay: RecordingSMTPServer
+    web_settings: Settings, private_redis: RedisServer, relay: RecordingSMTPServer
 ) -> Iterator[Flask]:
-    overrides = {"redis_url": own_redis.url, "smtp_url": relay.url, "_env_file": None}
+    overrides = {"redis_url": private_redis.url, "smtp_url": relay.url, "_env_file": None}
     application = create_app(load_settings(**{**web_settings.model_dump(), **overrides}))
     yield application
     application.extensions["newsalerts"].runtime.close()
 
 
 def test_readyz_names_what_failed(
-    ready_app: Flask, own_redis: RedisServer, relay: RecordingSMTPServer
+    ready_app: Flask, private_redis: RedisServer, relay: RecordingSMTPServer
 ) -> None:
     client = ready_app.test_client()
     relay_name = f"smtp:127.0.0.1:{relay.port}"
@@ -57,7 +47,7 @@ def test_readyz_names_what_failed(
         "checks": {"database": "ok", "redis": "ok", relay_name: "ok"},
     }
 
-    own_redis.kill()
+    private_redis.kill()
     started = time.monotonic()
     answer = client.get("/readyz")
     assert time.monotonic() - started < 3
@@ -67,7 +57,7 @@ def test_readyz_names_what_failed(
     assert body["checks"]["redis"].startswith("error: ConnectionError")
     assert (body["checks"]["database"], body["checks"][relay_name]) == ("ok", "ok")
 
-    own_redis.start()
+    private_redis.start()
     assert client.get("/readyz").status_code == 200
 
     relay.stop()
