@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from alerts.cli.common import clear_errors, console, main, settings_from_env
+from alerts.cli.common import clear_errors, console, main, open_runtime
 
 
 @main.group()
@@ -30,22 +30,17 @@ def tokens() -> None:
 def tokens_create(name: str, import_confirmed: bool, scopes: tuple[str, ...]) -> None:
     """Create a token and print it once; only its hash is kept."""
     from alerts.access.tokens import create_token
-    from alerts.runtime import Runtime
     from subscribers.database import utcnow
 
-    runtime = Runtime.from_settings(settings_from_env())
-    try:
-        with runtime.session() as session:
-            token = create_token(
-                session,
-                name=name,
-                can_import_confirmed=import_confirmed,
-                scopes=scopes or None,
-                now=utcnow(),
-            )
-            session.commit()
-    finally:
-        runtime.close()
+    with open_runtime() as runtime, runtime.session() as session:
+        token = create_token(
+            session,
+            name=name,
+            can_import_confirmed=import_confirmed,
+            scopes=scopes or None,
+            now=utcnow(),
+        )
+        session.commit()
     console.print(f"Token {name!r} (shown only now):", markup=False)
     click.echo(token)
 
@@ -57,16 +52,11 @@ def tokens_revoke(name: str) -> None:
     """Revoke a token at once."""
     from alerts.access.tokens import revoke_token
     from alerts.errors import AlertsError
-    from alerts.runtime import Runtime
     from subscribers.database import utcnow
 
-    runtime = Runtime.from_settings(settings_from_env())
-    try:
-        with runtime.session() as session:
-            revoked = revoke_token(session, name=name, now=utcnow())
-            session.commit()
-    finally:
-        runtime.close()
+    with open_runtime() as runtime, runtime.session() as session:
+        revoked = revoke_token(session, name=name, now=utcnow())
+        session.commit()
     if not revoked:
         raise AlertsError(f"no live token named {name!r}")
     console.print(f"Token {name!r} revoked.", markup=False)

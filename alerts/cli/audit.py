@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from alerts.cli.common import clear_errors, main, settings_from_env
+from alerts.cli.common import clear_errors, main, open_runtime
 
 MAX_LIMIT = 10_000
 
@@ -28,14 +28,9 @@ def audit(limit: int, actor: str | None, as_json: bool) -> None:
     import json
 
     from alerts.audit import as_dict, read
-    from alerts.runtime import Runtime
 
-    runtime = Runtime.from_settings(settings_from_env())
-    try:
-        with runtime.session() as session:
-            events = [as_dict(event) for event in read(session, limit=limit, actor=actor).events]
-    finally:
-        runtime.close()
+    with open_runtime() as runtime, runtime.session() as session:
+        events = [as_dict(event) for event in read(session, limit=limit, actor=actor).events]
     if as_json:
         click.echo(json.dumps(events, indent=2))
         return

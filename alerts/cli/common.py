@@ -1,11 +1,12 @@
-"""What every command shares: the group, the console, one-line errors, settings."""
+"""What every command shares: the group, the console, one-line errors, settings, runtime."""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import wraps
-from typing import ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import click
 from rich.console import Console
@@ -15,10 +16,18 @@ from alerts.config import Settings, load_settings
 from alerts.errors import AlertsError
 from subscribers.errors import SubscribersError
 
+if TYPE_CHECKING:
+    from alerts.runtime import Runtime
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
 console = Console(highlight=False, soft_wrap=True)
+# Every error of both trees (alerts.errors, subscribers.errors) is answered the same way:
+# "error: <message>" on stderr and this exit status. A command that expects one of them
+# and does something else (ingest reports a feed's error and goes on) catches it itself.
+OWN_ERRORS = (AlertsError, SubscribersError)
+ERROR_EXIT_STATUS = 1
 
 
 def clear_errors(command: Callable[P, R]) -> Callable[P, R]:
@@ -28,15 +37,28 @@ def clear_errors(command: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return command(*args, **kwargs)
-        except (AlertsError, SubscribersError) as error:
+        except OWN_ERRORS as error:
             click.echo(f"error: {error}", err=True)
-            sys.exit(1)
+            sys.exit(ERROR_EXIT_STATUS)
 
     return wrapper
 
 
 def settings_from_env() -> Settings:
     return load_settings()
+
+
+@contextmanager
+def open_runtime(settings: Settings | None = None) -> Iterator[Runtime]:
+    """The runtime of `settings` (by default the environment's), closed when the block
+    ends, however it ends."""
+    from alerts.runtime import Runtime
+
+    runtime = Runtime.from_settings(settings if settings is not None else settings_from_env())
+    try:
+        yield runtime
+    finally:
+        runtime.close()
 
 
 def progress_bar() -> Progress:

@@ -8,7 +8,14 @@ from typing import Any
 
 import click
 
-from alerts.cli.common import clear_errors, console, main, progress_bar, settings_from_env
+from alerts.cli.common import (
+    clear_errors,
+    console,
+    main,
+    open_runtime,
+    progress_bar,
+    settings_from_env,
+)
 
 
 @main.group()
@@ -28,12 +35,10 @@ def digest_send(force: bool) -> None:
     """Send today's due digests (once per reader and local date, however often it runs)."""
     from alerts.delivery.sending import BatchResult
     from alerts.jobs import plan_and_queue, send_queued_batch
-    from alerts.runtime import Runtime
     from subscribers.database import utcnow
 
     settings = settings_from_env()
-    runtime = Runtime.from_settings(settings)
-    try:
+    with open_runtime(settings) as runtime:
         if settings.uses_celery:
             from alerts.tasks.publishing import batch_publisher
 
@@ -52,8 +57,6 @@ def digest_send(force: bool) -> None:
                 result.add(
                     send_queued_batch(runtime, batch, on_message=lambda: progress.advance(task))
                 )
-    finally:
-        runtime.close()
     console.print(
         f"{result.sent} sent, {result.failed} failed, {result.retrying} to retry, "
         f"{result.not_mailable} no longer subscribed."
@@ -83,14 +86,9 @@ def _say_planned(run: Any) -> None:
 def digest_preview(address: str | None, html_file: Path | None) -> None:
     """Show the digest a reader would get now, without sending or recording anything."""
     from alerts.desk.preview import preview_digest
-    from alerts.runtime import Runtime
 
-    runtime = Runtime.from_settings(settings_from_env())
-    try:
-        with runtime.session() as session:
-            preview = preview_digest(session, runtime=runtime, email=address)
-    finally:
-        runtime.close()
+    with open_runtime() as runtime, runtime.session() as session:
+        preview = preview_digest(session, runtime=runtime, email=address)
     if preview is None:
         console.print("Nothing new for this reader: no digest would be sent.")
         return

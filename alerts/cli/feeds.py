@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from alerts.cli.common import clear_errors, console, main, settings_from_env
+from alerts.cli.common import clear_errors, console, main, open_runtime
 
 
 @main.group()
@@ -34,16 +34,11 @@ def feeds_remove(url: str) -> None:
 
 def _set_polling(url: str, minutes: int | None) -> None:
     from alerts.feeds.polling import set_polling
-    from alerts.runtime import Runtime
     from subscribers.database import utcnow
 
-    runtime = Runtime.from_settings(settings_from_env())
-    try:
-        with runtime.session() as session:
-            set_polling(session, url=url, minutes=minutes, now=utcnow())
-            session.commit()
-    finally:
-        runtime.close()
+    with open_runtime() as runtime, runtime.session() as session:
+        set_polling(session, url=url, minutes=minutes, now=utcnow())
+        session.commit()
 
 
 @feeds.command("list")
@@ -54,21 +49,16 @@ def feeds_list() -> None:
     from sqlalchemy import select
 
     from alerts.models import FeedSource
-    from alerts.runtime import Runtime
 
-    runtime = Runtime.from_settings(settings_from_env())
     table = Table("every (min)", "last fetched", "last status")
     table.add_column("URL", overflow="fold")  # a URL is never cut short
-    try:
-        with runtime.session() as session:
-            for source in session.scalars(select(FeedSource).order_by(FeedSource.id)):
-                fetched = source.last_fetched_at
-                table.add_row(
-                    str(source.poll_minutes or "—"),
-                    f"{fetched:%Y-%m-%d %H:%M} UTC" if fetched else "never",
-                    source.last_status or "—",
-                    source.url,
-                )
-    finally:
-        runtime.close()
+    with open_runtime() as runtime, runtime.session() as session:
+        for source in session.scalars(select(FeedSource).order_by(FeedSource.id)):
+            fetched = source.last_fetched_at
+            table.add_row(
+                str(source.poll_minutes or "—"),
+                f"{fetched:%Y-%m-%d %H:%M} UTC" if fetched else "never",
+                source.last_status or "—",
+                source.url,
+            )
     console.print(table)

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from alerts.cli.common import clear_errors, console, main, settings_from_env
+from alerts.cli.common import clear_errors, console, main, open_runtime
 
 
 @main.group()
@@ -30,16 +30,12 @@ def ops_status(as_json: bool, no_workers: bool, no_relays: bool) -> None:
     import json
 
     from alerts.ops.status import collect_status
-    from alerts.runtime import Runtime
     from subscribers.database import utcnow
 
-    runtime = Runtime.from_settings(settings_from_env())
-    try:
+    with open_runtime() as runtime:
         status = collect_status(
             runtime, now=utcnow(), probe_workers=not no_workers, probe_relays=not no_relays
         )
-    finally:
-        runtime.close()
     if as_json:
         click.echo(json.dumps(status.as_dict(), indent=2))
     else:

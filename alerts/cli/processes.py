@@ -8,7 +8,14 @@ from pathlib import Path
 
 import click
 
-from alerts.cli.common import clear_errors, console, main, progress_bar, settings_from_env
+from alerts.cli.common import (
+    clear_errors,
+    console,
+    main,
+    open_runtime,
+    progress_bar,
+    settings_from_env,
+)
 from alerts.config import PROJECT_ROOT
 from alerts.errors import AlertsError
 
@@ -91,12 +98,10 @@ def ingest(sources: tuple[str, ...], timeout: float) -> None:
     """Ingest RSS 2.0, Atom or JSON Feed sources (URLs or files) now."""
     from alerts.errors import FeedError
     from alerts.feeds.ingest import ingest_source
-    from alerts.runtime import Runtime
     from subscribers.database import utcnow
 
-    runtime = Runtime.from_settings(settings_from_env())
     failures = 0
-    try:
+    with open_runtime() as runtime:
         for source in sources:
             with runtime.session() as session:
                 try:
@@ -108,8 +113,6 @@ def ingest(sources: tuple[str, ...], timeout: float) -> None:
                     continue
                 session.commit()
                 console.print(result.describe(), markup=False)
-    finally:
-        runtime.close()
     if failures:
         sys.exit(1)
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from alerts.cli.common import clear_errors, console, main, settings_from_env
+from alerts.cli.common import clear_errors, console, main, open_runtime, settings_from_env
 
 
 @main.group()
@@ -25,17 +25,12 @@ def subscribers() -> None:
 @clear_errors
 def subscribers_import(file: Any, confirmed: bool) -> None:
     """Import readers from CSV: email,name,topics,frequency,timezone,hour."""
-    from alerts.runtime import Runtime
     from subscribers.csv_io import import_csv
 
     settings = settings_from_env()
-    runtime = Runtime.from_settings(settings)
-    try:
-        with runtime.session() as session:
-            report = import_csv(session, file, confirmed=confirmed, hash_key=settings.secret_key)
-            session.commit()
-    finally:
-        runtime.close()
+    with open_runtime(settings) as runtime, runtime.session() as session:
+        report = import_csv(session, file, confirmed=confirmed, hash_key=settings.secret_key)
+        session.commit()
     for error in report.errors:
         click.echo(str(error), err=True)
     state = "active" if confirmed else "pending confirmation"
@@ -51,15 +46,10 @@ def subscribers_import(file: Any, confirmed: bool) -> None:
 @clear_errors
 def subscribers_export() -> None:
     """Write every reader as CSV to standard output."""
-    from alerts.runtime import Runtime
     from subscribers.csv_io import export_csv
 
-    runtime = Runtime.from_settings(settings_from_env())
-    try:
-        with runtime.session() as session:
-            export_csv(session, sys.stdout)
-    finally:
-        runtime.close()
+    with open_runtime() as runtime, runtime.session() as session:
+        export_csv(session, sys.stdout)
 
 
 @subscribers.command("erase")
@@ -67,25 +57,20 @@ def subscribers_export() -> None:
 @clear_errors
 def subscribers_erase(email: str) -> None:
     """Delete a reader's personal data; keep only a keyed hash so they are never mailed."""
-    from alerts.runtime import Runtime
     from subscribers.lifecycle import erase
     from subscribers.services import Origin, find_subscriber, suppress
 
     settings = settings_from_env()
-    runtime = Runtime.from_settings(settings)
-    try:
-        with runtime.session() as session:
-            subscriber = find_subscriber(session, email)
-            if subscriber is None:
-                # Nothing stored: still make sure the address is never mailed.
-                suppress(session, email, reason="erased", hash_key=settings.secret_key)
-                outcome = "No reader with that address; it is now on the suppression list."
-            else:
-                erase(session, subscriber, hash_key=settings.secret_key, origin=Origin("cli"))
-                outcome = "Erased; only a keyed hash remains, on the suppression list."
-            session.commit()
-    finally:
-        runtime.close()
+    with open_runtime(settings) as runtime, runtime.session() as session:
+        subscriber = find_subscriber(session, email)
+        if subscriber is None:
+            # Nothing stored: still make sure the address is never mailed.
+            suppress(session, email, reason="erased", hash_key=settings.secret_key)
+            outcome = "No reader with that address; it is now on the suppression list."
+        else:
+            erase(session, subscriber, hash_key=settings.secret_key, origin=Origin("cli"))
+            outcome = "Erased; only a keyed hash remains, on the suppression list."
+        session.commit()
     console.print(outcome)
 
 
@@ -104,22 +89,17 @@ def bounces() -> None:
 def bounces_process(source: str, recipient: str | None, verbose: bool) -> None:
     """Read DSN/ARF emails from SOURCE: '-' (stdin), an .eml or mbox file, or a Maildir."""
     from alerts.feedback import process_messages, read_messages, summarise
-    from alerts.runtime import Runtime
     from subscribers.database import utcnow
 
     settings = settings_from_env()
-    runtime = Runtime.from_settings(settings)
-    try:
-        with runtime.session() as session:
-            processed = process_messages(
-                session,
-                read_messages(source, stdin=sys.stdin.buffer),
-                secret=settings.secret_key,
-                now=utcnow(),
-                envelope_recipient=recipient,
-            )
-    finally:
-        runtime.close()
+    with open_runtime(settings) as runtime, runtime.session() as session:
+        processed = process_messages(
+            session,
+            read_messages(source, stdin=sys.stdin.buffer),
+            secret=settings.secret_key,
+            now=utcnow(),
+            envelope_recipient=recipient,
+        )
     if verbose:
         for item in processed:
             console.print(

@@ -9,7 +9,7 @@ from typing import TypeVar
 import click
 from sqlalchemy.orm import Session
 
-from alerts.cli.common import clear_errors, console, main, settings_from_env
+from alerts.cli.common import clear_errors, console, main, open_runtime, settings_from_env
 from alerts.models import Role
 
 T = TypeVar("T")
@@ -34,16 +34,10 @@ def _password(from_stdin: bool) -> str:
 
 def _in_session(work: Callable[[Session], T]) -> T:
     """Run `work` in a session of the configured database and commit what it did."""
-    from alerts.runtime import Runtime
-
-    runtime = Runtime.from_settings(settings_from_env())
-    try:
-        with runtime.session() as session:
-            result = work(session)
-            session.commit()
-            return result
-    finally:
-        runtime.close()
+    with open_runtime() as runtime, runtime.session() as session:
+        result = work(session)
+        session.commit()
+        return result
 
 
 @users.command("add")
