@@ -234,7 +234,15 @@ def identity_of(item: ArticleInput) -> str:
 
 
 def identity_hash(item: ArticleInput) -> str:
-    return hashlib.sha256(identity_of(item).encode("utf-8")).hexdigest()
+    return hash_identity(identity_of(item))
+
+
+def hash_identity(identity: str) -> str:
+    """The key the store matches an article on: the SHA-256 of its identity in UTF-8.
+
+    Raises UnicodeEncodeError for text UTF-8 cannot encode (a lone surrogate); no stored
+    article has such an identity, since ArticleInput refuses it."""
+    return hashlib.sha256(identity.encode("utf-8")).hexdigest()
 
 
 @dataclass

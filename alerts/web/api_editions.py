@@ -12,7 +12,6 @@ An article push marked breaking starts its alert through `alerts.jobs.alert_if_b
 
 from __future__ import annotations
 
-import hashlib
 import re
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -26,6 +25,7 @@ from alerts import audit
 from alerts.digests.selection import local_today
 from alerts.editions.schedules import list_editions
 from alerts.errors import AlertError, EditionNotFound, NotFound, RequestRefused
+from alerts.feeds.articles import hash_identity
 from alerts.jobs import send_now, start_alert
 from alerts.models import ApiToken, Article, Edition
 from alerts.web.api import blueprint, require_scope
@@ -150,7 +150,10 @@ def find_article(session: Session, data: dict[str, Any]) -> Article | None:
     if not isinstance(value, str) or not value.strip() or len(value) > _MAX_TEXT or "\x00" in value:
         raise RequestRefused(422, f"{name} must be a string of 1 to {_MAX_TEXT} characters")
     # The store keys an article on its guid when it has one, else on its url.
-    identity = hashlib.sha256(value.encode("utf-8", "replace")).hexdigest()
+    try:
+        identity = hash_identity(value)
+    except UnicodeEncodeError:  # a lone surrogate: ingestion refuses it, so none is stored
+        raise RequestRefused(422, f"{name} is not valid Unicode (a lone surrogate)") from None
     found = session.scalar(select(Article).where(Article.identity_hash == identity))
     if found is None and name == "url":
         found = session.scalar(

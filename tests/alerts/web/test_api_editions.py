@@ -230,6 +230,9 @@ def test_an_alert_names_its_article_by_url_or_guid(
         ({"url": "https://news.example.com/never-published"}, 404),
         ({"guid": "nope"}, 404),
         ({"guid": "nul\x00byte"}, 422),
+        # A lone surrogate: no stored identity has one (it used to match "?", or be a 500).
+        ({"guid": "\ud800"}, 422),
+        ({"url": "https://news.example.com/\udfff"}, 422),
         ({"article_id": "1"}, 422),
         ({"article_id": True}, 422),
         ({"article_id": 1, "url": "https://news.example.com/x"}, 422),
