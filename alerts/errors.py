@@ -2,8 +2,9 @@
 
 Every error alerts raises on purpose is defined here, so one look shows what can go wrong
 and how each adapter answers it. Business functions say in their docstrings which of
-these they raise. The web app maps them in one place, alerts.web.errors; the command line
-in one place, alerts.cli.common. subscribers, which never imports alerts, has its own base
+these they raise. The web app maps them in one place, alerts.web.errors (the webhook
+receiver alone answers the providers in their own shape); the command line in one place,
+alerts.cli.common. subscribers, which never imports alerts, has its own base
 (subscribers.errors.SubscribersError); both adapters map that tree too.
 
     AlertsError
