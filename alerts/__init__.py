@@ -22,7 +22,8 @@ readers themselves live in the `subscribers` package, below all of this):
 - `mail/`: a message's bytes: rendering (`rendering.py`), MIME (`mime.py`), the envelope,
   the digest and breaking-alert emails (`digest.py`, `alert.py`), tracking links, VERP,
   DKIM, and the notices a reader gets (confirm, manage).
-- `delivery/`: SMTP: sending a batch (`sending.py`), transports (`transports.py`), relays.
+- `delivery/`: SMTP: sending a batch (`sending.py`), transports (`transports.py`), relays,
+  and sending one reader a notice now (`notices.py`).
 - `feedback/`: bounces and complaints: DSN and ARF emails read (`reports.py`), provider
   webhooks, and what they do to a reader (`policy.py`).
 - `runtime.py`: the wired-up parts one process needs.
