@@ -2,7 +2,7 @@
 
 Planning commits the ledger before any batch is published, so a worker never sees a
 batch whose rows are not in the database yet. A breaking alert's batches are published as
-urgent (alerts.ledger.batches), whichever path queues them.
+urgent (alerts.ledger.queue), whichever path queues them.
 """
 
 from __future__ import annotations
@@ -18,14 +18,16 @@ from sqlalchemy.orm import Session
 
 from alerts.access.tokens import allows
 from alerts.audit import record, token_actor
-from alerts.delivery.sending import BatchResult, RetryPolicy, SweepResult, send_batch, sweep_stuck
+from alerts.delivery.sending import BatchResult, RetryPolicy, send_batch
 from alerts.digests.breaking import alert_key, create_alert, plan_alert, set_alert_status
-from alerts.digests.planning import PlanResult, claim_queue, plan_in_chunks
+from alerts.digests.planning import PlanResult, plan_in_chunks
 from alerts.digests.selection import local_today
 from alerts.editions.issues import cancel, get_issue, issue_for, pause, resume
 from alerts.editions.schedules import get_edition, issue_date, list_editions
 from alerts.errors import AlertError, IssueError
-from alerts.ledger.batches import Publish, batch_log_context, cut, queue_rows
+from alerts.ledger.claims import SweepResult, sweep_stuck
+from alerts.ledger.outgoing import batch_log_context
+from alerts.ledger.queue import Publish, claim_queue, cut, queue_rows
 from alerts.logs import log_context
 from alerts.models import ApiToken, Article, BreakingAlert, IssueStatus
 from alerts.runtime import Runtime
@@ -286,7 +288,7 @@ def send_queued_batch(
     """Send one batch of ledger rows (a worker's task, or in-process without a broker).
 
     Every line logged meanwhile, here or deeper down, names the batch and its send
-    (alerts.ledger.batches.batch_log_context); one line at the end says how it went.
+    (alerts.ledger.outgoing.batch_log_context); one line at the end says how it went.
     """
     with runtime.session() as session, batch_log_context(session, ids):
         try:

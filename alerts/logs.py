@@ -4,7 +4,7 @@ Each line has the time, level, logger and message, and what it concerns when kno
 `edition` (a slug, or `alert-<id>`), `issue_id` or `alert_id`, the batch being sent
 (`first_delivery_id`, `last_delivery_id`, `batch_size`), a single `delivery_id`, the
 `task_id`. They come from `extra={...}`, from `log_context(...)` around a piece of work
-(alerts.ledger.batches names every batch this way), or (task id) from the Celery task running
+(alerts.ledger.outgoing names every batch this way), or (task id) from the Celery task running
 in this process. Email addresses
 in messages and tracebacks at INFO and above are masked to `a***@example.com`: the
 domain stays, which is what an operator needs to see a relay or a mailbox provider

@@ -19,15 +19,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import CTE, case, or_, update
+from sqlalchemy import CTE, case, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from alerts.delivery.transports import MailConnection, Transport
-from alerts.editions.issues import not_held
 from alerts.errors import ConnectionLost, DeliveryError
-from alerts.ledger.outcomes import UNKNOWN_OUTCOME, outcomes_cte, unnested, write_outcomes
+from alerts.ledger.claims import DEFAULT_LEASE, claim
+from alerts.ledger.outcomes import outcomes_cte, unnested, write_outcomes
 from alerts.ledger.outgoing import Outgoing, load_outgoing
 from alerts.mail.digest import DigestComposer
 from alerts.mail.mime import Envelope
@@ -37,7 +37,6 @@ from subscribers.services import mailable_ids
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
-DEFAULT_LEASE = timedelta(minutes=10)
 DEFAULT_GROUP_SIZE = 20
 Clock = Callable[[], datetime]
 
@@ -71,38 +70,11 @@ class RetryPolicy:
         return plain * random.uniform(0.8, 1.2)
 
 
-def claim(
-    session: Session, ids: Sequence[int], *, now: datetime, lease: timedelta = DEFAULT_LEASE
-) -> list[int]:
-    """Take rows that are pending (or claimed by a worker whose lease ran out), unless an
-    editor paused or cancelled their issue or alert.
-
-    One UPDATE ... RETURNING: two workers given the same ids split them, never share them.
-    """
-    if not ids:
-        return []
-    claimable = (
-        or_(
-            Delivery.status == DeliveryStatus.PENDING,
-            (Delivery.status == DeliveryStatus.CLAIMED) & (Delivery.claimed_at < now - lease),
-        )
-        & not_held()
-    )
-    claimed = session.scalars(
-        update(Delivery)
-        .where(Delivery.id.in_(ids), claimable)
-        .values(status=DeliveryStatus.CLAIMED, claimed_at=now, attempts=Delivery.attempts + 1)
-        .returning(Delivery.id)
-        .execution_options(synchronize_session=False)
-    ).all()
-    return sorted(claimed)
-
-
 def _record_failure(row: Outgoing, error: DeliveryError, now: datetime, retry: RetryPolicy) -> str:
     row.last_error = error.reason[:2000]
     row.smtp_reply = error.reply or None
     if error.unknown_outcome:
-        # The relay may have the message: never send it again (see UNKNOWN_OUTCOME).
+        # The relay may have the message: never send it again (see alerts.ledger.outcomes).
         row.status = DeliveryStatus.FAILED
         row.last_error = f"{UNKNOWN_REPLY}: {error.reason}"[:2000]
         return "failed"
@@ -430,39 +402,3 @@ def _save_what_is_known(
             log.warning("database unreachable, holding %d outcomes: %s", len(batch.unsaved), error)
             time.sleep(pause)
             pause = min(pause * 2, 5.0)
-
-
-@dataclass
-class SweepResult:
-    requeued: int = 0
-    abandoned: int = 0
-
-
-def sweep_stuck(
-    session: Session, *, now: datetime, lease: timedelta = DEFAULT_LEASE
-) -> SweepResult:
-    """Recover rows whose worker vanished (killed, or its broker message lost).
-
-    Claimed but never attempted: back to pending, to be queued again. In the SMTP
-    exchange when the worker died: marked failed with the reason, never re-sent — a
-    possible duplicate is worse for a reader than one missing digest, and the ledger
-    says which readers those are. Does not commit.
-    """
-    expired = Delivery.claimed_at < now - lease
-    requeued = session.execute(
-        update(Delivery)
-        .where(Delivery.status == DeliveryStatus.CLAIMED, expired)
-        .values(
-            status=DeliveryStatus.PENDING,
-            next_attempt_at=None,
-            last_error="its worker stopped before sending; queued again",
-        )
-        .execution_options(synchronize_session=False)
-    )
-    abandoned = session.execute(
-        update(Delivery)
-        .where(Delivery.status == DeliveryStatus.SENDING, expired)
-        .values(status=DeliveryStatus.FAILED, last_error=UNKNOWN_OUTCOME)
-        .execution_options(synchronize_session=False)
-    )
-    return SweepResult(requeued.rowcount or 0, abandoned.rowcount or 0)  # type: ignore[attr-defined]

@@ -17,17 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts.digests.selection import FIRST_WINDOW
-from alerts.editions.issues import (
-    Progress,
-    candidates,
-    drop,
-    find_issue,
-    move,
-    pin,
-    progress,
-    restore,
-    unpin,
-)
+from alerts.editions.issues import candidates, drop, find_issue, move, pin, restore, unpin
 from alerts.editions.schedules import (
     ensure_default_editions,
     get_edition,
@@ -35,6 +25,7 @@ from alerts.editions.schedules import (
     list_editions,
 )
 from alerts.errors import EditionNotFound, UnknownArticle
+from alerts.ledger.states import Progress, progress
 from alerts.models import Article, BreakingAlert, Edition, Issue, IssueStatus
 
 # How far back the desk offers articles as breaking alerts.

@@ -17,9 +17,9 @@ from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from alerts.digests.selection import local_today
-from alerts.editions.issues import take_back
 from alerts.errors import AlertError
 from alerts.ledger.rows import insert_ignoring_conflicts
+from alerts.ledger.states import take_back
 from alerts.models import (
     Article,
     BreakingAlert,

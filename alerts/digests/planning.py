@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select, text, update
@@ -23,7 +23,7 @@ from alerts.digests.selection import (
     due_date,
     window_start,
 )
-from alerts.editions.issues import NO_CURATION, Curation, curation_of, issue_for, not_held
+from alerts.editions.issues import NO_CURATION, Curation, curation_of, issue_for
 from alerts.editions.schedules import list_editions
 from alerts.ledger.rows import insert_ignoring_conflicts
 from alerts.models import Article, Delivery, DeliveryStatus, Edition, IssueStatus, article_topics
@@ -32,8 +32,6 @@ from subscribers.models import Frequency, Subscriber, SubscriberStatus, subscrib
 CHUNK = 1000
 # Readers planned per transaction: the first batches can leave while the rest is planned.
 READERS_PER_CHUNK = 5000
-# A queued batch that has not been claimed after this long is queued again (lost message).
-REQUEUE_AFTER = timedelta(minutes=10)
 # Ledger rows whose window counts as "the previous digest" for the next one.
 _COUNTED = (
     DeliveryStatus.PENDING,
@@ -192,7 +190,7 @@ def plan_in_chunks(
 
     `local_date` plans everyone for that date's issue whatever their own date (an
     editor's "send now"); `queued_until` marks the new pending rows as queued by the
-    caller (see claim_queue). Does not commit.
+    caller (see alerts.ledger.queue.claim_queue). Does not commit.
     """
     if editions is None:
         editions = list_editions(session, now=now, active_only=True)
@@ -385,47 +383,10 @@ def selection_for_topics(
     )  # fmt: skip
 
 
-def claim_queue(
-    session: Session,
-    *,
-    now: datetime,
-    batch_size: int,
-    requeue_after: timedelta = REQUEUE_AFTER,
-    issue_id: int | None = None,
-    alert_id: int | None = None,
-) -> list[list[int]]:
-    """Ids of pending rows ready to go (of one issue or alert, or all), in batches,
-    stamped so they are not queued twice. Rows of paused or cancelled issues stay.
-
-    A batch whose message is lost (broker restart, killed worker) is queued again after
-    `requeue_after`; claiming in `send_batch` makes a duplicate queue entry harmless.
-    Does not commit.
-    """
-    query = select(Delivery.id).where(
-        Delivery.status == DeliveryStatus.PENDING,
-        or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
-        not_held(),
-    )
-    if issue_id is not None:
-        query = query.where(Delivery.issue_id == issue_id)
-    if alert_id is not None:
-        query = query.where(Delivery.alert_id == alert_id)
-    ready = session.scalars(query.order_by(Delivery.id)).all()
-    for chunk in _chunks(ready):
-        session.execute(
-            update(Delivery)
-            .where(Delivery.id.in_(chunk))
-            .values(next_attempt_at=now + requeue_after)
-            .execution_options(synchronize_session=False)
-        )
-    return [list(ready[i : i + batch_size]) for i in range(0, len(ready), batch_size)]
-
-
 __all__ = [
     "FIRST_WINDOW",
     "PlanResult",
     "PlannedChunk",
-    "claim_queue",
     "plan_digests",
     "plan_in_chunks",
     "selection_for",

@@ -1,10 +1,11 @@
 """Issues: one edition on one local date — its curation, and pausing, resuming, cancelling it.
 
-Pausing and cancelling act on the ledger itself. Rows not yet in an SMTP exchange go back
-to `pending` (paused) or to `cancelled`; a batch already running finds, at its next
-group, that it no longer owns them and leaves them alone, so at most the group in
-flight (SEND_GROUP_SIZE messages) still leaves after the click. Claims and the queue
-skip rows of issues that are not open, and planning writes no rows for a cancelled one.
+Pausing and cancelling act on the ledger itself (alerts.ledger.states). Rows not yet in an
+SMTP exchange go back to `pending` (paused) or to `cancelled`; a batch already running
+finds, at its next group, that it no longer owns them and leaves them alone, so at most
+the group in flight (SEND_GROUP_SIZE messages) still leaves after the click. Claims and
+the queue skip rows of issues that are not open, and planning writes no rows for a
+cancelled one.
 """
 
 from __future__ import annotations
@@ -14,14 +15,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import ColumnElement, Text, and_, case, cast, func, or_, select, update
+from sqlalchemy import Text, cast, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from alerts.errors import EditionError, IssueError
+from alerts.ledger.states import take_back
 from alerts.models import (
     Article,
-    BreakingAlert,
     Delivery,
     DeliveryStatus,
     Edition,
@@ -29,9 +30,6 @@ from alerts.models import (
     IssueStatus,
 )
 from subscribers.models import Topic
-
-# Rows an editor's pause or cancel may still take back: not yet in an SMTP exchange.
-NOT_STARTED = (DeliveryStatus.PENDING, DeliveryStatus.CLAIMED)
 
 
 def issue_for(session: Session, edition: Edition, local_date: date, *, now: datetime) -> Issue:
@@ -236,94 +234,6 @@ def cancel(session: Session, issue: Issue, *, now: datetime) -> int:
     return take_back(session, Delivery.issue_id == issue.id, DeliveryStatus.CANCELLED)
 
 
-def take_back(session: Session, scope: ColumnElement[bool], status: DeliveryStatus) -> int:
-    """Move the rows in `scope` not yet in an SMTP exchange to `status`; how many moved."""
-    # A claimed row was counted as an attempt when its batch took it; it never was one.
-    result = session.execute(
-        update(Delivery)
-        .where(scope, Delivery.status.in_(NOT_STARTED))
-        .values(
-            status=status,
-            next_attempt_at=None,
-            attempts=case(
-                (Delivery.status == DeliveryStatus.CLAIMED, Delivery.attempts - 1),
-                else_=Delivery.attempts,
-            ),
-        )
-        .execution_options(synchronize_session=False)
-    )
-    return result.rowcount or 0  # type: ignore[attr-defined]
-
-
-@dataclass(frozen=True)
-class Progress:
-    """Where an issue's send stands, for the desk and the console."""
-
-    total: int
-    pending: int
-    sending: int
-    sent: int
-    failed: int
-    suppressed: int
-    cancelled: int
-    skipped: int
-    per_minute: float
-    oldest_pending: datetime | None
-
-    @property
-    def done(self) -> int:
-        return self.sent + self.failed + self.suppressed + self.cancelled
-
-    @property
-    def to_send(self) -> int:
-        return self.pending + self.sending
-
-    @property
-    def minutes_left(self) -> float | None:
-        if not self.to_send:
-            return 0.0
-        return self.to_send / self.per_minute if self.per_minute else None
-
-
-def progress(session: Session, *, now: datetime, issue_id: int | None = None,
-             alert_id: int | None = None) -> Progress:  # fmt: skip
-    """Counts by state, the send rate over the last minute and the oldest pending row."""
-    scope = Delivery.issue_id == issue_id if alert_id is None else Delivery.alert_id == alert_id
-    counts = dict(
-        session.execute(
-            select(Delivery.status, func.count()).where(scope).group_by(Delivery.status)
-        ).all()
-    )
-    recent = session.scalar(
-        select(func.count()).where(
-            scope,
-            Delivery.status == DeliveryStatus.SENT,
-            Delivery.sent_at > now - timedelta(minutes=1),
-        )
-    )
-    oldest = session.scalar(
-        select(func.min(Delivery.created_at)).where(
-            scope, Delivery.status == DeliveryStatus.PENDING
-        )
-    )
-
-    def count(*states: DeliveryStatus) -> int:
-        return sum(int(counts.get(state, 0)) for state in states)
-
-    return Progress(
-        total=sum(int(value) for value in counts.values()),
-        pending=count(DeliveryStatus.PENDING, DeliveryStatus.CLAIMED),
-        sending=count(DeliveryStatus.SENDING),
-        sent=count(DeliveryStatus.SENT),
-        failed=count(DeliveryStatus.FAILED),
-        suppressed=count(DeliveryStatus.SUPPRESSED),
-        cancelled=count(DeliveryStatus.CANCELLED),
-        skipped=count(DeliveryStatus.SKIPPED),
-        per_minute=float(recent or 0),
-        oldest_pending=oldest,
-    )
-
-
 def issue_articles(session: Session, issue: Issue) -> list[Article]:
     """Every article the issue carried to any reader: pinned first, then newest first.
     What the archive shows — nothing in it is specific to one reader."""
@@ -344,14 +254,3 @@ def issue_articles(session: Session, issue: Issue) -> list[Article]:
         reverse=True,
     )
     return pinned + rest
-
-
-def not_held() -> ColumnElement[bool]:
-    """Ledger rows an editor has not held back: their issue or alert is open (or they
-    have none). Claims and the queue take only these."""
-    held_issues = select(Issue.id).where(Issue.status != IssueStatus.OPEN)
-    held_alerts = select(BreakingAlert.id).where(BreakingAlert.status != IssueStatus.OPEN)
-    return and_(
-        or_(Delivery.issue_id.is_(None), Delivery.issue_id.not_in(held_issues)),
-        or_(Delivery.alert_id.is_(None), Delivery.alert_id.not_in(held_alerts)),
-    )

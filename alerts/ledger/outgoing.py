@@ -9,13 +9,15 @@ everything the send path writes back goes through Core statements (alerts.delive
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from alerts.logs import log_context
 from alerts.models import Delivery, DeliveryStatus
 from subscribers.models import Subscriber, Topic, subscriber_topics
 
@@ -133,3 +135,33 @@ def _topic_names(session: Session, subscriber_ids: list[int]) -> dict[int, tuple
             mixes[key] = tuple(TopicName(name) for name in key)
         result[subscriber_id] = mixes[key]
     return result
+
+
+@contextmanager
+def batch_log_context(session: Session, ids: Sequence[int]) -> Iterator[None]:
+    """Name the batch in every line logged inside the block: its send (edition slug, issue
+    or alert id) and its first and last delivery id and size.
+
+    A batch normally holds rows of one send; for one that does not (queued by an older
+    version), the edition lists each slug and the issue and alert ids are left out.
+    """
+    if not ids:
+        yield
+        return
+    sends = session.execute(
+        select(Delivery.edition, Delivery.issue_id, Delivery.alert_id)
+        .where(Delivery.id.in_(ids))
+        .distinct()
+    ).all()
+    editions = sorted({edition for edition, _, _ in sends})
+    issues = {issue_id for _, issue_id, _ in sends}
+    alerts = {alert_id for _, _, alert_id in sends}
+    with log_context(
+        edition=",".join(editions) or None,
+        issue_id=issues.pop() if len(issues) == 1 else None,
+        alert_id=alerts.pop() if len(alerts) == 1 else None,
+        first_delivery_id=min(ids),
+        last_delivery_id=max(ids),
+        batch_size=len(ids),
+    ):
+        yield

@@ -1,5 +1,5 @@
-"""Batches of ledger rows, the unit of work a worker takes: how they are cut, which queue
-they go to, and what the logs say about each.
+"""The queue: pending ledger rows taken in batches, the unit of work a worker takes — which
+rows are ready to go, how they are cut, which queue they go to.
 
 A breaking alert's batches are urgent: they go to the queue every worker takes from first
 (alerts.tasks.app), so an alert does not wait behind the morning's digests. Rows that are
@@ -8,18 +8,20 @@ queued again (lost messages, retries) are sorted by send the same way.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from alerts.logs import log_context
-from alerts.models import Delivery
+from alerts.ledger.states import not_held
+from alerts.models import Delivery, DeliveryStatus
 
 # Ids per look-up: well under every database's limit of bound parameters.
 _LOOKUP_CHUNK = 1000
+# A queued batch that has not been claimed after this long is queued again (lost message).
+REQUEUE_AFTER = timedelta(minutes=10)
 
 
 class Publish(Protocol):
@@ -61,31 +63,37 @@ def queue_rows(
     return handed
 
 
-@contextmanager
-def batch_log_context(session: Session, ids: Sequence[int]) -> Iterator[None]:
-    """Name the batch in every line logged inside the block: its send (edition slug, issue
-    or alert id) and its first and last delivery id and size.
+def claim_queue(
+    session: Session,
+    *,
+    now: datetime,
+    batch_size: int,
+    requeue_after: timedelta = REQUEUE_AFTER,
+    issue_id: int | None = None,
+    alert_id: int | None = None,
+) -> list[list[int]]:
+    """Ids of pending rows ready to go (of one issue or alert, or all), in batches,
+    stamped so they are not queued twice. Rows of paused or cancelled issues stay.
 
-    A batch normally holds rows of one send; for one that does not (queued by an older
-    version), the edition lists each slug and the issue and alert ids are left out.
+    A batch whose message is lost (broker restart, killed worker) is queued again after
+    `requeue_after`; claiming in `send_batch` makes a duplicate queue entry harmless.
+    Does not commit.
     """
-    if not ids:
-        yield
-        return
-    sends = session.execute(
-        select(Delivery.edition, Delivery.issue_id, Delivery.alert_id)
-        .where(Delivery.id.in_(ids))
-        .distinct()
-    ).all()
-    editions = sorted({edition for edition, _, _ in sends})
-    issues = {issue_id for _, issue_id, _ in sends}
-    alerts = {alert_id for _, _, alert_id in sends}
-    with log_context(
-        edition=",".join(editions) or None,
-        issue_id=issues.pop() if len(issues) == 1 else None,
-        alert_id=alerts.pop() if len(alerts) == 1 else None,
-        first_delivery_id=min(ids),
-        last_delivery_id=max(ids),
-        batch_size=len(ids),
-    ):
-        yield
+    query = select(Delivery.id).where(
+        Delivery.status == DeliveryStatus.PENDING,
+        or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
+        not_held(),
+    )
+    if issue_id is not None:
+        query = query.where(Delivery.issue_id == issue_id)
+    if alert_id is not None:
+        query = query.where(Delivery.alert_id == alert_id)
+    ready = session.scalars(query.order_by(Delivery.id)).all()
+    for offset in range(0, len(ready), _LOOKUP_CHUNK):
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(ready[offset : offset + _LOOKUP_CHUNK]))
+            .values(next_attempt_at=now + requeue_after)
+            .execution_options(synchronize_session=False)
+        )
+    return [list(ready[i : i + batch_size]) for i in range(0, len(ready), batch_size)]

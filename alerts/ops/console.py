@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Integer, cast, func, select
 from sqlalchemy.orm import Session
 
-from alerts.editions.issues import Progress, progress
+from alerts.ledger.states import Progress, progress
 from alerts.models import (
     BreakingAlert,
     Delivery,

@@ -24,8 +24,8 @@ from sqlalchemy import ColumnElement, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from alerts.delivery.sending import UNKNOWN_REPLY
-from alerts.editions.issues import not_held
 from alerts.ledger.outcomes import UNKNOWN_OUTCOME
+from alerts.ledger.states import not_held
 from alerts.logs import mask_addresses
 from alerts.models import Delivery, DeliveryStatus
 from subscribers.models import Subscriber

@@ -48,7 +48,7 @@ LATENCY_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600
 REPLY_CLASSES = ("2xx", "4xx", "5xx", "none")
 _BOUNCES = {FeedbackKind.HARD_BOUNCE: "hard", FeedbackKind.SOFT_BOUNCE: "soft"}
 _WAITING = (DeliveryStatus.PENDING, DeliveryStatus.CLAIMED)
-# A send's counts as alerts.editions.issues.Progress names them (`pending` includes `claimed`).
+# A send's counts as alerts.ledger.states.Progress names them (`pending` includes `claimed`).
 SEND_STATES = ("pending", "sending", "sent", "failed", "suppressed", "cancelled", "skipped")
 
 

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from celery import Celery
 
 from alerts.config import Settings
-from alerts.ledger.batches import Publish
+from alerts.ledger.queue import Publish
 from alerts.tasks.app import SEND_BATCH, create_celery, queue_for
 
 

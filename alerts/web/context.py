@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from alerts.delivery.notices import send_notice
 from alerts.errors import DeliveryError
 from alerts.jobs import send_queued_batch
-from alerts.ledger.batches import Publish
+from alerts.ledger.queue import Publish
 from alerts.mail.notices import Notice
 from alerts.runtime import Runtime
 from alerts.web.ratelimit import (

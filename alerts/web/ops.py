@@ -19,7 +19,7 @@ from alerts.audit import PAGE_SIZE, read, record, user_actor
 from alerts.charts import minute_chart
 from alerts.errors import AlertError, IssueError
 from alerts.jobs import change_alert, change_issue
-from alerts.ledger.batches import queue_rows
+from alerts.ledger.queue import queue_rows
 from alerts.models import AuditEvent, Role
 from alerts.ops.console import per_minute
 from alerts.ops.failures import retry_failures

@@ -4,7 +4,7 @@ import io
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 import subscribers.csv_io
@@ -20,6 +20,7 @@ from subscribers.models import (
     subscriber_topics,
 )
 from subscribers.services import Origin, add_subscriber, suppress
+from tests.support.rows import count_rows
 
 KEY = "hash-key"
 NOW = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
@@ -35,10 +36,6 @@ def run_import(session: Session, text: str, *, confirmed: bool = False) -> Impor
 
 def readers(session: Session) -> dict[str, Subscriber]:
     return {reader.email: reader for reader in session.scalars(select(Subscriber))}
-
-
-def count(session: Session, model: type[object]) -> int:
-    return session.scalar(select(func.count()).select_from(model)) or 0
 
 
 def test_good_rows_are_created_pending_with_their_preferences(session: Session) -> None:
@@ -126,7 +123,7 @@ def test_bad_rows_are_reported_by_line_and_leave_nothing_behind(session: Session
     ]
     assert (report.created, report.skipped) == (2, 0)
     assert set(readers(session)) == {"good1@example.com", "good2@example.com"}
-    assert count(session, ConsentEvent) == 2
+    assert count_rows(session, ConsentEvent) == 2
     assert set(session.scalars(select(Topic.slug))) == {"business"}
 
 
@@ -170,7 +167,7 @@ def test_known_addresses_and_repeats_in_the_file_are_skipped(session: Session) -
     )
     assert found["ed@example.com"].status is SubscriberStatus.PENDING
     assert (found["fay@example.com"].name, found["fay@example.com"].send_hour) == ("Fay", 8)
-    assert count(session, ConsentEvent) == 2  # Ed's form subscription and Fay's import
+    assert count_rows(session, ConsentEvent) == 2  # Ed's form subscription and Fay's import
 
 
 def test_suppressed_address_is_refused(session: Session) -> None:
@@ -204,7 +201,7 @@ def test_a_row_failing_after_its_writes_is_rolled_back_alone(
         "line 3: topics: refused after the row was written"
     ]
     assert set(readers(session)) == {"early@example.com", "last@example.com"}
-    assert count(session, ConsentEvent) == 2
+    assert count_rows(session, ConsentEvent) == 2
     assert set(session.scalars(select(Topic.slug))) == {"sport"}
 
 
@@ -272,7 +269,7 @@ def test_files_that_are_not_subscriber_csv_are_refused_whole(
     with pytest.raises(CsvFormatError) as caught:
         import_csv(session, io.StringIO(text, newline=""), confirmed=True, hash_key=KEY)
     assert str(caught.value) == message
-    assert count(session, Subscriber) == 0
+    assert count_rows(session, Subscriber) == 0
 
 
 def test_bytes_that_are_not_utf8_are_refused_whole(session: Session) -> None:
@@ -334,7 +331,7 @@ def test_export_then_import_into_an_empty_store_gives_back_the_same_readers(
         session.execute(delete(table))
     session.commit()
     session.expunge_all()
-    assert count(session, Subscriber) == 0
+    assert count_rows(session, Subscriber) == 0
 
     exported.seek(0)
     report = run_import(session, exported.getvalue(), confirmed=True)

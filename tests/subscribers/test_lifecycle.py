@@ -36,6 +36,7 @@ from subscribers.models import (
 )
 from subscribers.services import Origin, add_subscriber, is_suppressed
 from subscribers.topics import ensure_topics
+from tests.support.rows import count_rows
 
 KEY = "lifecycle-hash-key"
 NOW = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
@@ -64,10 +65,6 @@ def _request(session: Session, email: str, preferences: Preferences | None = Non
 
 def _events(session: Session) -> list[ConsentEvent]:
     return list(session.scalars(select(ConsentEvent).order_by(ConsentEvent.id)))
-
-
-def _count(session: Session, model: type[object]) -> int:
-    return int(session.scalar(select(func.count()).select_from(model)) or 0)
 
 
 @pytest.fixture
@@ -143,7 +140,7 @@ def test_pending_reader_asking_again_takes_the_new_choices(session: Session) -> 
     reader = session.get(Subscriber, first.subscriber_id)
     assert reader is not None
     assert (reader.topic_slugs, reader.send_hour, reader.timezone) == (["chip-shortage"], 9, "UTC")
-    assert _count(session, Subscriber) == 1
+    assert count_rows(session, Subscriber) == 1
     assert [e.kind for e in _events(session)] == [ConsentKind.SUBSCRIBE, ConsentKind.SUBSCRIBE]
 
 
@@ -220,7 +217,7 @@ def test_suppressed_address_is_sent_nothing_and_nothing_is_stored(session: Sessi
     signup = _request(session, "Ada@Example.com")
     session.commit()
     assert (signup.result, signup.subscriber_id) == (SignupResult.NOTHING, None)
-    assert _count(session, Subscriber) == 0
+    assert count_rows(session, Subscriber) == 0
     assert len(_events(session)) == events
 
 
@@ -231,8 +228,8 @@ def test_unknown_topic_is_refused_before_anything_is_stored(session: Session) ->
     assert error.value.field == "topics"
     assert "no-such-topic" in error.value.reason
     session.rollback()
-    assert _count(session, Subscriber) == 0
-    assert _count(session, ConsentEvent) == 0
+    assert count_rows(session, Subscriber) == 0
+    assert count_rows(session, ConsentEvent) == 0
 
 
 @pytest.mark.parametrize(
@@ -242,7 +239,7 @@ def test_invalid_address_is_refused(session: Session, address: str) -> None:
     with pytest.raises(InvalidEmail):
         _request(session, address)
     session.rollback()
-    assert _count(session, Subscriber) == 0
+    assert count_rows(session, Subscriber) == 0
 
 
 # --- confirm ---------------------------------------------------------------------------
@@ -445,7 +442,7 @@ def test_erase_keeps_only_a_keyed_hash(session: Session, reader: Subscriber) -> 
     session.expunge_all()
 
     assert session.get(Subscriber, reader_id) is None
-    assert _count(session, Delivery) == 0
+    assert count_rows(session, Delivery) == 0
     assert session.scalar(select(func.count()).select_from(subscriber_topics)) == 0
     [suppression] = session.scalars(select(Suppression)).all()
     assert suppression.email_hash == email_hash("ada@example.com", KEY)

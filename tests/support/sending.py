@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from alerts.editions.schedules import EditionInput, create_edition
 from alerts.feeds.articles import ArticleInput, upsert_articles
 from alerts.jobs import StartedSend, send_now, send_queued_batch, start_alert
-from alerts.models import Delivery, Edition
+from alerts.models import Click, Delivery, Edition
 from alerts.runtime import Runtime
 from subscribers.models import Frequency, Subscriber
 from subscribers.services import Origin, add_subscriber
@@ -125,6 +125,12 @@ def delivery_of(session: Session, email: str) -> Delivery:
     delivery = session.scalar(select(Delivery).join(Subscriber).where(Subscriber.email == email))
     assert delivery is not None, f"no delivery for {email}"
     return delivery
+
+
+def recorded_clicks(session: Session) -> list[Click]:
+    """Every click recorded so far, oldest first (fresh from the database)."""
+    session.expire_all()
+    return list(session.scalars(select(Click).order_by(Click.id)))
 
 
 _HREF = re.compile(r'href="([^"]+)"')

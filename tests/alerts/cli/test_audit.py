@@ -4,18 +4,12 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from click.testing import CliRunner, Result
 
 from alerts import audit
 from alerts.cli import main
 from alerts.db import make_engine, make_session_factory
 from tests.factories import utc
-
-
-@pytest.fixture
-def env(database_url: str) -> dict[str, str]:
-    return {"DATABASE_URL": database_url, "REDIS_URL": "", "PASSWORD_HASH_COST": "fast"}
 
 
 def _run(env: dict[str, str], *arguments: str) -> Result:

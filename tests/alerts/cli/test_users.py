@@ -17,11 +17,6 @@ from tests.factories import utc
 PASSWORD = "correct horse battery staple"
 
 
-@pytest.fixture
-def env(database_url: str) -> dict[str, str]:
-    return {"DATABASE_URL": database_url, "REDIS_URL": "", "PASSWORD_HASH_COST": "fast"}
-
-
 def _run(env: dict[str, str], *arguments: str, input: str | None = None) -> Result:
     return CliRunner().invoke(main, list(arguments), env=env, input=input)
 

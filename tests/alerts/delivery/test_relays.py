@@ -15,14 +15,8 @@ from alerts.delivery.relays import (
     relay_transport,
 )
 from alerts.delivery.transports import transport_from_url
-from alerts.mail.mime import Envelope
+from tests.alerts.delivery.envelopes import numbered_envelope
 from tests.support.smtp_server import RecordingSMTPServer
-
-MESSAGE = b"From: a@example.com\r\nTo: b@example.com\r\nSubject: hi\r\n\r\nhello\r\n"
-
-
-def _envelope(number: int) -> Envelope:
-    return Envelope("a@example.com", f"r{number}@example.com", MESSAGE, f"<{number}@example.com>")
 
 
 def test_a_batch_goes_to_the_first_relay_that_answers(smtp_server: RecordingSMTPServer) -> None:
@@ -30,7 +24,7 @@ def test_a_batch_goes_to_the_first_relay_that_answers(smtp_server: RecordingSMTP
     assert isinstance(transport, FailoverTransport)
     with transport.connect() as connection:
         for number in range(3):
-            connection.send(_envelope(number))
+            connection.send(numbered_envelope(number))
     assert [m.recipients[0] for m in smtp_server.messages] == [
         "r0@example.com",
         "r1@example.com",
@@ -68,7 +62,7 @@ def test_workers_share_one_budget_per_relay(
     granted: list[int] = []
     with transports[0].connect() as first, transports[1].connect() as second:
         for number in range(30):
-            (first if number % 2 else second).send(_envelope(number))
+            (first if number % 2 else second).send(numbered_envelope(number))
             granted.append(int(readings[-1]))
             stamps.append(time.time())
     assert max(Counter(granted).values()) <= 10

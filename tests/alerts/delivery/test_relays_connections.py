@@ -13,15 +13,10 @@ import redis
 from alerts.delivery.relays import ConnectionCappedTransport, RedisConnectionSlots, relay_transport
 from alerts.delivery.transports import transport_from_url
 from alerts.errors import DeliveryError
-from alerts.mail.mime import Envelope
+from tests.alerts.delivery.envelopes import numbered_envelope
 from tests.support.smtp_server import RecordingSMTPServer
 
-MESSAGE = b"From: a@example.com\r\nTo: b@example.com\r\nSubject: hi\r\n\r\nhello\r\n"
 RELAY = "smtp:relay-under-test:25"
-
-
-def _envelope(number: int) -> Envelope:
-    return Envelope("a@example.com", f"r{number}@example.com", MESSAGE, f"<{number}@example.com>")
 
 
 @pytest.fixture
@@ -82,7 +77,7 @@ def test_workers_never_hold_more_connections_than_the_cap(
                     open_now += 1
                     most_open = max(most_open, open_now)
                 time.sleep(hold)
-                connection.send(_envelope(number))
+                connection.send(numbered_envelope(number))
                 with lock:
                     open_now -= 1
         except BaseException as error:  # reported by the main thread
@@ -122,7 +117,7 @@ def test_the_setting_caps_every_relay_of_the_list(
     transport = relay_transport(smtp_server.url, redis_url=redis_url, max_connections=1)
     assert isinstance(transport, ConnectionCappedTransport)
     with transport.connect() as connection:
-        connection.send(_envelope(1))
+        connection.send(numbered_envelope(1))
         # Counted under the relay's one name, the one the ledger and the checks use.
         key = f"newsalerts:relay-connections:smtp:127.0.0.1:{smtp_server.port}"
         assert client.zcard(key) == 1

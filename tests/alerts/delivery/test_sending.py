@@ -14,16 +14,12 @@ from sqlalchemy.orm import Session
 
 from alerts.config import Settings, parse_relay
 from alerts.delivery.relays import relay_transport
-from alerts.delivery.sending import (
-    DEFAULT_LEASE,
-    MAX_ATTEMPTS,
-    claim,
-    send_batch,
-    sweep_stuck,
-)
+from alerts.delivery.sending import MAX_ATTEMPTS, send_batch
 from alerts.delivery.transports import transport_from_url
-from alerts.digests.planning import claim_queue, plan_digests
+from alerts.digests.planning import plan_digests
+from alerts.ledger.claims import DEFAULT_LEASE, claim, sweep_stuck
 from alerts.ledger.outcomes import UNKNOWN_OUTCOME
+from alerts.ledger.queue import claim_queue
 from alerts.mail.digest import DigestComposer
 from alerts.mail.rendering import EmailRenderer, RenderedEmail, default_renderer
 from alerts.mail.verp import parse_verp, verp_address

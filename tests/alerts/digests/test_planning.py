@@ -12,15 +12,9 @@ import pytest
 from sqlalchemy import event, insert, select, text
 from sqlalchemy.orm import ORMExecuteState, Session
 
-from alerts.digests.planning import (
-    REQUEUE_AFTER,
-    PlanResult,
-    claim_queue,
-    plan_digests,
-    plan_in_chunks,
-    selection_for,
-)
+from alerts.digests.planning import PlanResult, plan_digests, plan_in_chunks, selection_for
 from alerts.editions.schedules import ensure_default_editions, get_edition
+from alerts.ledger.queue import REQUEUE_AFTER, claim_queue
 from alerts.models import Cadence, Delivery, DeliveryStatus
 from subscribers.models import Frequency, SubscriberStatus
 from tests.factories import ledger, make_article, make_reader, utc

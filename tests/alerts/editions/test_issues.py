@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy.orm import Session
 
 from alerts.config import Settings
-from alerts.delivery.sending import claim, send_batch
+from alerts.delivery.sending import send_batch
 from alerts.delivery.transports import transport_from_url
-from alerts.digests.planning import claim_queue, plan_digests
+from alerts.digests.planning import plan_digests
 from alerts.editions.issues import (
     cancel,
     drop,
@@ -19,12 +19,14 @@ from alerts.editions.issues import (
     move,
     pause,
     pin,
-    progress,
     resume,
     set_texts,
 )
 from alerts.editions.schedules import get_edition, list_editions
 from alerts.errors import IssueError
+from alerts.ledger.claims import claim
+from alerts.ledger.queue import claim_queue
+from alerts.ledger.states import progress
 from alerts.mail.digest import DigestComposer
 from alerts.mail.rendering import default_renderer
 from alerts.models import DeliveryStatus, Issue, IssueStatus

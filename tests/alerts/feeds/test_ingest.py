@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts.demo.run import SAMPLE_FEED
@@ -16,6 +16,7 @@ from alerts.feeds.ingest import SourceResult, SourceStatus, ingest_source
 from alerts.models import Article, FeedSource
 from subscribers.models import Topic
 from tests.support.feed_server import FeedServer, Route
+from tests.support.rows import count_rows
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
@@ -30,20 +31,16 @@ FEED = """<?xml version="1.0" encoding="utf-8"?>
 """
 
 
-def count(session: Session, model: type[object]) -> int:
-    return session.scalar(select(func.count()).select_from(model)) or 0
-
-
 def test_ingest_bundled_sample_feed_from_a_path(session: Session) -> None:
     result = ingest_source(session, str(SAMPLE_FEED), now=NOW)
     assert result == SourceResult(str(SAMPLE_FEED), SourceStatus.INGESTED, created=40)
-    assert count(session, Article) == 40
-    assert count(session, Topic) == 8
+    assert count_rows(session, Article) == 40
+    assert count_rows(session, Topic) == 8
     sections = set(session.scalars(select(Article.section)))
     assert sections == {"Business", "Politics", "Tech", "Science", "Sport", "World"}
     again = ingest_source(session, str(SAMPLE_FEED), now=NOW + timedelta(hours=1))
     assert (again.created, again.updated, again.unchanged) == (0, 0, 40)
-    assert count(session, Article) == 40
+    assert count_rows(session, Article) == 40
     assert again.describe().endswith(": 0 new, 0 updated, 40 unchanged")
 
 
@@ -77,8 +74,8 @@ def test_a_bad_item_writes_nothing(session: Session, tmp_path: Path) -> None:
     path.write_text(broken, encoding="utf-8")
     with pytest.raises(FeedError, match=r"item 2 .*has no link"):
         ingest_source(session, str(path), now=NOW)
-    assert count(session, Article) == 0
-    assert count(session, Topic) == 0
+    assert count_rows(session, Article) == 0
+    assert count_rows(session, Topic) == 0
 
 
 def test_ingest_over_http_with_conditional_get(session: Session, feed_server: FeedServer) -> None:
@@ -104,7 +101,7 @@ def test_ingest_over_http_with_conditional_get(session: Session, feed_server: Fe
     )
     third = ingest_source(session, url, now=later)
     assert (third.created, third.updated, third.unchanged) == (0, 1, 1)
-    assert count(session, Article) == 2
+    assert count_rows(session, Article) == 2
     titles = set(session.scalars(select(Article.title)))
     assert titles == {"Debate, updated", "Reservoirs at record low"}
     assert session.scalars(select(FeedSource)).one().etag == '"v2"'
@@ -117,14 +114,14 @@ def test_http_404_is_a_feed_error_and_writes_nothing(
     with pytest.raises(FeedError, match="HTTP 404") as caught:
         ingest_source(session, url, now=NOW)
     assert caught.value.source == url
-    assert count(session, FeedSource) == 0
+    assert count_rows(session, FeedSource) == 0
 
 
 def test_a_slow_server_times_out(session: Session, feed_server: FeedServer) -> None:
     url = feed_server.serve("/slow.xml", Route(FEED.format(title="x").encode(), delay=10))
     with pytest.raises(FeedError, match=r"timed out after 0.3 s"):
         ingest_source(session, url, now=NOW, timeout=0.3)
-    assert count(session, Article) == 0
+    assert count_rows(session, Article) == 0
 
 
 def test_malformed_feed_over_http_keeps_the_old_validators(
@@ -136,4 +133,4 @@ def test_malformed_feed_over_http_keeps_the_old_validators(
     with pytest.raises(FeedError, match=re.escape(f"{url}: line 1: no element found")):
         ingest_source(session, url, now=NOW)
     assert session.scalars(select(FeedSource)).one().etag == '"v1"'
-    assert count(session, Article) == 2
+    assert count_rows(session, Article) == 2

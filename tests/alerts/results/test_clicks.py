@@ -11,7 +11,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from alerts.config import Settings, load_settings
-from alerts.db import make_session_factory
 from alerts.models import Article, Click, Delivery, DeliveryStatus
 from alerts.results.clicks import SCANNER_GRACE, follow_click, record_open, scanner_reason
 from alerts.runtime import Runtime
@@ -19,7 +18,13 @@ from subscribers.database import utcnow
 from subscribers.lifecycle import erase
 from subscribers.models import Subscriber
 from subscribers.services import Origin
-from tests.support.sending import add_reader, add_stories, send_issue, tracked_edition
+from tests.support.sending import (
+    add_reader,
+    add_stories,
+    recorded_clicks,
+    send_issue,
+    tracked_edition,
+)
 from tests.support.smtp_server import RecordingSMTPServer
 
 CHROME = (
@@ -91,12 +96,6 @@ def runtime(send_settings: Settings) -> Iterator[Runtime]:
     runtime.close()
 
 
-@pytest.fixture
-def db(runtime: Runtime) -> Iterator[Session]:
-    with make_session_factory(runtime.engine)() as session:
-        yield session
-
-
 def _sent(
     runtime: Runtime, db: Session, *, clicks: bool = True, opens: bool = False
 ) -> tuple[Delivery, list[int], datetime]:
@@ -113,11 +112,6 @@ def _sent(
     return delivery, stories, delivery.sent_at + timedelta(minutes=5)
 
 
-def _clicks(db: Session) -> list[Click]:
-    db.expire_all()
-    return list(db.scalars(select(Click).order_by(Click.id)))
-
-
 def test_a_readers_click_goes_to_the_article_at_that_position_and_is_recorded(
     runtime: Runtime, db: Session
 ) -> None:
@@ -132,7 +126,7 @@ def test_a_readers_click_goes_to_the_article_at_that_position_and_is_recorded(
         article = db.get(Article, delivery.article_ids[position - 1])
         assert article is not None and followed.url == article.url
     db.commit()
-    recorded = _clicks(db)
+    recorded = recorded_clicks(db)
     assert [(c.position, c.article_id) for c in recorded] == [
         (p, delivery.article_ids[p - 1]) for p in (1, 2, 3, 2)
     ]
@@ -156,7 +150,7 @@ def test_scanners_are_redirected_but_not_recorded(runtime: Runtime, db: Session)
         assert followed.url.startswith("https://news.example.com/")
         assert not followed.recorded and followed.scanner
     db.commit()
-    assert _clicks(db) == []
+    assert recorded_clicks(db) == []
 
 
 @pytest.mark.parametrize("position", [0, 4, -1, 10**6])
@@ -198,7 +192,7 @@ def test_without_click_tracking_links_still_lead_on_but_nothing_is_recorded(
     )
     assert followed is not None and not followed.recorded
     db.commit()
-    assert _clicks(db) == []
+    assert recorded_clicks(db) == []
 
 
 def test_an_open_is_recorded_once_and_only_when_the_edition_tracks_opens(
@@ -226,7 +220,7 @@ def test_clicks_go_with_the_reader_when_the_reader_is_erased(runtime: Runtime, d
     follow_click(db, delivery_id=delivery.id, position=1, method="GET", user_agent=CHROME,
                  now=later)  # fmt: skip
     db.commit()
-    assert len(_clicks(db)) == 1
+    assert len(recorded_clicks(db)) == 1
     reader = db.get(Subscriber, delivery.subscriber_id)
     assert reader is not None
     erase(db, reader, hash_key="test-hash-key", origin=Origin("test"))

@@ -18,7 +18,6 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from alerts.config import Settings, load_settings
-from alerts.db import make_session_factory
 from alerts.editions.issues import find_issue, issue_for
 from alerts.models import (
     Article,
@@ -73,12 +72,6 @@ def runtime(
     runtime = Runtime.from_settings(settings)
     yield runtime
     runtime.close()
-
-
-@pytest.fixture
-def db(runtime: Runtime) -> Iterator[Session]:
-    with make_session_factory(runtime.engine)() as session:
-        yield session
 
 
 @dataclass

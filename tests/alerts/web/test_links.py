@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 from alerts.config import Settings
 from alerts.delivery.sending import send_batch
 from alerts.delivery.transports import transport_from_url
-from alerts.digests.planning import claim_queue, plan_digests
+from alerts.digests.planning import plan_digests
+from alerts.ledger.queue import claim_queue
 from alerts.models import Delivery, DeliveryStatus
 from alerts.web.context import WORDING_VERSION
 from subscribers.addresses import email_hash
