@@ -1,5 +1,6 @@
 """Fixtures for the web app: a real database (both backends), a real Redis for rate limits,
-a real SMTP server for the emails the pages send, and a live HTTP server for browsers."""
+a real SMTP server for the emails the pages send, and a live HTTP server with a real
+headless Chromium for the browser tests."""
 
 from __future__ import annotations
 
@@ -11,16 +12,20 @@ import pytest
 import redis
 from flask import Flask
 from flask.testing import FlaskClient
+from playwright.sync_api import Browser, sync_playwright
 from sqlalchemy.orm import Session
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from alerts.config import Settings, load_settings
+from alerts.models import Role
 from alerts.web.app import create_app
 from alerts.web.context import SENDING_THREAD
+from subscribers.topics import ensure_topics
+from tests.alerts.web.app_support import BASE_URL, EDITOR, PUBLISHER, SECRET, app_session
+from tests.alerts.web.browser import CHROMIUM, launch_chromium
 from tests.support.sending import app_runtime
 from tests.support.smtp_server import RecordingSMTPServer, free_port
-
-PUBLISHER = "https://news.example.com"
+from tests.support.staff import signed_in_client
 
 
 @pytest.fixture
@@ -34,8 +39,8 @@ def web_settings(
     return load_settings(
         database_url=database_url,
         smtp_url=smtp_server.url,
-        secret_key="web-test-secret-key-0123456789abcdef",
-        base_url="https://alerts.example.com",
+        secret_key=SECRET,
+        base_url=BASE_URL,
         allowed_origins=PUBLISHER,
         form_min_seconds=0,
         password_hash_cost="fast",
@@ -67,13 +72,20 @@ def client(app: Flask) -> FlaskClient:
 
 
 @pytest.fixture
-def live_server(app: Flask) -> Iterator[str]:
-    """The app on a free loopback port, for a real browser."""
-    port = free_port()
-    server: BaseWSGIServer = make_server("127.0.0.1", port, app, threaded=True)
+def app_port() -> int:
+    """The free loopback port `live_server` listens on. Settings whose public URL must lead
+    back to the live server (links in emails, a session cookie that is not Secure-only) ask
+    for it too."""
+    return free_port()
+
+
+@pytest.fixture
+def live_server(app: Flask, app_port: int) -> Iterator[str]:
+    """The app on `app_port`, for a real browser."""
+    server: BaseWSGIServer = make_server("127.0.0.1", app_port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{port}"
+    yield f"http://127.0.0.1:{app_port}"
     server.shutdown()
     thread.join(timeout=5)
 
@@ -83,3 +95,38 @@ def db(app: Flask) -> Iterator[Session]:
     """A session on the app's database, for arranging and checking what views did."""
     with app_runtime(app).sessions() as session:
         yield session
+
+
+@pytest.fixture
+def editor(app: Flask) -> FlaskClient:
+    """A test client signed in as a new editor, EDITOR."""
+    return signed_in_client(app, Role.EDITOR, EDITOR)
+
+
+@pytest.fixture
+def topics(app: Flask) -> None:
+    """Two topics a reader can choose on the sign-up form."""
+    with app_session(app) as session:
+        ensure_topics(session, ["Harbour City election", "Chip shortage"])
+        session.commit()
+
+
+@pytest.fixture
+def limits(redis_url: str) -> redis.Redis:
+    """The Redis the app keeps its rate limits in (`web_settings` empties it first)."""
+    return redis.Redis.from_url(redis_url)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's headless Chromium, driven by Playwright: one per test module."""
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing: the browser tests need Debian's Chromium. "
+            "Install it with `apt-get install chromium` (.ci/run does this in CI).",
+            pytrace=False,
+        )
+    with sync_playwright() as playwright:
+        chromium = launch_chromium(playwright)
+        yield chromium
+        chromium.close()

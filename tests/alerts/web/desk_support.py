@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, timedelta
 
 from flask import Flask
@@ -16,19 +14,13 @@ from werkzeug.test import TestResponse
 
 from alerts.digests.selection import local_today
 from alerts.editions.schedules import ensure_default_editions
-from alerts.models import Article, AuditEvent, Delivery, DeliveryStatus
+from alerts.models import Article, AuditEvent, Delivery
 from subscribers.database import utcnow
 from subscribers.models import Subscriber
+from tests.alerts.web.app_support import app_session
 from tests.support.builders import articles, reader
+from tests.support.ledger import UNFINISHED
 from tests.support.staff import csrf_token
-
-UNFINISHED = (DeliveryStatus.PENDING, DeliveryStatus.CLAIMED, DeliveryStatus.SENDING)
-
-
-@contextmanager
-def store(app: Flask) -> Iterator[Session]:
-    with app.extensions["newsalerts"].runtime.session() as session:
-        yield session
 
 
 def today(app: Flask) -> date:
@@ -41,7 +33,7 @@ def newsroom(app: Flask) -> dict[str, int]:
     ann follows climate, bob follows business, cat follows nothing (gets everything).
     """
     now = utcnow()
-    with store(app) as session:
+    with app_session(app) as session:
         ensure_default_editions(session, now=now)
         reader(session, "ann@example.com", topics=("climate",))
         reader(session, "bob@example.com", topics=("business",))
@@ -77,7 +69,7 @@ def follow(client: FlaskClient, answer: TestResponse) -> str:
 
 def rows(app: Flask) -> dict[str, Delivery]:
     """Ledger rows by reader address (one edition in play)."""
-    with store(app) as session:
+    with app_session(app) as session:
         found = session.execute(
             select(Subscriber.email, Delivery).join(
                 Subscriber, Subscriber.id == Delivery.subscriber_id
@@ -100,7 +92,7 @@ def settle(app: Flask, timeout: float = 30.0) -> dict[str, Delivery]:
 
 
 def audit_actions(app: Flask) -> list[str]:
-    with store(app) as session:
+    with app_session(app) as session:
         return list(session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))
 
 

@@ -19,7 +19,6 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from alerts.config import Settings, load_settings
@@ -32,11 +31,9 @@ from subscribers.errors import InvalidEmail
 from subscribers.models import ConsentEvent, Subscriber, SubscriberStatus
 from subscribers.services import Origin, add_subscriber
 from subscribers.tokens import Purpose, TokenSigner
-from subscribers.topics import ensure_topics
+from tests.alerts.web.app_support import PUBLISHER, SECRET, app_session, count_app_rows
 from tests.support.smtp_server import RecordingSMTPServer
 
-PUBLISHER = "https://news.example.com"
-SECRET = "web-test-secret-key-0123456789abcdef"
 PAYLOADS = (
     "<script>alert(1)</script>",
     '"><img src=x onerror=alert(1)>',
@@ -50,17 +47,6 @@ HYPOTHESIS = settings(
 
 
 # --- helpers ---------------------------------------------------------------------------
-
-
-def _session(app: Flask) -> Session:
-    session = app.extensions["newsalerts"].runtime.sessions()
-    assert isinstance(session, Session)
-    return session
-
-
-def _count(app: Flask, model: type[Any]) -> int:
-    with _session(app) as session:
-        return int(session.scalar(select(func.count()).select_from(model)) or 0)
 
 
 def _valid_address(raw: object) -> str | None:
@@ -96,18 +82,6 @@ def _assert_safe_html(response: TestResponse) -> None:
         assert not [name for name, _ in attrs if name.startswith("on")], (tag, attrs)
         if tag == "script":
             assert [name for name, _ in attrs] == ["nonce"], attrs
-
-
-@pytest.fixture
-def limits(redis_url: str) -> redis.Redis:
-    return redis.Redis.from_url(redis_url)
-
-
-@pytest.fixture
-def topics(app: Flask) -> None:
-    with _session(app) as session:
-        ensure_topics(session, ["Harbour City election", "Chip shortage"])
-        session.commit()
 
 
 # --- hostile strings, property-based ---------------------------------------------------
@@ -294,7 +268,7 @@ def test_link_pages_survive_hostile_tokens(
 
 def _reader(app: Flask, email: str) -> tuple[int, SubscriberStatus, int]:
     """Create the reader once; return (id, status, consent events) to compare states."""
-    with _session(app) as session:
+    with app_session(app) as session:
         row = session.scalar(select(Subscriber).where(Subscriber.email == email))
         if row is None:
             row = add_subscriber(
@@ -327,7 +301,7 @@ def test_preferences_handler_survives_hostile_strings(
     token = TokenSigner([SECRET]).sign(Purpose.PREFERENCES, reader_id)
     path = f"/preferences/{token}"
     csrf = app.extensions["newsalerts"].guard.csrf_token("preferences", token)
-    with _session(app) as session:
+    with app_session(app) as session:
         before = session.get(Subscriber, reader_id)
         assert before is not None
         state = (before.topic_slugs, before.frequency, before.send_hour, before.timezone)
@@ -337,7 +311,7 @@ def test_preferences_handler_survives_hostile_strings(
     assert answer.status_code in (303, 413, 422)
     _assert_safe_html(answer)
     if answer.status_code != 303:
-        with _session(app) as session:
+        with app_session(app) as session:
             after = session.get(Subscriber, reader_id)
             assert after is not None
             assert (after.topic_slugs, after.frequency, after.send_hour, after.timezone) == state
@@ -365,7 +339,7 @@ def test_invalid_json_is_a_client_error(
         "error": {"field": None, "message": "Send a JSON object with an email field."}
     }
     assert smtp_server.messages == []
-    assert _count(app, Subscriber) == 0
+    assert count_app_rows(app, Subscriber) == 0
 
 
 @pytest.mark.parametrize(
@@ -386,7 +360,7 @@ def test_json_that_is_not_an_object_is_refused(
     assert answer.status_code == 400
     assert answer.get_json()["error"]["field"] is None
     assert smtp_server.messages == []
-    assert _count(app, Subscriber) == 0
+    assert count_app_rows(app, Subscriber) == 0
 
 
 @pytest.mark.parametrize(
@@ -425,7 +399,7 @@ def test_oversize_body_is_413(
         assert answer.mimetype == "text/html"
         assert "That was more data than a sign-up form sends." in answer.get_data(as_text=True)
     assert smtp_server.messages == []
-    assert _count(app, Subscriber) == 0
+    assert count_app_rows(app, Subscriber) == 0
 
 
 def test_oversize_multipart_and_one_click_are_413(app: Flask, client: FlaskClient) -> None:
@@ -450,7 +424,7 @@ def test_control_characters_in_headers_are_stored_safely(
         headers={"User-Agent": "bot\x00/1.0", "Referer": "https://x.test/\x00"},
     )
     assert answer.status_code == 202
-    with _session(app) as session:
+    with app_session(app) as session:
         event = session.scalar(select(ConsentEvent))
         assert event is not None
         assert event.user_agent is not None and "\x00" not in event.user_agent
@@ -480,7 +454,7 @@ def test_simultaneous_sign_ups_of_one_address_both_succeed(
     def apply_after_another_request_won(subscriber: Subscriber, *args: Any) -> None:
         if subscriber.id is None and not raced.is_set():
             raced.set()
-            with _session(app) as other:
+            with app_session(app) as other:
                 add_subscriber(
                     other, email=subscriber.email, origin=Origin("other"), hash_key=SECRET
                 )
@@ -494,7 +468,7 @@ def test_simultaneous_sign_ups_of_one_address_both_succeed(
     assert raced.is_set()
     assert answer.status_code == 200
     assert b"Check your inbox" in answer.data
-    assert _count(app, Subscriber) == 1
+    assert count_app_rows(app, Subscriber) == 1
     assert [m.recipients for m in smtp_server.messages] == [["ada@example.com"]]
 
 
@@ -527,7 +501,7 @@ def test_over_the_ip_limit_gets_429_with_retry_after(
     assert answer.status_code == 429
     assert 0 < int(answer.headers["Retry-After"]) <= IP_WINDOW
     assert smtp_server.messages == []
-    assert _count(app, Subscriber) == 0
+    assert count_app_rows(app, Subscriber) == 0
     ttl = limits.ttl("newsalerts:limit:ip:127.0.0.1")
     assert 0 < ttl <= IP_WINDOW
 
@@ -639,7 +613,7 @@ def _pages(app: Flask, client: FlaskClient) -> list[tuple[str, TestResponse]]:
 
 
 def add_pending(app: Flask, email: str) -> int:
-    with _session(app) as session:
+    with app_session(app) as session:
         row = add_subscriber(session, email=email, origin=Origin("test"), hash_key=SECRET)
         session.commit()
         return row.id

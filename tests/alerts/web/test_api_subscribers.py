@@ -14,7 +14,6 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from alerts.access.tokens import create_token
 from alerts.models import AuditEvent
@@ -23,6 +22,7 @@ from subscribers.database import utcnow
 from subscribers.models import ConsentEvent, Subscriber, SubscriberStatus
 from subscribers.services import is_suppressed
 from subscribers.topics import ensure_topics
+from tests.alerts.web.app_support import app_session
 from tests.support.smtp_server import RecordingSMTPServer
 
 READER = {
@@ -40,14 +40,8 @@ HYPOTHESIS = settings(
 )
 
 
-def _session(app: Flask) -> Session:
-    session = app.extensions["newsalerts"].runtime.sessions()
-    assert isinstance(session, Session)
-    return session
-
-
 def _token(app: Flask, name: str, **options: Any) -> str:
-    with _session(app) as session:
+    with app_session(app) as session:
         ensure_topics(session, ["Business", "Chip shortage"])
         value = create_token(session, name=name, now=utcnow(), **options)
         session.commit()
@@ -73,7 +67,7 @@ def _post(client: FlaskClient, body: Any, token: str | None) -> Any:
 
 
 def _reader(app: Flask, email: str = "ada@example.com") -> Subscriber | None:
-    with _session(app) as session:
+    with app_session(app) as session:
         return session.scalar(select(Subscriber).where(Subscriber.email == email))
 
 
@@ -122,7 +116,7 @@ def test_double_opt_in_sends_the_confirmation(
     # Again, now that the address is known: the same answer, nothing told away.
     again = _post(client, READER, token)
     assert (again.status_code, again.json) == (202, answer.json)
-    with _session(app) as session:
+    with app_session(app) as session:
         events = session.scalars(select(AuditEvent).where(AuditEvent.actor == "token:cms")).all()
         assert [event.action for event in events] == ["subscriber.requested"] * 2
         event = events[0]
@@ -170,7 +164,7 @@ def test_delete_erases_the_reader(app: Flask, client: FlaskClient, token: str) -
     assert answer.status_code == 204 and answer.data == b""
     assert _reader(app) is None
     settings = app.extensions["newsalerts"].runtime.settings
-    with _session(app) as session:
+    with app_session(app) as session:
         assert is_suppressed(session, "ada@example.com", hash_key=settings.secret_key)
         actions = session.scalars(
             select(AuditEvent.action).where(AuditEvent.actor == "token:cms").order_by(AuditEvent.id)
@@ -242,11 +236,6 @@ JSON_VALUE = st.recursive(
 )
 FIELD_NAMES = sorted(FIELDS)
 BODY = st.one_of(st.dictionaries(st.sampled_from(FIELD_NAMES), JSON_VALUE), JSON_VALUE)
-
-
-@pytest.fixture
-def limits(redis_url: str) -> redis.Redis:
-    return redis.Redis.from_url(redis_url)
 
 
 @HYPOTHESIS

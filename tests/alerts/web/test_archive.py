@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from alerts.editions.issues import issue_for, pin
 from alerts.models import Edition, Issue
 from subscribers.database import utcnow
+from tests.alerts.web.app_support import BASE_URL
 from tests.support.sending import (
     add_reader,
     add_stories,
@@ -26,7 +27,6 @@ from tests.support.sending import (
 )
 from tests.support.smtp_server import RecordingSMTPServer
 
-BASE = "https://alerts.example.com"
 HYPOTHESIS = settings(
     max_examples=50,
     deadline=None,
@@ -52,7 +52,7 @@ def archive_link(app: Flask, db: Session, smtp_server: RecordingSMTPServer) -> s
         link
         for r in received
         for link in links_in(r.message)
-        if link.startswith(f"{BASE}/archive/")
+        if link.startswith(f"{BASE_URL}/archive/")
     }
     return link
 
@@ -60,7 +60,7 @@ def archive_link(app: Flask, db: Session, smtp_server: RecordingSMTPServer) -> s
 def test_view_in_browser_shows_every_story_of_the_issue_and_nothing_of_the_reader(
     client: FlaskClient, archive_link: str
 ) -> None:
-    answer = client.get(relative(archive_link, BASE))
+    answer = client.get(relative(archive_link, BASE_URL))
     assert answer.status_code == 200
     assert answer.headers["Cache-Control"] == "public, max-age=300"
     html = answer.get_data(as_text=True)
@@ -85,7 +85,7 @@ def test_the_edition_lists_its_sent_issues(
     assert answer.status_code == 200
     assert answer.headers["Cache-Control"] == "public, max-age=300"
     html = answer.get_data(as_text=True)
-    assert f'href="{relative(archive_link, BASE)}"' in html
+    assert f'href="{relative(archive_link, BASE_URL)}"' in html
     assert "2020" not in html
 
 
@@ -97,7 +97,7 @@ def test_an_issue_nothing_was_sent_in_is_not_found(
     issue_for(db, issue.edition, yesterday, now=utcnow())
     db.commit()
     assert client.get(f"/archive/morning/{yesterday.isoformat()}").status_code == 404
-    assert client.get(relative(archive_link, BASE)).status_code == 200
+    assert client.get(relative(archive_link, BASE_URL)).status_code == 200
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import threading
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -25,28 +24,25 @@ from typing import Any
 import pytest
 import redis
 from flask import Flask
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlalchemy import select
-from werkzeug.serving import BaseWSGIServer, make_server
 
 from alerts.config import Settings, load_settings
 from subscribers.models import Subscriber
 from subscribers.topics import ensure_topics
+from tests.alerts.web.app_support import PUBLISHER
 from tests.alerts.web.browser import (
-    CHROMIUM,
     PHONE,
     ArticleSite,
     Screenshots,
     article_page,
-    launch_chromium,
     link_in,
     low_contrast,
     message_texts,
     multipart,
     post,
 )
-from tests.alerts.web.conftest import PUBLISHER
-from tests.support.smtp_server import RecordingSMTPServer, free_port
+from tests.support.smtp_server import RecordingSMTPServer
 
 TOPICS = ["Business", "Climate", "Elections", "Science"]
 # Text a visitor (or a bot) can slip into the form; none of it may reach an email.
@@ -56,25 +52,6 @@ Reader = dict[str, Any]
 
 
 # --- the browser -------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"{CHROMIUM} is missing: the browser tests need Debian's Chromium. "
-            "Install it with `apt-get install chromium` (.ci/run does this in CI).",
-            pytrace=False,
-        )
-    with sync_playwright() as driver:
-        yield driver
-
-
-@pytest.fixture(scope="module")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    chromium = launch_chromium(playwright)
-    yield chromium
-    chromium.close()
 
 
 @pytest.fixture
@@ -110,11 +87,6 @@ def article_site() -> Iterator[ArticleSite]:
 
 
 @pytest.fixture
-def app_port() -> int:
-    return free_port()
-
-
-@pytest.fixture
 def web_settings(
     database_url: str,
     redis_url: str,
@@ -135,16 +107,6 @@ def web_settings(
         redis_url=None,
         _env_file=None,
     )
-
-
-@pytest.fixture
-def live_server(app: Flask, app_port: int) -> Iterator[str]:
-    server: BaseWSGIServer = make_server("127.0.0.1", app_port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{app_port}"
-    server.shutdown()
-    thread.join(timeout=5)
 
 
 @pytest.fixture

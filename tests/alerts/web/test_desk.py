@@ -11,14 +11,9 @@ from sqlalchemy import select
 from alerts.editions.issues import find_issue
 from alerts.editions.schedules import get_edition
 from alerts.models import Edition, Role
-from tests.alerts.web.desk_support import audit_actions, follow, newsroom, post, store, today
+from tests.alerts.web.app_support import app_session
+from tests.alerts.web.desk_support import audit_actions, follow, newsroom, post, today
 from tests.support.staff import signed_in_client
-
-
-@pytest.fixture
-def editor(app: Flask) -> FlaskClient:
-    return signed_in_client(app, Role.EDITOR, "editor@newsroom.example.com")
-
 
 # --- who may open what ---------------------------------------------------------------------
 
@@ -55,7 +50,7 @@ def test_role_matrix_for_every_desk_page(app: Flask) -> None:
         assert operator.get(path).status_code == 403, path
     refused = post(operator, f"/desk/editions/daily/issues/{day}/pause")
     assert refused.status_code == 403
-    with store(app) as session:  # the refusal changed nothing
+    with app_session(app) as session:  # the refusal changed nothing
         assert find_issue(session, get_edition(session, "daily").id, today(app)) is None
 
     for role in (Role.EDITOR, Role.ADMIN):
@@ -69,7 +64,7 @@ def test_posts_need_the_csrf_token(app: Flask, editor: FlaskClient) -> None:
     day = today(app).isoformat()
     answer = editor.post(f"/desk/editions/daily/issues/{day}/pause", data={})
     assert answer.status_code == 400
-    with store(app) as session:
+    with app_session(app) as session:
         assert find_issue(session, get_edition(session, "daily").id, today(app)) is None
 
 
@@ -110,7 +105,7 @@ def test_create_and_edit_an_edition(app: Flask, editor: FlaskClient) -> None:
     created = post(editor, "/desk/editions/new", **EDITION)
     assert created.headers["Location"] == "/desk/editions/climate-watch"
     assert "Edition “Climate watch” created." in follow(editor, created)
-    with store(app) as session:
+    with app_session(app) as session:
         edition = get_edition(session, "climate-watch")
         assert (edition.cadence.value, edition.weekday, edition.send_hour) == ("weekly", 4, 8)
         assert [t.slug for t in edition.topics] == ["climate"]
@@ -121,7 +116,7 @@ def test_create_and_edit_an_edition(app: Flask, editor: FlaskClient) -> None:
     del changed["active"]
     saved = post(editor, "/desk/editions/climate-watch", **changed)
     assert "Edition saved." in follow(editor, saved)
-    with store(app) as session:
+    with app_session(app) as session:
         edition = get_edition(session, "climate-watch")
         assert edition.name == "Climate weekly"
         assert edition.send_hour is None and edition.topics == [] and not edition.active
@@ -157,7 +152,7 @@ def test_edition_errors_are_shown_by_their_field_with_the_input_kept(
     assert f'id="{field}-error"' in html and message.lower() in html.lower()
     if field != "name":
         assert 'value="Kept name"' in html
-    with store(app) as session:
+    with app_session(app) as session:
         assert session.scalar(select(Edition.id).where(Edition.slug == "climate-watch")) is None
 
 
@@ -168,7 +163,7 @@ def test_an_invalid_change_to_an_edition_keeps_the_old_settings(
     answer = post(editor, "/desk/editions/daily", name="Daily", cadence="daily", send_hour="99")
     assert answer.status_code == 400
     assert 'value="Daily"' in answer.get_data(as_text=True)
-    with store(app) as session:
+    with app_session(app) as session:
         edition = get_edition(session, "daily")
         assert edition.name == "Daily briefing" and edition.send_hour is None
 
@@ -184,7 +179,7 @@ def test_opening_an_issue_stores_nothing_and_curating_it_does(
     base = f"/desk/editions/daily/issues/{day.isoformat()}"
     html = editor.get(base).get_data(as_text=True)
     assert html.index("Story heatwave") < html.index("Story merger")  # newest first
-    with store(app) as session:
+    with app_session(app) as session:
         assert find_issue(session, get_edition(session, "daily").id, day) is None
 
     for action, article in [("pin", "merger"), ("pin", "markets"), ("up", "markets"),
@@ -197,14 +192,14 @@ def test_opening_an_issue_stores_nothing_and_curating_it_does(
     assert html.index("Story markets") < html.index("Story merger") < html.index("Story heatwave")
     assert "<s>Story glaciers</s>" in html
     assert "Pinned 1" in html and "Pinned 2" in html
-    with store(app) as session:
+    with app_session(app) as session:
         issue = find_issue(session, get_edition(session, "daily").id, day)
         assert issue is not None
         assert issue.pinned_ids == [ids["markets"], ids["merger"]]
         assert issue.dropped_ids == [ids["glaciers"]]
     post(editor, f"{base}/curate", action="restore", article_id=str(ids["glaciers"]))
     post(editor, f"{base}/curate", action="unpin", article_id=str(ids["merger"]))
-    with store(app) as session:
+    with app_session(app) as session:
         issue = find_issue(session, get_edition(session, "daily").id, day)
         assert issue is not None
         assert issue.pinned_ids == [ids["markets"]] and issue.dropped_ids == []

@@ -6,41 +6,22 @@ NEWSALERTS_SCREENSHOTS=docs/screenshots to keep them as desk-*.png)."""
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
 from flask import Flask
-from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
-from werkzeug.serving import BaseWSGIServer, make_server
+from playwright.sync_api import Browser, Page, expect
 
 from alerts.config import Settings, load_settings
 from alerts.models import Role
-from tests.alerts.web.browser import CHROMIUM, DESKTOP, launch_chromium, low_contrast, message_texts
-from tests.alerts.web.desk_support import newsroom, settle, store
+from tests.alerts.web.app_support import EDITOR, app_session
+from tests.alerts.web.browser import DESKTOP, low_contrast, message_texts
+from tests.alerts.web.desk_support import newsroom, settle
 from tests.support.builders import reader
-from tests.support.smtp_server import RecordingSMTPServer, free_port
+from tests.support.smtp_server import RecordingSMTPServer
 from tests.support.staff import PASSWORD, make_staff
-
-EDITOR = "editor@newsroom.example.com"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: `apt-get install chromium`", pytrace=False)
-    playwright: Playwright
-    with sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def app_port() -> int:
-    return free_port()
 
 
 @pytest.fixture
@@ -60,16 +41,6 @@ def web_settings(
         redis_url=None,
         _env_file=None,
     )
-
-
-@pytest.fixture
-def live_server(app: Flask, app_port: int) -> Iterator[str]:
-    server: BaseWSGIServer = make_server("127.0.0.1", app_port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{app_port}"
-    server.shutdown()
-    thread.join(timeout=5)
 
 
 @pytest.fixture
@@ -95,7 +66,7 @@ def test_an_editor_runs_a_topic_edition_from_the_desk(
     app: Flask, live_server: str, page: Page, shots: Path, smtp_server: RecordingSMTPServer
 ) -> None:
     newsroom(app)
-    with store(app) as session:  # two more climate readers: three in all for the edition
+    with app_session(app) as session:  # two more climate readers: three in all for the edition
         reader(session, "dan@example.com", topics=("climate",))
         reader(session, "eve@example.com", topics=("climate", "business"))
         session.commit()

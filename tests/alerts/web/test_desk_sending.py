@@ -8,13 +8,13 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import update
 
-from alerts.models import Delivery, DeliveryStatus, IssueStatus, Role
+from alerts.models import Delivery, DeliveryStatus, IssueStatus
 from subscribers.database import utcnow
+from tests.alerts.web.app_support import EDITOR, app_session
 from tests.alerts.web.browser import message_texts
 from tests.alerts.web.desk_support import (
     audit_actions,
@@ -23,20 +23,11 @@ from tests.alerts.web.desk_support import (
     post,
     rows,
     settle,
-    store,
     titles_in,
     today,
 )
 from tests.support.builders import articles
 from tests.support.smtp_server import RecordingSMTPServer
-from tests.support.staff import signed_in_client
-
-EDITOR = "editor@newsroom.example.com"
-
-
-@pytest.fixture
-def editor(app: Flask) -> FlaskClient:
-    return signed_in_client(app, Role.EDITOR, EDITOR)
 
 
 def _base(app: Flask) -> str:
@@ -123,7 +114,7 @@ def test_minutes_left_are_shown_only_while_messages_wait(
     ledger = settle(app)
     smtp_server.wait_for(3)
     assert minutes_left() == "—"  # all sent
-    with store(app) as session:  # one message waits again; two went out this minute
+    with app_session(app) as session:  # one message waits again; two went out this minute
         session.execute(
             update(Delivery)
             .where(Delivery.id == ledger["ann@example.com"].id)
@@ -139,7 +130,7 @@ def test_a_locked_issue_takes_nothing_new(
     ids = newsroom(app)
     base = _base(app)
     assert "Locked" in follow(editor, post(editor, f"{base}/lock"))
-    with store(app) as session:
+    with app_session(app) as session:
         articles(session, utcnow(), ("latecomer", ("climate",), timedelta(minutes=1)))
         session.commit()
     page = editor.get(base).get_data(as_text=True)
@@ -243,7 +234,7 @@ def test_breaking_alert_from_the_desk(
     app: Flask, editor: FlaskClient, smtp_server: RecordingSMTPServer
 ) -> None:
     ids = newsroom(app)
-    with store(app) as session:
+    with app_session(app) as session:
         from sqlalchemy import update
 
         from subscribers.models import Subscriber

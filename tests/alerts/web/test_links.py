@@ -15,7 +15,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from alerts.config import Settings
 from alerts.delivery.sending import send_batch
@@ -36,21 +35,15 @@ from subscribers.models import (
 )
 from subscribers.services import Origin, add_subscriber
 from subscribers.tokens import Purpose
+from tests.alerts.web.app_support import SECRET, app_session
 from tests.support.builders import articles
 from tests.support.smtp_server import RecordingSMTPServer
 
-SECRET = "web-test-secret-key-0123456789abcdef"
 UA = {"User-Agent": "ReaderBrowser/2.0"}
 DAY = 24 * 3600
 
 
 # --- helpers ---------------------------------------------------------------------------
-
-
-def _session(app: Flask) -> Session:
-    session = app.extensions["newsalerts"].runtime.sessions()
-    assert isinstance(session, Session)
-    return session
 
 
 def _make_reader(
@@ -60,7 +53,7 @@ def _make_reader(
     confirmed: bool = True,
     topics: tuple[str, ...] = ("Harbour City election",),
 ) -> int:
-    with _session(app) as session:
+    with app_session(app) as session:
         reader = add_subscriber(
             session,
             email=email,
@@ -76,7 +69,7 @@ def _make_reader(
 
 
 def _get(app: Flask, subscriber_id: int) -> Subscriber | None:
-    with _session(app) as session:
+    with app_session(app) as session:
         return session.get(Subscriber, subscriber_id)
 
 
@@ -86,7 +79,7 @@ def _status(app: Flask, subscriber_id: int) -> SubscriberStatus | None:
 
 
 def _events(app: Flask) -> list[ConsentEvent]:
-    with _session(app) as session:
+    with app_session(app) as session:
         return list(session.scalars(select(ConsentEvent).order_by(ConsentEvent.id)))
 
 
@@ -147,7 +140,7 @@ def test_confirm_link_from_the_email_activates_only_on_post(
     [received] = smtp_server.messages
     text = received.message.get_body(("plain",)).get_content()
     path = re.search(r"https://alerts\.example\.com(/confirm/\S+)", text).group(1)  # type: ignore[union-attr]
-    with _session(app) as session:
+    with app_session(app) as session:
         reader_id = session.scalar(select(Subscriber.id))
     assert reader_id is not None
 
@@ -326,7 +319,7 @@ def test_resend_needs_its_csrf_token_and_sends_nothing_to_active_readers(
 def test_confirm_link_does_not_claim_a_subscription_it_cannot_make(
     app: Flask, client: FlaskClient, pending: int, status: SubscriberStatus
 ) -> None:
-    with _session(app) as session:
+    with app_session(app) as session:
         row = session.get(Subscriber, pending)
         assert row is not None
         row.status = status
@@ -347,7 +340,7 @@ def test_confirm_link_does_not_claim_a_subscription_it_cannot_make(
 
 @pytest.fixture
 def topics(app: Flask, reader: int) -> None:
-    with _session(app) as session:
+    with app_session(app) as session:
         from subscribers.topics import ensure_topics
 
         ensure_topics(session, ["Chip shortage", "Weather"])
@@ -543,7 +536,7 @@ def test_pause_skips_the_reader_until_it_ends(app: Flask, client: FlaskClient, r
     assert pause_event.kind is ConsentKind.PREFERENCES
     assert pause_event.details["pause_weeks"] == 2
 
-    with _session(app) as session:
+    with app_session(app) as session:
         assert plan_digests(session, now=utcnow(), force=True).due == 0
         assert plan_digests(session, now=row.paused_until - timedelta(hours=1), force=True).due == 0
         assert plan_digests(session, now=row.paused_until + timedelta(hours=1), force=True).due == 1
@@ -554,7 +547,7 @@ def test_pause_skips_the_reader_until_it_ends(app: Flask, client: FlaskClient, r
     assert resumed.status_code == 303
     again = _get(app, reader)
     assert again is not None and again.paused_until is None
-    with _session(app) as session:
+    with app_session(app) as session:
         assert plan_digests(session, now=utcnow(), force=True).due == 1
         session.rollback()
 
@@ -629,7 +622,7 @@ def test_erase_removes_the_reader_and_keeps_only_a_hash(
     assert "Your data is deleted" in answer.get_data(as_text=True)
 
     assert _get(app, reader) is None
-    with _session(app) as session:
+    with app_session(app) as session:
         [suppression] = session.scalars(select(Suppression)).all()
         assert suppression.email_hash == email_hash("ada@example.com", SECRET)
         assert suppression.reason == "erased"
@@ -656,7 +649,7 @@ def test_erase_removes_the_reader_and_keeps_only_a_hash(
     )
     assert again.status_code == 200 and b"Check your inbox" in again.data
     assert smtp_server.messages == []
-    with _session(app) as session:
+    with app_session(app) as session:
         assert session.scalar(select(func.count()).select_from(Subscriber)) == 0
     assert len(_events(app)) == 2
 
@@ -796,7 +789,7 @@ def test_reader_unsubscribed_during_a_send_gets_nothing(
     now = utcnow()
     ada = _make_reader(app, "ada@example.com")
     bram = _make_reader(app, "bram@example.com")
-    with _session(app) as session:
+    with app_session(app) as session:
         articles(session, now, ("vote", ("Harbour City election",), timedelta(hours=1)))
         session.commit()
         assert plan_digests(session, now=now, force=True).planned == 2
@@ -807,7 +800,7 @@ def test_reader_unsubscribed_during_a_send_gets_nothing(
     one_click = client.post(_unsubscribe_path(ada), data={"List-Unsubscribe": "One-Click"})
     assert one_click.status_code == 200
 
-    with _session(app) as session:
+    with app_session(app) as session:
         for batch in batches:
             send_batch(
                 session,

@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 import redis
 from flask import Flask
-from playwright.sync_api import Browser, Locator, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
@@ -43,7 +43,7 @@ from alerts.tasks.handlers import SEND_BATCH
 from alerts.tasks.queues import PUBLISHED_AT, read_broker
 from alerts.web import ops as ops_views
 from subscribers.database import utcnow
-from tests.alerts.web.browser import CHROMIUM, DESKTOP, launch_chromium, low_contrast
+from tests.alerts.web.browser import DESKTOP, low_contrast
 from tests.support.builders import reader
 from tests.support.ledger import ledger_rows, reader_address, seed_readers_in_bulk
 from tests.support.processes import process_environment, start_worker, stop_worker
@@ -67,17 +67,6 @@ IN_FLIGHT = GROUP * CONCURRENCY
 REFUSED = (3, 40, 77, 1500, 2999)
 # The still test's ledger.
 READERS = 420
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium", pytrace=False)
-    playwright: Playwright
-    with sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

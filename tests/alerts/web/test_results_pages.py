@@ -14,13 +14,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Browser
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from alerts.models import Article, Click, Issue, Role
 from subscribers.database import utcnow
-from tests.alerts.web.browser import CHROMIUM, DESKTOP, launch_chromium, low_contrast
+from tests.alerts.web.app_support import BASE_URL
+from tests.alerts.web.browser import DESKTOP, low_contrast
 from tests.support.sending import (
     add_reader,
     add_stories,
@@ -36,7 +37,6 @@ from tests.support.sending import (
 from tests.support.smtp_server import RecordingSMTPServer
 from tests.support.staff import PASSWORD, make_staff, signed_in_client
 
-BASE = "https://alerts.example.com"
 CHROME = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/131.0"}
 STORIES = (
     ("budget-vote-tonight", "Politics", "Budget"),
@@ -68,14 +68,14 @@ def clicked(app: Flask, db: Session, smtp_server: RecordingSMTPServer) -> Issue:
     backdate_sends(db, timedelta(minutes=3))
     client = app.test_client()
     for number, message in enumerate(r.message for r in received):
-        tracked = [link for link in links_in(message) if link.startswith(f"{BASE}/c/")]
+        tracked = [link for link in links_in(message) if link.startswith(f"{BASE_URL}/c/")]
         for position, link in enumerate(tracked, start=1):
             if (number + position) % (position + 1) == 0:
-                assert client.get(relative(link, BASE), headers=CHROME).status_code == 302
-        pixels = [src for src in images_in(message) if src.startswith(f"{BASE}/o/")]
+                assert client.get(relative(link, BASE_URL), headers=CHROME).status_code == 302
+        pixels = [src for src in images_in(message) if src.startswith(f"{BASE_URL}/o/")]
         assert len(pixels) == 1
         if number % 3:
-            client.get(relative(pixels[0], BASE))
+            client.get(relative(pixels[0], BASE_URL))
     # Spread the clicks over the last days, as they come in.
     for click_id in db.scalars(select(Click.id)):
         db.execute(
@@ -180,11 +180,6 @@ def test_unknown_results_are_404(app: Flask, clicked: Issue, path: str) -> None:
     assert client.get(path).status_code == 404
 
 
-@pytest.fixture
-def editor(app: Flask) -> FlaskClient:
-    return signed_in_client(app, Role.EDITOR, "hypothesis@newsroom.example.com")
-
-
 @HYPOTHESIS
 @given(slug=st.text(max_size=60), day=st.text(max_size=20))
 def test_garbage_never_breaks_the_results_pages(editor: FlaskClient, slug: str, day: str) -> None:
@@ -196,17 +191,14 @@ def test_garbage_never_breaks_the_results_pages(editor: FlaskClient, slug: str, 
 
 
 def test_a_photograph_of_the_issue_results(
-    app: Flask, db: Session, clicked: Issue, live_server: str, tmp_path: Path
+    app: Flask, db: Session, clicked: Issue, live_server: str, browser: Browser, tmp_path: Path
 ) -> None:
     """docs/screenshots/desk-results.png (set NEWSALERTS_SCREENSHOTS=docs/screenshots)."""
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium", pytrace=False)
     make_staff(app, "editor@newsroom.example.com", Role.EDITOR)
     directory = Path(os.environ.get("NEWSALERTS_SCREENSHOTS") or tmp_path)
     directory.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as driver:
-        browser = launch_chromium(driver)
-        page = browser.new_page(viewport=DESKTOP)
+    page = browser.new_page(viewport=DESKTOP)
+    try:
         page.goto(f"{live_server}/desk/results/morning/{clicked.local_date.isoformat()}")
         page.fill("#email", "editor@newsroom.example.com")
         page.fill("#password", PASSWORD)
@@ -215,5 +207,6 @@ def test_a_photograph_of_the_issue_results(
         assert page.locator("svg.chart").count() == 2
         assert low_contrast(page) == []
         page.screenshot(path=str(directory / "desk-results.png"), full_page=True)
-        browser.close()
+    finally:
+        page.close()
     assert (directory / "desk-results.png").stat().st_size > 10_000

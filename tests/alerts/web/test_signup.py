@@ -16,8 +16,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from itsdangerous import TimestampSigner
 from markupsafe import escape
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 from werkzeug.test import TestResponse
 
 from alerts.config import Settings, load_settings
@@ -36,10 +35,9 @@ from subscribers.models import (
     Suppression,
 )
 from subscribers.services import Origin, add_subscriber
-from subscribers.topics import ensure_topics
+from tests.alerts.web.app_support import PUBLISHER, app_session, count_app_rows, form_field
 from tests.support.smtp_server import RecordingSMTPServer
 
-PUBLISHER = "https://news.example.com"
 FROM_PUBLISHER = {"Origin": PUBLISHER}
 CONFIRM_SUBJECT = "Please confirm your news alerts from Example News"
 MANAGE_SUBJECT = "Your news alerts from Example News"
@@ -48,35 +46,18 @@ MANAGE_SUBJECT = "Your news alerts from Example News"
 # --- helpers ---------------------------------------------------------------------------
 
 
-def _session(app: Flask) -> Session:
-    session = app.extensions["newsalerts"].runtime.sessions()
-    assert isinstance(session, Session)
-    return session
-
-
-def _count(app: Flask, model: type[Any]) -> int:
-    with _session(app) as session:
-        return int(session.scalar(select(func.count()).select_from(model)) or 0)
-
-
 def _subscriber(app: Flask, email: str) -> Subscriber | None:
-    with _session(app) as session:
+    with app_session(app) as session:
         return session.scalar(select(Subscriber).where(Subscriber.email == email))
 
 
 def _nothing_stored(app: Flask) -> None:
-    assert _count(app, Subscriber) == 0
-    assert _count(app, ConsentEvent) == 0
-
-
-def _field(html: bytes, name: str) -> str:
-    match = re.search(rb'name="' + name.encode() + rb'" value="([^"]*)"', html)
-    assert match, name
-    return match.group(1).decode()
+    assert count_app_rows(app, Subscriber) == 0
+    assert count_app_rows(app, ConsentEvent) == 0
 
 
 def _stamp(client: FlaskClient) -> str:
-    return _field(client.get("/subscribe").data, "form_stamp")
+    return form_field(client.get("/subscribe").data, "form_stamp")
 
 
 def _stamp_issued(secret_key: str, *, issued_ago: float, signed_ago: int = 0) -> str:
@@ -98,13 +79,6 @@ def _signup_form(client: FlaskClient, email: str, **fields: Any) -> TestResponse
     return client.post("/subscribe", data={"email": email, **fields}, headers=FROM_PUBLISHER)
 
 
-@pytest.fixture
-def topics(app: Flask) -> None:
-    with _session(app) as session:
-        ensure_topics(session, ["Harbour City election", "Chip shortage"])
-        session.commit()
-
-
 # --- the pages -------------------------------------------------------------------------
 
 
@@ -118,7 +92,7 @@ def test_subscribe_page_offers_the_form(client: FlaskClient) -> None:
     assert 'name="email"' in html and 'name="website"' in html
     assert 'value="harbour-city-election"' in html and 'value="chip-shortage"' in html
     assert '<html lang="en">' in html
-    assert _field(page.data, "form_stamp")
+    assert form_field(page.data, "form_stamp")
 
 
 @pytest.mark.usefixtures("topics")
@@ -174,7 +148,7 @@ def test_form_signup_stores_a_pending_reader_and_sends_one_confirmation(
         18,
         "Europe/Paris",
     )
-    with _session(app) as session:
+    with app_session(app) as session:
         [event] = session.scalars(select(ConsentEvent)).all()
     assert (event.kind, event.subscriber_id, event.source) == (
         ConsentKind.SUBSCRIBE,
@@ -197,7 +171,7 @@ def test_json_signup_answers_json(
     assert _subjects(smtp_server) == [("bram@example.com", CONFIRM_SUBJECT)]
     reader = _subscriber(app, "bram@example.com")
     assert reader is not None and reader.send_hour == 6 and reader.timezone == "UTC"
-    with _session(app) as session:
+    with app_session(app) as session:
         assert session.scalar(select(ConsentEvent.source)) == "api"
 
 
@@ -391,7 +365,7 @@ def known_addresses(app: Flask, web_settings: Settings) -> None:
     """pending@ awaits confirmation, active@ is a reader, erased@ asked to be forgotten."""
     key = web_settings.secret_key
     preferences = Preferences.parse(topics=(), frequency=Frequency.DAILY, timezone=None, hour=7)
-    with _session(app) as session:
+    with app_session(app) as session:
         request_subscription(
             session,
             email="pending@example.com",
@@ -436,7 +410,7 @@ def test_the_answer_never_tells_whether_an_address_is_known(
     active = _subscriber(app, "active@example.com")
     assert active is not None and active.status is SubscriberStatus.ACTIVE
     assert _subscriber(app, "erased@example.com") is None
-    assert _count(app, Suppression) == 1
+    assert count_app_rows(app, Suppression) == 1
 
 
 @pytest.mark.usefixtures("known_addresses")
@@ -471,12 +445,12 @@ def test_active_readers_preferences_are_not_changed_from_the_public_form(
 def test_erased_address_gets_nothing_and_nothing_is_stored(
     app: Flask, client: FlaskClient, smtp_server: RecordingSMTPServer
 ) -> None:
-    before = _count(app, ConsentEvent)
+    before = count_app_rows(app, ConsentEvent)
     answer = client.post("/subscribe", json={"email": "ERASED@example.com"})
     assert answer.status_code == 202
     assert smtp_server.messages == []
     assert _subscriber(app, "erased@example.com") is None
-    assert _count(app, ConsentEvent) == before
+    assert count_app_rows(app, ConsentEvent) == before
 
 
 def test_at_most_three_confirmation_emails_per_address_a_day(
@@ -754,7 +728,7 @@ def test_internationalised_domain_gets_its_confirmation(
     answer = _signup_form(client, "Ada@BÜCHER.example")
     assert answer.status_code == 200
     assert ACCEPTED in answer.get_data(as_text=True)
-    assert _count(app, Subscriber) == 1
+    assert count_app_rows(app, Subscriber) == 1
     reader = _subscriber(app, "ada@xn--bcher-kva.example")
     assert reader is not None and reader.status is SubscriberStatus.PENDING
     assert [m.recipients for m in smtp_server.messages] == [["ada@xn--bcher-kva.example"]] * 2

@@ -6,13 +6,8 @@ import re
 
 from flask.testing import FlaskClient
 
+from tests.alerts.web.app_support import form_field
 from tests.support.smtp_server import RecordingSMTPServer
-
-
-def _field(html: bytes, name: str) -> str:
-    match = re.search(rb'name="' + name.encode() + rb'" value="([^"]*)"', html)
-    assert match, name
-    return match.group(1).decode()
 
 
 def test_journey(client: FlaskClient, smtp_server: RecordingSMTPServer) -> None:
@@ -22,7 +17,7 @@ def test_journey(client: FlaskClient, smtp_server: RecordingSMTPServer) -> None:
         "/subscribe",
         data={
             "email": "Ada@Example.com",
-            "form_stamp": _field(form.data, "form_stamp"),
+            "form_stamp": form_field(form.data, "form_stamp"),
             "frequency": "daily",
             "hour": "6",
             "timezone": "Europe/Paris",
@@ -36,7 +31,7 @@ def test_journey(client: FlaskClient, smtp_server: RecordingSMTPServer) -> None:
 
     page = client.get(confirm_path)
     assert b"Yes, confirm my subscription" in page.data
-    done = client.post(confirm_path, data={"csrf_token": _field(page.data, "csrf_token")})
+    done = client.post(confirm_path, data={"csrf_token": form_field(page.data, "csrf_token")})
     assert b"You are subscribed" in done.data
 
     unsubscribe_path = re.search(r"https://alerts\.example\.com(/unsubscribe/\S+)", text).group(1)  # type: ignore[union-attr]

@@ -19,6 +19,7 @@ from alerts.mail.tracking import tracking_token
 from alerts.models import Article, Click, Delivery
 from alerts.web.tracking import PIXEL
 from subscribers.database import utcnow
+from tests.alerts.web.app_support import BASE_URL
 from tests.support.sending import (
     add_reader,
     add_stories,
@@ -26,13 +27,13 @@ from tests.support.sending import (
     backdate_sends,
     images_in,
     links_in,
+    recorded_clicks,
     relative,
     send_issue,
     tracked_edition,
 )
 from tests.support.smtp_server import RecordingSMTPServer
 
-BASE = "https://alerts.example.com"
 CHROME = {"User-Agent": "Mozilla/5.0 (Macintosh) AppleWebKit/537.36 Chrome/131.0 Safari/537.36"}
 HYPOTHESIS = settings(
     max_examples=50,
@@ -56,14 +57,9 @@ def _send(app: Flask, db: Session, smtp: RecordingSMTPServer, *, opens: bool = T
     send_issue(app_runtime(app), "morning", now=now)
     [received] = smtp.wait_for(1)
     message = received.message
-    clicks = [link for link in links_in(message) if link.startswith(f"{BASE}/c/")]
-    pixels = [src for src in images_in(message) if src.startswith(f"{BASE}/o/")]
+    clicks = [link for link in links_in(message) if link.startswith(f"{BASE_URL}/c/")]
+    pixels = [src for src in images_in(message) if src.startswith(f"{BASE_URL}/o/")]
     return Digest(message, clicks, pixels[0] if pixels else None)
-
-
-def _clicks(db: Session) -> list[Click]:
-    db.expire_all()
-    return list(db.scalars(select(Click).order_by(Click.id)))
 
 
 def test_each_tracked_link_leads_to_its_article_and_is_counted(
@@ -74,15 +70,15 @@ def test_each_tracked_link_leads_to_its_article_and_is_counted(
     backdate_sends(db, timedelta(minutes=2))
     delivery = db.scalars(select(Delivery)).one()
     for position, link in enumerate(digest.clicks, start=1):
-        answer = client.get(relative(link, BASE), headers=CHROME)
+        answer = client.get(relative(link, BASE_URL), headers=CHROME)
         assert answer.status_code == 302
         article = db.get(Article, delivery.article_ids[position - 1])
         assert article is not None
         assert answer.headers["Location"] == article.url
         assert answer.headers["Cache-Control"] == "no-store"
     # A second click on the first story is stored too.
-    client.get(relative(digest.clicks[0], BASE), headers=CHROME)
-    assert [(c.position, c.delivery_id) for c in _clicks(db)] == [
+    client.get(relative(digest.clicks[0], BASE_URL), headers=CHROME)
+    assert [(c.position, c.delivery_id) for c in recorded_clicks(db)] == [
         (1, delivery.id), (2, delivery.id), (3, delivery.id), (1, delivery.id),
     ]  # fmt: skip
 
@@ -91,7 +87,7 @@ def test_the_redirect_never_takes_its_target_from_the_request(
     app: Flask, client: FlaskClient, db: Session, smtp_server: RecordingSMTPServer
 ) -> None:
     digest = _send(app, db, smtp_server)
-    path = relative(digest.clicks[0], BASE)
+    path = relative(digest.clicks[0], BASE_URL)
     answer = client.get(
         path + "?url=https://evil.example/&next=//evil.example",
         headers={**CHROME, "Referer": "https://evil.example/", "Host": "evil.example"},
@@ -104,7 +100,7 @@ def test_scanners_are_redirected_but_not_counted(
     app: Flask, client: FlaskClient, db: Session, smtp_server: RecordingSMTPServer
 ) -> None:
     digest = _send(app, db, smtp_server)
-    path = relative(digest.clicks[0], BASE)
+    path = relative(digest.clicks[0], BASE_URL)
     # Right after the send: a receiving gateway's scanner, whatever it calls itself.
     assert client.get(path, headers=CHROME).status_code == 302
     backdate_sends(db, timedelta(minutes=2))
@@ -112,9 +108,9 @@ def test_scanners_are_redirected_but_not_counted(
     assert client.get(path, headers=safe_links).status_code == 302
     assert client.get(path, headers={"User-Agent": "python-requests/2.32"}).status_code == 302
     assert client.head(path, headers=CHROME).status_code == 302
-    assert _clicks(db) == []
+    assert recorded_clicks(db) == []
     assert client.get(path, headers=CHROME).status_code == 302
-    assert len(_clicks(db)) == 1
+    assert len(recorded_clicks(db)) == 1
 
 
 def test_the_pixel_marks_the_delivery_opened_once(
@@ -122,7 +118,7 @@ def test_the_pixel_marks_the_delivery_opened_once(
 ) -> None:
     digest = _send(app, db, smtp_server)
     assert digest.pixel is not None
-    answer = client.get(relative(digest.pixel, BASE))
+    answer = client.get(relative(digest.pixel, BASE_URL))
     assert answer.status_code == 200
     assert answer.content_type == "image/gif"
     assert answer.data == PIXEL
@@ -130,7 +126,7 @@ def test_the_pixel_marks_the_delivery_opened_once(
     db.expire_all()
     first = db.scalars(select(Delivery.opened_at)).one()
     assert first is not None
-    client.get(relative(digest.pixel, BASE))
+    client.get(relative(digest.pixel, BASE_URL))
     db.expire_all()
     assert db.scalars(select(Delivery.opened_at)).one() == first
 
@@ -170,7 +166,7 @@ def test_links_that_are_not_ours_get_a_404_page(
     answer = client.get(path.format(token=token, other=other), headers=CHROME)
     assert answer.status_code == 404
     assert "not valid" in answer.get_data(as_text=True)
-    assert _clicks(db) == []
+    assert recorded_clicks(db) == []
 
 
 @HYPOTHESIS
