@@ -3,7 +3,6 @@ worker process and a real SMTP sink; it must send every digest and report its fi
 
 from __future__ import annotations
 
-
 import pytest
 from click.testing import CliRunner
 
