@@ -14,10 +14,10 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import CTE, case, update
 from sqlalchemy.exc import OperationalError
@@ -29,7 +29,6 @@ from alerts.errors import ConnectionLost, DeliveryError
 from alerts.ledger.claims import DEFAULT_LEASE, claim
 from alerts.ledger.outcomes import outcomes_cte, unnested, write_outcomes
 from alerts.ledger.outgoing import Outgoing, load_outgoing
-from alerts.mail.digest import DigestComposer
 from alerts.mail.mime import Envelope
 from alerts.models import Delivery, DeliveryStatus
 from subscribers.database import utcnow
@@ -39,6 +38,20 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
 DEFAULT_GROUP_SIZE = 20
 Clock = Callable[[], datetime]
+
+
+class Composer(Protocol):
+    """What sending a batch asks of whoever writes its messages (in production
+    alerts.mail.digest.DigestComposer, which writes alerts' messages too)."""
+
+    def preload(self, ids: Iterable[int]) -> None:
+        """Fetch at once the articles the batch's rows name."""
+
+    def message_id_for(self, delivery: Outgoing) -> str:
+        """A fresh Message-ID for one attempt at a row (written before it is sent)."""
+
+    def compose(self, delivery: Outgoing) -> Envelope:
+        """The row's message, ready for the relay."""
 
 
 @dataclass
@@ -102,7 +115,7 @@ def send_batch(
     session: Session,
     ids: Sequence[int],
     *,
-    composer: DigestComposer,
+    composer: Composer,
     transport: Transport,
     clock: Clock = utcnow,
     lease: timedelta = DEFAULT_LEASE,
@@ -187,7 +200,7 @@ class _Batch:
 def _send_over_connections(
     session: Session,
     batch: _Batch,
-    composer: DigestComposer,
+    composer: Composer,
     transport: Transport,
     clock: Clock,
     group_size: int,
@@ -246,7 +259,7 @@ def _start_group(
     session: Session,
     batch: _Batch,
     group_size: int,
-    composer: DigestComposer,
+    composer: Composer,
     clock: Clock,
     result: BatchResult,
 ) -> list[tuple[Outgoing, Envelope]]:
