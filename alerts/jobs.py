@@ -26,7 +26,7 @@ from alerts.editions.issues import cancel, get_issue, issue_for, pause, resume
 from alerts.editions.schedules import get_edition, issue_date, list_editions
 from alerts.errors import AlertError, IssueError
 from alerts.ledger.claims import SweepResult, sweep_stuck
-from alerts.ledger.outgoing import batch_log_context
+from alerts.ledger.outgoing import batch_log_context, load_outgoing
 from alerts.ledger.queue import Publish, claim_queue, cut, queue_rows
 from alerts.logs import log_context
 from alerts.models import ApiToken, Article, BreakingAlert, IssueStatus
@@ -288,32 +288,37 @@ def send_queued_batch(
     """Send one batch of ledger rows (a worker's task, or in-process without a broker).
 
     Every line logged meanwhile, here or deeper down, names the batch and its send
-    (alerts.ledger.outgoing.batch_log_context); one line at the end says how it went.
+    (alerts.ledger.outgoing.batch_log_context, from the rows the send then uses: they are
+    read once); one line at the end says how it went.
     """
-    with runtime.session() as session, batch_log_context(session, ids):
-        try:
-            result = send_batch(
-                session,
-                ids,
-                composer=runtime.composer(session),
-                transport=runtime.transport,
-                lease=_lease(runtime),
-                group_size=runtime.settings.send_group_size,
-                retry=RetryPolicy(
-                    max_attempts=runtime.settings.max_attempts,
-                    base=timedelta(seconds=runtime.settings.retry_base_seconds),
-                ),
-                on_message=on_message,
-            )
-        except Exception as error:
-            # The traceback is the caller's to log (Celery does); this line ties it to the batch.
-            log.warning("the batch stopped: %s", _first_line(error))
-            raise
-        log.info(
-            "batch done: %d sent, %d failed, %d to retry, %d no longer subscribed",
-            result.sent, result.failed, result.retrying, result.not_mailable,
-        )  # fmt: skip
-        return result
+    with runtime.session() as session:
+        rows = load_outgoing(session, ids)  # once: the batch's name and its send
+        with batch_log_context(ids, rows):
+            try:
+                result = send_batch(
+                    session,
+                    ids,
+                    composer=runtime.composer(session),
+                    transport=runtime.transport,
+                    lease=_lease(runtime),
+                    group_size=runtime.settings.send_group_size,
+                    retry=RetryPolicy(
+                        max_attempts=runtime.settings.max_attempts,
+                        base=timedelta(seconds=runtime.settings.retry_base_seconds),
+                    ),
+                    on_message=on_message,
+                    rows=rows,
+                )
+            except Exception as error:
+                # The traceback is the caller's to log (Celery does); this line ties it to
+                # the batch.
+                log.warning("the batch stopped: %s", _first_line(error))
+                raise
+            log.info(
+                "batch done: %d sent, %d failed, %d to retry, %d no longer subscribed",
+                result.sent, result.failed, result.retrying, result.not_mailable,
+            )  # fmt: skip
+            return result
 
 
 def _first_line(error: Exception) -> str:

@@ -26,7 +26,7 @@ from sqlalchemy.orm.util import identity_key
 
 from alerts.delivery.transports import MailConnection, Transport
 from alerts.errors import ConnectionLost, DeliveryError
-from alerts.ledger.claims import DEFAULT_LEASE, claim
+from alerts.ledger.claims import DEFAULT_LEASE, claim_rows
 from alerts.ledger.outcomes import outcomes_cte, unnested, write_outcomes
 from alerts.ledger.outgoing import Outgoing, load_outgoing
 from alerts.mail.mime import Envelope
@@ -122,6 +122,7 @@ def send_batch(
     group_size: int = DEFAULT_GROUP_SIZE,
     retry: RetryPolicy = RetryPolicy(),
     on_message: Callable[[], None] | None = None,
+    rows: Sequence[Outgoing] | None = None,
 ) -> BatchResult:
     """Send the ledger rows `ids` that are still to send. Commits as it goes.
 
@@ -133,15 +134,20 @@ def send_batch(
     a new one (the message in flight had not reached it). A process killed mid-group
     leaves at most `group_size` rows whose fate is unknown; any other error releases the
     rows not yet attempted.
+
+    The rows are read (`load_outgoing`) before the claim, which keeps those this batch
+    takes; a caller that has read them already, to name the batch in its logs, passes
+    them as `rows` and they are not read again.
     """
     result = BatchResult()
     batch = _Batch(claimed_at=clock(), lease=lease)
-    owned = claim(session, ids, now=batch.claimed_at, lease=lease)
+    read = load_outgoing(session, ids) if rows is None else rows
+    batch.waiting = claim_rows(session, read, now=batch.claimed_at, lease=lease)
+    owned = [row.id for row in batch.waiting]
     session.commit()
     if not owned:
         return result
     try:
-        batch.waiting = load_outgoing(session, owned)
         composer.preload(i for row in batch.waiting for i in row.article_ids)
         _send_over_connections(session, batch, composer, transport, clock, group_size,
                                retry, result, on_message)  # fmt: skip

@@ -17,6 +17,7 @@ from sqlalchemy import or_, update
 from sqlalchemy.orm import Session
 
 from alerts.ledger.outcomes import UNKNOWN_OUTCOME
+from alerts.ledger.outgoing import Outgoing
 from alerts.ledger.states import not_held
 from alerts.models import Delivery, DeliveryStatus
 
@@ -31,8 +32,27 @@ def claim(
 
     One UPDATE ... RETURNING: two workers given the same ids split them, never share them.
     """
+    return sorted(_take(session, ids, now=now, lease=lease))
+
+
+def claim_rows(
+    session: Session, rows: Sequence[Outgoing], *, now: datetime, lease: timedelta = DEFAULT_LEASE
+) -> list[Outgoing]:
+    """`claim` for rows a batch has read (`load_outgoing`): the ones it took, in their
+    order, each with the claim and the count of attempts the claim wrote."""
+    attempts = _take(session, [row.id for row in rows], now=now, lease=lease)
+    taken = [row for row in rows if row.id in attempts]
+    for row in taken:
+        row.status, row.claimed_at, row.attempts = DeliveryStatus.CLAIMED, now, attempts[row.id]
+    return taken
+
+
+def _take(
+    session: Session, ids: Sequence[int], *, now: datetime, lease: timedelta
+) -> dict[int, int]:
+    """The UPDATE of `claim`: each row taken, with its count of attempts (this one too)."""
     if not ids:
-        return []
+        return {}
     claimable = (
         or_(
             Delivery.status == DeliveryStatus.PENDING,
@@ -40,14 +60,14 @@ def claim(
         )
         & not_held()
     )
-    claimed = session.scalars(
+    taken = session.execute(
         update(Delivery)
         .where(Delivery.id.in_(ids), claimable)
         .values(status=DeliveryStatus.CLAIMED, claimed_at=now, attempts=Delivery.attempts + 1)
-        .returning(Delivery.id)
+        .returning(Delivery.id, Delivery.attempts)
         .execution_options(synchronize_session=False)
-    ).all()
-    return sorted(claimed)
+    )
+    return {delivery_id: attempts for delivery_id, attempts in taken}
 
 
 @dataclass

@@ -2,8 +2,10 @@
 
 A worker sends hundreds of messages a second; ORM objects for its rows cost more than
 composing the messages (identity map, attribute events, a unit-of-work flush of every
-outcome). A batch's rows are read once, with their readers, into these small records;
-everything the send path writes back goes through Core statements (alerts.delivery.sending).
+outcome). A batch's rows are read once, with their readers, into these small records,
+before its claim (alerts.ledger.claims.claim_rows keeps those the batch takes): they name
+the batch in the logs and are what it sends. Everything the send path writes back goes
+through Core statements (alerts.delivery.sending).
 """
 
 from __future__ import annotations
@@ -138,9 +140,12 @@ def _topic_names(session: Session, subscriber_ids: list[int]) -> dict[int, tuple
 
 
 @contextmanager
-def batch_log_context(session: Session, ids: Sequence[int]) -> Iterator[None]:
+def batch_log_context(ids: Sequence[int], rows: Sequence[Outgoing]) -> Iterator[None]:
     """Name the batch in every line logged inside the block: its send (edition slug, issue
     or alert id) and its first and last delivery id and size.
+
+    `rows` are the rows of `ids` as `load_outgoing` read them: a batch's rows are read
+    once, for its name and for its send.
 
     A batch normally holds rows of one send; for one that does not (queued by an older
     version), the edition lists each slug and the issue and alert ids are left out.
@@ -148,11 +153,7 @@ def batch_log_context(session: Session, ids: Sequence[int]) -> Iterator[None]:
     if not ids:
         yield
         return
-    sends = session.execute(
-        select(Delivery.edition, Delivery.issue_id, Delivery.alert_id)
-        .where(Delivery.id.in_(ids))
-        .distinct()
-    ).all()
+    sends = {(row.edition, row.issue_id, row.alert_id) for row in rows}
     editions = sorted({edition for edition, _, _ in sends})
     issues = {issue_id for _, issue_id, _ in sends}
     alerts = {alert_id for _, _, alert_id in sends}
