@@ -197,13 +197,16 @@ def plan_in_chunks(
     statistics = _LedgerStatistics(session)
     for edition in editions:
         due = _due_readers(session, edition, now, force, local_date)
-        topics = _reader_topics(session, edition, [reader.id for reader in due])
-        # Readers who get the same digest are planned side by side, so their rows fall in
-        # the same few batches and one worker renders their digest, once.
-        due.sort(key=lambda reader: (reader.local_date, sorted(topics.get(reader.id, ()))))
+        ids = [reader.id for reader in due]
+        topics = _reader_topics(session, edition, ids)
+        starts = _window_starts(session, edition, ids, now=now)
+        # Readers who get the same digest (date, topics, window) are planned side by side,
+        # so their rows fall in the same few batches and one worker renders their digest,
+        # once. One sort, before the readers are cut into chunks.
+        due.sort(key=lambda r: (r.local_date, sorted(topics.get(r.id, ())), starts[r.id]))
         for offset in range(0, len(due), chunk_size):
             chunk = _plan_chunk(
-                session, edition, due[offset : offset + chunk_size], topics, now=now,
+                session, edition, due[offset : offset + chunk_size], topics, starts, now=now,
                 queued_until=queued_until,
             )  # fmt: skip
             yield chunk
@@ -256,6 +259,18 @@ def plan_digests(
     return total
 
 
+def _window_starts(
+    session: Session, edition: Edition, ids: Sequence[int], *, now: datetime
+) -> dict[int, datetime]:
+    """Where each reader's next digest of the edition starts: where their previous one
+    ended, or a first window back from `now` (selection.window_start)."""
+    previous = _previous_ends(session, edition.slug, ids)
+    return {
+        reader: window_start(edition.cadence, now=now, previous_end=previous.get(reader))
+        for reader in ids
+    }
+
+
 def _reader_topics(
     session: Session, edition: Edition, ids: Sequence[int]
 ) -> dict[int, frozenset[int]]:
@@ -273,6 +288,7 @@ def _plan_chunk(
     edition: Edition,
     due: Sequence[_DueReader],
     topics: dict[int, frozenset[int]],
+    starts: dict[int, datetime],
     *,
     now: datetime,
     queued_until: datetime | None,
@@ -282,15 +298,7 @@ def _plan_chunk(
     due = [r for r in due if issues[r.local_date].status is not IssueStatus.CANCELLED]
     if not due:
         return PlannedChunk(PlanResult(due=len(held), cancelled=len(held)), [])
-    ids = [reader.id for reader in due]
-    previous = _previous_ends(session, edition.slug, ids)
-    starts = {
-        reader.id: window_start(edition.cadence, now=now, previous_end=previous.get(reader.id))
-        for reader in due
-    }
-    due = sorted(due, key=lambda reader: (
-        reader.local_date, sorted(topics.get(reader.id, ())), starts[reader.id]))  # fmt: skip
-    candidates = _candidates(session, min(starts.values()), now)
+    candidates = _candidates(session, min(starts[reader.id] for reader in due), now)
     curations = {day: curation_of(issue) for day, issue in issues.items()}
     selections: dict[tuple[frozenset[int], datetime, date], list[int]] = {}
     rows: list[dict[str, Any]] = []
