@@ -1,0 +1,54 @@
+"""Who gets what: the digest rules, a run planned into the ledger, and breaking alerts.
+
+- `selection.py`: the rules of a digest as pure functions: who is due on which local date,
+  over which window, with which articles (an editor's curation of the issue first).
+- `planning.py`: a digest run, set-based: one ledger row per due reader, written before
+  anything is sent, a chunk at a time; and what a reader's copy would hold (previews).
+- `breaking.py`: breaking-news alerts: one short email about one article to the readers
+  who asked, through the same ledger, at most a few a day.
+
+What is planned here is queued, claimed and sent from the ledger (alerts.ledger,
+alerts.delivery). Each module's docstring says why it works the way it does.
+"""
+
+from alerts.digests.breaking import AlertPlan, alert_key, create_alert, plan_alert, set_alert_status
+from alerts.digests.planning import (
+    PlannedChunk,
+    PlanResult,
+    plan_digests,
+    plan_in_chunks,
+    selection_for,
+    selection_for_topics,
+)
+from alerts.digests.selection import (
+    FIRST_WINDOW,
+    MAX_ARTICLES,
+    CandidateArticle,
+    curated_selection,
+    due_date,
+    local_today,
+    select_articles,
+    window_start,
+)
+
+__all__ = [
+    "FIRST_WINDOW",
+    "MAX_ARTICLES",
+    "AlertPlan",
+    "CandidateArticle",
+    "PlanResult",
+    "PlannedChunk",
+    "alert_key",
+    "create_alert",
+    "curated_selection",
+    "due_date",
+    "local_today",
+    "plan_alert",
+    "plan_digests",
+    "plan_in_chunks",
+    "select_articles",
+    "selection_for",
+    "selection_for_topics",
+    "set_alert_status",
+    "window_start",
+]

@@ -1,0 +1,79 @@
+"""Editions and their issues: what editors schedule, and what they decide for one day's send.
+
+- `schedules.py`: editions, the named, scheduled digests (`daily` and `weekly` always
+  exist, editors add topic editions): their settings, the date of their issue, and the
+  subject line each one writes.
+- `issues.py`: an issue, one edition on one local date: its curation (pinned, dropped,
+  locked articles), pausing, resuming and cancelling its send, and what it carried.
+
+An issue's send itself is the ledger's (alerts.ledger); what each reader's copy holds is
+the digests' (alerts.digests). Each module's docstring says why it works the way it does.
+"""
+
+from alerts.editions.issues import (
+    NO_CURATION,
+    Curation,
+    cancel,
+    candidates,
+    curation_of,
+    drop,
+    find_issue,
+    get_issue,
+    issue_articles,
+    issue_for,
+    lock,
+    move,
+    pause,
+    pin,
+    restore,
+    resume,
+    set_texts,
+    unlock,
+    unpin,
+)
+from alerts.editions.schedules import (
+    DEFAULT_EDITIONS,
+    MAX_ARTICLES_LIMIT,
+    EditionInput,
+    check_subject_template,
+    create_edition,
+    ensure_default_editions,
+    get_edition,
+    issue_date,
+    list_editions,
+    subject_line,
+    update_edition,
+)
+
+__all__ = [
+    "DEFAULT_EDITIONS",
+    "MAX_ARTICLES_LIMIT",
+    "NO_CURATION",
+    "Curation",
+    "EditionInput",
+    "cancel",
+    "candidates",
+    "check_subject_template",
+    "create_edition",
+    "curation_of",
+    "drop",
+    "ensure_default_editions",
+    "find_issue",
+    "get_edition",
+    "get_issue",
+    "issue_articles",
+    "issue_date",
+    "issue_for",
+    "list_editions",
+    "lock",
+    "move",
+    "pause",
+    "pin",
+    "restore",
+    "resume",
+    "set_texts",
+    "subject_line",
+    "unlock",
+    "unpin",
+    "update_edition",
+]
