@@ -6,6 +6,7 @@ Kept apart from the tests so that the journey reads as a story.
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 import urllib.error
@@ -130,6 +131,14 @@ def article_page(snippet: str, *, headline: str = "Polls close in the regional e
 
 
 # --- screenshots ---------------------------------------------------------------------------
+
+
+def screenshot_folder(tmp_path: Path) -> Path:
+    """Where the photographs go: NEWSALERTS_SCREENSHOTS when set (docs/screenshots keeps them),
+    else the test's own temporary folder. Made if it is missing."""
+    folder = Path(os.environ.get("NEWSALERTS_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 @dataclass

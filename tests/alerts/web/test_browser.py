@@ -13,7 +13,6 @@ Runs on both database backends: the pages write through the same code on each.
 from __future__ import annotations
 
 import json
-import os
 import re
 import urllib.parse
 import urllib.request
@@ -41,6 +40,7 @@ from tests.alerts.web.browser import (
     message_texts,
     multipart,
     post,
+    screenshot_folder,
 )
 from tests.support.smtp_server import RecordingSMTPServer
 
@@ -72,7 +72,7 @@ def new_page(browser: Browser) -> Iterator[Callable[..., Page]]:
 
 @pytest.fixture
 def shots(tmp_path: Path) -> Screenshots:
-    return Screenshots(Path(os.environ.get("NEWSALERTS_SCREENSHOTS") or tmp_path / "screenshots"))
+    return Screenshots(screenshot_folder(tmp_path))
 
 
 # --- the service and the publisher's site ------------------------------------------------

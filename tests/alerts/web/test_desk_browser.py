@@ -5,7 +5,6 @@ NEWSALERTS_SCREENSHOTS=docs/screenshots to keep them as desk-*.png)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from playwright.sync_api import Browser, Page, expect
 from alerts.config import Settings, load_settings
 from alerts.models import Role
 from tests.alerts.web.app_support import EDITOR, app_session
-from tests.alerts.web.browser import DESKTOP, low_contrast, message_texts
+from tests.alerts.web.browser import DESKTOP, low_contrast, message_texts, screenshot_folder
 from tests.alerts.web.desk_support import newsroom, settle
 from tests.support.builders import reader
 from tests.support.smtp_server import RecordingSMTPServer
@@ -53,7 +52,7 @@ def page(browser: Browser) -> Iterator[Page]:
 
 @pytest.fixture
 def shots(tmp_path: Path) -> Path:
-    return Path(os.environ.get("NEWSALERTS_SCREENSHOTS") or tmp_path / "screenshots")
+    return screenshot_folder(tmp_path)
 
 
 def photograph(page: Page, shots: Path, name: str) -> None:

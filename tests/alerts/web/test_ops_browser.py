@@ -15,7 +15,6 @@ Screenshots go to a temporary folder; set NEWSALERTS_SCREENSHOTS=docs/screenshot
 
 from __future__ import annotations
 
-import os
 import random
 import re
 import socket
@@ -43,7 +42,7 @@ from alerts.tasks.handlers import SEND_BATCH
 from alerts.tasks.queues import PUBLISHED_AT, read_broker
 from alerts.web import ops as ops_views
 from subscribers.database import utcnow
-from tests.alerts.web.browser import DESKTOP, low_contrast
+from tests.alerts.web.browser import DESKTOP, low_contrast, screenshot_folder
 from tests.support.builders import reader
 from tests.support.ledger import ledger_rows, reader_address, seed_readers_in_bulk
 from tests.support.processes import process_environment, start_worker, stop_worker
@@ -194,13 +193,6 @@ def open_console(browser: Browser, live_server: str) -> tuple[Page, list[str]]:
             if answer.status >= 400 and "favicon" not in answer.url else None)  # fmt: skip
     sign_in(page, live_server)
     return page, errors
-
-
-def screenshot_folder(tmp_path: Path) -> Path:
-    """NEWSALERTS_SCREENSHOTS when set, else the test's own folder."""
-    folder = Path(os.environ.get("NEWSALERTS_SCREENSHOTS") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 # --- the still test: no worker ------------------------------------------------------------

@@ -3,7 +3,6 @@ clicks, and a photograph of the issue's page in a real Chromium."""
 
 from __future__ import annotations
 
-import os
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -21,7 +20,7 @@ from sqlalchemy.orm import Session
 from alerts.models import Article, Click, Issue, Role
 from subscribers.database import utcnow
 from tests.alerts.web.app_support import BASE_URL
-from tests.alerts.web.browser import DESKTOP, low_contrast
+from tests.alerts.web.browser import DESKTOP, low_contrast, screenshot_folder
 from tests.support.sending import (
     add_reader,
     add_stories,
@@ -195,8 +194,7 @@ def test_a_photograph_of_the_issue_results(
 ) -> None:
     """docs/screenshots/desk-results.png (set NEWSALERTS_SCREENSHOTS=docs/screenshots)."""
     make_staff(app, "editor@newsroom.example.com", Role.EDITOR)
-    directory = Path(os.environ.get("NEWSALERTS_SCREENSHOTS") or tmp_path)
-    directory.mkdir(parents=True, exist_ok=True)
+    directory = screenshot_folder(tmp_path)
     page = browser.new_page(viewport=DESKTOP)
     try:
         page.goto(f"{live_server}/desk/results/morning/{clicked.local_date.isoformat()}")
