@@ -37,13 +37,21 @@ from alerts.ledger.outgoing import (
 )
 from alerts.ledger.queue import REQUEUE_AFTER, Publish, claim_queue, cut, queue_rows
 from alerts.ledger.rows import insert_ignoring_conflicts
-from alerts.ledger.states import NOT_STARTED, Progress, not_held, progress, take_back
+from alerts.ledger.states import (
+    NOT_STARTED,
+    UNSETTLED,
+    Progress,
+    not_held,
+    progress,
+    take_back,
+)
 
 __all__ = [
     "DEFAULT_LEASE",
     "NOT_STARTED",
     "REQUEUE_AFTER",
     "UNKNOWN_OUTCOME",
+    "UNSETTLED",
     "LedgerRow",
     "Outgoing",
     "Progress",

@@ -19,6 +19,8 @@ from alerts.models import BreakingAlert, Delivery, DeliveryStatus, Issue, IssueS
 
 # Rows an editor's pause or cancel may still take back: not yet in an SMTP exchange.
 NOT_STARTED = (DeliveryStatus.PENDING, DeliveryStatus.CLAIMED)
+# Rows whose send is not over: not started, or started with no outcome yet.
+UNSETTLED = (*NOT_STARTED, DeliveryStatus.SENDING)
 
 
 def not_held() -> ColumnElement[bool]:

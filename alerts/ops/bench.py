@@ -37,6 +37,7 @@ from alerts.config import PROJECT_ROOT, Settings, load_settings
 from alerts.db import upgrade
 from alerts.errors import BenchError
 from alerts.jobs import plan_and_queue
+from alerts.ledger.states import UNSETTLED
 from alerts.models import Article, Delivery, DeliveryStatus, article_topics
 from alerts.runtime import Runtime
 from alerts.tasks.publishing import batch_publisher
@@ -50,7 +51,6 @@ ZONES = (
 )  # fmt: skip
 FOLLOW_COUNTS = ((0, 15), (1, 35), (2, 30), (3, 20))
 CHUNK = 5000
-UNFINISHED = (DeliveryStatus.PENDING, DeliveryStatus.CLAIMED, DeliveryStatus.SENDING)
 
 
 @dataclass
@@ -354,7 +354,7 @@ def _wait_until_done(runtime: Runtime, total: int) -> None:
     """Until no row is left to send. The poll reads one index entry, not the table, so it
     costs the database next to nothing while it is measured."""
     deadline = time.monotonic() + 3600
-    left = select(Delivery.id).where(Delivery.status.in_(UNFINISHED)).limit(1)
+    left = select(Delivery.id).where(Delivery.status.in_(UNSETTLED)).limit(1)
     with runtime.session() as session:
         while total and time.monotonic() < deadline:
             unfinished = session.scalar(left)

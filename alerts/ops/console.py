@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Integer, cast, func, select
 from sqlalchemy.orm import Session
 
-from alerts.ledger.states import Progress, progress
+from alerts.ledger.states import UNSETTLED, Progress, progress
 from alerts.models import (
     BreakingAlert,
     Delivery,
@@ -24,7 +24,6 @@ from alerts.models import (
     Issue,
 )
 
-UNSETTLED = (DeliveryStatus.PENDING, DeliveryStatus.CLAIMED, DeliveryStatus.SENDING)
 CHART_MINUTES = 24 * 60
 FEEDBACK_DAYS = 14
 

@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, Text, cast, distinct, func, select
 from sqlalchemy.orm import QueryableAttribute, Session
 
+from alerts.ledger.states import UNSETTLED
 from alerts.models import (
     Article,
     BreakingAlert,
@@ -46,7 +47,6 @@ from alerts.models import (
 from subscribers.models import ConsentEvent, ConsentKind, Topic
 
 UNSUBSCRIBE_WINDOW = timedelta(days=7)
-TO_SEND = (DeliveryStatus.PENDING, DeliveryStatus.CLAIMED, DeliveryStatus.SENDING)
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,7 @@ def _results(
     results.sent = int(states.get(DeliveryStatus.SENT, 0))
     results.failed = int(states.get(DeliveryStatus.FAILED, 0))
     results.suppressed = int(states.get(DeliveryStatus.SUPPRESSED, 0))
-    results.to_send = sum(int(states.get(state, 0)) for state in TO_SEND)
+    results.to_send = sum(int(states.get(state, 0)) for state in UNSETTLED)
     feedback = dict(
         session.execute(
             select(FeedbackEvent.kind, func.count(distinct(FeedbackEvent.delivery_id)))
