@@ -4,7 +4,7 @@ what an editor does there — curate an issue, preview it, mail themselves a tes
 - `board.py`: each edition's coming issues with their progress, an issue's board of
   candidate articles and its curation, and the latest articles to send as a breaking alert.
 - `preview.py`: an edition as a reader, or a mix of topics, would get it now, writing nothing.
-- `test_copies.py`: a previewed digest mailed to the editor, with the reader's links made dead.
+- `proofs.py`: a previewed digest mailed to the editor, with the reader's links made dead.
 
 The web pages over these are in alerts.web (desk, desk_issues, desk_previews); results of
 what went out are in alerts.results. `board.board` keeps its module's name, so it is not
@@ -31,7 +31,7 @@ from alerts.desk.board import (
     selectable_ids,
 )
 from alerts.desk.preview import Preview, preview_digest, preview_topic_mix
-from alerts.desk.test_copies import TEST_HEADER, TEST_PREFIX, send_test, without_reader_links
+from alerts.desk.proofs import TEST_HEADER, TEST_PREFIX, send_test, without_reader_links
 
 __all__ = [
     "ALERT_WINDOW",

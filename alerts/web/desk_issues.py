@@ -25,7 +25,7 @@ from alerts.desk.board import (
     issue_progress,
     selectable_ids,
 )
-from alerts.desk.test_copies import send_test
+from alerts.desk.proofs import send_test
 from alerts.editions.issues import issue_for, lock, set_texts, unlock
 from alerts.editions.schedules import issue_date
 from alerts.errors import BadInput, DeliveryError, IssueError, NotFound

@@ -2,7 +2,7 @@
 
 An editor previews as a reader (by address) or as a new reader of some topics in a time
 zone. The desk shows the email with that reader's own unsubscribe and preferences links
-made dead (see alerts.desk.test_copies), and says plainly when there is nothing to show.
+made dead (see alerts.desk.proofs), and says plainly when there is nothing to show.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from zoneinfo import available_timezones
 from werkzeug.datastructures import MultiDict
 
 from alerts.desk.preview import Preview, preview_digest, preview_topic_mix
-from alerts.desk.test_copies import without_reader_links
+from alerts.desk.proofs import without_reader_links
 from alerts.errors import AlertsError
 from alerts.mail.rendering import RenderedEmail
 from alerts.models import Edition, Issue

@@ -1,4 +1,4 @@
-"""Test sends: an editor mails a previewed digest to their own address before it goes out.
+"""Proofs (the desk's "test send"): an editor mails a previewed digest to their own address first.
 
 A test copy is not a delivery: it gets no ledger row and no List-Unsubscribe header, its
 subject says "[TEST] ", and the header `X-Newsalerts-Test: yes` lets filters spot it. The
