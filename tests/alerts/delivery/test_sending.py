@@ -17,7 +17,7 @@ from alerts.delivery.relays import relay_transport
 from alerts.delivery.sending import MAX_ATTEMPTS, send_batch
 from alerts.delivery.transports import transport_from_url
 from alerts.digests.planning import plan_digests
-from alerts.ledger.claims import DEFAULT_LEASE, claim, sweep_stuck
+from alerts.ledger.claims import DEFAULT_LEASE, sweep_stuck
 from alerts.ledger.outcomes import UNKNOWN_OUTCOME
 from alerts.ledger.queue import claim_queue
 from alerts.mail.digest import DigestComposer
@@ -357,29 +357,6 @@ def test_a_crash_mid_batch_leaves_one_unknown_row_and_the_rest_to_resend(
     assert (swept.requeued, swept.abandoned) == (0, 1)
     row = session.scalars(select(Delivery).where(Delivery.status == DeliveryStatus.FAILED)).one()
     assert row.last_error == UNKNOWN_OUTCOME
-
-
-def test_rows_claimed_by_a_vanished_worker_are_queued_again(session: Session) -> None:
-    for number in range(3):
-        reader(session, f"v{number}@example.com")
-    articles(session, NOW, ("a", (), timedelta(hours=1)))
-    session.commit()
-    plan_digests(session, now=NOW, force=True)
-    session.commit()
-    [batch] = claim_queue(session, now=NOW, batch_size=10)
-    assert claim(session, batch, now=NOW) == batch  # a worker takes them, then dies
-    session.commit()
-    # Within the lease nobody else may take them; after it, another worker may.
-    assert claim(session, batch, now=NOW + timedelta(minutes=1)) == []
-    later = NOW + DEFAULT_LEASE + timedelta(seconds=1)
-    assert claim(session, batch, now=later) == batch
-    session.commit()
-    # The sweeper puts expired claims back in the queue for the next tick.
-    swept = sweep_stuck(session, now=later + DEFAULT_LEASE + timedelta(seconds=1))
-    session.commit()
-    assert swept.requeued == 3
-    requeued = claim_queue(session, now=later + DEFAULT_LEASE + timedelta(seconds=2), batch_size=10)
-    assert requeued == [batch]
 
 
 class _CountingRenderer(EmailRenderer):

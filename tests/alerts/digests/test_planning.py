@@ -1,4 +1,4 @@
-"""Planning a run: the ledger rows plan_digests writes, and the queue claim_queue hands out.
+"""Planning a run: the ledger rows plan_digests writes.
 
 Every test runs on SQLite and on PostgreSQL (the `session` fixture) and asserts on the stored
 Delivery rows: status, local date, window and the article ids in order.
@@ -14,7 +14,6 @@ from sqlalchemy.orm import ORMExecuteState, Session
 
 from alerts.digests.planning import PlanResult, plan_digests, plan_in_chunks, selection_for
 from alerts.editions.schedules import ensure_default_editions, get_edition
-from alerts.ledger.queue import REQUEUE_AFTER, claim_queue
 from alerts.models import Cadence, Delivery, DeliveryStatus
 from subscribers.models import Frequency, SubscriberStatus
 from tests.factories import ledger, make_article, make_reader, utc
@@ -649,79 +648,6 @@ def test_selection_for_matches_the_plan_and_writes_nothing(session: Session) -> 
     assert ledger(session) == []
     plan_digests(session, now=NOW)
     assert ledger(session)[0].article_ids == preview
-
-
-# --- the send queue -------------------------------------------------------------------------
-
-
-def _three_pending_one_skipped(session: Session) -> list[int]:
-    for name in ("a1", "a2", "a3"):
-        make_reader(session, name, topics=["Climate"])
-    make_reader(session, "quiet", topics=["Opera"])
-    make_article(session, "story", published_at=NOW - timedelta(hours=1), topics=["Climate"])
-    plan_digests(session, now=NOW)
-    rows = ledger(session)
-    assert [row.status for row in rows] == [DeliveryStatus.PENDING] * 3 + [DeliveryStatus.SKIPPED]
-    return [row.id for row in rows[:3]]
-
-
-def test_claim_queue_returns_pending_rows_in_batches_and_stamps_them(session: Session) -> None:
-    pending = _three_pending_one_skipped(session)
-    queued_at = NOW + timedelta(minutes=1)
-
-    batches = claim_queue(session, now=queued_at, batch_size=2)
-
-    assert batches == [pending[:2], pending[2:]]
-    assert [row.next_attempt_at for row in ledger(session)] == [queued_at + REQUEUE_AFTER] * 3 + [
-        None
-    ]
-
-
-def test_claim_queue_does_not_hand_out_the_same_rows_twice_until_requeue(
-    session: Session,
-) -> None:
-    pending = _three_pending_one_skipped(session)
-    queued_at = NOW + timedelta(minutes=1)
-    claim_queue(session, now=queued_at, batch_size=10)
-
-    assert claim_queue(session, now=queued_at, batch_size=10) == []
-    assert (
-        claim_queue(session, now=queued_at + REQUEUE_AFTER - timedelta(seconds=1), batch_size=10)
-        == []
-    )
-    requeued_at = queued_at + REQUEUE_AFTER
-    assert claim_queue(session, now=requeued_at, batch_size=10) == [pending]
-    assert claim_queue(session, now=requeued_at, batch_size=10) == []
-    assert [row.next_attempt_at for row in ledger(session)][:3] == [requeued_at + REQUEUE_AFTER] * 3
-
-
-def test_claim_queue_only_hands_out_pending_rows(session: Session) -> None:
-    pending = _three_pending_one_skipped(session)
-    rows = ledger(session)
-    rows[0].status = DeliveryStatus.SENT
-    rows[1].status = DeliveryStatus.SENDING
-    session.flush()
-
-    assert claim_queue(session, now=NOW, batch_size=1) == [[pending[2]]]
-
-
-def test_claim_queue_with_nothing_pending(session: Session) -> None:
-    make_reader(session, "quiet", topics=["Opera"])
-    plan_digests(session, now=NOW)
-
-    assert claim_queue(session, now=NOW, batch_size=5) == []
-
-
-def test_claim_queue_waits_for_a_retry_time_in_the_future(session: Session) -> None:
-    pending = _three_pending_one_skipped(session)
-    retry_at = NOW + timedelta(minutes=5)
-    ledger(session)[0].next_attempt_at = retry_at
-    session.flush()
-
-    assert claim_queue(session, now=NOW, batch_size=5) == [pending[1:]]
-    assert claim_queue(session, now=retry_at - timedelta(seconds=1), batch_size=5) == []
-    # The others were stamped NOW + REQUEUE_AFTER (10 minutes), so only the retry comes back.
-    assert claim_queue(session, now=retry_at, batch_size=5) == [pending[:1]]
 
 
 # --- counts when another planner wrote first ------------------------------------------------
