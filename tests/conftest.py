@@ -134,10 +134,11 @@ def redis_url() -> str:
 
 @pytest.fixture
 def broker_url(redis_url: str) -> str:
-    """A Redis database for Celery, apart from the one rate-limit tests flush."""
+    """A Redis database for Celery, apart from the one rate-limit tests flush (database 14
+    of the test Redis; TEST_BROKER_URL gives another, so two runs can share one server)."""
     import redis
 
-    url = redis_url.rsplit("/", 1)[0] + "/14"
+    url = os.environ.get("TEST_BROKER_URL") or redis_url.rsplit("/", 1)[0] + "/14"
     redis.Redis.from_url(url).flushdb()
     return url
 
