@@ -6,6 +6,13 @@ exports another can import. Streams must be opened with `newline=""`, as the csv
 requires, so that quoted fields keep their line breaks and a refused address is refused as
 written.
 
+Cells are written safe to open in a spreadsheet: one that starts with `=`, `+`, `-`, `@`, a
+tab or a carriage return would be run as a formula (an address such as
+`=cmd|'/C calc'!A0@example.org` is valid), so the export puts a single quote before it, as
+spreadsheets expect. The import removes exactly the quotes the export added, so a file
+exported and imported again gives back the same readers; a quote a person typed before any
+other character is kept.
+
 An import checks each row on its own and stores it inside its own SAVEPOINT: one bad row is
 reported with its line number and leaves no trace, while every good row is kept. Nothing is
 committed here; the caller commits (or rolls back after a CsvFormatError).
@@ -51,6 +58,9 @@ _BATCH_SIZE = 500
 _EXPORT_BATCH_SIZE = 1000
 _MAX_NAME_LENGTH = 200
 _MAX_TOPIC_NAME_LENGTH = 200
+# What a spreadsheet reads as the start of a formula, and the quote that makes a cell text.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_TEXT_QUOTE = "'"
 
 
 @dataclass(frozen=True)
@@ -131,11 +141,11 @@ def export_csv(session: Session, stream: TextIO) -> int:
     for reader in readers:
         writer.writerow(
             (
-                reader.email,
-                reader.name or "",
-                TOPIC_SEPARATOR.join(reader.topic_slugs),
+                _as_text(reader.email),
+                _as_text(reader.name or ""),
+                _as_text(TOPIC_SEPARATOR.join(reader.topic_slugs)),
                 reader.frequency.value,
-                reader.timezone,
+                _as_text(reader.timezone),
                 reader.send_hour,
                 reader.status.value,
                 reader.created_at.isoformat(),
@@ -262,7 +272,7 @@ def _parsed_rows(
                 RowError(line, f"{len(fields)} values for the header's {len(columns)} columns")
             )
             continue
-        values = dict(zip(columns, fields, strict=False))
+        values = dict(zip(columns, map(_from_text, fields), strict=False))
         try:
             yield _parse(line, values)
         except SubscribersError as error:
@@ -304,6 +314,26 @@ def _parse_status(raw: str) -> SubscriberStatus | None:
     except ValueError:
         choices = ", ".join(member.value for member in SubscriberStatus)
         raise InvalidPreference("status", f"{raw!r} is not one of {choices}") from None
+
+
+def _read_as_formula(cell: str) -> bool:
+    """True for a cell a spreadsheet would run, or one that only a text quote keeps from it
+    (so that the quote the export adds can be told from one a person typed)."""
+    if cell.startswith(_FORMULA_STARTS):
+        return True
+    return cell.startswith(_TEXT_QUOTE) and _read_as_formula(cell[1:])
+
+
+def _as_text(cell: str) -> str:
+    """A cell a spreadsheet shows as text, never runs: a quote before what it would run."""
+    return _TEXT_QUOTE + cell if _read_as_formula(cell) else cell
+
+
+def _from_text(cell: str) -> str:
+    """Undo `_as_text`: drop the one quote it added, and only that one."""
+    if cell.startswith(_TEXT_QUOTE) and _read_as_formula(cell[1:]):
+        return cell[1:]
+    return cell
 
 
 def _separator_hint(fields: list[str]) -> str:

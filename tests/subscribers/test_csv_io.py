@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import csv
 import io
 from datetime import UTC, datetime
 
@@ -344,3 +345,62 @@ def test_export_then_import_into_an_empty_store_gives_back_the_same_readers(
         "ivy@example.com,Ivy,elections;opera,weekly,Australia/Sydney,21,active",
         "jon@example.com,,,daily,UTC,0,pending",
     ]
+
+
+FORMULA_ADDRESSES = [
+    "=cmd|'/ccalc'!a0@example.org",
+    "+1-555@example.org",
+    "-2+3@example.org",
+]
+
+
+def test_export_writes_formula_cells_as_text_and_import_reads_them_back(
+    session: Session,
+) -> None:
+    for address in FORMULA_ADDRESSES:
+        add_subscriber(session, email=address, origin=Origin("form"), hash_key=KEY, now=NOW)
+    add_subscriber(
+        session,
+        email="named@example.org",
+        origin=Origin("form"),
+        hash_key=KEY,
+        name='=HYPERLINK("https://evil.example","open")',
+        now=NOW,
+    )
+    add_subscriber(
+        session, email="at@example.org", origin=Origin("form"), hash_key=KEY, name="@SUM(A1)"
+    )
+    add_subscriber(
+        session, email="'=quoted@example.org", origin=Origin("form"), hash_key=KEY, now=NOW
+    )
+    session.commit()
+    exported = io.StringIO(newline="")
+    export_csv(session, exported)
+
+    rows = list(csv.reader(io.StringIO(exported.getvalue(), newline="")))[1:]
+    cells = [cell for row in rows for cell in row[:3] if cell]
+    assert not [cell for cell in cells if cell.startswith(("=", "+", "-", "@", "\t", "\r"))]
+    assert [row[0] for row in rows] == [
+        *("'" + address for address in FORMULA_ADDRESSES),
+        "named@example.org",
+        "at@example.org",
+        "''=quoted@example.org",
+    ]
+    names = [row[1] for row in rows[len(FORMULA_ADDRESSES) :]]
+    assert names == ['\'=HYPERLINK("https://evil.example","open")', "'@SUM(A1)", ""]
+
+    before = {email: reader.name for email, reader in readers(session).items()}
+    session.execute(delete(subscriber_topics))
+    session.execute(delete(ConsentEvent))
+    session.execute(delete(Subscriber))
+    session.commit()
+    session.expunge_all()
+    report = run_import(session, exported.getvalue())
+    assert (report.created, report.errors) == (len(before), [])
+    assert {email: reader.name for email, reader in readers(session).items()} == before
+
+
+def test_a_quote_typed_before_ordinary_text_is_kept_on_import(session: Session) -> None:
+    report = run_import(session, "email,name\r\n'o@example.org,'Tis me\r\n")
+    assert (report.created, report.errors) == (1, [])
+    assert readers(session)["'o@example.org"].name == "'Tis me"
