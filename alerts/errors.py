@@ -135,7 +135,8 @@ class EditionNotFound(AlertsError):
 
 
 class IssueError(AlertsError):
-    """The issue cannot do that now (e.g. curate a cancelled issue)."""
+    """The issue cannot do that now (e.g. curate a cancelled issue, send an issue of a
+    switched-off edition)."""
 
 
 class AlertError(AlertsError):

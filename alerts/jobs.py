@@ -160,9 +160,14 @@ def send_now(
     """Start an edition's issue for `local_date` (default: the issue of today in the
     publisher's zone; for a weekly edition, this week's) for every reader of it, whatever
     their hour; readers who had it already are not sent it again. Raises EditionNotFound,
-    IssueError (a cancelled issue)."""
+    IssueError (a switched-off edition, a cancelled issue).
+
+    A switched-off edition is refused here rather than in each adapter: the schedule skips
+    it, and neither the desk nor the API nor any later caller may send it by hand."""
     with runtime.session() as session:
         chosen = get_edition(session, edition)
+        if not chosen.active:
+            raise IssueError(f"the {chosen.name} is switched off; switch it on to send it")
         today = local_today(now, runtime.settings.default_timezone)
         day = local_date or issue_date(chosen, today)
         issue = issue_for(session, chosen, day, now=now)

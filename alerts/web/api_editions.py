@@ -103,7 +103,8 @@ def _send_date(value: object, *, now: datetime, timezone: str) -> date | None:
 
 @blueprint.post("/editions/<key>/send")
 def send_edition(key: str) -> View:
-    """Send an issue now. A cancelled issue is an IssueError: a 409, from the error map."""
+    """Send an issue now. A switched-off edition or a cancelled issue is an IssueError
+    (alerts.jobs.send_now): a 409, from the error map."""
     require_scope("editions")
     data = _body(frozenset({"date"}))
     context, now = web_context(), utcnow()
@@ -244,7 +245,7 @@ OPENAPI["paths"].update(
                     "401": _ERROR,
                     "403": _ERROR,
                     "404": _ERROR,
-                    "409": {"description": "the issue was cancelled"},
+                    "409": {"description": "the issue was cancelled or the edition switched off"},
                     "422": _ERROR,
                 },
             }

@@ -133,6 +133,24 @@ def test_a_cancelled_issue_cannot_be_sent(
     assert "cancelled" in _error(answer)
 
 
+def test_a_switched_off_edition_cannot_be_sent(
+    client: FlaskClient, db: Session, cms: dict[str, str], newsroom: list[int]
+) -> None:
+    """Once a 202 planning every reader: the schedule skips a switched-off edition, and so
+    must a send by hand."""
+    edition = get_edition(db, "morning")
+    edition.active = False
+    db.commit()
+    answer = client.post("/api/v1/editions/morning/send", headers=cms)
+    assert answer.status_code == 409
+    assert "switched off" in _error(answer)
+    answer = client.post(f"/api/v1/editions/{edition.id}/send", headers=cms)
+    assert answer.status_code == 409
+    db.expire_all()
+    assert db.scalar(select(func.count()).select_from(Delivery)) == 0
+    assert db.scalar(select(func.count()).select_from(Issue)) == 0
+
+
 @pytest.mark.parametrize(
     "edition", ["nope", "0", "999999", "9" * 30, "%C3%B1", "MORNING", "m" * 300, "%00"]
 )

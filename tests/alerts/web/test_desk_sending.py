@@ -12,7 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import update
 
-from alerts.models import Delivery, DeliveryStatus, IssueStatus
+from alerts.models import Delivery, DeliveryStatus, Edition, IssueStatus
 from subscribers.database import utcnow
 from tests.alerts.web.app_support import EDITOR, app_session
 from tests.alerts.web.browser import message_texts
@@ -91,6 +91,20 @@ def test_curation_reaches_the_preview_and_the_real_send(
     assert progress["sent"] == 3 and progress["pending"] == 0 and progress["total"] == 3
     assert progress["per_minute"] == 3 and progress["minutes_left"] == 0
     assert progress["status"] == "open"
+
+
+def test_a_switched_off_edition_is_not_sent_from_the_desk(
+    app: Flask, editor: FlaskClient, smtp_server: RecordingSMTPServer
+) -> None:
+    newsroom(app)
+    with app_session(app) as session:
+        session.execute(update(Edition).where(Edition.slug == "daily").values(active=False))
+        session.commit()
+    sent = post(editor, f"{_base(app)}/send")
+    assert "Not sent: the Daily briefing is switched off" in follow(editor, sent)
+    assert rows(app) == {}
+    assert "issue.send_now" not in audit_actions(app)
+    assert smtp_server.messages == []
 
 
 def test_minutes_left_are_shown_only_while_messages_wait(
