@@ -43,7 +43,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PATH=/opt/venv/bin:$PATH \
-    PYTHONPATH=/app
+    PYTHONPATH=/app \
+    NEWSALERTS_ENV=production
+
+# Production mode, whoever runs the image: every process refuses to start without a strong
+# SECRET_KEY (`docker run -e SECRET_KEY=...`), so no container ever signs sessions and links
+# with the development secret printed in the source. (`newsalerts web` in development mode
+# also refuses to listen beyond loopback.)
 
 # The processes run as an unprivileged user: a hole in the web app must not own the container.
 RUN useradd --create-home --uid 10001 newsalerts

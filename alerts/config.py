@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -13,6 +15,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from alerts.errors import ConfigError
 
 DEVELOPMENT_SECRET = "development-only-secret-change-me"
+# What production asks of SECRET_KEY (refuse_weak_secret), and how to make one that passes.
+SECRET_MIN_LENGTH = 32
+SECRET_MIN_BITS = 128
+SECRET_KEY_ADVICE = "python3 -c 'import secrets; print(secrets.token_urlsafe(48))' makes one"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
 
@@ -128,10 +134,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _production_secrets(self) -> Settings:
-        if self.environment == "production" and self.secret_key in ("", DEVELOPMENT_SECRET):
-            raise ValueError("SECRET_KEY must be set to a long random value in production")
-        if self.environment == "production" and len(self.secret_key) < 32:
-            raise ValueError("SECRET_KEY must be at least 32 characters in production")
+        if self.environment == "production":
+            refuse_weak_secret(self.secret_key)
         if self.environment == "production" and self.password_hash_cost != "default":
             raise ValueError("PASSWORD_HASH_COST=fast is for development and tests only")
         return self
@@ -239,6 +243,45 @@ def parse_relay(url: str) -> Relay:
         username=unquote(parts.username) if parts.username else None,
         password=unquote(parts.password) if parts.password else None,
     )
+
+
+def refuse_weak_secret(secret_key: str) -> None:
+    """Refuse a `SECRET_KEY` an attacker could guess; production calls this.
+
+    The key signs every session cookie and link token, so a guessed key is every staff
+    account and every reader's data. Its length alone proves nothing (32 spaces, or the
+    public development secret with a character added, are long), so the key must also
+    carry at least `SECRET_MIN_BITS` by a simple estimate: its length times the Shannon
+    entropy of its characters' frequencies. That estimate is generous to a key a person
+    made up, never harsh to a random one: `secrets.token_urlsafe(32)` scores about 200.
+    Raises ValueError naming the variable and how to make a good key.
+    """
+    if not secret_key or DEVELOPMENT_SECRET in secret_key:
+        raise ValueError(
+            "SECRET_KEY must be set to a long random value in production, not the "
+            f"development one ({SECRET_KEY_ADVICE})"
+        )
+    if len(secret_key) < SECRET_MIN_LENGTH:
+        raise ValueError(
+            f"SECRET_KEY must be at least {SECRET_MIN_LENGTH} characters in production "
+            f"({SECRET_KEY_ADVICE})"
+        )
+    bits = estimated_entropy_bits(secret_key)
+    if bits < SECRET_MIN_BITS:
+        raise ValueError(
+            f"SECRET_KEY is too easy to guess for production: about {bits:.0f} bits of "
+            f"entropy, {SECRET_MIN_BITS} needed ({SECRET_KEY_ADVICE})"
+        )
+
+
+def estimated_entropy_bits(text: str) -> float:
+    """Length times the Shannon entropy of the characters' frequencies, in bits.
+
+    A string of one repeated character scores 0; it counts the variety that is there,
+    not the alphabet the string may have been drawn from."""
+    counts = Counter(text)
+    total = len(text)
+    return sum(count * math.log2(total / count) for count in counts.values())
 
 
 def normalise_database_url(value: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ from alerts.cli.common import (
     settings_from_env,
 )
 from alerts.config import PROJECT_ROOT
-from alerts.errors import AlertsError
+from alerts.errors import AlertsError, ConfigError
 
 
 @main.command()
@@ -64,13 +65,15 @@ def demo(readers: int, out: Path, smtp_url: str | None) -> None:
     console.print(f"Skipped, nothing new:   {result.skipped_empty}")
     if sent.failed or sent.retrying:
         console.print(f"Failed / to retry:      {sent.failed} / {sent.retrying}")
+        for problem in sent.relay_problems:
+            console.print(f"  because:              {problem}", markup=False)
     rate = sent.sent / result.send_seconds if result.send_seconds else 0.0
     console.print(f"Time taken:             {result.seconds:.1f} s (sending {rate:,.0f} msg/s)")
     console.print(f"Store:                  {result.store / 'newsalerts.db'}")
     if result.outbox is not None:
         console.print(f"Outbox:                 {(result.outbox / 'index.html').resolve()}")
     else:
-        console.print(f"Delivered to:           {smtp_url}")
+        console.print(f"Delivered to:           {', '.join(result.relays)}")
 
 
 @main.group()
@@ -158,10 +161,27 @@ def web(host: str, port: int, threads: int) -> None:
     from alerts.web.app import create_app
 
     settings = settings_from_env()
+    if settings.environment != "production" and not _is_loopback(host):
+        # Development signs sessions and links with a secret anyone can read in the source:
+        # served to the network, anyone could forge a staff session or a reader's link.
+        raise ConfigError(
+            f"--host {host} serves the network, and development mode signs with a public "
+            "secret: set NEWSALERTS_ENV=production and a SECRET_KEY, or use --host 127.0.0.1"
+        )
     configure_logging(settings)
     app = create_app(settings)
     console.print(f"Serving on http://{host}:{port} (Ctrl+C to stop)")
     serve(app, host=host, port=port, threads=threads, ident="newsalerts")
+
+
+def _is_loopback(host: str) -> bool:
+    """Whether listening on `host` keeps the server to this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # another name: it may resolve to any interface
 
 
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})

@@ -1,10 +1,16 @@
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 import pytest
 
-from alerts.config import DEVELOPMENT_SECRET, load_settings
+from alerts.config import (
+    DEVELOPMENT_SECRET,
+    SECRET_MIN_BITS,
+    estimated_entropy_bits,
+    load_settings,
+)
 from alerts.errors import ConfigError
 
 
@@ -91,7 +97,39 @@ def test_production_refuses_the_development_secret() -> None:
         _load(environment="production")
     with pytest.raises(ConfigError, match="at least 32 characters"):
         _load(environment="production", secret_key="short")
-    assert _load(environment="production", secret_key="x" * 40)
+    assert _load(environment="production", secret_key=secrets.token_urlsafe(32))
+
+
+@pytest.mark.parametrize(
+    ("secret_key", "message"),
+    [
+        # Long enough, and no secret at all: each of these signs cookies anyone can forge.
+        (" " * 32, "SECRET_KEY is too easy to guess"),
+        ("a" * 40, "SECRET_KEY is too easy to guess"),
+        ("abab" * 10, "SECRET_KEY is too easy to guess"),
+        (DEVELOPMENT_SECRET + "!", "SECRET_KEY must be set to a long random value"),
+        ("x" + DEVELOPMENT_SECRET + secrets.token_urlsafe(32), "not the development one"),
+    ],
+)
+def test_production_refuses_a_guessable_secret(secret_key: str, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        _load(environment="production", secret_key=secret_key)
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)
+    assert "secrets.token_urlsafe" in str(caught.value)  # and how to make a good one
+
+
+def test_a_random_secret_is_always_strong_enough_for_production() -> None:
+    # The estimate must never refuse what the documented command prints.
+    for _ in range(200):
+        for secret_key in (secrets.token_urlsafe(32), secrets.token_urlsafe(48)):
+            assert estimated_entropy_bits(secret_key) >= SECRET_MIN_BITS + 32
+            assert _load(environment="production", secret_key=secret_key)
+
+
+def test_development_keeps_its_public_secret() -> None:
+    assert _load(secret_key=" " * 32)
+    assert _load().secret_key == DEVELOPMENT_SECRET  # type: ignore[attr-defined]
 
 
 def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None:

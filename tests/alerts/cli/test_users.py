@@ -168,7 +168,7 @@ def test_token_scopes_and_audit(env: dict[str, str], database_url: str) -> None:
 def test_production_refuses_the_fast_hash(tmp_path: Path) -> None:
     env = {
         "NEWSALERTS_ENV": "production",
-        "SECRET_KEY": "x" * 40,
+        "SECRET_KEY": "users-test-secret-key-0123456789abcdef",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
         "PASSWORD_HASH_COST": "fast",
     }
