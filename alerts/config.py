@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -200,6 +201,9 @@ class Relay:
     password: str | None = field(default=None, repr=False)
     # file://: the folder the messages are written into.
     folder: Path | None = None
+    # `?tls=none`, allowed for a relay on loopback only: no STARTTLS, and the credentials
+    # may go in clear. Otherwise a relay given credentials must offer TLS.
+    tls_none: bool = False
 
     @property
     def use_ssl(self) -> bool:
@@ -234,6 +238,7 @@ def parse_relay(url: str) -> Relay:
         written_port = parts.port
     except ValueError:
         raise ValueError("the SMTP URL's port is not a number from 0 to 65535") from None
+    tls_none = _tls_none(parts.scheme, parts.hostname, parts.query)
     return Relay(
         name=f"smtp:{parts.hostname}:{written_port or ''}",
         url=url,
@@ -242,7 +247,29 @@ def parse_relay(url: str) -> Relay:
         port=written_port or (465 if parts.scheme == "smtps" else 25),
         username=unquote(parts.username) if parts.username else None,
         password=unquote(parts.password) if parts.password else None,
+        tls_none=tls_none,
     )
+
+
+def _tls_none(scheme: str, host: str, query: str) -> bool:
+    """Whether the URL asks for `tls=none`, which only a relay on loopback may: anywhere
+    else, a path without TLS is one an attacker can read the password from."""
+    values = [value for name, value in parse_qsl(query, keep_blank_values=True) if name == "tls"]
+    if not values:
+        return False
+    if values != ["none"]:
+        raise ValueError("the SMTP URL's tls= may only be tls=none (for a relay on loopback)")
+    if scheme == "smtps":
+        raise ValueError("tls=none contradicts smtps://")
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise ValueError(
+            f"tls=none is allowed only for a relay on loopback (127.0.0.1 or [::1]), not {host}"
+        )
+    return True
 
 
 def refuse_weak_secret(secret_key: str) -> None:

@@ -61,6 +61,8 @@ def digest_send(force: bool) -> None:
         f"{result.sent} sent, {result.failed} failed, {result.retrying} to retry, "
         f"{result.not_mailable} no longer subscribed."
     )
+    for problem in result.relay_problems:
+        console.print(f"The relay could not be used: {problem}", markup=False)
     if result.failed:
         sys.exit(1)
 

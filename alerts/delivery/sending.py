@@ -60,12 +60,21 @@ class BatchResult:
     failed: int = 0
     retrying: int = 0
     not_mailable: int = 0
+    # Why no connection could be had (a certificate that does not verify, refused
+    # credentials): what an operator must act on, for a summary to show, each once.
+    relay_problems: list[str] = field(default_factory=list)
 
     def add(self, other: BatchResult) -> None:
         self.sent += other.sent
         self.failed += other.failed
         self.retrying += other.retrying
         self.not_mailable += other.not_mailable
+        for problem in other.relay_problems:
+            self.note(problem)
+
+    def note(self, problem: str) -> None:
+        if problem not in self.relay_problems:
+            self.relay_problems.append(problem)
 
 
 @dataclass(frozen=True)
@@ -153,6 +162,7 @@ def send_batch(
                                retry, result, on_message)  # fmt: skip
     except DeliveryError as error:
         # No connection could be had: every row not yet attempted is retried later.
+        result.note(error.reason)
         for row in batch.waiting:
             _count(result, _record_failure(row, error, clock(), retry))
             batch.keep(row)

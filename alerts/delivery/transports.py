@@ -76,7 +76,13 @@ class _FileConnection:
 
 
 class SMTPTransport:
-    """One SMTP connection per batch; STARTTLS when the server offers it, SSL for smtps://."""
+    """One SMTP connection per batch; STARTTLS when the server offers it, SSL for smtps://.
+
+    With credentials, TLS is required: a relay that offers no STARTTLS (or a machine in
+    the path that strips it from the relay's answer) would otherwise receive the password
+    in clear. `tls_none` (the URL's `?tls=none`, which `alerts.config.parse_relay` allows
+    for a relay on loopback only) is the operator's way out: no STARTTLS at all.
+    """
 
     def __init__(
         self,
@@ -88,10 +94,12 @@ class SMTPTransport:
         password: str | None = None,
         timeout: float = SMTP_TIMEOUT_SECONDS,
         relay: str | None = None,
+        tls_none: bool = False,
     ) -> None:
         self.host, self.port, self.use_ssl = host, port, use_ssl
         self.username, self.password, self.timeout = username, password, timeout
         self.relay = relay or f"smtp:{host}:{port}"
+        self.tls_none = tls_none
 
     @contextmanager
     def connect(self) -> Iterator[MailConnection]:
@@ -110,8 +118,10 @@ class SMTPTransport:
                 client.close()
 
     def _open(self) -> smtplib.SMTP:
+        """Connect, secure the connection and log in. Raises DeliveryError: permanent for
+        what only the operator can fix (refused credentials, no TLS to send them over)."""
+        client: smtplib.SMTP | None = None
         try:
-            client: smtplib.SMTP
             if self.use_ssl:
                 client = smtplib.SMTP_SSL(
                     self.host, self.port, timeout=self.timeout, context=tls_context()
@@ -119,18 +129,45 @@ class SMTPTransport:
             else:
                 client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
                 client.ehlo()
-                if client.has_extn("starttls"):
+                if client.has_extn("starttls") and not self.tls_none:
                     client.starttls(context=tls_context())
                     client.ehlo()
+                elif self.username and not self.tls_none:
+                    raise DeliveryError(
+                        f"{self.relay} offers no STARTTLS: its password is not sent in clear "
+                        "(use smtps://, or ?tls=none for a relay on loopback)",
+                        permanent=True,
+                    )
             if self.username:
                 client.login(self.username, self.password or "")
         except smtplib.SMTPAuthenticationError as error:
-            raise DeliveryError(f"SMTP login refused: {error}", permanent=True) from error
+            _close(client)
+            raise DeliveryError(
+                f"{self.relay} refused the login: {error.smtp_code} {_text(error.smtp_error)}",
+                permanent=True,
+            ) from error
+        except ssl.SSLCertVerificationError as error:
+            _close(client)
+            raise DeliveryError(
+                f"{self.relay}'s TLS certificate does not verify: {error.verify_message} "
+                "(a private CA: see SSL_CERT_FILE in docs/operations.md)",
+                permanent=False,
+            ) from error
         except (smtplib.SMTPException, OSError) as error:
+            _close(client)
             raise DeliveryError(
                 f"cannot connect to SMTP server {self.host}:{self.port}: {error}", permanent=False
             ) from error
+        except DeliveryError:
+            _close(client)
+            raise
         return client
+
+
+def _close(client: smtplib.SMTP | None) -> None:
+    """Drop a connection that will not be used, without a word more to the relay."""
+    if client is not None:
+        client.close()
 
 
 class _SMTPConnection:
@@ -318,4 +355,5 @@ def transport_for(relay: Relay) -> FileTransport | SMTPTransport:
         username=relay.username,
         password=relay.password,
         relay=relay.name,
+        tls_none=relay.tls_none,
     )

@@ -36,6 +36,9 @@ FRESHEST_STORY_AGE = timedelta(minutes=12)
 class DemoResult:
     store: Path
     outbox: Path | None
+    # The relays delivered to, by their names (`alerts.config.Relay.name`): never a URL,
+    # which may carry a password.
+    relays: tuple[str, ...]
     articles: int
     readers: int
     planned: int
@@ -120,6 +123,7 @@ def run_demo(
     return DemoResult(
         store=store,
         outbox=None if smtp_url else out,
+        relays=tuple(relay.name for relay in settings.relays),
         articles=ingested.created + ingested.updated,
         readers=readers,
         planned=run.plan.planned,

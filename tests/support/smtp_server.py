@@ -12,6 +12,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 
 @dataclass
@@ -87,14 +88,32 @@ def free_port() -> int:
 
 
 class RecordingSMTPServer:
-    def __init__(self, *, pipelining: bool = False) -> None:
+    """Records what it receives. With `login`, it offers AUTH without STARTTLS, as a relay
+    (or whoever strips STARTTLS from a relay's answer) may, and records every login tried:
+    `logins` is what went over the wire in clear."""
+
+    def __init__(self, *, pipelining: bool = False, login: tuple[str, str] | None = None) -> None:
         self.port = free_port()
         self._recorder = _Recorder()
         self._recorder.pipelining = pipelining
         self._running = False
+        self._login = login
+        self.logins: list[tuple[str, str]] = []
+        auth: dict[str, Any] = {}
+        if login is not None:
+            auth = {"auth_require_tls": False, "authenticator": self._authenticate}
         self._controller = Controller(
-            self._recorder, hostname="127.0.0.1", port=self.port, decode_data=False
+            self._recorder, hostname="127.0.0.1", port=self.port, decode_data=False, **auth
         )
+
+    def _authenticate(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any
+    ) -> AuthResult:
+        if not isinstance(data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        tried = (data.login.decode(errors="replace"), data.password.decode(errors="replace"))
+        self.logins.append(tried)
+        return AuthResult(success=tried == self._login, handled=False)
 
     @property
     def url(self) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -79,6 +80,37 @@ def test_demo_delivers_to_a_real_smtp_server(
     result = _run(["demo", "--readers", "12", "--smtp", smtp_server.url], env, tmp_path)
     assert result.exit_code == 0, result.output
     assert len(smtp_server.messages) == _sent_count(result.output) > 0
+
+
+@pytest.fixture
+def relay_without_tls() -> Iterator[RecordingSMTPServer]:
+    server = RecordingSMTPServer(login=("news", "s3cret"))
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_demo_never_shows_the_relay_password(
+    tmp_path: Path, env: dict[str, str], relay_without_tls: RecordingSMTPServer
+) -> None:
+    url = f"smtp://news:s3cret@127.0.0.1:{relay_without_tls.port}?tls=none"
+    result = _run(["demo", "--readers", "3", "--smtp", url], env, tmp_path)
+    assert result.exit_code == 0, result.output
+    assert f"Delivered to:           smtp:127.0.0.1:{relay_without_tls.port}" in result.output
+    assert "s3cret" not in result.output
+    assert len(relay_without_tls.messages) == _sent_count(result.output) > 0
+
+
+def test_demo_says_why_a_relay_could_not_be_used(
+    tmp_path: Path, env: dict[str, str], relay_without_tls: RecordingSMTPServer
+) -> None:
+    url = f"smtp://news:s3cret@127.0.0.1:{relay_without_tls.port}"
+    result = _run(["demo", "--readers", "3", "--smtp", url], env, tmp_path)
+    assert f"because:              smtp:127.0.0.1:{relay_without_tls.port} offers no STARTTLS" in (
+        result.output
+    )
+    assert "s3cret" not in result.output
+    assert relay_without_tls.logins == [] and relay_without_tls.messages == []
 
 
 def test_ingest_send_and_send_again(tmp_path: Path, env: dict[str, str]) -> None:

@@ -10,11 +10,12 @@ from typing import BinaryIO
 
 import pytest
 
-from alerts.delivery.transports import transport_from_url
-from alerts.errors import ConnectionLost, DeliveryError
+from alerts.config import load_settings
+from alerts.delivery.transports import SMTPTransport, transport_from_url
+from alerts.errors import ConfigError, ConnectionLost, DeliveryError
 from alerts.mail.mime import Envelope
 from tests.support.flaky_smtp import TRY_AGAIN, FlakySMTPServer
-from tests.support.smtp_server import free_port
+from tests.support.smtp_server import RecordingSMTPServer, free_port
 
 
 def _envelope(recipient: str, body: str = "Hello") -> Envelope:
@@ -276,3 +277,74 @@ def test_a_write_cut_short_is_unknown_only_once_the_final_dot_went_out(
             connection.send(first, then=second)
     assert isinstance(broken.value, ConnectionLost) is not unknown
     assert broken.value.unknown_outcome is unknown
+
+
+# --- credentials: never in clear ------------------------------------------------------------
+
+
+@pytest.fixture
+def relay_without_tls() -> Iterator[RecordingSMTPServer]:
+    """A relay that offers AUTH but no STARTTLS, as a machine in the path that strips
+    STARTTLS from a relay's answer makes it look."""
+    server = RecordingSMTPServer(login=("news", "s3cret"))
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_a_password_is_never_sent_to_a_relay_that_offers_no_tls(
+    relay_without_tls: RecordingSMTPServer,
+) -> None:
+    url = f"smtp://news:s3cret@127.0.0.1:{relay_without_tls.port}"
+    with pytest.raises(DeliveryError) as refused, transport_from_url(url).connect():
+        pass
+    assert refused.value.permanent
+    assert f"smtp:127.0.0.1:{relay_without_tls.port} offers no STARTTLS" in refused.value.reason
+    assert "s3cret" not in str(refused.value)
+    assert relay_without_tls.logins == []
+
+
+def test_tls_none_lets_a_relay_on_loopback_take_the_password(
+    relay_without_tls: RecordingSMTPServer,
+) -> None:
+    url = f"smtp://news:s3cret@127.0.0.1:{relay_without_tls.port}?tls=none"
+    with transport_from_url(url).connect() as connection:
+        assert connection.send(_envelope("reader@example.com")).startswith("250")
+    assert relay_without_tls.logins == [("news", "s3cret")]
+    assert [m.recipients for m in relay_without_tls.wait_for(1)] == [["reader@example.com"]]
+
+
+def test_refused_credentials_are_a_permanent_error_that_says_so(
+    relay_without_tls: RecordingSMTPServer,
+) -> None:
+    url = f"smtp://news:wrong@127.0.0.1:{relay_without_tls.port}?tls=none"
+    with pytest.raises(DeliveryError) as refused, transport_from_url(url).connect():
+        pass
+    assert refused.value.permanent
+    assert refused.value.reason.startswith(f"smtp:127.0.0.1:{relay_without_tls.port} refused")
+    assert "wrong" not in refused.value.reason
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("smtp://news:s3cret@relay.example:587?tls=none", "only for a relay on loopback"),
+        ("smtp://news:s3cret@10.0.0.5:25?tls=none", "only for a relay on loopback"),
+        ("smtp://news:s3cret@localhost:25?tls=none", "only for a relay on loopback"),
+        ("smtps://news:s3cret@127.0.0.1?tls=none", "contradicts smtps://"),
+        ("smtp://news:s3cret@127.0.0.1:25?tls=off", "may only be tls=none"),
+    ],
+)
+def test_tls_none_is_refused_off_loopback(url: str, problem: str) -> None:
+    with pytest.raises(ConfigError, match=problem) as refused:
+        transport_from_url(url)
+    assert str(refused.value).startswith("SMTP_URL: ")
+    assert "s3cret" not in str(refused.value)
+    with pytest.raises(ConfigError, match=problem):
+        load_settings(smtp_url=url)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.8.9.10", "[::1]"])
+def test_tls_none_is_accepted_on_loopback(host: str) -> None:
+    transport = transport_from_url(f"smtp://news:s3cret@{host}:2525?tls=none")
+    assert isinstance(transport, SMTPTransport) and transport.tls_none
