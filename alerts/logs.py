@@ -35,15 +35,34 @@ CONTEXT_FIELDS = (
     "delivery_id",
     "task_id",
 )
-# A local part as real addresses write it (letters, digits, . _ + -), then a dotted domain.
-_ADDRESS = re.compile(r"([\w+-])[\w.+-]*@((?:[\w-]+\.)+[\w-]+)")
+# Any local part RFC 5322 allows, then a dotted domain or a domain literal: a dot-atom of
+# atext (letters and digits of any script, and ! # $ % & ' * + - / = ? ^ _ ` { | } ~),
+# or a quoted string. A dot-atom starts where a run of atext and dots starts (never inside
+# one), so a long run without an @ is read once, not once from each of its characters.
+_ATEXT = r"\w!#$%&'*+/=?^`{|}~-"
+_ADDRESS = re.compile(
+    rf"(?:(?<![.{_ATEXT}])(?P<atom>[.{_ATEXT}])[.{_ATEXT}]*"
+    r'|(?P<quoted>")(?:[^"\\]|\\[\s\S])*")'
+    r"@(?P<domain>(?:[\w-]+\.)+[\w-]+|\[[^\[\]\s\\]*\])"
+)
 _context: ContextVar[tuple[tuple[str, Any], ...]] = ContextVar("newsalerts_log", default=())
 _INSTALLED = "_newsalerts_handler"
 
 
 def mask_addresses(text: str) -> str:
-    """`alice@example.com` -> `a***@example.com`, everywhere in `text`."""
-    return _ADDRESS.sub(lambda match: f"{match[1]}***@{match[2]}", text)
+    """`alice@example.com` -> `a***@example.com`, everywhere in `text`.
+
+    Every local part an address may have is masked, `jose{secret}@…` and
+    `"jose secret"@…` (-> `"***"@…`) included. Text glued to an address by a character a
+    local part may hold is masked with it (`to=alice@…` -> `t***@…`): it cannot be told
+    apart from a local part, and masking too much is the safe side.
+    """
+    return _ADDRESS.sub(_masked, text)
+
+
+def _masked(match: re.Match[str]) -> str:
+    local = '"***"' if match["quoted"] else f"{match['atom']}***"
+    return f"{local}@{match['domain']}"
 
 
 @contextmanager
