@@ -65,13 +65,15 @@ def demo(readers: int, out: Path, smtp_url: str | None) -> None:
     console.print(f"Skipped, nothing new:   {result.skipped_empty}")
     if sent.failed or sent.retrying:
         console.print(f"Failed / to retry:      {sent.failed} / {sent.retrying}")
+        for problem in sent.relay_problems:
+            console.print(f"  because:              {problem}", markup=False)
     rate = sent.sent / result.send_seconds if result.send_seconds else 0.0
     console.print(f"Time taken:             {result.seconds:.1f} s (sending {rate:,.0f} msg/s)")
     console.print(f"Store:                  {result.store / 'newsalerts.db'}")
     if result.outbox is not None:
         console.print(f"Outbox:                 {(result.outbox / 'index.html').resolve()}")
     else:
-        console.print(f"Delivered to:           {smtp_url}")
+        console.print(f"Delivered to:           {', '.join(result.relays)}")
 
 
 @main.group()
