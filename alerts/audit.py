@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from alerts.logs import mask_addresses
 from alerts.models import AuditEvent, StaffUser
 from subscribers.addresses import normalise_email
 from subscribers.errors import InvalidEmail
@@ -23,6 +24,7 @@ from subscribers.errors import InvalidEmail
 CLI = "cli"
 ANONYMOUS = "anonymous"
 PAGE_SIZE = 50
+HIDDEN = "***"
 
 
 def user_actor(user: StaffUser) -> str:
@@ -31,6 +33,18 @@ def user_actor(user: StaffUser) -> str:
 
 def token_actor(name: str) -> str:
     return f"token:{name}"
+
+
+def masked(typed: str) -> str:
+    """What a visitor typed, as the log may keep it: an address masked as the process logs
+    mask addresses (`a***@example.com`: the domain stays), anything else `***` (it may be a
+    password typed into the address field)."""
+    try:
+        address = normalise_email(typed)
+    except InvalidEmail:
+        return HIDDEN
+    shown = mask_addresses(address)
+    return shown if shown != address else HIDDEN
 
 
 def record(
@@ -43,7 +57,7 @@ def record(
     now: datetime,
 ) -> AuditEvent:
     """Append one event (the caller commits). Text is cut to the columns' sizes and stripped
-    of control characters, so what a visitor typed (a login address) can be stored as is."""
+    of control characters; what a visitor typed goes through `masked` first."""
     event = AuditEvent(
         actor=_clean(actor, 300),
         action=_clean(action, 100),

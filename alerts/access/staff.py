@@ -135,6 +135,26 @@ def authenticate(
     return user
 
 
+def record_failed_login(session: Session, *, email: str, client: str, now: datetime) -> None:
+    """Append `login.failed` by `anonymous` from `client` (an IP address).
+
+    The target is the account's address when `email` is a spelling of a staff user's, so a
+    burst of failures on one target is someone guessing that password. Anything else a
+    visitor typed (a reader's address, a typo, a password in the wrong field) is not staff
+    data and is kept masked (`audit.masked`), as the logs keep addresses.
+    """
+    user = get_user(session, email)
+    target = _target(user) if user is not None else f"user:{audit.masked(email)}"
+    audit.record(
+        session,
+        actor=audit.ANONYMOUS,
+        action="login.failed",
+        target=target,
+        details={"ip": client},
+        now=now,
+    )
+
+
 def _verify(hasher: PasswordHasher, stored: str, password: str) -> bool:
     try:
         return hasher.verify(stored, password)

@@ -22,7 +22,7 @@ from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from alerts import audit
-from alerts.access.staff import authenticate, password_hasher
+from alerts.access.staff import authenticate, password_hasher, record_failed_login
 from alerts.config import Settings
 from alerts.models import Role, StaffUser
 from alerts.web.context import db, web_context
@@ -219,14 +219,7 @@ def login_submit() -> View:
     hasher = password_hasher(settings.password_hash_cost)
     user = authenticate(database, email=email, password=password, now=now, hasher=hasher)
     if user is None:
-        audit.record(
-            database,
-            actor=audit.ANONYMOUS,
-            action="login.failed",
-            target=f"user:{email.strip()}",
-            details={"ip": client},
-            now=now,
-        )
+        record_failed_login(database, email=email, client=client, now=now)
         database.commit()
         return page("login.html", 422, error=NOT_RIGHT, next=wanted or "", email=email)
 

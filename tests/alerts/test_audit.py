@@ -1,4 +1,4 @@
-"""The audit log: append, clean what visitors typed, read newest first a page at a time."""
+"""The audit log: append, clean and mask what visitors typed, read newest first a page at a time."""
 
 from __future__ import annotations
 
@@ -102,3 +102,12 @@ def test_as_dict_is_what_the_json_output_shows(session: Session) -> None:
         "target": "article:7",
         "details": {"n": 1},
     }
+
+
+def test_what_a_visitor_typed_is_kept_masked() -> None:
+    assert audit.masked("Nobody@Example.COM") == "n***@example.com"
+    assert audit.masked("jose{secret}@example.com") == "j***@example.com"
+    # Not an address (a password typed into the address field): nothing of it is kept.
+    assert audit.masked("hunter2 secret") == audit.HIDDEN == "***"
+    assert audit.masked("secret@") == "***"
+    assert audit.masked("") == "***"
