@@ -25,7 +25,8 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 SECRET = "compose-test-secret-0123456789abcdef0123456789"
 APP_SERVICES = ("migrate", "worker", "worker-urgent", "beat", "web")
 # Every service that keeps running; `migrate` runs once and exits.
-LONG_RUNNING = ("postgres", "redis", "mailpit", "worker", "beat", "web", "flower")
+LONG_RUNNING = ("postgres", "redis", "mailpit", "worker", "beat", "web", "proxy", "flower")
+NGINX_CONF = ROOT / "deploy" / "nginx.conf"
 
 NO_COMPOSE = "the docker-compose binary is not installed (Debian: apt-get install docker-compose)"
 requires_compose = pytest.mark.skipif(shutil.which("docker-compose") is None, reason=NO_COMPOSE)
@@ -206,6 +207,7 @@ def test_the_stack_has_every_service(config: dict[str, Any]) -> None:
         "worker",
         "beat",
         "web",
+        "proxy",
         "flower",
     }
     assert config["services"]["postgres"]["image"] == "postgres:16"
@@ -259,7 +261,6 @@ def test_app_services_share_one_environment(config: dict[str, Any]) -> None:
     assert services["migrate"]["command"] == ["newsalerts", "db", "upgrade"]
     assert services["worker"]["command"] == ["newsalerts", "worker"]
     assert services["web"]["command"][:2] == ["newsalerts", "web"]
-    assert any(port["published"] == 8000 for port in services["web"]["ports"])
 
 
 def test_processes_start_in_order(config: dict[str, Any]) -> None:
@@ -296,6 +297,65 @@ def _ports(service: dict[str, Any]) -> list[tuple[str, int, int]]:
     return found
 
 
+def test_the_proxy_is_the_only_door_from_the_network(config: dict[str, Any]) -> None:
+    """Slow clients exhausted the app server's connections when it was published itself."""
+    services = config["services"]
+    proxy = services["proxy"]
+    assert proxy["image"].startswith("nginx:")
+    mounts = [volume.split(":") for volume in proxy["volumes"]]
+    assert [str(NGINX_CONF), "/etc/nginx/nginx.conf", "ro"] in mounts
+    assert proxy["depends_on"]["web"] == {"condition": "service_healthy"}
+    assert _ports(proxy) == [("", 8000, 8000)]
+    # The app is reached through the proxy alone, and every other port stays on this
+    # machine (Mailpit's UI shows every reader's private links).
+    assert not services["web"].get("ports")
+    for name, service in services.items():
+        if name != "proxy":
+            assert all(host == "127.0.0.1" for host, _, _ in _ports(service)), name
+    # The app counts the proxy's hop when it reads client addresses for its rate limits.
+    for name in APP_SERVICES:
+        assert services[name]["environment"]["PROXY_COUNT"] == "1", name
+
+
+def _nginx_directives(text: str) -> dict[str, list[str]]:
+    """Each directive of an nginx configuration and its values, comments left out."""
+    found: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        words = line.split("#", 1)[0].strip().rstrip(";").split()
+        if words and words[-1] not in ("{", "}") and words[0] != "}":
+            found.setdefault(words[0], []).append(" ".join(words[1:]))
+    return found
+
+
+def test_the_proxy_bounds_slow_clients_and_passes_whole_requests() -> None:
+    directives = _nginx_directives(NGINX_CONF.read_text())
+    assert directives["client_header_timeout"] == ["10s"]
+    assert directives["client_body_timeout"] == ["10s"]
+    assert directives["client_max_body_size"] == ["128k"]
+    assert directives["limit_conn"] == ["connections_per_client 32"]
+    assert directives["limit_req"] == ["zone=requests_per_client burst=40 nodelay"]
+    assert directives["proxy_request_buffering"] == ["on"]
+    assert directives["proxy_buffering"] == ["on"]
+    assert directives["proxy_pass"] == ["$newsalerts_web"]
+    assert directives["set"] == ["$newsalerts_web http://web:8000"]
+    assert directives["listen"] == ["8000"]
+    assert "X-Forwarded-For $proxy_add_x_forwarded_for" in directives["proxy_set_header"]
+
+
+@pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx is not installed")
+def test_nginx_accepts_the_proxy_configuration(tmp_path: Path) -> None:
+    # The pid file is the only path nginx writes at start; everything else goes to stdio.
+    text = NGINX_CONF.read_text().replace("pid /tmp/nginx.pid;", f"pid {tmp_path}/nginx.pid;")
+    (tmp_path / "nginx.conf").write_text(text)
+    result = subprocess.run(
+        ["nginx", "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"), "-e", "stderr"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+
+
 def test_flower_watches_the_same_broker_and_listens_locally(config: dict[str, Any]) -> None:
     services = config["services"]
     flower = services["flower"]
@@ -322,6 +382,7 @@ def test_every_long_running_service_has_a_health_check(config: dict[str, Any]) -
     assert "tick_is_recent" in " ".join(services["beat"]["healthcheck"]["test"])
     for name in ("worker", "beat", "web"):
         assert services[name]["depends_on"]["mailpit"] == {"condition": "service_healthy"}
+    assert "/healthz" in " ".join(services["proxy"]["healthcheck"]["test"])
 
 
 def test_workers_scale_and_the_scheduler_does_not(config: dict[str, Any]) -> None:
@@ -385,6 +446,17 @@ def test_dockerfile_builds_in_one_stage_and_runs_from_a_slim_one() -> None:
     assert not any("build-essential" in line or "pip wheel" in line for line in runtime)
     users = [line.split()[1] for line in runtime if line.startswith("USER ")]
     assert users and users[-1] not in ("root", "0")
+
+
+def test_the_image_runs_in_production_mode() -> None:
+    """`docker run` without NEWSALERTS_ENV once signed with the public development secret."""
+    text = (ROOT / "Dockerfile").read_text()
+    runtime = text[text.index("AS runtime") :]
+    environment = re.findall(r"^\s*(?:ENV\s+)?([A-Z_]+)=(\S+?)\s*\\?$", runtime, re.MULTILINE)
+    assert ("NEWSALERTS_ENV", "production") in environment
+    instructions = [line for line in runtime.splitlines() if not line.lstrip().startswith("#")]
+    # A secret baked into the image would be everyone's who has the image.
+    assert not any("SECRET_KEY" in line for line in instructions)
 
 
 def test_dockerfile_installs_the_project_and_drops_root() -> None:

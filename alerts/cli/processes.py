@@ -148,6 +148,22 @@ def bench(readers: int, workers: int, admin_url: str, redis_url: str) -> None:
         console.print(line, markup=False)
 
 
+# How waitress bounds slow and idle clients (a reverse proxy in front bounds them first; see
+# deploy/nginx.conf). A connection waiting for its request costs no thread, only a socket:
+# waitress's default of 100 let 100 sockets dribbling partial headers lock every visitor out.
+# Open connections are watched with poll(), which has no 1024-descriptor ceiling as select()
+# has; one silent for channel_timeout seconds is closed (checked every cleanup_interval).
+# Bodies above the app's own limit (64 KiB) are refused before they are read in full.
+WEB_SERVER_LIMITS: dict[str, int | bool] = {
+    "connection_limit": 1000,
+    "asyncore_use_poll": True,
+    "channel_timeout": 30,
+    "cleanup_interval": 5,
+    "max_request_header_size": 64 * 1024,
+    "max_request_body_size": 1024 * 1024,
+}
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
@@ -171,7 +187,7 @@ def web(host: str, port: int, threads: int) -> None:
     configure_logging(settings)
     app = create_app(settings)
     console.print(f"Serving on http://{host}:{port} (Ctrl+C to stop)")
-    serve(app, host=host, port=port, threads=threads, ident="newsalerts")
+    serve(app, host=host, port=port, threads=threads, ident="newsalerts", **WEB_SERVER_LIMITS)
 
 
 def _is_loopback(host: str) -> bool:
