@@ -1,7 +1,8 @@
 """A message's bytes: every email we send is rendered, encoded, addressed and signed here.
 
 - `rendering.py`: one function renders every email (subject, written text, HTML with CSS
-  inlined), with markers where each reader's address and links go.
+  inlined), with markers where each reader's address and links go: the render's own, which
+  no article can write.
 - `mime.py`: a render encoded once, each reader's values spliced into the encoded body.
 - `envelope.py`: From, Message-ID, the list headers, the VERP return path and DKIM, for
   every kind of message; the sender's domain.
@@ -43,6 +44,7 @@ from alerts.mail.rendering import (
     ReaderMarkers,
     ReaderParts,
     RenderedEmail,
+    RenderMarkers,
     default_renderer,
     html_to_text,
 )
@@ -65,6 +67,7 @@ __all__ = [
     "ReaderMarkers",
     "ReaderParts",
     "RenderCache",
+    "RenderMarkers",
     "RenderedEmail",
     "build_message",
     "click_url",

@@ -2,7 +2,9 @@
 
 Readers whose digest has the same articles, topics and issue share one render, whose
 message body is encoded once. Article times (in the reader's zone), the reader's address,
-links and tracking token are markers in it, spliced into the encoded body per message.
+links and tracking token are markers in it, spliced into the encoded body per message;
+the markers are the render's own (RenderMarkers), so an article cannot ask for any of
+these values by writing a marker's name in its link, title or summary.
 Rows of breaking alerts go through the same composer, to the AlertComposer beside it.
 """
 
@@ -27,9 +29,9 @@ from alerts.mail.envelope import EnvelopeBuilder
 from alerts.mail.mime import EncodedEmail, Envelope, encode_email
 from alerts.mail.rendering import (
     EmailRenderer,
-    ReaderMarkers,
     ReaderParts,
     RenderedEmail,
+    RenderMarkers,
     html_to_text,
 )
 from alerts.mail.tracking import click_url, open_pixel_url
@@ -64,6 +66,7 @@ class _RenderKey:
 
 
 def time_marker(article_id: int) -> str:
+    """The name of a story's time, by which a message's slot asks for it."""
     return f"%%NEWSALERTS_TIME_{article_id}%%"
 
 
@@ -94,16 +97,19 @@ def digest_context(
     settings: Settings,
     spec: DigestSpec,
     topic_names: tuple[str, ...],
+    markers: RenderMarkers | None = None,
 ) -> dict[str, object]:
     """Everything the digest templates need; nothing in it is specific to one reader,
-    and article times and tracking tokens are markers to fill per zone and per reader."""
+    and article times and tracking tokens are `markers` (fresh ones if not given), to
+    fill per zone and per reader."""
+    markers = markers or RenderMarkers.fresh()
     edition, issue, local_date = spec.edition, spec.issue, spec.local_date
     tracked = edition.click_tracking
     items = []
     for position, article in enumerate(articles, start=1):
-        marker = time_marker(article.id)
+        marker = markers.of(time_marker(article.id))
         url = (
-            click_url(settings.base_url, ReaderMarkers.tracking_token, position)
+            click_url(settings.base_url, markers.tracking_token, position)
             if tracked
             else article.url
         )
@@ -142,10 +148,11 @@ def digest_context(
         ),
         "archive_url": f"{settings.base_url}/archive/{edition.slug}/{local_date.isoformat()}",
         "open_pixel_url": (
-            open_pixel_url(settings.base_url, ReaderMarkers.tracking_token)
+            open_pixel_url(settings.base_url, markers.tracking_token)
             if edition.open_tracking
             else None
         ),
+        "reader": markers,
         "articles": items,
         "lead": items[0],
         "topic_names": list(topic_names),

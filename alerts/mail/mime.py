@@ -7,7 +7,9 @@ quoted-printable by the C codec in `binascii`.
 
 A render shared by many readers is encoded once (`encode_email`); each reader's address
 and links (and any other marker's value, such as the time of a story in the reader's
-zone) are encoded on their own and spliced into slots of the encoded body. Every slot sits
+zone) are encoded on their own and spliced into slots of the encoded body. A slot is
+only where the render's own markers are (alerts.mail.rendering.RenderMarkers), never
+where an article's text looks like one; it asks for its value by name. Every slot sits
 on encoded lines of its own, between soft line breaks, so what a value looks like never
 changes how the shared text around it is wrapped.
 """
@@ -16,7 +18,6 @@ from __future__ import annotations
 
 import binascii
 import html
-import re
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -38,8 +39,6 @@ READER_MARKERS = (
     ReaderMarkers.preferences_url,
     ReaderMarkers.tracking_token,
 )
-# Any marker; only those named are slots (compiling a pattern per render's set is slow).
-_MARKER = re.compile(r"%%NEWSALERTS_[A-Z0-9_]+%%")
 
 
 @dataclass(frozen=True)
@@ -112,7 +111,7 @@ def _fit(encoded: bytes, width: int) -> bytes:
 
 @dataclass(frozen=True)
 class _Slot:
-    """Where a marker's value goes, and whether it goes into HTML (then it is escaped)."""
+    """Where a value goes, by its name, and whether it goes into HTML (then it is escaped)."""
 
     marker: str
     html: bool
@@ -155,8 +154,8 @@ class EncodedEmail:
 
 
 def encode_email(email: RenderedEmail, markers: Iterable[str] = ()) -> EncodedEmail:
-    """Encode both parts of a render once, leaving a slot wherever a reader marker or one
-    of `markers` is."""
+    """Encode both parts of a render once, leaving a slot wherever the render marked a
+    reader's value or one of the values named in `markers`."""
     named = {*READER_MARKERS, *markers}
     # '=_' cannot occur in quoted-printable output, so the boundary never collides.
     boundary = f"=_newsalerts_{secrets.token_hex(12)}"
@@ -169,7 +168,7 @@ def encode_email(email: RenderedEmail, markers: Iterable[str] = ()) -> EncodedEm
         (b'Content-Type: text/html; charset="utf-8"', email.html, True),
     ):
         pieces[-1] += content_type + CRLF + part_headers
-        segments, found = _split(text, named)
+        segments, found = email.markers.split(text, named) if email.markers else ([text], [])
         slots.extend(_Slot(marker, is_html) for marker in found)
         for number, segment in enumerate(segments):
             if number:
@@ -183,19 +182,6 @@ def encode_email(email: RenderedEmail, markers: Iterable[str] = ()) -> EncodedEm
         pieces=tuple(pieces),
         slots=tuple(slots),
     )
-
-
-def _split(text: str, named: set[str]) -> tuple[list[str], list[str]]:
-    """The text between the named markers, and those markers, in order."""
-    segments, found = [], []
-    start = 0
-    for match in _MARKER.finditer(text):
-        if match.group() in named:
-            segments.append(text[start : match.start()])
-            found.append(match.group())
-            start = match.end()
-    segments.append(text[start:])
-    return segments, found
 
 
 def _segment(text: str, *, first: bool, last: bool) -> bytes:

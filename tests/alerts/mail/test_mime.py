@@ -28,7 +28,13 @@ from alerts.mail.digest import (
     time_marker,
 )
 from alerts.mail.mime import EncodedEmail, build_message, encode_email
-from alerts.mail.rendering import ReaderMarkers, ReaderParts, RenderedEmail, default_renderer
+from alerts.mail.rendering import (
+    ReaderMarkers,
+    ReaderParts,
+    RenderedEmail,
+    RenderMarkers,
+    default_renderer,
+)
 from alerts.models import DEFAULT_SUBJECT, Article, Cadence, Delivery, Edition
 from tests.support.builders import articles, reader
 
@@ -177,8 +183,9 @@ def test_lines_ending_in_whitespace_stay_within_76_characters() -> None:
 
 
 def test_a_marker_where_the_encoder_would_break_the_line() -> None:
-    text = "x" * 70 + ReaderMarkers.unsubscribe_url + "y" * 70 + ReaderMarkers.email + "\n"
-    rendered = RenderedEmail(subject="s", text=text, html="<p>" + text + "</p>")
+    marks = RenderMarkers.fresh()
+    text = "x" * 70 + marks.unsubscribe_url + "y" * 70 + marks.email + "\n"
+    rendered = RenderedEmail(subject="s", text=text, html="<p>" + text + "</p>", markers=marks)
     data = _build(rendered, LONG_UNICODE)
     _assert_wire_safe(data)
     expected = rendered.personalise(LONG_UNICODE)
@@ -201,8 +208,11 @@ _values = st.text(_no_breaks, max_size=120)
 def test_any_text_and_any_reader_values_survive_the_splice(
     segments: list[str], markers: list[str], email: str, unsubscribe: str, preferences: str
 ) -> None:
-    body = segments[0] + "".join(m + s for m, s in zip(markers, segments[1:], strict=False))
-    rendered = RenderedEmail(subject="s", text=body, html=body)
+    marks = RenderMarkers.fresh()
+    body = segments[0] + "".join(
+        marks.of(m) + s for m, s in zip(markers, segments[1:], strict=False)
+    )
+    rendered = RenderedEmail(subject="s", text=body, html=body, markers=marks)
     who = ReaderParts(email=email, unsubscribe_url=unsubscribe, preferences_url=preferences)
 
     data = _build(encode_email(rendered), who)
@@ -210,6 +220,7 @@ def test_any_text_and_any_reader_values_survive_the_splice(
     _assert_wire_safe(data)
     expected = rendered.personalise(who)
     assert _decoded(data) == (expected.text, expected.html)
+    assert marks.nonce not in data.decode("ascii")
 
 
 def test_composed_digests_share_one_encoding_across_zones_with_each_readers_times_and_links(
@@ -248,10 +259,20 @@ def test_composed_digests_share_one_encoding_across_zones_with_each_readers_time
 
 
 def test_a_marker_nobody_fills_stays_as_written() -> None:
-    # A headline may contain anything, markers of ours included: only named ones are slots.
-    text = "Story about %%NEWSALERTS_SOMETHING%% for " + ReaderMarkers.email + "\n"
-    rendered = RenderedEmail(subject="s", text=text, html=text)
-    data = _build(encode_email(rendered, ["%%NEWSALERTS_TIME_1%%"]), PLAIN)
+    # A headline may contain anything, names of our values included: only the render's own
+    # markers of named values are slots.
+    marks = RenderMarkers.fresh()
+    text = (
+        f"Story about %%NEWSALERTS_SOMETHING%% and {ReaderMarkers.email} and "
+        f"{marks.of('%%NEWSALERTS_SOMETHING%%')} for {marks.email}\n"
+    )
+    rendered = RenderedEmail(subject="s", text=text, html=text, markers=marks)
+    encoded = encode_email(rendered, ["%%NEWSALERTS_TIME_1%%"])
+    assert [slot.marker for slot in encoded.slots] == [ReaderMarkers.email] * 2
+    data = _build(encoded, PLAIN)
     expected = rendered.personalise(PLAIN)
     assert _decoded(data) == (expected.text, expected.html)
-    assert "%%NEWSALERTS_SOMETHING%%" in expected.text
+    assert expected.text.startswith(
+        f"Story about %%NEWSALERTS_SOMETHING%% and {ReaderMarkers.email} and "
+        f"{marks.of('%%NEWSALERTS_SOMETHING%%')} for ada@example.com"
+    )

@@ -17,11 +17,18 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from alerts.access.tokens import create_token
+from alerts.config import Settings
 from alerts.editions.issues import cancel, issue_for
 from alerts.editions.schedules import get_edition
 from alerts.jobs import alert_if_breaking
 from alerts.models import ApiToken, Article, AuditEvent, BreakingAlert, Delivery, Issue
 from subscribers.database import utcnow
+from tests.alerts.mail.test_digest import (
+    HOSTILE,
+    assert_only_where_the_template_put_them,
+    own_links,
+    parts_of,
+)
 from tests.support.publishing import Published
 from tests.support.sending import add_reader, add_stories, app_runtime, tracked_edition
 from tests.support.smtp_server import RecordingSMTPServer
@@ -365,3 +372,31 @@ def test_a_pushed_breaking_article_is_alerted_once_with_the_alerts_scope(
     [alert] = db.scalars(select(BreakingAlert)).all()
     assert (alert.article_id, alert.created_by) == (urgent.id, "token:cms")
     assert now - alert.created_at < timedelta(seconds=1)
+
+
+def test_an_article_pushed_with_our_value_names_gets_no_readers_links(
+    client: FlaskClient,
+    db: Session,
+    cms: dict[str, str],
+    newsroom: list[int],
+    smtp_server: RecordingSMTPServer,
+    web_settings: Settings,
+) -> None:
+    """Issue 16: a link `https://evil.example/?t=%%NEWSALERTS_UNSUBSCRIBE_URL%%` pushed with
+    an articles-only token went out with every reader's own unsubscribe link in it."""
+    add_reader(db, "cleo", now=utcnow(), alerts=True)
+    pushed = client.post("/api/v1/articles", headers=_token(db, "feed", ["articles"]), json=HOSTILE)
+    assert pushed.status_code == 201, pushed.json
+
+    answer = client.post("/api/v1/alerts", headers=cms, json={"article_id": pushed.json["id"]})
+
+    assert (answer.status_code, answer.json["planned"]) == (202, 2), answer.json
+    received = {m.recipients[0]: m.message.as_bytes() for m in smtp_server.wait_for(2)}
+    assert sorted(received) == ["bob@example.org", "cleo@example.org"]
+    links = {address: own_links(data, address, web_settings) for address, data in received.items()}
+    for address, data in received.items():
+        text, html = parts_of(data)
+        others = [parts for key, parts in links.items() if key != address]
+        assert_only_where_the_template_put_them(
+            text, html, links[address], others, kind="breaking news alert"
+        )
