@@ -1,7 +1,9 @@
-"""Staff accounts (editors, operators, admins): add, authenticate, change, deactivate.
+"""Staff accounts (editors, operators, admins): add, authenticate, log out, change, deactivate.
 
-Passwords are hashed with Argon2id. Functions take a Session, record what they changed in
-the audit log and leave the commit to the caller.
+Passwords are hashed with Argon2id. A user's `session_version` is in every session cookie
+issued to them; raising it (log out, a password change, a deactivation) ends all of those
+sessions at once. Functions take a Session, record what they changed in the audit log and
+leave the commit to the caller.
 """
 
 from __future__ import annotations
@@ -153,6 +155,20 @@ def record_failed_login(session: Session, *, email: str, client: str, now: datet
         details={"ip": client},
         now=now,
     )
+
+
+def log_out(session: Session, *, user: StaffUser, now: datetime) -> None:
+    """End every session `user` has open: this browser's, their other browsers', and any
+    copy of a session cookie taken before (a stolen one included).
+
+    A session is a signed cookie that the server does not store, so the only way to refuse
+    a copy of it is to raise the `session_version` it carries. That ends the user's
+    sessions on every device, not only this one; a per-session id revoked server-side would
+    keep the others but needs a store of sessions read on every request, and signing in
+    again is a small price for a logout that a user who fears a stolen cookie can trust.
+    """
+    user.session_version += 1
+    audit.record(session, actor=audit.user_actor(user), action="logout", now=now)
 
 
 def _verify(hasher: PasswordHasher, stored: str, password: str) -> bool:

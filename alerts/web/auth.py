@@ -1,10 +1,11 @@
 """Staff sign-in: login and logout, the session cookie, CSRF for staff forms, role checks.
 
 The session is Flask's signed cookie holding the user's id and `session_version`; raising
-the version (a password change, a deactivation) ends every session at once. Staff forms
-carry a per-session CSRF token (`csrf_field()` in templates, or the `X-CSRF-Token` header
-for fetch() calls), checked on every unsafe request to /desk, /ops, /login and /logout.
-Other blueprints call `require_role(*STAFF_DESK)` from their `before_request`.
+the version (logging out, a password change, a deactivation) ends every session of the
+user at once, copies of the cookie included. Staff forms carry a per-session CSRF token
+(`csrf_field()` in templates, or the `X-CSRF-Token` header for fetch() calls), checked on
+every unsafe request to /desk, /ops, /login and /logout. Other blueprints call
+`require_role(*STAFF_DESK)` from their `before_request`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,12 @@ from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from alerts import audit
-from alerts.access.staff import authenticate, password_hasher, record_failed_login
+from alerts.access.staff import (
+    authenticate,
+    log_out,
+    password_hasher,
+    record_failed_login,
+)
 from alerts.config import Settings
 from alerts.models import Role, StaffUser
 from alerts.web.context import db, web_context
@@ -246,7 +252,7 @@ def logout() -> View:
     user = current_staff()
     if user is not None:
         database = db()
-        audit.record(database, actor=audit.user_actor(user), action="logout", now=utcnow())
+        log_out(database, user=user, now=utcnow())
         database.commit()
     session.clear()
     g.staff_user = None

@@ -188,6 +188,39 @@ def test_logout_ends_the_session(app: Flask) -> None:
     assert len(_events(app, "logout")) == 1
 
 
+def _cookie_copy(app: Flask, client: FlaskClient) -> FlaskClient:
+    """Another browser holding a copy of `client`'s session cookie (a stolen one)."""
+    cookie = client.get_cookie("newsalerts_session")
+    assert cookie is not None
+    thief = app.test_client()
+    thief.set_cookie("newsalerts_session", cookie.value)
+    return thief
+
+
+def test_a_session_cookie_copied_before_logout_is_dead_after_it(app: Flask) -> None:
+    client = signed_in_client(app, Role.EDITOR, "ed@newsroom.example.com")
+    thief = _cookie_copy(app, client)
+    assert thief.get("/desk/_probe").status_code == 200  # the copy works while signed in
+    assert client.post("/logout", data={"csrf_token": csrf_token(client)}).status_code == 303
+
+    page = thief.get("/desk/_probe")
+    assert (page.status_code, page.headers["Location"]) == (303, "/login?next=/desk/_probe")
+    assert thief.get("/desk/_probe", headers={"Accept": "application/json"}).status_code == 401
+    # Signing in again gives a new session; the old copy stays dead.
+    assert login(client, "ed@newsroom.example.com").status_code == 303
+    assert client.get("/desk/_probe").status_code == 200
+    assert thief.get("/desk/_probe").status_code == 303
+
+
+def test_logout_ends_the_users_sessions_in_other_browsers_too(app: Flask) -> None:
+    """The documented price of revoking by session version: one logout ends them all."""
+    laptop = signed_in_client(app, Role.EDITOR, "ed@newsroom.example.com")
+    phone = app.test_client()
+    assert login(phone, "ed@newsroom.example.com").status_code == 303
+    assert laptop.post("/logout", data={"csrf_token": csrf_token(laptop)}).status_code == 303
+    assert phone.get("/desk/_probe").status_code == 303
+
+
 def test_login_rate_limit_per_address(app: Flask, client: FlaskClient) -> None:
     make_staff(app, "ed@newsroom.example.com")
     for _ in range(LOGIN_EMAIL_LIMIT):
