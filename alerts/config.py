@@ -91,6 +91,10 @@ class Settings(BaseSettings):
     staff_session_hours: int = Field(default=12, ge=1, le=24 * 30)
     # When set, GET /metrics requires `Authorization: Bearer <METRICS_TOKEN>`.
     metrics_token: str | None = None
+    # Feeds on loopback, link-local and private addresses (a feed server on the same
+    # network): refused unless set, so a feed URL or its redirect cannot reach internal
+    # services.
+    feeds_allow_private: bool = False
 
     @field_validator("database_url")
     @classmethod

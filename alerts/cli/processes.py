@@ -95,7 +95,7 @@ def db_upgrade(revision: str) -> None:
 
 @main.command()
 @click.argument("sources", nargs=-1, required=True)
-@click.option("--timeout", default=10.0, show_default=True, help="Seconds per fetch.")
+@click.option("--timeout", default=10.0, show_default=True, help="Seconds per fetch, in all.")
 @clear_errors
 def ingest(sources: tuple[str, ...], timeout: float) -> None:
     """Ingest RSS 2.0, Atom or JSON Feed sources (URLs or files) now."""
@@ -108,7 +108,13 @@ def ingest(sources: tuple[str, ...], timeout: float) -> None:
         for source in sources:
             with runtime.session() as session:
                 try:
-                    result = ingest_source(session, source, now=utcnow(), timeout=timeout)
+                    result = ingest_source(
+                        session,
+                        source,
+                        now=utcnow(),
+                        timeout=timeout,
+                        allow_private=runtime.settings.feeds_allow_private,
+                    )
                 except FeedError as error:
                     session.rollback()
                     click.echo(f"error: {error}", err=True)

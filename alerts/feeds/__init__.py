@@ -3,6 +3,8 @@
 - `articles.py`: an article as it comes in, validated and cleaned, and storing articles
   without duplicates (keyed on their identity).
 - `reading.py`: fetching a feed over HTTP with conditional GETs, and reading its items.
+- `network.py`: where a fetch may connect (public addresses, unless FEEDS_ALLOW_PRIVATE)
+  and its one deadline.
 - `ingest.py`: one source (a feed URL or a local file) into the article store, all or nothing.
 - `polling.py`: the feed sources the scheduler polls, each on its own interval.
 

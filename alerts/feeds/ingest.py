@@ -52,18 +52,27 @@ class SourceResult:
 
 
 def ingest_source(
-    session: Session, source: str, *, now: datetime, timeout: float = 10.0
+    session: Session,
+    source: str,
+    *,
+    now: datetime,
+    timeout: float = 10.0,
+    allow_private: bool = False,
 ) -> SourceResult:
     """Fetch or read `source`, parse it and upsert its articles. Does not commit.
 
-    `source` is an http(s) URL, a file:// URL or a local path. Raises FeedError (naming the
-    source) when it cannot be fetched, read or parsed; nothing is written in that case.
+    `source` is an http(s) URL, a file:// URL or a local path. A URL is fetched within
+    `timeout` seconds in all, from public addresses only unless `allow_private`
+    (`FEEDS_ALLOW_PRIVATE`). Raises FeedError (naming the source) when it cannot be
+    fetched, read or parsed; nothing is written in that case.
     """
     source = source.strip()
     match = _URL_SCHEME.match(source)
     scheme = match.group(1).lower() if match else None
     if scheme in ("http", "https"):
-        return _ingest_url(session, source, now=now, timeout=timeout)
+        return _ingest_url(
+            session, source, now=now, timeout=timeout, allow_private=allow_private
+        )
     if scheme not in (None, "file"):
         raise FeedError(source, f"unsupported scheme {scheme!r}; use http(s), file:// or a path")
     data = _read_file(source, _local_path(source) if scheme == "file" else Path(source))
@@ -71,13 +80,16 @@ def ingest_source(
     return _result(source, upsert_articles(session, items, source=source, now=now))
 
 
-def _ingest_url(session: Session, url: str, *, now: datetime, timeout: float) -> SourceResult:
+def _ingest_url(
+    session: Session, url: str, *, now: datetime, timeout: float, allow_private: bool
+) -> SourceResult:
     feed = session.scalar(select(FeedSource).where(FeedSource.url == url))
     fetched = fetch_feed(
         url,
         timeout=timeout,
         etag=feed.etag if feed else None,
         last_modified=feed.last_modified if feed else None,
+        allow_private=allow_private,
     )
     if fetched.status is FetchStatus.NOT_MODIFIED:
         result = SourceResult(url, SourceStatus.NOT_MODIFIED)

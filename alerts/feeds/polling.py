@@ -66,15 +66,20 @@ def poll_due_sources(
     *,
     now: datetime,
     timeout: float = 10.0,
+    allow_private: bool = False,
 ) -> list[PollOutcome]:
-    """Fetch every due source, each in a session of its own from `open_session`."""
+    """Fetch every due source, each in a session of its own from `open_session`, within
+    `timeout` seconds each; private addresses only with `allow_private`
+    (`FEEDS_ALLOW_PRIVATE`)."""
     with open_session() as session:
         urls = due_sources(session, now=now)
     outcomes = []
     for url in urls:
         with open_session() as session:
             try:
-                result = ingest_source(session, url, now=now, timeout=timeout)
+                result = ingest_source(
+                    session, url, now=now, timeout=timeout, allow_private=allow_private
+                )
                 session.commit()
                 outcomes.append(PollOutcome(url, result=result))
             except FeedError as error:

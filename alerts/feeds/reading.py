@@ -26,6 +26,7 @@ import enum
 import html
 import io
 import json
+import time
 import xml.parsers.expat
 import xml.sax
 from collections.abc import Callable, Iterable, Mapping
@@ -38,6 +39,7 @@ import httpx
 
 from alerts.errors import ArticleError, FeedError
 from alerts.feeds.articles import ArticleInput, plain_text
+from alerts.feeds.network import RefusedAddress, guarded_transport
 
 USER_AGENT = "newsalerts/0.1 (+https://github.com/newsalerts)"
 MAX_FEED_BYTES = 10 * 1024 * 1024
@@ -256,20 +258,28 @@ def fetch_feed(
     timeout: float = 10.0,
     etag: str | None = None,
     last_modified: str | None = None,
+    allow_private: bool = False,
     client: httpx.Client | None = None,
 ) -> FetchResult:
     """GET a feed, conditionally when validators are given, following redirects.
 
-    `timeout` bounds connecting and each wait for data. Bodies over MAX_FEED_BYTES (after
-    decompression) are refused. Raises FeedError for network failures and any status other
-    than 2xx or 304.
+    `timeout` is the whole fetch's: redirects, connecting, and every byte of the body.
+    Unless `allow_private` (`FEEDS_ALLOW_PRIVATE`), the feed and every redirect must be on
+    public addresses (see alerts.feeds.network). A `client` of the caller's own (tests)
+    has neither guard. Bodies over MAX_FEED_BYTES (after decompression) are refused.
+    Raises FeedError for network failures, a refused address, and any status other than
+    2xx or 304.
     """
     headers = {"User-Agent": USER_AGENT, "Accept": _ACCEPT}
     if etag:
         headers["If-None-Match"] = etag
     if last_modified:
         headers["If-Modified-Since"] = last_modified
-    http = client if client is not None else httpx.Client()
+    deadline = time.monotonic() + timeout
+    http = client
+    if http is None:
+        transport = guarded_transport(deadline=deadline, allow_private=allow_private)
+        http = httpx.Client(transport=transport, trust_env=False)
     try:
         with http.stream(
             "GET", url, headers=headers, timeout=timeout, follow_redirects=True
@@ -280,6 +290,8 @@ def fetch_feed(
     except httpx.TooManyRedirects:
         raise FeedError(url, "too many redirects") from None
     except httpx.ConnectError as error:
+        if isinstance(error.__cause__, RefusedAddress):
+            raise FeedError(url, f"refused: {error}") from None
         raise FeedError(url, f"cannot connect: {error}") from None
     except (httpx.InvalidURL, httpx.UnsupportedProtocol) as error:
         raise FeedError(url, f"not a fetchable URL: {error}") from None

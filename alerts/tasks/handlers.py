@@ -73,4 +73,7 @@ def tick() -> None:
 @shared_task(name=POLL_FEEDS, acks_late=True, ignore_result=True, **_RETRY)
 def poll_feeds() -> None:
     """Every minute: fetch the feed sources whose polling interval has passed."""
-    poll_due_sources(process_runtime().session, now=utcnow())
+    runtime = process_runtime()
+    poll_due_sources(
+        runtime.session, now=utcnow(), allow_private=runtime.settings.feeds_allow_private
+    )

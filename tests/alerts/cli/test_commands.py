@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from alerts.cli import main
+from tests.support.feed_server import FeedServer, Route
 from tests.support.smtp_server import RecordingSMTPServer
 
 CSV = """email,name,topics,frequency,timezone,hour
@@ -111,6 +112,21 @@ def test_demo_says_why_a_relay_could_not_be_used(
     )
     assert "s3cret" not in result.output
     assert relay_without_tls.logins == [] and relay_without_tls.messages == []
+
+
+def test_ingest_fetches_from_private_networks_only_when_allowed(
+    tmp_path: Path, env: dict[str, str], feed_server: FeedServer
+) -> None:
+    sample = Path(__file__).resolve().parents[3] / "alerts" / "demo" / "sample_data"
+    url = feed_server.serve("/feed.xml", Route((sample / "site-feed.xml").read_bytes()))
+    assert _run(["db", "upgrade"], env, tmp_path).exit_code == 0
+    refused = _run(["ingest", url], env, tmp_path)
+    assert refused.exit_code == 1
+    assert "127.0.0.1 is not a public address; set FEEDS_ALLOW_PRIVATE=true" in refused.output
+    assert feed_server.requests == []
+    allowed = _run(["ingest", url], {**env, "FEEDS_ALLOW_PRIVATE": "true"}, tmp_path)
+    assert allowed.exit_code == 0, allowed.output
+    assert "40 new" in allowed.output
 
 
 def test_ingest_send_and_send_again(tmp_path: Path, env: dict[str, str]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,10 +13,11 @@ from sqlalchemy.orm import Session
 
 from alerts.demo.run import SAMPLE_FEED
 from alerts.errors import FeedError
+from alerts.feeds import network
 from alerts.feeds.ingest import SourceResult, SourceStatus, ingest_source
 from alerts.models import Article, FeedSource
 from subscribers.models import Topic
-from tests.support.feed_server import FeedServer, Route
+from tests.support.feed_server import FeedServer, Route, running_feed_server
 from tests.support.rows import count_rows
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
@@ -80,13 +82,13 @@ def test_a_bad_item_writes_nothing(session: Session, tmp_path: Path) -> None:
 
 def test_ingest_over_http_with_conditional_get(session: Session, feed_server: FeedServer) -> None:
     url = feed_server.serve("/feed.xml", Route(FEED.format(title="Debate").encode(), etag='"v1"'))
-    first = ingest_source(session, url, now=NOW)
+    first = ingest_source(session, url, now=NOW, allow_private=True)
     assert (first.status, first.created) == (SourceStatus.INGESTED, 2)
     source = session.scalars(select(FeedSource)).one()
     assert (source.url, source.etag, source.last_status) == (url, '"v1"', "fetched")
 
     later = NOW + timedelta(minutes=15)
-    second = ingest_source(session, url, now=later)
+    second = ingest_source(session, url, now=later, allow_private=True)
     assert second.status is SourceStatus.NOT_MODIFIED
     assert second.describe() == f"{url}: not modified"
     first_headers, second_headers = feed_server.headers_of("/feed.xml")
@@ -99,7 +101,7 @@ def test_ingest_over_http_with_conditional_get(session: Session, feed_server: Fe
     feed_server.serve(
         "/feed.xml", Route(FEED.format(title="Debate, updated").encode(), etag='"v2"')
     )
-    third = ingest_source(session, url, now=later)
+    third = ingest_source(session, url, now=later, allow_private=True)
     assert (third.created, third.updated, third.unchanged) == (0, 1, 1)
     assert count_rows(session, Article) == 2
     titles = set(session.scalars(select(Article.title)))
@@ -112,7 +114,7 @@ def test_http_404_is_a_feed_error_and_writes_nothing(
 ) -> None:
     url = feed_server.base_url + "/missing.xml"
     with pytest.raises(FeedError, match="HTTP 404") as caught:
-        ingest_source(session, url, now=NOW)
+        ingest_source(session, url, now=NOW, allow_private=True)
     assert caught.value.source == url
     assert count_rows(session, FeedSource) == 0
 
@@ -120,7 +122,7 @@ def test_http_404_is_a_feed_error_and_writes_nothing(
 def test_a_slow_server_times_out(session: Session, feed_server: FeedServer) -> None:
     url = feed_server.serve("/slow.xml", Route(FEED.format(title="x").encode(), delay=10))
     with pytest.raises(FeedError, match=r"timed out after 0.3 s"):
-        ingest_source(session, url, now=NOW, timeout=0.3)
+        ingest_source(session, url, now=NOW, timeout=0.3, allow_private=True)
     assert count_rows(session, Article) == 0
 
 
@@ -128,9 +130,52 @@ def test_malformed_feed_over_http_keeps_the_old_validators(
     session: Session, feed_server: FeedServer
 ) -> None:
     url = feed_server.serve("/feed.xml", Route(FEED.format(title="Debate").encode(), etag='"v1"'))
-    ingest_source(session, url, now=NOW)
+    ingest_source(session, url, now=NOW, allow_private=True)
     feed_server.serve("/feed.xml", Route(b"<rss><channel><item>", etag='"broken"'))
     with pytest.raises(FeedError, match=re.escape(f"{url}: line 1: no element found")):
-        ingest_source(session, url, now=NOW)
+        ingest_source(session, url, now=NOW, allow_private=True)
     assert session.scalars(select(FeedSource)).one().etag == '"v1"'
     assert count_rows(session, Article) == 2
+
+
+# --- where a fetch may go, and for how long ---------------------------------------------------
+
+
+def test_a_feed_on_loopback_is_refused_unless_private_addresses_are_allowed(
+    session: Session, feed_server: FeedServer
+) -> None:
+    url = feed_server.serve("/admin/feed.xml", Route(FEED.format(title="Internal").encode()))
+    with pytest.raises(FeedError, match=r"127\.0\.0\.1 is not a public address") as caught:
+        ingest_source(session, url, now=NOW)
+    assert "FEEDS_ALLOW_PRIVATE=true" in caught.value.reason
+    assert feed_server.requests == []
+    assert count_rows(session, Article) == 0
+    assert ingest_source(session, url, now=NOW, allow_private=True).created == 2
+
+
+def test_a_redirect_to_loopback_is_refused(
+    session: Session, feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    internal = feed_server.serve("/admin/feed.xml", Route(FEED.format(title="Internal").encode()))
+    with running_feed_server("127.0.0.2") as publisher:
+        # The publisher stands for a server on the Internet: only its address counts as public.
+        monkeypatch.setattr(network, "is_public", lambda address: address == "127.0.0.2")
+        url = publisher.serve("/feed.xml", Route(b"", status=302, location=internal))
+        with pytest.raises(FeedError, match=r"127\.0\.0\.1 is not a public address") as caught:
+            ingest_source(session, url, now=NOW)
+    assert caught.value.source == url
+    assert [path for path, _ in publisher.requests] == ["/feed.xml"]
+    assert feed_server.requests == []
+    assert count_rows(session, Article) == 0
+
+
+def test_a_trickling_server_is_cut_off_at_the_deadline(
+    session: Session, feed_server: FeedServer
+) -> None:
+    # A byte every 0.2 s: no single read ever waits long, the whole would take minutes.
+    url = feed_server.serve("/trickle.xml", Route(FEED.format(title="x").encode(), trickle=0.2))
+    started = time.monotonic()
+    with pytest.raises(FeedError, match=r"timed out after 1 s"):
+        ingest_source(session, url, now=NOW, timeout=1.0, allow_private=True)
+    assert time.monotonic() - started < 2.5
+    assert count_rows(session, Article) == 0

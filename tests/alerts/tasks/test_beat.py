@@ -140,6 +140,7 @@ def test_beat_ticks_send_each_due_reader_one_digest_across_a_restart(
         redis_url=broker_url,
         smtp_url=smtp_server.url,
         BASE_URL="https://news.example.com",
+        FEEDS_ALLOW_PRIVATE="true",  # the feed server is on loopback
     )
     schedule = tmp_path / "beat-schedule"
     worker_log, first_log, second_log = (
