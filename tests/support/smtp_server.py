@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -88,20 +89,30 @@ def free_port() -> int:
 
 
 class RecordingSMTPServer:
-    """Records what it receives. With `login`, it offers AUTH without STARTTLS, as a relay
-    (or whoever strips STARTTLS from a relay's answer) may, and records every login tried:
-    `logins` is what went over the wire in clear."""
+    """Records what it receives. With `login`, it offers AUTH and records every login tried
+    (`logins`, and `logins_in_clear` for those made without TLS): without `tls`, it offers
+    AUTH without STARTTLS, as a relay (or whoever strips STARTTLS from a relay's answer)
+    may; with `tls`, it offers STARTTLS and AUTH only after it."""
 
-    def __init__(self, *, pipelining: bool = False, login: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        pipelining: bool = False,
+        login: tuple[str, str] | None = None,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.port = free_port()
         self._recorder = _Recorder()
         self._recorder.pipelining = pipelining
         self._running = False
         self._login = login
         self.logins: list[tuple[str, str]] = []
+        self.logins_in_clear: list[tuple[str, str]] = []
         auth: dict[str, Any] = {}
         if login is not None:
-            auth = {"auth_require_tls": False, "authenticator": self._authenticate}
+            auth = {"auth_require_tls": tls is not None, "authenticator": self._authenticate}
+        if tls is not None:
+            auth["tls_context"] = tls
         self._controller = Controller(
             self._recorder, hostname="127.0.0.1", port=self.port, decode_data=False, **auth
         )
@@ -113,6 +124,8 @@ class RecordingSMTPServer:
             return AuthResult(success=False, handled=False)
         tried = (data.login.decode(errors="replace"), data.password.decode(errors="replace"))
         self.logins.append(tried)
+        if session.ssl is None:
+            self.logins_in_clear.append(tried)
         return AuthResult(success=tried == self._login, handled=False)
 
     @property

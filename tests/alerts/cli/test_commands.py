@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
+from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
@@ -112,6 +113,36 @@ def test_demo_says_why_a_relay_could_not_be_used(
     )
     assert "s3cret" not in result.output
     assert relay_without_tls.logins == [] and relay_without_tls.messages == []
+
+
+def test_digest_send_says_why_the_relay_could_not_be_used(
+    tmp_path: Path, env: dict[str, str], relay_without_tls: RecordingSMTPServer
+) -> None:
+    env = {**env, "SMTP_URL": f"smtp://news:s3cret@127.0.0.1:{relay_without_tls.port}"}
+    published = format_datetime(datetime.now(UTC) - timedelta(hours=1))
+    feed = tmp_path / "feed.xml"
+    feed.write_text(
+        '<rss version="2.0"><channel><title>News</title><item><title>Rates rise</title>'
+        "<link>https://news.example.com/rates</link><category>Business</category>"
+        f"<pubDate>{published}</pubDate></item></channel></rss>"
+    )
+    readers = tmp_path / "readers.csv"
+    readers.write_text(
+        "email,name,topics,frequency,timezone,hour\nada@example.com,Ada,Business,,,\n"
+    )
+    assert _run(["db", "upgrade"], env, tmp_path).exit_code == 0
+    assert _run(["ingest", str(feed)], env, tmp_path).exit_code == 0
+    assert (
+        _run(["subscribers", "import", str(readers), "--confirmed"], env, tmp_path).exit_code == 0
+    )
+    sent = _run(["digest", "send", "--now"], env, tmp_path)
+    assert "0 sent, 1 failed" in sent.output
+    assert (
+        f"The relay could not be used: smtp:127.0.0.1:{relay_without_tls.port} offers no STARTTLS"
+        in sent.output
+    )
+    assert "s3cret" not in sent.output
+    assert relay_without_tls.logins == []
 
 
 def test_ingest_fetches_from_private_networks_only_when_allowed(

@@ -6,14 +6,16 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import BinaryIO
 
 import pytest
 
 from alerts.config import load_settings
-from alerts.delivery.transports import SMTPTransport, transport_from_url
+from alerts.delivery.transports import SMTPTransport, tls_context, transport_from_url
 from alerts.errors import ConfigError, ConnectionLost, DeliveryError
 from alerts.mail.mime import Envelope
+from tests.support.certificates import private_ca
 from tests.support.flaky_smtp import TRY_AGAIN, FlakySMTPServer
 from tests.support.smtp_server import RecordingSMTPServer, free_port
 
@@ -348,3 +350,42 @@ def test_tls_none_is_refused_off_loopback(url: str, problem: str) -> None:
 def test_tls_none_is_accepted_on_loopback(host: str) -> None:
     transport = transport_from_url(f"smtp://news:s3cret@{host}:2525?tls=none")
     assert isinstance(transport, SMTPTransport) and transport.tls_none
+
+
+@pytest.fixture
+def private_relay(tmp_path: Path) -> Iterator[tuple[RecordingSMTPServer, Path]]:
+    """A relay offering STARTTLS (and AUTH only after it) with a certificate from a CA
+    nobody trusts by default; and that CA's certificate."""
+    authority = private_ca(tmp_path)
+    server = RecordingSMTPServer(login=("news", "s3cret"), tls=authority.server_context)
+    server.start()
+    tls_context.cache_clear()  # the trusted CAs are read once a process: read them afresh
+    yield server, authority.ca_file
+    server.stop()
+    tls_context.cache_clear()
+
+
+def test_a_certificate_that_does_not_verify_is_named_and_gets_no_password(
+    private_relay: tuple[RecordingSMTPServer, Path],
+) -> None:
+    relay, _ = private_relay
+    url = f"smtp://news:s3cret@127.0.0.1:{relay.port}"
+    with pytest.raises(DeliveryError) as refused, transport_from_url(url).connect():
+        pass
+    assert refused.value.reason.startswith(
+        f"smtp:127.0.0.1:{relay.port}'s TLS certificate does not verify"
+    )
+    assert "SSL_CERT_FILE" in refused.value.reason
+    assert relay.logins == []
+
+
+def test_ssl_cert_file_trusts_a_private_ca_and_the_password_goes_over_tls(
+    private_relay: tuple[RecordingSMTPServer, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    relay, ca_file = private_relay
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))  # as docs/operations.md says
+    url = f"smtp://news:s3cret@127.0.0.1:{relay.port}"
+    with transport_from_url(url).connect() as connection:
+        assert connection.send(_envelope("reader@example.com")).startswith("250")
+    assert relay.logins == [("news", "s3cret")]
+    assert relay.logins_in_clear == []
