@@ -1,8 +1,9 @@
 """Editions and their issues: what editors schedule, and what they decide for one day's send.
 
 - `schedules.py`: editions, the named, scheduled digests (`daily` and `weekly` always
-  exist, editors add topic editions): their settings, the date of their issue, and the
-  subject line each one writes.
+  exist, editors add topic editions): their settings and the date of their issue.
+- `subjects.py`: the subject line each one writes, an editor's template run in a sandbox
+  that bounds its loops, sizes and time; checked when saved, the default when it fails.
 - `issues.py`: an issue, one edition on one local date: its curation (pinned, dropped,
   locked articles), pausing, resuming and cancelling its send, and what it carried.
 
@@ -35,15 +36,14 @@ from alerts.editions.schedules import (
     DEFAULT_EDITIONS,
     MAX_ARTICLES_LIMIT,
     EditionInput,
-    check_subject_template,
     create_edition,
     ensure_default_editions,
     get_edition,
     issue_date,
     list_editions,
-    subject_line,
     update_edition,
 )
+from alerts.editions.subjects import check_subject_template, subject_line
 
 __all__ = [
     "DEFAULT_EDITIONS",

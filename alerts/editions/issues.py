@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import Text, cast, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from alerts.errors import EditionError, IssueError
 from alerts.ledger.states import take_back
@@ -149,14 +149,14 @@ def move(issue: Issue, article_id: int, *, by: int, now: datetime) -> None:
 def set_texts(issue: Issue, *, subject: str | None, intro: str | None, now: datetime) -> None:
     """Override the edition's subject and intro for this issue ("" or None: the edition's).
     Raises IssueError (naming subject_template for a template that cannot be used)."""
-    from alerts.editions.schedules import check_subject_template
+    from alerts.editions.subjects import check_subject_template
 
     _editable(issue)
     subject = (subject or "").strip() or None
     intro = (intro or "").strip() or None
     if subject is not None:
         try:
-            check_subject_template(subject)
+            check_subject_template(subject, session=object_session(issue), now=now)
         except EditionError as error:
             raise IssueError(error.message) from None
     if intro is not None and len(intro) > 2000:

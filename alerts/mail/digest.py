@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts.config import Settings
-from alerts.editions.schedules import subject_line
+from alerts.editions.subjects import subject_line
 from alerts.ledger.outgoing import LedgerRow
 from alerts.mail.alert import AlertComposer
 from alerts.mail.composing import ArticleLoader, ComposerParts, RenderCache

@@ -13,9 +13,9 @@ from alerts.editions.schedules import (
     create_edition,
     get_edition,
     list_editions,
-    subject_line,
     update_edition,
 )
+from alerts.editions.subjects import subject_line
 from alerts.errors import EditionError, EditionNotFound
 from alerts.models import DEFAULT_SUBJECT, Cadence
 from subscribers.models import Frequency
