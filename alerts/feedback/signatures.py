@@ -12,6 +12,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import math
 from datetime import datetime, timedelta
 from functools import lru_cache
 
@@ -39,13 +40,19 @@ def check_basic_auth(authorization: str | None, *, user: str, password: str) -> 
 
 
 def check_fresh(timestamp: str | None, *, now: datetime, max_age: timedelta) -> None:
-    """A Unix timestamp within `max_age` of now, either way."""
+    """A Unix timestamp within `max_age` of now, either way.
+
+    `float` also reads "nan", "inf" and "1e999"; a NaN compares false with everything, so
+    it would pass the age check. Only a finite number is a time.
+    """
     if not timestamp:
         raise WebhookRejected("timestamp missing", status=401)
     try:
         sent = float(timestamp)
     except ValueError:
         raise WebhookRejected("malformed timestamp") from None
+    if not math.isfinite(sent):
+        raise WebhookRejected("malformed timestamp")
     if abs(now.timestamp() - sent) > max_age.total_seconds():
         raise WebhookRejected("timestamp too old or in the future (a replay?)")
 

@@ -215,11 +215,19 @@ def test_a_large_sendgrid_batch_is_accepted(
 # --- Mailgun -------------------------------------------------------------------------
 
 
-def mailgun_payload(message_id: str, *, key: str = MAILGUN_KEY, at: datetime = NOW) -> Any:
-    timestamp, token = str(int(at.timestamp())), uuid.uuid4().hex
-    signature = hmac.new(key.encode(), f"{timestamp}{token}".encode(), hashlib.sha256)
+def mailgun_payload(
+    message_id: str,
+    *,
+    key: str = MAILGUN_KEY,
+    at: datetime = NOW,
+    timestamp: str | float | None = None,
+) -> Any:
+    """A signed failure event; `timestamp` replaces the signed time (signed as written)."""
+    signed = str(int(at.timestamp())) if timestamp is None else timestamp
+    token = uuid.uuid4().hex
+    signature = hmac.new(key.encode(), f"{signed}{token}".encode(), hashlib.sha256)
     return {
-        "signature": {"timestamp": timestamp, "token": token, "signature": signature.hexdigest()},
+        "signature": {"timestamp": signed, "token": token, "signature": signature.hexdigest()},
         "event-data": {
             "event": "failed",
             "severity": "permanent",
@@ -256,6 +264,24 @@ def test_mailgun_refused(hooks: Hooks, case: str, status: int) -> None:
     response = hooks.client.post("/webhooks/mailgun", json=payload)
 
     assert response.status_code == status
+    assert hooks.status(reader) is SubscriberStatus.ACTIVE and hooks.events() == 0
+
+
+@pytest.mark.parametrize(
+    "timestamp", ["nan", "NaN", "inf", "-inf", "1e999", "soon", float("nan"), float("inf")]
+)
+def test_mailgun_refuses_a_timestamp_that_is_no_finite_number(
+    hooks: Hooks, timestamp: str | float
+) -> None:
+    """A NaN compares false with everything, so "nan" once passed the freshness check: a
+    request signed once would replay forever. JSON's NaN and Infinity literals too."""
+    reader, _, message_id = hooks.reader_with_delivery("ada")
+    payload = mailgun_payload(message_id, timestamp=timestamp)
+
+    response = hooks.client.post("/webhooks/mailgun", json=payload)
+
+    assert response.status_code == 403
+    assert response.get_json() == {"error": "malformed timestamp"}
     assert hooks.status(reader) is SubscriberStatus.ACTIVE and hooks.events() == 0
 
 
