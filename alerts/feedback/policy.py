@@ -4,8 +4,10 @@ A hard bounce or a complaint suppresses the reader at once: mailing a dead addre
 someone who called us spam is what gets a sender blocked. A soft bounce (a full mailbox,
 a server down, a policy block) is recorded, and only three deliveries soft-bouncing within
 fourteen days suppress. A report that names no delivery we sent, or names one through a
-forged VERP address, changes nothing. Functions take a Session and leave the commit to
-the caller; each report is recorded under its own key, so seeing it again changes nothing.
+forged VERP address, changes nothing: only what an outsider cannot write (a VERP MAC, a
+Message-ID the ledger issued) ties a report to a delivery. Functions take a Session and
+leave the commit to the caller; each report is recorded under its own key, so seeing it
+again changes nothing.
 """
 
 from __future__ import annotations
@@ -124,8 +126,9 @@ def find_delivery(session: Session, reference: Reference, *, secret: str) -> Del
 
     A VERP address with a good MAC is proof; one with a bad MAC is a forgery, and then
     nothing else in the report is believed either. A Message-ID carries 64 random bits, so
-    naming one is proof enough. Our delivery header is just a number anyone can write, so
-    it only counts when the report's recipient is that delivery's reader.
+    naming one is proof enough. Nothing else is: delivery ids are sequential and every
+    reader sees addresses, so a report naming a delivery by its number and its reader's
+    address could be written by anyone who wants that reader suppressed.
     """
     ours = [address for address in reference.verp_addresses if is_verp_address(address)]
     for address in ours:
@@ -141,14 +144,6 @@ def find_delivery(session: Session, reference: Reference, *, secret: str) -> Del
         bracketed = f"<{message_id.strip().strip('<>')}>"
         delivery = session.scalar(select(Delivery).where(Delivery.message_id == bracketed))
         if delivery is not None:
-            return delivery
-    for delivery_id in reference.claimed_delivery_ids:
-        delivery = session.get(Delivery, delivery_id)
-        if (
-            delivery is not None
-            and delivery.message_id is not None
-            and delivery.subscriber.email in reference.recipients
-        ):
             return delivery
     return "it names no delivery we sent"
 

@@ -3,9 +3,9 @@
 Each provider's payload is mapped to the same `FeedbackReport`s, so one policy decides,
 and a permanent failure goes through the same status-code rules as a DSN's (a policy
 block is soft everywhere). Providers rewrite the envelope sender, so VERP survives only
-SES; what survives all of them is our Message-ID and the delivery id we hand them as
-metadata, which the policy believes only with a matching recipient. Call these only
-after the request's signature has been verified.
+SES; what survives all of them is our Message-ID, and that is what ties an event to a
+delivery. A bare delivery id (in metadata or a header) is never read: it is a sequential
+number anyone can write. Call these only after the request's signature has been verified.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from typing import Any
 
 from alerts.errors import WebhookPayloadError
 from alerts.feedback.reports import (
-    DELIVERY_HEADER,
     DETAIL_LIMIT,
     FeedbackReport,
     NotAReport,
@@ -30,9 +29,6 @@ from alerts.feedback.reports import (
 from alerts.models import FeedbackKind
 
 Mapped = FeedbackReport | NotAReport
-# The metadata key our messages carry for ESPs (X-PM-Metadata-*, SendGrid unique_args,
-# X-Mailgun-Variables); both spellings, since some providers rewrite dashes.
-METADATA_KEYS = ("newsalerts_delivery", "newsalerts-delivery")
 _COMPLAINT = FeedbackKind.COMPLAINT
 _POSTMARK_PERMANENT = {"HardBounce", "BadEmailAddress"}
 _POSTMARK_TEMPORARY = {"SoftBounce", "Transient", "DnsError", "Blocked", "DMARCPolicy"}
@@ -50,20 +46,22 @@ def postmark_reports(payload: Any) -> list[Mapped]:
         kind = _bounce_kind(kind_name in _POSTMARK_PERMANENT, code)
     else:
         return [NotAReport(f"a Postmark {kind_name or 'event'!r}, not a bounce we act on")]
-    content = _text(event.get("Content"))
-    headers = HeaderParser(policy=policy.compat32).parsestr(content) if content else None
-    claimed = [_nested(event, "Metadata").get(key) for key in METADATA_KEYS]
-    message_ids = []
-    if headers is not None:
-        claimed.append(headers.get(DELIVERY_HEADER))
-        message_ids.append(headers.get("Message-ID"))
+    # The headers of the bounced message, one per line: folding them into one line with
+    # the rest of the text would leave no Message-ID to find.
+    content = event.get("Content")
+    headers = (
+        HeaderParser(policy=policy.compat32).parsestr(content)
+        if isinstance(content, str) and content
+        else None
+    )
+    message_ids = [_text(headers.get("Message-ID"))] if headers is not None else []
     identity = f"{event.get('RecordType')}:{event.get('ID')}"
     return [
         FeedbackReport(
             kind,
             "postmark",
             report_key("postmark", identity),
-            _reference([event.get("Email")], message_ids, claimed),
+            _reference([event.get("Email")], message_ids),
             code,
             _short(detail),
             _iso(event.get("BouncedAt")),
@@ -94,11 +92,7 @@ def _sendgrid_event(event: dict[str, Any]) -> Mapped:
         kind,
         "sendgrid",
         report_key("sendgrid", str(identity)),
-        _reference(
-            [event.get("email")],
-            [event.get("smtp-id")],
-            [event.get(key) for key in METADATA_KEYS],
-        ),
+        _reference([event.get("email")], [event.get("smtp-id")]),
         code,
         _short(detail),
         _epoch(event.get("timestamp")),
@@ -119,17 +113,12 @@ def mailgun_reports(payload: Any) -> list[Mapped]:
     else:
         return [NotAReport(f"a Mailgun {name!r} event, not a bounce or complaint")]
     headers = _nested(_nested(data, "message"), "headers")
-    variables = _nested(data, "user-variables")
     return [
         FeedbackReport(
             kind,
             "mailgun",
             report_key("mailgun", str(data.get("id"))),
-            _reference(
-                [data.get("recipient")],
-                [headers.get("message-id")],
-                [variables.get(key) for key in METADATA_KEYS],
-            ),
+            _reference([data.get("recipient")], [headers.get("message-id")]),
             code,
             _short(detail or _text(data.get("reason"))),
             _epoch(data.get("timestamp")),
@@ -147,7 +136,6 @@ def ses_reports(notification: Any) -> list[Mapped]:
         for header in _list(mail.get("headers"))
     }
     message_ids = [_nested(mail, "commonHeaders").get("messageId"), headers.get("message-id")]
-    claimed = [headers.get(DELIVERY_HEADER.lower())]
     if name == "Bounce":
         bounce = _nested(note, "bounce")
         permanent = bounce.get("bounceType") == "Permanent"
@@ -171,7 +159,7 @@ def ses_reports(notification: Any) -> list[Mapped]:
                 kind,
                 "ses",
                 report_key("ses", f"{feedback.get('feedbackId')}:{address}"),
-                _reference([address], message_ids, claimed, verp=[mail.get("source")]),
+                _reference([address], message_ids, verp=[mail.get("source")]),
                 None if kind is _COMPLAINT else code,
                 _short(detail or _text(feedback.get("bounceSubType"))),
                 _iso(feedback.get("timestamp")),
@@ -188,17 +176,11 @@ def _bounce_kind(permanent: bool, code: str | None) -> FeedbackKind:
 
 
 def _reference(
-    recipients: Iterable[Any],
-    message_ids: Iterable[Any],
-    claimed: Iterable[Any],
-    *,
-    verp: Iterable[Any] = (),
+    recipients: Iterable[Any], message_ids: Iterable[Any], *, verp: Iterable[Any] = ()
 ) -> Reference:
-    ids = (str(value).strip() for value in claimed if value is not None)
     return Reference(
         verp_addresses=tuple(str(value).lower() for value in verp if value),
         message_ids=tuple(str(value) for value in message_ids if value),
-        claimed_delivery_ids=tuple(int(value) for value in ids if value.isdigit()),
         recipients=tuple(str(value).strip().lower() for value in recipients if value),
     )
 

@@ -2,8 +2,8 @@
 
 Parsing only extracts what a report claims; it decides nothing and trusts nothing. What a
 report claims about *which* message it concerns is gathered in a `Reference` and the
-policy decides which of those claims it believes (a signed VERP address, an unguessable
-Message-ID, or a delivery id backed by a matching recipient).
+policy decides which of those claims it believes (a signed VERP address or an unguessable
+Message-ID; anything else in a report can be written by anyone).
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from email.utils import getaddresses, parsedate_to_datetime
 
 from alerts.models import FeedbackKind
 
-DELIVERY_HEADER = "X-Newsalerts-Delivery"
 # Headers where our mail server (or the bounce itself) names the address a bounce came to,
 # most trustworthy first: the envelope recipient is written by our own MTA.
 _RECIPIENT_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To", "To")
@@ -40,7 +39,6 @@ class Reference:
 
     verp_addresses: tuple[str, ...] = ()
     message_ids: tuple[str, ...] = ()
-    claimed_delivery_ids: tuple[int, ...] = ()
     recipients: tuple[str, ...] = ()
 
 
@@ -164,16 +162,14 @@ def _feedback_report(
 
 
 def _reference(verp: list[str], returned: Message | None, recipients: list[str]) -> Reference:
-    """Everything that may name the delivery: VERP candidates, Message-ID, our header."""
+    """Everything that may name the delivery: VERP candidates and the Message-ID."""
     if returned is not None:
         verp = verp + _addresses(returned, ("Return-Path",))
         recipients = recipients + _addresses(returned, ("To",))
     message_ids = [_header(returned, "Message-ID")] if returned is not None else []
-    claimed = _header(returned, DELIVERY_HEADER) if returned is not None else None
     return Reference(
         verp_addresses=tuple(dict.fromkeys(verp)),
         message_ids=tuple(filter(None, message_ids)),
-        claimed_delivery_ids=(int(claimed),) if claimed and claimed.isdigit() else (),
         recipients=tuple(dict.fromkeys(recipients)),
     )
 

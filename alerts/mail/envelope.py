@@ -103,7 +103,6 @@ class EnvelopeBuilder:
                 ("List-Id", f"{delivery.edition} {kind} <{self._list_id}>"),
                 ("List-Unsubscribe", f"<{reader.unsubscribe_url}>"),
                 ONE_CLICK,
-                ("X-Newsalerts-Delivery", str(delivery.id)),
                 # Gmail's feedback loop groups complaints by these fields.
                 ("Feedback-ID", f"{delivery.edition}:{self._list_tag}:{kind}:newsalerts"),
             ],

@@ -2,7 +2,9 @@
 
 The samples in tests/fixtures/bounces are written the way Postfix, Exchange and a mailbox
 provider's feedback loop write them; `%%NAME%%` markers are filled in per test with the
-delivery's VERP address, Message-ID and reader. Other bounce tests import the builders.
+delivery's VERP address, Message-ID and reader. Their `X-Newsalerts-Delivery` header is the
+bare delivery id our messages once carried: a forger can still write it, so the samples
+keep it to show it proves nothing. Other bounce tests import the builders.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import secrets
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -287,21 +290,54 @@ def test_a_bounce_for_a_message_id_we_never_sent_changes_nothing(session: Sessio
     assert reader.status is SubscriberStatus.ACTIVE and events(session) == 0
 
 
-def test_our_delivery_header_counts_only_with_the_readers_address(session: Session) -> None:
-    """The header is a bare number anyone can write; alone it must not suppress anyone."""
-    ada = make_reader(session, "ada")
-    bob = make_reader(session, "bob")
-    delivery = sent_delivery(session, ada)
-    unknown_id = "<gone@example.com>"
-    as_bob = sample("dsn-exchange.eml", delivery, message_id=unknown_id, recipient=bob.email)
-    as_ada = sample("dsn-exchange.eml", delivery, message_id=unknown_id)
+@pytest.mark.parametrize("name", ["dsn-hard-bounce.eml", "arf-complaint.eml"])
+def test_a_forged_report_naming_a_delivery_id_and_its_reader_suppresses_no_one(
+    session: Session, name: str
+) -> None:
+    """The attack: an unsigned report to plain `bounces@`, with no VERP address and no
+    Message-ID we sent, naming a reader's address and a delivery id, which are sequential.
+    Every part of it can be written by anyone, so it must change nothing."""
+    reader = make_reader(session, "ada")
+    delivery = sent_delivery(session, reader)
+    plain = f"bounces@{DOMAIN}"
+    forged = sample(
+        name,
+        delivery,
+        verp=plain,
+        message_id="<made-up@example.com>",
+        recipient=reader.email,
+        delivery_header=str(delivery.id),
+    )
 
-    assert process(session, as_bob) is Outcome.IGNORED
+    result = process_message(
+        session, forged, secret=SECRET, now=SENT + timedelta(hours=1), envelope_recipient=plain
+    )
+    session.commit()
+
+    assert result.outcome is Outcome.IGNORED and "no delivery we sent" in result.reason
     session.expire_all()
-    assert ada.status is SubscriberStatus.ACTIVE
-    assert process(session, as_ada) is Outcome.SUPPRESSED
+    assert reader.status is SubscriberStatus.ACTIVE and delivery.status is DeliveryStatus.SENT
+    assert not is_suppressed(session, reader.email, hash_key=SECRET)
+    assert (events(session), suppressions(session)) == (0, 0)
+
+
+@pytest.mark.parametrize("proof", ["verp", "message-id"])
+def test_a_report_with_one_proof_we_issued_still_suppresses(session: Session, proof: str) -> None:
+    """Either the signed return path or the Message-ID is enough on its own."""
+    reader = make_reader(session, "ada")
+    delivery = sent_delivery(session, reader)
+    raw = (
+        sample("dsn-hard-bounce.eml", delivery, message_id="<made-up@example.com>")
+        if proof == "verp"
+        else sample("dsn-hard-bounce.eml", delivery, verp=f"bounces@{DOMAIN}")
+    )
+
+    result = process_message(session, raw, secret=SECRET, now=SENT + timedelta(hours=1))
+    session.commit()
+
+    assert (result.outcome, result.delivery_id) == (Outcome.SUPPRESSED, delivery.id)
     session.expire_all()
-    assert ada.status is SubscriberStatus.BOUNCED and bob.status is SubscriberStatus.ACTIVE
+    assert reader.status is SubscriberStatus.BOUNCED
 
 
 def test_a_verp_address_naming_no_delivery_changes_nothing(session: Session) -> None:

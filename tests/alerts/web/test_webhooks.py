@@ -149,13 +149,13 @@ def sendgrid_post(
 
 def sendgrid_events(hooks: Hooks) -> tuple[list[dict[str, Any]], int, int]:
     bounced, _, bounced_id = hooks.reader_with_delivery("ada")
-    complained, complained_delivery, _ = hooks.reader_with_delivery("bob")
+    complained, _, complained_id = hooks.reader_with_delivery("bob")
     events = [
         {"email": "ada@example.com", "timestamp": 1767617000, "smtp-id": bounced_id,
          "event": "bounce", "type": "bounce", "status": "5.1.1",
          "reason": "550 5.1.1 unknown user", "sg_event_id": "sg-1"},
         {"email": "bob@example.com", "timestamp": 1767617001, "event": "spamreport",
-         "newsalerts_delivery": str(complained_delivery), "sg_event_id": "sg-2"},
+         "smtp-id": complained_id, "sg_event_id": "sg-2"},
         {"email": "bob@example.com", "timestamp": 1767617002, "event": "delivered",
          "sg_event_id": "sg-3"},
     ]  # fmt: skip
@@ -299,10 +299,10 @@ def test_a_body_nested_too_deep_is_a_400(hooks: Hooks, provider: str) -> None:
 # --- Postmark ------------------------------------------------------------------------
 
 
-def postmark_post(hooks: Hooks, delivery: int, credentials: tuple[str, str] | None) -> Any:
+def postmark_post(hooks: Hooks, message_id: str, credentials: tuple[str, str] | None) -> Any:
     event = {
         "RecordType": "Bounce", "ID": 4323372036854775807, "Type": "HardBounce",
-        "Email": "ada@example.com", "Metadata": {"newsalerts_delivery": str(delivery)},
+        "Email": "ada@example.com", "Content": f"Message-ID: {message_id}\r\n",
         "Details": "smtp;550 5.1.1 The email account does not exist.",
         "BouncedAt": "2026-01-05T12:10:00.1234567Z",
     }  # fmt: skip
@@ -314,9 +314,9 @@ def postmark_post(hooks: Hooks, delivery: int, credentials: tuple[str, str] | No
 
 
 def test_postmark_with_its_credentials(hooks: Hooks) -> None:
-    reader, delivery, _ = hooks.reader_with_delivery("ada")
+    reader, delivery, message_id = hooks.reader_with_delivery("ada")
 
-    response = postmark_post(hooks, delivery, POSTMARK)
+    response = postmark_post(hooks, message_id, POSTMARK)
 
     assert response.status_code == 200 and outcomes(response) == ["suppressed"]
     assert hooks.status(reader) is SubscriberStatus.BOUNCED
@@ -326,10 +326,10 @@ def test_postmark_with_its_credentials(hooks: Hooks) -> None:
 
 
 def test_postmark_without_or_with_wrong_credentials(hooks: Hooks) -> None:
-    reader, delivery, _ = hooks.reader_with_delivery("ada")
+    reader, _, message_id = hooks.reader_with_delivery("ada")
 
-    missing = postmark_post(hooks, delivery, None)
-    wrong = postmark_post(hooks, delivery, (POSTMARK[0], "guess"))
+    missing = postmark_post(hooks, message_id, None)
+    wrong = postmark_post(hooks, message_id, (POSTMARK[0], "guess"))
 
     assert missing.status_code == 401 and "Basic" in missing.headers["WWW-Authenticate"]
     assert wrong.status_code == 403
