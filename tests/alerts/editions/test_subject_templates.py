@@ -10,9 +10,10 @@ from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy.orm import Session
 
-from alerts.editions.schedules import EditionInput, create_edition
+from alerts.editions.issues import issue_for, set_texts
+from alerts.editions.schedules import EditionInput, create_edition, get_edition
 from alerts.editions.subjects import check_subject_template, subject_line
-from alerts.errors import EditionError
+from alerts.errors import EditionError, IssueError
 from alerts.models import DEFAULT_SUBJECT
 from tests.factories import make_article, utc
 
@@ -103,6 +104,14 @@ def test_a_template_that_grows_with_real_headlines_is_refused_once_one_was_publi
     assert refused.value.field == "subject_template"
     # A week later the long headline no longer counts.
     check_subject_template(SQUARE, session=session, now=NOW + timedelta(days=8))
+
+
+def test_an_issue_subject_is_held_to_the_same_real_headlines(session: Session) -> None:
+    issue = issue_for(session, get_edition(session, "daily"), date(2026, 3, 10), now=NOW)
+    set_texts(issue, subject=SQUARE, intro=None, now=NOW)
+    make_article(session, "x" * 60, published_at=NOW - timedelta(hours=3))
+    with pytest.raises(IssueError, match="at most 1,000 steps"):
+        set_texts(issue, subject=SQUARE + " ", intro=None, now=NOW)
 
 
 def test_a_template_over_its_bounds_on_a_real_issue_sends_the_default_subject(
