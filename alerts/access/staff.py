@@ -8,6 +8,7 @@ leave the commit to the caller.
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from functools import lru_cache
 from typing import Literal
@@ -67,6 +68,18 @@ def get_user(session: Session, email: str) -> StaffUser | None:
     except InvalidEmail:
         return None
     return session.scalar(select(StaffUser).where(StaffUser.email == address))
+
+
+def login_key(email: str) -> str:
+    """The one spelling that every spelling of a sign-in address shares, for counting
+    attempts: the address as `get_user` looks it up, so a domain typed with a full-width
+    letter counts with its plain spelling. Text that is not an address is NFKC-folded and
+    case-folded, which puts a local part typed in full-width letters (refused as an address)
+    with the plain one too: counting more spellings together only slows a guesser down."""
+    try:
+        return normalise_email(email)
+    except InvalidEmail:
+        return unicodedata.normalize("NFKC", email).strip().casefold()
 
 
 def list_users(session: Session) -> list[StaffUser]:

@@ -26,6 +26,7 @@ from alerts import audit
 from alerts.access.staff import (
     authenticate,
     log_out,
+    login_key,
     password_hasher,
     record_failed_login,
 )
@@ -33,6 +34,7 @@ from alerts.config import Settings
 from alerts.models import Role, StaffUser
 from alerts.web.context import db, web_context
 from alerts.web.pages import json_error, page, wants_json
+from alerts.web.ratelimit import client_network
 from alerts.web.security import header_text
 from subscribers.addresses import email_hash
 from subscribers.database import utcnow
@@ -42,8 +44,10 @@ blueprint = Blueprint("auth", __name__)
 STAFF_DESK = (Role.EDITOR, Role.ADMIN)
 STAFF_OPS = (Role.OPERATOR, Role.ADMIN)
 
-# Login attempts per client address and per typed address, in a 15-minute window.
-LOGIN_IP_LIMIT, LOGIN_EMAIL_LIMIT, LOGIN_WINDOW = 30, 10, 15 * 60
+# Login attempts per client (an IPv4 address or an IPv6 /64), and per client and account,
+# in a 15-minute window. The limits fall on the client that guesses: counting per account
+# alone would let anyone lock a colleague out by typing wrong passwords for them.
+LOGIN_IP_LIMIT, LOGIN_IP_EMAIL_LIMIT, LOGIN_WINDOW = 30, 10, 15 * 60
 NOT_RIGHT = "The email or password is not right."
 TOO_MANY = "Too many sign-in attempts; please wait a few minutes and try again."
 CSRF_FIELD = "csrf_token"
@@ -210,11 +214,15 @@ def login_submit() -> View:
     password = request.form.get("password") or ""
     wanted = safe_next(request.form.get("next"))
     client = (request.remote_addr or "unknown")[:45]
-    typed = email_hash(email.strip().lower(), settings.secret_key)
+    network = client_network(request.remote_addr)
+    # Every spelling of one account is one key (the lookup normalises, so must the count).
+    account = email_hash(login_key(email), settings.secret_key)
     retry_after = context.limiter.hit(
-        f"login-ip:{client}", limit=LOGIN_IP_LIMIT, window_seconds=LOGIN_WINDOW
+        f"login-ip:{network}", limit=LOGIN_IP_LIMIT, window_seconds=LOGIN_WINDOW
     ) or context.limiter.hit(
-        f"login-email:{typed}", limit=LOGIN_EMAIL_LIMIT, window_seconds=LOGIN_WINDOW
+        f"login-ip-email:{network}:{account}",
+        limit=LOGIN_IP_EMAIL_LIMIT,
+        window_seconds=LOGIN_WINDOW,
     )
     if retry_after:
         response = make_response(page("login.html", 429, error=TOO_MANY, next=wanted, email=email))

@@ -1,10 +1,12 @@
 """Fixed-window rate limits, kept in Redis so they hold across web processes.
 
 Without Redis (the embedded default, one process) the same limits are kept in memory.
+`client_network` names the client a per-client limit counts.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import threading
 import time
@@ -21,6 +23,20 @@ class RateLimiter(Protocol):
     def hit(self, key: str, *, limit: int, window_seconds: int) -> int | None:
         """Count one hit; return None if allowed, else the seconds until it would be."""
         ...
+
+
+def client_network(remote_addr: str | None) -> str:
+    """The client a limit counts: an IPv4 address, or the /64 an IPv6 address is in (one
+    host is usually given a whole /64, so counting single IPv6 addresses counts nothing)."""
+    try:
+        address = ipaddress.ip_address(remote_addr or "")
+    except ValueError:
+        return (remote_addr or "unknown")[:45]
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
 
 
 def limiter_client(url: str) -> redis.Redis:

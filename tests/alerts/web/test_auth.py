@@ -16,7 +16,8 @@ from alerts.config import load_settings
 from alerts.models import AuditEvent, Role, StaffUser
 from alerts.web.app import create_app
 from alerts.web.auth import (
-    LOGIN_EMAIL_LIMIT,
+    LOGIN_IP_EMAIL_LIMIT,
+    LOGIN_IP_LIMIT,
     NOT_RIGHT,
     STAFF_DESK,
     STAFF_OPS,
@@ -221,25 +222,70 @@ def test_logout_ends_the_users_sessions_in_other_browsers_too(app: Flask) -> Non
     assert phone.get("/desk/_probe").status_code == 303
 
 
-def test_login_rate_limit_per_address(app: Flask, client: FlaskClient) -> None:
+ATTACKER, COLLEAGUE = "203.0.113.66", "198.51.100.7"
+
+
+def _from(app: Flask, address: str) -> FlaskClient:
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    return client
+
+
+def test_login_limit_holds_the_guessing_client_not_the_account(app: Flask) -> None:
     make_staff(app, "ed@newsroom.example.com")
-    for _ in range(LOGIN_EMAIL_LIMIT):
-        assert login(client, "ed@newsroom.example.com", "wrong password!!").status_code == 422
-    limited = login(client, "ed@newsroom.example.com")  # even the right password now
+    attacker = _from(app, ATTACKER)
+    for _ in range(LOGIN_IP_EMAIL_LIMIT):
+        assert login(attacker, "ed@newsroom.example.com", "wrong password!!").status_code == 422
+    limited = login(attacker, "ed@newsroom.example.com")  # even the right password now
     assert limited.status_code == 429
     assert int(limited.headers["Retry-After"]) > 0
-    assert client.get("/desk/_probe").status_code == 303
+    assert attacker.get("/desk/_probe").status_code == 303
+
+    # The account's owner, elsewhere, is not locked out by someone else's guesses.
+    owner = _from(app, COLLEAGUE)
+    assert login(owner, "ed@newsroom.example.com").headers["Location"] == "/desk"
+    assert owner.get("/desk/_probe").status_code == 200
+    assert login(attacker, "ed@newsroom.example.com").status_code == 429
+
+
+def test_every_spelling_of_an_address_counts_towards_one_limit(app: Flask) -> None:
+    """A full-width letter in the domain reaches the same account, so it counts with the
+    plain spelling; so do case and surrounding spaces, and (though the lookup refuses it)
+    a full-width letter in the local part."""
+    make_staff(app, "editor@staff.example")
+    attacker = _from(app, ATTACKER)
+    spellings = [
+        "editor@staff.example",
+        "editor@\uff53taff.example",
+        " EDITOR@Staff.Example ",
+        "\uff45ditor@staff.example",
+    ]
+    for number in range(LOGIN_IP_EMAIL_LIMIT):
+        typed = spellings[number % len(spellings)]
+        assert login(attacker, typed, "wrong password!!").status_code == 422, typed
+    for typed in spellings:
+        assert login(attacker, typed).status_code == 429, typed
 
 
 def test_login_rate_limit_per_client(app: Flask, client: FlaskClient) -> None:
-    from alerts.web.auth import LOGIN_IP_LIMIT
-
     answers = [
         login(client, f"guess{number}@newsroom.example.com", "wrong password!!").status_code
         for number in range(LOGIN_IP_LIMIT + 1)
     ]
     assert answers[:-1] == [422] * LOGIN_IP_LIMIT
     assert answers[-1] == 429
+    assert login(_from(app, COLLEAGUE), "guess0@newsroom.example.com").status_code == 422
+
+
+def test_an_ipv6_client_is_counted_by_its_64(app: Flask) -> None:
+    """One IPv6 host usually holds a whole /64: a new address per try must not reset the
+    count."""
+    make_staff(app, "ed@newsroom.example.com")
+    for number in range(LOGIN_IP_EMAIL_LIMIT):
+        guesser = _from(app, f"2001:db8:7:7::{number + 1:x}")
+        assert login(guesser, "ed@newsroom.example.com", "wrong password!!").status_code == 422
+    assert login(_from(app, "2001:db8:7:7::ffff"), "ed@newsroom.example.com").status_code == 429
+    assert login(_from(app, "2001:db8:7:8::1"), "ed@newsroom.example.com").status_code == 303
 
 
 # --- next ------------------------------------------------------------------------------
