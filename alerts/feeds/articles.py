@@ -54,13 +54,21 @@ def plain_text(raw: str) -> str:
     return " ".join(text.split())
 
 
-def _is_web_url(url: str) -> bool:
+def is_web_url(url: str) -> bool:
+    """Whether `url` is an absolute http(s) URL that can be a link and a redirect's
+    Location: a host, a port in range, and no space or control character.
+
+    urlsplit drops tabs and line breaks silently, so they are looked for in the text
+    itself: a CR or LF reaches a Location header (a 500 there, header splitting anywhere
+    less careful) and the href of every email."""
+    if " " in url or not url.isprintable():  # C0 and C1 controls, NUL, DEL, separators
+        return False
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - reading it raises ValueError for a port out of range
     except ValueError:  # an unclosed "[" of an IPv6 host, a port that is no number
         return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname) and " " not in url
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def _optional_text(value: str | None) -> str | None:
@@ -92,7 +100,7 @@ class ArticleInput:
         for topic in self.topics:
             _check_storable("topics", topic)
         url = self.url.strip()
-        if not _is_web_url(url):
+        if not is_web_url(url):
             raise ArticleError(
                 f"url must be an absolute http(s) URL, got {self.url!r}", field="url"
             )
@@ -100,7 +108,7 @@ class ArticleInput:
         if not title:
             raise ArticleError(f"title is empty for {url}", field="title")
         image_url = _optional_text(self.image_url)
-        if image_url is not None and not _is_web_url(image_url):
+        if image_url is not None and not is_web_url(image_url):
             raise ArticleError(
                 f"image_url must be an absolute http(s) URL, got {image_url!r}", field="image_url"
             )

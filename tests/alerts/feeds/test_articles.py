@@ -91,6 +91,15 @@ def test_summary_is_sanitised_when_the_input_is_built() -> None:
         ({"topics": ("Rates", "Ra\x00tes")}, "topics must not contain NUL"),
         ({"title": "Rates \ud800"}, "title is not valid Unicode"),
         ({"url": "https://news.example.com/\udfff"}, "url is not valid Unicode"),
+        # A line break inside a URL would reach a redirect's Location header (a 500 there,
+        # header splitting behind anything less careful) and every email's href.
+        ({"url": "https://news.example.com/a\r\nSet-Cookie: x=1"}, "absolute http(s) URL"),
+        ({"url": "https://news.example.com/a\nb"}, "absolute http(s) URL"),
+        ({"url": "https://news.example.com/a\tb"}, "absolute http(s) URL"),
+        ({"url": "https://news.example.com/a\x7fb"}, "absolute http(s) URL"),
+        ({"url": "https://news.example.com/a\x9bb"}, "absolute http(s) URL"),
+        ({"url": "https://news.example.com/\u202egnp.exe"}, "absolute http(s) URL"),
+        ({"image_url": "https://news.example.com/a\r.jpg"}, "image_url"),
         (
             {"published_at": datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=5)))},
             "published_at is out of range",
@@ -104,6 +113,12 @@ def test_invalid_inputs_raise_article_error(overrides: dict[str, object], messag
         article(**overrides)
     [field] = overrides
     assert error.value.field == field
+
+
+def test_line_breaks_around_a_url_are_trimmed_not_refused() -> None:
+    """Feeds often wrap a <link> in whitespace: only what is inside the URL is refused."""
+    assert article(url="\n  https://news.example.com/a\r\n").url == "https://news.example.com/a"
+    assert article(url="https://news.example.com/élection").url.endswith("/élection")
 
 
 def test_topics_collapse_by_slug_and_drop_punctuation_only_names() -> None:

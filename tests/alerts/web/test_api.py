@@ -75,6 +75,11 @@ def test_push_creates_then_updates_an_article(app: Flask, client: FlaskClient, t
         ({**ARTICLE, "section": "x" * 101}, "section", "section is longer than 100"),
         ({**ARTICLE, "author": {"name": "A"}}, "author", "author must be a string"),
         ({**ARTICLE, "image_url": "data:image/png;base64,AA"}, "image_url", "absolute http(s)"),
+        # Once stored, then a 500 on every click: CR/LF reached the redirect's Location.
+        ({**ARTICLE, "url": "https://news.example.com/a\r\nSet-Cookie: x=1"}, "url", "http(s)"),
+        ({**ARTICLE, "url": "https://news.example.com/a\tb"}, "url", "absolute http(s) URL"),
+        ({**ARTICLE, "url": "https://news.example.com/a\x85b"}, "url", "absolute http(s) URL"),
+        ({**ARTICLE, "image_url": "https://news.example.com/a\nb.jpg"}, "image_url", "http(s)"),
         ({**ARTICLE, "image_url": 1}, "image_url", "image_url must be a string"),
         ({**ARTICLE, "published_at": "2026-11-25T06:30:00"}, "published_at", "offset"),
         ({**ARTICLE, "published_at": "yesterday"}, "published_at", "not ISO 8601"),

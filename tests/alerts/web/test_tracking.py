@@ -185,3 +185,26 @@ def test_garbage_never_breaks_the_tracking_routes(
 def test_no_click_is_stored_without_a_delivery(client: FlaskClient, db: Session) -> None:
     assert client.get("/c/1.abc/1").status_code == 404
     assert db.scalar(select(func.count()).select_from(Click)) == 0
+
+
+@pytest.mark.parametrize(
+    "stored", ["https://news.example.com/a\r\nSet-Cookie: x=1", "https://news.example.com/\x00b"]
+)
+def test_a_stored_url_that_cannot_be_a_location_is_a_404_not_a_500(
+    app: Flask, client: FlaskClient, db: Session, smtp_server: RecordingSMTPServer, stored: str
+) -> None:
+    """Once a 500: a CR/LF in an article's URL raised on the Location header. Ingestion
+    refuses such URLs now; one stored before must still never break the redirect."""
+    digest = _send(app, db, smtp_server)
+    backdate_sends(db, timedelta(minutes=2))
+    delivery = db.scalars(select(Delivery)).one()
+    article = db.get(Article, delivery.article_ids[0])
+    assert article is not None
+    if "\x00" in stored and db.get_bind().dialect.name == "postgresql":
+        stored = stored.replace("\x00", "\x01")  # PostgreSQL cannot hold a NUL at all
+    article.url = stored
+    db.commit()
+    answer = client.get(relative(digest.clicks[0], BASE_URL), headers=CHROME)
+    assert answer.status_code == 404
+    assert "Location" not in answer.headers and "Set-Cookie" not in answer.headers
+    assert recorded_clicks(db) == []
