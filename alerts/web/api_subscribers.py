@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from alerts.feeds.articles import MAX_TOPIC_NAME_LENGTH
 from alerts.web.forms import parse_preferences
 from subscribers.addresses import normalise_email
 from subscribers.errors import InvalidPreference
@@ -40,6 +41,7 @@ def parse_subscriber_request(
     email = data.get("email")
     if not isinstance(email, str):
         raise InvalidPreference("email", "an email address is required")
+    _check_storable(data)
     for flag in ("breaking_alerts", "confirmed"):
         if not isinstance(data.get(flag, False), bool):
             raise InvalidPreference(flag, "must be true or false")
@@ -58,6 +60,28 @@ def parse_subscriber_request(
         preferences=preferences,
         confirmed=bool(data.get("confirmed", False)),
     )
+
+
+def _check_storable(data: Mapping[str, Any]) -> None:
+    """Refuse text no column can hold, naming the field: a NUL (PostgreSQL refuses it), a
+    lone surrogate (JSON can carry "\\ud800", UTF-8 cannot encode it), another control
+    character, or a topic longer than a topic's name (a confirmed import creates the
+    topics it names). Raises InvalidPreference."""
+    topics = data.get("topics")
+    texts = [(name, data.get(name)) for name in ("email", "frequency", "timezone")]
+    texts += [("topics", topic) for topic in (topics if isinstance(topics, list) else [topics])]
+    for name, value in texts:
+        if not isinstance(value, str):
+            continue  # the parsers refuse what is not text
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidPreference(name, "is not valid Unicode (a lone surrogate)") from None
+        if not value.isprintable():
+            raise InvalidPreference(name, "must not contain control characters")
+        if name == "topics" and len(value.strip()) > MAX_TOPIC_NAME_LENGTH:
+            message = f"a topic is longer than {MAX_TOPIC_NAME_LENGTH} characters"
+            raise InvalidPreference(name, message)
 
 
 def subscriber_summary(subscriber: Subscriber) -> dict[str, Any]:

@@ -208,6 +208,39 @@ def test_bad_bodies(
     assert _reader(app) is None
 
 
+# Each once a 500 on a confirmed import: the text reached a column that cannot hold it.
+UNSTORABLE = [
+    ({"topics": ["busi\x00ness"]}, "topics"),
+    ({"topics": ["Chip \ud800 shortage"]}, "topics"),
+    ({"topics": ["t" * 201]}, "topics"),
+    ({"timezone": "Europe/Paris\x00"}, "timezone"),
+    ({"timezone": "Europe/\udc00"}, "timezone"),
+    ({"frequency": "weekly\x00"}, "frequency"),
+    ({"email": "ada\x00@example.com"}, "email"),
+    ({"email": "ada\udfff@example.com"}, "email"),
+]
+
+
+@pytest.mark.parametrize("confirmed", [True, False])
+@pytest.mark.parametrize(("change", "field"), UNSTORABLE)
+def test_text_no_column_can_hold_is_a_422_naming_the_field(
+    app: Flask,
+    client: FlaskClient,
+    importer: str,
+    change: dict[str, Any],
+    field: str,
+    confirmed: bool,
+) -> None:
+    body = json.dumps({**READER, **change, "confirmed": confirmed})  # json= refuses "\ud800"
+    answer = client.post(
+        "/api/v1/subscribers", data=body, content_type="application/json",
+        headers=_auth(importer),
+    )  # fmt: skip
+    assert answer.status_code == 422, answer.json
+    assert answer.json["error"]["field"] == field
+    assert _reader(app) is None
+
+
 def test_body_that_is_not_json(client: FlaskClient, token: str) -> None:
     answer = client.post(
         "/api/v1/subscribers", data="{", content_type="application/json", headers=_auth(token)
