@@ -65,8 +65,9 @@ SCANNER_AGENTS = (
 )
 # Robots name themselves "...bot/2.1" or "bot"; a phone's model may end in it ("CUBOT P30").
 _BOT = re.compile(r"\bbot\b|bot/|bot-|facebookexternalhit|whatsapp|telegram")
-# The largest id a ledger row can have (PostgreSQL's bigint); larger ids are not ours.
-_MAX_ID = 2**63 - 1
+# The largest id a ledger row can have (a 32-bit integer column); larger ids are not ours,
+# and PostgreSQL would refuse to compare the column with them.
+_MAX_ID = 2**31 - 1
 _MAX_POSITION = 1000
 
 

@@ -5,7 +5,7 @@ imports it.
 - `app.py`: the application factory: blueprints, health checks, errors, security headers.
 - `context.py`: what every view needs, built once per app; `pages.py`: rendering pages and
   JSON answers; `errors.py`: the one map from our errors to HTTP; `forms.py`,
-  `json_bodies.py`: reading what a visitor sends.
+  `json_bodies.py`, `ids.py`: reading what a visitor sends.
 - `signup.py`, `links.py`: readers signing up, confirming, changing preferences, leaving.
 - `archive.py`: the public archive of sent issues; `tracking.py`: tracked links and the
   open pixel.

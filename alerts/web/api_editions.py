@@ -31,6 +31,7 @@ from alerts.models import ApiToken, Article, Edition
 from alerts.web.api import blueprint, require_scope
 from alerts.web.archive import edition_by_slug
 from alerts.web.context import db, web_context
+from alerts.web.ids import row_id
 from alerts.web.json_bodies import json_object
 from alerts.web.openapi import OPENAPI
 from subscribers.database import utcnow
@@ -39,7 +40,6 @@ View = tuple[Response, int]
 # How far from the publisher's today an API "send now" may name an issue's date.
 SEND_DATE_RANGE = timedelta(days=7)
 _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
-_MAX_ID = 2**63 - 1
 _MAX_TEXT = 2000
 
 
@@ -79,8 +79,8 @@ def editions() -> View:
 
 def _find_edition(session: Session, key: str) -> Edition | None:
     if key.isascii() and key.isdigit():
-        number = int(key)
-        return session.get(Edition, number) if 0 < number <= _MAX_ID else None
+        number = row_id(key)
+        return session.get(Edition, number) if number is not None else None
     return edition_by_slug(key)
 
 
@@ -147,7 +147,8 @@ def find_article(session: Session, data: dict[str, Any]) -> Article | None:
     if name == "article_id":
         if isinstance(value, bool) or not isinstance(value, int):
             raise RequestRefused(422, "article_id must be an integer")
-        return session.get(Article, value) if 0 < value <= _MAX_ID else None
+        number = row_id(value)
+        return session.get(Article, number) if number is not None else None
     if not isinstance(value, str) or not value.strip() or len(value) > _MAX_TEXT or "\x00" in value:
         raise RequestRefused(422, f"{name} must be a string of 1 to {_MAX_TEXT} characters")
     # The store keys an article on its guid when it has one, else on its url.

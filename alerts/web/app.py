@@ -34,6 +34,7 @@ from alerts.web import (
     webhooks,
 )
 from alerts.web.context import WebContext, web_context
+from alerts.web.ids import RowIdConverter
 
 MAX_BODY_BYTES = 64 * 1024
 # /readyz answers within about this long even when a relay does not answer at all.
@@ -50,6 +51,8 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Flask:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=settings.proxy_count, x_proto=settings.proxy_count
         )
+    # Before any blueprint: their rules name it (`<id:...>`) and are built as they register.
+    app.url_map.converters["id"] = RowIdConverter
     app.register_blueprint(signup.blueprint)
     app.register_blueprint(links.blueprint)
     app.register_blueprint(webhooks.blueprint)

@@ -43,6 +43,10 @@ blueprint = Blueprint("desk_issues", __name__, url_prefix="/desk/editions/<slug>
 guard_desk(blueprint)
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# The dates an issue page may name: a year inside Python's calendar on either side, so the
+# week and window arithmetic around an issue (alerts.editions.schedules.issue_date, the
+# board) never runs past 9999-12-31 or before 0001-01-01.
+_EARLIEST, _LATEST = date(2, 1, 1), date(9998, 12, 31)
 SEND_ACTIONS = ("pause", "resume", "cancel")
 # The preview frame shows an email: its own styles and remote images, nothing that runs,
 # no forms, and only the desk may frame it.
@@ -61,6 +65,8 @@ def _edition_and_day(slug: str, day: str) -> tuple[Edition, date]:
         parsed = None
     if parsed is None:
         raise NotFound(f"{day[:20]!r} is not a date (YYYY-MM-DD)")
+    if not _EARLIEST <= parsed <= _LATEST:
+        raise NotFound(f"the {edition.name} has no issue on {parsed.isoformat()}")
     return edition, parsed
 
 

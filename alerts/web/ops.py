@@ -17,7 +17,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from alerts.audit import PAGE_SIZE, read, record, user_actor
 from alerts.charts import minute_chart
-from alerts.errors import AlertError, IssueError
+from alerts.errors import AlertError, BadInput, IssueError
 from alerts.jobs import change_alert, change_issue
 from alerts.ledger.queue import queue_rows
 from alerts.models import AuditEvent, Role
@@ -27,13 +27,13 @@ from alerts.ops.figures import bars, duration, figures, layout, number, percent
 from alerts.ops.status import RECENT, OpsStatus, collect_status
 from alerts.web.auth import STAFF_OPS, View, current_staff, require_role, roles_required
 from alerts.web.context import db, web_context
+from alerts.web.ids import row_id
 from alerts.web.pages import page
 from subscribers.database import utcnow
 
 blueprint = Blueprint("ops", __name__, url_prefix="/ops")
 ACTIONS = ("pause", "resume", "cancel")
 REFRESH_SECONDS = 5
-_MAX_ID = 2**63 - 1
 # What an action's redirect may announce: fixed texts, never anything from the request.
 NOTICES = {
     "pause": "Paused. Messages already in an SMTP exchange still finish.",
@@ -111,9 +111,9 @@ def audit_log() -> View:
     """The audit log, a page at a time: `?before=<event id>` reads the page after it."""
     actor = (request.args.get("actor") or "").strip()[:300]
     raw_before = request.args.get("before", "")
-    before = int(raw_before) if raw_before.isascii() and raw_before.isdigit() else None
-    if before is not None and before > _MAX_ID:
-        before = None
+    before = row_id(raw_before)
+    if raw_before and before is None:
+        raise BadInput("before must be the id of an event (a whole number)")
     found = read(db(), limit=PAGE_SIZE, actor=actor or None, before=before)
     return page(
         "staff/ops/audit.html",
@@ -131,7 +131,7 @@ def _details(event: AuditEvent) -> str:
     return json.dumps(event.details, ensure_ascii=False, sort_keys=True)
 
 
-@blueprint.post("/<any(issues, alerts):kind>/<int:send_id>/<action>")
+@blueprint.post("/<any(issues, alerts):kind>/<id:send_id>/<action>")
 def change_send(kind: str, send_id: int, action: str) -> View:
     """Pause, resume or cancel an issue's or a breaking alert's send."""
     if action not in ACTIONS:
@@ -157,6 +157,8 @@ def retry() -> View:
     assert user is not None
     reply_code = (request.form.get("reply_code") or "")[:10]
     domain = (request.form.get("domain") or "")[:254]
+    if not (reply_code + domain).isprintable():  # a NUL or a control: no group has it
+        raise BadInput("reply_code and domain must be the ones of a group of failures")
     context = web_context()
     session, now = db(), utcnow()
     ids = retry_failures(session, reply_code=reply_code, domain=domain, since=now - RECENT)

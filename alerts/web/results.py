@@ -128,9 +128,9 @@ def issue_page(slug: str, day: str) -> View:
     )
 
 
-@blueprint.get("/alert/<int:alert_id>")
+@blueprint.get("/alert/<id:alert_id>")
 def alert_page(alert_id: int) -> View:
-    alert = db().get(BreakingAlert, alert_id) if alert_id < 2**63 else None
+    alert = db().get(BreakingAlert, alert_id)
     if alert is None:
         return _not_found("There is no such alert.")
     return page("staff/results/alert.html", alert=alert, results=alert_results(db(), alert))

@@ -254,6 +254,20 @@ HOSTILE_GETS = [
 ]
 
 
+@pytest.mark.parametrize("edition", ["daily", "weekly"])
+@pytest.mark.parametrize("day", ["9999-12-31", "9999-12-27", "0001-01-01", "0001-01-07"])
+def test_dates_at_the_ends_of_the_calendar_are_404(
+    app: Flask, editor: FlaskClient, edition: str, day: str
+) -> None:
+    """Once a 500: a weekly issue's date past 9999-12-26 overflowed finding its week."""
+    newsroom(app)
+    base = f"/desk/editions/{edition}/issues/{day}"
+    for path in (base, f"{base}/progress.json", f"{base}/preview.html"):
+        assert editor.get(path).status_code == 404, path
+    for action in ("send", "pause", "lock", "texts"):
+        assert post(editor, f"{base}/{action}").status_code == 404, action
+
+
 def test_hostile_input_never_gets_a_server_error(app: Flask, editor: FlaskClient) -> None:
     newsroom(app)
     for path in HOSTILE_GETS:

@@ -172,6 +172,9 @@ def test_the_overview_and_the_editions_choices(app: Flask, db: Session, clicked:
         "/desk/results/morning/1999-01-01",
         "/desk/results/alert/999999",
         "/desk/results/alert/99999999999999999999999",
+        "/desk/results/alert/2147483648",  # 2**31: once a 500 on PostgreSQL
+        "/desk/results/alert/9223372036854775807",
+        "/desk/results/alert/0",
     ],
 )
 def test_unknown_results_are_404(app: Flask, clicked: Issue, path: str) -> None:
