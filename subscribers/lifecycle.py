@@ -26,7 +26,13 @@ from subscribers.models import (
     Topic,
 )
 from subscribers.preferences import parse_hour, parse_timezone
-from subscribers.services import Origin, is_suppressed, record_consent, suppress
+from subscribers.services import (
+    Origin,
+    is_suppressed,
+    record_consent,
+    rotate_link_key,
+    suppress,
+)
 from subscribers.topics import find_topics
 
 MAX_PAUSE_WEEKS = 52
@@ -91,7 +97,9 @@ def request_subscription(
 
     A new address becomes a pending reader. A pending one takes the new preferences (it
     has confirmed nothing yet). An active reader's preferences are never changed from the
-    public form: whoever typed the address may not be its owner.
+    public form: whoever typed the address may not be its owner. A reader who had
+    unsubscribed starts afresh with a new link key: the links in the emails from before,
+    which may have been forwarded or kept by someone else, stop working.
     """
     address = normalise_email(email)
     topics = _known_topics(session, preferences.topics)
@@ -106,6 +114,8 @@ def request_subscription(
         return Signup(SignupResult.MANAGE, subscriber.id)
     elif subscriber.status in (SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED):
         return Signup(SignupResult.NOTHING, None)
+    elif subscriber.status is SubscriberStatus.UNSUBSCRIBED:
+        rotate_link_key(subscriber)
     subscriber.status = SubscriberStatus.PENDING
     subscriber.status_changed_at = now
     _apply(subscriber, preferences, topics)
@@ -206,7 +216,8 @@ def erase(session: Session, subscriber: Subscriber, *, hash_key: str, origin: Or
     """Remove a reader's personal data; keep only a keyed hash so they are never mailed again.
 
     The ledger rows go with the reader; consent events lose the reader link, IP and user
-    agent, and one erase event records that the erasure happened.
+    agent, and one erase event records that the erasure happened. The reader's link key
+    goes with the row, so no link sent to them opens anything again, whoever gets the id.
     """
     digest = email_hash(subscriber.email, hash_key)
     suppress(session, subscriber.email, reason="erased", hash_key=hash_key)

@@ -20,6 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from subscribers.database import Base, UTCDateTime, string_enum, utcnow
+from subscribers.tokens import LINK_KEY_LENGTH, new_link_key
 
 
 class SubscriberStatus(enum.StrEnum):
@@ -64,11 +65,16 @@ class Topic(Base):
 
 
 class Subscriber(Base):
-    """A reader. The email is stored normalised and is unique."""
+    """A reader. The email is stored normalised and is unique.
+
+    Ids are never given twice (AUTOINCREMENT on SQLite, a sequence on PostgreSQL): links in
+    emails name a reader by id, and must not lead to the next reader after an erasure.
+    """
 
     __tablename__ = "subscribers"
     __table_args__ = (
         CheckConstraint("send_hour >= 0 AND send_hour <= 23", name="send_hour_range"),
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -87,6 +93,9 @@ class Subscriber(Base):
     paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Breaking-news alerts on the reader's topics, besides the digest; opt-in.
     breaking_alerts: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Binds the reader's links to this reader (subscribers.tokens); rotated to end them.
+    # None for readers stored before keys existed, whose links are signed as they were then.
+    link_key: Mapped[str | None] = mapped_column(String(LINK_KEY_LENGTH), default=new_link_key)
 
     topics: Mapped[list[Topic]] = relationship(
         secondary=subscriber_topics, order_by=Topic.slug, lazy="selectin"

@@ -21,6 +21,7 @@ from subscribers.models import (
     Suppression,
 )
 from subscribers.preferences import parse_hour, parse_timezone
+from subscribers.tokens import Purpose, TokenSigner, new_link_key
 from subscribers.topics import ensure_topics
 
 # Readers in these states may receive a digest; every other state stops mail at once.
@@ -51,6 +52,33 @@ class Origin:
 
 def find_subscriber(session: Session, email: str) -> Subscriber | None:
     return session.scalar(select(Subscriber).where(Subscriber.email == normalise_email(email)))
+
+
+def reader_of_link(
+    session: Session,
+    signer: TokenSigner,
+    purpose: Purpose,
+    token: str,
+    *,
+    allow_expired: bool = False,
+) -> Subscriber | None:
+    """The reader a link from an email belongs to; None when no reader has its id (erased).
+
+    The token is checked against the link key of the reader who holds its id now, so the
+    link of an erased reader never opens the reader who was given the same id afterwards,
+    nor a link from before a reader came back after unsubscribing. Raises InvalidToken
+    for a link that is not (or no longer) this reader's, or has expired.
+    """
+    subscriber = session.get(Subscriber, signer.subscriber_id(purpose, token))
+    if subscriber is None:
+        return None
+    signer.verify(purpose, token, link_key=subscriber.link_key, allow_expired=allow_expired)
+    return subscriber
+
+
+def rotate_link_key(subscriber: Subscriber) -> None:
+    """End every link sent to this reader so far; the next emails carry new ones."""
+    subscriber.link_key = new_link_key()
 
 
 def is_suppressed(session: Session, email: str, *, hash_key: str) -> bool:

@@ -1,10 +1,22 @@
-"""Signed, purpose-bound tokens for links in emails: a subscriber id, never an address."""
+"""Signed, purpose-bound tokens for links in emails: a subscriber id, never an address.
+
+Every token is also bound to the reader's link key, a random value stored with the reader
+and never put in a link. A link outlives its reader only as a string: when the reader is
+erased their key goes with them, and a reader who comes back after unsubscribing gets a new
+one, so an old link stops working, even where it names an id that now belongs to someone
+else (a database may give a deleted id to the next reader).
+
+Readers stored before link keys existed have none (None) until their key is first
+rotated; their tokens are signed and checked exactly as before, so the links in the emails
+they already hold keep working.
+"""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
+import secrets
 from collections.abc import Sequence
 from enum import StrEnum
 
@@ -29,6 +41,18 @@ MAX_AGE_SECONDS: dict[Purpose, int | None] = {
 
 
 _MAC_BYTES = 16
+_LINK_KEY_BYTES = 16
+LINK_KEY_LENGTH = 22  # base64 of _LINK_KEY_BYTES, unpadded
+
+
+def new_link_key() -> str:
+    """A fresh random link key: given to each new reader, and on every rotation."""
+    return secrets.token_urlsafe(_LINK_KEY_BYTES)
+
+
+def _bound(text: str, link_key: str | None) -> str:
+    """What is signed: the id alone for a reader without a key (as before keys existed)."""
+    return text if link_key is None else f"{text}.{link_key}"
 
 
 class TokenSigner:
@@ -46,16 +70,17 @@ class TokenSigner:
         self._keys = list(keys)
         self._mac_keys: dict[Purpose, list[bytes]] = {}
 
-    def _serializer(self, purpose: Purpose) -> URLSafeTimedSerializer:
-        return URLSafeTimedSerializer(self._keys, salt=f"newsalerts.{purpose.value}")
+    def _serializer(self, purpose: Purpose, link_key: str | None) -> URLSafeTimedSerializer:
+        salt = _bound(f"newsalerts.{purpose.value}", link_key)
+        return URLSafeTimedSerializer(self._keys, salt=salt)
 
-    def _macs(self, purpose: Purpose, subscriber_id: int) -> list[str]:
+    def _macs(self, purpose: Purpose, subscriber_id: int, link_key: str | None) -> list[str]:
         keys = self._mac_keys.get(purpose)
         if keys is None:
             label = f"newsalerts.link.{purpose.value}".encode()
             keys = [hmac.new(key.encode(), label, hashlib.sha256).digest() for key in self._keys]
             self._mac_keys[purpose] = keys
-        message = str(subscriber_id).encode()
+        message = _bound(str(subscriber_id), link_key).encode()
         return [
             base64.urlsafe_b64encode(hmac.new(key, message, hashlib.sha256).digest()[:_MAC_BYTES])
             .decode()
@@ -63,31 +88,52 @@ class TokenSigner:
             for key in keys
         ]
 
-    def sign(self, purpose: Purpose, subscriber_id: int) -> str:
+    def sign(self, purpose: Purpose, subscriber_id: int, *, link_key: str | None) -> str:
+        """The token of a reader's link; `link_key` is the reader's own (`Subscriber.link_key`)."""
         if MAX_AGE_SECONDS[purpose] is not None:
-            return self._serializer(purpose).dumps(subscriber_id)
-        return f"{subscriber_id}.{self._macs(purpose, subscriber_id)[0]}"
+            return self._serializer(purpose, link_key).dumps(subscriber_id)
+        return f"{subscriber_id}.{self._macs(purpose, subscriber_id, link_key)[0]}"
 
-    def _verify_mac(self, purpose: Purpose, token: str) -> int:
+    def _is_mac_token(self, purpose: Purpose, token: str) -> bool:
+        return MAX_AGE_SECONDS[purpose] is None and token.count(".") == 1
+
+    def subscriber_id(self, purpose: Purpose, token: str) -> int:
+        """The id a token names, signature unchecked: it only says whose link key `verify`
+        needs. Raises InvalidToken for what is not shaped like one of our tokens."""
+        if self._is_mac_token(purpose, token):
+            number = token.partition(".")[0]
+            if number.isdigit() and number.isascii() and len(number) < 19:
+                return int(number)
+            raise InvalidToken("this link is not valid")
+        _, value = self._serializer(purpose, None).loads_unsafe(token)
+        if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63:
+            return value
+        raise InvalidToken("this link is not valid")
+
+    def _verify_mac(self, purpose: Purpose, token: str, link_key: str | None) -> int:
         number, _, mac = token.partition(".")
         if not (number.isdigit() and number.isascii() and len(number) < 19 and mac.isascii()):
             raise InvalidToken("this link is not valid")
         subscriber_id = int(number)
-        if not any(hmac.compare_digest(mac, good) for good in self._macs(purpose, subscriber_id)):
+        macs = self._macs(purpose, subscriber_id, link_key)
+        if not any(hmac.compare_digest(mac, good) for good in macs):
             raise InvalidToken("this link is not valid")
         return subscriber_id
 
-    def verify(self, purpose: Purpose, token: str, *, allow_expired: bool = False) -> int:
-        """Return the subscriber id in a token; raise InvalidToken if it is not ours.
+    def verify(
+        self, purpose: Purpose, token: str, *, link_key: str | None, allow_expired: bool = False
+    ) -> int:
+        """Return the subscriber id in a token; raise InvalidToken if it is not ours, or was
+        signed with another link key than `link_key` (that of the reader with the id now).
 
         `allow_expired` still checks the signature; it lets an expired confirmation link
         ask for a fresh email.
         """
-        if MAX_AGE_SECONDS[purpose] is None and token.count(".") == 1:
-            return self._verify_mac(purpose, token)
+        if self._is_mac_token(purpose, token):
+            return self._verify_mac(purpose, token, link_key)
         max_age = None if allow_expired else MAX_AGE_SECONDS[purpose]
         try:
-            value = self._serializer(purpose).loads(token, max_age=max_age)
+            value = self._serializer(purpose, link_key).loads(token, max_age=max_age)
         except SignatureExpired:
             raise InvalidToken("this link has expired") from None
         except BadSignature:

@@ -31,10 +31,11 @@ TEST_HEADER = ("X-Newsalerts-Test", "yes")
 def without_reader_links(session: Session, settings: Settings, preview: Preview) -> RenderedEmail:
     """The preview's email with its reader's own links replaced by dead ones."""
     email = preview.email
-    subscriber_id = session.scalar(
-        select(Subscriber.id).where(Subscriber.email == preview.recipient)
-    )
-    links = reader_links(settings, subscriber_id or 0, preview.recipient)
+    found = session.execute(
+        select(Subscriber.id, Subscriber.link_key).where(Subscriber.email == preview.recipient)
+    ).first()
+    subscriber_id, link_key = found if found is not None else (0, None)
+    links = reader_links(settings, subscriber_id, preview.recipient, link_key=link_key)
     dead = {
         links.unsubscribe_url: f"{settings.base_url}/unsubscribe/test-copy",
         links.preferences_url: f"{settings.base_url}/preferences/test-copy",

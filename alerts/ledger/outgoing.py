@@ -37,6 +37,7 @@ class Recipient:
     email: str
     timezone: str
     topics: tuple[TopicName, ...]
+    link_key: str | None  # signs the reader's links (subscribers.tokens)
 
 
 @dataclass(slots=True)
@@ -90,6 +91,7 @@ def load_outgoing(session: Session, ids: Sequence[int]) -> list[Outgoing]:
             Delivery.claimed_at,
             Subscriber.email,
             Subscriber.timezone,
+            Subscriber.link_key,
         )
         .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
         .where(Delivery.id.in_(ids))
@@ -107,7 +109,11 @@ def load_outgoing(session: Session, ids: Sequence[int]) -> list[Outgoing]:
             article_ids=list(row.article_ids),
             attempts=row.attempts,
             subscriber=Recipient(
-                row.subscriber_id, row.email, row.timezone, topics.get(row.subscriber_id, ())
+                row.subscriber_id,
+                row.email,
+                row.timezone,
+                topics.get(row.subscriber_id, ()),
+                row.link_key,
             ),
             status=row.status,
             claimed_at=row.claimed_at,

@@ -34,7 +34,7 @@ class AlertComposer:
             rendered = parts.renderer.render("alert", self._context(article, subscriber))
             encoded = encode_email(rendered)
             parts.cache.put(key, encoded)
-        reader = parts.reader_parts(subscriber.id, subscriber.email)
+        reader = parts.reader_parts(subscriber.id, subscriber.email, link_key=subscriber.link_key)
         return parts.envelopes.for_delivery(
             delivery, subscriber.email, encoded, reader, {}, kind="alert"
         )

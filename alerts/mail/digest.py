@@ -220,8 +220,10 @@ class DigestComposer:
         """Fetch the articles a batch names in one query rather than one per digest."""
         self._parts.articles.preload(ids)
 
-    def reader_parts(self, subscriber_id: int, email: str, delivery_id: int = 0) -> ReaderParts:
-        return self._parts.reader_parts(subscriber_id, email, delivery_id)
+    def reader_parts(
+        self, subscriber_id: int, email: str, delivery_id: int = 0, *, link_key: str | None
+    ) -> ReaderParts:
+        return self._parts.reader_parts(subscriber_id, email, delivery_id, link_key=link_key)
 
     def spec_for(self, delivery: LedgerRow) -> DigestSpec:
         """The edition and issue a ledger row belongs to, looked up once per batch."""
@@ -263,7 +265,10 @@ class DigestComposer:
             spec=spec.key,
         )
         rendered = self._render(key, spec, subscriber.timezone)
-        return rendered.personalise(self.reader_parts(subscriber.id, subscriber.email, delivery_id))
+        reader = self.reader_parts(
+            subscriber.id, subscriber.email, delivery_id, link_key=subscriber.link_key
+        )
+        return rendered.personalise(reader)
 
     def compose(self, delivery: LedgerRow) -> Envelope:
         if delivery.alert_id is not None:
@@ -278,7 +283,10 @@ class DigestComposer:
         email, found = self._encoded(key, spec)
         tracked = spec.edition.click_tracking or spec.edition.open_tracking
         reader = self._parts.reader_parts(
-            subscriber.id, subscriber.email, delivery.id if tracked else 0
+            subscriber.id,
+            subscriber.email,
+            delivery.id if tracked else 0,
+            link_key=subscriber.link_key,
         )
         fill = self._fill(email, found, subscriber.timezone, spec.local_date)
         return self._parts.envelopes.for_delivery(

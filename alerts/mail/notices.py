@@ -22,16 +22,17 @@ class Notice(enum.StrEnum):
     MANAGE = "manage"
 
 
-def reader_links(settings: Settings, subscriber_id: int, email: str) -> ReaderParts:
+def reader_links(
+    settings: Settings, subscriber_id: int, email: str, *, link_key: str | None
+) -> ReaderParts:
+    """The reader's own links, signed with their link key (`Subscriber.link_key`)."""
     signer = TokenSigner([settings.secret_key])
+    unsubscribe = signer.sign(Purpose.UNSUBSCRIBE, subscriber_id, link_key=link_key)
+    preferences = signer.sign(Purpose.PREFERENCES, subscriber_id, link_key=link_key)
     return ReaderParts(
         email=email,
-        unsubscribe_url=(
-            f"{settings.base_url}/unsubscribe/{signer.sign(Purpose.UNSUBSCRIBE, subscriber_id)}"
-        ),
-        preferences_url=(
-            f"{settings.base_url}/preferences/{signer.sign(Purpose.PREFERENCES, subscriber_id)}"
-        ),
+        unsubscribe_url=f"{settings.base_url}/unsubscribe/{unsubscribe}",
+        preferences_url=f"{settings.base_url}/preferences/{preferences}",
     )
 
 
@@ -43,14 +44,16 @@ def compose_notice(
     renderer: EmailRenderer,
     signer: DkimSigner | None = None,
 ) -> Envelope:
-    confirm_token = TokenSigner([settings.secret_key]).sign(Purpose.CONFIRM, subscriber.id)
+    confirm_token = TokenSigner([settings.secret_key]).sign(
+        Purpose.CONFIRM, subscriber.id, link_key=subscriber.link_key
+    )
     context: dict[str, object] = {
         "site_name": settings.site_name,
         "site_url": settings.site_url,
         "postal_address": settings.postal_address,
         "confirm_url": f"{settings.base_url}/confirm/{confirm_token}",
     }
-    links = reader_links(settings, subscriber.id, subscriber.email)
+    links = reader_links(settings, subscriber.id, subscriber.email, link_key=subscriber.link_key)
     email = renderer.render(notice.value, context).personalise(links)
     envelopes = EnvelopeBuilder(settings, signer)
     return envelopes.build(

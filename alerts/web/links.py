@@ -30,7 +30,7 @@ from subscribers.lifecycle import (
     update_preferences,
 )
 from subscribers.models import Subscriber, SubscriberStatus
-from subscribers.services import Origin
+from subscribers.services import Origin, reader_of_link
 from subscribers.tokens import Purpose, TokenSigner
 
 blueprint = Blueprint("links", __name__)
@@ -51,7 +51,8 @@ def _signer() -> TokenSigner:
 
 
 def _reader(purpose: Purpose, token: str) -> Subscriber:
-    subscriber = db().get(Subscriber, _signer().verify(purpose, token))
+    """The reader of a link; raises InvalidToken for one that is not (or no longer) theirs."""
+    subscriber = reader_of_link(db(), _signer(), purpose, token)
     if subscriber is None:
         raise _Gone()
     return subscriber
@@ -135,10 +136,9 @@ def confirm_resend(token: str) -> View:
     """An expired confirmation link may ask for a fresh email (signature still checked)."""
     try:
         _check_csrf("resend", token)
-        subscriber_id = _signer().verify(Purpose.CONFIRM, token, allow_expired=True)
+        subscriber = reader_of_link(db(), _signer(), Purpose.CONFIRM, token, allow_expired=True)
     except (InvalidToken, FormRejected):
         return page("link_invalid.html", 404, message="This link is not valid.")
-    subscriber = db().get(Subscriber, subscriber_id)
     if subscriber is not None and subscriber.status is SubscriberStatus.PENDING:
         # The same daily allowance per address as confirmation emails from the sign-up form.
         notify_within_limit(Notice.CONFIRM, subscriber.id, subscriber.email)
@@ -146,7 +146,8 @@ def confirm_resend(token: str) -> View:
 
 
 def _links(subscriber: Subscriber) -> ReaderParts:
-    return reader_links(web_context().runtime.settings, subscriber.id, subscriber.email)
+    settings = web_context().runtime.settings
+    return reader_links(settings, subscriber.id, subscriber.email, link_key=subscriber.link_key)
 
 
 # --- preferences -----------------------------------------------------------------------

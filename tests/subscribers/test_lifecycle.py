@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from alerts.models import Cadence, Delivery, DeliveryStatus
 from subscribers.addresses import email_hash
-from subscribers.errors import InvalidEmail, InvalidPreference
+from subscribers.errors import InvalidEmail, InvalidPreference, InvalidToken
 from subscribers.lifecycle import (
     MAX_PAUSE_WEEKS,
     Preferences,
@@ -34,7 +34,8 @@ from subscribers.models import (
     Suppression,
     subscriber_topics,
 )
-from subscribers.services import Origin, add_subscriber, is_suppressed
+from subscribers.services import Origin, add_subscriber, is_suppressed, reader_of_link
+from subscribers.tokens import Purpose, TokenSigner
 from subscribers.topics import ensure_topics
 from tests.support.rows import count_rows
 
@@ -189,6 +190,36 @@ def test_unsubscribed_reader_may_ask_again(session: Session) -> None:
     session.refresh(reader)
     assert reader.status is SubscriberStatus.PENDING
     assert reader.status_changed_at == later
+
+
+def test_a_reader_who_comes_back_after_unsubscribing_gets_new_links(session: Session) -> None:
+    """Links from before the unsubscription (perhaps forwarded, or read by someone else)
+    stop working; links of a reader who only asks again while pending or active do not."""
+    signer = TokenSigner(["secret"])
+    reader = add_subscriber(
+        session, email="ada@example.com", origin=Origin("t"), hash_key=KEY, confirmed=True
+    )
+    session.commit()
+    old = {
+        purpose: signer.sign(purpose, reader.id, link_key=reader.link_key) for purpose in Purpose
+    }
+    _request(session, "ada@example.com")  # active: a "manage" email, same links
+    session.commit()
+    for purpose, token in old.items():
+        assert reader_of_link(session, signer, purpose, token) is reader
+
+    unsubscribe(session, reader, origin=FORM, now=NOW)
+    _request(session, "ada@example.com")
+    session.commit()
+    for purpose, token in old.items():
+        with pytest.raises(InvalidToken, match="not valid"):
+            reader_of_link(session, signer, purpose, token)
+    fresh = signer.sign(Purpose.CONFIRM, reader.id, link_key=reader.link_key)
+    assert reader_of_link(session, signer, Purpose.CONFIRM, fresh) is reader
+    pending = signer.sign(Purpose.UNSUBSCRIBE, reader.id, link_key=reader.link_key)
+    _request(session, "ada@example.com")  # still pending: the confirmation email just sent stays
+    session.commit()
+    assert reader_of_link(session, signer, Purpose.UNSUBSCRIBE, pending) is reader
 
 
 @pytest.mark.parametrize("status", [SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED])

@@ -25,6 +25,7 @@ from alerts.mail.rendering import EmailRenderer, RenderedEmail, default_renderer
 from alerts.mail.verp import parse_verp, verp_address
 from alerts.models import Delivery, DeliveryStatus
 from subscribers.models import SubscriberStatus
+from subscribers.services import reader_of_link
 from subscribers.tokens import Purpose, TokenSigner
 from tests.support.builders import articles, reader
 from tests.support.smtp_server import RecordingSMTPServer
@@ -110,7 +111,9 @@ def test_message_headers_and_parts(
     unsubscribe = message["List-Unsubscribe"]
     assert unsubscribe.startswith("<https://news.example.com/unsubscribe/")
     token = unsubscribe.removeprefix("<https://news.example.com/unsubscribe/").rstrip(">")
-    subscriber_id = signer.verify(Purpose.UNSUBSCRIBE, token)
+    linked = reader_of_link(session, signer, Purpose.UNSUBSCRIBE, token)
+    assert linked is not None
+    subscriber_id = linked.id
     assert subscriber_id == session.scalar(
         select(Delivery.subscriber_id).limit(1).where(Delivery.message_id == message["Message-ID"])
     )

@@ -7,8 +7,11 @@ import re
 from typing import Any
 
 from flask import Flask
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from subscribers.models import Subscriber
+from subscribers.tokens import Purpose, TokenSigner
 from tests.support.rows import count_rows
 from tests.support.sending import app_runtime
 
@@ -30,6 +33,18 @@ def count_app_rows(app: Flask, model: type[Any]) -> int:
     """How many rows of `model` the test app's database holds now."""
     with app_session(app) as session:
         return count_rows(session, model)
+
+
+def link_key(app: Flask, subscriber_id: int) -> str | None:
+    """The reader's link key now (None for a reader who does not exist)."""
+    with app_session(app) as session:
+        return session.scalar(select(Subscriber.link_key).where(Subscriber.id == subscriber_id))
+
+
+def link_token(app: Flask, purpose: Purpose, subscriber_id: int) -> str:
+    """The token of a reader's link as their emails carry it, signed with their link key."""
+    key = link_key(app, subscriber_id)
+    return TokenSigner([SECRET]).sign(purpose, subscriber_id, link_key=key)
 
 
 def form_field(html: bytes, name: str) -> str:

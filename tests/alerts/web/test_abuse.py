@@ -30,8 +30,14 @@ from subscribers.addresses import normalise_email
 from subscribers.errors import InvalidEmail
 from subscribers.models import ConsentEvent, Subscriber, SubscriberStatus
 from subscribers.services import Origin, add_subscriber
-from subscribers.tokens import Purpose, TokenSigner
-from tests.alerts.web.app_support import PUBLISHER, SECRET, app_session, count_app_rows
+from subscribers.tokens import Purpose
+from tests.alerts.web.app_support import (
+    PUBLISHER,
+    SECRET,
+    app_session,
+    count_app_rows,
+    link_token,
+)
 from tests.support.smtp_server import RecordingSMTPServer
 
 PAYLOADS = (
@@ -298,7 +304,7 @@ def test_preferences_handler_survives_hostile_strings(
     app: Flask, client: FlaskClient, fields: dict[str, Any]
 ) -> None:
     reader_id, _, _ = _reader(app, "ada@example.com")
-    token = TokenSigner([SECRET]).sign(Purpose.PREFERENCES, reader_id)
+    token = link_token(app, Purpose.PREFERENCES, reader_id)
     path = f"/preferences/{token}"
     csrf = app.extensions["newsalerts"].guard.csrf_token("preferences", token)
     with app_session(app) as session:
@@ -404,7 +410,7 @@ def test_oversize_body_is_413(
 
 def test_oversize_multipart_and_one_click_are_413(app: Flask, client: FlaskClient) -> None:
     reader_id, _, _ = _reader(app, "ada@example.com")
-    path = f"/unsubscribe/{TokenSigner([SECRET]).sign(Purpose.UNSUBSCRIBE, reader_id)}"
+    path = f"/unsubscribe/{link_token(app, Purpose.UNSUBSCRIBE, reader_id)}"
     answer = client.post(
         path,
         data={"List-Unsubscribe": "One-Click", "pad": "x" * 70_000},
@@ -429,7 +435,7 @@ def test_control_characters_in_headers_are_stored_safely(
         assert event is not None
         assert event.user_agent is not None and "\x00" not in event.user_agent
     reader_id = _reader(app, "ada@example.com")[0]
-    path = f"/unsubscribe/{TokenSigner([SECRET]).sign(Purpose.UNSUBSCRIBE, reader_id)}"
+    path = f"/unsubscribe/{link_token(app, Purpose.UNSUBSCRIBE, reader_id)}"
     one_click = client.post(
         path, data={"List-Unsubscribe": "One-Click"}, headers={"User-Agent": "\x00"}
     )
@@ -583,10 +589,9 @@ ALLOWED_SOURCES = {"'none'", "'self'", "'unsafe-inline'", "data:", "https://aler
 def _pages(app: Flask, client: FlaskClient) -> list[tuple[str, TestResponse]]:
     reader_id, _, _ = _reader(app, "ada@example.com")
     pending = add_pending(app, "pending@example.com")
-    signer = TokenSigner([SECRET])
-    preferences = f"/preferences/{signer.sign(Purpose.PREFERENCES, reader_id)}"
-    unsubscribe = f"/unsubscribe/{signer.sign(Purpose.UNSUBSCRIBE, reader_id)}"
-    confirm = f"/confirm/{signer.sign(Purpose.CONFIRM, pending)}"
+    preferences = f"/preferences/{link_token(app, Purpose.PREFERENCES, reader_id)}"
+    unsubscribe = f"/unsubscribe/{link_token(app, Purpose.UNSUBSCRIBE, reader_id)}"
+    confirm = f"/confirm/{link_token(app, Purpose.CONFIRM, pending)}"
     origin = {"Origin": PUBLISHER}
     return [
         ("subscribe", client.get("/subscribe")),

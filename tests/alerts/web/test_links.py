@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -35,7 +36,7 @@ from subscribers.models import (
 )
 from subscribers.services import Origin, add_subscriber
 from subscribers.tokens import Purpose
-from tests.alerts.web.app_support import SECRET, app_session
+from tests.alerts.web.app_support import SECRET, app_session, link_key, link_token
 from tests.support.builders import articles
 from tests.support.smtp_server import RecordingSMTPServer
 
@@ -83,14 +84,29 @@ def _events(app: Flask) -> list[ConsentEvent]:
         return list(session.scalars(select(ConsentEvent).order_by(ConsentEvent.id)))
 
 
+# The app of the running test, whose database `_token` reads the reader's link key from.
+_APPS: list[Flask] = []
+
+
+@pytest.fixture(autouse=True)
+def _current_app(app: Flask) -> Iterator[None]:
+    _APPS.append(app)
+    yield
+    _APPS.pop()
+
+
 def _token(purpose: Purpose, subscriber_id: int, *, age: float = 0, key: str = SECRET) -> str:
-    """A link token signed for real, as if made `age` seconds ago."""
+    """A link token signed for real with the reader's link key, as if made `age` seconds ago."""
 
     class _Then(TimestampSigner):
         def get_timestamp(self) -> int:
             return int(time.time() - age)
 
-    serializer = URLSafeTimedSerializer(key, salt=f"newsalerts.{purpose.value}", signer=_Then)
+    salt = f"newsalerts.{purpose.value}"
+    reader_key = link_key(_APPS[-1], subscriber_id)
+    if reader_key is not None:
+        salt += f".{reader_key}"
+    serializer = URLSafeTimedSerializer(key, salt=salt, signer=_Then)
     token = serializer.dumps(subscriber_id)
     assert isinstance(token, str)
     return token
@@ -652,6 +668,91 @@ def test_erase_removes_the_reader_and_keeps_only_a_hash(
     with app_session(app) as session:
         assert session.scalar(select(func.count()).select_from(Subscriber)) == 0
     assert len(_events(app)) == 2
+
+
+def _erase(client: FlaskClient, preferences_path: str) -> None:
+    page = client.get(preferences_path)
+    erase_csrf = _csrf(page.data, action=f"{preferences_path}/erase")
+    answer = client.post(
+        f"{preferences_path}/erase", data={"csrf_token": erase_csrf, "confirm_erase": "yes"}
+    )
+    assert answer.status_code == 200
+
+
+def test_an_erased_readers_id_is_never_given_to_the_next_reader(
+    app: Flask, client: FlaskClient, reader: int, smtp_server: RecordingSMTPServer
+) -> None:
+    _erase(client, _prefs_path(reader))
+    answer = client.post(
+        "/subscribe",
+        data={"email": "bob@example.com"},
+        headers={"Origin": "https://news.example.com"},
+    )
+    assert answer.status_code == 200
+    with app_session(app) as session:
+        bob = session.scalar(select(Subscriber.id).where(Subscriber.email == "bob@example.com"))
+    assert bob is not None and bob != reader
+
+
+def test_an_erased_readers_links_never_open_the_reader_given_her_id(
+    app: Flask, client: FlaskClient
+) -> None:
+    """Alice keeps the links of her emails and erases herself; her id then goes to Bob (as
+    SQLite gave it before ids were kept, and may still give one freed before the upgrade).
+    Her links show nothing of Bob and change nothing, whatever they are posted with."""
+    alice = _make_reader(app, "alice@example.com", confirmed=False)
+    kept = {purpose: link_token(app, purpose, alice) for purpose in Purpose}
+    _erase(client, f"/preferences/{kept[Purpose.PREFERENCES]}")
+    with app_session(app) as session:
+        session.add(Subscriber(id=alice, email="bob@example.com", topics=[]))
+        session.commit()
+    events = len(_events(app))
+
+    guard = app.extensions["newsalerts"].guard
+    preferences = f"/preferences/{kept[Purpose.PREFERENCES]}"
+    unsubscribe = f"/unsubscribe/{kept[Purpose.UNSUBSCRIBE]}"
+    confirm = f"/confirm/{kept[Purpose.CONFIRM]}"
+    answers = [
+        client.get(preferences),
+        client.get(f"{preferences}/data.json"),
+        client.get(unsubscribe),
+        client.get(confirm),
+        client.post(
+            preferences,
+            data={
+                "csrf_token": guard.csrf_token("preferences", kept[Purpose.PREFERENCES]),
+                "frequency": "weekly",
+            },
+        ),
+        client.post(
+            f"{preferences}/erase",
+            data={
+                "csrf_token": guard.csrf_token("erase", kept[Purpose.PREFERENCES]),
+                "confirm_erase": "yes",
+            },
+        ),
+        client.post(unsubscribe, data={"List-Unsubscribe": "One-Click"}),
+        client.post(
+            unsubscribe,
+            data={"csrf_token": guard.csrf_token("unsubscribe", kept[Purpose.UNSUBSCRIBE])},
+        ),
+        client.post(
+            confirm, data={"csrf_token": guard.csrf_token("confirm", kept[Purpose.CONFIRM])}
+        ),
+    ]
+    for answer in answers:
+        assert answer.status_code == 404, answer.request.path
+        assert "This link is not valid." in answer.get_data(as_text=True)
+        assert b"bob@example.com" not in answer.data
+    bob = _get(app, alice)
+    assert bob is not None and bob.email == "bob@example.com"
+    assert (bob.status, bob.frequency) == (SubscriberStatus.PENDING, Frequency.DAILY)
+    assert len(_events(app)) == events
+
+    # Bob's own links, signed with his link key, open his pages.
+    assert (
+        client.get(f"/preferences/{link_token(app, Purpose.PREFERENCES, alice)}").status_code == 200
+    )
 
 
 # --- unsubscribe -----------------------------------------------------------------------
