@@ -41,6 +41,9 @@ MAX_AGE_SECONDS: dict[Purpose, int | None] = {
 
 
 _MAC_BYTES = 16
+# Subscriber ids are a 32-bit column: a larger number names no reader (and PostgreSQL
+# would refuse to look it up).
+_MAX_SUBSCRIBER_ID = 2**31 - 1
 _LINK_KEY_BYTES = 16
 LINK_KEY_LENGTH = 22  # base64 of _LINK_KEY_BYTES, unpadded
 
@@ -100,15 +103,18 @@ class TokenSigner:
     def subscriber_id(self, purpose: Purpose, token: str) -> int:
         """The id a token names, signature unchecked: it only says whose link key `verify`
         needs. Raises InvalidToken for what is not shaped like one of our tokens."""
+        value: object = None
         if self._is_mac_token(purpose, token):
             number = token.partition(".")[0]
             if number.isdigit() and number.isascii() and len(number) < 19:
-                return int(number)
+                value = int(number)
+        else:
+            _, value = self._serializer(purpose, None).loads_unsafe(token)
+        if isinstance(value, bool) or not isinstance(value, int):
             raise InvalidToken("this link is not valid")
-        _, value = self._serializer(purpose, None).loads_unsafe(token)
-        if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63:
-            return value
-        raise InvalidToken("this link is not valid")
+        if not 0 < value <= _MAX_SUBSCRIBER_ID:
+            raise InvalidToken("this link is not valid")
+        return value
 
     def _verify_mac(self, purpose: Purpose, token: str, link_key: str | None) -> int:
         number, _, mac = token.partition(".")

@@ -92,7 +92,8 @@ def test_links_of_readers_without_a_key_are_signed_as_before_keys_existed() -> N
 def test_the_id_a_token_names_is_read_before_its_reader_is_known(purpose: Purpose) -> None:
     signer = TokenSigner(["k1"])
     assert signer.subscriber_id(purpose, signer.sign(purpose, 42, link_key=KEY)) == 42
-    for malformed in ("", "garbage", "x.y", "-1.abc", "1" * 30 + ".abc"):
+    too_large = signer.sign(purpose, 2**31, link_key=KEY)
+    for malformed in ("", "garbage", "x.y", "-1.abc", "1" * 30 + ".abc", too_large):
         with pytest.raises(InvalidToken):
             signer.subscriber_id(purpose, malformed)
 

@@ -35,7 +35,7 @@ from subscribers.models import (
     Suppression,
 )
 from subscribers.services import Origin, add_subscriber
-from subscribers.tokens import Purpose
+from subscribers.tokens import Purpose, TokenSigner
 from tests.alerts.web.app_support import SECRET, app_session, link_key, link_token
 from tests.support.builders import articles
 from tests.support.smtp_server import RecordingSMTPServer
@@ -753,6 +753,17 @@ def test_an_erased_readers_links_never_open_the_reader_given_her_id(
     assert (
         client.get(f"/preferences/{link_token(app, Purpose.PREFERENCES, alice)}").status_code == 200
     )
+
+
+@pytest.mark.parametrize("purpose", list(Purpose))
+def test_a_link_naming_an_id_beyond_the_column_is_not_valid(
+    app: Flask, client: FlaskClient, purpose: Purpose
+) -> None:
+    """The id is read before the token is checked: one no column holds is a 404, not a 500."""
+    token = TokenSigner([SECRET]).sign(purpose, 2**40, link_key=None)
+    answer = client.get(f"/{purpose.value}/{token}")
+    assert answer.status_code == 404
+    assert "This link is not valid." in answer.get_data(as_text=True)
 
 
 # --- unsubscribe -----------------------------------------------------------------------
