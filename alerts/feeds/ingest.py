@@ -70,9 +70,7 @@ def ingest_source(
     match = _URL_SCHEME.match(source)
     scheme = match.group(1).lower() if match else None
     if scheme in ("http", "https"):
-        return _ingest_url(
-            session, source, now=now, timeout=timeout, allow_private=allow_private
-        )
+        return _ingest_url(session, source, now=now, timeout=timeout, allow_private=allow_private)
     if scheme not in (None, "file"):
         raise FeedError(source, f"unsupported scheme {scheme!r}; use http(s), file:// or a path")
     data = _read_file(source, _local_path(source) if scheme == "file" else Path(source))
