@@ -10,6 +10,11 @@ from sqlalchemy import DateTime, Dialect, Enum, MetaData
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
+# Every table's id is a 32-bit integer column (PostgreSQL's `integer`): a larger number
+# names no row, and PostgreSQL refuses to compare the column with it ("integer out of
+# range"), so every id that comes from outside is checked against this before a query.
+MAX_ROW_ID = 2**31 - 1
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",

@@ -22,6 +22,7 @@ from enum import StrEnum
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+from subscribers.database import MAX_ROW_ID
 from subscribers.errors import InvalidToken
 
 
@@ -41,9 +42,6 @@ MAX_AGE_SECONDS: dict[Purpose, int | None] = {
 
 
 _MAC_BYTES = 16
-# Subscriber ids are a 32-bit column: a larger number names no reader (and PostgreSQL
-# would refuse to look it up).
-_MAX_SUBSCRIBER_ID = 2**31 - 1
 _LINK_KEY_BYTES = 16
 LINK_KEY_LENGTH = 22  # base64 of _LINK_KEY_BYTES, unpadded
 
@@ -112,7 +110,7 @@ class TokenSigner:
             _, value = self._serializer(purpose, None).loads_unsafe(token)
         if isinstance(value, bool) or not isinstance(value, int):
             raise InvalidToken("this link is not valid")
-        if not 0 < value <= _MAX_SUBSCRIBER_ID:
+        if not 0 < value <= MAX_ROW_ID:
             raise InvalidToken("this link is not valid")
         return value
 

@@ -27,6 +27,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from alerts.models import Article, Click, Delivery, Edition, Issue
+from subscribers.database import MAX_ROW_ID
 
 # Nobody opens a message and clicks within this time of it leaving; a scanner does.
 SCANNER_GRACE = timedelta(seconds=10)
@@ -65,9 +66,6 @@ SCANNER_AGENTS = (
 )
 # Robots name themselves "...bot/2.1" or "bot"; a phone's model may end in it ("CUBOT P30").
 _BOT = re.compile(r"\bbot\b|bot/|bot-|facebookexternalhit|whatsapp|telegram")
-# The largest id a ledger row can have (a 32-bit integer column); larger ids are not ours,
-# and PostgreSQL would refuse to compare the column with them.
-_MAX_ID = 2**31 - 1
 _MAX_POSITION = 1000
 
 
@@ -98,7 +96,7 @@ class FollowedClick:
 
 
 def _delivery(session: Session, delivery_id: int) -> Delivery | None:
-    if not 0 < delivery_id <= _MAX_ID:
+    if not 0 < delivery_id <= MAX_ROW_ID:
         return None
     return session.get(Delivery, delivery_id)
 

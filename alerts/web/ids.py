@@ -2,7 +2,8 @@
 
 Every table's id is a 32-bit integer column, so an id above 2**31 - 1 names no row; sent
 to PostgreSQL it is not "no row" but an error ("integer out of range"). Every id a
-request carries goes through the one bound here before it reaches a query: in a path as
+request carries goes through subscribers.database.MAX_ROW_ID, the one bound every
+layer checks against, before it reaches a query: in a path as
 `<id:name>` (RowIdConverter, registered by alerts.web.app, answers 404 for anything
 else), in a query string or a JSON body through `row_id`.
 """
@@ -13,8 +14,7 @@ from typing import Any
 
 from werkzeug.routing import IntegerConverter, Map
 
-# The largest value of a 32-bit signed integer column (PostgreSQL's `integer`).
-MAX_ROW_ID = 2**31 - 1
+from subscribers.database import MAX_ROW_ID
 
 
 class RowIdConverter(IntegerConverter):
