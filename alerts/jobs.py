@@ -28,7 +28,7 @@ from alerts.errors import AlertError, IssueError
 from alerts.ledger.claims import SweepResult, sweep_stuck
 from alerts.ledger.outgoing import batch_log_context, load_outgoing
 from alerts.ledger.queue import Publish, claim_queue, cut, queue_rows
-from alerts.logs import log_context
+from alerts.logs import first_line, log_context
 from alerts.models import ApiToken, Article, BreakingAlert, IssueStatus
 from alerts.runtime import Runtime
 
@@ -317,16 +317,10 @@ def send_queued_batch(
             except Exception as error:
                 # The traceback is the caller's to log (Celery does); this line ties it to
                 # the batch.
-                log.warning("the batch stopped: %s", _first_line(error))
+                log.warning("the batch stopped: %s", first_line(error)[:300])
                 raise
             log.info(
                 "batch done: %d sent, %d failed, %d to retry, %d no longer subscribed",
                 result.sent, result.failed, result.retrying, result.not_mailable,
             )  # fmt: skip
             return result
-
-
-def _first_line(error: Exception) -> str:
-    """The error's name and first line (SQLAlchemy appends the statement and parameters)."""
-    lines = str(error).strip().splitlines() or [""]
-    return f"{type(error).__name__}: {lines[0]}"[:300]

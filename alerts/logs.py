@@ -65,6 +65,13 @@ def _masked(match: re.Match[str]) -> str:
     return f"{local}@{match['domain']}"
 
 
+def first_line(error: BaseException) -> str:
+    """The error's name and first line, for a log line (SQLAlchemy appends the statement
+    and its parameters, which may hold addresses, after the first)."""
+    lines = str(error).strip().splitlines() or [""]
+    return f"{type(error).__name__}: {lines[0]}"
+
+
 @contextmanager
 def log_context(
     *,

@@ -30,6 +30,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import ColumnElement, Float, case, cast, func, select
 from sqlalchemy.orm import Session
 
+from alerts.logs import first_line
 from alerts.models import Delivery, DeliveryStatus, FeedbackEvent, FeedbackKind, FeedSource
 from alerts.ops.console import sends_in_progress
 from alerts.ops.health import OK, check_relays
@@ -108,14 +109,14 @@ class NewsalertsCollector(Collector):
                 metrics.extend(list(self._database(session)))
             up.add_metric(["database"], 1)
         except Exception as error:  # an unreachable database is what this scrape reports
-            log.warning("metrics: the database did not answer: %s", _first_line(error))
+            log.warning("metrics: the database did not answer: %s", first_line(error))
             up.add_metric(["database"], 0)
         if self.runtime.settings.redis_url:
             try:
                 metrics.extend(self._redis(self.runtime.settings.redis_url))
                 up.add_metric(["redis"], 1)
             except Exception as error:
-                log.warning("metrics: Redis did not answer: %s", _first_line(error))
+                log.warning("metrics: Redis did not answer: %s", first_line(error))
                 up.add_metric(["redis"], 0)
             else:
                 if self.probe_workers:
@@ -367,12 +368,6 @@ def reply_class(first_character: str | None) -> str:
     if first_character in ("2", "4", "5"):
         return f"{first_character}xx"
     return "none"
-
-
-def _first_line(error: Exception) -> str:
-    """The error's name and first line (SQLAlchemy appends the statement and parameters)."""
-    lines = str(error).strip().splitlines() or [""]
-    return f"{type(error).__name__}: {lines[0]}"
 
 
 def _client(url: str) -> redis.Redis:
