@@ -12,7 +12,8 @@ alerts.cli.common. subscribers, which never imports alerts, has its own base
     ├── FeedError ................ `newsalerts ingest` reports it and goes on to the next
     ├── ArticleError ............. 422 in the API, naming its `field`
     ├── DeliveryError ............ the desk says so on the issue page (a test copy)
-    │   └── ConnectionLost
+    │   ├── ConnectionLost
+    │   └── LivenessLost
     ├── StaffError
     │   ├── WeakPassword
     │   ├── StaffEmailTaken
@@ -93,6 +94,14 @@ class ConnectionLost(DeliveryError):
 
     def __init__(self, reason: str, *, reply: str = "") -> None:
         super().__init__(reason, permanent=False, reply=reply)
+
+
+class LivenessLost(DeliveryError):
+    """This worker process cannot prove it is alive (Redis unreachable), so it must not
+    claim rows: the sweeper would take them back while it sends (alerts.delivery.liveness)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, permanent=False)
 
 
 class StaffError(AlertsError):

@@ -8,16 +8,19 @@ urgent (alerts.ledger.queue), whichever path queues them.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+import redis
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from alerts.access.tokens import allows
 from alerts.audit import record, token_actor
+from alerts.delivery.liveness import dead_owners, forget, redis_state, wire_records
 from alerts.delivery.sending import BatchResult, RetryPolicy, send_batch
 from alerts.digests.breaking import alert_key, create_alert, plan_alert, set_alert_status
 from alerts.digests.planning import PlanResult, plan_in_chunks
@@ -25,9 +28,15 @@ from alerts.digests.selection import local_today
 from alerts.editions.issues import cancel, get_issue, issue_for, pause, resume
 from alerts.editions.schedules import get_edition, issue_date, list_editions
 from alerts.errors import AlertError, IssueError
-from alerts.ledger.claims import SweepResult, sweep_stuck
+from alerts.ledger.claims import (
+    Recovery,
+    SweepResult,
+    owners_in_hand,
+    recover_owners,
+    sweep_stuck,
+)
 from alerts.ledger.outgoing import batch_log_context, load_outgoing
-from alerts.ledger.queue import Publish, claim_queue, cut, queue_rows
+from alerts.ledger.queue import Publish, claim_queue, cut, queue_rows, unqueue
 from alerts.logs import first_line, log_context
 from alerts.models import ApiToken, Article, BreakingAlert, IssueStatus
 from alerts.runtime import Runtime
@@ -110,6 +119,82 @@ def _log_recovered(swept: SweepResult, *, queued_again: int) -> None:
         "%d failed (the outcome of their SMTP exchange is unknown)",
         queued_again, swept.requeued, swept.abandoned,
     )  # fmt: skip
+
+
+@dataclass
+class Sweep:
+    """What one sweep found and did."""
+
+    broker_lost_data: bool = False
+    unqueued: int = 0
+    dead_owners: int = 0
+    recovery: Recovery = field(default_factory=Recovery)
+    queued: int = 0
+
+
+def sweep(runtime: Runtime, *, now: datetime, publish: Publish | None) -> Sweep:
+    """Every few seconds: recover the rows of worker processes whose heartbeat stopped,
+    notice that Redis lost its queues, and queue every row ready to go.
+
+    A dead owner's rows never attempted go out again at once, ahead of the backlog
+    (urgent); the message that may have been on the wire is named an unknown outcome. When
+    Redis came up empty, the rows whose batches it held are queued again at once instead
+    of after REQUEUE_SECONDS, and missing heartbeats are not believed until the living had
+    time to renew theirs. Without Redis there is nothing to sweep (the tick's lease sweep
+    is the recovery). Raises redis.RedisError.
+    """
+    done = Sweep()
+    url = runtime.settings.redis_url
+    if not url:
+        return done
+    settings = runtime.settings
+    requeue_after = timedelta(seconds=settings.requeue_seconds)
+    client = redis.Redis.from_url(url, socket_timeout=3, socket_connect_timeout=3)
+    try:
+        state = redis_state(client, now=time.time())
+        with runtime.session() as session:
+            if state.lost_data:
+                done.broker_lost_data = True
+                done.unqueued = unqueue(session, now=now, requeue_after=requeue_after)
+            dead: list[int] = []
+            if state.heartbeats_settled:
+                dead = dead_owners(client, owners_in_hand(session))
+                done.dead_owners = len(dead)
+                done.recovery = recover_owners(session, wire_records(client, dead), now=now)
+            session.commit()
+            forget(client, dead)
+            first = queue_rows(
+                session, done.recovery.requeued, batch_size=settings.batch_size,
+                publish=publish, all_urgent=True,
+            )  # fmt: skip
+            ready = claim_queue(
+                session, now=now, batch_size=settings.batch_size, requeue_after=requeue_after
+            )
+            session.commit()
+            rest = queue_rows(
+                session, [i for batch in ready for i in batch],
+                batch_size=settings.batch_size, publish=publish,
+            )  # fmt: skip
+        done.queued = sum(len(batch) for batch in first + rest)
+    finally:
+        client.close()
+    _log_sweep(done)
+    return done
+
+
+def _log_sweep(done: Sweep) -> None:
+    if done.broker_lost_data:
+        log.warning("Redis came up without its data: %d queued rows queued again",
+                    done.unqueued)  # fmt: skip
+    if done.dead_owners:
+        recovery = done.recovery
+        log.warning(
+            "%d worker processes stopped proving they were alive: of their rows, %d sent "
+            "again, %d recorded as accepted by the relay, %d of unknown outcome",
+            done.dead_owners, len(recovery.requeued), recovery.accepted, recovery.unknown,
+        )  # fmt: skip
+    elif done.queued:
+        log.info("%d rows queued", done.queued)
 
 
 @dataclass
@@ -313,6 +398,7 @@ def send_queued_batch(
                     ),
                     on_message=on_message,
                     rows=rows,
+                    liveness=runtime.liveness,
                 )
             except Exception as error:
                 # The traceback is the caller's to log (Celery does); this line ties it to

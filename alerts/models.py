@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -168,6 +170,10 @@ class BreakingAlert(Base):
     article: Mapped[Article] = relationship(lazy="joined")
 
 
+# The rows in a worker's hands, as SQL: the predicate of the partial index on their owners.
+IN_HAND = "status IN ('claimed', 'sending')"
+
+
 class Delivery(Base):
     """The ledger: one row per (edition, reader, local date), written before any mail leaves.
 
@@ -180,6 +186,13 @@ class Delivery(Base):
         UniqueConstraint("edition", "subscriber_id", "local_date"),
         Index("ix_deliveries_subscriber_window", "subscriber_id", "window_end"),
         Index("ix_deliveries_status_next_attempt", "status", "next_attempt_at"),
+        # Only the rows in a worker's hands: the sweeper finds their owners at any size.
+        Index(
+            "ix_deliveries_in_hand",
+            "claimed_by",
+            postgresql_where=text(IN_HAND),
+            sqlite_where=text(IN_HAND),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -201,6 +214,9 @@ class Delivery(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The worker process holding the claim (alerts.delivery.liveness): a random 63-bit
+    # number per life of a process, or NULL for a sender without a heartbeat.
+    claimed_by: Mapped[int | None] = mapped_column(BigInteger)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     message_id: Mapped[str | None] = mapped_column(String(255))
     # The relay of the last attempt (`smtp:host:port`): which one of a failover list

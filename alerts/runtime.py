@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.config import Settings, load_settings
 from alerts.db import make_engine, make_session_factory
+from alerts.delivery.liveness import NO_LIVENESS, Liveness, RedisLiveness
 from alerts.delivery.relays import relay_transport
 from alerts.delivery.transports import Transport
 from alerts.mail.composing import RenderCache
@@ -31,6 +32,8 @@ class Runtime:
     renderer: EmailRenderer = field(default_factory=default_renderer)
     signer: DkimSigner | None = None
     render_cache: RenderCache = field(default_factory=RenderCache)
+    # This process's proof of life while it sends (a heartbeat in Redis, when there is one).
+    liveness: Liveness = NO_LIVENESS
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
@@ -46,6 +49,7 @@ class Runtime:
                 max_connections=settings.smtp_max_connections,
             ),
             signer=dkim_signer(settings),
+            liveness=RedisLiveness(settings.redis_url) if settings.redis_url else NO_LIVENESS,
         )
 
     @contextmanager

@@ -4,9 +4,12 @@ Row states: `pending` → `claimed` (the batch's worker owns it) → `sending` (
 exchange may have started) → `sent` | `failed` | `suppressed`, or back to `pending` with a
 retry time. Rows are marked `sending` a small group at a time, in the same commit as the
 previous group's outcomes, so a group costs one commit and one status query, and a worker
-killed outright leaves at most one group in `sending`: the messages whose fate is unknown.
-A database outage is not a death: the worker keeps the outcomes it could not commit and
-writes them once the database answers again (`_save_what_is_known`).
+killed outright leaves at most one group in `sending`; before each message it notes in
+Redis, without waiting, which row goes on the wire and which the relay accepted
+(alerts.delivery.liveness), so the sweeper knows the one message whose fate is unknown.
+A process whose heartbeat went stale stops before its next message and gives back what it
+did not attempt. A database outage is not a death: the worker keeps the outcomes it could
+not commit and writes them once the database answers again (`_save_what_is_known`).
 """
 
 from __future__ import annotations
@@ -24,9 +27,10 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
+from alerts.delivery.liveness import NO_LIVENESS, Liveness
 from alerts.delivery.transports import MailConnection, Transport
 from alerts.errors import ConnectionLost, DeliveryError
-from alerts.ledger.claims import DEFAULT_LEASE, claim_rows
+from alerts.ledger.claims import DEFAULT_LEASE, Accepted, claim_rows
 from alerts.ledger.outcomes import outcomes_cte, unnested, write_outcomes
 from alerts.ledger.outgoing import Outgoing, load_outgoing
 from alerts.mail.mime import Envelope
@@ -60,6 +64,8 @@ class BatchResult:
     failed: int = 0
     retrying: int = 0
     not_mailable: int = 0
+    # The batch stopped because this process could no longer prove it was alive.
+    fenced: bool = False
     # Why no connection could be had (a certificate that does not verify, refused
     # credentials): what an operator must act on, for a summary to show, each once.
     relay_problems: list[str] = field(default_factory=list)
@@ -69,6 +75,7 @@ class BatchResult:
         self.failed += other.failed
         self.retrying += other.retrying
         self.not_mailable += other.not_mailable
+        self.fenced = self.fenced or other.fenced
         for problem in other.relay_problems:
             self.note(problem)
 
@@ -132,6 +139,7 @@ def send_batch(
     retry: RetryPolicy = RetryPolicy(),
     on_message: Callable[[], None] | None = None,
     rows: Sequence[Outgoing] | None = None,
+    liveness: Liveness = NO_LIVENESS,
 ) -> BatchResult:
     """Send the ledger rows `ids` that are still to send. Commits as it goes.
 
@@ -147,19 +155,31 @@ def send_batch(
     The rows are read (`load_outgoing`) before the claim, which keeps those this batch
     takes; a caller that has read them already, to name the batch in its logs, passes
     them as `rows` and they are not read again.
+
+    `liveness` is the process's proof of life: its owner number goes on the claim, and a
+    process that can no longer prove it is alive stops before its next message, writes
+    what it knows and gives back the rows it did not attempt (`fenced` in the result).
+    Raises LivenessLost, having claimed nothing, when it cannot prove it at the start.
     """
     result = BatchResult()
-    batch = _Batch(claimed_at=clock(), lease=lease)
+    owner = liveness.begin()
+    batch = _Batch(claimed_at=clock(), lease=lease, owner=owner, liveness=liveness)
     read = load_outgoing(session, ids) if rows is None else rows
-    batch.waiting = claim_rows(session, read, now=batch.claimed_at, lease=lease)
+    batch.waiting = claim_rows(session, read, now=batch.claimed_at, lease=lease, owner=owner)
     owned = [row.id for row in batch.waiting]
     session.commit()
     if not owned:
         return result
+    liveness.new_batch()
     try:
         composer.preload(i for row in batch.waiting for i in row.article_ids)
         _send_over_connections(session, batch, composer, transport, clock, group_size,
                                retry, result, on_message)  # fmt: skip
+    except _Fenced:
+        log.warning("this worker could not prove it was alive: the batch stops, %d rows "
+                    "given back", len([i for i in owned if i not in batch.attempted]))  # fmt: skip
+        result.fenced = True
+        _save_what_is_known(session, batch, owned, patience=lease)
     except DeliveryError as error:
         # No connection could be had: every row not yet attempted is retried later.
         result.note(error.reason)
@@ -186,15 +206,24 @@ def _forget_loaded_rows(session: Session, ids: Sequence[int]) -> None:
             session.expire(loaded)
 
 
+class _Fenced(Exception):
+    """This process's heartbeat went stale: it must not send another message."""
+
+
 @dataclass
 class _Batch:
     """What one batch owns: rows waiting (claimed), rows of the group in flight.
 
-    `claimed_at` is the claim the waiting rows carry: the batch's proof of ownership.
+    `claimed_at` and `owner` are the claim the waiting rows carry: the batch's proof of
+    ownership.
     """
 
     claimed_at: datetime
     lease: timedelta
+    owner: int | None = None
+    liveness: Liveness = NO_LIVENESS
+    # Rows the relay accepted since the wire was last noted (alerts.delivery.liveness).
+    accepted: list[tuple[int, Accepted]] = field(default_factory=list)
     waiting: list[Outgoing] = field(default_factory=list)
     in_flight: list[Outgoing] = field(default_factory=list)
     attempted: set[int] = field(default_factory=set)
@@ -211,6 +240,28 @@ class _Batch:
 
     def committed(self) -> None:
         self.unsaved.clear()
+
+    def mine(self) -> Any:
+        """Rows still claimed by this batch and not yet taken for sending."""
+        return (
+            (Delivery.status == DeliveryStatus.CLAIMED)
+            & (Delivery.claimed_at == self.claimed_at)
+            & Delivery.claimed_by.is_not_distinct_from(self.owner)
+        )
+
+    def on_wire(self, row: Outgoing | None) -> None:
+        """Before `row`'s message is written (or, None, once a group is done): note it,
+        and the messages accepted since the last note. Stops a process no longer alive."""
+        if row is not None and not self.liveness.alive():
+            raise _Fenced
+        self.liveness.on_wire(row.id if row is not None else None, self.accepted)
+        self.accepted.clear()
+
+    def sent(self, row: Outgoing) -> None:
+        if row.status is DeliveryStatus.SENT and row.sent_at is not None:
+            self.accepted.append(
+                (row.id, Accepted(row.sent_at, row.relay or "", row.smtp_reply or ""))
+            )
 
 
 def _send_over_connections(
@@ -233,13 +284,16 @@ def _send_over_connections(
                     for index, (row, envelope) in enumerate(group):
                         # The next message's envelope may go out with this one's end.
                         then = group[index + 1][1] if index + 1 < len(group) else None
+                        batch.on_wire(row)
                         batch.attempted.add(row.id)
                         _send_one(row, envelope, connection, clock, result, retry, then)
+                        batch.sent(row)
                         batch.keep(row)
                         batch.in_flight.remove(row)
                         reconnects = 0  # the relay is taking messages: keep going
                         if on_message is not None:
                             on_message()
+                    batch.on_wire(None)
             _commit(session, batch)
         except ConnectionLost as lost:
             # The message in flight never reached the relay, nor did the rest of its group:
@@ -260,7 +314,8 @@ def _unsend(session: Session, batch: _Batch) -> None:
             update(Delivery)
             .where(Delivery.id.in_([row.id for row in returned]),
                    Delivery.status == DeliveryStatus.SENDING,
-                   Delivery.claimed_at.in_({row.claimed_at for row in returned}))
+                   Delivery.claimed_at.in_({row.claimed_at for row in returned}),
+                   Delivery.claimed_by.is_not_distinct_from(batch.owner))
             .values(status=DeliveryStatus.CLAIMED, claimed_at=batch.claimed_at)
             .execution_options(synchronize_session=False)
         )  # fmt: skip
@@ -281,15 +336,19 @@ def _start_group(
 ) -> list[tuple[Outgoing, Envelope]]:
     """Take the next group (its readers checked in the same statement), renew the batch's
     claim when it ages, compose, commit."""
+    if not batch.liveness.alive():
+        raise _Fenced
     now = clock()
     batch.claims.add(now)
     head, rest = batch.waiting[:group_size], batch.waiting[group_size:]
-    mine = (Delivery.status == DeliveryStatus.CLAIMED) & (Delivery.claimed_at == batch.claimed_at)
+    mine = batch.mine()
     # Each message's Message-ID is written with its `sending` mark, in the same statement.
     message_ids = {row.id: composer.message_id_for(row) for row in head}
     # On PostgreSQL the previous group's outcomes ride along in the same statement.
     carried = (
-        outcomes_cte(list(batch.unsaved.values())) if batch.unsaved and unnested(session) else None
+        outcomes_cte(list(batch.unsaved.values()), batch.owner)
+        if batch.unsaved and unnested(session)
+        else None
     )
     taken = _owned(session, list(message_ids), mine & Delivery.subscriber_id.in_(mailable_ids()),
                    status=DeliveryStatus.SENDING, now=now, message_ids=message_ids,
@@ -379,7 +438,7 @@ def _send_one(
 def _commit(session: Session, batch: _Batch, *, carried: bool = False) -> None:
     """Commit, with the outcomes not yet written (unless a statement `carried` them)."""
     if not carried:
-        write_outcomes(session, list(batch.unsaved.values()))
+        write_outcomes(session, list(batch.unsaved.values()), batch.owner)
     session.commit()
     batch.committed()
 
@@ -396,14 +455,16 @@ def _save_what_is_known(
     true outcome. Gives up (logging what only this process knew) after `patience`; the
     sweeper then treats those rows as any worker's that died mid-exchange.
     """
-    ours = Delivery.claimed_at.in_(batch.claims)
+    ours = Delivery.claimed_at.in_(batch.claims) & Delivery.claimed_by.is_not_distinct_from(
+        batch.owner
+    )
     untried = [i for i in owned if i not in batch.attempted]
     give_up_at = time.monotonic() + patience.total_seconds()
     pause = 0.5
     while True:
         try:
             session.rollback()
-            write_outcomes(session, list(batch.unsaved.values()))
+            write_outcomes(session, list(batch.unsaved.values()), batch.owner)
             if untried:
                 session.execute(
                     update(Delivery)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Protocol
 
 from alerts.config import Relay, parse_relay
+from alerts.delivery.liveness import guard_socket
 from alerts.errors import ConfigError, ConnectionLost, DeliveryError
 from alerts.mail.mime import Envelope
 
@@ -161,6 +162,10 @@ class SMTPTransport:
         except DeliveryError:
             _close(client)
             raise
+        if client.sock is not None:
+            guard_socket(
+                client.sock
+            )  # a cut link drops a queued message (alerts.delivery.liveness)
         return client
 
 

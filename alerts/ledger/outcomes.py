@@ -1,6 +1,7 @@
 """Writing what became of a batch's messages back to the ledger, a group at a time.
 
-An outcome is written only on a row that still carries the claim its batch wrote and is
+An outcome is written only on a row that still carries the claim its batch wrote (time and
+owner: alerts.ledger.claims) and is
 in a state the batch left it in — or failed as unknown by a sweeper that ran while the
 batch was slow: the true outcome then replaces the guess. Anything else (an editor's
 pause, another batch's claim) is left alone.
@@ -36,7 +37,9 @@ _UNNESTED = text(
     "CAST(:o_next AS timestamptz[]), CAST(:o_message_id AS text[])) "
     "AS v(id, claim, status, sent_at, smtp_reply, relay, last_error, next_attempt_at, "
     "message_id) "
-    "WHERE d.id = v.id AND d.claimed_at = v.claim AND (d.status IN (:claimed, :sending) "
+    "WHERE d.id = v.id AND d.claimed_at = v.claim "
+    "AND d.claimed_by IS NOT DISTINCT FROM CAST(:o_owner AS bigint) "
+    "AND (d.status IN (:claimed, :sending) "
     "OR (d.status = :failed AND d.last_error = :unknown)) RETURNING d.id"
 ).columns(column("id", Integer))
 
@@ -45,6 +48,7 @@ _EACH = (
     .where(
         Delivery.id == bindparam("row_id"),
         Delivery.claimed_at == bindparam("row_claim"),
+        Delivery.claimed_by.is_not_distinct_from(bindparam("row_owner")),
         # Not IN: SQLAlchemy's expanding IN cannot run as an executemany.
         (Delivery.status == DeliveryStatus.CLAIMED)
         | (Delivery.status == DeliveryStatus.SENDING)
@@ -67,12 +71,13 @@ def unnested(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def write_outcomes(session: Session, rows: Sequence[Outgoing]) -> None:
-    """Write the rows' outcomes, each only where its batch still owns it. Does not commit."""
+def write_outcomes(session: Session, rows: Sequence[Outgoing], owner: int | None) -> None:
+    """Write the rows' outcomes, each only where its batch (of process `owner`) still owns
+    it. Does not commit."""
     if not rows:
         return
     if unnested(session):
-        session.execute(_UNNESTED, _arrays(rows))
+        session.execute(_UNNESTED, _arrays(rows, owner))
         return
     session.connection().execute(
         _EACH,
@@ -80,6 +85,7 @@ def write_outcomes(session: Session, rows: Sequence[Outgoing]) -> None:
             {
                 "row_id": row.id,
                 "row_claim": row.claimed_at,
+                "row_owner": owner,
                 "new_status": row.status,
                 "new_sent_at": row.sent_at,
                 "new_reply": row.smtp_reply,
@@ -93,13 +99,14 @@ def write_outcomes(session: Session, rows: Sequence[Outgoing]) -> None:
     )
 
 
-def outcomes_cte(rows: Sequence[Outgoing]) -> CTE:
+def outcomes_cte(rows: Sequence[Outgoing], owner: int | None) -> CTE:
     """The PostgreSQL statement of `write_outcomes` as a CTE for another UPDATE to carry."""
-    return _UNNESTED.bindparams(**_arrays(rows)).cte("outcomes")
+    return _UNNESTED.bindparams(**_arrays(rows, owner)).cte("outcomes")
 
 
-def _arrays(rows: Sequence[Outgoing]) -> dict[str, Any]:
+def _arrays(rows: Sequence[Outgoing], owner: int | None) -> dict[str, Any]:
     return {
+        "o_owner": owner,
         "o_id": [row.id for row in rows],
         "o_claim": [row.claimed_at for row in rows],
         "o_status": [row.status.value for row in rows],

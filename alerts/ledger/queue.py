@@ -36,10 +36,16 @@ def cut(ids: Sequence[int], size: int) -> list[list[int]]:
 
 
 def queue_rows(
-    session: Session, ids: Sequence[int], *, batch_size: int, publish: Publish | None
+    session: Session,
+    ids: Sequence[int],
+    *,
+    batch_size: int,
+    publish: Publish | None,
+    all_urgent: bool = False,
 ) -> list[list[int]]:
     """Cut rows of any sends into batches of one send each and hand them over: the breaking
-    alerts' first, as urgent, then the digests'. Returns the batches in that order."""
+    alerts' first, as urgent, then the digests' (as urgent too with `all_urgent`: rows a
+    dead worker left, which have waited long enough). Returns the batches in that order."""
     sends: dict[tuple[str, int | None, int | None], list[int]] = {}
     for offset in range(0, len(ids), _LOOKUP_CHUNK):
         rows = session.execute(
@@ -54,7 +60,7 @@ def queue_rows(
         batches = [
             batch
             for (_, _, alert_id), rows_of_send in sends.items()
-            if (alert_id is not None) is urgent
+            if (all_urgent or alert_id is not None) is urgent
             for batch in cut(rows_of_send, batch_size)
         ]
         if batches and publish is not None:
@@ -97,3 +103,20 @@ def claim_queue(
             .execution_options(synchronize_session=False)
         )
     return [list(ready[i : i + batch_size]) for i in range(0, len(ready), batch_size)]
+
+
+def unqueue(session: Session, *, now: datetime, requeue_after: timedelta) -> int:
+    """Forget that pending rows were queued (the broker lost its queues), so they are
+    queued again at once; the count. A row waiting for its retry within `requeue_after`
+    cannot be told from a queued one and is tried early. Does not commit."""
+    forgotten = session.execute(
+        update(Delivery)
+        .where(
+            Delivery.status == DeliveryStatus.PENDING,
+            Delivery.next_attempt_at > now,
+            Delivery.next_attempt_at <= now + requeue_after,
+        )
+        .values(next_attempt_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    return forgotten.rowcount or 0  # type: ignore[attr-defined]

@@ -1,9 +1,10 @@
 """The Celery application: Redis broker, JSON, late acks, no results, a beat tick a minute.
 
-Two queues. Breaking alerts and the notices a sign-up sends (confirm, manage) go to
-URGENT_QUEUE; digest batches, the scheduler's tick and feed polling to BULK_QUEUE. Every
-worker consumes both unless told otherwise (`-Q`), and always takes from the urgent one
-first, so an alert waits for the batch a worker has in hand, not for the morning's backlog.
+Two queues. Breaking alerts, the notices a sign-up sends (confirm, manage) and the sweep
+that recovers a dead worker's rows go to URGENT_QUEUE; digest batches, the scheduler's
+tick and feed polling to BULK_QUEUE. Every worker consumes both unless told otherwise
+(`-Q`), and always takes from the urgent one first, so an alert waits for the batch a
+worker has in hand, not for the morning's backlog.
 """
 
 from __future__ import annotations
@@ -29,10 +30,13 @@ SEND_BATCH = "newsalerts.send_batch"
 SEND_NOTICE = "newsalerts.send_notice"
 TICK = "newsalerts.tick"
 POLL_FEEDS = "newsalerts.poll_feeds"
+SWEEP = "newsalerts.sweep"
 
 # Each batch takes seconds; an hour leaves a wide margin before Redis redelivers it.
 VISIBILITY_TIMEOUT_SECONDS = 3600
 TICK_SECONDS = 60.0
+# A dead worker's rows come back within a heartbeat's TTL plus this (alerts.jobs.sweep).
+SWEEP_SECONDS = 10.0
 
 
 def _setup_logging(loglevel: int | str | None = None, **_: object) -> None:
@@ -80,7 +84,7 @@ def create_celery(settings: Settings) -> Celery:
         worker_prefetch_multiplier=1,
         task_default_queue=BULK_QUEUE,
         task_queues=[Queue(name) for name in QUEUES],  # type: ignore[no-untyped-call]
-        task_routes={SEND_NOTICE: {"queue": URGENT_QUEUE}},
+        task_routes={SEND_NOTICE: {"queue": URGENT_QUEUE}, SWEEP: {"queue": URGENT_QUEUE}},
         broker_transport_options={
             "visibility_timeout": VISIBILITY_TIMEOUT_SECONDS,
             # Strict order between a worker's queues, not kombu's default round robin.
@@ -94,6 +98,12 @@ def create_celery(settings: Settings) -> Celery:
         beat_schedule={
             "digest-tick": {"task": TICK, "schedule": TICK_SECONDS},
             "feed-poll": {"task": POLL_FEEDS, "schedule": TICK_SECONDS},
+            # A sweep nobody took before the next one is due is dropped, not piled up.
+            "sweep": {
+                "task": SWEEP,
+                "schedule": SWEEP_SECONDS,
+                "options": {"expires": SWEEP_SECONDS},
+            },
         },
     )
     if settings.redis_url:

@@ -8,26 +8,34 @@ from celery import current_app, shared_task
 from sqlalchemy.exc import OperationalError
 
 from alerts.delivery.notices import send_notice
-from alerts.errors import DeliveryError
+from alerts.errors import DeliveryError, LivenessLost
 from alerts.feeds.polling import poll_due_sources
-from alerts.jobs import plan_and_queue, send_queued_batch
+from alerts.jobs import plan_and_queue, send_queued_batch, sweep
 from alerts.mail.notices import Notice
 from alerts.runtime import process_runtime
-from alerts.tasks.app import POLL_FEEDS, SEND_BATCH, SEND_NOTICE, TICK
+from alerts.tasks.app import POLL_FEEDS, SEND_BATCH, SEND_NOTICE, SWEEP, TICK
 from alerts.tasks.beat import record_tick
 from alerts.tasks.publishing import publisher_for
 from subscribers.database import utcnow
 
 log = logging.getLogger(__name__)
 
-__all__ = ["POLL_FEEDS", "SEND_BATCH", "SEND_NOTICE", "TICK"]
+__all__ = ["POLL_FEEDS", "SEND_BATCH", "SEND_NOTICE", "SWEEP", "TICK"]
 
 # A database that is briefly unreachable is worth a few short retries; the ledger makes
 # the repeat harmless, and the scheduler re-queues anything still pending later anyway.
 _RETRY = {"autoretry_for": (OperationalError,), "retry_backoff": 5, "max_retries": 5}
 
 
-@shared_task(name=SEND_BATCH, acks_late=True, ignore_result=True, **_RETRY)
+@shared_task(
+    name=SEND_BATCH,
+    acks_late=True,
+    ignore_result=True,
+    # A worker that cannot reach Redis to prove it is alive claims nothing; try again.
+    autoretry_for=(OperationalError, LivenessLost),
+    retry_backoff=5,
+    max_retries=5,
+)
 def send_batch_task(delivery_ids: list[int]) -> None:
     """A batch of a digest's or a breaking alert's rows (tasks.publishing chose its queue)."""
     send_queued_batch(process_runtime(), [int(i) for i in delivery_ids])
@@ -68,6 +76,13 @@ def tick() -> None:
     runtime = process_runtime()
     plan_and_queue(runtime, now=utcnow(), publish=publisher_for(current_app))
     record_tick(runtime.settings.redis_url, utcnow())
+
+
+@shared_task(name=SWEEP, acks_late=True, ignore_result=True, **_RETRY)
+def sweep_task() -> None:
+    """Every few seconds: recover a dead worker's rows, notice a broker that lost its
+    queues, queue what is ready."""
+    sweep(process_runtime(), now=utcnow(), publish=publisher_for(current_app))
 
 
 @shared_task(name=POLL_FEEDS, acks_late=True, ignore_result=True, **_RETRY)
