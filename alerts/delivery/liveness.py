@@ -183,6 +183,12 @@ class RedisLiveness:
             key = WIRE_PREFIX + str(owner)
             self._write(("HSET", key, *fields), ("EXPIRE", key, str(WIRE_KEPT_SECONDS)))
 
+    def close(self) -> None:
+        """Stop renewing (a worker shutting down, its batches done): the key expires."""
+        self._stop.set()
+        with self._lock:
+            self._owner = None
+
     # -- inside ------------------------------------------------------------------------
 
     def _fresh(self) -> bool:
