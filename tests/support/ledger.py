@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import insert, select
 
 from alerts.db import make_engine, make_session_factory
+from alerts.delivery.sending import UNKNOWN_REPLY
+from alerts.ledger.outcomes import UNKNOWN_OUTCOME
 from alerts.models import Delivery, DeliveryStatus
 from subscribers.database import utcnow
 from subscribers.models import Frequency, Subscriber, SubscriberStatus
@@ -23,6 +26,15 @@ class Row:
     attempts: int
     last_error: str | None
     smtp_reply: str | None
+    sent_at: datetime | None = None
+
+    @property
+    def unknown(self) -> bool:
+        """Failed because the relay may have the message: its worker died in the exchange,
+        or the connection broke before the relay's answer."""
+        return self.status is DeliveryStatus.FAILED and (
+            self.last_error == UNKNOWN_OUTCOME or (self.last_error or "").startswith(UNKNOWN_REPLY)
+        )
 
 
 def reader_address(number: int) -> str:
@@ -76,10 +88,27 @@ def ledger_rows(database_url: str) -> dict[str, Row]:
                 Delivery.attempts,
                 Delivery.last_error,
                 Delivery.smtp_reply,
+                Delivery.sent_at,
             ).join(Subscriber, Subscriber.id == Delivery.subscriber_id)
         ).all()
     engine.dispose()
     return {
-        email: Row(status, attempts, last_error, smtp_reply)
-        for email, status, attempts, last_error, smtp_reply in rows
+        email: Row(status, attempts, last_error, smtp_reply, sent_at)
+        for email, status, attempts, last_error, smtp_reply, sent_at in rows
     }
+
+
+def wait_until_settled(database_url: str, *, timeout: float) -> dict[str, Row]:
+    """The ledger once no row is left unfinished, or as it is after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = ledger_rows(database_url)
+        if time.monotonic() > deadline or not any(r.status in UNFINISHED for r in rows.values()):
+            return rows
+        time.sleep(1)
+
+
+def settled_within(rows: dict[str, Row], since: datetime) -> float:
+    """Seconds from `since` to the last message the ledger records as sent."""
+    last = max((row.sent_at for row in rows.values() if row.sent_at is not None), default=since)
+    return (last.replace(tzinfo=since.tzinfo) - since).total_seconds()
