@@ -8,9 +8,10 @@ rows of owners whose key has gone: the process died, or its host lost the networ
 
 The process fences itself before the sweeper can act. It may send only while its last
 renewal *began* less than `SAFE_SECONDS` (TTL minus one interval) ago; Redis counts the
-TTL from when it executed the renewal, later still. A process that was cut off, paused,
-or starved finds out before its next message, gives its owner number up for good, and
-takes a new one for later batches. Its SMTP sockets give up unacknowledged data after
+TTL from when it executed the renewal, later still. An owner that went stale is given up
+for good, never renewed again even when Redis answers again (a healed partition), so a
+process that was cut off, paused, or starved finds out before its next message, and
+takes a new owner number for later batches. Its SMTP sockets give up unacknowledged data after
 `UNACKED_DATA_SECONDS` (TCP_USER_TIMEOUT, below `SAFE_SECONDS`), so a message whose final
 dot was queued on a cut link is discarded by the kernel before the sweeper sends it again.
 
@@ -238,7 +239,9 @@ class RedisLiveness:
     def _beat(self) -> None:
         while not self._stop.wait(self._interval):
             owner = self._owner
-            if owner is not None and self._pid == os.getpid():
+            # A stale owner is never revived, even once Redis answers again: the sweeper
+            # may have taken its rows, and a batch that has not looked yet must find out.
+            if owner is not None and self._pid == os.getpid() and self.alive():
                 self._renew(owner)
 
     def _write(self, *commands: tuple[str, ...]) -> None:

@@ -205,3 +205,20 @@ def test_the_sweep_queues_again_at_once_what_a_redis_come_up_empty_lost(
 def test_no_redis_no_heartbeat(redis_url: str) -> None:
     client = redis.Redis.from_url(redis_url)
     assert dead_owners(client, []) == [] and wire_records(client, []) == {}
+
+
+def test_an_owner_gone_stale_is_not_revived_when_redis_answers_again(
+    private_redis: RedisServer,
+) -> None:
+    """A healed partition: the heartbeat thread reaches Redis again, but the batch that
+    had not looked yet must still find that its owner is gone (and its key stays gone)."""
+    client_url = private_redis.url
+    live = RedisLiveness(client_url, interval=0.2, ttl=1)
+    owner = live.begin()
+    private_redis.kill()
+    time.sleep(1.2)  # longer than the TTL: the sweeper may have taken the rows
+    private_redis.start()
+    time.sleep(0.6)  # the heartbeat thread has had its chances to renew
+    assert not live.alive()
+    assert dead_owners(private_redis.client(), [owner]) == [owner]
+    live.close()
