@@ -160,7 +160,9 @@ def sweep(runtime: Runtime, *, now: datetime, publish: Publish | None) -> Sweep:
             if state.heartbeats_settled:
                 dead = dead_owners(client, owners_in_hand(session))
                 done.dead_owners = len(dead)
-                done.recovery = recover_owners(session, wire_records(client, dead), now=now)
+                done.recovery = recover_owners(
+                    session, wire_records(client, dead), queued_until=now + requeue_after
+                )
             session.commit()
             forget(client, dead)
             first = queue_rows(

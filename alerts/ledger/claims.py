@@ -184,18 +184,21 @@ def owners_in_hand(session: Session) -> list[int]:
 
 
 def recover_owners(
-    session: Session, records: Mapping[int, WireRecord | None], *, now: datetime
+    session: Session, records: Mapping[int, WireRecord | None], *, queued_until: datetime
 ) -> Recovery:
     """Recover the rows of dead owners: claimed rows back to `pending`; of the rows they
     had marked `sending`, those the relay accepted recorded as sent, the one that may have
     been on the wire failed as an unknown outcome, the others (never attempted, or refused
     by the relay) back to `pending`. Where the record is None (Redis lost it), every
-    `sending` row is an unknown outcome. Does not commit."""
+    `sending` row is an unknown outcome.
+
+    The rows back to `pending` are stamped as queued until `queued_until` (see
+    alerts.ledger.queue.claim_queue): the caller queues them itself. Does not commit."""
     recovery = Recovery()
     for owner, record in records.items():
         theirs = Delivery.claimed_by == owner
         recovery.requeued += _set(session, theirs & (Delivery.status == DeliveryStatus.CLAIMED),
-                                  status=DeliveryStatus.PENDING, next_attempt_at=None,
+                                  status=DeliveryStatus.PENDING, next_attempt_at=queued_until,
                                   last_error=STOPPED_BEFORE_SENDING)  # fmt: skip
         sending = list(
             session.scalars(
@@ -219,7 +222,7 @@ def recover_owners(
                                      status=DeliveryStatus.FAILED,
                                      last_error=UNKNOWN_OUTCOME))  # fmt: skip
         recovery.requeued += _set(session, theirs & Delivery.id.in_(untried),
-                                  status=DeliveryStatus.PENDING, next_attempt_at=None,
+                                  status=DeliveryStatus.PENDING, next_attempt_at=queued_until,
                                   last_error=STOPPED_BEFORE_SENDING)  # fmt: skip
     return recovery
 

@@ -69,7 +69,7 @@ def test_a_dead_owners_rows_are_sorted_by_what_it_noted_of_the_wire(session: Ses
 
     accepted = Accepted(NOW + timedelta(seconds=1), "smtp:relay.example.com:25", "250 2.0.0 ok")
     record = WireRecord(on_wire=group[2], accepted={group[0]: accepted})
-    recovery = recover_owners(session, {DEAD: record}, now=NOW)
+    recovery = recover_owners(session, {DEAD: record}, queued_until=NOW)
     session.commit()
 
     states = _states(session)
@@ -90,7 +90,7 @@ def test_without_a_record_every_row_in_the_exchange_is_an_unknown(session: Sessi
     claim(session, ids, now=NOW, owner=DEAD)
     _sending(session, ids[:2])
     session.commit()
-    recovery = recover_owners(session, {DEAD: None}, now=NOW)  # Redis lost the record
+    recovery = recover_owners(session, {DEAD: None}, queued_until=NOW)  # Redis lost the record
     session.commit()
     states = _states(session)
     assert [states[i][0] for i in ids] == [
@@ -107,7 +107,7 @@ def test_a_worker_presumed_dead_cannot_overwrite_the_new_owners_outcome(
     ids = _planned(session, 2)
     first = claim_rows(session, load_outgoing(session, ids), now=NOW, owner=DEAD)
     session.commit()
-    recover_owners(session, {DEAD: WireRecord(on_wire=None)}, now=NOW)
+    recover_owners(session, {DEAD: WireRecord(on_wire=None)}, queued_until=NOW)
     session.commit()
     # The new owner claims the rows (at the very same instant, even) and sends them.
     claim(session, ids, now=NOW, owner=ALIVE)
