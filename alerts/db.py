@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 import alerts.models  # noqa: F401  (registers the alerts tables on the shared metadata)
 import subscribers.models  # noqa: F401
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+# libpq's connection settings for PostgreSQL: a peer that stops acknowledging what was
+# sent (a cut network) fails the call after 10 s, and an idle connection is probed, so a
+# process cut off from the database finds out in seconds, not TCP's quarter of an hour.
+POSTGRES_CONNECT_ARGS = {
+    "tcp_user_timeout": 10_000,
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 3,
+    "keepalives_count": 3,
+}
 
 
 def make_engine(database_url: str) -> Engine:
@@ -22,6 +35,8 @@ def make_engine(database_url: str) -> Engine:
         options["connect_args"] = {"timeout": 30}
     else:
         options["pool_pre_ping"] = True
+        if database_url.startswith("postgres"):
+            options["connect_args"] = dict(POSTGRES_CONNECT_ARGS)
     engine = create_engine(database_url, **options)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -34,6 +49,26 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+@contextmanager
+def short_idle_transactions(session: Session, seconds: int) -> Iterator[None]:
+    """On PostgreSQL, inside the block, the server ends this session's transaction when it
+    sits idle longer than `seconds`: the row locks of a process cut off mid-transaction
+    are released instead of holding up the sweeper for as long as the cut lasts."""
+    if session.get_bind().dialect.name != "postgresql":
+        yield
+        return
+    session.execute(text(f"SET idle_in_transaction_session_timeout = '{int(seconds)}s'"))
+    try:
+        yield
+    finally:
+        try:
+            session.rollback()
+            session.execute(text("RESET idle_in_transaction_session_timeout"))
+            session.commit()
+        except Exception:  # the connection is gone: so is the setting
+            session.rollback()
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from alerts.access.tokens import allows
 from alerts.audit import record, token_actor
+from alerts.db import short_idle_transactions
 from alerts.delivery.liveness import dead_owners, forget, redis_state, wire_records
 from alerts.delivery.sending import BatchResult, RetryPolicy, send_batch
 from alerts.digests.breaking import alert_key, create_alert, plan_alert, set_alert_status
@@ -42,6 +43,10 @@ from alerts.models import ApiToken, Article, BreakingAlert, IssueStatus
 from alerts.runtime import Runtime
 
 log = logging.getLogger(__name__)
+
+# A sending process cut off mid-transaction loses it after this many idle seconds, so its
+# row locks do not hold up the sweep (which acts after a heartbeat's TTL, 15 s).
+IDLE_IN_TRANSACTION = 10
 
 
 @dataclass
@@ -383,7 +388,7 @@ def send_queued_batch(
     (alerts.ledger.outgoing.batch_log_context, from the rows the send then uses: they are
     read once); one line at the end says how it went.
     """
-    with runtime.session() as session:
+    with runtime.session() as session, short_idle_transactions(session, IDLE_IN_TRANSACTION):
         rows = load_outgoing(session, ids)  # once: the batch's name and its send
         with batch_log_context(ids, rows):
             try:
