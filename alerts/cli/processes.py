@@ -96,9 +96,14 @@ def db_upgrade(revision: str) -> None:
 @main.command()
 @click.argument("sources", nargs=-1, required=True)
 @click.option("--timeout", default=10.0, show_default=True, help="Seconds per fetch, in all.")
+@click.option("--base", default=None, metavar="URL",
+              help="Resolve a file's relative links against this URL.")  # fmt: skip
 @clear_errors
-def ingest(sources: tuple[str, ...], timeout: float) -> None:
-    """Ingest RSS 2.0, Atom or JSON Feed sources (URLs or files) now."""
+def ingest(sources: tuple[str, ...], timeout: float, base: str | None) -> None:
+    """Ingest RSS 2.0, Atom or JSON Feed sources (URLs or files) now.
+
+    Items that cannot be articles are skipped and counted by reason: "2 new, 0 updated,
+    0 unchanged, 1 skipped: no link ×1"."""
     from alerts.errors import FeedError
     from alerts.feeds.ingest import ingest_source
     from subscribers.database import utcnow
@@ -114,6 +119,7 @@ def ingest(sources: tuple[str, ...], timeout: float) -> None:
                         now=utcnow(),
                         timeout=timeout,
                         allow_private=runtime.settings.feeds_allow_private,
+                        base=base,
                     )
                 except FeedError as error:
                     session.rollback()

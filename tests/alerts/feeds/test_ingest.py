@@ -43,7 +43,7 @@ def test_ingest_bundled_sample_feed_from_a_path(session: Session) -> None:
     again = ingest_source(session, str(SAMPLE_FEED), now=NOW + timedelta(hours=1))
     assert (again.created, again.updated, again.unchanged) == (0, 0, 40)
     assert count_rows(session, Article) == 40
-    assert again.describe().endswith(": 0 new, 0 updated, 40 unchanged")
+    assert again.describe().endswith(": 0 new, 0 updated, 40 unchanged, 0 skipped")
 
 
 def test_ingest_from_a_file_url(session: Session, tmp_path: Path) -> None:
@@ -68,16 +68,16 @@ def test_unsupported_scheme_is_a_feed_error(session: Session) -> None:
         ingest_source(session, "ftp://news.example.com/feed.xml", now=NOW)
 
 
-def test_a_bad_item_writes_nothing(session: Session, tmp_path: Path) -> None:
+def test_a_bad_item_is_skipped_and_counted(session: Session, tmp_path: Path) -> None:
     path = tmp_path / "feed.xml"
     broken = FEED.format(title="Final debate").replace(
         "<link>https://news.example.com/science/reservoirs</link>", ""
     )
     path.write_text(broken, encoding="utf-8")
-    with pytest.raises(FeedError, match=r"item 2 .*has no link"):
-        ingest_source(session, str(path), now=NOW)
-    assert count_rows(session, Article) == 0
-    assert count_rows(session, Topic) == 0
+    result = ingest_source(session, str(path), now=NOW)
+    assert (result.created, result.skipped) == (1, ("no link",))
+    assert result.describe() == f"{path}: 1 new, 0 updated, 0 unchanged, 1 skipped: no link ×1"
+    assert list(session.scalars(select(Article.title))) == ["Final debate"]
 
 
 def test_ingest_over_http_with_conditional_get(session: Session, feed_server: FeedServer) -> None:
