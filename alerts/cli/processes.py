@@ -218,8 +218,9 @@ def _is_loopback(host: str) -> bool:
 def worker(context: click.Context) -> None:
     """Run a Celery worker (extra options go to `celery worker`).
 
-    It takes both queues, urgent work (alerts, sign-up emails) first; `-Q newsalerts.urgent`
-    makes a worker for urgent work only."""
+    It takes all three queues, urgent work (alerts, sign-up emails) first and feed polling
+    last; `-Q newsalerts.urgent` makes a worker for urgent work only, `-Q newsalerts.feeds`
+    one for polling only."""
     _exec_celery("worker", context.args)
 
 
