@@ -44,8 +44,8 @@ def _set_polling(url: str, minutes: int | None) -> None:
 @feeds.command("list")
 @clear_errors
 def feeds_list() -> None:
-    """Every known feed source, its interval, its last fetch and what it skipped or why it
-    failed."""
+    """Every known feed source, its interval and its last fetch; then what the last fetch
+    skipped, or why it failed."""
     from rich.table import Table
     from sqlalchemy import select
 
@@ -53,7 +53,7 @@ def feeds_list() -> None:
 
     table = Table("every (min)", "last fetched", "last status")
     table.add_column("URL", overflow="fold")  # a URL is never cut short
-    table.add_column("last skips / error", overflow="fold")
+    problems = []
     with open_runtime() as runtime, runtime.session() as session:
         for source in session.scalars(select(FeedSource).order_by(FeedSource.id)):
             fetched = source.last_fetched_at
@@ -62,6 +62,11 @@ def feeds_list() -> None:
                 f"{fetched:%Y-%m-%d %H:%M} UTC" if fetched else "never",
                 source.last_status or "—",
                 source.url,
-                (source.last_error if source.last_status == "error" else source.last_skips) or "—",
             )
+            if source.last_status == "error" and source.last_error:
+                problems.append(f"{source.url}: error: {source.last_error}")
+            elif source.last_skips:
+                problems.append(f"{source.url}: skipped {source.last_skips}")
     console.print(table)
+    for line in problems:  # below the table, whole: a reason is never folded into a cell
+        console.print(line, markup=False, soft_wrap=True)

@@ -105,7 +105,7 @@ def ingest(sources: tuple[str, ...], timeout: float, base: str | None) -> None:
     Items that cannot be articles are skipped and counted by reason: "2 new, 0 updated,
     0 unchanged, 1 skipped: no link ×1"."""
     from alerts.errors import FeedError
-    from alerts.feeds.ingest import ingest_source
+    from alerts.feeds.ingest import ingest_source, record_failure
     from subscribers.database import utcnow
 
     failures = 0
@@ -123,6 +123,8 @@ def ingest(sources: tuple[str, ...], timeout: float, base: str | None) -> None:
                     )
                 except FeedError as error:
                     session.rollback()
+                    record_failure(session, source.strip(), error.reason, now=utcnow())
+                    session.commit()
                     click.echo(f"error: {error}", err=True)
                     failures += 1
                     continue
