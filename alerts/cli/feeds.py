@@ -47,15 +47,14 @@ def feeds_list() -> None:
     """Every known feed source, its interval and its last fetch; then what the last fetch
     skipped, or why it failed."""
     from rich.table import Table
-    from sqlalchemy import select
 
-    from alerts.models import FeedSource
+    from alerts.feeds.polling import feed_sources
 
     table = Table("every (min)", "last fetched", "last status")
     table.add_column("URL", overflow="fold")  # a URL is never cut short
     problems = []
     with open_runtime() as runtime, runtime.session() as session:
-        for source in session.scalars(select(FeedSource).order_by(FeedSource.id)):
+        for source in feed_sources(session):
             fetched = source.last_fetched_at
             table.add_row(
                 str(source.poll_minutes or "—"),

@@ -27,7 +27,13 @@ from alerts.feeds.articles import (
     upsert_articles,
 )
 from alerts.feeds.ingest import SourceResult, SourceStatus, ingest_source, tally
-from alerts.feeds.polling import PollOutcome, due_sources, poll_due_sources, set_polling
+from alerts.feeds.polling import (
+    PollOutcome,
+    due_sources,
+    feed_sources,
+    poll_due_sources,
+    set_polling,
+)
 from alerts.feeds.reading import (
     FetchResult,
     FetchStatus,
@@ -49,6 +55,7 @@ __all__ = [
     "SourceStatus",
     "article_input_from_mapping",
     "due_sources",
+    "feed_sources",
     "fetch_feed",
     "hash_identity",
     "identity_hash",

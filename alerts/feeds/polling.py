@@ -48,6 +48,11 @@ def set_polling(session: Session, *, url: str, minutes: int | None, now: datetim
     return source
 
 
+def feed_sources(session: Session) -> list[FeedSource]:
+    """Every known feed source, polled or not, in the order they were first seen."""
+    return list(session.scalars(select(FeedSource).order_by(FeedSource.id)))
+
+
 def due_sources(session: Session, *, now: datetime) -> list[str]:
     """URLs whose interval has passed since their last fetch (or never fetched)."""
     due = []
