@@ -312,7 +312,7 @@ def _first_words(summary: object) -> str:
     """A title for an item that has none: the start of its summary, cut at a word."""
     text = plain_text(summary) if isinstance(summary, str) else ""
     if not text:
-        raise ArticleError("has no title or description", field="title")
+        raise ArticleError("has no title or description", field="untitled")
     if len(text) <= TITLE_FROM_SUMMARY:
         return text
     cut = text[: TITLE_FROM_SUMMARY + 1].rsplit(" ", 1)[0] or text[:TITLE_FROM_SUMMARY]
@@ -325,7 +325,7 @@ def _reason(error: ArticleError) -> str:
         return "no link"
     if error.field == "relative link":
         return "relative link"
-    if error.field == "title":
+    if error.field == "untitled":
         return "no title or description"
     if error.field == "url":
         return "link not http(s)"

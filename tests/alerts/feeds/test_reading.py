@@ -263,6 +263,14 @@ def test_an_unreadable_date_falls_back_to_first_seen_and_says_so() -> None:
     assert parsed.notes == [UNREADABLE_DATE]
 
 
+def test_a_field_no_column_can_hold_skips_the_item_with_that_fields_name() -> None:
+    feed = json.loads(json.dumps(JSON_FEED))
+    feed["items"][0]["title"] = "Null\u0000byte"
+    parsed = parse_feed(json.dumps(feed).encode(), source="json")
+    assert [skip.reason for skip in parsed.skipped] == ["bad title"]
+    assert len(parsed.articles) == 1
+
+
 def test_duplicate_guids_keep_the_first_and_report_the_others() -> None:
     twice = RSS.replace(
         "</channel>",
