@@ -233,8 +233,8 @@ class Delivery(Base):
 class FeedSource(Base):
     """A feed URL ingested before, with the validators that make the next fetch conditional.
 
-    Only successful runs update it, so a failed fetch or parse leaves the last good
-    ETag/Last-Modified in place and the next run fetches the feed in full.
+    Only successful runs update the validators, so a failed fetch or parse leaves the last
+    good ETag/Last-Modified in place and the next run fetches the feed in full.
     """
 
     __tablename__ = "feed_sources"
@@ -245,6 +245,10 @@ class FeedSource(Base):
     last_modified: Mapped[str | None] = mapped_column(String(100))
     last_fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_status: Mapped[str | None] = mapped_column(String(20))
+    # What the last fetch that read the feed skipped, counted by reason ("no link ×2").
+    last_skips: Mapped[str | None] = mapped_column(Text)
+    # Why the last fetch failed; cleared by the next good one.
+    last_error: Mapped[str | None] = mapped_column(String(500))
     # The scheduler fetches the source again this many minutes after the last fetch.
     poll_minutes: Mapped[int | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

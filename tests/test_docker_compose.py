@@ -23,9 +23,19 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 SECRET = "compose-test-secret-0123456789abcdef0123456789"
-APP_SERVICES = ("migrate", "worker", "worker-urgent", "beat", "web")
+APP_SERVICES = ("migrate", "worker", "worker-feeds", "worker-urgent", "beat", "web")
 # Every service that keeps running; `migrate` runs once and exits.
-LONG_RUNNING = ("postgres", "redis", "mailpit", "worker", "beat", "web", "proxy", "flower")
+LONG_RUNNING = (
+    "postgres",
+    "redis",
+    "mailpit",
+    "worker",
+    "worker-feeds",
+    "beat",
+    "web",
+    "proxy",
+    "flower",
+)
 NGINX_CONF = ROOT / "deploy" / "nginx.conf"
 
 NO_COMPOSE = "the docker-compose binary is not installed (Debian: apt-get install docker-compose)"
@@ -259,7 +269,12 @@ def test_app_services_share_one_environment(config: dict[str, Any]) -> None:
         assert environment["MAIL_FROM"] and environment["POSTAL_ADDRESS"], name
         assert services[name]["build"]["context"] == str(ROOT), name
     assert services["migrate"]["command"] == ["newsalerts", "db", "upgrade"]
-    assert services["worker"]["command"] == ["newsalerts", "worker"]
+    assert services["worker"]["command"] == [
+        "newsalerts",
+        "worker",
+        "-Q",
+        "newsalerts.urgent,newsalerts",
+    ]
     assert services["web"]["command"][:2] == ["newsalerts", "web"]
 
 
@@ -268,7 +283,7 @@ def test_processes_start_in_order(config: dict[str, Any]) -> None:
     assert services["migrate"]["depends_on"]["postgres"] == {"condition": "service_healthy"}
     # A restart policy would run the one-off migration again after it exits successfully.
     assert services["migrate"].get("restart", "no") == "no"
-    for name in ("worker", "worker-urgent", "beat", "web"):
+    for name in ("worker", "worker-feeds", "worker-urgent", "beat", "web"):
         depends_on = services[name]["depends_on"]
         assert depends_on["migrate"] == {"condition": "service_completed_successfully"}, name
         assert depends_on["redis"] == {"condition": "service_healthy"}, name
@@ -283,6 +298,22 @@ def test_a_worker_for_urgent_work_only_is_there_on_request(config: dict[str, Any
     assert urgent["profiles"] == ["urgent"]  # `docker-compose --profile urgent up -d`
     assert urgent["healthcheck"]["test"] == services["worker"]["healthcheck"]["test"]
     assert urgent["stop_grace_period"] == services["worker"]["stop_grace_period"]
+
+
+def test_feed_polling_has_a_worker_of_its_own(config: dict[str, Any]) -> None:
+    services = config["services"]
+    feeds = services["worker-feeds"]
+    assert feeds["command"] == [
+        "newsalerts",
+        "worker",
+        "-Q",
+        "newsalerts.feeds",
+        "--concurrency",
+        "1",
+    ]
+    assert "profiles" not in feeds  # always there: nothing else polls
+    assert "newsalerts.feeds" not in " ".join(services["worker"]["command"])
+    assert feeds["healthcheck"]["test"] == services["worker"]["healthcheck"]["test"]
 
 
 def _ports(service: dict[str, Any]) -> list[tuple[str, int, int]]:

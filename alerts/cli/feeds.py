@@ -44,16 +44,17 @@ def _set_polling(url: str, minutes: int | None) -> None:
 @feeds.command("list")
 @clear_errors
 def feeds_list() -> None:
-    """Every known feed source, its interval and its last fetch."""
+    """Every known feed source, its interval and its last fetch; then what the last fetch
+    skipped, or why it failed."""
     from rich.table import Table
-    from sqlalchemy import select
 
-    from alerts.models import FeedSource
+    from alerts.feeds.polling import feed_sources
 
     table = Table("every (min)", "last fetched", "last status")
     table.add_column("URL", overflow="fold")  # a URL is never cut short
+    problems = []
     with open_runtime() as runtime, runtime.session() as session:
-        for source in session.scalars(select(FeedSource).order_by(FeedSource.id)):
+        for source in feed_sources(session):
             fetched = source.last_fetched_at
             table.add_row(
                 str(source.poll_minutes or "—"),
@@ -61,4 +62,10 @@ def feeds_list() -> None:
                 source.last_status or "—",
                 source.url,
             )
+            if source.last_status == "error" and source.last_error:
+                problems.append(f"{source.url}: error: {source.last_error}")
+            elif source.last_skips:
+                problems.append(f"{source.url}: skipped {source.last_skips}")
     console.print(table)
+    for line in problems:  # below the table, whole: a reason is never folded into a cell
+        console.print(line, markup=False, soft_wrap=True)

@@ -96,11 +96,16 @@ def db_upgrade(revision: str) -> None:
 @main.command()
 @click.argument("sources", nargs=-1, required=True)
 @click.option("--timeout", default=10.0, show_default=True, help="Seconds per fetch, in all.")
+@click.option("--base", default=None, metavar="URL",
+              help="Resolve a file's relative links against this URL.")  # fmt: skip
 @clear_errors
-def ingest(sources: tuple[str, ...], timeout: float) -> None:
-    """Ingest RSS 2.0, Atom or JSON Feed sources (URLs or files) now."""
+def ingest(sources: tuple[str, ...], timeout: float, base: str | None) -> None:
+    """Ingest RSS 2.0, Atom or JSON Feed sources (URLs or files) now.
+
+    Items that cannot be articles are skipped and counted by reason: "2 new, 0 updated,
+    0 unchanged, 1 skipped: no link ×1"."""
     from alerts.errors import FeedError
-    from alerts.feeds.ingest import ingest_source
+    from alerts.feeds.ingest import ingest_source, record_failure
     from subscribers.database import utcnow
 
     failures = 0
@@ -114,9 +119,12 @@ def ingest(sources: tuple[str, ...], timeout: float) -> None:
                         now=utcnow(),
                         timeout=timeout,
                         allow_private=runtime.settings.feeds_allow_private,
+                        base=base,
                     )
                 except FeedError as error:
                     session.rollback()
+                    record_failure(session, source.strip(), error.reason, now=utcnow())
+                    session.commit()
                     click.echo(f"error: {error}", err=True)
                     failures += 1
                     continue
@@ -212,8 +220,9 @@ def _is_loopback(host: str) -> bool:
 def worker(context: click.Context) -> None:
     """Run a Celery worker (extra options go to `celery worker`).
 
-    It takes both queues, urgent work (alerts, sign-up emails) first; `-Q newsalerts.urgent`
-    makes a worker for urgent work only."""
+    It takes all three queues, urgent work (alerts, sign-up emails) first and feed polling
+    last; `-Q newsalerts.urgent` makes a worker for urgent work only, `-Q newsalerts.feeds`
+    one for polling only."""
     _exec_celery("worker", context.args)
 
 

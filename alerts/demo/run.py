@@ -50,7 +50,7 @@ class DemoResult:
 
 def rebased_sample_articles(now: datetime) -> list[ArticleInput]:
     """The bundled feed, shifted in time so its newest story was published just now."""
-    items = parse_feed(SAMPLE_FEED.read_bytes(), source="bundled sample feed")
+    items = parse_feed(SAMPLE_FEED.read_bytes(), source="bundled sample feed").articles
     newest = max(item.published_at for item in items if item.published_at is not None)
     shift = (now - FRESHEST_STORY_AGE) - newest
     return [

@@ -2,10 +2,14 @@
 
 - `articles.py`: an article as it comes in, validated and cleaned, and storing articles
   without duplicates (keyed on their identity).
-- `reading.py`: fetching a feed over HTTP with conditional GETs, and reading its items.
+- `reading.py`: fetching a feed over HTTP with conditional GETs, and reading its items
+  (a bad item is skipped and reported, not the whole feed).
+- `documents.py`: what readers forgive in a feed's XML (leading blank lines, HTML entities,
+  bytes invalid in its charset), repaired before parsing.
 - `network.py`: where a fetch may connect (public addresses, unless FEEDS_ALLOW_PRIVATE)
   and its one deadline.
-- `ingest.py`: one source (a feed URL or a local file) into the article store, all or nothing.
+- `ingest.py`: one source (a feed URL or a local file) into the article store, its skips
+  counted by reason.
 - `polling.py`: the feed sources the scheduler polls, each on its own interval.
 
 Each module's docstring says why it works the way it does.
@@ -22,20 +26,36 @@ from alerts.feeds.articles import (
     sanitise_summary,
     upsert_articles,
 )
-from alerts.feeds.ingest import SourceResult, SourceStatus, ingest_source
-from alerts.feeds.polling import PollOutcome, due_sources, poll_due_sources, set_polling
-from alerts.feeds.reading import FetchResult, FetchStatus, fetch_feed, parse_feed
+from alerts.feeds.ingest import SourceResult, SourceStatus, ingest_source, tally
+from alerts.feeds.polling import (
+    PollOutcome,
+    due_sources,
+    feed_sources,
+    poll_due_sources,
+    set_polling,
+)
+from alerts.feeds.reading import (
+    FetchResult,
+    FetchStatus,
+    ParsedFeed,
+    Skip,
+    fetch_feed,
+    parse_feed,
+)
 
 __all__ = [
     "ArticleInput",
     "FetchResult",
     "FetchStatus",
     "IngestResult",
+    "ParsedFeed",
     "PollOutcome",
+    "Skip",
     "SourceResult",
     "SourceStatus",
     "article_input_from_mapping",
     "due_sources",
+    "feed_sources",
     "fetch_feed",
     "hash_identity",
     "identity_hash",
@@ -46,5 +66,6 @@ __all__ = [
     "poll_due_sources",
     "sanitise_summary",
     "set_polling",
+    "tally",
     "upsert_articles",
 ]

@@ -1,9 +1,11 @@
 """Ingesting one source (a feed URL or a local file) into the article store.
 
-A source is taken whole or not at all: it is fetched (or read) and parsed completely before
-anything is written, so a failure raises FeedError with the session untouched. For URLs the
-ETag and Last-Modified of the last good fetch are kept in `feed_sources` and sent back, so an
-unchanged feed costs one 304 and no parsing. Nothing here commits; the caller commits once
+A source is fetched (or read) and parsed completely before anything is written, so a source
+that cannot be fetched or is not a feed raises FeedError with the session untouched. Items
+that cannot be articles are skipped and counted by reason ("no link ×2"); for a URL that
+count, or the reason of the last error, is kept on its `feed_sources` row for `feeds list`.
+For URLs the ETag and Last-Modified of the last good fetch are kept there too and sent back,
+so an unchanged feed costs one 304 and no parsing. Nothing here commits; the caller commits once
 per source, which is what makes a source all-or-nothing in the database too.
 """
 
@@ -11,6 +13,8 @@ from __future__ import annotations
 
 import enum
 import re
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -22,9 +26,10 @@ from sqlalchemy.orm import Session
 
 from alerts.errors import FeedError
 from alerts.feeds.articles import IngestResult, upsert_articles
-from alerts.feeds.reading import FetchStatus, fetch_feed, parse_feed
+from alerts.feeds.reading import FetchStatus, ParsedFeed, fetch_feed, parse_feed
 from alerts.models import FeedSource
 
+MAX_ERROR_LENGTH = 500  # the width of feed_sources.last_error
 _URL_SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")
 
 
@@ -42,13 +47,30 @@ class SourceResult:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    skipped: tuple[str, ...] = ()  # the reason of each item skipped
+    notes: tuple[str, ...] = ()  # what was repaired to read it, once per occurrence
 
     def describe(self) -> str:
+        """One line: "SOURCE: 3 new, 0 updated, 0 unchanged, 2 skipped: no link ×2"."""
         if self.status is SourceStatus.NOT_MODIFIED:
             return f"{self.source}: not modified"
-        return (
-            f"{self.source}: {self.created} new, {self.updated} updated, {self.unchanged} unchanged"
+        line = (
+            f"{self.source}: {self.created} new, {self.updated} updated, "
+            f"{self.unchanged} unchanged, {len(self.skipped)} skipped"
         )
+        if self.skipped:
+            return f"{line}: {self.problems()}"
+        return f"{line} {self.problems()}".rstrip()
+
+    def problems(self) -> str:
+        """The skips counted by reason, then the notes: "no link ×2 (unreadable date ×1)"."""
+        notes = f"({tally(self.notes)})" if self.notes else ""
+        return f"{tally(self.skipped)} {notes}".strip()
+
+
+def tally(reasons: Iterable[str]) -> str:
+    """Reasons counted, most frequent first: "no link ×2, duplicate guid ×1"."""
+    return ", ".join(f"{reason} ×{count}" for reason, count in Counter(reasons).most_common())
 
 
 def ingest_source(
@@ -58,13 +80,15 @@ def ingest_source(
     now: datetime,
     timeout: float = 10.0,
     allow_private: bool = False,
+    base: str | None = None,
 ) -> SourceResult:
     """Fetch or read `source`, parse it and upsert its articles. Does not commit.
 
     `source` is an http(s) URL, a file:// URL or a local path. A URL is fetched within
     `timeout` seconds in all, from public addresses only unless `allow_private`
-    (`FEEDS_ALLOW_PRIVATE`). Raises FeedError (naming the source) when it cannot be
-    fetched, read or parsed; nothing is written in that case.
+    (`FEEDS_ALLOW_PRIVATE`), and its relative links are resolved against where it came
+    from; a file's against `base` (an http(s) URL), if given. Raises FeedError (naming the
+    source) when it cannot be fetched, read or parsed as a feed; nothing is written then.
     """
     source = source.strip()
     match = _URL_SCHEME.match(source)
@@ -73,9 +97,10 @@ def ingest_source(
         return _ingest_url(session, source, now=now, timeout=timeout, allow_private=allow_private)
     if scheme not in (None, "file"):
         raise FeedError(source, f"unsupported scheme {scheme!r}; use http(s), file:// or a path")
+    if base is not None and not base.lower().startswith(("http://", "https://")):
+        raise FeedError(source, f"the base must be an http(s) URL, not {base!r}")
     data = _read_file(source, _local_path(source) if scheme == "file" else Path(source))
-    items = parse_feed(data, source=source)
-    return _result(source, upsert_articles(session, items, source=source, now=now))
+    return _store(session, source, parse_feed(data, source=source, base=base), now)
 
 
 def _ingest_url(
@@ -92,8 +117,10 @@ def _ingest_url(
     if fetched.status is FetchStatus.NOT_MODIFIED:
         result = SourceResult(url, SourceStatus.NOT_MODIFIED)
     else:
-        items = parse_feed(fetched.body, source=url, content_type=fetched.content_type)
-        result = _result(url, upsert_articles(session, items, source=url, now=now))
+        parsed = parse_feed(
+            fetched.body, source=url, content_type=fetched.content_type, base=fetched.url or url
+        )
+        result = _store(session, url, parsed, now)
     if feed is None:
         feed = FeedSource(url=url, created_at=now)
         session.add(feed)
@@ -101,8 +128,22 @@ def _ingest_url(
     feed.last_modified = fetched.last_modified
     feed.last_fetched_at = now
     feed.last_status = fetched.status.value
+    feed.last_error = None
+    if result.status is SourceStatus.INGESTED:  # a 304 leaves the last fetch's skips shown
+        feed.last_skips = result.problems() or None
     session.flush()
     return result
+
+
+def record_failure(session: Session, url: str, reason: str, *, now: datetime) -> None:
+    """Note a failed fetch of a known source: when, and why. Keeps its validators and its
+    last skips (they were the last good fetch's). Flushes."""
+    feed = session.scalar(select(FeedSource).where(FeedSource.url == url))
+    if feed is not None:
+        feed.last_fetched_at = now
+        feed.last_status = "error"
+        feed.last_error = reason[:MAX_ERROR_LENGTH]
+        session.flush()
 
 
 def _local_path(url: str) -> Path:
@@ -125,11 +166,14 @@ def _read_file(source: str, path: Path) -> bytes:
         raise FeedError(source, f"cannot read: {error.strerror or error}") from None
 
 
-def _result(source: str, ingest: IngestResult) -> SourceResult:
+def _store(session: Session, source: str, parsed: ParsedFeed, now: datetime) -> SourceResult:
+    ingest: IngestResult = upsert_articles(session, parsed.articles, source=source, now=now)
     return SourceResult(
         source,
         SourceStatus.INGESTED,
         created=ingest.created,
         updated=ingest.updated,
         unchanged=ingest.unchanged,
+        skipped=tuple(skip.reason for skip in parsed.skipped),
+        notes=tuple(parsed.notes),
     )

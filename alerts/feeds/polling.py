@@ -1,7 +1,7 @@
 """Feed sources the scheduler polls on their own interval, with conditional GETs.
 
 Each source is fetched in its own transaction, so a failing feed neither blocks the
-others nor loses their articles. A failed fetch is recorded (time and status) so the
+others nor loses their articles. A failed fetch is recorded (time, status and reason) so the
 source waits a full interval before the next try, instead of being hammered every
 minute; its last good ETag and Last-Modified are kept.
 """
@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts.errors import AlertsError, FeedError
-from alerts.feeds.ingest import SourceResult, ingest_source
+from alerts.feeds.ingest import SourceResult, ingest_source, record_failure
 from alerts.models import FeedSource
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,11 @@ def set_polling(session: Session, *, url: str, minutes: int | None, now: datetim
     source.poll_minutes = minutes
     session.flush()
     return source
+
+
+def feed_sources(session: Session) -> list[FeedSource]:
+    """Every known feed source, polled or not, in the order they were first seen."""
+    return list(session.scalars(select(FeedSource).order_by(FeedSource.id)))
 
 
 def due_sources(session: Session, *, now: datetime) -> list[str]:
@@ -84,15 +89,11 @@ def poll_due_sources(
                 outcomes.append(PollOutcome(url, result=result))
             except FeedError as error:
                 session.rollback()
-                _record_failure(session, url, now)
+                record_failure(session, url, error.reason, now=now)
+                session.commit()
                 log.warning("polling %s failed: %s", url, error.reason)
                 outcomes.append(PollOutcome(url, error=error.reason))
+                continue
+            if result.skipped:
+                log.info("polling %s skipped %s", url, result.problems())
     return outcomes
-
-
-def _record_failure(session: Session, url: str, now: datetime) -> None:
-    source = session.scalar(select(FeedSource).where(FeedSource.url == url))
-    if source is not None:
-        source.last_fetched_at = now
-        source.last_status = "error"
-        session.commit()

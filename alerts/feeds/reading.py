@@ -11,13 +11,18 @@ How a feed item says what an article has (the same for every format where it can
   ``summary`` is plain text and is escaped.
 - image: ``media:content`` (an image, or untyped), ``media:thumbnail``, an ``image/*``
   enclosure, or JSON Feed ``image`` / ``banner_image``. Only http(s) images are kept.
-- published: the published date, else the updated date. An item with no date gets None (the
-  store then uses the time it first saw it); a date that cannot be read is an error.
+- published: the published date, else the updated date. An item with no date, or with one
+  that cannot be read (``Seg, 24 Set 2018``), gets None: the store then uses the time it first
+  saw it, and a note says so for the unreadable ones.
+- title: the title, else the first words of the summary.
+- link: resolved against ``xml:base`` and the URL the document came from, when relative.
 - breaking: feeds cannot say it; only the API marks an article as breaking.
 
-A feed is taken whole or not at all: XML that is not well-formed (a truncated download looks
-just like that), JSON that is not a JSON Feed, or any item without a link or title raises
-FeedError naming the source, and nothing from it is returned.
+A document that is not a feed (XML that is not well-formed, as a truncated download is, or
+JSON that is not a JSON Feed) raises FeedError naming the source. Inside a feed, one bad item
+costs only itself: an item with no link, with neither title nor description, with a relative
+link and no base, or repeating an earlier item's GUID is skipped with a short reason, and the
+rest are kept. What readers forgive in the XML itself is repaired first (alerts.feeds.documents).
 """
 
 from __future__ import annotations
@@ -30,20 +35,24 @@ import time
 import xml.parsers.expat
 import xml.sax
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import feedparser
 import httpx
 
 from alerts.errors import ArticleError, FeedError
-from alerts.feeds.articles import ArticleInput, plain_text
+from alerts.feeds.articles import ArticleInput, identity_of, plain_text
+from alerts.feeds.documents import ReadableXml, readable_xml
 from alerts.feeds.network import RefusedAddress, guarded_transport
 
 USER_AGENT = "newsalerts/0.1 (+https://github.com/newsalerts)"
 MAX_FEED_BYTES = 10 * 1024 * 1024
 SECTION_SCHEME = "section"
+TITLE_FROM_SUMMARY = 80  # characters of an untitled item's summary that become its title
+UNREADABLE_DATE = "unreadable date, time first seen used"
 JSON_FEED_VERSIONS = ("https://jsonfeed.org/version/1", "https://jsonfeed.org/version/1.1")
 _ACCEPT = (
     "application/rss+xml, application/atom+xml, application/feed+json, application/json;q=0.9, "
@@ -51,44 +60,77 @@ _ACCEPT = (
 )
 
 
-def parse_feed(data: bytes, *, source: str, content_type: str | None = None) -> list[ArticleInput]:
-    """Read a whole feed document; raise FeedError (naming `source`) if any of it is bad."""
+@dataclass(frozen=True)
+class Skip:
+    """An item left out of a feed: its position, a short reason (the same words for the same
+    problem, so they can be counted) and the detail for this item."""
+
+    number: int
+    reason: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    """What a feed document holds: the articles kept, the items skipped, and notes on what
+    was repaired to read it (one per occurrence, e.g. one per unreadable date)."""
+
+    articles: list[ArticleInput] = field(default_factory=list)
+    skipped: list[Skip] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def parse_feed(
+    data: bytes, *, source: str, content_type: str | None = None, base: str | None = None
+) -> ParsedFeed:
+    """Read a feed document; raise FeedError (naming `source`) if it is not a feed at all.
+
+    `base` is the URL the document came from (after redirects), which relative links are
+    resolved against (after any ``xml:base``). Bad items are skipped and reported.
+    """
     start = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
     if start == b"{" or (start != b"<" and content_type and "json" in content_type.lower()):
-        return _parse_json_feed(data, source)
-    return _parse_xml_feed(data, source, content_type)
+        return _parse_json_feed(data, source, base)
+    return _parse_xml_feed(data, source, content_type, base)
 
 
-def _parse_xml_feed(data: bytes, source: str, content_type: str | None) -> list[ArticleInput]:
-    headers = {"content-type": content_type} if content_type else None
+def _parse_xml_feed(
+    data: bytes, source: str, content_type: str | None, base: str | None
+) -> ParsedFeed:
+    readable = readable_xml(data, content_type=content_type)
+    headers = {"content-location": base} if base else None
     # A stream, never bytes: feedparser would treat a body like b"/etc/passwd" as a file name.
-    parsed = feedparser.parse(io.BytesIO(data), response_headers=headers)
+    parsed = feedparser.parse(io.BytesIO(readable.data), response_headers=headers)
     problem = parsed.get("bozo_exception")
     where = ""
     if isinstance(problem, xml.sax.SAXParseException):
-        where = _xml_error_location(data) or problem.getMessage()
+        where = _xml_error_location(readable) or problem.getMessage()
     if not parsed.get("version"):
         raise FeedError(source, "not an RSS, Atom or JSON feed" + (f" ({where})" if where else ""))
     if where:
         raise FeedError(source, where)
-    return _articles(source, parsed.entries, _xml_item)
+    feed = _articles(parsed.entries, _xml_item, base)
+    feed.notes[:0] = readable.notes
+    return feed
 
 
-def _xml_error_location(data: bytes) -> str | None:
-    """Where the document stops being XML, counted in the caller's bytes.
+def _xml_error_location(readable: ReadableXml) -> str | None:
+    """Where the document stops being XML, counted in the publisher's own lines.
 
     feedparser re-encodes the document before parsing, which shifts its line numbers; expat on
-    the original bytes points at the line the publisher will see in their own file.
+    the readable bytes, with the blank lines dropped from the top counted back in, points at
+    the line the publisher will see in their own file.
     """
     parser = xml.parsers.expat.ParserCreate()
     try:
-        parser.Parse(data, True)
+        parser.Parse(readable.data, True)
     except xml.parsers.expat.ExpatError as error:
-        return f"line {error.lineno}: {xml.parsers.expat.ErrorString(error.code)}"
+        line = error.lineno + readable.lines_dropped
+        return f"line {line}: {xml.parsers.expat.ErrorString(error.code)}"
     return None  # well-formed as bytes: the problem was an encoding feedparser was told about
 
 
-def _xml_item(entry: dict[str, Any]) -> dict[str, Any]:
+def _xml_item(entry: dict[str, Any], notes: list[str]) -> dict[str, Any]:
     tags = entry.get("tags") or []
     sections = [t.get("term") for t in tags if (t.get("scheme") or "").lower() == SECTION_SCHEME]
     terms = [t.get("term") for t in tags if (t.get("scheme") or "").lower() != SECTION_SCHEME]
@@ -103,7 +145,7 @@ def _xml_item(entry: dict[str, Any]) -> dict[str, Any]:
         "topics": [term for term in terms if term],
         "author": author,
         "image_url": _xml_image(entry),
-        "published_at": _xml_date(entry),
+        "published_at": _xml_date(entry, notes),
     }
 
 
@@ -129,7 +171,7 @@ def _is_image(medium: str | None, media_type: str | None) -> bool:
     return medium == "image" or (media_type or "").startswith("image/")
 
 
-def _xml_date(entry: dict[str, Any]) -> datetime | None:
+def _xml_date(entry: dict[str, Any], notes: list[str]) -> datetime | None:
     # dict.get, not entry.get: feedparser's own lookup silently (and with a warning) answers
     # "updated" with the published date, which would hide the real fallback order.
     for name in ("published", "updated"):
@@ -137,17 +179,23 @@ def _xml_date(entry: dict[str, Any]) -> datetime | None:
         if parsed is not None:  # feedparser has already converted it to UTC
             year, month, day, hour, minute, second = parsed[:6]
             return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
-    for name in ("published", "updated"):
-        if dict.get(entry, name):
-            raise ArticleError(f"unreadable date {dict.get(entry, name)!r}")
+    if any(dict.get(entry, name) for name in ("published", "updated")):
+        notes.append(UNREADABLE_DATE)
     return None
 
 
-def _parse_json_feed(data: bytes, source: str) -> list[ArticleInput]:
+def _parse_json_feed(data: bytes, source: str, base: str | None) -> ParsedFeed:
+    notes = []
     try:
-        document = json.loads(data)
-    except ValueError as error:  # UnicodeDecodeError is a ValueError too
+        try:
+            document = json.loads(data)
+        except UnicodeDecodeError:
+            document = json.loads(data.decode("utf-8", errors="replace"))
+            notes.append("bytes not valid utf-8 replaced with U+FFFD")
+    except ValueError as error:
         raise FeedError(source, f"not valid JSON: {error}") from None
+    except RecursionError:
+        raise FeedError(source, "not valid JSON: nested too deeply") from None
     version = document.get("version") if isinstance(document, dict) else None
     if not isinstance(version, str) or not version.startswith("https://jsonfeed.org/version/"):
         raise FeedError(source, "JSON but not a JSON Feed (no jsonfeed.org version)")
@@ -156,12 +204,14 @@ def _parse_json_feed(data: bytes, source: str) -> list[ArticleInput]:
     items = document.get("items")
     if not isinstance(items, list):
         raise FeedError(source, "JSON Feed has no list of items")
-    return _articles(source, items, _json_item)
+    feed = _articles(items, _json_item, base)
+    feed.notes[:0] = notes
+    return feed
 
 
-def _json_item(item: object) -> dict[str, Any]:
+def _json_item(item: object, notes: list[str]) -> dict[str, Any]:
     if not isinstance(item, dict):
-        raise ArticleError("is not an object")
+        raise ArticleError("not an object")
     authors = item.get("authors") or ([item["author"]] if item.get("author") else [])
     names = [author.get("name") for author in authors if isinstance(author, dict)]
     extension = item.get("_newsalerts")
@@ -169,7 +219,7 @@ def _json_item(item: object) -> dict[str, Any]:
         extension = {}
     tags = item.get("tags") or []
     if not isinstance(tags, list):
-        raise ArticleError("tags must be a list")
+        raise ArticleError("tags must be a list", field="topics")
     if item.get("summary"):
         summary = html.escape(str(item["summary"]))
     elif item.get("content_html"):
@@ -185,48 +235,108 @@ def _json_item(item: object) -> dict[str, Any]:
         "topics": [str(tag) for tag in tags],
         "author": next((name for name in names if isinstance(name, str)), None),
         "image_url": _first_web_url([item.get("image"), item.get("banner_image")]),
-        "published_at": _json_date(item.get("date_published") or item.get("date_modified")),
+        "published_at": _json_date(item.get("date_published") or item.get("date_modified"), notes),
     }
 
 
 def _optional_string(data: Mapping[str, Any], key: str) -> str | None:
     value = data.get(key)
     if value is not None and not isinstance(value, str):
-        raise ArticleError(f"{key} must be a string")
+        raise ArticleError(f"{key} must be a string", field=key)
     return value
 
 
-def _json_date(value: object) -> datetime | None:
+def _json_date(value: object, notes: list[str]) -> datetime | None:
     if value is None:
         return None
     try:
         instant = datetime.fromisoformat(str(value))
     except ValueError:
-        raise ArticleError(f"unreadable date {value!r}") from None
+        notes.append(UNREADABLE_DATE)
+        return None
     if instant.utcoffset() is None:
-        raise ArticleError(f"date without a UTC offset {value!r}")
+        notes.append(UNREADABLE_DATE)
+        return None
     return instant
 
 
 def _articles(
-    source: str, raw_items: Iterable[Any], read: Callable[[Any], dict[str, Any]]
-) -> list[ArticleInput]:
-    """Build every item; any problem with one becomes a FeedError for the whole feed."""
-    articles = []
+    raw_items: Iterable[Any], read: Callable[[Any, list[str]], dict[str, Any]], base: str | None
+) -> ParsedFeed:
+    """Build every item that can be an article; skip the others, saying why.
+
+    An item without a title is titled with the first words of its summary; a relative link
+    is resolved against `base` (feedparser has already applied ``xml:base``); an item whose
+    identity (GUID, else link) repeats an earlier one is a duplicate and skipped."""
+    feed = ParsedFeed()
+    seen: dict[str, int] = {}
     for number, raw in enumerate(raw_items, start=1):
+        notes: list[str] = []
         try:
-            fields = read(raw)
-            for required, name in (("url", "link"), ("title", "title")):
-                if not isinstance(fields.get(required), str) or not fields[required].strip():
-                    raise ArticleError(f"has no {name}")
-            articles.append(ArticleInput(**fields))
-        except (ArticleError, TypeError) as error:
-            title = raw.get("title") if isinstance(raw, Mapping) else None
-            label = (
-                f" ({plain_text(title)[:60]!r})" if isinstance(title, str) and title.strip() else ""
+            fields = read(raw, notes)
+            fields["url"] = _absolute_link(fields.get("url"), base)
+            if not isinstance(fields.get("title"), str) or not plain_text(fields["title"]):
+                fields["title"] = _first_words(fields.get("summary"))
+            article = ArticleInput(**fields)
+        except ArticleError as error:
+            feed.skipped.append(Skip(number, _reason(error), f"{_label(raw)}{error.reason}"))
+            continue
+        except TypeError as error:
+            feed.skipped.append(Skip(number, "malformed item", f"{_label(raw)}{error}"))
+            continue
+        identity = identity_of(article)
+        if identity in seen:
+            kind = "guid" if article.guid is not None else "link"
+            feed.skipped.append(
+                Skip(number, f"duplicate {kind}", f"{_label(raw)}same as item {seen[identity]}")
             )
-            raise FeedError(source, f"item {number}{label}: {error}") from None
-    return articles
+            continue
+        seen[identity] = number
+        feed.articles.append(article)
+        feed.notes.extend(notes)
+    return feed
+
+
+def _absolute_link(link: object, base: str | None) -> str:
+    if not isinstance(link, str) or not link.strip():
+        raise ArticleError("has no link", field="link")
+    link = link.strip()
+    if urlsplit(link).scheme:
+        return link
+    if base is None:
+        raise ArticleError(f"relative link {link[:80]!r} and no base URL", field="relative link")
+    return urljoin(base, link)
+
+
+def _first_words(summary: object) -> str:
+    """A title for an item that has none: the start of its summary, cut at a word."""
+    text = plain_text(summary) if isinstance(summary, str) else ""
+    if not text:
+        raise ArticleError("has no title or description", field="untitled")
+    if len(text) <= TITLE_FROM_SUMMARY:
+        return text
+    cut = text[: TITLE_FROM_SUMMARY + 1].rsplit(" ", 1)[0] or text[:TITLE_FROM_SUMMARY]
+    return cut.rstrip(" ,;:.") + "…"
+
+
+def _reason(error: ArticleError) -> str:
+    """The short, countable reason for a skipped item."""
+    if error.field == "link":
+        return "no link"
+    if error.field == "relative link":
+        return "relative link"
+    if error.field == "untitled":
+        return "no title or description"
+    if error.field == "url":
+        return "link not http(s)"
+    if error.field is None:
+        return error.reason
+    return f"bad {error.field}"
+
+
+def _label(raw: object) -> str:
+    title = raw.get("title") if isinstance(raw, Mapping) else None
+    return f"{plain_text(title)[:60]!r}: " if isinstance(title, str) and title.strip() else ""
 
 
 def _first_web_url(candidates: Iterable[object]) -> str | None:
@@ -247,6 +357,7 @@ class FetchResult:
 
     status: FetchStatus
     body: bytes = b""
+    url: str | None = None  # where the body came from, after redirects: its links' base
     etag: str | None = None
     last_modified: str | None = None
     content_type: str | None = None
@@ -324,6 +435,7 @@ def _read_response(
     return FetchResult(
         FetchStatus.FETCHED,
         body=bytes(body),
+        url=str(response.url),
         etag=response.headers.get("etag"),
         last_modified=response.headers.get("last-modified"),
         content_type=response.headers.get("content-type"),

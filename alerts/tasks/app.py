@@ -1,10 +1,12 @@
 """The Celery application: Redis broker, JSON, late acks, no results, a beat tick a minute.
 
-Two queues. Breaking alerts, the notices a sign-up sends (confirm, manage) and the sweep
-that recovers a dead worker's rows go to URGENT_QUEUE; digest batches, the scheduler's
-tick and feed polling to BULK_QUEUE. Every worker consumes both unless told otherwise
-(`-Q`), and always takes from the urgent one first, so an alert waits for the batch a
-worker has in hand, not for the morning's backlog.
+Three queues. Breaking alerts, the notices a sign-up sends (confirm, manage) and the sweep
+that recovers a dead worker's rows go to URGENT_QUEUE; digest batches and the scheduler's
+tick to BULK_QUEUE; feed polling, which waits on other people's servers, to FEEDS_QUEUE,
+under a time limit. Every worker consumes all three unless told otherwise (`-Q`), in that
+order, so an alert waits for the batch a worker has in hand, not for the morning's
+backlog, and a poll runs only when nothing else waits. docker-compose gives polling a
+worker of its own, so a slow feed never holds a worker the digests need.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from alerts.tasks.queues import count_into, on_finish, on_publish
 DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
 BULK_QUEUE = "newsalerts"
 URGENT_QUEUE = "newsalerts.urgent"
+FEEDS_QUEUE = "newsalerts.feeds"
 # The order a worker takes from them in (see _urgent_first).
-QUEUES = (URGENT_QUEUE, BULK_QUEUE)
+QUEUES = (URGENT_QUEUE, BULK_QUEUE, FEEDS_QUEUE)
 
 # Task names, the contract between publishers and workers (the tasks are in alerts.tasks.handlers).
 # A batch's queue is chosen as it is published (alerts.tasks.publishing); a notice always goes to
@@ -34,6 +37,10 @@ SWEEP = "newsalerts.sweep"
 
 # Each batch takes seconds; an hour leaves a wide margin before Redis redelivers it.
 VISIBILITY_TIMEOUT_SECONDS = 3600
+# A poll of every due feed: at the soft limit it stops after the feed in hand (each feed is
+# committed on its own, so what was fetched stays); at the hard one its process is killed.
+POLL_SOFT_TIME_LIMIT_SECONDS = 240
+POLL_TIME_LIMIT_SECONDS = 300
 TICK_SECONDS = 60.0
 # A dead worker's rows come back within a heartbeat's TTL plus this (alerts.jobs.sweep).
 SWEEP_SECONDS = 10.0
@@ -84,7 +91,11 @@ def create_celery(settings: Settings) -> Celery:
         worker_prefetch_multiplier=1,
         task_default_queue=BULK_QUEUE,
         task_queues=[Queue(name) for name in QUEUES],  # type: ignore[no-untyped-call]
-        task_routes={SEND_NOTICE: {"queue": URGENT_QUEUE}, SWEEP: {"queue": URGENT_QUEUE}},
+        task_routes={
+            SEND_NOTICE: {"queue": URGENT_QUEUE},
+            SWEEP: {"queue": URGENT_QUEUE},
+            POLL_FEEDS: {"queue": FEEDS_QUEUE},
+        },
         broker_transport_options={
             "visibility_timeout": VISIBILITY_TIMEOUT_SECONDS,
             # Strict order between a worker's queues, not kombu's default round robin.

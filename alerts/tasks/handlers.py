@@ -13,7 +13,15 @@ from alerts.feeds.polling import poll_due_sources
 from alerts.jobs import plan_and_queue, send_queued_batch, sweep
 from alerts.mail.notices import Notice
 from alerts.runtime import process_runtime
-from alerts.tasks.app import POLL_FEEDS, SEND_BATCH, SEND_NOTICE, SWEEP, TICK
+from alerts.tasks.app import (
+    POLL_FEEDS,
+    POLL_SOFT_TIME_LIMIT_SECONDS,
+    POLL_TIME_LIMIT_SECONDS,
+    SEND_BATCH,
+    SEND_NOTICE,
+    SWEEP,
+    TICK,
+)
 from alerts.tasks.beat import record_tick
 from alerts.tasks.publishing import publisher_for
 from subscribers.database import utcnow
@@ -85,9 +93,17 @@ def sweep_task() -> None:
     sweep(process_runtime(), now=utcnow(), publish=publisher_for(current_app))
 
 
-@shared_task(name=POLL_FEEDS, acks_late=True, ignore_result=True, **_RETRY)
+@shared_task(
+    name=POLL_FEEDS,
+    acks_late=True,
+    ignore_result=True,
+    soft_time_limit=POLL_SOFT_TIME_LIMIT_SECONDS,
+    time_limit=POLL_TIME_LIMIT_SECONDS,
+    **_RETRY,
+)
 def poll_feeds() -> None:
-    """Every minute: fetch the feed sources whose polling interval has passed."""
+    """Every minute, on the feeds queue: fetch the feed sources whose polling interval has
+    passed, within the poll's time limit (the next tick takes up what is left)."""
     runtime = process_runtime()
     poll_due_sources(
         runtime.session, now=utcnow(), allow_private=runtime.settings.feeds_allow_private

@@ -1,4 +1,5 @@
-"""The operators' console: /ops and its JSON, the chart, failures, and the actions on sends.
+"""The operators' console: /ops and its JSON, the chart, failures, feeds, and the actions on
+sends.
 
 Operators and admins only (editors get 403, strangers the login page or a JSON 401); the
 audit log (/ops/audit) is for admins only. Each action is a form POST (CSRF checked by
@@ -18,6 +19,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from alerts.audit import PAGE_SIZE, read, record, user_actor
 from alerts.charts import minute_chart
 from alerts.errors import AlertError, BadInput, IssueError
+from alerts.feeds.polling import feed_sources
 from alerts.jobs import change_alert, change_issue
 from alerts.ledger.queue import queue_rows
 from alerts.models import AuditEvent, Role
@@ -103,6 +105,12 @@ def failures() -> View:
         number=number,
         percent=percent,
     )
+
+
+@blueprint.get("/feeds")
+def feeds() -> View:
+    """Every feed source: its interval, its last fetch, what that skipped or why it failed."""
+    return page("staff/ops/feeds.html", title="Feeds", sources=feed_sources(db()))
 
 
 @blueprint.get("/audit")

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from alerts.demo.run import SAMPLE_FEED
 from alerts.errors import FeedError
 from alerts.feeds import network
-from alerts.feeds.ingest import SourceResult, SourceStatus, ingest_source
+from alerts.feeds.ingest import SourceResult, SourceStatus, ingest_source, record_failure
 from alerts.models import Article, FeedSource
 from subscribers.models import Topic
 from tests.support.feed_server import FeedServer, Route, running_feed_server
@@ -43,7 +43,7 @@ def test_ingest_bundled_sample_feed_from_a_path(session: Session) -> None:
     again = ingest_source(session, str(SAMPLE_FEED), now=NOW + timedelta(hours=1))
     assert (again.created, again.updated, again.unchanged) == (0, 0, 40)
     assert count_rows(session, Article) == 40
-    assert again.describe().endswith(": 0 new, 0 updated, 40 unchanged")
+    assert again.describe().endswith(": 0 new, 0 updated, 40 unchanged, 0 skipped")
 
 
 def test_ingest_from_a_file_url(session: Session, tmp_path: Path) -> None:
@@ -68,16 +68,16 @@ def test_unsupported_scheme_is_a_feed_error(session: Session) -> None:
         ingest_source(session, "ftp://news.example.com/feed.xml", now=NOW)
 
 
-def test_a_bad_item_writes_nothing(session: Session, tmp_path: Path) -> None:
+def test_a_bad_item_is_skipped_and_counted(session: Session, tmp_path: Path) -> None:
     path = tmp_path / "feed.xml"
     broken = FEED.format(title="Final debate").replace(
         "<link>https://news.example.com/science/reservoirs</link>", ""
     )
     path.write_text(broken, encoding="utf-8")
-    with pytest.raises(FeedError, match=r"item 2 .*has no link"):
-        ingest_source(session, str(path), now=NOW)
-    assert count_rows(session, Article) == 0
-    assert count_rows(session, Topic) == 0
+    result = ingest_source(session, str(path), now=NOW)
+    assert (result.created, result.skipped) == (1, ("no link",))
+    assert result.describe() == f"{path}: 1 new, 0 updated, 0 unchanged, 1 skipped: no link ×1"
+    assert list(session.scalars(select(Article.title))) == ["Final debate"]
 
 
 def test_ingest_over_http_with_conditional_get(session: Session, feed_server: FeedServer) -> None:
@@ -179,3 +179,53 @@ def test_a_trickling_server_is_cut_off_at_the_deadline(
         ingest_source(session, url, now=NOW, timeout=1.0, allow_private=True)
     assert time.monotonic() - started < 2.5
     assert count_rows(session, Article) == 0
+
+
+RELATIVE = b"""
+<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Example News</title>
+<item><title>Harbour bridge reopens</title><link>bridge</link><guid>b1</guid></item>
+<item><title>Tram line&nbsp;extended</title><link>/news/tram</link><guid>b2</guid></item>
+<item><title>Tram line extended (again)</title><link>/news/tram-2</link><guid>b2</guid></item>
+</channel></rss>
+"""
+
+
+def test_relative_links_resolve_against_where_the_feed_came_from_after_redirects(
+    session: Session, feed_server: FeedServer
+) -> None:
+    feed_server.serve("/rss/all.xml", Route(RELATIVE))
+    moved = feed_server.serve("/old.xml", Route(b"", status=301, location="/rss/all.xml"))
+    result = ingest_source(session, moved, now=NOW, allow_private=True)
+    assert (result.created, result.skipped, result.notes) == (
+        2,
+        ("duplicate guid",),
+        ("HTML entities read as characters",),
+    )
+    stored = list(session.execute(select(Article.title, Article.url).order_by(Article.id)))
+    assert stored == [
+        ("Harbour bridge reopens", feed_server.base_url + "/rss/bridge"),
+        ("Tram line extended", feed_server.base_url + "/news/tram"),
+    ]
+    source = session.scalars(select(FeedSource)).one()
+    assert source.last_skips == "duplicate guid ×1 (HTML entities read as characters ×1)"
+    assert source.last_error is None
+
+
+def test_a_failed_fetch_keeps_its_reason_and_the_last_skips(
+    session: Session, feed_server: FeedServer
+) -> None:
+    url = feed_server.serve("/feed.xml", Route(RELATIVE))
+    ingest_source(session, url, now=NOW, allow_private=True)
+    session.commit()  # as the CLI and the poller do, once per source
+    feed_server.serve("/feed.xml", Route(b"", status=503))
+    with pytest.raises(FeedError) as caught:
+        ingest_source(session, url, now=NOW, allow_private=True)
+    session.rollback()
+    record_failure(session, url, caught.value.reason, now=NOW)
+    source = session.scalars(select(FeedSource)).one()
+    assert (source.last_status, source.last_error) == ("error", "HTTP 503 Service Unavailable")
+    assert source.last_skips is not None and source.last_skips.startswith("duplicate guid ×1")
+    feed_server.serve("/feed.xml", Route(RELATIVE.replace(b"(again)", b"(third)")))
+    ingest_source(session, url, now=NOW, allow_private=True)
+    assert (source.last_status, source.last_error) == ("fetched", None)

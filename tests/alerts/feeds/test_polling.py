@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from alerts.config import Settings
 from alerts.errors import AlertsError
 from alerts.feeds.polling import due_sources, poll_due_sources, set_polling
-from alerts.models import Article
+from alerts.models import Article, FeedSource
 from alerts.runtime import Runtime
 from tests.factories import utc
 from tests.support.feed_server import FeedServer, Route
@@ -52,6 +52,9 @@ def test_polling_ingests_with_conditional_get_and_backs_off_a_failing_feed(
         outcomes = {o.url: o for o in poll(now=NOW)}
         assert outcomes[good].result is not None and outcomes[good].result.created == 1
         assert outcomes[bad].error is not None
+        with runtime.session() as session:
+            failed = session.scalars(select(FeedSource).where(FeedSource.url == bad)).one()
+            assert (failed.last_status, failed.last_error) == ("error", outcomes[bad].error)
         # Neither is due again before its interval, the failing one included.
         assert poll(now=NOW + timedelta(minutes=5)) == []
         later = poll(now=NOW + timedelta(minutes=10))

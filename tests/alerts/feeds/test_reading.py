@@ -11,11 +11,14 @@ import pytest
 
 from alerts.demo.run import SAMPLE_FEED
 from alerts.errors import FeedError
+from alerts.feeds.articles import ArticleInput
 from alerts.feeds.reading import (
     MAX_FEED_BYTES,
+    UNREADABLE_DATE,
     USER_AGENT,
     FetchResult,
     FetchStatus,
+    Skip,
     fetch_feed,
     parse_feed,
 )
@@ -98,8 +101,8 @@ JSON_FEED = {
 }
 
 
-def parse_text(text: str, source: str = "test-feed") -> list:  # type: ignore[type-arg]
-    return parse_feed(text.encode("utf-8"), source=source)
+def parse_text(text: str, source: str = "test-feed") -> list[ArticleInput]:
+    return parse_feed(text.encode("utf-8"), source=source).articles
 
 
 def test_rss_item_maps_every_field() -> None:
@@ -139,7 +142,7 @@ def test_atom_entry_maps_every_field() -> None:
 
 
 def test_json_feed_item_maps_every_field() -> None:
-    venue, summit = parse_feed(json.dumps(JSON_FEED).encode(), source="json")
+    venue, summit = parse_feed(json.dumps(JSON_FEED).encode(), source="json").articles
     assert venue.guid == "news.example.com/article/9"
     assert venue.title == "Stadium confirmed as Champions Cup final venue"
     assert venue.section == "Sport"
@@ -166,7 +169,7 @@ def test_json_feed_version_1_author_object() -> None:
             }
         ],
     }
-    (item,) = parse_feed(json.dumps(feed).encode(), source="json")
+    (item,) = parse_feed(json.dumps(feed).encode(), source="json").articles
     assert item.author == "Ruth Okonkwo-Hale"
     assert item.published_at == datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 
@@ -199,38 +202,91 @@ def test_malformed_documents_raise_feed_error_naming_the_source(data: str, reaso
     assert str(caught.value).startswith("https://news.example.com/feed.xml: ")
 
 
-def test_one_item_without_a_link_fails_the_whole_feed() -> None:
+def test_an_item_without_a_link_is_skipped_and_the_rest_kept() -> None:
     bad = RSS.replace("<link>https://news.example.com/world/ferry</link>", "")
-    with pytest.raises(FeedError, match=r"item 2 \('Ferry link reopens'\): has no link"):
-        parse_text(bad, source="site")
+    feed = parse_feed(bad.encode(), source="site")
+    assert [item.title for item in feed.articles] == ["Rates held & steady"]
+    assert feed.skipped == [Skip(2, "no link", "'Ferry link reopens': has no link")]
 
 
-def test_items_without_a_title_or_with_a_relative_link_fail() -> None:
-    no_title = RSS.replace("<title>Ferry link reopens</title>", "")
-    with pytest.raises(FeedError, match="item 2: has no title"):
-        parse_text(no_title)
-    relative = RSS.replace("https://news.example.com/world/ferry", "/world/ferry")
-    with pytest.raises(FeedError, match=r"item 2 .*absolute http"):
-        parse_text(relative)
+def test_an_item_without_a_title_takes_the_first_words_of_its_description() -> None:
+    no_title = RSS.replace(
+        "<title>Ferry link reopens</title>", "<description>Sailings resume.</description>"
+    )
+    feed = parse_feed(no_title.encode(), source="site")
+    assert feed.skipped == []
+    assert feed.articles[1].title == "Sailings resume."
+    long = (
+        "<rss version='2.0'><channel><title>t</title><item><description>"
+        + "Sky watchers across the harbour will see a partial eclipse of the Sun on Saturday "
+        + "morning, weather permitting</description>"
+        + "<guid>https://news.example.com/2026/eclipse</guid></item></channel></rss>"
+    )
+    (item,) = parse_text(long)
+    assert item.title == "Sky watchers across the harbour will see a partial eclipse of the Sun on…"
+    assert item.url == "https://news.example.com/2026/eclipse"  # a permalink GUID is the link
+    empty = RSS.replace("<title>Ferry link reopens</title>", "")
+    assert parse_feed(empty.encode(), source="s").skipped[0].reason == "no title or description"
 
 
-def test_json_item_without_url_fails_the_whole_feed() -> None:
+def test_a_relative_link_is_resolved_against_the_base_or_skipped_without_one() -> None:
+    relative = RSS.replace("https://news.example.com/world/ferry", "../world/ferry")
+    feed = parse_feed(relative.encode(), source="s")
+    assert [skip.reason for skip in feed.skipped] == ["relative link"]
+    based = parse_feed(relative.encode(), source="s", base="https://news.example.com/rss/all.xml")
+    assert based.articles[1].url == "https://news.example.com/world/ferry"
+    xml_base = relative.replace("<item>", '<item xml:base="https://other.example.com/a/b/">')
+    assert parse_text(xml_base)[1].url == "https://other.example.com/a/world/ferry"
+
+
+def test_json_item_without_url_is_skipped() -> None:
     feed = json.loads(json.dumps(JSON_FEED))
     del feed["items"][1]["url"]
-    with pytest.raises(
-        FeedError, match=r"json: item 2 \('Summit agrees water deal'\): has no link"
-    ):
-        parse_feed(json.dumps(feed).encode(), source="json")
+    parsed = parse_feed(json.dumps(feed).encode(), source="json")
+    assert [item.guid for item in parsed.articles] == ["news.example.com/article/9"]
+    assert parsed.skipped == [Skip(2, "no link", "'Summit agrees water deal': has no link")]
+    feed["items"][1]["url"] = "/world/summit"
+    based = parse_feed(json.dumps(feed).encode(), source="j", base="https://news.example.com/f")
+    assert based.articles[1].url == "https://news.example.com/world/summit"
 
 
-def test_an_unreadable_date_is_an_error_not_now() -> None:
-    bad = RSS.replace("Wed, 25 Nov 2026 08:15:00 +0100", "sometime on Wednesday")
-    with pytest.raises(FeedError, match=r"item 1 .*unreadable date"):
-        parse_text(bad)
+def test_an_unreadable_date_falls_back_to_first_seen_and_says_so() -> None:
+    bad = RSS.replace("Wed, 25 Nov 2026 08:15:00 +0100", "Seg, 24 Set 2018 10:00:00 +0000")
+    feed = parse_feed(bad.encode(), source="s")
+    assert len(feed.articles) == 2
+    assert feed.articles[0].published_at is None  # the store uses the time it first sees it
+    assert feed.notes == [UNREADABLE_DATE]
+    data = json.loads(json.dumps(JSON_FEED))
+    data["items"][0]["date_published"] = "2026-11-24T18:00:00"
+    parsed = parse_feed(json.dumps(data).encode(), source="json")
+    assert parsed.articles[0].published_at is None
+    assert parsed.notes == [UNREADABLE_DATE]
+
+
+def test_a_field_no_column_can_hold_skips_the_item_with_that_fields_name() -> None:
     feed = json.loads(json.dumps(JSON_FEED))
-    feed["items"][0]["date_published"] = "2026-11-24T18:00:00"
-    with pytest.raises(FeedError, match=r"item 1 .*without a UTC offset"):
-        parse_feed(json.dumps(feed).encode(), source="json")
+    feed["items"][0]["title"] = "Null\u0000byte"
+    parsed = parse_feed(json.dumps(feed).encode(), source="json")
+    assert [skip.reason for skip in parsed.skipped] == ["bad title"]
+    assert len(parsed.articles) == 1
+
+
+def test_duplicate_guids_keep_the_first_and_report_the_others() -> None:
+    twice = RSS.replace(
+        "</channel>",
+        "<item><title>Rates held (corrected)</title><link>https://news.example.com/b2</link>"
+        "<guid>news.example.com/article/7</guid></item></channel>",
+    )
+    feed = parse_feed(twice.encode(), source="s")
+    assert [item.title for item in feed.articles] == ["Rates held & steady", "Ferry link reopens"]
+    assert feed.skipped == [Skip(3, "duplicate guid", "'Rates held (corrected)': same as item 1")]
+
+
+def test_json_nested_too_deeply_is_a_clear_error() -> None:
+    deep = b'{"version": "https://jsonfeed.org/version/1.1", "items": ' + b"[" * 100_000
+    deep += b"]" * 100_000 + b"}"
+    with pytest.raises(FeedError, match="nested too deeply"):
+        parse_feed(deep, source="deep.json")
 
 
 def test_json_is_recognised_by_content_type_even_if_not_an_object() -> None:
@@ -239,7 +295,7 @@ def test_json_is_recognised_by_content_type_even_if_not_an_object() -> None:
 
 
 def test_bundled_sample_feed() -> None:
-    items = parse_feed(SAMPLE_FEED.read_bytes(), source="sample")
+    items = parse_feed(SAMPLE_FEED.read_bytes(), source="sample").articles
     assert len(items) == 40
     assert len({item.url for item in items}) == 40
     sections = Counter(item.section for item in items)
@@ -298,6 +354,7 @@ def test_fetch_sends_user_agent_and_validators_and_returns_new_ones() -> None:
     assert result == FetchResult(
         FetchStatus.FETCHED,
         body=RSS.encode(),
+        url="https://news.example.com/feed.xml",
         etag='"v2"',
         last_modified="Wed, 25 Nov 2026 08:00:00 GMT",
         content_type="application/rss+xml",
@@ -310,7 +367,9 @@ def test_fetch_follows_redirects() -> None:
             return httpx.Response(301, headers={"Location": "https://news.example.com/rss"})
         return httpx.Response(200, content=b"<rss/>")
 
-    assert fetch_with(httpx.MockTransport(respond)).body == b"<rss/>"
+    fetched = fetch_with(httpx.MockTransport(respond))
+    assert fetched.body == b"<rss/>"
+    assert fetched.url == "https://news.example.com/rss"  # the base of its relative links
 
 
 def test_fetch_refuses_an_oversized_body() -> None:

@@ -33,7 +33,7 @@ from alerts.ops.console import feedback_per_day, per_minute, sends_in_progress
 from alerts.ops.failures import dead_letters, failure_groups, retry_failures
 from alerts.ops.health import check_relay, check_relays
 from alerts.ops.workers import WorkerFigures, read_workers
-from alerts.tasks.app import BULK_QUEUE, URGENT_QUEUE, create_celery
+from alerts.tasks.app import BULK_QUEUE, FEEDS_QUEUE, URGENT_QUEUE, create_celery
 from alerts.tasks.handlers import SEND_BATCH
 from alerts.tasks.queues import FINISHED, PUBLISHED, count_task, read_broker
 from tests.support.builders import reader
@@ -157,7 +157,8 @@ def test_workers_answer_with_their_figures_and_are_remembered(
         assert len(workers) == 1, (tmp_path / "worker.log").read_text()
         worker = workers[0]
         assert worker.answering and not worker.stalled
-        assert worker.queues == (URGENT_QUEUE, BULK_QUEUE)  # both by default, urgent first
+        # All three by default, urgent first, feed polling last.
+        assert worker.queues == (URGENT_QUEUE, BULK_QUEUE, FEEDS_QUEUE)
         assert (worker.pid, worker.concurrency, worker.running) == (process.pid, 2, 0)
         assert worker.name.startswith("celery@") and worker.host == worker.name[7:]
         # Tasks wait and this worker has finished none since it started: stalled.

@@ -75,6 +75,7 @@ def test_status_counts_the_ledger_and_the_queue(
     assert [(q["name"], q["waiting"]) for q in status.queues] == [
         ("newsalerts.urgent", 1),
         ("newsalerts", 4),
+        ("newsalerts.feeds", 0),
     ]
     assert (status.queue_depth, status.unacked, status.workers) == (5, 0, [])
     assert status.services == {"database": "ok", "redis": "ok", "file://./outbox": "ok"}
