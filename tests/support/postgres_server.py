@@ -33,12 +33,16 @@ def server_binaries() -> Path | None:
 
 
 class PostgresServer:
-    def __init__(self, *, port: int | None = None) -> None:
+    def __init__(
+        self, *, port: int | None = None, host: str = "127.0.0.1", trust: str | None = None
+    ) -> None:
+        """Listening on `host`; `trust`, a network (10.77.0.0/24), lets its clients in too."""
         binaries = server_binaries()
         if binaries is None:
             raise RuntimeError("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
         self._binaries = binaries
         self.port = port or free_port()
+        self.host, self._trust = host, trust
         # Not under pytest's tmp_path: its parents are private to root, and the server
         # runs as `postgres`.
         self.directory = Path(tempfile.mkdtemp(prefix="newsalerts-pg-"))
@@ -46,7 +50,7 @@ class PostgresServer:
         self.log = self.directory / "postgres.log"
 
     def url(self, database: str = "postgres") -> str:
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+        return f"postgresql+psycopg://postgres@{self.host}:{self.port}/{database}"
 
     def _run(self, *arguments: str, timeout: float = 60.0) -> None:
         command = [str(self._binaries / arguments[0]), *arguments[1:]]
@@ -67,11 +71,14 @@ class PostgresServer:
             shutil.chown(self.directory, "postgres", "postgres")
         self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust",
                   "-E", "UTF8", "--no-sync")  # fmt: skip
+        if self._trust is not None:
+            with (self.data / "pg_hba.conf").open("a") as rules:
+                rules.write(f"host all all {self._trust} trust\n")
 
     def start(self) -> None:
         """Start (or start again) and wait until it accepts connections."""
         options = (
-            f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.directory} "
+            f"-p {self.port} -c listen_addresses={self.host} -k {self.directory} "
             "-c max_connections=40 -c shared_buffers=32MB"
         )
         self._run("pg_ctl", "start", "-D", str(self.data), "-l", str(self.log), "-w",

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,12 +38,17 @@ def start_worker(
     concurrency: int = 2,
     queues: str | None = None,
     through_cli: bool = False,
+    name: str | None = None,
+    on_host: Sequence[str] = (),
 ) -> subprocess.Popen[bytes]:
     """`celery -A worker worker` (or, `through_cli`, `newsalerts worker`) in its own process
-    group, logging to `log`; `queues` is passed as `-Q`."""
+    group, logging to `log`; `queues` is passed as `-Q`, `name` (a node name) as `-n`.
+    `on_host` is the prefix that runs it on another host (`tests.support.hosts.Host.command`):
+    `ip netns exec` becomes the worker, so the process is still the worker's."""
     entry = ["alerts.cli", "worker"] if through_cli else ["celery", "-A", "worker", "worker"]
     return subprocess.Popen(
         [
+            *on_host,
             sys.executable,
             "-m",
             *entry,
@@ -54,6 +60,7 @@ def start_worker(
             "--without-mingle",
             "--without-heartbeat",
             *(["-Q", queues] if queues else []),
+            *(["-n", name] if name else []),
         ],
         cwd=ROOT,
         env=environment,
@@ -64,13 +71,14 @@ def start_worker(
 
 
 def start_beat(
-    environment: dict[str, str], log: Path, *, schedule: Path
+    environment: dict[str, str], log: Path, *, schedule: Path, on_host: Sequence[str] = ()
 ) -> subprocess.Popen[bytes]:
     """`newsalerts beat` keeping its schedule in `schedule` (passed through to celery
-    beat), in its own process group, logging to `log`. Stop it with `stop_worker`: on
-    SIGTERM beat saves its schedule and exits, as it does under `docker stop`."""
+    beat), in its own process group, logging to `log` (`on_host` as for `start_worker`).
+    Stop it with `stop_worker`: on SIGTERM beat saves its schedule and exits, as it does
+    under `docker stop`."""
     return subprocess.Popen(
-        [sys.executable, "-m", "alerts.cli", "beat", "--schedule", str(schedule)],
+        [*on_host, sys.executable, "-m", "alerts.cli", "beat", "--schedule", str(schedule)],
         cwd=ROOT,
         env=environment,
         stdout=log.open("ab"),

@@ -18,18 +18,20 @@ from tests.support.smtp_server import free_port
 
 
 class RedisServer:
-    def __init__(self, directory: Path, *, port: int | None = None) -> None:
-        self.directory = directory
+    def __init__(
+        self, directory: Path, *, port: int | None = None, host: str = "127.0.0.1"
+    ) -> None:
+        self.directory, self.host = directory, host
         self.port = port or free_port()
         self.log = directory / "redis.log"
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return f"redis://{self.host}:{self.port}/0"
 
     def client(self) -> redis.Redis:
-        return redis.Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=1)
+        return redis.Redis(host=self.host, port=self.port, socket_connect_timeout=1)
 
     def start(self, timeout: float = 10.0) -> None:
         """Start on this server's port, empty, and wait until it answers PING."""
@@ -44,7 +46,11 @@ class RedisServer:
                     "--port",
                     str(self.port),
                     "--bind",
-                    "127.0.0.1",
+                    self.host,
+                    # Off the loopback, clients come from other hosts (a test's private
+                    # network): without a password, protected mode would refuse them.
+                    "--protected-mode",
+                    "yes" if self.host == "127.0.0.1" else "no",
                     "--dir",
                     str(self.directory),
                     "--save",
