@@ -40,15 +40,18 @@ def cut_title(title: str, limit: int = MAX_TITLE_CHARS) -> str:
     return _cut_words(text, limit) if len(text) > limit else text
 
 
-def _cut_words(text: str, limit: int) -> str:
-    """The words of `text` that fit in `limit` characters, then an ellipsis; a single word
-    longer than that (a URL) is cut where the limit falls."""
+def _cut_words(text: str, limit: int, *, whole_words_only: bool = False) -> str:
+    """The words of `text` that fit in `limit` characters, then an ellipsis. A first word
+    longer than that (a URL) is cut where the limit falls, unless `whole_words_only`
+    (text came before it, so the cut can fall before it instead)."""
     if limit <= 0:
         return ELLIPSIS
     piece = text[:limit]
     if len(text) > limit and not text[limit].isspace():
         space = piece.rfind(" ")
-        if space > limit // 2:
+        if whole_words_only:
+            piece = piece[:space] if space >= 0 else ""
+        elif space > limit // 2:
             piece = piece[:space]
     return piece.rstrip() + ELLIPSIS
 
@@ -85,6 +88,7 @@ class _Cutter(HTMLParser):
 
     def __init__(self, limit: int) -> None:
         super().__init__(convert_charrefs=True)
+        self._limit = limit
         self._room = limit
         self._out: list[str] = []
         self._open: list[str] = []
@@ -124,7 +128,10 @@ class _Cutter(HTMLParser):
             self._out.append(html.escape(text, quote=False))
             self._room -= len(text)
             return
-        self._out.append(html.escape(_cut_words(text, self._room), quote=False))
+        # Text came before this: a word it would cut in half can go whole instead.
+        started = self._room < self._limit
+        cut = _cut_words(text, self._room, whole_words_only=started)
+        self._out.append(html.escape(cut, quote=False))
         self.cut = True
 
 
