@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,11 @@ SECRET_KEY_ADVICE = "python3 -c 'import secrets; print(secrets.token_urlsafe(48)
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
 
+_LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$")
+_HOST_NAME = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
 _DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres", "postgresql+psycopg")
 _SMTP_EXPECTED = "expected smtp://user:pass@host:port, smtps://... or file:///folder"
 
@@ -95,6 +101,12 @@ class Settings(BaseSettings):
     # network): refused unless set, so a feed URL or its redirect cannot reach internal
     # services.
     feeds_allow_private: bool = False
+    # The site's language (BCP 47: en, de, pt-BR, ar): every email's `lang`, and its
+    # direction (right to left for Arabic, Hebrew, Persian, Urdu ...).
+    default_language: str = "en"
+    # The name the SMTP client gives in its EHLO greeting (this machine's name if unset,
+    # which a container often gives as a bare address, such as [127.0.0.1]).
+    smtp_helo_name: str | None = None
 
     @field_validator("database_url")
     @classmethod
@@ -144,6 +156,25 @@ class Settings(BaseSettings):
         if self.environment == "production" and self.password_hash_cost != "default":
             raise ValueError("PASSWORD_HASH_COST=fast is for development and tests only")
         return self
+
+    @field_validator("default_language")
+    @classmethod
+    def _default_language(cls, value: str) -> str:
+        if not _LANGUAGE_TAG.fullmatch(value):
+            raise ValueError("expected a BCP 47 language tag such as en, de or pt-BR")
+        return value
+
+    @field_validator("smtp_helo_name")
+    @classmethod
+    def _smtp_helo_name(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not (_HOST_NAME.fullmatch(value) or _address_literal(value)):
+            raise ValueError(
+                "expected a host name such as mail.example.com, or an address in brackets "
+                "such as [192.0.2.1]"
+            )
+        return value
 
     @field_validator("default_timezone")
     @classmethod
@@ -274,6 +305,19 @@ def _tls_none(scheme: str, host: str, query: str) -> bool:
             f"tls=none is allowed only for a relay on loopback (127.0.0.1 or [::1]), not {host}"
         )
     return True
+
+
+def _address_literal(value: str) -> bool:
+    """Whether `value` is an SMTP address literal: [192.0.2.1] or [IPv6:2001:db8::1]."""
+    if not (value.startswith("[") and value.endswith("]")):
+        return False
+    inner = value[1:-1]
+    ipv6 = inner[:5].lower() == "ipv6:"
+    try:
+        address = ipaddress.ip_address(inner[5:] if ipv6 else inner)
+    except ValueError:
+        return False
+    return address.version == (6 if ipv6 else 4)
 
 
 def refuse_weak_secret(secret_key: str) -> None:

@@ -94,6 +94,8 @@ DEFAULT_SUBJECT = (
     "{{ lead }}{% if more %} — and {{ more }} more {{ 'story' if more == 1 else 'stories' }}"
     "{% endif %}"
 )
+# A summary in an email is a standfirst, not the article: this many characters of its text.
+DEFAULT_SUMMARY_CHARS = 300
 
 
 class Edition(Base):
@@ -116,6 +118,8 @@ class Edition(Base):
     subject_template: Mapped[str] = mapped_column(Text, default=DEFAULT_SUBJECT)
     intro: Mapped[str] = mapped_column(Text, default="")
     max_articles: Mapped[int] = mapped_column(default=25)
+    # Characters of each summary's text shown, cut at a word boundary (0: headlines only).
+    summary_chars: Mapped[int] = mapped_column(default=DEFAULT_SUMMARY_CHARS)
     click_tracking: Mapped[bool] = mapped_column(Boolean, default=False)
     open_tracking: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -47,6 +47,7 @@ class Runtime:
                 per_second=settings.smtp_rate,
                 redis_url=settings.redis_url,
                 max_connections=settings.smtp_max_connections,
+                helo_name=settings.smtp_helo_name,
             ),
             signer=dkim_signer(settings),
             liveness=RedisLiveness(settings.redis_url) if settings.redis_url else NO_LIVENESS,

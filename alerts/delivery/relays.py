@@ -310,9 +310,11 @@ def relay_transport(
     per_second: int = 0,
     redis_url: str | None = None,
     max_connections: int = 0,
+    helo_name: str | None = None,
 ) -> Transport:
     """The transport for `SMTP_URL`: one relay or several in order, each within its rate
-    and its cap on simultaneous connections, counted in Redis under the relay's name.
+    and its cap on simultaneous connections, counted in Redis under the relay's name,
+    greeting each as `helo_name` (SMTP_HELO_NAME).
 
     Raises ConfigError (`SMTP_URL: ...`) for a URL that names no relay.
     """
@@ -324,7 +326,8 @@ def relay_transport(
         redis.Redis.from_url(redis_url) if ((per_second or max_connections) and redis_url) else None
     )
     transports = [
-        (relay.name, _limited(relay, client, per_second, max_connections)) for relay in relays
+        (relay.name, _limited(relay, client, per_second, max_connections, helo_name))
+        for relay in relays
     ]
     if len(transports) == 1:
         return transports[0][1]
@@ -332,10 +335,14 @@ def relay_transport(
 
 
 def _limited(
-    relay: Relay, client: redis.Redis | None, per_second: int, max_connections: int
+    relay: Relay,
+    client: redis.Redis | None,
+    per_second: int,
+    max_connections: int,
+    helo_name: str | None = None,
 ) -> Transport:
     """One relay's transport within its rate and its connection cap (a folder has neither)."""
-    transport: Transport = transport_for(relay)
+    transport: Transport = transport_for(relay, helo_name=helo_name)
     if relay.folder is not None:
         return transport
     if per_second:

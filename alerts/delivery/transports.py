@@ -96,8 +96,11 @@ class SMTPTransport:
         timeout: float = SMTP_TIMEOUT_SECONDS,
         relay: str | None = None,
         tls_none: bool = False,
+        helo_name: str | None = None,
     ) -> None:
         self.host, self.port, self.use_ssl = host, port, use_ssl
+        # SMTP_HELO_NAME; None: smtplib's (this machine's name, or its bare address).
+        self.helo_name = helo_name
         self.username, self.password, self.timeout = username, password, timeout
         self.relay = relay or f"smtp:{host}:{port}"
         self.tls_none = tls_none
@@ -125,10 +128,16 @@ class SMTPTransport:
         try:
             if self.use_ssl:
                 client = smtplib.SMTP_SSL(
-                    self.host, self.port, timeout=self.timeout, context=tls_context()
+                    self.host,
+                    self.port,
+                    local_hostname=self.helo_name,
+                    timeout=self.timeout,
+                    context=tls_context(),
                 )
             else:
-                client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+                client = smtplib.SMTP(
+                    self.host, self.port, local_hostname=self.helo_name, timeout=self.timeout
+                )
                 client.ehlo()
                 if client.has_extn("starttls") and not self.tls_none:
                     client.starttls(context=tls_context())
@@ -337,7 +346,7 @@ def _refusal(code: int, reply: bytes | str) -> DeliveryError:
     return DeliveryError(f"{code} {text}", permanent=500 <= code < 600, reply=f"{code} {text}")
 
 
-def transport_from_url(url: str) -> FileTransport | SMTPTransport:
+def transport_from_url(url: str, *, helo_name: str | None = None) -> FileTransport | SMTPTransport:
     """`smtp://user:pass@host:port`, `smtps://...` or `file:///folder` (relative: file://./x).
 
     Raises ConfigError (`SMTP_URL: ...`) for a URL that names no relay.
@@ -346,11 +355,12 @@ def transport_from_url(url: str) -> FileTransport | SMTPTransport:
         relay = parse_relay(url)
     except ValueError as error:
         raise ConfigError(f"SMTP_URL: {error}") from None
-    return transport_for(relay)
+    return transport_for(relay, helo_name=helo_name)
 
 
-def transport_for(relay: Relay) -> FileTransport | SMTPTransport:
-    """The transport that reaches one relay, its connections named by the relay's name."""
+def transport_for(relay: Relay, *, helo_name: str | None = None) -> FileTransport | SMTPTransport:
+    """The transport that reaches one relay, its connections named by the relay's name,
+    greeting it as `helo_name` (SMTP_HELO_NAME)."""
     if relay.folder is not None:
         return FileTransport(relay.folder, relay=relay.name)
     return SMTPTransport(
@@ -361,4 +371,5 @@ def transport_for(relay: Relay) -> FileTransport | SMTPTransport:
         password=relay.password,
         relay=relay.name,
         tls_none=relay.tls_none,
+        helo_name=helo_name,
     )

@@ -35,6 +35,7 @@ from alerts.editions.issues import (
 from alerts.editions.schedules import (
     DEFAULT_EDITIONS,
     MAX_ARTICLES_LIMIT,
+    MAX_SUMMARY_CHARS,
     EditionInput,
     create_edition,
     ensure_default_editions,
@@ -48,6 +49,7 @@ from alerts.editions.subjects import check_subject_template, subject_line
 __all__ = [
     "DEFAULT_EDITIONS",
     "MAX_ARTICLES_LIMIT",
+    "MAX_SUMMARY_CHARS",
     "NO_CURATION",
     "Curation",
     "EditionInput",

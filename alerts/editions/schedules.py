@@ -19,11 +19,12 @@ from sqlalchemy.orm import Session
 
 from alerts.editions.subjects import check_subject_template
 from alerts.errors import EditionError, EditionNotFound
-from alerts.models import DEFAULT_SUBJECT, Cadence, Edition
+from alerts.models import DEFAULT_SUBJECT, DEFAULT_SUMMARY_CHARS, Cadence, Edition
 from subscribers.database import utcnow
 from subscribers.models import Topic
 
 MAX_ARTICLES_LIMIT = 100
+MAX_SUMMARY_CHARS = 2000
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$")
 _RESERVED_SLUGS = frozenset({"new", "alert"})
 
@@ -45,6 +46,7 @@ class EditionInput:
     subject_template: str = DEFAULT_SUBJECT
     intro: str = ""
     max_articles: int = 25
+    summary_chars: int = DEFAULT_SUMMARY_CHARS
     topic_slugs: Sequence[str] = ()
     click_tracking: bool = False
     open_tracking: bool = False
@@ -126,6 +128,11 @@ def _apply(session: Session, edition: Edition, data: EditionInput, *, now: datet
         raise EditionError("send_hour", "choose an hour from 0 to 23, or each reader's own")
     if not 1 <= data.max_articles <= MAX_ARTICLES_LIMIT:
         raise EditionError("max_articles", f"choose from 1 to {MAX_ARTICLES_LIMIT} articles")
+    if not 0 <= data.summary_chars <= MAX_SUMMARY_CHARS:
+        raise EditionError(
+            "summary_chars",
+            f"choose from 0 (headlines only) to {MAX_SUMMARY_CHARS:,} characters",
+        )
     if len(data.intro) > 2000:
         raise EditionError("intro", "keep the intro under 2,000 characters")
     check_subject_template(data.subject_template, session=session, now=now)
@@ -140,6 +147,7 @@ def _apply(session: Session, edition: Edition, data: EditionInput, *, now: datet
     edition.subject_template = data.subject_template.strip()
     edition.intro = data.intro.strip()
     edition.max_articles = data.max_articles
+    edition.summary_chars = data.summary_chars
     edition.topics = sorted(topics, key=lambda topic: topic.slug)
     edition.click_tracking = data.click_tracking
     edition.open_tracking = data.open_tracking

@@ -6,6 +6,8 @@
 - `mime.py`: a render encoded once, each reader's values spliced into the encoded body.
 - `envelope.py`: From, Message-ID, the list headers, the VERP return path and DKIM, for
   every kind of message; the sender's domain.
+- `excerpts.py`: headlines and summaries cut to fit an email (word boundaries, balanced
+  tags, no bidi controls), whatever a feed put in them.
 - `composing.py`: what the digest and alert composers share: renderer, render cache,
   article loader, envelope builder.
 - `digest.py`: the digest email, and the composer of every ledger row (alert rows go on
@@ -26,11 +28,13 @@ from alerts.mail.digest import (
     DigestComposer,
     DigestSpec,
     digest_context,
+    render_digest,
     time_label,
     time_marker,
 )
 from alerts.mail.dkim import DkimSigner
 from alerts.mail.envelope import ONE_CLICK, EnvelopeBuilder, sender_address, sender_domain
+from alerts.mail.excerpts import cut_summary, cut_title, strip_bidi_controls
 from alerts.mail.mime import (
     EncodedEmail,
     Envelope,
@@ -72,6 +76,8 @@ __all__ = [
     "build_message",
     "click_url",
     "compose_notice",
+    "cut_summary",
+    "cut_title",
     "default_renderer",
     "digest_context",
     "encode_email",
@@ -82,8 +88,10 @@ __all__ = [
     "parse_verp",
     "read_tracking_token",
     "reader_links",
+    "render_digest",
     "sender_address",
     "sender_domain",
+    "strip_bidi_controls",
     "time_label",
     "time_marker",
     "tracking_token",

@@ -10,9 +10,10 @@ from zoneinfo import ZoneInfo
 
 from alerts.ledger.outgoing import LedgerRow, Reader
 from alerts.mail.composing import ComposerParts
+from alerts.mail.excerpts import cut_summary, cut_title
 from alerts.mail.mime import Envelope, encode_email
-from alerts.mail.rendering import html_to_text
-from alerts.models import Article
+from alerts.mail.rendering import html_to_text, language_of
+from alerts.models import DEFAULT_SUMMARY_CHARS, Article
 
 
 class AlertComposer:
@@ -42,16 +43,18 @@ class AlertComposer:
     def _context(self, article: Article, subscriber: Reader) -> dict[str, object]:
         settings = self._parts.settings
         local = article.published_at.astimezone(ZoneInfo(subscriber.timezone))
+        summary_html = cut_summary(article.summary_html, DEFAULT_SUMMARY_CHARS)
         return {
+            **language_of(settings.default_language),
             "site_name": settings.site_name,
             "site_url": settings.site_url,
             "postal_address": settings.postal_address,
             "article": {
-                "title": article.title,
+                "title": cut_title(article.title),
                 "url": article.url,
                 "section": article.section,
-                "summary_html": article.summary_html,
-                "summary_text": html_to_text(article.summary_html),
+                "summary_html": summary_html,
+                "summary_text": html_to_text(summary_html),
             },
             "time_label": f"{local:%H:%M} {local.tzname()}",
             "topic_names": [topic.name for topic in subscriber.topics],

@@ -10,6 +10,7 @@ Rows of breaking alerts go through the same composer, to the AlertComposer besid
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -26,6 +27,7 @@ from alerts.mail.alert import AlertComposer
 from alerts.mail.composing import ArticleLoader, ComposerParts, RenderCache
 from alerts.mail.dkim import DkimSigner
 from alerts.mail.envelope import EnvelopeBuilder
+from alerts.mail.excerpts import cut_summary, cut_title
 from alerts.mail.mime import EncodedEmail, Envelope, encode_email
 from alerts.mail.rendering import (
     EmailRenderer,
@@ -33,10 +35,18 @@ from alerts.mail.rendering import (
     RenderedEmail,
     RenderMarkers,
     html_to_text,
+    language_of,
 )
 from alerts.mail.tracking import click_url, open_pixel_url
-from alerts.models import DEFAULT_SUBJECT, Article, Cadence, Edition, Issue
+from alerts.models import DEFAULT_SUBJECT, DEFAULT_SUMMARY_CHARS, Article, Cadence, Edition, Issue
 from subscribers.models import Subscriber
+
+# Gmail clips an HTML part past 102 KB (and the footer with it): stay well under, leaving
+# room for each reader's links and for quoted-printable's "=3D"s.
+HTML_BUDGET_BYTES = 72_000
+# A link longer than this is no story for an email (it would be most of one): on the site.
+MAX_STORY_URL_CHARS = 4096
+MAX_TOPICS_SHOWN = 5
 
 
 @dataclass(frozen=True)
@@ -98,38 +108,57 @@ def digest_context(
     spec: DigestSpec,
     topic_names: tuple[str, ...],
     markers: RenderMarkers | None = None,
+    shown: int | None = None,
 ) -> dict[str, object]:
     """Everything the digest templates need; nothing in it is specific to one reader,
     and article times and tracking tokens are `markers` (fresh ones if not given), to
-    fill per zone and per reader."""
+    fill per zone and per reader.
+
+    Headlines and summaries are cut to fit (alerts.mail.excerpts, the edition's
+    `summary_chars`); only the first `shown` stories appear (all when None), and a story
+    whose link alone would burden the email (over MAX_STORY_URL_CHARS) never does: the
+    rest are counted as "more on the site"."""
     markers = markers or RenderMarkers.fresh()
     edition, issue, local_date = spec.edition, spec.issue, spec.local_date
     tracked = edition.click_tracking
-    items = []
+    # An edition made in memory, never stored, has no value yet: the column's default.
+    summary_chars = edition.summary_chars
+    if summary_chars is None:
+        summary_chars = DEFAULT_SUMMARY_CHARS
+    articles = list(articles)
+    items: list[dict[str, object]] = []
     for position, article in enumerate(articles, start=1):
+        if len(items) == shown:
+            break
+        if len(article.url) > MAX_STORY_URL_CHARS:
+            continue
         marker = markers.of(time_marker(article.id))
         url = (
             click_url(settings.base_url, markers.tracking_token, position)
             if tracked
             else article.url
         )
+        summary_html = cut_summary(article.summary_html, summary_chars)
         items.append(
             {
-                "title": article.title,
+                "title": cut_title(article.title),
                 "url": url,
                 "section": article.section,
                 "time_label": marker,
                 "meta_label": " · ".join(filter(None, [article.section, marker])),
-                "summary_html": article.summary_html,
-                "summary_text": html_to_text(article.summary_html),
-                "topics": [topic.name for topic in article.topics],
+                "summary_html": summary_html,
+                "summary_text": html_to_text(summary_html),
+                "topics": [topic.name for topic in article.topics[:MAX_TOPICS_SHOWN]],
             }
         )
-    count = len(items)
+    count = len(articles)
     since = "since your last briefing" if edition.cadence is Cadence.DAILY else "this week"
     scope = "on the topics you follow" if topic_names else "from across the site"
     subject_template = (issue.subject if issue else None) or edition.subject_template
+    archive_url = f"{settings.base_url}/archive/{edition.slug}/{local_date.isoformat()}"
+    lead = cut_title(articles[0].title) if articles else ""
     return {
+        **language_of(settings.default_language),
         "site_name": settings.site_name,
         "site_url": settings.site_url,
         "postal_address": settings.postal_address,
@@ -141,12 +170,12 @@ def digest_context(
         "subject_line": subject_line(
             subject_template,
             edition=edition.name,
-            lead=str(items[0]["title"]) if items else "",
+            lead=lead,
             count=count,
             local_date=local_date,
             site=settings.site_name,
         ),
-        "archive_url": f"{settings.base_url}/archive/{edition.slug}/{local_date.isoformat()}",
+        "archive_url": archive_url,
         "open_pixel_url": (
             open_pixel_url(settings.base_url, markers.tracking_token)
             if edition.open_tracking
@@ -154,9 +183,40 @@ def digest_context(
         ),
         "reader": markers,
         "articles": items,
-        "lead": items[0],
+        "more_count": count - len(items),
         "topic_names": list(topic_names),
     }
+
+
+def render_digest(
+    renderer: EmailRenderer,
+    articles: Sequence[Article],
+    *,
+    settings: Settings,
+    spec: DigestSpec,
+    topic_names: tuple[str, ...],
+) -> RenderedEmail:
+    """The digest rendered with as many of its stories as keep the HTML part within
+    HTML_BUDGET_BYTES, the last ones left out and counted as "more on the site".
+
+    Gmail clips an HTML part past 102 KB, and what it hides is the end: the footer with
+    the unsubscribe link. Headlines and summaries are bounded already, so a digest rarely
+    needs this; when it does, each render drops about as many stories as the excess
+    takes on average, and a few renders settle it."""
+    markers = RenderMarkers.fresh()
+    shown = len(articles)
+    while True:
+        context = digest_context(
+            articles, settings=settings, spec=spec, topic_names=topic_names,
+            markers=markers, shown=shown,
+        )  # fmt: skip
+        rendered = renderer.render("digest", context)
+        size = len(rendered.html.encode())
+        stories = len(context["articles"])  # type: ignore[arg-type]
+        if size <= HTML_BUDGET_BYTES or stories == 0:
+            return rendered
+        excess = size - HTML_BUDGET_BYTES
+        shown = max(0, stories - max(1, math.ceil(excess * stories / size)))
 
 
 class DigestComposer:
@@ -205,10 +265,13 @@ class DigestComposer:
     def _render_markers(
         self, key: _RenderKey, spec: DigestSpec, found: list[Article]
     ) -> RenderedEmail:
-        context = digest_context(
-            found, settings=self._settings, spec=spec, topic_names=key.topic_names
+        return render_digest(
+            self._parts.renderer,
+            found,
+            settings=self._settings,
+            spec=spec,
+            topic_names=key.topic_names,
         )
-        return self._parts.renderer.render("digest", context)
 
     def _render(self, key: _RenderKey, spec: DigestSpec, timezone: str) -> RenderedEmail:
         """The digest in one time zone, reader markers still in (for previews: not cached)."""
@@ -245,6 +308,7 @@ class DigestComposer:
                 cadence = Cadence.WEEKLY if slug == Cadence.WEEKLY else Cadence.DAILY
                 found = Edition(slug=slug, name=slug.title(), cadence=cadence,
                                 subject_template=DEFAULT_SUBJECT, intro="",
+                                summary_chars=DEFAULT_SUMMARY_CHARS,
                                 click_tracking=False, open_tracking=False,
                                 updated_at=None)  # fmt: skip
             self._editions[slug] = found

@@ -2,10 +2,19 @@
 
 dkimpy signs `List-Unsubscribe` by default but not `List-Unsubscribe-Post`; RFC 8058 wants
 both covered, so the signed header list is ours.
+
+Every header we sign is over-signed: named in the signature once more than the message
+carries it (RFC 6376, 5.4.2). A verifier takes the last instance of a header for each
+mention, so the extra mention stands for "no other instance": a second `List-Unsubscribe`
+or `From` added anywhere by someone on the path breaks the signature instead of riding
+along unsigned, and a header we do not send (a `List-Id` on a confirmation) cannot be
+added either. Canonicalisation is relaxed/relaxed: a relay that re-wraps a line or changes
+whitespace in the body must not break a signature that proves nothing by its spaces.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import dkim
@@ -16,6 +25,7 @@ SIGNED_HEADERS = (
     b"from", b"to", b"subject", b"date", b"message-id", b"mime-version", b"content-type",
     b"list-id", b"list-unsubscribe", b"list-unsubscribe-post", b"feedback-id",
 )  # fmt: skip
+CANONICALIZATION = (b"relaxed", b"relaxed")
 
 
 class DkimSigner:
@@ -41,12 +51,24 @@ class DkimSigner:
             self._selector,
             self._domain,
             self._key,
-            include_headers=[name for name in SIGNED_HEADERS if _has(message, name)],
+            canonicalize=CANONICALIZATION,
+            include_headers=signed_header_list(message),
             linesep=b"\r\n",
         )
         return bytes(header) + message
 
 
-def _has(message: bytes, name: bytes) -> bool:
-    head = message.split(b"\r\n\r\n", 1)[0].lower()
-    return head.startswith(name + b":") or (b"\r\n" + name + b":") in head
+def signed_header_list(message: bytes) -> list[bytes]:
+    """The `h=` list: each of SIGNED_HEADERS once more than `message` carries it."""
+    counts = _header_counts(message)
+    return [name for name in SIGNED_HEADERS for _ in range(counts[name] + 1)]
+
+
+def _header_counts(message: bytes) -> Counter[bytes]:
+    head = message.split(b"\r\n\r\n", 1)[0]
+    names = (
+        line.split(b":", 1)[0].strip().lower()
+        for line in head.split(b"\r\n")
+        if line[:1] not in (b" ", b"\t") and b":" in line
+    )
+    return Counter(names)

@@ -47,6 +47,10 @@ class EnvelopeBuilder:
         self.domain = sender_domain(settings.mail_from)
         self._bounce_domain = settings.bounce_domain or self.domain
         self._list_tag = settings.list_id.split(".", 1)[0]
+        # Breaking alerts are a list of their own, so a reader can file or filter them
+        # apart from the digests: LIST_ID with its first label made "breaking".
+        tag, dot, rest = settings.list_id.partition(".")
+        self._alert_list_id = f"Breaking news alerts <breaking.{rest if dot else tag}>"
 
     def message_id(self, hint: str) -> str:
         """A fresh Message-ID in the sender's domain, `hint` (say 'digest.42') in front."""
@@ -100,7 +104,7 @@ class EnvelopeBuilder:
             fill=fill,
             message_id=message_id,
             headers=[
-                ("List-Id", f"{delivery.edition} {kind} <{self._list_id}>"),
+                ("List-Id", self._list_header(delivery.edition, kind)),
                 ("List-Unsubscribe", f"<{reader.unsubscribe_url}>"),
                 ONE_CLICK,
                 # Gmail's feedback loop groups complaints by these fields.
@@ -111,6 +115,11 @@ class EnvelopeBuilder:
                 delivery.id, secret=self._secret_key, domain=self._bounce_domain
             ),
         )
+
+    def _list_header(self, edition: str, kind: str) -> str:
+        if kind == "alert":
+            return self._alert_list_id
+        return f"{edition} {kind} <{self._list_id}>"
 
 
 __all__ = ["ONE_CLICK", "EnvelopeBuilder", "sender_address", "sender_domain"]

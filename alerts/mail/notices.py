@@ -12,7 +12,7 @@ from alerts.config import Settings
 from alerts.mail.dkim import DkimSigner
 from alerts.mail.envelope import ONE_CLICK, EnvelopeBuilder
 from alerts.mail.mime import Envelope
-from alerts.mail.rendering import EmailRenderer, ReaderParts
+from alerts.mail.rendering import EmailRenderer, ReaderParts, language_of
 from subscribers.models import Subscriber
 from subscribers.tokens import Purpose, TokenSigner
 
@@ -48,6 +48,7 @@ def compose_notice(
         Purpose.CONFIRM, subscriber.id, link_key=subscriber.link_key
     )
     context: dict[str, object] = {
+        **language_of(settings.default_language),
         "site_name": settings.site_name,
         "site_url": settings.site_url,
         "postal_address": settings.postal_address,

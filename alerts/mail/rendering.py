@@ -33,8 +33,13 @@ from jinja2 import (
 from jinja2.filters import do_wordwrap
 
 from alerts.config import TEMPLATES_DIR
+from alerts.mail.excerpts import strip_bidi_controls
 
 _WHITESPACE = re.compile(r"\s+")
+# Languages written right to left (BCP 47 primary subtags).
+_RIGHT_TO_LEFT = frozenset(
+    {"ar", "arc", "ckb", "dv", "fa", "he", "ps", "sd", "syr", "ug", "ur", "yi"}
+)
 
 
 class ReaderMarkers:
@@ -175,6 +180,12 @@ def _splice(body: str, markers: RenderMarkers, reader: ReaderParts, *, escape: b
     )
 
 
+def language_of(language: str) -> dict[str, str]:
+    """The `lang` and `dir` of an email in the site's language (DEFAULT_LANGUAGE)."""
+    primary = language.split("-", 1)[0].lower()
+    return {"lang": language, "dir": "rtl" if primary in _RIGHT_TO_LEFT else "ltr"}
+
+
 @lru_cache(maxsize=4096)
 def html_to_text(fragment: str) -> str:
     """Plain text of a sanitised HTML fragment, for the written text part.
@@ -212,7 +223,8 @@ class EmailRenderer:
         text = self._environment.get_template(f"email/{kind}/body.txt").render(context)
         body = self._environment.get_template(f"email/{kind}/body.html").render(context)
         return RenderedEmail(
-            subject=_WHITESPACE.sub(" ", subject).strip(),
+            # A bidi control in a headline could make the subject read as another.
+            subject=_WHITESPACE.sub(" ", strip_bidi_controls(subject)).strip(),
             text=_tidy_text(text),
             html=self._inliner.inline(body),
             markers=markers,

@@ -28,7 +28,7 @@ from alerts.digests.selection import local_today
 from alerts.editions.schedules import EditionInput, create_edition, update_edition
 from alerts.errors import AlertError, BadInput, EditionError, NotFound
 from alerts.jobs import start_alert
-from alerts.models import DEFAULT_SUBJECT, Article, Cadence, Edition
+from alerts.models import DEFAULT_SUBJECT, DEFAULT_SUMMARY_CHARS, Article, Cadence, Edition
 from alerts.web.auth import STAFF_DESK, current_staff, require_role
 from alerts.web.context import db, web_context
 from alerts.web.pages import page
@@ -140,6 +140,7 @@ def edition_input(form: MultiDict[str, str]) -> EditionInput:
     except ValueError:
         raise EditionError("cadence", "choose daily or weekly") from None
     max_articles = _integer(form, "max_articles", "give a whole number of articles")
+    summary_chars = _integer(form, "summary_chars", "give a whole number of characters")
     return EditionInput(
         name=form.get("name", ""),
         cadence=cadence,
@@ -148,6 +149,7 @@ def edition_input(form: MultiDict[str, str]) -> EditionInput:
         subject_template=form.get("subject_template", ""),
         intro=form.get("intro", ""),
         max_articles=25 if max_articles is None else max_articles,
+        summary_chars=DEFAULT_SUMMARY_CHARS if summary_chars is None else summary_chars,
         topic_slugs=tuple(dict.fromkeys(form.getlist("topics"))),
         click_tracking=bool(form.get("click_tracking")),
         open_tracking=bool(form.get("open_tracking")),
@@ -156,7 +158,7 @@ def edition_input(form: MultiDict[str, str]) -> EditionInput:
 
 
 _TEXT_FIELDS = ("name", "cadence", "weekday", "send_hour", "subject_template", "intro",
-                "max_articles")  # fmt: skip
+                "max_articles", "summary_chars")  # fmt: skip
 
 
 def _values_of(edition: Edition) -> dict[str, Any]:
@@ -168,6 +170,7 @@ def _values_of(edition: Edition) -> dict[str, Any]:
         "subject_template": edition.subject_template,
         "intro": edition.intro,
         "max_articles": str(edition.max_articles),
+        "summary_chars": str(edition.summary_chars),
         "topics": {topic.slug for topic in edition.topics},
         "click_tracking": edition.click_tracking,
         "open_tracking": edition.open_tracking,
@@ -205,6 +208,7 @@ def _edition_form(
 def new_edition() -> View:
     defaults = {"name": "", "slug": "", "cadence": "daily", "weekday": "", "send_hour": "",
                 "subject_template": DEFAULT_SUBJECT, "intro": "", "max_articles": "25",
+                "summary_chars": str(DEFAULT_SUMMARY_CHARS),
                 "topics": set(), "click_tracking": False, "open_tracking": False,
                 "active": True}  # fmt: skip
     return _edition_form(None, defaults)

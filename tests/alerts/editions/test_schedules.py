@@ -47,6 +47,8 @@ def test_daily_and_weekly_exist_from_the_start(session: Session) -> None:
         ("ok", EditionInput(name="X", cadence=Cadence.WEEKLY, weekday=7), "weekday"),
         ("ok", EditionInput(name="X", send_hour=24), "send_hour"),
         ("ok", EditionInput(name="X", max_articles=0), "max_articles"),
+        ("ok", EditionInput(name="X", summary_chars=-1), "summary_chars"),
+        ("ok", EditionInput(name="X", summary_chars=2001), "summary_chars"),
         ("ok", EditionInput(name="X", subject_template="{{ lead"), "subject_template"),
         ("ok", EditionInput(name="X", subject_template="{{ nobody }}"), "subject_template"),
         ("ok", EditionInput(name="X", subject_template="{{ ''.__class__ }}"), "subject_template"),

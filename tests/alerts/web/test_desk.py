@@ -94,6 +94,7 @@ EDITION = {
     "subject_template": "{{ edition }}: {{ lead }}",
     "intro": "The week in climate.",
     "max_articles": "10",
+    "summary_chars": "180",
     "topics": ["climate"],
     "active": "1",
     "click_tracking": "1",
@@ -111,6 +112,7 @@ def test_create_and_edit_an_edition(app: Flask, editor: FlaskClient) -> None:
         assert [t.slug for t in edition.topics] == ["climate"]
         assert edition.click_tracking and not edition.open_tracking and edition.active
         assert edition.max_articles == 10 and edition.intro == "The week in climate."
+        assert edition.summary_chars == 180
 
     changed = {**EDITION, "name": "Climate weekly", "send_hour": "", "topics": []}
     del changed["active"]
@@ -136,6 +138,8 @@ def test_create_and_edit_an_edition(app: Flask, editor: FlaskClient) -> None:
         ({"cadence": "hourly"}, "cadence", "daily or weekly"),
         ({"max_articles": "0"}, "max_articles", "from 1 to 100"),
         ({"max_articles": "-3"}, "max_articles", "whole number"),
+        ({"summary_chars": "2001"}, "summary_chars", "0 (headlines only) to 2,000"),
+        ({"summary_chars": "short"}, "summary_chars", "whole number"),
         ({"subject_template": "{{ lead"}, "subject_template", "cannot be used"),
         ({"subject_template": "{{ nope }}"}, "subject_template", "cannot be used"),
         ({"topics": ["no-such-topic"]}, "topics", "no such topic"),
