@@ -287,6 +287,15 @@ def _lease(runtime: Runtime) -> timedelta:
     return timedelta(seconds=runtime.settings.claim_lease_seconds)
 
 
+def _retry_policy(runtime: Runtime) -> RetryPolicy:
+    settings = runtime.settings
+    return RetryPolicy(
+        window=timedelta(hours=settings.retry_window_hours),
+        base=timedelta(seconds=settings.retry_base_seconds),
+        cap=timedelta(seconds=settings.retry_max_delay_seconds),
+    )
+
+
 def send_queued_batch(
     runtime: Runtime, ids: list[int], *, on_message: Callable[[], None] | None = None
 ) -> BatchResult:
@@ -307,10 +316,7 @@ def send_queued_batch(
                     transport=runtime.transport,
                     lease=_lease(runtime),
                     group_size=runtime.settings.send_group_size,
-                    retry=RetryPolicy(
-                        max_attempts=runtime.settings.max_attempts,
-                        base=timedelta(seconds=runtime.settings.retry_base_seconds),
-                    ),
+                    retry=_retry_policy(runtime),
                     on_message=on_message,
                     rows=rows,
                 )
