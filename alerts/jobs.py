@@ -25,12 +25,14 @@ from alerts.digests.selection import local_today
 from alerts.editions.issues import cancel, get_issue, issue_for, pause, resume
 from alerts.editions.schedules import get_edition, issue_date, list_editions
 from alerts.errors import AlertError, IssueError
+from alerts.feedback.policy import suppress_refused_recipients
 from alerts.ledger.claims import SweepResult, sweep_stuck
 from alerts.ledger.outgoing import batch_log_context, load_outgoing
 from alerts.ledger.queue import Publish, claim_queue, cut, queue_rows
 from alerts.logs import first_line, log_context
 from alerts.models import ApiToken, Article, BreakingAlert, IssueStatus
 from alerts.runtime import Runtime
+from subscribers.database import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -325,6 +327,14 @@ def send_queued_batch(
                 # the batch.
                 log.warning("the batch stopped: %s", first_line(error)[:300])
                 raise
+            if result.failed:
+                # Addresses the relay said do not exist: suppressed now, as a hard bounce.
+                refused = suppress_refused_recipients(
+                    session, ids, secret=runtime.settings.secret_key, now=utcnow()
+                )
+                session.commit()
+                if refused:
+                    log.info("%d readers suppressed: their address does not exist", len(refused))
             log.info(
                 "batch done: %d sent, %d failed, %d to retry, %d no longer subscribed",
                 result.sent, result.failed, result.retrying, result.not_mailable,
