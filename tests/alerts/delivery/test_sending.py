@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -19,11 +21,12 @@ from alerts.delivery.transports import transport_from_url
 from alerts.digests.planning import plan_digests
 from alerts.ledger.claims import DEFAULT_LEASE, sweep_stuck
 from alerts.ledger.outcomes import UNKNOWN_OUTCOME
+from alerts.ledger.outgoing import Outgoing, Recipient
 from alerts.ledger.queue import claim_queue
 from alerts.mail.digest import DigestComposer
 from alerts.mail.rendering import EmailRenderer, RenderedEmail, default_renderer
 from alerts.mail.verp import parse_verp, verp_address
-from alerts.models import Delivery, DeliveryStatus
+from alerts.models import Cadence, Delivery, DeliveryStatus
 from subscribers.models import SubscriberStatus
 from subscribers.services import reader_of_link
 from subscribers.tokens import Purpose, TokenSigner
@@ -295,7 +298,7 @@ def test_a_reader_refused_for_now_every_time_is_retried_until_the_window_ends(
         assert len(tried_at) < 100, "never gave up"
         tried_at.append(clock)
         send_batch(session, [row.id], composer=composer,
-                   transport=transport_from_url(smtp_server.url), clock=lambda: clock,
+                   transport=transport_from_url(smtp_server.url), clock=lambda at=clock: at,
                    retry=retry)  # fmt: skip
         session.refresh(row)
         if row.status is DeliveryStatus.PENDING:
@@ -305,7 +308,7 @@ def test_a_reader_refused_for_now_every_time_is_retried_until_the_window_ends(
     # Five attempts used to be the end (about half an hour at these delays); now the
     # tries go on, backing off to at most an hour (+20 % jitter) apart, until the next
     # one would fall past the deadline.
-    gaps = [later - earlier for earlier, later in zip(tried_at, tried_at[1:], strict=False)]
+    gaps = [later - earlier for earlier, later in pairwise(tried_at)]
     assert len(tried_at) > 6, tried_at
     assert all(gap <= timedelta(hours=1.2) for gap in gaps), gaps
     assert gaps[0] <= timedelta(minutes=2.4)
@@ -314,6 +317,22 @@ def test_a_reader_refused_for_now_every_time_is_retried_until_the_window_ends(
     assert row.attempts == len(tried_at)
     assert row.smtp_reply == "451 4.3.0 Try again later"
     assert "451" in (row.last_error or "") and GAVE_UP in (row.last_error or "")
+
+
+def test_an_alert_retries_for_the_window_a_digest_never_past_the_next_issue() -> None:
+    reader = Recipient(1, "ines@example.com", "Europe/Paris", (), None)
+    alert = Outgoing(id=1, edition="alert-3", issue_id=None, alert_id=3, subscriber_id=1,
+                     local_date=NOW.date(), article_ids=[], attempts=1, subscriber=reader,
+                     planned_at=NOW)  # fmt: skip
+    digest = replace(alert, edition="daily", alert_id=None, cadence=Cadence.DAILY, send_hour=7)
+    policy = RetryPolicy(window=timedelta(hours=48))
+    later = NOW + timedelta(hours=3)
+
+    assert policy.deadline(alert, later) == NOW + timedelta(hours=48)
+    # Tomorrow at 07:00 in Paris, when the reader's next daily digest is due.
+    assert policy.deadline(digest, later) == datetime(2026, 11, 26, 6, 0, tzinfo=UTC)
+    # A row that names no planned time counts from now.
+    assert policy.deadline(replace(alert, planned_at=None), later) == later + timedelta(hours=48)
 
 
 def test_unreachable_server_leaves_rows_to_retry(session: Session, settings: Settings) -> None:
