@@ -61,9 +61,12 @@ class Settings(BaseSettings):
     smtp_rate: int = Field(default=0, ge=0)
     # Connections all workers together may hold open to each relay at once (0: no cap).
     smtp_max_connections: int = Field(default=0, ge=0, le=1000)
-    # Temporary SMTP failures: retried after RETRY_BASE_SECONDS, doubling, MAX_ATTEMPTS times.
+    # Temporary SMTP failures: retried after RETRY_BASE_SECONDS, doubling, at most
+    # RETRY_MAX_DELAY_SECONDS apart, for RETRY_WINDOW_HOURS after the message was planned
+    # (never past the reader's next digest); then failed.
     retry_base_seconds: int = Field(default=120, ge=1)
-    max_attempts: int = Field(default=5, ge=1, le=50)
+    retry_max_delay_seconds: int = Field(default=3600, ge=1)
+    retry_window_hours: float = Field(default=6.0, gt=0, le=24 * 7)
     # Optional DKIM signing of every message (RSA key in PEM; domain defaults to MAIL_FROM's).
     dkim_private_key_file: str | None = None
     dkim_selector: str = "newsalerts"

@@ -29,6 +29,7 @@ from alerts.digests.selection import local_today
 from alerts.editions.issues import cancel, get_issue, issue_for, pause, resume
 from alerts.editions.schedules import get_edition, issue_date, list_editions
 from alerts.errors import AlertError, IssueError
+from alerts.feedback.policy import suppress_refused_recipients
 from alerts.ledger.claims import (
     Recovery,
     SweepResult,
@@ -41,6 +42,7 @@ from alerts.ledger.queue import Publish, claim_queue, cut, queue_rows, unqueue
 from alerts.logs import first_line, log_context
 from alerts.models import ApiToken, Article, BreakingAlert, IssueStatus
 from alerts.runtime import Runtime
+from subscribers.database import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -379,6 +381,15 @@ def _lease(runtime: Runtime) -> timedelta:
     return timedelta(seconds=runtime.settings.claim_lease_seconds)
 
 
+def _retry_policy(runtime: Runtime) -> RetryPolicy:
+    settings = runtime.settings
+    return RetryPolicy(
+        window=timedelta(hours=settings.retry_window_hours),
+        base=timedelta(seconds=settings.retry_base_seconds),
+        cap=timedelta(seconds=settings.retry_max_delay_seconds),
+    )
+
+
 def send_queued_batch(
     runtime: Runtime, ids: list[int], *, on_message: Callable[[], None] | None = None
 ) -> BatchResult:
@@ -399,10 +410,7 @@ def send_queued_batch(
                     transport=runtime.transport,
                     lease=_lease(runtime),
                     group_size=runtime.settings.send_group_size,
-                    retry=RetryPolicy(
-                        max_attempts=runtime.settings.max_attempts,
-                        base=timedelta(seconds=runtime.settings.retry_base_seconds),
-                    ),
+                    retry=_retry_policy(runtime),
                     on_message=on_message,
                     rows=rows,
                     liveness=runtime.liveness,
@@ -412,6 +420,14 @@ def send_queued_batch(
                 # the batch.
                 log.warning("the batch stopped: %s", first_line(error)[:300])
                 raise
+            if result.failed:
+                # Addresses the relay said do not exist: suppressed now, as a hard bounce.
+                refused = suppress_refused_recipients(
+                    session, ids, secret=runtime.settings.secret_key, now=utcnow()
+                )
+                session.commit()
+                if refused:
+                    log.info("%d readers suppressed: their address does not exist", len(refused))
             log.info(
                 "batch done: %d sent, %d failed, %d to retry, %d no longer subscribed",
                 result.sent, result.failed, result.retrying, result.not_mailable,

@@ -68,6 +68,7 @@ class DeliveryStatus(enum.StrEnum):
     SKIPPED = "skipped"
     SUPPRESSED = "suppressed"
     CANCELLED = "cancelled"  # an editor called the issue off before this row was sent
+    BOUNCED = "bounced"  # the relay accepted it (250), then a hard bounce came back
 
 
 class Cadence(enum.StrEnum):

@@ -29,6 +29,7 @@ from sqlalchemy.orm.util import identity_key
 
 from alerts.delivery.liveness import NO_LIVENESS, Liveness
 from alerts.delivery.transports import MailConnection, Transport
+from alerts.digests.selection import next_due
 from alerts.errors import ConnectionLost, DeliveryError
 from alerts.ledger.claims import DEFAULT_LEASE, Accepted, claim_rows
 from alerts.ledger.outcomes import outcomes_cte, unnested, write_outcomes
@@ -39,7 +40,6 @@ from subscribers.database import utcnow
 from subscribers.services import mailable_ids
 
 log = logging.getLogger(__name__)
-MAX_ATTEMPTS = 5
 DEFAULT_GROUP_SIZE = 20
 Clock = Callable[[], datetime]
 
@@ -86,17 +86,32 @@ class BatchResult:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Temporary failures are retried after base, 2 x base, 4 x base ... (±20 % jitter, so a
-    relay's outage does not bring every retry back in the same second), at most `cap`,
-    until `max_attempts`; then the row is failed with the last reason."""
+    """Temporary failures are retried by time, not by count: after base, 2 x base, 4 x base
+    ... (at most `cap`, ±20 % jitter, so a relay's outage does not bring every retry back
+    in the same second) for as long as the next try still falls within `window` of the
+    row's planned time and before the reader's next digest of the same edition; then the
+    row is failed with the last reason. Relays greylist and throttle for hours (Postfix
+    keeps trying for five days), so a count of attempts would give up on a reader whose
+    tries happened to meet a throttled relay each time.
+    """
 
-    max_attempts: int = MAX_ATTEMPTS
+    window: timedelta = timedelta(hours=6)
     base: timedelta = timedelta(minutes=2)
-    cap: timedelta = timedelta(hours=6)
+    cap: timedelta = timedelta(hours=1)
 
     def delay(self, attempts: int) -> timedelta:
         plain: timedelta = min(self.base * 2 ** max(attempts - 1, 0), self.cap)
         return plain * random.uniform(0.8, 1.2)
+
+    def deadline(self, row: Outgoing, now: datetime) -> datetime:
+        """The moment after which `row` is not tried again. A row that names no planned
+        time (one written before the ledger kept it) counts from `now`."""
+        end = (row.planned_at or now) + self.window
+        if row.cadence is not None and row.send_hour is not None:
+            following = next_due(row.local_date, timezone=row.subscriber.timezone,
+                                 send_hour=row.send_hour, cadence=row.cadence)  # fmt: skip
+            end = min(end, following)
+        return end
 
 
 def _record_failure(row: Outgoing, error: DeliveryError, now: datetime, retry: RetryPolicy) -> str:
@@ -107,11 +122,16 @@ def _record_failure(row: Outgoing, error: DeliveryError, now: datetime, retry: R
         row.status = DeliveryStatus.FAILED
         row.last_error = f"{UNKNOWN_REPLY}: {error.reason}"[:2000]
         return "failed"
-    if error.permanent or row.attempts >= retry.max_attempts:
+    if error.permanent:
         row.status = DeliveryStatus.FAILED
         return "failed"
+    retry_at = now + retry.delay(row.attempts)
+    if retry_at > retry.deadline(row, now):
+        row.status = DeliveryStatus.FAILED
+        row.last_error = f"{error.reason} ({GAVE_UP})"[:2000]
+        return "failed"
     row.status = DeliveryStatus.PENDING
-    row.next_attempt_at = now + retry.delay(row.attempts)
+    row.next_attempt_at = retry_at
     return "retrying"
 
 
@@ -121,6 +141,7 @@ def _count(result: BatchResult, outcome: str) -> None:
 
 NOT_MAILABLE = "reader is no longer active"
 UNKNOWN_REPLY = "the connection broke before the relay answered the message; it may have it"
+GAVE_UP = "temporary; no retry left within RETRY_WINDOW_HOURS or before the reader's next digest"
 
 
 # Connections in a row that break before any message goes through: then the relay is down.

@@ -27,6 +27,7 @@ from alerts.digests.selection import (
     curated_selection,
     due_date,
     local_today,
+    next_due,
     select_articles,
     window_start,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "curated_selection",
     "due_date",
     "local_today",
+    "next_due",
     "plan_alert",
     "plan_digests",
     "plan_in_chunks",

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -79,6 +79,18 @@ def due_date(
     if cadence is Cadence.WEEKLY and local.weekday() != weekday:
         return None
     return local.date()
+
+
+def next_due(local_date: date, *, timezone: str, send_hour: int, cadence: Cadence) -> datetime:
+    """The first moment the reader can be due for the edition's next issue after the one
+    keyed `local_date` (by `due_date`): the reader's hour on the next local date (daily),
+    or a week on (weekly). A retry of this issue must not reach it, or the two digests
+    would arrive together. An hour that does not exist locally (spring forward) is
+    reached by the next one, as in `due_date`.
+    """
+    days = 7 if cadence is Cadence.WEEKLY else 1
+    moment = datetime.combine(local_date + timedelta(days=days), time(send_hour), _zone(timezone))
+    return moment.astimezone(UTC)
 
 
 def window_start(cadence: Cadence, *, now: datetime, previous_end: datetime | None) -> datetime:

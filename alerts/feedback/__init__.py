@@ -13,18 +13,22 @@ from alerts.feedback.mailboxes import (
     summarise,
 )
 from alerts.feedback.policy import (
+    NO_SUCH_RECIPIENT,
     SOFT_BOUNCE_LIMIT,
     SOFT_BOUNCE_WINDOW,
     FeedbackResult,
     Outcome,
     apply_report,
     find_delivery,
+    no_such_recipient,
     process_message,
+    suppress_refused_recipients,
 )
 from alerts.feedback.reports import FeedbackReport, NotAReport, Reference, parse_report
 from alerts.feedback.settings import WebhookSettings
 
 __all__ = [
+    "NO_SUCH_RECIPIENT",
     "SOFT_BOUNCE_LIMIT",
     "SOFT_BOUNCE_WINDOW",
     "FeedbackError",
@@ -40,10 +44,12 @@ __all__ = [
     "WebhookSettings",
     "apply_report",
     "find_delivery",
+    "no_such_recipient",
     "parse_report",
     "process_message",
     "process_messages",
     "read_messages",
     "split_mbox",
     "summarise",
+    "suppress_refused_recipients",
 ]

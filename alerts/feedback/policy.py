@@ -8,11 +8,18 @@ forged VERP address, changes nothing: only what an outsider cannot write (a VERP
 Message-ID the ledger issued) ties a report to a delivery. Functions take a Session and
 leave the commit to the caller; each report is recorded under its own key, so seeing it
 again changes nothing.
+
+A hard bounce after the relay accepted the message (a 250) moves its delivery from `sent`
+to `bounced`: it is counted once, as bounced, never as a failed send. A relay that refuses
+the address itself during the SMTP exchange (`550 5.1.1` and the like,
+`suppress_refused_recipients`) suppresses the reader the same way a hard bounce does.
 """
 
 from __future__ import annotations
 
 import enum
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -35,6 +42,11 @@ _SUPPRESSION = {
     FeedbackKind.SOFT_BOUNCE: (SubscriberStatus.BOUNCED, "soft_bounces"),
     FeedbackKind.COMPLAINT: (SubscriberStatus.COMPLAINED, "complaint"),
 }
+# Refusals that say the recipient's address itself does not exist (RFC 3463, RFC 7505):
+# bad destination mailbox (5.1.1), system (5.1.2) or mailbox syntax (5.1.3), a domain that
+# takes no mail (5.1.10). A 5.7.x policy block or a full mailbox says nothing of the address.
+_NO_SUCH_RECIPIENT = re.compile(r"^5\d\d[ -]5\.1\.(?:10|1|2|3)\b")
+NO_SUCH_RECIPIENT = "the relay says this address does not exist: the reader is suppressed"
 
 
 class Outcome(enum.StrEnum):
@@ -121,6 +133,43 @@ def _suppress(
         subscriber.status_changed_at = now
 
 
+def no_such_recipient(reply: str | None) -> bool:
+    """Whether an SMTP reply refuses the recipient because the address does not exist."""
+    return bool(reply) and _NO_SUCH_RECIPIENT.match(reply or "") is not None
+
+
+def suppress_refused_recipients(
+    session: Session, delivery_ids: Sequence[int], *, secret: str, now: datetime
+) -> list[int]:
+    """Suppress the readers of the deliveries in `delivery_ids` that failed because the
+    relay refused their address as nonexistent during the SMTP exchange, as a hard
+    bounce does (the same reader status and suppression reason); the readers' ids.
+
+    Without this, such a reader stays active and is refused again every day. No
+    FeedbackEvent is written: the delivery itself records the refusal (`failed`, with the
+    reply), so it is counted once, as a failed send. Calling it again changes nothing.
+    Does not commit.
+    """
+    if not delivery_ids:
+        return []
+    refused = session.scalars(
+        select(Delivery).where(
+            Delivery.id.in_(delivery_ids),
+            Delivery.status == DeliveryStatus.FAILED,
+            Delivery.smtp_reply.startswith("5"),
+        )
+    ).all()
+    suppressed = []
+    for delivery in refused:
+        if not no_such_recipient(delivery.smtp_reply):
+            continue
+        _suppress(session, delivery.subscriber, FeedbackKind.HARD_BOUNCE, secret=secret, now=now)
+        if not (delivery.last_error or "").endswith(NO_SUCH_RECIPIENT):
+            delivery.last_error = f"{delivery.smtp_reply}; {NO_SUCH_RECIPIENT}"[:2000]
+        suppressed.append(delivery.subscriber_id)
+    return suppressed
+
+
 def find_delivery(session: Session, reference: Reference, *, secret: str) -> Delivery | str:
     """The delivery a report is about, or the reason none is believed.
 
@@ -180,4 +229,6 @@ def _note(delivery: Delivery, report: FeedbackReport) -> None:
     code = f" {report.status_code}" if report.status_code else ""
     delivery.last_error = f"{label}{code} ({report.source}): {report.detail or ''}".strip()[:2000]
     if report.kind is FeedbackKind.HARD_BOUNCE and delivery.status is DeliveryStatus.SENT:
-        delivery.status = DeliveryStatus.FAILED
+        # The relay took it, then it bounced: a bounce, never a failed send (which an
+        # operator might retry, and which would count the reader twice).
+        delivery.status = DeliveryStatus.BOUNCED

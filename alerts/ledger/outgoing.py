@@ -16,11 +16,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from alerts.logs import log_context
-from alerts.models import Delivery, DeliveryStatus
+from alerts.models import Cadence, Delivery, DeliveryStatus, Edition
 from subscribers.models import Subscriber, Topic, subscriber_topics
 
 
@@ -66,6 +66,12 @@ class Outgoing:
     next_attempt_at: datetime | None = None
     # The claim time the row carries in the database: proof that this batch owns it.
     claimed_at: datetime | None = field(default=None)
+    # When the row was planned (its window's end), and for a digest its edition's cadence
+    # and the hour its reader gets it: how long a temporary failure may be retried
+    # (alerts.delivery.sending.RetryPolicy). A breaking alert has no cadence.
+    planned_at: datetime | None = None
+    cadence: Cadence | None = None
+    send_hour: int | None = None
 
 
 # What composing accepts: a row loaded for sending, or an ORM row (previews, tests).
@@ -92,8 +98,12 @@ def load_outgoing(session: Session, ids: Sequence[int]) -> list[Outgoing]:
             Subscriber.email,
             Subscriber.timezone,
             Subscriber.link_key,
+            Delivery.window_end,
+            Edition.cadence,
+            func.coalesce(Edition.send_hour, Subscriber.send_hour).label("send_hour"),
         )
         .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+        .outerjoin(Edition, Edition.slug == Delivery.edition)
         .where(Delivery.id.in_(ids))
         .order_by(Delivery.id)
     ).all()
@@ -117,6 +127,9 @@ def load_outgoing(session: Session, ids: Sequence[int]) -> list[Outgoing]:
             ),
             status=row.status,
             claimed_at=row.claimed_at,
+            planned_at=row.window_end,
+            cadence=row.cadence,
+            send_hour=row.send_hour,
         )
         for row in rows
     ]

@@ -67,10 +67,11 @@ class Progress:
     skipped: int
     per_minute: float
     oldest_pending: datetime | None
+    bounced: int = 0  # accepted by the relay, then hard-bounced
 
     @property
     def done(self) -> int:
-        return self.sent + self.failed + self.suppressed + self.cancelled
+        return self.sent + self.failed + self.bounced + self.suppressed + self.cancelled
 
     @property
     def to_send(self) -> int:
@@ -119,4 +120,5 @@ def progress(session: Session, *, now: datetime, issue_id: int | None = None,
         skipped=count(DeliveryStatus.SKIPPED),
         per_minute=float(recent or 0),
         oldest_pending=oldest,
+        bounced=count(DeliveryStatus.BOUNCED),
     )

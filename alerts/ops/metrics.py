@@ -49,8 +49,11 @@ LATENCY_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600
 REPLY_CLASSES = ("2xx", "4xx", "5xx", "none")
 _BOUNCES = {FeedbackKind.HARD_BOUNCE: "hard", FeedbackKind.SOFT_BOUNCE: "soft"}
 _WAITING = (DeliveryStatus.PENDING, DeliveryStatus.CLAIMED)
+# How a message's send ended: a hard bounce after the relay's 250 is `bounced`, once.
+_ENDED = (DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.BOUNCED)
 # A send's counts as alerts.ledger.states.Progress names them (`pending` includes `claimed`).
-SEND_STATES = ("pending", "sending", "sent", "failed", "suppressed", "cancelled", "skipped")
+SEND_STATES = ("pending", "sending", "sent", "failed", "bounced", "suppressed", "cancelled",
+               "skipped")  # fmt: skip
 
 
 def render_metrics(
@@ -153,7 +156,7 @@ class NewsalertsCollector(Collector):
         recent = dict.fromkeys(DeliveryStatus, 0)
         messages: dict[tuple[str, str, str], int] = {
             (result, relay, reply): 0
-            for result in ("sent", "failed")
+            for result in ("sent", "failed", "bounced")
             for relay in self.relays
             for reply in REPLY_CLASSES
         }
@@ -161,7 +164,7 @@ class NewsalertsCollector(Collector):
         for status, digit, relay, count, in_window, first_created in rows:
             total[status] += count
             recent[status] += int(in_window or 0)
-            if status in (DeliveryStatus.SENT, DeliveryStatus.FAILED):
+            if status in _ENDED:
                 key = (status.value, relay or self.relay, reply_class(digit))
                 messages[key] = messages.get(key, 0) + count
             if status in _WAITING and (oldest is None or first_created < oldest):
@@ -180,8 +183,9 @@ class NewsalertsCollector(Collector):
             last_day.add_metric([status.value], recent[status])
         sent_failed = CounterMetricFamily(
             "newsalerts_messages",
-            "Deliveries that ended sent or failed, by relay and the class of the relay's "
-            "last reply (from the ledger: erasing a reader lowers it).",
+            "Deliveries that ended sent, failed or bounced (accepted, then a hard bounce), "
+            "by relay and the class of the relay's last reply (from the ledger: erasing a "
+            "reader lowers it).",
             labels=["result", "relay", "reply_class"],
         )
         for (result, relay, reply), count in sorted(messages.items()):

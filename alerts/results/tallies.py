@@ -2,8 +2,11 @@
 
 Counts come from the delivery ledger and what hangs off it:
 
-- sent, failed, suppressed, still to send: ledger rows by state;
-- bounced (hard, soft) and complained: deliveries with such a FeedbackEvent;
+- sent, failed, bounced, suppressed, still to send: ledger rows by state, so each reader
+  counts once. `bounced` rows were accepted by the relay (a 250) and hard-bounced later:
+  neither sent nor failed;
+- hard and soft bounces and complaints: deliveries with such a FeedbackEvent (a soft
+  bounce or a delay leaves its row sent: the message may still arrive);
 - unsubscribed: readers who received it and unsubscribed within UNSUBSCRIBE_WINDOW after
   their copy was sent. An unsubscribe is attributed to every issue and alert the reader
   received in the window before it, so one reader leaving after three daily issues is
@@ -81,6 +84,7 @@ class Results:
 
     sent: int = 0
     failed: int = 0
+    bounced: int = 0  # accepted by the relay, then hard-bounced
     suppressed: int = 0
     to_send: int = 0
     hard_bounced: int = 0
@@ -94,10 +98,6 @@ class Results:
     opens: int | None = None  # None: not tracked
     articles: list[ArticleResult] = field(default_factory=list)
     positions: list[Tally] = field(default_factory=list)
-
-    @property
-    def bounced(self) -> int:
-        return self.hard_bounced + self.soft_bounced
 
     @property
     def click_rate(self) -> float:
@@ -132,6 +132,7 @@ def _results(
     )
     results.sent = int(states.get(DeliveryStatus.SENT, 0))
     results.failed = int(states.get(DeliveryStatus.FAILED, 0))
+    results.bounced = int(states.get(DeliveryStatus.BOUNCED, 0))
     results.suppressed = int(states.get(DeliveryStatus.SUPPRESSED, 0))
     results.to_send = sum(int(states.get(state, 0)) for state in UNSETTLED)
     feedback = dict(

@@ -13,6 +13,9 @@ is one RCPT TO for that address. Faults:
 `limit_per_connection(n)`: after n messages on one connection, RCPT gets `421` and the
 server closes the connection, as relays with a per-connection message limit do.
 
+`defer_every(n)`: every n-th message that reaches the end of DATA (counted over all
+connections, whoever it is for) gets `451` and is discarded, as a throttling relay does.
+
 Like RecordingSMTPServer, it records every message it keeps, and it also logs every
 attempt and what it did with it.
 """
@@ -59,6 +62,9 @@ class _Handler(Extensions):
     delay: float = 0.0
     # Messages accepted per connection before the server answers RCPT with 421 and hangs up.
     per_connection: int | None = None
+    # Every n-th message at the end of DATA is refused for now (None: none are).
+    every: int | None = None
+    data_count: int = 0
 
     def _fault(self, address: str, stage: Stage) -> Fault | None:
         attempt = self.attempts[address]
@@ -110,6 +116,11 @@ class _Handler(Extensions):
                 if fault is not None:
                     self._log(address, f"{'deferred' if fault.reply else 'dropped'} at DATA")
                     return fault.reply or self._cut(server)
+            self.data_count += 1
+            if self.every is not None and self.data_count % self.every == 0:
+                for address in received.recipients:
+                    self._log(address, "deferred at DATA")
+                return TRY_AGAIN
             self.messages.append(received)
             session.accepted_here = getattr(session, "accepted_here", 0) + 1
             lost_reply = [a for a in received.recipients if self._fault(a, "ACCEPTED")]
@@ -173,6 +184,10 @@ class FlakySMTPServer:
         """Accept this many messages per connection, then answer RCPT with 421 and close the
         connection (as relays with a per-connection message limit do)."""
         self._handler.per_connection = messages
+
+    def defer_every(self, messages: int) -> None:
+        """Answer every `messages`-th DATA (over all connections) with 451."""
+        self._handler.every = messages
 
     def slow_down(self, seconds: float) -> None:
         self._handler.delay = seconds

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -14,16 +16,17 @@ from sqlalchemy.orm import Session
 
 from alerts.config import Settings, parse_relay
 from alerts.delivery.relays import relay_transport
-from alerts.delivery.sending import MAX_ATTEMPTS, send_batch
+from alerts.delivery.sending import GAVE_UP, RetryPolicy, send_batch
 from alerts.delivery.transports import transport_from_url
 from alerts.digests.planning import plan_digests
 from alerts.ledger.claims import DEFAULT_LEASE, sweep_stuck
 from alerts.ledger.outcomes import UNKNOWN_OUTCOME
+from alerts.ledger.outgoing import Outgoing, Recipient
 from alerts.ledger.queue import claim_queue
 from alerts.mail.digest import DigestComposer
 from alerts.mail.rendering import EmailRenderer, RenderedEmail, default_renderer
 from alerts.mail.verp import parse_verp, verp_address
-from alerts.models import Delivery, DeliveryStatus
+from alerts.models import Cadence, Delivery, DeliveryStatus
 from subscribers.models import SubscriberStatus
 from subscribers.services import reader_of_link
 from subscribers.tokens import Purpose, TokenSigner
@@ -40,7 +43,9 @@ def _send_all(session: Session, settings: Settings, url: str) -> list[list[int]]
     session.commit()
     composer = DigestComposer(session, settings=settings, renderer=default_renderer())
     for batch in batches:
-        send_batch(session, batch, composer=composer, transport=transport_from_url(url))
+        send_batch(
+            session, batch, composer=composer, transport=transport_from_url(url), clock=lambda: NOW
+        )
     return batches
 
 
@@ -218,7 +223,8 @@ def test_outcomes_of_every_kind_are_recorded_across_groups(
     composer = DigestComposer(session, settings=settings, renderer=default_renderer())
 
     result = send_batch(session, batch, composer=composer,
-                        transport=transport_from_url(smtp_server.url), group_size=2)  # fmt: skip
+                        transport=transport_from_url(smtp_server.url), group_size=2,
+                        clock=lambda: NOW)  # fmt: skip
 
     assert (result.sent, result.failed, result.retrying) == (4, 1, 2)
     rows = {row.subscriber.email: row for row in session.scalars(select(Delivery))}
@@ -259,26 +265,74 @@ def test_the_ledger_names_the_relay_of_each_attempt(
     assert row.relay == parse_relay(smtp_server.url).name == f"smtp:127.0.0.1:{smtp_server.port}"
 
 
-def test_temporary_refusal_is_retried_later_then_fails(
-    session: Session, settings: Settings, smtp_server: RecordingSMTPServer
+@pytest.mark.parametrize(
+    ("window", "deadline"),
+    [
+        # The retry window, six hours from the planned time by default...
+        (timedelta(hours=6), NOW + timedelta(hours=6)),
+        # ...but never past the reader's next digest: tomorrow at the reader's hour (07:00
+        # in Paris), even with a window of two days.
+        (timedelta(hours=48), datetime(2026, 11, 26, 6, 0, tzinfo=UTC)),
+    ],
+    ids=["window", "next-digest"],
+)
+def test_a_reader_refused_for_now_every_time_is_retried_until_the_window_ends(
+    session: Session,
+    settings: Settings,
+    smtp_server: RecordingSMTPServer,
+    window: timedelta,
+    deadline: datetime,
 ) -> None:
-    reader(session, "elin@example.com")
+    reader(session, "elin@example.com", timezone="Europe/Paris", hour=7)
     articles(session, NOW, ("a", (), timedelta(hours=1)))
     session.commit()
     smtp_server.refuse("elin@example.com", "451 4.3.0 Try again later")
-    _send_all(session, settings, smtp_server.url)
+    plan_digests(session, now=NOW, force=True)
+    session.commit()
     row = session.scalars(select(Delivery)).one()
-    assert row.status is DeliveryStatus.PENDING
-    assert row.attempts == 1
-    assert row.next_attempt_at is not None and row.next_attempt_at > NOW
-    assert "451" in (row.last_error or "")
     composer = DigestComposer(session, settings=settings, renderer=default_renderer())
-    for _ in range(MAX_ATTEMPTS - 1):
-        send_batch(
-            session, [row.id], composer=composer, transport=transport_from_url(smtp_server.url)
-        )
-    session.refresh(row)
-    assert (row.status, row.attempts) == (DeliveryStatus.FAILED, MAX_ATTEMPTS)
+    retry = RetryPolicy(window=window)  # the defaults: 2 minutes, doubling, at most an hour
+    clock = NOW
+    tried_at = []
+    while row.status is not DeliveryStatus.FAILED:
+        assert len(tried_at) < 100, "never gave up"
+        tried_at.append(clock)
+        send_batch(session, [row.id], composer=composer,
+                   transport=transport_from_url(smtp_server.url), clock=lambda at=clock: at,
+                   retry=retry)  # fmt: skip
+        session.refresh(row)
+        if row.status is DeliveryStatus.PENDING:
+            assert row.next_attempt_at is not None and row.next_attempt_at > clock
+            clock = row.next_attempt_at  # the sweeper queues it when it is due
+
+    # Five attempts used to be the end (about half an hour at these delays); now the
+    # tries go on, backing off to at most an hour (+20 % jitter) apart, until the next
+    # one would fall past the deadline.
+    gaps = [later - earlier for earlier, later in pairwise(tried_at)]
+    assert len(tried_at) > 6, tried_at
+    assert all(gap <= timedelta(hours=1.2) for gap in gaps), gaps
+    assert gaps[0] <= timedelta(minutes=2.4)
+    assert tried_at[-1] < deadline
+    assert tried_at[-1] >= deadline - timedelta(hours=1.2), (tried_at[-1], deadline)
+    assert row.attempts == len(tried_at)
+    assert row.smtp_reply == "451 4.3.0 Try again later"
+    assert "451" in (row.last_error or "") and GAVE_UP in (row.last_error or "")
+
+
+def test_an_alert_retries_for_the_window_a_digest_never_past_the_next_issue() -> None:
+    reader = Recipient(1, "ines@example.com", "Europe/Paris", (), None)
+    alert = Outgoing(id=1, edition="alert-3", issue_id=None, alert_id=3, subscriber_id=1,
+                     local_date=NOW.date(), article_ids=[], attempts=1, subscriber=reader,
+                     planned_at=NOW)  # fmt: skip
+    digest = replace(alert, edition="daily", alert_id=None, cadence=Cadence.DAILY, send_hour=7)
+    policy = RetryPolicy(window=timedelta(hours=48))
+    later = NOW + timedelta(hours=3)
+
+    assert policy.deadline(alert, later) == NOW + timedelta(hours=48)
+    # Tomorrow at 07:00 in Paris, when the reader's next daily digest is due.
+    assert policy.deadline(digest, later) == datetime(2026, 11, 26, 6, 0, tzinfo=UTC)
+    # A row that names no planned time counts from now.
+    assert policy.deadline(replace(alert, planned_at=None), later) == later + timedelta(hours=48)
 
 
 def test_unreachable_server_leaves_rows_to_retry(session: Session, settings: Settings) -> None:

@@ -10,6 +10,7 @@ from alerts.digests.selection import (
     FIRST_WINDOW,
     MAX_ARTICLES,
     due_date,
+    next_due,
     select_articles,
     window_start,
 )
@@ -261,3 +262,29 @@ def test_nothing_in_the_window_is_an_empty_selection() -> None:
     newest_first = [candidate(2, END + timedelta(hours=1)), candidate(1, START)]
     assert select_articles(newest_first, topic_ids=frozenset(), start=START, end=END) == []
     assert select_articles([], topic_ids=frozenset({1}), start=START, end=END) == []
+
+
+@pytest.mark.parametrize(
+    ("local_date", "zone", "hour", "cadence", "expected"),
+    [
+        # Daily: the reader's hour on the next local date.
+        (date(2026, 11, 25), "UTC", 7, Cadence.DAILY, utc(2026, 11, 26, 7)),
+        (date(2026, 11, 25), "America/New_York", 7, Cadence.DAILY, utc(2026, 11, 26, 12)),
+        # Weekly: a week on.
+        (date(2026, 11, 23), "UTC", 9, Cadence.WEEKLY, utc(2026, 11, 30, 9)),
+        # The next day springs forward at 02:00 in Paris: 02:00 does not exist, and the
+        # reader is due at the next hour that does (03:00 CEST, 01:00 UTC).
+        (date(2027, 3, 27), "Europe/Paris", 2, Cadence.DAILY, utc(2027, 3, 28, 1)),
+        # The next day falls back: 07:00 is an hour later in UTC than the day before.
+        (date(2026, 10, 24), "Europe/Paris", 7, Cadence.DAILY, utc(2026, 10, 25, 6)),
+    ],
+)
+def test_the_next_issue_is_due_at_the_readers_hour_a_day_or_a_week_on(
+    local_date: date, zone: str, hour: int, cadence: Cadence, expected: datetime
+) -> None:
+    following = next_due(local_date, timezone=zone, send_hour=hour, cadence=cadence)
+    assert following == expected
+    # And `due_date` agrees: not due a second before, due from that moment.
+    before = expected - timedelta(seconds=1)
+    assert due_date(before, timezone=zone, send_hour=hour, cadence=cadence) is None
+    assert due_date(expected, timezone=zone, send_hour=hour, cadence=cadence) is not None

@@ -118,7 +118,8 @@ def test_a_hard_bounce_suppresses_the_reader_at_once(session: Session) -> None:
     session.expire_all()
     assert reader.status is SubscriberStatus.BOUNCED
     assert is_suppressed(session, "ada@example.com", hash_key=SECRET)
-    assert delivery.status is DeliveryStatus.FAILED
+    # The relay had accepted it: a bounce, not a failed send (never offered for a retry).
+    assert delivery.status is DeliveryStatus.BOUNCED
     assert delivery.last_error is not None and "5.1.1" in delivery.last_error
 
 
