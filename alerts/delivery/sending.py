@@ -29,6 +29,7 @@ from alerts.errors import ConnectionLost, DeliveryError
 from alerts.ledger.claims import DEFAULT_LEASE, claim_rows
 from alerts.ledger.outcomes import outcomes_cte, unnested, write_outcomes
 from alerts.ledger.outgoing import Outgoing, load_outgoing
+from alerts.ledger.unknowns import UNKNOWN_REPLY
 from alerts.mail.mime import Envelope
 from alerts.models import Delivery, DeliveryStatus
 from subscribers.database import utcnow
@@ -113,7 +114,6 @@ def _count(result: BatchResult, outcome: str) -> None:
 
 
 NOT_MAILABLE = "reader is no longer active"
-UNKNOWN_REPLY = "the connection broke before the relay answered the message; it may have it"
 
 
 # Connections in a row that break before any message goes through: then the relay is down.

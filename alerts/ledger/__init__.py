@@ -21,7 +21,9 @@ A row's states are `alerts.models.DeliveryStatus`:
   rows of a send that is held. It also counts a send's rows by state.
 
 Afterwards a hard bounce turns a `sent` row `failed` (alerts.feedback), and an operator may
-put `failed` rows back to `pending` (alerts.ops.failures).
+put `failed` rows back to `pending` (alerts.ops.failures). `unknowns.py` says which failed
+rows may have reached their reader (the worker died mid-exchange, or no reply came to the
+final dot): those go back only on an operator's explicit confirmation.
 """
 
 from alerts.ledger.claims import DEFAULT_LEASE, SweepResult, claim, claim_rows, sweep_stuck
@@ -45,12 +47,15 @@ from alerts.ledger.states import (
     progress,
     take_back,
 )
+from alerts.ledger.unknowns import MAY_HAVE_ARRIVED, UNKNOWN_REPLY, is_unknown, unknown_outcome
 
 __all__ = [
     "DEFAULT_LEASE",
+    "MAY_HAVE_ARRIVED",
     "NOT_STARTED",
     "REQUEUE_AFTER",
     "UNKNOWN_OUTCOME",
+    "UNKNOWN_REPLY",
     "UNSETTLED",
     "LedgerRow",
     "Outgoing",
@@ -66,6 +71,7 @@ __all__ = [
     "claim_rows",
     "cut",
     "insert_ignoring_conflicts",
+    "is_unknown",
     "load_outgoing",
     "not_held",
     "outcomes_cte",
@@ -73,6 +79,7 @@ __all__ = [
     "queue_rows",
     "sweep_stuck",
     "take_back",
+    "unknown_outcome",
     "unnested",
     "write_outcomes",
 ]

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from alerts.models import Delivery
 from alerts.ops.console import SendInProgress, feedback_per_day, oldest_pending, sends_in_progress
-from alerts.ops.failures import dead_letters, failure_groups
+from alerts.ops.failures import dead_letters, failure_groups, unknowns
 from alerts.ops.health import OK, check_services
 from alerts.ops.workers import STALL_SECONDS, read_workers
 from alerts.runtime import Runtime
@@ -46,6 +46,10 @@ class OpsStatus:
     sends: list[dict[str, Any]] = field(default_factory=list)
     failures: list[dict[str, Any]] = field(default_factory=list)
     dead_letters: list[dict[str, Any]] = field(default_factory=list)
+    # Failed rows whose message may have arrived: count, newest_id, rows (newest 50).
+    unknowns: dict[str, Any] = field(
+        default_factory=lambda: {"count": 0, "newest_id": None, "rows": []}
+    )
     feedback: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -100,6 +104,12 @@ def _ledger(runtime: Runtime, status: OpsStatus) -> None:
             {**asdict(letter), "failed_at": _iso(letter.failed_at)}
             for letter in dead_letters(session, since=since)
         ]
+        found = unknowns(session, since=since)
+        status.unknowns = {
+            "count": found.count,
+            "newest_id": found.newest_id,
+            "rows": [{**asdict(row), "attempted_at": _iso(row.attempted_at)} for row in found.rows],
+        }
         status.feedback = [
             {
                 **asdict(day),
