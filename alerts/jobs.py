@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from alerts.access.tokens import allows
 from alerts.audit import record, token_actor
+from alerts.delivery.notices import send_waiting_notices
 from alerts.delivery.sending import BatchResult, RetryPolicy, send_batch
 from alerts.digests.breaking import alert_key, create_alert, plan_alert, set_alert_status
 from alerts.digests.planning import PlanResult, plan_in_chunks
@@ -63,6 +64,7 @@ def plan_and_queue(
     with runtime.session() as session:
         run.swept = sweep_stuck(session, now=now, lease=_lease(runtime))
         session.commit()
+        send_waiting_notices(session, sender=runtime.notice_sender())
         for edition in list_editions(session, now=now, active_only=True):
             planned, queued_before = PlanResult(), run.queued
             with log_context(edition=edition.slug):

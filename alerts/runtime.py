@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.config import Settings, load_settings
 from alerts.db import make_engine, make_session_factory
+from alerts.delivery.notices import NoticeSender
 from alerts.delivery.relays import relay_transport
 from alerts.delivery.transports import Transport
 from alerts.mail.composing import RenderCache
@@ -59,6 +60,15 @@ class Runtime:
             settings=self.settings,
             renderer=self.renderer,
             cache=self.render_cache,
+            signer=self.signer,
+        )
+
+    def notice_sender(self) -> NoticeSender:
+        """What sends this process's notices (confirmations) from the outbox."""
+        return NoticeSender(
+            settings=self.settings,
+            renderer=self.renderer,
+            transport=self.transport,
             signer=self.signer,
         )
 
