@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from alerts.config import Settings, load_settings
 from alerts.db import make_engine, make_session_factory
 from alerts.delivery.notices import NoticeSender
 from alerts.delivery.relays import relay_transport
+from alerts.delivery.sending import RetryPolicy
 from alerts.delivery.transports import Transport
 from alerts.mail.composing import RenderCache
 from alerts.mail.digest import DigestComposer
@@ -64,12 +66,17 @@ class Runtime:
         )
 
     def notice_sender(self) -> NoticeSender:
-        """What sends this process's notices (confirmations) from the outbox."""
+        """What sends this process's notices (confirmations) from the outbox, retrying a
+        temporary refusal as the digests do (`MAX_ATTEMPTS`, `RETRY_BASE_SECONDS`)."""
         return NoticeSender(
             settings=self.settings,
             renderer=self.renderer,
             transport=self.transport,
             signer=self.signer,
+            retry=RetryPolicy(
+                max_attempts=self.settings.max_attempts,
+                base=timedelta(seconds=self.settings.retry_base_seconds),
+            ),
         )
 
     def close(self) -> None:

@@ -20,6 +20,9 @@ A row's states are `alerts.models.DeliveryStatus`:
   issue or alert, takes back the rows not yet `sending`; claims and the queue skip the
   rows of a send that is held. It also counts a send's rows by state.
 
+Notices (a sign-up confirmation, "manage your alerts") have an outbox of their own,
+`notices.py`: a row per email, written with the sign-up, taken by id, sent once.
+
 Afterwards a hard bounce turns a `sent` row `failed` (alerts.feedback), and an operator may
 put `failed` rows back to `pending` (alerts.ops.failures). `unknowns.py` says which failed
 rows may have reached their reader (the worker died mid-exchange, or no reply came to the
