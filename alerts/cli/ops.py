@@ -115,6 +115,13 @@ def _print(status: dict[str, Any]) -> None:
     for name, count in sorted(status["deliveries"].items()):
         ledger.add_row(name, number(count))
     console.print(ledger)
+    if status["notices"]:
+        notices = Table(
+            "status", "notices", title="Confirmation and other notice emails, last 24 hours"
+        )
+        for name, count in sorted(status["notices"].items()):
+            notices.add_row(name, number(count))
+        console.print(notices)
     if status["oldest_pending_seconds"] is not None:
         console.print(f"Oldest waiting delivery: {duration(status['oldest_pending_seconds'])}")
 

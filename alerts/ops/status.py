@@ -15,6 +15,7 @@ from typing import Any
 import redis
 from sqlalchemy import func, select
 
+from alerts.ledger.notices import notice_counts
 from alerts.models import Delivery
 from alerts.ops.console import SendInProgress, feedback_per_day, oldest_pending, sends_in_progress
 from alerts.ops.failures import dead_letters, failure_groups, unknowns
@@ -42,6 +43,8 @@ class OpsStatus:
     tasks_out_per_second: float | None = None
     workers: list[dict[str, Any]] | None = None
     deliveries: dict[str, int] = field(default_factory=dict)
+    # Confirmation and other notice emails of the last 24 hours, by state (their outbox).
+    notices: dict[str, int] = field(default_factory=dict)
     oldest_pending_seconds: float | None = None
     sends: list[dict[str, Any]] = field(default_factory=list)
     failures: list[dict[str, Any]] = field(default_factory=list)
@@ -92,6 +95,7 @@ def _ledger(runtime: Runtime, status: OpsStatus) -> None:
             .group_by(Delivery.status)
         )
         status.deliveries = {state.value: int(count) for state, count in counts}
+        status.notices = notice_counts(session, since=since)
         first = oldest_pending(session)
         if first is not None:
             status.oldest_pending_seconds = max((now - first).total_seconds(), 0.0)

@@ -3,6 +3,7 @@ a real SMTP server on loopback for what is sent again)."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 
 import pytest
@@ -11,7 +12,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts.cli import main
+from alerts.config import load_settings
+from alerts.delivery.notices import queue_notice
 from alerts.ledger.unknowns import UNKNOWN_OUTCOME, UNKNOWN_REPLY
+from alerts.mail.notices import Notice
 from alerts.models import Article, AuditEvent, Delivery, DeliveryStatus
 from subscribers.database import utcnow
 from tests.support.builders import articles, reader
@@ -130,3 +134,18 @@ def test_include_unknown_confirmed_sends_them_again_once(
     again = _run(mail_env, "ops", "retry", "--include-unknown", "--yes")
     assert "0 messages that may have arrived queued again." in again.output
     assert len(smtp_server.messages) == 3 and len(ids) == 3
+
+
+def test_status_counts_the_notices(session: Session, mail_env: dict[str, str]) -> None:
+    settings = load_settings(database_url=mail_env["DATABASE_URL"], _env_file=None)
+    for number in range(2):
+        subscriber = reader(session, f"new{number}@example.com", confirmed=False)
+        session.flush()
+        queue_notice(session, Notice.CONFIRM, subscriber.id, settings=settings, now=utcnow())
+    session.commit()
+    document = json.loads(
+        _run(mail_env, "ops", "status", "--json", "--no-workers", "--no-relays").output
+    )
+    assert document["notices"] == {"pending": 2}
+    text = _run(mail_env, "ops", "status", "--no-workers", "--no-relays").output
+    assert "Confirmation and other notice emails, last 24 hours" in text

@@ -100,6 +100,7 @@ def test_json_output_and_exit_status(database_url: str) -> None:
         "tasks_out_per_second",
         "workers",
         "deliveries",
+        "notices",
         "oldest_pending_seconds",
         "sends",
         "failures",
