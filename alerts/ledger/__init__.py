@@ -50,11 +50,10 @@ from alerts.ledger.states import (
     progress,
     take_back,
 )
-from alerts.ledger.unknowns import MAY_HAVE_ARRIVED, UNKNOWN_REPLY, is_unknown, unknown_outcome
+from alerts.ledger.unknowns import UNKNOWN_REPLY, unknown_outcome
 
 __all__ = [
     "DEFAULT_LEASE",
-    "MAY_HAVE_ARRIVED",
     "NOT_STARTED",
     "REQUEUE_AFTER",
     "UNKNOWN_OUTCOME",
@@ -74,7 +73,6 @@ __all__ = [
     "claim_rows",
     "cut",
     "insert_ignoring_conflicts",
-    "is_unknown",
     "load_outgoing",
     "not_held",
     "outcomes_cte",

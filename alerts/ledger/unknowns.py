@@ -19,9 +19,6 @@ from alerts.models import Delivery, DeliveryStatus
 
 UNKNOWN_REPLY = "the connection broke before the relay answered the message; it may have it"
 
-# What the operator's pages and `ops status` call these rows.
-MAY_HAVE_ARRIVED = "may have arrived"
-
 
 def unknown_outcome() -> ColumnElement[bool]:
     """True for a `failed` row whose message may have reached the reader (an SQL test)."""
@@ -35,13 +32,4 @@ def unknown_outcome() -> ColumnElement[bool]:
     )
 
 
-def is_unknown(status: DeliveryStatus, last_error: str | None) -> bool:
-    """`unknown_outcome` for a row already read."""
-    return (
-        status is DeliveryStatus.FAILED
-        and last_error is not None
-        and last_error.startswith((UNKNOWN_REPLY, UNKNOWN_OUTCOME))
-    )
-
-
-__all__ = ["MAY_HAVE_ARRIVED", "UNKNOWN_OUTCOME", "UNKNOWN_REPLY", "is_unknown", "unknown_outcome"]
+__all__ = ["UNKNOWN_OUTCOME", "UNKNOWN_REPLY", "unknown_outcome"]
