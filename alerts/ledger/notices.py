@@ -102,6 +102,14 @@ def record_notice(
     `retry_at`. Does not commit."""
     if (status is NoticeStatus.PENDING) != (retry_at is not None):
         raise ValueError("a notice goes back to pending with a retry time, and only then")
+    values: dict[str, object] = {
+        "status": status,
+        "sent_at": now if status is NoticeStatus.SENT else None,
+        "message_id": message_id,
+        "smtp_reply": smtp_reply,
+        "last_error": None if error is None else error[:2000],
+        "next_attempt_at": retry_at,
+    }
     written = session.execute(
         update(NoticeDelivery)
         .where(
@@ -114,15 +122,7 @@ def record_notice(
                 & (NoticeDelivery.last_error == UNKNOWN_OUTCOME),
             ),
         )
-        .values(
-            status=status,
-            sent_at=now if status is NoticeStatus.SENT else None,
-            message_id=message_id,
-            smtp_reply=smtp_reply,
-            last_error=None if error is None else error[:2000],
-            next_attempt_at=retry_at,
-            queued_at=retry_at,
-        )
+        .values(values)
         .execution_options(synchronize_session=False)
     )
     return bool(written.rowcount)  # type: ignore[attr-defined]

@@ -132,6 +132,7 @@ def test_a_notice_is_sent_once_however_often_its_task_runs(
     assert "confirm" in message["Subject"].lower() or "/confirm/" in message.as_string()
     row = _row(runtime, notice_id)
     assert (row.status, row.attempts, row.sent_at) == (NoticeStatus.SENT, 1, NOW)
+    assert (row.created_at, row.queued_at, row.attempted_at) == (NOW, NOW, NOW)
     assert row.message_id == message["Message-ID"]
     assert (row.smtp_reply or "").startswith("250")
 
