@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     claim_lease_seconds: int = Field(default=600, ge=1)
     # A queued batch not claimed after this long is queued again (its message was lost).
     requeue_seconds: int = Field(default=600, ge=1)
+    # A notice (sign-up confirmation) still pending this long after it was queued: the
+    # tick sends it (its message was lost). Short: a reader is waiting for this email.
+    notice_requeue_seconds: int = Field(default=60, ge=1)
     # Breaking-news alerts one reader gets at most per local day (0: none at all).
     alerts_per_day: int = Field(default=3, ge=0, le=50)
     # The zone of readers who signed up without one (the snippet works without JavaScript).

@@ -22,7 +22,8 @@ from alerts.access.tokens import allows
 from alerts.audit import record, token_actor
 from alerts.db import short_idle_transactions
 from alerts.delivery.liveness import dead_owners, forget, redis_state, wire_records
-from alerts.delivery.sending import BatchResult, RetryPolicy, send_batch
+from alerts.delivery.notices import send_waiting_notices
+from alerts.delivery.sending import BatchResult, send_batch
 from alerts.digests.breaking import alert_key, create_alert, plan_alert, set_alert_status
 from alerts.digests.planning import PlanResult, plan_in_chunks
 from alerts.digests.selection import local_today
@@ -79,6 +80,7 @@ def plan_and_queue(
     with runtime.session() as session:
         run.swept = sweep_stuck(session, now=now, lease=_lease(runtime))
         session.commit()
+        send_waiting_notices(session, sender=runtime.notice_sender())
         for edition in list_editions(session, now=now, active_only=True):
             planned, queued_before = PlanResult(), run.queued
             with log_context(edition=edition.slug):
@@ -381,15 +383,6 @@ def _lease(runtime: Runtime) -> timedelta:
     return timedelta(seconds=runtime.settings.claim_lease_seconds)
 
 
-def _retry_policy(runtime: Runtime) -> RetryPolicy:
-    settings = runtime.settings
-    return RetryPolicy(
-        window=timedelta(hours=settings.retry_window_hours),
-        base=timedelta(seconds=settings.retry_base_seconds),
-        cap=timedelta(seconds=settings.retry_max_delay_seconds),
-    )
-
-
 def send_queued_batch(
     runtime: Runtime, ids: list[int], *, on_message: Callable[[], None] | None = None
 ) -> BatchResult:
@@ -410,7 +403,7 @@ def send_queued_batch(
                     transport=runtime.transport,
                     lease=_lease(runtime),
                     group_size=runtime.settings.send_group_size,
-                    retry=_retry_policy(runtime),
+                    retry=runtime.retry_policy(),
                     on_message=on_message,
                     rows=rows,
                     liveness=runtime.liveness,

@@ -71,6 +71,13 @@ class DeliveryStatus(enum.StrEnum):
     BOUNCED = "bounced"  # the relay accepted it (250), then a hard bounce came back
 
 
+class NoticeStatus(enum.StrEnum):
+    PENDING = "pending"  # written with what caused it; queued, or waiting for a retry
+    SENDING = "sending"  # a worker took it: its SMTP exchange may have started
+    SENT = "sent"
+    FAILED = "failed"  # refused, out of attempts, the reader gone, or the outcome unknown
+
+
 class Cadence(enum.StrEnum):
     DAILY = "daily"
     WEEKLY = "weekly"
@@ -233,6 +240,35 @@ class Delivery(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     subscriber: Mapped[Subscriber] = relationship(lazy="joined")
+
+
+class NoticeDelivery(Base):
+    """The outbox of notices: one row per email to one reader (a sign-up confirmation,
+    "manage your alerts"), written in the transaction that asked for it, so losing the
+    broker's message loses no email. A worker sends it by id, once (alerts.delivery.notices).
+    """
+
+    __tablename__ = "notices"
+    __table_args__ = (Index("ix_notices_status_next_attempt", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # an alerts.mail.notices.Notice value
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[NoticeStatus] = mapped_column(
+        string_enum(NoticeStatus), default=NoticeStatus.PENDING
+    )
+    attempts: Mapped[int] = mapped_column(default=0)
+    # When the tick takes a pending row (again): its task was lost, or its retry is due.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    message_id: Mapped[str | None] = mapped_column(String(255))
+    smtp_reply: Mapped[str | None] = mapped_column(Text)
+    last_error: Mapped[str | None] = mapped_column(Text)
 
 
 class FeedSource(Base):

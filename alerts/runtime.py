@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
@@ -14,7 +15,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from alerts.config import Settings, load_settings
 from alerts.db import make_engine, make_session_factory
 from alerts.delivery.liveness import NO_LIVENESS, Liveness, RedisLiveness
+from alerts.delivery.notices import NoticeSender
 from alerts.delivery.relays import relay_transport
+from alerts.delivery.sending import RetryPolicy
 from alerts.delivery.transports import Transport
 from alerts.mail.composing import RenderCache
 from alerts.mail.digest import DigestComposer
@@ -65,6 +68,27 @@ class Runtime:
             renderer=self.renderer,
             cache=self.render_cache,
             signer=self.signer,
+        )
+
+    def notice_sender(self) -> NoticeSender:
+        """What sends this process's notices (confirmations) from the outbox, retrying a
+        temporary refusal as the digests do (`retry_policy`), within the window from the
+        notice's creation."""
+        return NoticeSender(
+            settings=self.settings,
+            renderer=self.renderer,
+            transport=self.transport,
+            signer=self.signer,
+            retry=self.retry_policy(),
+        )
+
+    def retry_policy(self) -> RetryPolicy:
+        """How long and how often a temporary SMTP refusal is tried again (RETRY_* settings)."""
+        settings = self.settings
+        return RetryPolicy(
+            window=timedelta(hours=settings.retry_window_hours),
+            base=timedelta(seconds=settings.retry_base_seconds),
+            cap=timedelta(seconds=settings.retry_max_delay_seconds),
         )
 
     def close(self) -> None:

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import sys
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from alerts.cli.common import clear_errors, console, main, open_runtime
+from alerts.cli.common import clear_errors, console, main, open_runtime, settings_from_env
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from alerts.runtime import Runtime
 
 
 @main.group()
@@ -110,16 +115,38 @@ def _print(status: dict[str, Any]) -> None:
     for name, count in sorted(status["deliveries"].items()):
         ledger.add_row(name, number(count))
     console.print(ledger)
+    if status["notices"]:
+        notices = Table(
+            "status", "notices", title="Confirmation and other notice emails, last 24 hours"
+        )
+        for name, count in sorted(status["notices"].items()):
+            notices.add_row(name, number(count))
+        console.print(notices)
     if status["oldest_pending_seconds"] is not None:
         console.print(f"Oldest waiting delivery: {duration(status['oldest_pending_seconds'])}")
 
-    if status["failures"]:
+    groups = [group for group in status["failures"] if group["kind"] != "unknown"]
+    if groups:
         failures = Table("reply", "relay", "domain", "kind", "count", "example",
                          title="Failures, last 24 hours")  # fmt: skip
-        for group in status["failures"][:15]:
+        for group in groups[:15]:
             failures.add_row(group["reply_code"], group["relay"], group["domain"], group["kind"],
                              number(group["count"]), group["example"][:60])  # fmt: skip
         console.print(failures)
+
+    unknowns = status["unknowns"]
+    if unknowns["count"]:
+        shown = Table("delivery", "edition", "date", "reader", "reason",
+                      title=f"May have arrived: {number(unknowns['count'])} messages, "
+                      "last 24 hours (not sent again)")  # fmt: skip
+        for row in unknowns["rows"][:15]:
+            shown.add_row(str(row["delivery_id"]), row["edition"], row["local_date"],
+                          row["recipient"], row["reason"][:60])  # fmt: skip
+        console.print(shown)
+        console.print(
+            "They may have reached their readers: `newsalerts ops retry --include-unknown` "
+            "sends them again, after you confirm."
+        )
 
     feedback = Table("day", "sent", "bounces", "bounce rate", "complaints", "complaint rate",
                      title="Bounces and complaints")  # fmt: skip
@@ -130,3 +157,78 @@ def _print(status: dict[str, Any]) -> None:
                          percent(day["complaint_rate"]))  # fmt: skip
     console.print(feedback)
     console.print("Healthy" if status["healthy"] else "[red]Unhealthy[/red]", markup=True)
+
+
+@ops.command("retry")
+@click.option("--reply-code", help="Only the group with this reply code (421, or none).")
+@click.option("--domain", help="Only the group of readers at this domain.")
+@click.option(
+    "--include-unknown",
+    is_flag=True,
+    help="Also send again the messages that may have arrived (asks first: a reader may get "
+    "a second copy).",
+)
+@click.option("--yes", is_flag=True, help="Confirm --include-unknown without asking.")
+@clear_errors
+def ops_retry(reply_code: str | None, domain: str | None, include_unknown: bool, yes: bool) -> None:
+    """Queue again the temporary failures of the last 24 hours (one group, or all).
+
+    Messages that may have arrived (the connection broke after the message was handed
+    over, or the worker stopped mid-exchange) are left alone unless --include-unknown is
+    given and confirmed, as on /ops/failures.
+    """
+    from alerts.audit import CLI, record
+    from alerts.ops.failures import resend_unknowns, retry_failures, unknowns
+    from alerts.ops.status import RECENT
+    from subscribers.database import utcnow
+
+    settings = settings_from_env()
+    with open_runtime(settings) as runtime, runtime.session() as session:
+        now = utcnow()
+        found = unknowns(session, since=now - RECENT)
+        if include_unknown and found.count and not yes:
+            click.confirm(
+                f"{found.count} messages may already have reached their readers; sending them "
+                "again may give those readers a second copy. Send them again?",
+                abort=True,
+            )
+        retried = retry_failures(session, reply_code=reply_code, domain=domain,
+                                 since=now - RECENT)  # fmt: skip
+        resent: list[int] = []
+        if include_unknown and found.newest_id is not None:
+            resent = resend_unknowns(session, since=now - RECENT, up_to=found.newest_id)
+        record(session, actor=CLI, action="deliveries.retry",
+               target=f"failed/{reply_code or '*'}/{domain or '*'}",
+               details={"rows": len(retried)}, now=now)  # fmt: skip
+        if include_unknown:
+            record(session, actor=CLI, action="deliveries.resend-unknown",
+                   target=f"unknown/up-to/{found.newest_id}",
+                   details={"rows": len(resent), "confirmed": True}, now=now)  # fmt: skip
+        session.commit()
+        _queue(runtime, session, retried + resent)
+    console.print(f"{len(retried)} temporary failures queued again.")
+    if include_unknown:
+        console.print(f"{len(resent)} messages that may have arrived queued again.")
+    elif found.count:
+        console.print(
+            f"{found.count} messages may have arrived and were not sent again "
+            "(--include-unknown sends them, after you confirm)."
+        )
+
+
+def _queue(runtime: Runtime, session: Session, ids: list[int]) -> None:
+    """Hand the rows to the workers, or send them here when there is no broker."""
+    from alerts.jobs import send_queued_batch
+    from alerts.ledger.queue import queue_rows
+
+    if not ids:
+        return
+    settings = runtime.settings
+    if settings.uses_celery:
+        from alerts.tasks.publishing import batch_publisher
+
+        with batch_publisher(settings) as publish:
+            queue_rows(session, ids, batch_size=settings.batch_size, publish=publish)
+        return
+    for batch in queue_rows(session, ids, batch_size=settings.batch_size, publish=None):
+        send_queued_batch(runtime, batch)

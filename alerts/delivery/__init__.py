@@ -5,7 +5,8 @@
   messages over it: SMTP for real, a folder of `.eml` files for demos and tests.
 - `relays.py`: several relays with failover, and each relay's send rate and connection
   slots, shared by every worker through Redis.
-- `notices.py`: sends one reader a confirmation or a manage email.
+- `notices.py`: writes a reader's confirmation or manage email to the `notices` outbox and
+  sends it from there by id, once; the tick's part sends those whose message was lost.
 
 The relays themselves, and the one name each goes by, come from `alerts.config.parse_relays`.
 The public names of the transports and the relays are here; each module's docstring says

@@ -34,6 +34,7 @@ from alerts.errors import ConnectionLost, DeliveryError
 from alerts.ledger.claims import DEFAULT_LEASE, Accepted, claim_rows
 from alerts.ledger.outcomes import outcomes_cte, unnested, write_outcomes
 from alerts.ledger.outgoing import Outgoing, load_outgoing
+from alerts.ledger.unknowns import UNKNOWN_REPLY
 from alerts.mail.mime import Envelope
 from alerts.models import Delivery, DeliveryStatus
 from subscribers.database import utcnow
@@ -140,7 +141,6 @@ def _count(result: BatchResult, outcome: str) -> None:
 
 
 NOT_MAILABLE = "reader is no longer active"
-UNKNOWN_REPLY = "the connection broke before the relay answered the message; it may have it"
 GAVE_UP = "temporary; no retry left within RETRY_WINDOW_HOURS or before the reader's next digest"
 
 

@@ -20,8 +20,13 @@ A row's states are `alerts.models.DeliveryStatus`:
   issue or alert, takes back the rows not yet `sending`; claims and the queue skip the
   rows of a send that is held. It also counts a send's rows by state.
 
+Notices (a sign-up confirmation, "manage your alerts") have an outbox of their own,
+`notices.py`: a row per email, written with the sign-up, taken by id, sent once.
+
 Afterwards a hard bounce turns a `sent` row `failed` (alerts.feedback), and an operator may
-put `failed` rows back to `pending` (alerts.ops.failures).
+put `failed` rows back to `pending` (alerts.ops.failures). `unknowns.py` says which failed
+rows may have reached their reader (the worker died mid-exchange, or no reply came to the
+final dot): those go back only on an operator's explicit confirmation.
 """
 
 from alerts.ledger.claims import DEFAULT_LEASE, SweepResult, claim, claim_rows, sweep_stuck
@@ -45,12 +50,14 @@ from alerts.ledger.states import (
     progress,
     take_back,
 )
+from alerts.ledger.unknowns import UNKNOWN_REPLY, unknown_outcome
 
 __all__ = [
     "DEFAULT_LEASE",
     "NOT_STARTED",
     "REQUEUE_AFTER",
     "UNKNOWN_OUTCOME",
+    "UNKNOWN_REPLY",
     "UNSETTLED",
     "LedgerRow",
     "Outgoing",
@@ -73,6 +80,7 @@ __all__ = [
     "queue_rows",
     "sweep_stuck",
     "take_back",
+    "unknown_outcome",
     "unnested",
     "write_outcomes",
 ]

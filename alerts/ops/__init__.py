@@ -7,7 +7,8 @@
 - `console.py`: the ledger as the console reads it: sends in progress, messages a minute,
   bounces and complaints a day.
 - `figures.py`: the console's numbers as the page shows them, for the HTML and the JSON.
-- `failures.py`: failed deliveries grouped by reason, the retryable ones, the dead letters.
+- `failures.py`: failed deliveries grouped by reason, the retryable ones, the unknowns
+  ("may have arrived") and their confirmed re-send, the dead letters.
 - `workers.py`: the Celery workers as they answer a broadcast, and which are stalled.
 - `bench.py`: `newsalerts bench`, the production path measured end to end on this machine.
 
@@ -28,9 +29,13 @@ from alerts.ops.console import (
 from alerts.ops.failures import (
     DeadLetter,
     FailureGroup,
+    Unknown,
+    Unknowns,
     dead_letters,
     failure_groups,
+    resend_unknowns,
     retry_failures,
+    unknowns,
 )
 from alerts.ops.health import (
     OK,
@@ -55,6 +60,8 @@ __all__ = [
     "NewsalertsCollector",
     "OpsStatus",
     "SendInProgress",
+    "Unknown",
+    "Unknowns",
     "WorkerFigures",
     "check_database",
     "check_redis",
@@ -70,7 +77,9 @@ __all__ = [
     "per_minute",
     "read_workers",
     "render_metrics",
+    "resend_unknowns",
     "retry_failures",
     "run_bench",
     "sends_in_progress",
+    "unknowns",
 ]

@@ -1,18 +1,21 @@
-"""Failed deliveries grouped by reason, the ones that may be tried again, and the dead letters.
+"""Failed deliveries grouped by reason, the ones that may be tried again, the unknowns,
+and the dead letters.
 
 A failed row is one of three kinds:
 
 - `unknown`: the connection broke after the message was handed over, or the worker died
-  during the exchange (`last_error` starts with `UNKNOWN_REPLY` / `UNKNOWN_OUTCOME`). The
-  reader may have it: such a row is never sent again, by anyone.
+  during the exchange (alerts.ledger.unknowns says which rows). The reader may have it:
+  such a row is listed apart, as "may have arrived", and is sent again only when an
+  operator confirms it (`resend_unknowns`), never by the ordinary retry.
 - `permanent`: the relay refused it with a 5xx reply (unknown user, policy block).
 - `temporary`: a 4xx reply or no reply at all (the relay did not answer), after every
-  attempt was used. Only these are retryable — after the cause is fixed.
+  attempt was used. Only these are retried by `retry_failures` — after the cause is fixed.
 
 The ledger does not record which relay took part in an exchange: with one relay it is
 that one; with several (failover), a group names them all.
 
-The dead letters are the failed rows that will not be tried again: `unknown` and `permanent`.
+The dead letters are the failed rows that will not be tried again by themselves:
+`permanent` and `unknown`.
 """
 
 from __future__ import annotations
@@ -20,12 +23,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, case, func, or_, select, update
+from sqlalchemy import ColumnElement, case, func, select, update
 from sqlalchemy.orm import Session
 
-from alerts.delivery.sending import UNKNOWN_REPLY
-from alerts.ledger.outcomes import UNKNOWN_OUTCOME
 from alerts.ledger.states import not_held
+from alerts.ledger.unknowns import unknown_outcome
 from alerts.logs import mask_addresses
 from alerts.models import Delivery, DeliveryStatus
 from subscribers.models import Subscriber
@@ -33,6 +35,7 @@ from subscribers.models import Subscriber
 NO_REPLY = "none"
 UNKNOWN, PERMANENT, TEMPORARY = "unknown", "permanent", "temporary"
 DEAD_LETTERS_SHOWN = 50
+UNKNOWNS_SHOWN = 50
 
 
 @dataclass(frozen=True)
@@ -64,17 +67,9 @@ class DeadLetter:
     failed_at: datetime | None
 
 
-def _unknown_outcome() -> ColumnElement[bool]:
-    error = Delivery.last_error
-    return or_(
-        error.startswith(UNKNOWN_REPLY, autoescape=True),
-        error.startswith(UNKNOWN_OUTCOME, autoescape=True),
-    )
-
-
 def _kind() -> ColumnElement[str]:
     return case(
-        (_unknown_outcome(), UNKNOWN),
+        (unknown_outcome(), UNKNOWN),
         (Delivery.smtp_reply.startswith("5"), PERMANENT),
         else_=TEMPORARY,
     )
@@ -96,7 +91,8 @@ def failure_groups(
     session: Session, *, since: datetime, relays: list[str], limit: int = 50
 ) -> list[FailureGroup]:
     """Failed rows planned since `since`, by reply code, recipient domain and kind; the
-    largest groups first."""
+    largest groups first. Unknowns are among them as groups of kind `unknown` (for the
+    JSON's readers); the pages list them apart, from `unknowns`."""
     code, domain, kind = _reply_code(), _domain(session), _kind()
     rows = session.execute(
         select(
@@ -136,25 +132,31 @@ def _relays(first: str | None, last: str | None) -> str | None:
     return f"{first} or {last}"
 
 
-def retry_failures(session: Session, *, reply_code: str, domain: str, since: datetime) -> list[int]:
+def retry_failures(
+    session: Session, *, reply_code: str | None, domain: str | None, since: datetime
+) -> list[int]:
     """Put the group's temporary failures back to `pending` (attempts from zero, no wait)
-    and return their ids, to be queued by the caller after it commits.
+    and return their ids, to be queued by the caller after it commits. With `reply_code`
+    and `domain` None, every group's.
 
-    Never touches rows whose outcome is unknown, refusals (5xx), or rows of paused or
-    cancelled issues and alerts. Does not commit.
+    Never touches unknowns (`resend_unknowns` does, when confirmed), refusals (5xx), or
+    rows of paused or cancelled issues and alerts. Does not commit.
     """
-    code = _reply_code()
-    recipients = select(Subscriber.id).where(_domain(session) == domain.lower())
+    conditions = [
+        Delivery.status == DeliveryStatus.FAILED,
+        Delivery.created_at >= since,
+        ~unknown_outcome(),
+        _kind() == TEMPORARY,
+        not_held(),
+    ]
+    if reply_code is not None:
+        conditions.append(_reply_code() == reply_code)
+    if domain is not None:
+        recipients = select(Subscriber.id).where(_domain(session) == domain.lower())
+        conditions.append(Delivery.subscriber_id.in_(recipients))
     retried = session.scalars(
         update(Delivery)
-        .where(
-            Delivery.status == DeliveryStatus.FAILED,
-            Delivery.created_at >= since,
-            code == reply_code,
-            Delivery.subscriber_id.in_(recipients),
-            _kind() == TEMPORARY,
-            not_held(),
-        )
+        .where(*conditions)
         .values(status=DeliveryStatus.PENDING, next_attempt_at=None, attempts=0)
         .returning(Delivery.id)
         .execution_options(synchronize_session=False)
@@ -162,10 +164,90 @@ def retry_failures(session: Session, *, reply_code: str, domain: str, since: dat
     return sorted(retried)
 
 
+@dataclass(frozen=True)
+class Unknown:
+    """A failed row whose message may have arrived."""
+
+    delivery_id: int
+    edition: str
+    local_date: str
+    recipient: str  # masked: a***@example.com
+    reason: str
+    attempted_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Unknowns:
+    """The unknowns planned since a time: how many, the newest of them, and the newest id,
+    which a confirmed re-send names so that it covers only the rows the operator saw."""
+
+    count: int
+    rows: list[Unknown]
+    newest_id: int | None
+
+
+def unknowns(session: Session, *, since: datetime, limit: int = UNKNOWNS_SHOWN) -> Unknowns:
+    """The rows planned since `since` whose message may have reached the reader."""
+    where = (Delivery.created_at >= since, unknown_outcome())
+    count, newest = session.execute(select(func.count(), func.max(Delivery.id)).where(*where)).one()
+    rows = session.execute(
+        select(
+            Delivery.id,
+            Delivery.edition,
+            Delivery.local_date,
+            Subscriber.email,
+            Delivery.last_error,
+            Delivery.claimed_at,
+        )
+        .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+        .where(*where)
+        .order_by(Delivery.id.desc())
+        .limit(limit)
+    )
+    return Unknowns(
+        count=int(count),
+        rows=[
+            Unknown(
+                delivery_id=delivery_id,
+                edition=edition,
+                local_date=local_date.isoformat(),
+                recipient=mask_addresses(email),
+                reason=mask_addresses(error or "")[:300],
+                attempted_at=attempted_at,
+            )
+            for delivery_id, edition, local_date, email, error, attempted_at in rows
+        ],
+        newest_id=None if newest is None else int(newest),
+    )
+
+
+def resend_unknowns(session: Session, *, since: datetime, up_to: int) -> list[int]:
+    """Put the unknowns planned since `since`, of ids up to `up_to` (the newest the
+    operator was shown), back to `pending` and return their ids, to be queued by the caller
+    after it commits. Their readers may get the message twice: call this only on an
+    operator's explicit confirmation. Rows of paused or cancelled sends stay. Does not
+    commit.
+    """
+    resent = session.scalars(
+        update(Delivery)
+        .where(
+            Delivery.created_at >= since,
+            Delivery.id <= up_to,
+            unknown_outcome(),
+            not_held(),
+        )
+        .values(status=DeliveryStatus.PENDING, next_attempt_at=None, attempts=0, last_error=None)
+        .returning(Delivery.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    return sorted(resent)
+
+
 def dead_letters(
     session: Session, *, since: datetime, limit: int = DEAD_LETTERS_SHOWN
 ) -> list[DeadLetter]:
-    """The newest failed rows that will not be tried again."""
+    """The newest failed rows that will not be tried again by themselves: refusals, and
+    unknowns (until an operator confirms a re-send)."""
     rows = session.execute(
         select(
             Delivery.id,

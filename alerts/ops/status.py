@@ -15,9 +15,10 @@ from typing import Any
 import redis
 from sqlalchemy import func, select
 
+from alerts.ledger.notices import notice_counts
 from alerts.models import Delivery
 from alerts.ops.console import SendInProgress, feedback_per_day, oldest_pending, sends_in_progress
-from alerts.ops.failures import dead_letters, failure_groups
+from alerts.ops.failures import dead_letters, failure_groups, unknowns
 from alerts.ops.health import OK, check_services
 from alerts.ops.workers import STALL_SECONDS, read_workers
 from alerts.runtime import Runtime
@@ -42,10 +43,16 @@ class OpsStatus:
     tasks_out_per_second: float | None = None
     workers: list[dict[str, Any]] | None = None
     deliveries: dict[str, int] = field(default_factory=dict)
+    # Confirmation and other notice emails of the last 24 hours, by state (their outbox).
+    notices: dict[str, int] = field(default_factory=dict)
     oldest_pending_seconds: float | None = None
     sends: list[dict[str, Any]] = field(default_factory=list)
     failures: list[dict[str, Any]] = field(default_factory=list)
     dead_letters: list[dict[str, Any]] = field(default_factory=list)
+    # Failed rows whose message may have arrived: count, newest_id, rows (newest 50).
+    unknowns: dict[str, Any] = field(
+        default_factory=lambda: {"count": 0, "newest_id": None, "rows": []}
+    )
     feedback: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -88,6 +95,7 @@ def _ledger(runtime: Runtime, status: OpsStatus) -> None:
             .group_by(Delivery.status)
         )
         status.deliveries = {state.value: int(count) for state, count in counts}
+        status.notices = notice_counts(session, since=since)
         first = oldest_pending(session)
         if first is not None:
             status.oldest_pending_seconds = max((now - first).total_seconds(), 0.0)
@@ -100,6 +108,12 @@ def _ledger(runtime: Runtime, status: OpsStatus) -> None:
             {**asdict(letter), "failed_at": _iso(letter.failed_at)}
             for letter in dead_letters(session, since=since)
         ]
+        found = unknowns(session, since=since)
+        status.unknowns = {
+            "count": found.count,
+            "newest_id": found.newest_id,
+            "rows": [{**asdict(row), "attempted_at": _iso(row.attempted_at)} for row in found.rows],
+        }
         status.feedback = [
             {
                 **asdict(day),

@@ -7,8 +7,8 @@ import logging
 from celery import current_app, shared_task
 from sqlalchemy.exc import OperationalError
 
-from alerts.delivery.notices import send_notice
-from alerts.errors import DeliveryError, LivenessLost
+from alerts.delivery.notices import queue_notice, send_notice
+from alerts.errors import LivenessLost
 from alerts.feeds.polling import poll_due_sources
 from alerts.jobs import plan_and_queue, send_queued_batch, sweep
 from alerts.mail.notices import Notice
@@ -49,32 +49,20 @@ def send_batch_task(delivery_ids: list[int]) -> None:
     send_queued_batch(process_runtime(), [int(i) for i in delivery_ids])
 
 
-@shared_task(
-    name=SEND_NOTICE,
-    acks_late=True,
-    ignore_result=True,
-    autoretry_for=(OperationalError, DeliveryError),
-    retry_backoff=10,
-    max_retries=5,
-)
-def send_notice_task(notice: str, subscriber_id: int) -> None:
-    """A confirmation or "manage" email; a temporary SMTP failure is retried."""
+@shared_task(name=SEND_NOTICE, acks_late=True, ignore_result=True, **_RETRY)
+def send_notice_task(notice_id: int | str, subscriber_id: int | None = None) -> None:
+    """A notice of the outbox, by id: sent once, its outcome recorded; a temporary SMTP
+    failure is retried by the tick at the row's retry time, not here.
+
+    A message of the previous form, `[kind, subscriber id]` (published before an upgrade),
+    is written to the outbox first, then sent the same way."""
     runtime = process_runtime()
     with runtime.session() as session:
-        try:
-            send_notice(
-                session,
-                Notice(notice),
-                int(subscriber_id),
-                settings=runtime.settings,
-                renderer=runtime.renderer,
-                transport=runtime.transport,
-                signer=runtime.signer,
-            )
-        except DeliveryError as error:
-            if not error.permanent:
-                raise
-            log.warning("%s notice to %s refused: %s", notice, subscriber_id, error)
+        if subscriber_id is not None:
+            notice_id = queue_notice(session, Notice(str(notice_id)), int(subscriber_id),
+                                     settings=runtime.settings, now=utcnow())  # fmt: skip
+            session.commit()
+        send_notice(session, int(notice_id), sender=runtime.notice_sender())
 
 
 @shared_task(name=TICK, acks_late=True, ignore_result=True, **_RETRY)

@@ -28,7 +28,7 @@ from alerts.web.api_subscribers import (
 from alerts.web.context import db, web_context
 from alerts.web.json_bodies import json_object
 from alerts.web.openapi import OPENAPI
-from alerts.web.signup import ACCEPTED, notify_within_limit
+from alerts.web.signup import ACCEPTED, hand_over, notice_within_limit
 from subscribers.database import utcnow
 from subscribers.lifecycle import SignupResult, erase, request_subscription
 from subscribers.models import Subscriber
@@ -131,20 +131,27 @@ def _request(wanted: SubscriberRequest, origin: Origin) -> View:
                 session, email=wanted.email, preferences=wanted.preferences, origin=origin,
                 hash_key=settings.secret_key, now=utcnow(),
             )  # fmt: skip
+            notice_id = None
             if signup.subscriber_id is not None:
                 audit.record(
                     session, actor=_actor(), action="subscriber.requested",
                     target=f"subscriber:{signup.subscriber_id}", now=utcnow(),
                 )  # fmt: skip
+                if signup.result is not SignupResult.NOTHING:
+                    # Written with the sign-up: a lost broker message loses no email.
+                    notice = (
+                        Notice.CONFIRM if signup.result is SignupResult.CONFIRM else Notice.MANAGE
+                    )
+                    notice_id = notice_within_limit(
+                        session, notice, signup.subscriber_id, wanted.email
+                    )
             session.commit()
             break
         except IntegrityError:
             session.rollback()  # a simultaneous request stored the address first
             if attempt == 2:
                 raise
-    if signup.subscriber_id is not None and signup.result is not SignupResult.NOTHING:
-        notice = Notice.CONFIRM if signup.result is SignupResult.CONFIRM else Notice.MANAGE
-        notify_within_limit(notice, signup.subscriber_id, wanted.email)
+    hand_over(notice_id)
     return jsonify({"status": "accepted", "message": ACCEPTED}), 202
 
 

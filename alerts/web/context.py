@@ -11,10 +11,8 @@ from flask import current_app, g
 from sqlalchemy.orm import Session
 
 from alerts.delivery.notices import send_notice
-from alerts.errors import DeliveryError
 from alerts.jobs import send_queued_batch
 from alerts.ledger.queue import Publish
-from alerts.mail.notices import Notice
 from alerts.runtime import Runtime
 from alerts.web.ratelimit import (
     MemoryRateLimiter,
@@ -29,7 +27,8 @@ WORDING_VERSION = "2026-11-a"
 # The name of the threads that send batches without a broker (tests wait for them).
 SENDING_THREAD = "newsalerts-send"
 
-Notifier = Callable[[Notice, int], None]
+# Hands a notice of the outbox (by id, after its row is committed) to a worker.
+Notifier = Callable[[int], None]
 
 
 @dataclass
@@ -61,25 +60,14 @@ class WebContext:
 
 
 def _inline_notifier(runtime: Runtime) -> Notifier:
-    def notify(notice: Notice, subscriber_id: int) -> None:
+    def notify(notice_id: int) -> None:
         with runtime.session() as session:
             try:
-                send_notice(
-                    session,
-                    notice,
-                    subscriber_id,
-                    settings=runtime.settings,
-                    renderer=runtime.renderer,
-                    transport=runtime.transport,
-                    signer=runtime.signer,
-                )
-            except DeliveryError as error:
-                # The visitor's request succeeded; the mail server's trouble is the operator's.
-                log.error("could not send %s notice to %s: %s", notice, subscriber_id, error)
+                send_notice(session, notice_id, sender=runtime.notice_sender())
             except Exception:
-                # Likewise for a message that cannot be built (an address the mail code
-                # cannot encode): the sign-up is stored; the visitor gets no 5xx for it.
-                log.exception("could not compose %s notice to %s", notice, subscriber_id)
+                # The visitor's request succeeded and the notice is in the outbox: the
+                # scheduler's tick sends it if this attempt could not even be recorded.
+                log.exception("could not send notice %s", notice_id)
 
     return notify
 
@@ -89,9 +77,14 @@ def _celery_notifier(runtime: Runtime) -> Notifier:
 
     app = create_celery(runtime.settings)
 
-    def notify(notice: Notice, subscriber_id: int) -> None:
+    def notify(notice_id: int) -> None:
         # The app routes notices to the urgent queue: a reader waits for this one.
-        app.send_task(SEND_NOTICE, args=[notice.value, subscriber_id])
+        try:
+            app.send_task(SEND_NOTICE, args=[notice_id])
+        except Exception:
+            # The broker is down: the notice is in the outbox, and the scheduler's tick
+            # sends it once NOTICE_REQUEUE_SECONDS have passed. The visitor gets no 5xx.
+            log.exception("could not queue notice %s; the tick will send it", notice_id)
 
     return notify
 

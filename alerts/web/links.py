@@ -18,7 +18,7 @@ from alerts.web.context import WORDING_VERSION, db, web_context
 from alerts.web.forms import form_values, parse_preferences
 from alerts.web.pages import page, topic_choices
 from alerts.web.security import FormRejected, header_text
-from alerts.web.signup import notify_within_limit
+from alerts.web.signup import hand_over, notice_within_limit
 from subscribers.database import utcnow
 from subscribers.errors import InvalidPreference, InvalidToken
 from subscribers.lifecycle import (
@@ -141,7 +141,10 @@ def confirm_resend(token: str) -> View:
         return page("link_invalid.html", 404, message="This link is not valid.")
     if subscriber is not None and subscriber.status is SubscriberStatus.PENDING:
         # The same daily allowance per address as confirmation emails from the sign-up form.
-        notify_within_limit(Notice.CONFIRM, subscriber.id, subscriber.email)
+        session = db()
+        notice_id = notice_within_limit(session, Notice.CONFIRM, subscriber.id, subscriber.email)
+        session.commit()
+        hand_over(notice_id)
     return page("check_inbox.html", message=RESENT)
 
 

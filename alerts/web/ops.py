@@ -24,7 +24,7 @@ from alerts.jobs import change_alert, change_issue
 from alerts.ledger.queue import queue_rows
 from alerts.models import AuditEvent, Role
 from alerts.ops.console import per_minute
-from alerts.ops.failures import retry_failures
+from alerts.ops.failures import resend_unknowns, retry_failures
 from alerts.ops.figures import bars, duration, figures, layout, number, percent
 from alerts.ops.status import RECENT, OpsStatus, collect_status
 from alerts.web.auth import STAFF_OPS, View, current_staff, require_role, roles_required
@@ -43,7 +43,12 @@ NOTICES = {
     "cancel": "Cancelled. Nothing more of it is sent.",
     "retry": "The retryable failures of that group are queued again.",
     "retry-none": "Nothing in that group could be retried.",
+    "resend": "The messages that may have arrived are queued again, as you confirmed.",
+    "resend-none": "None of those messages could be sent again (their send is paused or "
+    "cancelled, or they were sent again already).",
 }
+# The box an operator ticks to send again what may have arrived (its value, checked).
+RESEND_CONFIRMATION = "send-again"
 
 
 @blueprint.before_request
@@ -95,12 +100,19 @@ def chart() -> Response:
 
 @blueprint.get("/failures")
 def failures() -> View:
-    status = _status()
+    return _failures_page(notice=NOTICES.get(request.args.get("done", "")))
+
+
+def _failures_page(*, notice: str | None, error: str | None = None, status: int = 200) -> View:
+    ops = _status()
     return page(
         "staff/ops/failures.html",
+        status,
         title="Failures",
-        ops=status,
-        notice=NOTICES.get(request.args.get("done", "")),
+        ops=ops,
+        notice=notice,
+        error=error,
+        confirmation=RESEND_CONFIRMATION,
         duration=duration,
         number=number,
         percent=percent,
@@ -169,6 +181,7 @@ def retry() -> View:
         raise BadInput("reply_code and domain must be the ones of a group of failures")
     context = web_context()
     session, now = db(), utcnow()
+    # Unknowns are never in a group's retry: `resend_unknown` takes them, when confirmed.
     ids = retry_failures(session, reply_code=reply_code, domain=domain, since=now - RECENT)
     record(session, actor=user_actor(user), action="deliveries.retry",
            target=f"failed/{reply_code}/{domain}", details={"rows": len(ids)},
@@ -179,6 +192,37 @@ def retry() -> View:
         queue_rows(session, ids, batch_size=context.runtime.settings.batch_size,
                    publish=context.publish)  # fmt: skip
     done = "retry" if ids else "retry-none"
+    return redirect(url_for("ops.failures", done=done), code=303)
+
+
+@blueprint.post("/failures/resend-unknown")
+def resend_unknown() -> View:
+    """Send again the messages that may have arrived, once the operator ticked the box.
+
+    `up_to` is the newest row the page listed, so rows that became unknown after the
+    operator looked are not taken without being seen."""
+    user = current_staff()
+    assert user is not None
+    up_to = row_id(request.form.get("up_to", ""))
+    if up_to is None:
+        raise BadInput("up_to must be the id of the newest message listed (a whole number)")
+    if request.form.get("confirm") != RESEND_CONFIRMATION:
+        message = (
+            "Nothing was sent. Tick the box to confirm that these readers may get the "
+            "message twice."
+        )
+        return _failures_page(notice=None, error=message, status=400)
+    context = web_context()
+    session, now = db(), utcnow()
+    ids = resend_unknowns(session, since=now - RECENT, up_to=up_to)
+    record(session, actor=user_actor(user), action="deliveries.resend-unknown",
+           target=f"unknown/up-to/{up_to}", details={"rows": len(ids), "confirmed": True},
+           now=now)  # fmt: skip
+    session.commit()
+    if ids:
+        queue_rows(session, ids, batch_size=context.runtime.settings.batch_size,
+                   publish=context.publish)  # fmt: skip
+    done = "resend" if ids else "resend-none"
     return redirect(url_for("ops.failures", done=done), code=303)
 
 

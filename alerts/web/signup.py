@@ -6,7 +6,9 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, make_response, request
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
+from alerts.delivery.notices import queue_notice
 from alerts.mail.notices import Notice
 from alerts.web.context import WORDING_VERSION, db, web_context
 from alerts.web.forms import form_values, parse_signup
@@ -145,6 +147,9 @@ def _subscribe(as_json: bool) -> View:
                 hash_key=settings.secret_key,
                 now=utcnow(),
             )
+            # The email it asks for is written in the same transaction: once the sign-up
+            # is stored, so is its confirmation, whatever happens to the broker.
+            notice_id = _ask_for_notice(session, signup.result, signup.subscriber_id, address)
             session.commit()
             break
         except InvalidPreference as error:
@@ -156,20 +161,25 @@ def _subscribe(as_json: bool) -> View:
             session.rollback()
             if attempt == 2:
                 raise
-    _notify(signup.result, signup.subscriber_id, address)
+    hand_over(notice_id)
     return _accepted(as_json)
 
 
-def _notify(result: SignupResult, subscriber_id: int | None, address: str) -> None:
-    """Send what the outcome asks for, within the per-address limit; silently otherwise."""
+def _ask_for_notice(
+    session: Session, result: SignupResult, subscriber_id: int | None, address: str
+) -> int | None:
+    """Write what the outcome asks for, within the per-address limit; silently otherwise."""
     if result is SignupResult.NOTHING or subscriber_id is None:
-        return
+        return None
     notice = Notice.CONFIRM if result is SignupResult.CONFIRM else Notice.MANAGE
-    notify_within_limit(notice, subscriber_id, address)
+    return notice_within_limit(session, notice, subscriber_id, address)
 
 
-def notify_within_limit(notice: Notice, subscriber_id: int, address: str) -> bool:
-    """Send a notice unless this address had its daily share of that kind; True if sent.
+def notice_within_limit(
+    session: Session, notice: Notice, subscriber_id: int, address: str
+) -> int | None:
+    """Write a notice to the outbox unless this address had its daily share of that kind;
+    its id, for `hand_over` after the caller commits, or None. Does not commit.
 
     The count is per address (as a keyed hash), whatever asked for the email: the sign-up
     form, the JSON API, or the "send me a new link" button of an expired confirmation.
@@ -178,9 +188,15 @@ def notify_within_limit(notice: Notice, subscriber_id: int, address: str) -> boo
     limit = CONFIRM_LIMIT if notice is Notice.CONFIRM else MANAGE_LIMIT
     key = f"{notice.value}:{email_hash(address, context.runtime.settings.secret_key)}"
     if context.limiter.hit(key, limit=limit, window_seconds=ADDRESS_WINDOW) is not None:
-        return False
-    context.notify(notice, subscriber_id)
-    return True
+        return None
+    return queue_notice(session, notice, subscriber_id, settings=context.runtime.settings,
+                        now=utcnow())  # fmt: skip
+
+
+def hand_over(notice_id: int | None) -> None:
+    """After the commit: hand the notice to a worker (or send it here, without a broker)."""
+    if notice_id is not None:
+        web_context().notify(notice_id)
 
 
 def _accepted(as_json: bool) -> View:

@@ -101,16 +101,19 @@ def test_json_output_and_exit_status(database_url: str) -> None:
         "tasks_out_per_second",
         "workers",
         "deliveries",
+        "notices",
         "oldest_pending_seconds",
         "sends",
         "failures",
         "dead_letters",
+        "unknowns",
         "feedback",
     }
     assert data["version"] == 2
     assert data["services"] == {"database": "ok", "file://./outbox": "ok"}
     assert (data["queues"], data["workers"]) == (None, None)
     assert (data["sends"], data["failures"], data["dead_letters"]) == ([], [], [])
+    assert data["unknowns"] == {"count": 0, "newest_id": None, "rows": []}
     assert len(data["feedback"]) == 14
 
     broken = CliRunner().invoke(

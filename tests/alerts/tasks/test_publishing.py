@@ -14,6 +14,7 @@ import redis
 from sqlalchemy import select
 
 from alerts.config import Settings
+from alerts.delivery.notices import queue_notice
 from alerts.editions.schedules import ensure_default_editions
 from alerts.jobs import plan_and_queue, send_now, start_alert
 from alerts.mail.notices import Notice
@@ -95,13 +96,16 @@ def test_alerts_and_notices_go_to_the_urgent_queue_digests_to_the_bulk_one(
     assert (alert.queued, digest.queued) == (3, 5)
     with runtime.session() as session:
         fay = session.scalar(select(Subscriber.id).where(Subscriber.email == "fay@example.com"))
-    # The sign-up form's notifier, as the web app builds it with a broker.
-    WebContext.build(runtime).notify(Notice.CONFIRM, fay)
+        assert fay is not None
+        notice = queue_notice(session, Notice.CONFIRM, fay, settings=runtime.settings, now=NOW)
+        session.commit()
+    # The sign-up form's notifier, as the web app builds it with a broker: the outbox row's id.
+    WebContext.build(runtime).notify(notice)
 
     alert_rows, digest_rows = rows(runtime, alerts=True), rows(runtime, alerts=False)
     assert waiting(broker_url, URGENT_QUEUE) == [
         *batches_of(alert_rows),
-        (SEND_NOTICE, ["confirm", fay]),
+        (SEND_NOTICE, [notice]),
     ]
     assert waiting(broker_url, BULK_QUEUE) == batches_of(digest_rows)
 

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from alerts import audit
 from alerts.audit import PAGE_SIZE
 from alerts.config import Settings
+from alerts.ledger.unknowns import UNKNOWN_OUTCOME, UNKNOWN_REPLY
 from alerts.models import (
     Article,
     AuditEvent,
@@ -38,10 +39,17 @@ from tests.support.staff import csrf_token, signed_in_client
 
 PAGES = ["/ops", "/ops/failures", "/ops/chart.svg"]
 JSON = ["/ops/status.json"]
-POSTS = ["/ops/issues/1/pause", "/ops/alerts/1/resume", "/ops/failures/retry"]
+POSTS = [
+    "/ops/issues/1/pause",
+    "/ops/alerts/1/resume",
+    "/ops/failures/retry",
+    "/ops/failures/resend-unknown",
+]
 
 
-def seed(app: Flask, *, pending: int = 5, sent: int = 3, failed: int = 2) -> dict[str, int]:
+def seed(
+    app: Flask, *, pending: int = 5, sent: int = 3, failed: int = 2, unknown: int = 0
+) -> dict[str, int]:
     """An issue being sent and a breaking alert with one row waiting; returns their ids."""
     now = utcnow()
     with app.extensions["newsalerts"].runtime.session() as session:
@@ -84,6 +92,16 @@ def seed(app: Flask, *, pending: int = 5, sent: int = 3, failed: int = 2) -> dic
         for _ in range(failed):
             row(DeliveryStatus.FAILED, issue_id=issue.id, smtp_reply="421 4.7.0 slow down",
                 last_error="421 4.7.0 slow down", attempts=5, claimed_at=now)  # fmt: skip
+        for number_unknown in range(unknown):
+            # Half of them a broken reply to the final dot, in the same reply group as the
+            # temporary failures (421, example.com); half a worker that died mid-exchange.
+            if number_unknown % 2:
+                row(DeliveryStatus.FAILED, issue_id=issue.id, last_error=UNKNOWN_OUTCOME,
+                    attempts=1, claimed_at=now)  # fmt: skip
+            else:
+                row(DeliveryStatus.FAILED, issue_id=issue.id, smtp_reply="421 4.4.2 timeout",
+                    last_error=f"{UNKNOWN_REPLY}: timed out", attempts=1,
+                    claimed_at=now)  # fmt: skip
         row(DeliveryStatus.PENDING, alert_id=alert.id)
         session.commit()
         return {"issue": issue.id, "alert": alert.id}
@@ -255,6 +273,112 @@ def test_retry_these_queues_the_group_again(app: Flask, published: Published) ->
     assert published.urgent == []
     answer = client.post("/ops/failures/retry", data=retry)
     assert answer.headers["Location"] == "/ops/failures?done=retry-none"
+
+
+def _failed_rows(app: Flask) -> dict[int, tuple[DeliveryStatus, str | None]]:
+    with app.extensions["newsalerts"].runtime.session() as session:
+        rows = session.execute(select(Delivery.id, Delivery.status, Delivery.last_error))
+        return {row_id: (status, error) for row_id, status, error in rows}
+
+
+def _unknown_ids(app: Flask) -> list[int]:
+    return sorted(
+        row_id
+        for row_id, (status, error) in _failed_rows(app).items()
+        if status is DeliveryStatus.FAILED
+        and (error or "").startswith((UNKNOWN_OUTCOME, UNKNOWN_REPLY))
+    )
+
+
+def test_unknowns_are_listed_apart_as_may_have_arrived(app: Flask) -> None:
+    seed(app, pending=0, sent=0, failed=2, unknown=3)
+    client = signed_in_client(app, Role.OPERATOR)
+    page = client.get("/ops/failures").get_data(as_text=True)
+    assert "May have arrived" in page
+    assert "<strong>3</strong> messages may have arrived" in page
+    assert "the connection broke before the relay answered" in page  # the reason
+    assert "the worker stopped during the SMTP exchange" in page
+    # The groups table shows the temporary failures only, with their retry button.
+    groups = page.split('id="groups-title"')[1].split('id="unknown-title"')[0]
+    assert ">unknown<" not in groups and ">temporary<" in groups
+    assert groups.count("Retry these") == 1
+    # The re-send asks for a ticked box and names the newest row shown.
+    unknown = page.split('id="unknown-title"')[1].split('id="dead-title"')[0]
+    assert 'name="confirm" value="send-again" required' in unknown
+    assert f'name="up_to" value="{max(_unknown_ids(app))}"' in unknown
+
+    document = client.get("/ops/status.json").get_json()["status"]
+    assert document["unknowns"]["count"] == 3
+    assert len(document["unknowns"]["rows"]) == 3
+    assert {row["recipient"][:1] for row in document["unknowns"]["rows"]} == {"r"}
+    assert all("***@example.com" in row["recipient"] for row in document["unknowns"]["rows"])
+
+
+def test_retry_these_never_sends_an_unknown_again(app: Flask, published: Published) -> None:
+    seed(app, pending=0, sent=0, failed=2, unknown=2)
+    unknown = _unknown_ids(app)
+    temporary = sorted(
+        row_id
+        for row_id, (status, _) in _failed_rows(app).items()
+        if status is DeliveryStatus.FAILED and row_id not in unknown
+    )
+    client = signed_in_client(app, Role.OPERATOR)
+    retry = {"csrf_token": csrf_token(client), "reply_code": "421", "domain": "example.com"}
+    assert client.post("/ops/failures/retry", data=retry).status_code == 303
+    assert published == [temporary]  # the unknown with a 421 reply is in no retry
+    rows = _failed_rows(app)
+    assert {rows[row_id][0] for row_id in unknown} == {DeliveryStatus.FAILED}
+
+
+def test_sending_unknowns_again_needs_the_box_ticked(app: Flask, published: Published) -> None:
+    seed(app, pending=0, sent=0, failed=0, unknown=2)
+    unknown = _unknown_ids(app)
+    client = signed_in_client(app, Role.OPERATOR)
+    form = {"csrf_token": csrf_token(client), "up_to": str(max(unknown))}
+    answer = client.post("/ops/failures/resend-unknown", data=form)
+    assert answer.status_code == 400
+    assert "Nothing was sent. Tick the box" in answer.get_data(as_text=True)
+    answer = client.post("/ops/failures/resend-unknown", data={**form, "confirm": "yes"})
+    assert answer.status_code == 400  # only the box's own value confirms
+    assert _unknown_ids(app) == unknown and published == []
+
+
+def test_a_confirmed_resend_queues_the_unknowns_shown_and_is_audited(
+    app: Flask, published: Published
+) -> None:
+    seed(app, pending=0, sent=0, failed=1, unknown=3)
+    unknown = _unknown_ids(app)
+    client = signed_in_client(app, Role.ADMIN, "ops@newsroom.example.com")
+    # The page listed the first two; the third became unknown after the operator looked.
+    form = {"csrf_token": csrf_token(client), "up_to": str(unknown[1]), "confirm": "send-again"}
+    answer = client.post("/ops/failures/resend-unknown", data=form)
+    assert (answer.status_code, answer.headers["Location"]) == (
+        303, "/ops/failures?done=resend",
+    )  # fmt: skip
+    assert published == [unknown[:2]]
+    rows = _failed_rows(app)
+    assert [rows[row_id] for row_id in unknown[:2]] == [(DeliveryStatus.PENDING, None)] * 2
+    assert rows[unknown[2]][0] is DeliveryStatus.FAILED
+    # The temporary failure stays for its own retry.
+    assert sum(status is DeliveryStatus.FAILED for status, _ in rows.values()) == 2
+    with app.extensions["newsalerts"].runtime.session() as session:
+        event = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "deliveries.resend-unknown")
+        ).one()
+    assert event.actor == "user:ops@newsroom.example.com"
+    assert event.details == {"rows": 2, "confirmed": True}
+    again = client.post("/ops/failures/resend-unknown", data=form)
+    assert again.headers["Location"] == "/ops/failures?done=resend-none"
+    assert "queued again, as you confirmed" in client.get("/ops/failures?done=resend").get_data(
+        as_text=True
+    )
+
+
+@pytest.mark.parametrize("up_to", ["", "x", "-1", "99999999999", "1\x00"])
+def test_a_resend_without_a_row_id_is_400(app: Flask, up_to: str) -> None:
+    client = signed_in_client(app, Role.OPERATOR)
+    form = {"csrf_token": csrf_token(client), "up_to": up_to, "confirm": "send-again"}
+    assert client.post("/ops/failures/resend-unknown", data=form).status_code == 400
 
 
 # --- the audit log ----------------------------------------------------------------------
