@@ -9,8 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import insert, select
 
 from alerts.db import make_engine, make_session_factory
-from alerts.delivery.sending import UNKNOWN_REPLY
-from alerts.ledger.outcomes import UNKNOWN_OUTCOME
+from alerts.ledger.unknowns import unknown_outcome
 from alerts.models import Delivery, DeliveryStatus
 from subscribers.database import utcnow
 from subscribers.models import Frequency, Subscriber, SubscriberStatus
@@ -27,14 +26,8 @@ class Row:
     last_error: str | None
     smtp_reply: str | None
     sent_at: datetime | None = None
-
-    @property
-    def unknown(self) -> bool:
-        """Failed because the relay may have the message: its worker died in the exchange,
-        or the connection broke before the relay's answer."""
-        return self.status is DeliveryStatus.FAILED and (
-            self.last_error == UNKNOWN_OUTCOME or (self.last_error or "").startswith(UNKNOWN_REPLY)
-        )
+    # Failed because the relay may have the message (alerts.ledger.unknowns).
+    unknown: bool = False
 
 
 def reader_address(number: int) -> str:
@@ -89,12 +82,13 @@ def ledger_rows(database_url: str) -> dict[str, Row]:
                 Delivery.last_error,
                 Delivery.smtp_reply,
                 Delivery.sent_at,
+                unknown_outcome(),
             ).join(Subscriber, Subscriber.id == Delivery.subscriber_id)
         ).all()
     engine.dispose()
     return {
-        email: Row(status, attempts, last_error, smtp_reply, sent_at)
-        for email, status, attempts, last_error, smtp_reply, sent_at in rows
+        email: Row(status, attempts, last_error, smtp_reply, sent_at, bool(unknown))
+        for email, status, attempts, last_error, smtp_reply, sent_at, unknown in rows
     }
 
 

@@ -33,8 +33,7 @@ from click.testing import CliRunner
 from alerts.cli import main
 from alerts.config import load_settings
 from alerts.db import make_engine, upgrade
-from alerts.delivery.sending import UNKNOWN_REPLY
-from alerts.ledger.outcomes import UNKNOWN_OUTCOME
+from alerts.ledger.unknowns import unknown_outcome
 from alerts.models import Delivery, DeliveryStatus
 from alerts.tasks.app import QUEUES, create_celery
 from alerts.tasks.queues import PRIORITY_SUFFIXES
@@ -90,14 +89,7 @@ class LedgerRow:
     status: DeliveryStatus
     last_error: str | None
     sent_at: datetime | None
-
-
-def is_unknown(row: LedgerRow) -> bool:
-    """The ledger's "may have arrived": failed because the outcome could not be known."""
-    error = row.last_error or ""
-    return row.status is DeliveryStatus.FAILED and (
-        error == UNKNOWN_OUTCOME or error.startswith(UNKNOWN_REPLY)
-    )
+    unknown: bool  # the ledger's "may have arrived" (alerts.ledger.unknowns)
 
 
 @pytest.fixture
@@ -128,7 +120,7 @@ def _ledger(engine: sa.Engine) -> list[LedgerRow]:
         rows = connection.execute(
             sa.select(
                 Delivery.id, Subscriber.email, Delivery.status, Delivery.last_error,
-                Delivery.sent_at,
+                Delivery.sent_at, unknown_outcome(),
             ).join(Subscriber, Subscriber.id == Delivery.subscriber_id)
         ).all()  # fmt: skip
     return [LedgerRow(*row) for row in rows]
@@ -292,7 +284,7 @@ def test_workers_on_three_hosts_one_cut_off_mid_send(
     )
     duplicates = sorted(email for email, count in copies.items() if count > 1)
     assert duplicates == [], f"{len(duplicates)} readers got two messages: {duplicates[:10]}"
-    unknown = {row.email for row in ledger if is_unknown(row)}
+    unknown = {row.email for row in ledger if row.unknown}
     assert len(unknown) <= CONCURRENCY, (
         f"{len(unknown)} unknown outcomes for one cut-off process: {sorted(unknown)[:10]}"
     )
