@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -76,3 +77,8 @@ def progress_bar() -> Progress:
 @click.version_option(package_name="newsalerts")
 def main() -> None:
     """newsalerts — daily email digests of a news site's new articles."""
+    # Tables are as wide as COLUMNS says when the command runs (a pipe into a log or a
+    # pager), not as it said when the console was made at import.
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit():
+        console.width = int(columns)

@@ -117,8 +117,9 @@ def html_and_text(data: bytes) -> tuple[EmailMessage, str, str, bytes]:
 def hostile_digest(session: Session, settings: Settings) -> tuple[bytes, float]:
     """The hostile feed ingested, one reader's digest composed: its bytes, and how long
     composing took."""
-    articles = parse_feed(hostile_feed(), source="hostile.json")
-    upsert_articles(session, articles, source="hostile.json", now=NOW)
+    parsed = parse_feed(hostile_feed(), source="hostile.json")
+    assert not parsed.skipped  # hostile, but every item is a story
+    upsert_articles(session, parsed.articles, source="hostile.json", now=NOW)
     reader(session, "ada@example.com")
     session.commit()
     plan_digests(session, now=NOW, force=True)
