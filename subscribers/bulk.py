@@ -1,0 +1,286 @@
+"""Adding many new readers at once: the write half of an import, a chunk per call.
+
+One call writes a chunk of already checked readers with a handful of statements, whatever
+its size: which addresses are known, which are suppressed, the topics, then the readers,
+their topics and their consent events. PostgreSQL takes each table's rows as one array per
+column through `unnest` (a statement of a dozen parameters, parsed once, however many rows);
+SQLite takes multi-row INSERTs. Readers go in with `ON CONFLICT (email) DO NOTHING`, so an
+address that another writer adds at the same moment is skipped, never doubled.
+
+The chunk is written inside a SAVEPOINT. Should the database still refuse something that
+the checks let through, the chunk is rolled back and written again one reader at a time,
+each in its own SAVEPOINT, so the refused reader is reported alone and the others are kept.
+Nothing is committed here: the caller commits, a chunk at a time if it wants a crash to lose
+at most the chunk in flight (a run again then skips whoever is already stored).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, select, text
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.orm import Session
+
+from subscribers.addresses import email_hash
+from subscribers.database import utcnow
+from subscribers.models import (
+    ConsentEvent,
+    ConsentKind,
+    Frequency,
+    Subscriber,
+    SubscriberStatus,
+    Suppression,
+    subscriber_topics,
+)
+from subscribers.services import Suppressed
+from subscribers.tokens import new_link_key
+from subscribers.topics import ensure_topics, slugify
+
+# How many readers a caller should hand over per call: PostgreSQL takes a chunk as a few
+# array parameters; SQLite's statements carry every value as its own parameter.
+POSTGRES_CHUNK = 5000
+SQLITE_CHUNK = 500
+
+_SUBSCRIBER_COLUMNS = {
+    "email": "text",
+    "name": "text",
+    "status": "text",
+    "frequency": "text",
+    "timezone": "text",
+    "send_hour": "smallint",
+    "created_at": "timestamptz",
+    "confirmed_at": "timestamptz",
+    "status_changed_at": "timestamptz",
+    "breaking_alerts": "boolean",
+    "link_key": "text",
+}
+_CONSENT_COLUMNS = {
+    "subscriber_id": "integer",
+    "kind": "text",
+    "source": "text",
+    "details": "json",
+    "occurred_at": "timestamptz",
+}
+_TOPIC_LINK_COLUMNS = {"subscriber_id": "integer", "topic_id": "integer"}
+
+
+@dataclass(frozen=True, slots=True)
+class NewReader:
+    """A checked row to add: what add_subscriber takes, already validated and normalised.
+
+    `line` names the row in what the caller reports; `source` and `details` go into the
+    consent event, whose kind is "import" for a confirmed reader and "subscribe" otherwise.
+    """
+
+    line: int
+    email: str
+    name: str | None
+    topics: Sequence[str]
+    frequency: Frequency
+    timezone: str
+    send_hour: int
+    confirmed: bool
+    source: str
+    details: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass
+class ChunkOutcome:
+    """What became of a chunk: created and skipped counts, and (line, reason) refusals."""
+
+    created: int = 0
+    skipped: int = 0
+    refused: list[tuple[int, str]] = field(default_factory=list)
+
+
+class TopicIds:
+    """Topic ids by slug, remembered across the chunks of one import (a catalogue is small)."""
+
+    def __init__(self) -> None:
+        self._ids: dict[str, int] = {}
+
+    def resolve(self, session: Session, names: Sequence[str]) -> dict[str, int]:
+        """Ids of these topic names' slugs, creating the topics that do not exist yet."""
+        missing = [name for name in names if slugify(name) and slugify(name) not in self._ids]
+        if missing:
+            for topic in ensure_topics(session, missing):
+                self._ids[topic.slug] = topic.id
+        return self._ids
+
+    def forget(self) -> None:
+        """Drop what a rolled-back SAVEPOINT may have created."""
+        self._ids.clear()
+
+
+def chunk_size(session: Session) -> int:
+    return POSTGRES_CHUNK if _is_postgres(session) else SQLITE_CHUNK
+
+
+def add_readers(
+    session: Session,
+    readers: Sequence[NewReader],
+    *,
+    hash_key: str,
+    topic_ids: TopicIds,
+    now: datetime | None = None,
+) -> ChunkOutcome:
+    """Add the readers of one chunk that are neither known nor suppressed.
+
+    A known address, or a repeat of an address earlier in the chunk, is skipped, never
+    overwritten; a suppressed address is refused with add_subscriber's reason. Anything the
+    database refuses is refused alone (see the module's docstring).
+    """
+    outcome = ChunkOutcome()
+    known = set(
+        session.scalars(
+            select(Subscriber.email).where(Subscriber.email.in_({r.email for r in readers}))
+        )
+    )
+    hashes = {reader.email: email_hash(reader.email, hash_key) for reader in readers}
+    suppressed = set(
+        session.scalars(
+            select(Suppression.email_hash).where(Suppression.email_hash.in_(hashes.values()))
+        )
+    )
+    fresh: dict[str, NewReader] = {}
+    for reader in readers:
+        if reader.email in known or reader.email in fresh:
+            outcome.skipped += 1
+        elif hashes[reader.email] in suppressed:
+            outcome.refused.append((reader.line, str(Suppressed())))
+        else:
+            fresh[reader.email] = reader
+    if not fresh:
+        return outcome
+    moment = now or utcnow()
+    try:
+        with session.begin_nested():
+            created = _write(session, list(fresh.values()), topic_ids, moment)
+        refused = 0
+    except (IntegrityError, DataError):
+        topic_ids.forget()
+        created, refused = 0, 0
+        for reader in fresh.values():
+            try:
+                with session.begin_nested():
+                    created += _write(session, [reader], topic_ids, moment)
+            except (IntegrityError, DataError) as error:
+                topic_ids.forget()
+                refused += 1
+                reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+                outcome.refused.append((reader.line, f"the database refused this row: {reason}"))
+    outcome.created += created
+    # Whoever was neither written nor refused was added by another writer meanwhile.
+    outcome.skipped += len(fresh) - created - refused
+    return outcome
+
+
+def _write(
+    session: Session, readers: list[NewReader], topic_ids: TopicIds, moment: datetime
+) -> int:
+    """Insert the readers, their topics and consent events; return how many went in."""
+    ids = topic_ids.resolve(session, sorted({name for r in readers for name in r.topics}))
+    rows = [
+        {
+            "email": reader.email,
+            "name": reader.name,
+            "status": (
+                SubscriberStatus.ACTIVE if reader.confirmed else SubscriberStatus.PENDING
+            ).value,
+            "frequency": reader.frequency.value,
+            "timezone": reader.timezone,
+            "send_hour": reader.send_hour,
+            "created_at": moment,
+            "confirmed_at": moment if reader.confirmed else None,
+            "status_changed_at": moment,
+            "breaking_alerts": False,
+            "link_key": new_link_key(),
+        }
+        for reader in readers
+    ]
+    inserted = _insert(session, Subscriber.__table__, rows, _SUBSCRIBER_COLUMNS, "email")
+    recorded = utcnow()
+    consents: list[dict[str, Any]] = []
+    links: list[dict[str, Any]] = []
+    for reader in readers:
+        subscriber_id = inserted.get(reader.email)
+        if subscriber_id is None:
+            continue  # added by someone else since the chunk was checked
+        kind = ConsentKind.IMPORT if reader.confirmed else ConsentKind.SUBSCRIBE
+        consents.append(
+            {
+                "subscriber_id": subscriber_id,
+                "kind": kind.value,
+                "source": reader.source,
+                "details": dict(reader.details),
+                "occurred_at": recorded,
+            }
+        )
+        slugs = dict.fromkeys(slugify(name) for name in reader.topics)
+        links.extend(
+            {"subscriber_id": subscriber_id, "topic_id": ids[slug]} for slug in slugs if slug
+        )
+    _insert(session, ConsentEvent.__table__, consents, _CONSENT_COLUMNS, None)
+    _insert(session, subscriber_topics, links, _TOPIC_LINK_COLUMNS, None)
+    return len(inserted)
+
+
+def _insert(
+    session: Session,
+    table: Table | Any,
+    rows: list[dict[str, Any]],
+    types: dict[str, str],
+    conflict_column: str | None,
+) -> dict[str, int]:
+    """Insert rows; with a conflict column, skip its taken values and return the ids of
+    the rows that went in by their value in that column."""
+    if not rows:
+        return {}
+    if _is_postgres(session):
+        return _insert_unnested(session, table.name, rows, types, conflict_column)
+    statement = sqlite.insert(table)
+    if conflict_column is None:
+        session.execute(statement, rows)
+        return {}
+    returning = statement.on_conflict_do_nothing(index_elements=[conflict_column]).returning(
+        table.c.id, table.c[conflict_column]
+    )
+    return {value: row_id for row_id, value in session.execute(returning, rows)}
+
+
+def _insert_unnested(
+    session: Session,
+    table: str,
+    rows: list[dict[str, Any]],
+    types: dict[str, str],
+    conflict_column: str | None,
+) -> dict[str, int]:
+    names = list(types)
+    arrays = ", ".join(f"CAST(:{name} AS {types[name]}[])" for name in names)
+    tail = (
+        f" ON CONFLICT ({conflict_column}) DO NOTHING RETURNING id, {conflict_column}"
+        if conflict_column
+        else ""
+    )
+    statement = text(
+        f"INSERT INTO {table} ({', '.join(names)}) SELECT * FROM unnest({arrays}){tail}"
+    )
+    columns = {
+        name: [json.dumps(row[name]) if types[name] == "json" else row[name] for row in rows]
+        for name in names
+    }
+    result = session.execute(statement, columns)
+    return {value: row_id for row_id, value in result} if conflict_column else {}
+
+
+def _is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+__all__ = ["ChunkOutcome", "NewReader", "TopicIds", "add_readers", "chunk_size"]
