@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 import subscribers.csv_io
 from subscribers.csv_io import EXPORT_COLUMNS, ImportReport, export_csv, import_csv
-from subscribers.errors import CsvFormatError, InvalidPreference
+from subscribers.errors import CsvFormatError
 from subscribers.models import (
     ConsentEvent,
     ConsentKind,
