@@ -178,6 +178,7 @@ def add_readers(
     if not fresh:
         return outcome
     moment = now or utcnow()
+    _begin_on_sqlite(session)
     try:
         with session.begin_nested():
             created = _write(session, list(fresh.values()), topic_ids, moment)
@@ -316,6 +317,17 @@ def _among(
     if _is_postgres(session):
         return column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(String)))
     return column.in_(values)
+
+
+def _begin_on_sqlite(session: Session) -> None:
+    """Python's sqlite3 begins a transaction only before a write, and a SAVEPOINT taken
+    outside one is a transaction of its own that RELEASE commits: the chunk would be
+    committed behind the caller's back. Begin first, so the SAVEPOINT nests in it."""
+    if _is_postgres(session):
+        return
+    driver = session.connection().connection.driver_connection
+    if driver is not None and not driver.in_transaction:
+        driver.execute("BEGIN")
 
 
 def _is_postgres(session: Session) -> bool:

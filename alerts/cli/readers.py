@@ -24,12 +24,34 @@ def subscribers() -> None:
 )
 @clear_errors
 def subscribers_import(file: Any, confirmed: bool) -> None:
-    """Import readers from CSV: email,name,topics,frequency,timezone,hour."""
-    from subscribers.csv_io import import_csv
+    """Import readers from CSV: email,name,topics,frequency,timezone,hour.
+
+    Each chunk of rows is committed as it is written: after a crash, run the same file
+    again; the readers already stored are skipped, nobody is added twice.
+    """
+    from subscribers.csv_io import ImportReport, import_csv
+    from subscribers.errors import CsvFormatError
 
     settings = settings_from_env()
+    stored = ImportReport()
     with open_runtime(settings) as runtime, runtime.session() as session:
-        report = import_csv(session, file, confirmed=confirmed, hash_key=settings.secret_key)
+
+        def commit(so_far: ImportReport) -> None:
+            session.commit()
+            stored.created, stored.skipped = so_far.created, so_far.skipped
+
+        try:
+            report = import_csv(
+                session, file, confirmed=confirmed, hash_key=settings.secret_key, after_chunk=commit
+            )
+        except CsvFormatError:
+            if stored.created:
+                click.echo(
+                    f"{stored.created} readers before the error were imported and kept; "
+                    "once the file is fixed, import it again: they will be skipped.",
+                    err=True,
+                )
+            raise
         session.commit()
     for error in report.errors:
         click.echo(str(error), err=True)

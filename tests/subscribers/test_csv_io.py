@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+import subscribers.bulk
 import subscribers.csv_io
 from subscribers.csv_io import EXPORT_COLUMNS, ImportReport, export_csv, import_csv
 from subscribers.errors import CsvFormatError
@@ -404,3 +405,89 @@ def test_a_quote_typed_before_ordinary_text_is_kept_on_import(session: Session) 
     report = run_import(session, "email,name\r\n'o@example.org,'Tis me\r\n")
     assert (report.created, report.errors) == (1, [])
     assert readers(session)["'o@example.org"].name == "'Tis me"
+
+
+def _many(count: int, *, start: int = 0) -> str:
+    rows = [
+        f"reader{n}@example.com,Reader {n},Topic {n % 3};Topic {n % 5},daily,Europe/Paris,{n % 24}"
+        for n in range(start, start + count)
+    ]
+    return "email,name,topics,frequency,timezone,hour\n" + "\n".join(rows) + "\n"
+
+
+class Crash(Exception):
+    """The process dying between writing a chunk and committing it."""
+
+
+def test_an_import_stopped_midway_resumes_without_adding_anyone_twice(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(subscribers.bulk, "POSTGRES_CHUNK", 40)
+    monkeypatch.setattr(subscribers.bulk, "SQLITE_CHUNK", 40)
+    text = _many(300)
+    chunks = 0
+
+    def commit_then_crash(_: ImportReport) -> None:
+        nonlocal chunks
+        chunks += 1
+        if chunks == 4:
+            raise Crash  # the fourth chunk is written but never committed
+        session.commit()
+
+    with pytest.raises(Crash):
+        import_csv(
+            session,
+            io.StringIO(text, newline=""),
+            confirmed=True,
+            hash_key=KEY,
+            after_chunk=commit_then_crash,
+        )
+    session.rollback()
+    assert count_rows(session, Subscriber) == 3 * 40
+
+    report = import_csv(
+        session,
+        io.StringIO(text, newline=""),
+        confirmed=True,
+        hash_key=KEY,
+        after_chunk=lambda _: session.commit(),
+    )
+    session.commit()
+    assert (report.created, report.skipped, report.errors) == (300 - 120, 120, [])
+    emails = list(session.scalars(select(Subscriber.email)))
+    assert sorted(emails) == sorted(f"reader{n}@example.com" for n in range(300))
+    events = list(session.scalars(select(ConsentEvent.subscriber_id)))
+    assert len(events) == len(set(events)) == 300
+    links = session.execute(select(subscriber_topics)).all()
+    assert len(links) == sum(len({n % 3, n % 5}) for n in range(300))
+    reader = readers(session)["reader7@example.com"]
+    assert (reader.topic_slugs, reader.send_hour, reader.status) == (
+        ["topic-1", "topic-2"],
+        7,
+        SubscriberStatus.ACTIVE,
+    )
+
+
+def test_bad_rows_across_chunks_are_reported_by_line_and_the_rest_kept(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(subscribers.bulk, "POSTGRES_CHUNK", 25)
+    monkeypatch.setattr(subscribers.bulk, "SQLITE_CHUNK", 25)
+    suppress(session, "reader70@example.com", reason="erased", hash_key=KEY)
+    session.commit()
+    lines = _many(100).splitlines()
+    lines[11] = "not-an-address,Bad,,daily,UTC,7"  # line 12
+    lines[60] = "reader59@example.com,,,daily,UTC,24"  # line 61
+    lines[90] = "READER5@example.com,Again,,daily,UTC,7"  # line 91: a repeat of line 7
+    report = run_import(session, "\n".join(lines) + "\n", confirmed=True)
+    assert [str(error) for error in report.errors] == [
+        "line 12: invalid email address: An email address must have an @-sign.",
+        "line 61: hour: 24 is not between 0 and 23",
+        "line 72: this address is on the suppression list and will not be mailed",
+    ]
+    assert (report.created, report.skipped) == (96, 1)
+    found = readers(session)
+    assert len(found) == 96
+    assert not {f"reader{n}@example.com" for n in (10, 59, 70, 89)} & set(found)
+    assert found["reader5@example.com"].name == "Reader 5"
+    assert count_rows(session, ConsentEvent) == 96
