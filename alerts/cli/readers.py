@@ -1,4 +1,4 @@
-"""Commands about readers: import, export, erase, and bounce processing."""
+"""Commands about readers: import (and its benchmark), export, erase, and bounce processing."""
 
 from __future__ import annotations
 
@@ -62,6 +62,31 @@ def subscribers_import(file: Any, confirmed: bool) -> None:
     )
     if report.errors:
         sys.exit(2)
+
+
+@main.command("bench-import")
+@click.option("--rows", default=100_000, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--postgres",
+    "admin_url",
+    default="postgresql://postgres@127.0.0.1:5432/postgres",
+    show_default=True,
+    help="A server where a throw-away database can be created.",
+)
+@click.option("--sqlite", is_flag=True, help="Measure on a SQLite file instead.")
+@clear_errors
+def bench_import(rows: int, admin_url: str, sqlite: bool) -> None:
+    """Measure `subscribers import` on a generated list of ROWS readers, twice."""
+    from alerts.config import normalise_database_url
+    from alerts.ops.import_bench import run_import_bench
+
+    result = run_import_bench(
+        rows=rows,
+        admin_url=None if sqlite else normalise_database_url(admin_url),
+        say=console.print,
+    )
+    for line in result.lines():
+        console.print(line, markup=False)
 
 
 @subscribers.command("export")
