@@ -14,15 +14,22 @@ the checks let through, the chunk is rolled back and written again one reader at
 each in its own SAVEPOINT, so the refused reader is reported alone and the others are kept.
 Nothing is committed here: the caller commits, a chunk at a time if it wants a crash to lose
 at most the chunk in flight (a run again then skips whoever is already stored).
+
+`write_chunks` overlaps reading and writing on PostgreSQL: while the server works on one
+chunk, the next is read and checked (a thread writes, the caller's thread reads; the
+session is only ever used by the writer). SQLite works in the caller's process, so there is
+nothing to overlap: its chunks are written in turn.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import queue
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, String, Table, any_, bindparam, select, text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -70,6 +77,7 @@ _CONSENT_COLUMNS = {
     "occurred_at": "timestamptz",
 }
 _TOPIC_LINK_COLUMNS = {"subscriber_id": "integer", "topic_id": "integer"}
+Chunk = TypeVar("Chunk")
 # Topic names whose slugs are remembered: the names of a catalogue, not one per reader.
 _NAMES_KEPT = 10_000
 
@@ -138,6 +146,42 @@ class TopicIds:
 
 def chunk_size(session: Session) -> int:
     return POSTGRES_CHUNK if _is_postgres(session) else SQLITE_CHUNK
+
+
+def write_chunks(session: Session, chunks: Iterator[Chunk], write: Callable[[Chunk], None]) -> None:
+    """Call `write` on each chunk in turn; on PostgreSQL, read the next chunk meanwhile.
+
+    An error in `write` stops the reading and is raised here; an error while reading (a file
+    that breaks midway) is raised once the chunks read before it are written.
+    """
+    if not _is_postgres(session):
+        for chunk in chunks:
+            write(chunk)
+        return
+    # One chunk waits while one is written: memory stays at two chunks whatever the file.
+    handoff: queue.Queue[tuple[Chunk] | None] = queue.Queue(maxsize=1)
+    failures: list[BaseException] = []
+
+    def writer() -> None:
+        while (item := handoff.get()) is not None:
+            if not failures:  # after a failure, only drain, so the reader never blocks
+                try:
+                    write(item[0])
+                except BaseException as error:  # raised again in the caller's thread
+                    failures.append(error)
+
+    thread = threading.Thread(target=writer, name="import-writer", daemon=True)
+    thread.start()
+    try:
+        for chunk in chunks:
+            if failures:
+                break
+            handoff.put((chunk,))
+    finally:
+        handoff.put(None)
+        thread.join()
+    if failures:
+        raise failures[0]
 
 
 def add_readers(
@@ -334,4 +378,4 @@ def _is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-__all__ = ["ChunkOutcome", "NewReader", "TopicIds", "add_readers", "chunk_size"]
+__all__ = ["ChunkOutcome", "NewReader", "TopicIds", "add_readers", "chunk_size", "write_chunks"]

@@ -36,7 +36,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from subscribers.addresses import normalise_email
-from subscribers.bulk import NewReader, TopicIds, add_readers, chunk_size
+from subscribers.bulk import NewReader, TopicIds, add_readers, chunk_size, write_chunks
 from subscribers.errors import CsvFormatError, InvalidPreference, SubscribersError
 from subscribers.models import Frequency, Subscriber, SubscriberStatus
 from subscribers.preferences import parse_frequency, parse_hour, parse_timezone
@@ -120,19 +120,20 @@ def import_csv(
     columns = _header(records)
     report = ImportReport()
     topic_ids = TopicIds()
-    for batch in _batches(_parsed_rows(records, columns, report), chunk_size(session)):
-        readers = []
-        for row in batch:
-            if row.status in _LEFT:
-                report.skipped += 1
-            else:
-                readers.append(_new_reader(row, confirmed=confirmed))
+
+    def write(batch: list[_Row]) -> None:
+        readers = [
+            _new_reader(row, confirmed=confirmed) for row in batch if row.status not in _LEFT
+        ]
         outcome = add_readers(session, readers, hash_key=hash_key, topic_ids=topic_ids, now=now)
         report.created += outcome.created
-        report.skipped += outcome.skipped
+        report.skipped += len(batch) - len(readers) + outcome.skipped
         report.errors.extend(RowError(line, reason) for line, reason in outcome.refused)
         if after_chunk is not None:
             after_chunk(report)
+
+    rows = _parsed_rows(records, columns, report)
+    write_chunks(session, _batches(rows, chunk_size(session)), write)
     report.errors.sort(key=lambda error: error.line)
     return report
 
