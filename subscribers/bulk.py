@@ -2,11 +2,11 @@
 
 One call writes a chunk of already checked readers with a handful of statements, whatever
 its size: which addresses are known, which are suppressed, the topics, then the readers,
-their topics and their consent events. PostgreSQL takes the rows with `COPY` (the driver
-writes them in C; arrays bound as parameters were dumped element by element in Python, a
-third of the time): readers into a temporary table first, then into `subscribers` with
-`INSERT … SELECT … ON CONFLICT (email) DO NOTHING RETURNING`, their topics and consent
-events straight into their tables. SQLite takes multi-row INSERTs with the same conflict
+their topics and their consent events. PostgreSQL takes the chunk with `COPY` into a
+temporary table (the driver writes it in C; arrays bound as parameters were dumped element
+by element in Python, a third of the time), then one statement inserts the readers with
+`ON CONFLICT (email) DO NOTHING` and, from what that returns, their consent events and
+topics: no row comes back to Python. SQLite takes multi-row INSERTs with the same conflict
 clause. An address that another writer adds at the same moment is skipped, never doubled.
 
 The chunk is written inside a SAVEPOINT. Should the database still refuse something that
@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, String, Table, any_, bindparam, select, text
+from sqlalchemy import ColumnElement, String, any_, bindparam, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -56,27 +56,35 @@ from subscribers.topics import ensure_topics, slugify
 POSTGRES_CHUNK = 5000
 SQLITE_CHUNK = 500
 
-_SUBSCRIBER_COLUMNS = {
-    "email": "text",
-    "name": "text",
-    "status": "text",
-    "frequency": "text",
-    "timezone": "text",
-    "send_hour": "smallint",
-    "created_at": "timestamptz",
-    "confirmed_at": "timestamptz",
-    "status_changed_at": "timestamptz",
-    "breaking_alerts": "boolean",
-    "link_key": "text",
-}
-_CONSENT_COLUMNS = {
-    "subscriber_id": "integer",
-    "kind": "text",
-    "source": "text",
-    "details": "json",
-    "occurred_at": "timestamptz",
-}
-_TOPIC_LINK_COLUMNS = {"subscriber_id": "integer", "topic_id": "integer"}
+# The chunk as COPY writes it, dropped at commit (a savepoint rolled back drops it too).
+_STAGED = """import_readers (
+    line integer, email text, name text, status text, frequency text, timezone text,
+    send_hour smallint, confirmed boolean, link_key text, kind text, source text,
+    details json, topic_ids integer[]
+) ON COMMIT DROP"""
+# Readers in file order, skipping addresses taken since the chunk was checked; then the
+# consent event and the topics of each reader that went in, from the same rows.
+_FROM_STAGED = """
+WITH new AS (
+    INSERT INTO subscribers (email, name, status, frequency, timezone, send_hour, created_at,
+                             confirmed_at, status_changed_at, breaking_alerts, link_key)
+    SELECT email, name, status, frequency, timezone, send_hour, :moment,
+           CASE WHEN confirmed THEN CAST(:moment AS timestamptz) END, :moment, false, link_key
+    FROM import_readers ORDER BY line
+    ON CONFLICT (email) DO NOTHING
+    RETURNING id, email
+), consents AS (
+    INSERT INTO consent_events (subscriber_id, kind, source, details, occurred_at)
+    SELECT new.id, staged.kind, staged.source, staged.details, :recorded
+    FROM new JOIN import_readers AS staged USING (email) ORDER BY new.id
+), topics AS (
+    INSERT INTO subscriber_topics (subscriber_id, topic_id)
+    SELECT new.id, topic.id
+    FROM new JOIN import_readers AS staged USING (email),
+         unnest(staged.topic_ids) AS topic (id)
+)
+SELECT count(*) FROM new
+"""
 Chunk = TypeVar("Chunk")
 # Topic names whose slugs are remembered: the names of a catalogue, not one per reader.
 _NAMES_KEPT = 10_000
@@ -250,14 +258,57 @@ def _write(
 ) -> int:
     """Insert the readers, their topics and consent events; return how many went in."""
     topic_ids.prepare(session, {name for reader in readers for name in reader.topics})
+    if _is_postgres(session):
+        return _write_copied(session, readers, topic_ids, moment)
+    return _write_values(session, readers, topic_ids, moment)
+
+
+def _write_copied(
+    session: Session, readers: list[NewReader], topic_ids: TopicIds, moment: datetime
+) -> int:
+    """COPY the chunk into a temporary table; one statement takes it from there."""
+    session.execute(text(f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGED}"))
+    session.execute(text("TRUNCATE import_readers"))
+    driver = session.connection().connection.driver_connection
+    assert driver is not None
+    with driver.cursor() as cursor, cursor.copy("COPY import_readers FROM STDIN") as copy:
+        for reader in readers:
+            copy.write_row(
+                (
+                    reader.line,
+                    reader.email,
+                    reader.name,
+                    _status(reader).value,
+                    reader.frequency.value,
+                    reader.timezone,
+                    reader.send_hour,
+                    reader.confirmed,
+                    new_link_key(),
+                    _consent_kind(reader).value,
+                    reader.source,
+                    json.dumps(reader.details),
+                    "{" + ",".join(map(str, topic_ids.ids(reader.topics))) + "}",
+                )
+            )
+    inserted = session.scalar(text(_FROM_STAGED), {"moment": moment, "recorded": utcnow()})
+    return int(inserted or 0)
+
+
+def _write_values(
+    session: Session, readers: list[NewReader], topic_ids: TopicIds, moment: datetime
+) -> int:
+    """Multi-row INSERTs: the readers (returning their ids), then consents and topics."""
+    statement = (
+        sqlite.insert(Subscriber)
+        .on_conflict_do_nothing(index_elements=["email"])
+        .returning(Subscriber.id, Subscriber.email)
+    )
     rows = [
         {
             "email": reader.email,
             "name": reader.name,
-            "status": (
-                SubscriberStatus.ACTIVE if reader.confirmed else SubscriberStatus.PENDING
-            ).value,
-            "frequency": reader.frequency.value,
+            "status": _status(reader),
+            "frequency": reader.frequency,
             "timezone": reader.timezone,
             "send_hour": reader.send_hour,
             "created_at": moment,
@@ -268,7 +319,7 @@ def _write(
         }
         for reader in readers
     ]
-    inserted = _insert(session, Subscriber.__table__, rows, _SUBSCRIBER_COLUMNS, "email")
+    inserted = {email: row_id for row_id, email in session.execute(statement, rows)}
     recorded = utcnow()
     consents: list[dict[str, Any]] = []
     links: list[dict[str, Any]] = []
@@ -276,11 +327,10 @@ def _write(
         subscriber_id = inserted.get(reader.email)
         if subscriber_id is None:
             continue  # added by someone else since the chunk was checked
-        kind = ConsentKind.IMPORT if reader.confirmed else ConsentKind.SUBSCRIBE
         consents.append(
             {
                 "subscriber_id": subscriber_id,
-                "kind": kind.value,
+                "kind": _consent_kind(reader),
                 "source": reader.source,
                 "details": dict(reader.details),
                 "occurred_at": recorded,
@@ -290,68 +340,20 @@ def _write(
             {"subscriber_id": subscriber_id, "topic_id": topic_id}
             for topic_id in topic_ids.ids(reader.topics)
         )
-    _insert(session, ConsentEvent.__table__, consents, _CONSENT_COLUMNS, None)
-    _insert(session, subscriber_topics, links, _TOPIC_LINK_COLUMNS, None)
+    if consents:
+        session.execute(sqlite.insert(ConsentEvent), consents)
+    if links:
+        session.execute(sqlite.insert(subscriber_topics), links)
     return len(inserted)
 
 
-def _insert(
-    session: Session,
-    table: Table | Any,
-    rows: list[dict[str, Any]],
-    types: dict[str, str],
-    conflict_column: str | None,
-) -> dict[str, int]:
-    """Insert rows; with a conflict column, skip its taken values and return the ids of
-    the rows that went in by their value in that column."""
-    if not rows:
-        return {}
-    if _is_postgres(session):
-        return _insert_copied(session, table.name, rows, types, conflict_column)
-    statement = sqlite.insert(table)
-    if conflict_column is None:
-        session.execute(statement, rows)
-        return {}
-    returning = statement.on_conflict_do_nothing(index_elements=[conflict_column]).returning(
-        table.c.id, table.c[conflict_column]
-    )
-    return {value: row_id for row_id, value in session.execute(returning, rows)}
+def _status(reader: NewReader) -> SubscriberStatus:
+    return SubscriberStatus.ACTIVE if reader.confirmed else SubscriberStatus.PENDING
 
 
-def _insert_copied(
-    session: Session,
-    table: str,
-    rows: list[dict[str, Any]],
-    types: dict[str, str],
-    conflict_column: str | None,
-) -> dict[str, int]:
-    names = list(types)
-    columns = ", ".join(names)
-    target = table
-    if conflict_column is not None:
-        # COPY cannot skip a taken key: stage the rows, then insert what is not taken.
-        target = f"import_{table}"
-        staged = ", ".join(f"{name} {types[name]}" for name in names)
-        session.execute(
-            text(f"CREATE TEMPORARY TABLE IF NOT EXISTS {target} ({staged}) ON COMMIT DROP")
-        )
-        session.execute(text(f"TRUNCATE {target}"))
-    driver = session.connection().connection.driver_connection
-    assert driver is not None
-    with driver.cursor() as cursor, cursor.copy(f"COPY {target} ({columns}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(
-                [json.dumps(row[name]) if types[name] == "json" else row[name] for name in names]
-            )
-    if conflict_column is None:
-        return {}
-    result = session.execute(
-        text(
-            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {target} "
-            f"ON CONFLICT ({conflict_column}) DO NOTHING RETURNING id, {conflict_column}"
-        )
-    )
-    return {value: row_id for row_id, value in result}
+def _consent_kind(reader: NewReader) -> ConsentKind:
+    # Consent given elsewhere (a confirmed import) vs. asked for now (to be confirmed).
+    return ConsentKind.IMPORT if reader.confirmed else ConsentKind.SUBSCRIBE
 
 
 def _among(
