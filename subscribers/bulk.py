@@ -51,12 +51,12 @@ from subscribers.services import Suppressed
 from subscribers.tokens import new_link_key
 from subscribers.topics import ensure_topics, slugify
 
-# How many readers a caller should hand over per call: PostgreSQL takes a chunk as a few
-# array parameters; SQLite's statements carry every value as its own parameter.
+# How many readers a caller should hand over per call, and commit at a time: PostgreSQL
+# takes a chunk with one COPY and one statement; SQLite's INSERTs bind every value.
 POSTGRES_CHUNK = 5000
 SQLITE_CHUNK = 500
 
-# The chunk as COPY writes it, dropped at commit (a savepoint rolled back drops it too).
+# The chunk as COPY writes it; emptied before each chunk, dropped at commit.
 _STAGED = """import_readers (
     line integer, email text, name text, status text, frequency text, timezone text,
     send_hour smallint, confirmed boolean, link_key text, kind text, source text,
