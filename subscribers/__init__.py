@@ -9,6 +9,7 @@ The lowest layer: it never imports alerts. Functions take a Session; the caller 
 - `services.py`: the business functions of the store; `topics.py`: the topic catalogue.
 - `addresses.py`: what an email address is; `preferences.py`: frequency, time zone, send hour.
 - `tokens.py`: signed, purpose-bound tokens for the links in emails.
-- `csv_io.py`: importing and exporting readers as CSV.
+- `csv_io.py`: importing and exporting readers as CSV; `bulk.py`: writing an import's new
+  readers a chunk at a time (COPY on PostgreSQL, multi-row INSERTs on SQLite).
 - `errors.py`: the package's errors, one base, each carrying the offending value.
 """

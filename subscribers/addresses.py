@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import unicodedata
+from collections import OrderedDict
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -14,6 +16,14 @@ MAX_LENGTH = 254
 # Controls (including NEL), invisible format characters, and the Unicode line and
 # paragraph separators: none belongs in an address, and some break mail headers.
 _REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+# RFC 5322's dot-atom in ASCII: a local part email-validator accepts exactly as written.
+_PLAIN_LOCAL_PART = re.compile(
+    r"[a-zA-Z0-9_!#$%&'*+\-/=?^`{|}~]+(?:\.[a-zA-Z0-9_!#$%&'*+\-/=?^`{|}~]+)*"
+)
+# Domains email-validator accepted, as written -> their ASCII form: a list of a million
+# readers has a few thousand domains, and checking a domain is most of an address's cost.
+_CHECKED_DOMAINS: OrderedDict[str, str] = OrderedDict()
+_CHECKED_DOMAINS_KEPT = 10_000
 
 
 def normalise_email(raw: str) -> str:
@@ -30,6 +40,16 @@ def normalise_email(raw: str) -> str:
         raise InvalidEmail("it is empty")
     if len(candidate) > MAX_LENGTH:
         raise InvalidEmail(f"it is longer than {MAX_LENGTH} characters")
+    local, _, domain = candidate.rpartition("@")
+    known_domain = _CHECKED_DOMAINS.get(domain)
+    if (
+        known_domain is not None
+        and _PLAIN_LOCAL_PART.fullmatch(local)
+        and len(local) + 1 + len(known_domain) <= MAX_LENGTH
+    ):
+        # What email-validator would answer: it keeps a plain local part as written and
+        # checks the domain on its own, which it did for an earlier address.
+        return f"{local}@{known_domain}".lower()
     try:
         checked = validate_email(
             candidate,
@@ -39,6 +59,10 @@ def normalise_email(raw: str) -> str:
         )
     except EmailNotValidError as error:
         raise InvalidEmail(str(error)) from None
+    if checked.ascii_domain and checked.local_part == local:
+        _CHECKED_DOMAINS[domain] = checked.ascii_domain
+        if len(_CHECKED_DOMAINS) > _CHECKED_DOMAINS_KEPT:
+            _CHECKED_DOMAINS.popitem(last=False)
     # An internationalised domain is kept in its ASCII (IDNA) form: mail headers and the
     # SMTP envelope then work without SMTPUTF8, and one mailbox has one spelling.
     return (checked.ascii_email or checked.normalized).lower()

@@ -13,38 +13,41 @@ spreadsheets expect. The import removes exactly the quotes the export added, so 
 exported and imported again gives back the same readers; a quote a person typed before any
 other character is kept.
 
-An import checks each row on its own and stores it inside its own SAVEPOINT: one bad row is
-reported with its line number and leaves no trace, while every good row is kept. Nothing is
-committed here; the caller commits (or rolls back after a CsvFormatError).
+An import reads the file as a stream and checks each row in Python; a bad row is reported
+with its line number and leaves no trace, while every good row is kept. The good rows are
+written a chunk at a time by `subscribers.bulk` (a few statements a chunk, not a few a row),
+so the memory an import needs does not grow with the file. Nothing is committed here: the
+caller commits, at the end or after each chunk (`after_chunk`). Committing each chunk makes
+an import resumable: a crash loses at most the chunk in flight, and running the same file
+again skips every reader already stored, so nobody is added twice.
 """
 
 from __future__ import annotations
 
 import csv
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
 from typing import TextIO
 
 from sqlalchemy import select
-from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
 from subscribers.addresses import normalise_email
+from subscribers.bulk import NewReader, TopicIds, add_readers, chunk_size, write_chunks
 from subscribers.errors import CsvFormatError, InvalidPreference, SubscribersError
 from subscribers.models import Frequency, Subscriber, SubscriberStatus
 from subscribers.preferences import parse_frequency, parse_hour, parse_timezone
-from subscribers.services import AlreadySubscribed, Origin, add_subscriber
 
 IMPORT_COLUMNS = ("email", "name", "topics", "frequency", "timezone", "hour")
 EXPORT_COLUMNS = (*IMPORT_COLUMNS, "status", "created_at")
 TOPIC_SEPARATOR = ";"
 
 # The consent record must not claim more than happened: a confirmed import vouches that the
-# readers agreed elsewhere (add_subscriber records kind "import"); an unconfirmed one is only
-# a request that each reader still has to confirm (kind "subscribe").
+# readers agreed elsewhere (kind "import", as add_subscriber records it); an unconfirmed one
+# is only a request that each reader still has to confirm (kind "subscribe").
 CONFIRMED_SOURCE = "import"
 UNCONFIRMED_SOURCE = "import-unconfirmed"
 
@@ -53,8 +56,6 @@ UNCONFIRMED_SOURCE = "import-unconfirmed"
 _LEFT = frozenset(
     {SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED}
 )
-# Rows are checked against the store this many at a time, one query per batch.
-_BATCH_SIZE = 500
 _EXPORT_BATCH_SIZE = 1000
 _MAX_NAME_LENGTH = 200
 _MAX_TOPIC_NAME_LENGTH = 200
@@ -100,6 +101,7 @@ def import_csv(
     confirmed: bool,
     hash_key: str,
     now: datetime | None = None,
+    after_chunk: Callable[[ImportReport], None] | None = None,
 ) -> ImportReport:
     """Add the readers of a CSV file; return what was created, skipped and refused.
 
@@ -108,23 +110,49 @@ def import_csv(
     An address already subscribed is skipped, never overwritten (the reader's own choices
     win), as is a repeat of an address earlier in the file.
 
-    Raises CsvFormatError when the file as a whole cannot be read; rows already stored in
-    the session by then must be rolled back by the caller.
+    `after_chunk` is called with the report so far each time a chunk of rows is written:
+    the place for a caller to commit, so that a crash loses at most one chunk.
+
+    Raises CsvFormatError when the file as a whole cannot be read; rows written since the
+    caller last committed must be rolled back by the caller.
     """
     records = _records(stream)
     columns = _header(records)
     report = ImportReport()
-    seen: set[str] = set()
-    for batch in _batches(_parsed_rows(records, columns, report), _BATCH_SIZE):
-        subscribed = _subscribed_addresses(session, {row.email for row in batch})
-        for row in batch:
-            if row.status in _LEFT or row.email in seen or row.email in subscribed:
-                report.skipped += 1
-                continue
-            if _store_row(session, row, report, confirmed=confirmed, hash_key=hash_key, now=now):
-                seen.add(row.email)
+    topic_ids = TopicIds()
+
+    def write(batch: list[_Row]) -> None:
+        readers = [
+            _new_reader(row, confirmed=confirmed) for row in batch if row.status not in _LEFT
+        ]
+        outcome = add_readers(session, readers, hash_key=hash_key, topic_ids=topic_ids, now=now)
+        report.created += outcome.created
+        report.skipped += len(batch) - len(readers) + outcome.skipped
+        report.errors.extend(RowError(line, reason) for line, reason in outcome.refused)
+        if after_chunk is not None:
+            after_chunk(report)
+
+    rows = _parsed_rows(records, columns, report)
+    write_chunks(session, _batches(rows, chunk_size(session)), write)
     report.errors.sort(key=lambda error: error.line)
     return report
+
+
+def _new_reader(row: _Row, *, confirmed: bool) -> NewReader:
+    # A reader exported while still pending stays pending, even in a confirmed import.
+    really_confirmed = confirmed and row.status is not SubscriberStatus.PENDING
+    return NewReader(
+        line=row.line,
+        email=row.email,
+        name=row.name,
+        topics=row.topics,
+        frequency=row.frequency,
+        timezone=row.timezone,
+        send_hour=row.hour,
+        confirmed=really_confirmed,
+        source=CONFIRMED_SOURCE if really_confirmed else UNCONFIRMED_SOURCE,
+        details={"line": row.line},
+    )
 
 
 def export_csv(session: Session, stream: TextIO) -> int:
@@ -153,58 +181,6 @@ def export_csv(session: Session, stream: TextIO) -> int:
         )
         count += 1
     return count
-
-
-def _store_row(
-    session: Session,
-    row: _Row,
-    report: ImportReport,
-    *,
-    confirmed: bool,
-    hash_key: str,
-    now: datetime | None,
-) -> bool:
-    """Add one reader inside a SAVEPOINT; record the outcome; say whether it was created."""
-    really_confirmed = confirmed and row.status is not SubscriberStatus.PENDING
-    origin = Origin(
-        source=CONFIRMED_SOURCE if really_confirmed else UNCONFIRMED_SOURCE,
-        details={"line": row.line},
-    )
-    try:
-        with session.begin_nested():
-            add_subscriber(
-                session,
-                email=row.email,
-                origin=origin,
-                hash_key=hash_key,
-                name=row.name,
-                topics=row.topics,
-                frequency=row.frequency,
-                timezone=row.timezone,
-                send_hour=row.hour,
-                confirmed=really_confirmed,
-                now=now,
-            )
-            session.flush()  # so that a refusal by the database lands inside this savepoint
-    except AlreadySubscribed:
-        report.skipped += 1
-        return False
-    except SubscribersError as error:
-        report.errors.append(RowError(row.line, str(error)))
-        return False
-    except (IntegrityError, DataError) as error:
-        # A value the database refused, or the same address added concurrently by a reader.
-        reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
-        report.errors.append(RowError(row.line, f"the database refused this row: {reason}"))
-        return False
-    report.created += 1
-    return True
-
-
-def _subscribed_addresses(session: Session, addresses: set[str]) -> set[str]:
-    """One query per batch instead of one per row, so re-importing a known list is cheap."""
-    found = session.scalars(select(Subscriber.email).where(Subscriber.email.in_(addresses)))
-    return set(found)
 
 
 def _records(stream: TextIO) -> Iterator[tuple[int, list[str]]]:

@@ -1,4 +1,4 @@
-"""Commands about readers: import, export, erase, and bounce processing."""
+"""Commands about readers: import (and its benchmark), export, erase, and bounce processing."""
 
 from __future__ import annotations
 
@@ -24,12 +24,34 @@ def subscribers() -> None:
 )
 @clear_errors
 def subscribers_import(file: Any, confirmed: bool) -> None:
-    """Import readers from CSV: email,name,topics,frequency,timezone,hour."""
-    from subscribers.csv_io import import_csv
+    """Import readers from CSV: email,name,topics,frequency,timezone,hour.
+
+    Each chunk of rows is committed as it is written: after a crash, run the same file
+    again; the readers already stored are skipped, nobody is added twice.
+    """
+    from subscribers.csv_io import ImportReport, import_csv
+    from subscribers.errors import CsvFormatError
 
     settings = settings_from_env()
+    stored = ImportReport()
     with open_runtime(settings) as runtime, runtime.session() as session:
-        report = import_csv(session, file, confirmed=confirmed, hash_key=settings.secret_key)
+
+        def commit(so_far: ImportReport) -> None:
+            session.commit()
+            stored.created, stored.skipped = so_far.created, so_far.skipped
+
+        try:
+            report = import_csv(
+                session, file, confirmed=confirmed, hash_key=settings.secret_key, after_chunk=commit
+            )
+        except CsvFormatError:
+            if stored.created:
+                click.echo(
+                    f"{stored.created} readers before the error were imported and kept; "
+                    "once the file is fixed, import it again: they will be skipped.",
+                    err=True,
+                )
+            raise
         session.commit()
     for error in report.errors:
         click.echo(str(error), err=True)
@@ -40,6 +62,31 @@ def subscribers_import(file: Any, confirmed: bool) -> None:
     )
     if report.errors:
         sys.exit(2)
+
+
+@main.command("bench-import")
+@click.option("--rows", default=100_000, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--postgres",
+    "admin_url",
+    default="postgresql://postgres@127.0.0.1:5432/postgres",
+    show_default=True,
+    help="A server where a throw-away database can be created.",
+)
+@click.option("--sqlite", is_flag=True, help="Measure on a SQLite file instead.")
+@clear_errors
+def bench_import(rows: int, admin_url: str, sqlite: bool) -> None:
+    """Measure `subscribers import` on a generated list of ROWS readers, twice."""
+    from alerts.config import normalise_database_url
+    from alerts.ops.import_bench import run_import_bench
+
+    result = run_import_bench(
+        rows=rows,
+        admin_url=None if sqlite else normalise_database_url(admin_url),
+        say=console.print,
+    )
+    for line in result.lines():
+        console.print(line, markup=False)
 
 
 @subscribers.command("export")

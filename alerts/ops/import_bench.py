@@ -1,0 +1,175 @@
+"""`newsalerts bench-import`: how fast `subscribers import` loads a list, measured as run.
+
+A throw-away database (PostgreSQL, or a SQLite file), a CSV file of N readers written the
+way a publisher's export looks (a few hundred domains, names, zero to three of 20 topics,
+time zones and hours; one row in a thousand with an hour out of range), then the real
+command in a process of its own: `newsalerts subscribers import FILE --confirmed`. It times
+the command, reads its peak RSS from the kernel, checks what the database holds, and runs
+the same file a second time, as after a crash: every reader is skipped, nobody is added.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy import func, select
+
+from alerts.config import PROJECT_ROOT
+from alerts.db import make_engine, make_session_factory, upgrade
+from alerts.errors import BenchError
+from subscribers.models import ConsentEvent, Subscriber
+
+Say = Callable[[str], None]
+ZONES = ("Europe/London", "Europe/Paris", "America/New_York", "Asia/Kolkata", "UTC")
+TOPICS = tuple(f"Topic {number}" for number in range(20))
+DOMAINS = 300
+BAD_EVERY = 1000
+
+
+@dataclass
+class ImportRun:
+    seconds: float
+    peak_rss_mb: float
+    summary: str
+
+
+@dataclass
+class ImportBenchResult:
+    rows: int
+    database: str
+    first: ImportRun
+    again: ImportRun
+    stored: int
+    consent_events: int
+
+    @property
+    def expected(self) -> int:
+        return self.rows - self.rows // BAD_EVERY
+
+    def lines(self) -> list[str]:
+        return [
+            f"rows {self.rows:,} on {self.database} ({self.rows // BAD_EVERY:,} refused by design)",
+            f"import: {self.first.seconds:.1f} s = {self.rows / self.first.seconds:,.0f} rows/s, "
+            f"peak RSS {self.first.peak_rss_mb:.0f} MB — {self.first.summary}",
+            f"same file again: {self.again.seconds:.1f} s = "
+            f"{self.rows / self.again.seconds:,.0f} rows/s, peak RSS "
+            f"{self.again.peak_rss_mb:.0f} MB — {self.again.summary}",
+            f"stored {self.stored:,} readers and {self.consent_events:,} consent events "
+            f"(expected {self.expected:,} of each)",
+        ]
+
+
+def write_readers_csv(path: Path, rows: int, *, seed: int = 12) -> None:
+    """A publisher's list of `rows` readers; every BAD_EVERY-th row has an hour of 24."""
+    rng = random.Random(seed)
+    with path.open("w", encoding="utf-8", newline="") as out:
+        out.write("email,name,topics,frequency,timezone,hour\r\n")
+        for number in range(1, rows + 1):
+            topics = ";".join(rng.sample(TOPICS, rng.randint(0, 3)))
+            hour = 24 if number % BAD_EVERY == 0 else rng.randint(0, 23)
+            frequency = "weekly" if number % 7 == 0 else "daily"
+            out.write(
+                f"Reader.{number}@mail{number % DOMAINS}.example.com,Reader {number},"
+                f"{topics},{frequency},{rng.choice(ZONES)},{hour}\r\n"
+            )
+
+
+def run_import_bench(*, rows: int, admin_url: str | None, say: Say) -> ImportBenchResult:
+    """Import `rows` readers twice with the real command; PostgreSQL at `admin_url`'s
+    server, or SQLite when it is None."""
+    with tempfile.TemporaryDirectory(prefix="newsalerts-import-") as folder:
+        path = Path(folder) / "readers.csv"
+        say(f"writing {rows:,} rows to a CSV file ...")
+        write_readers_csv(path, rows)
+        with _database(admin_url, Path(folder)) as database_url:
+            upgrade(database_url)
+            say("importing ...")
+            first = _import(database_url, path)
+            say("importing the same file again ...")
+            again = _import(database_url, path)
+            stored, events = _count(database_url)
+    result = ImportBenchResult(
+        rows=rows,
+        database="PostgreSQL" if admin_url else "SQLite",
+        first=first,
+        again=again,
+        stored=stored,
+        consent_events=events,
+    )
+    if (stored, events) != (result.expected, result.expected):
+        raise BenchError(
+            f"the import stored {stored:,} readers and {events:,} consent events; "
+            f"expected {result.expected:,} of each"
+        )
+    return result
+
+
+def _import(database_url: str, path: Path) -> ImportRun:
+    environment = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": "",
+        "PYTHONPATH": str(PROJECT_ROOT),
+    }
+    command = [sys.executable, "-m", "alerts.cli", "subscribers", "import", str(path)]
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [*command, "--confirmed"],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,  # the refused rows, one line each
+        text=True,
+    )
+    assert process.stdout is not None
+    output = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode not in (0, 2):  # 2: some rows refused, as the file intends
+        raise BenchError(f"the import failed (exit {process.returncode}): {output.strip()}")
+    return ImportRun(seconds, usage.ru_maxrss / 1024, output.strip().splitlines()[-1])
+
+
+def _count(database_url: str) -> tuple[int, int]:
+    engine = make_engine(database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            readers = session.scalar(select(func.count()).select_from(Subscriber)) or 0
+            events = session.scalar(select(func.count()).select_from(ConsentEvent)) or 0
+            return readers, events
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def _database(admin_url: str | None, folder: Path) -> Iterator[str]:
+    if admin_url is None:
+        yield f"sqlite:///{folder / 'bench.db'}"
+        return
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    name = f"newsalerts_import_{uuid.uuid4().hex[:8]}"
+    try:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.DBAPIError as error:
+        admin.dispose()
+        raise BenchError(
+            f"cannot create a database on {admin.url.render_as_string()}: {error.orig or error}"
+        ) from None
+    try:
+        yield admin.url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
