@@ -21,6 +21,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Engine,
     Row,
@@ -64,9 +65,13 @@ CHUNK = 1000
 # Readers planned per transaction: the first batches can leave while the rest is planned.
 READERS_PER_CHUNK = 5000
 # How long a bucket's mark spares it a look at its readers. The mark knows the audience
-# by its size and sum of ids; a change that kept both (readers swapping buckets with ids
-# that add up the same) would go unseen until the mark runs out.
-MARK_LIFETIME = timedelta(minutes=10)
+# by its size, the sum of its ids and the sum of a hash of them: readers leaving and
+# joining a bucket would have to match all three to go unseen, and even then only until
+# the mark runs out.
+MARK_LIFETIME = timedelta(hours=1)
+# Knuth's multiplicative hash, kept to 32 bits: ten million terms add up within a bigint.
+_HASH_FACTOR = 2654435761
+_HASH_MODULUS = 2**32
 # Ledger rows whose window counts as "the previous digest" for the next one.
 _COUNTED = (
     DeliveryStatus.PENDING,
@@ -105,10 +110,11 @@ class _DueReader:
 
 @dataclass(frozen=True)
 class _Audience:
-    """The size and the sum of ids of a bucket's readers: what its mark compares."""
+    """What a bucket's mark compares: its readers' number, and two sums of their ids."""
 
     readers: int
     id_sum: int
+    id_hash: int
 
 
 def _chunks(items: Sequence[int], size: int = CHUNK) -> Iterator[Sequence[int]]:
@@ -137,11 +143,20 @@ def _audience(edition: Edition, now: datetime) -> list[ColumnElement[bool]]:
 def _buckets(session: Session, edition: Edition, now: datetime) -> dict[Bucket, _Audience]:
     """The edition's audience per (time zone, hour): a few thousand rows at most."""
     rows = session.execute(
-        select(Subscriber.timezone, Subscriber.send_hour, func.count(), func.sum(Subscriber.id))
+        select(
+            Subscriber.timezone,
+            Subscriber.send_hour,
+            func.count(),
+            func.sum(Subscriber.id),
+            func.sum(cast(Subscriber.id, BigInteger) * _HASH_FACTOR % _HASH_MODULUS),
+        )
         .where(*_audience(edition, now))
         .group_by(Subscriber.timezone, Subscriber.send_hour)
     )
-    return {(zone, hour): _Audience(count, int(total)) for zone, hour, count, total in rows}
+    return {
+        (zone, hour): _Audience(count, int(total), int(hashed))
+        for zone, hour, count, total, hashed in rows
+    }
 
 
 def _due_buckets(
@@ -179,6 +194,7 @@ def _marks(
             PlannedBucket.local_date,
             PlannedBucket.readers,
             PlannedBucket.id_sum,
+            PlannedBucket.id_hash,
         ).where(
             PlannedBucket.edition == edition.slug,
             PlannedBucket.planned_at > now - MARK_LIFETIME,
@@ -186,7 +202,8 @@ def _marks(
         )
     )
     return {
-        (zone, hour): (day, _Audience(readers, id_sum)) for zone, hour, day, readers, id_sum in rows
+        (zone, hour): (day, _Audience(readers, id_sum, id_hash))
+        for zone, hour, day, readers, id_sum, id_hash in rows
     }
 
 
@@ -210,6 +227,7 @@ def _mark(
             "local_date": day,
             "readers": audience.readers,
             "id_sum": audience.id_sum,
+            "id_hash": audience.id_hash,
             "planned_at": now,
         }
         for (zone, hour), audience in buckets.items()
@@ -222,7 +240,7 @@ def _mark(
                 index_elements=["edition", "timezone", "send_hour"],
                 set_={
                     name: statement.excluded[name]
-                    for name in ("local_date", "readers", "id_sum", "planned_at")
+                    for name in ("local_date", "readers", "id_sum", "id_hash", "planned_at")
                 },
             ),
             rows[offset : offset + CHUNK],

@@ -4,7 +4,7 @@ Readers are grouped by (time zone, hour) of a cadence: the minute tick counts th
 from one index (index-only on PostgreSQL: status, frequency, time zone and hour as keys,
 the id and the pause carried along), decides which are due, and reads only their readers.
 `planned_buckets` remembers, for each bucket of an edition, the local date it was fully
-planned for and the audience it had then (size and sum of ids), so a tick where nobody
+planned for and the audience it had then (its size and two sums of its ids), so a tick where nobody
 new is due reads no reader rows.
 
 Revision ID: 0015
@@ -39,6 +39,7 @@ def upgrade() -> None:
         sa.Column("local_date", sa.Date(), nullable=False),
         sa.Column("readers", sa.Integer(), nullable=False),
         sa.Column("id_sum", sa.BigInteger(), nullable=False),
+        sa.Column("id_hash", sa.BigInteger(), nullable=False),
         sa.Column("planned_at", UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("edition", "timezone", "send_hour"),
     )
