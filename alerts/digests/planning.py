@@ -3,7 +3,7 @@
 Due readers are found by bucket: the active readers of an edition's cadence are counted
 per (time zone, hour) from one index, Python decides which buckets are due (selection.
 due_date), and the database returns only those buckets' readers who have no ledger row
-for the date yet, ordered for planning (by topic mix, then window) and streamed a chunk
+for the date yet, ordered for planning (by bucket, topic mix, window) and streamed a chunk
 at a time, so the first chunk is planned and handed over before the rest is read. A
 bucket planned in full is marked (models.PlannedBucket) and skipped while its audience is
 unchanged: a tick where nobody new is due reads no reader rows.
@@ -297,7 +297,7 @@ def _new_readers(
     session: Session, edition: Edition, day: date, buckets: Sequence[Bucket] | None, now: datetime
 ) -> Select[tuple[int, str, datetime | None]]:
     """The readers of `buckets` (of all the audience when None) with no ledger row for
-    `day` yet, ordered for planning: by topic mix, then by where their window starts."""
+    `day` yet, ordered for planning: by bucket, topic mix, then where their window starts."""
     mix = _topic_mix(session, edition).label("mix")
     previous_end = _previous_end(edition.slug).label("previous_end")
     planned = exists().where(
@@ -308,7 +308,12 @@ def _new_readers(
     query = select(Subscriber.id, mix, previous_end).where(*_audience(edition, now), ~planned)
     if buckets is not None:
         query = query.where(_in_buckets(buckets, edition))
-    return query.order_by(mix, previous_end, Subscriber.id)
+    # Bucket first: the index hands the readers over in that order, so PostgreSQL sorts
+    # one bucket at a time (an incremental sort) and the first rows come out before the
+    # last bucket is read. A digest's render is per time zone anyway (alerts.mail.digest).
+    return query.order_by(
+        Subscriber.timezone, Subscriber.send_hour, mix, previous_end, Subscriber.id
+    )
 
 
 def _stream(
