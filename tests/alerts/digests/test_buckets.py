@@ -12,7 +12,8 @@ from contextlib import contextmanager
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import delete, event, select
+import pytest
+from sqlalchemy import delete, event, select, text
 from sqlalchemy.orm import Session
 
 from alerts.digests.planning import MARK_LIFETIME, plan_digests, plan_in_chunks
@@ -186,3 +187,26 @@ def _readers(session: Session) -> list[Any]:
 
 def _id(session: Session, name: str) -> int:
     return next(r.id for r in _readers(session) if r.email == f"{name}@example.com")
+
+
+def test_the_first_chunk_is_handed_over_before_the_rest_is_read(session: Session) -> None:
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("a server-side cursor: SQLite reads the due readers in one query")
+    for number in range(7):
+        make_reader(session, f"f{number}")
+    session.commit()
+
+    chunks = plan_in_chunks(session, now=NOW, chunk_size=2, committed=True)
+    first = next(chunks)
+    session.commit()
+    # The readers' cursor is still open on its own connection, fetched piece by piece.
+    fetching = session.scalars(
+        text(
+            "SELECT query FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND state = 'idle in transaction'"
+        )
+    ).all()
+    rest = [chunk.result.due for chunk in chunks]
+
+    assert first.result.due == 2 and rest == [2, 2, 1]
+    assert [query for query in fetching if query.upper().startswith("FETCH FORWARD 2")]
