@@ -86,7 +86,7 @@ def plan_and_queue(
             with log_context(edition=edition.slug):
                 for chunk in plan_in_chunks(
                     session, now=now, force=force, queued_until=now + requeue_after,
-                    editions=[edition],
+                    editions=[edition], committed=True,
                 ):  # fmt: skip
                     session.commit()
                     planned.add(chunk.result)
@@ -277,7 +277,7 @@ def send_now(
         session.commit()
         started = StartedSend(issue_id=issue.id)
         for chunk in plan_in_chunks(session, now=now, force=True, editions=[chosen],
-                                    local_date=day):  # fmt: skip
+                                    local_date=day, committed=True):  # fmt: skip
             started.planned += chunk.result.planned
             session.commit()
         _queue(runtime, session, started, publish, edition=chosen.slug, now=now)

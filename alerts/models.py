@@ -271,6 +271,28 @@ class NoticeDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
 
 
+class PlannedBucket(Base):
+    """The readers of one (time zone, hour) of an edition's audience, all planned for a local
+    date: the minute tick skips the bucket while its audience is the one it planned.
+
+    The audience is known by its size, the sum of its ids and the sum of a hash of them
+    (read from an index, not the table): a reader who joins, leaves, changes their hour or
+    comes back from a pause changes them, and the tick looks at that bucket's readers
+    again. A mark holds for an hour at most (alerts.digests.planning.MARK_LIFETIME).
+    """
+
+    __tablename__ = "planned_buckets"
+
+    edition: Mapped[str] = mapped_column(String(50), primary_key=True)
+    timezone: Mapped[str] = mapped_column(String(64), primary_key=True)
+    send_hour: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    local_date: Mapped[date] = mapped_column(Date)
+    readers: Mapped[int]
+    id_sum: Mapped[int] = mapped_column(BigInteger)
+    id_hash: Mapped[int] = mapped_column(BigInteger)
+    planned_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class FeedSource(Base):
     """A feed URL ingested before, with the validators that make the next fetch conditional.
 

@@ -12,6 +12,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     ForeignKey,
+    Index,
     SmallInteger,
     String,
     Table,
@@ -74,6 +75,16 @@ class Subscriber(Base):
     __tablename__ = "subscribers"
     __table_args__ = (
         CheckConstraint("send_hour >= 0 AND send_hour <= 23", name="send_hour_range"),
+        # The planner's buckets (alerts.digests.planning): readers of a cadence by time zone
+        # and hour, counted from the index alone on PostgreSQL.
+        Index(
+            "ix_subscribers_buckets",
+            "status",
+            "frequency",
+            "timezone",
+            "send_hour",
+            postgresql_include=["id", "paused_until"],
+        ),
         {"sqlite_autoincrement": True},
     )
 

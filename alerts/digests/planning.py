@@ -1,19 +1,43 @@
 """Planning a digest run: write one ledger row per due reader before anything is sent.
 
-Set-based: one pass over active readers, chunked look-ups of their previous digest and
-topics, one query for candidate articles, selection once per distinct (topics, window),
-and a bulk insert that ignores rows another planner wrote first.
+Due readers are found by bucket: the active readers of an edition's cadence are counted
+per (time zone, hour) from one index, Python decides which buckets are due (selection.
+due_date), and the database returns only those buckets' readers who have no ledger row
+for the date yet, ordered for planning (by bucket, topic mix, window) and streamed a chunk
+at a time, so the first chunk is planned and handed over before the rest is read. A
+bucket planned in full is marked (models.PlannedBucket) and skipped while its audience is
+unchanged: a tick where nobody new is due reads no reader rows.
+
+Per chunk: one query for candidate articles, selection once per distinct (topics,
+window), and a bulk insert that ignores rows another planner wrote first.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select, text, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Engine,
+    Row,
+    Select,
+    String,
+    and_,
+    cast,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from alerts.digests.selection import (
@@ -26,12 +50,28 @@ from alerts.digests.selection import (
 from alerts.editions.issues import NO_CURATION, Curation, curation_of, issue_for
 from alerts.editions.schedules import list_editions
 from alerts.ledger.rows import insert_ignoring_conflicts
-from alerts.models import Article, Delivery, DeliveryStatus, Edition, IssueStatus, article_topics
+from alerts.models import (
+    Article,
+    Delivery,
+    DeliveryStatus,
+    Edition,
+    IssueStatus,
+    PlannedBucket,
+    article_topics,
+)
 from subscribers.models import Frequency, Subscriber, SubscriberStatus, subscriber_topics
 
 CHUNK = 1000
 # Readers planned per transaction: the first batches can leave while the rest is planned.
 READERS_PER_CHUNK = 5000
+# How long a bucket's mark spares it a look at its readers. The mark knows the audience
+# by its size, the sum of its ids and the sum of a hash of them: readers leaving and
+# joining a bucket would have to match all three to go unseen, and even then only until
+# the mark runs out.
+MARK_LIFETIME = timedelta(hours=1)
+# Knuth's multiplicative hash, kept to 32 bits: ten million terms add up within a bigint.
+_HASH_FACTOR = 2654435761
+_HASH_MODULUS = 2**32
 # Ledger rows whose window counts as "the previous digest" for the next one.
 _COUNTED = (
     DeliveryStatus.PENDING,
@@ -40,6 +80,8 @@ _COUNTED = (
     DeliveryStatus.SENT,
     DeliveryStatus.SKIPPED,
 )
+
+Bucket = tuple[str, int]  # (time zone, hour)
 
 
 @dataclass
@@ -62,6 +104,17 @@ class PlanResult:
 class _DueReader:
     id: int
     local_date: date
+    topics: frozenset[int]
+    start: datetime
+
+
+@dataclass(frozen=True)
+class _Audience:
+    """What a bucket's mark compares: its readers' number, and two sums of their ids."""
+
+    readers: int
+    id_sum: int
+    id_hash: int
 
 
 def _chunks(items: Sequence[int], size: int = CHUNK) -> Iterator[Sequence[int]]:
@@ -69,27 +122,54 @@ def _chunks(items: Sequence[int], size: int = CHUNK) -> Iterator[Sequence[int]]:
         yield items[offset : offset + size]
 
 
-def _audience(edition: Edition, now: datetime) -> Select[int, str, int]:
+def _audience(edition: Edition, now: datetime) -> list[ColumnElement[bool]]:
     """Active, unpaused readers of the edition's cadence; for a topic edition, those
     following at least one of its topics."""
-    query = select(Subscriber.id, Subscriber.timezone, Subscriber.send_hour).where(
+    conditions = [
         Subscriber.status == SubscriberStatus.ACTIVE,
-        or_(Subscriber.paused_until.is_(None), Subscriber.paused_until <= now),
         Subscriber.frequency == Frequency(edition.cadence.value),
-    )
+        or_(Subscriber.paused_until.is_(None), Subscriber.paused_until <= now),
+    ]
     if edition.topics:
-        followers = select(subscriber_topics.c.subscriber_id).where(
-            subscriber_topics.c.topic_id.in_([topic.id for topic in edition.topics])
+        conditions.append(
+            exists().where(
+                subscriber_topics.c.subscriber_id == Subscriber.id,
+                subscriber_topics.c.topic_id.in_([topic.id for topic in edition.topics]),
+            )
         )
-        query = query.where(Subscriber.id.in_(followers))
-    return query.order_by(Subscriber.id)
+    return conditions
 
 
-def _due_readers(
-    session: Session, edition: Edition, now: datetime, force: bool, local_date: date | None
-) -> list[_DueReader]:
-    due = []
-    for subscriber_id, zone, hour in session.execute(_audience(edition, now)):
+def _buckets(session: Session, edition: Edition, now: datetime) -> dict[Bucket, _Audience]:
+    """The edition's audience per (time zone, hour): a few thousand rows at most."""
+    rows = session.execute(
+        select(
+            Subscriber.timezone,
+            Subscriber.send_hour,
+            func.count(),
+            func.sum(Subscriber.id),
+            func.sum(cast(Subscriber.id, BigInteger) * _HASH_FACTOR % _HASH_MODULUS),
+        )
+        .where(*_audience(edition, now))
+        .group_by(Subscriber.timezone, Subscriber.send_hour)
+    )
+    return {
+        (zone, hour): _Audience(count, int(total), int(hashed))
+        for zone, hour, count, total, hashed in rows
+    }
+
+
+def _due_buckets(
+    edition: Edition,
+    buckets: Iterable[Bucket],
+    *,
+    now: datetime,
+    force: bool,
+    local_date: date | None,
+) -> dict[date, list[Bucket]]:
+    """The buckets due at `now`, by the local date they are due for."""
+    due: dict[date, list[Bucket]] = defaultdict(list)
+    for zone, hour in sorted(buckets):
         when = local_date or due_date(
             now,
             timezone=zone,
@@ -99,19 +179,161 @@ def _due_readers(
             force=force,
         )
         if when is not None:
-            due.append(_DueReader(subscriber_id, when))
-    if not due:
-        return due
-    earliest = min(reader.local_date for reader in due)
-    taken = {
-        (subscriber_id, day)
-        for subscriber_id, day in session.execute(
-            select(Delivery.subscriber_id, Delivery.local_date).where(
-                Delivery.edition == edition.slug, Delivery.local_date >= earliest
-            )
+            due[when].append((zone, hour))
+    return dict(sorted(due.items()))
+
+
+def _marks(
+    session: Session, edition: Edition, now: datetime
+) -> dict[Bucket, tuple[date, _Audience]]:
+    """The edition's buckets marked as planned in the last MARK_LIFETIME."""
+    rows = session.execute(
+        select(
+            PlannedBucket.timezone,
+            PlannedBucket.send_hour,
+            PlannedBucket.local_date,
+            PlannedBucket.readers,
+            PlannedBucket.id_sum,
+            PlannedBucket.id_hash,
+        ).where(
+            PlannedBucket.edition == edition.slug,
+            PlannedBucket.planned_at > now - MARK_LIFETIME,
+            PlannedBucket.planned_at <= now,
         )
+    )
+    return {
+        (zone, hour): (day, _Audience(readers, id_sum, id_hash))
+        for zone, hour, day, readers, id_sum, id_hash in rows
     }
-    return [r for r in due if (r.id, r.local_date) not in taken]
+
+
+def _mark(
+    session: Session,
+    edition: Edition,
+    day: date,
+    buckets: dict[Bucket, _Audience],
+    *,
+    now: datetime,
+) -> None:
+    """Mark buckets as planned in full for `day`, with the audience they had before the
+    tick read their readers (a reader who joined since makes the next tick look again)."""
+    if not buckets:
+        return
+    rows = [
+        {
+            "edition": edition.slug,
+            "timezone": zone,
+            "send_hour": hour,
+            "local_date": day,
+            "readers": audience.readers,
+            "id_sum": audience.id_sum,
+            "id_hash": audience.id_hash,
+            "planned_at": now,
+        }
+        for (zone, hour), audience in buckets.items()
+    ]
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(PlannedBucket)
+    for offset in range(0, len(rows), CHUNK):
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["edition", "timezone", "send_hour"],
+                set_={
+                    name: statement.excluded[name]
+                    for name in ("local_date", "readers", "id_sum", "id_hash", "planned_at")
+                },
+            ),
+            rows[offset : offset + CHUNK],
+        )
+
+
+def _in_buckets(buckets: Sequence[Bucket], edition: Edition) -> ColumnElement[bool]:
+    """Readers of these buckets: one condition per time zone (just the zone when the
+    edition sets the hour for everyone)."""
+    hours: dict[str, list[int]] = defaultdict(list)
+    for zone, hour in buckets:
+        hours[zone].append(hour)
+    if edition.send_hour is not None:
+        return Subscriber.timezone.in_(sorted(hours))
+    return or_(
+        *(
+            and_(Subscriber.timezone == zone, Subscriber.send_hour.in_(zone_hours))
+            for zone, zone_hours in hours.items()
+        )
+    )
+
+
+def _topic_mix(session: Session, edition: Edition) -> Any:
+    """A reader's topics (only the edition's, for a topic edition) as one sortable string:
+    readers with the same mix come out of the database side by side."""
+    conditions = [subscriber_topics.c.subscriber_id == Subscriber.id]
+    if edition.topics:
+        conditions.append(subscriber_topics.c.topic_id.in_([topic.id for topic in edition.topics]))
+    topic = subscriber_topics.c.topic_id
+    if session.get_bind().dialect.name == "postgresql":
+        joined = func.string_agg(
+            cast(topic, String), postgresql.aggregate_order_by(literal(","), topic)
+        )
+    else:  # SQLite reads a reader's topics in key order, so the string is the same
+        joined = func.group_concat(topic, ",")
+    return func.coalesce(select(joined).where(*conditions).scalar_subquery(), "")
+
+
+def _previous_end(slug: str) -> Any:
+    """Where a reader's last digest of the edition ended (correlated: a few index entries
+    per reader on (subscriber_id, window_end))."""
+    return (
+        select(func.max(Delivery.window_end))
+        .where(
+            Delivery.subscriber_id == Subscriber.id,
+            Delivery.edition == slug,
+            Delivery.status.in_(_COUNTED),
+        )
+        .scalar_subquery()
+    )
+
+
+def _new_readers(
+    session: Session, edition: Edition, day: date, buckets: Sequence[Bucket] | None, now: datetime
+) -> Select[tuple[int, str, datetime | None]]:
+    """The readers of `buckets` (of all the audience when None) with no ledger row for
+    `day` yet, ordered for planning: by bucket, topic mix, then where their window starts."""
+    mix = _topic_mix(session, edition).label("mix")
+    previous_end = _previous_end(edition.slug).label("previous_end")
+    planned = exists().where(
+        Delivery.edition == edition.slug,
+        Delivery.subscriber_id == Subscriber.id,
+        Delivery.local_date == day,
+    )
+    query = select(Subscriber.id, mix, previous_end).where(*_audience(edition, now), ~planned)
+    if buckets is not None:
+        query = query.where(_in_buckets(buckets, edition))
+    # Bucket first: the index hands the readers over in that order, so PostgreSQL sorts
+    # one bucket at a time (an incremental sort) and the first rows come out before the
+    # last bucket is read. A digest's render is per time zone anyway (alerts.mail.digest).
+    return query.order_by(
+        Subscriber.timezone, Subscriber.send_hour, mix, previous_end, Subscriber.id
+    )
+
+
+def _stream(
+    session: Session, query: Select[Any], *, size: int, own_connection: bool
+) -> Iterator[Sequence[Row[Any]]]:
+    """The query's rows `size` at a time. With `own_connection` (the caller commits between
+    chunks, which would close a cursor of the session's), PostgreSQL streams them from a
+    server-side cursor on a connection of their own: the first rows come before the last
+    are read, and this process holds one chunk of them at a time."""
+    bind = session.get_bind()
+    if own_connection and bind.dialect.name == "postgresql" and isinstance(bind, Engine):
+        with bind.connect() as connection:
+            result = connection.execution_options(stream_results=True, max_row_buffer=size).execute(
+                query
+            )
+            yield from result.partitions(size)
+        return
+    rows = session.execute(query).all()
+    for offset in range(0, len(rows), size):
+        yield rows[offset : offset + size]
 
 
 def _previous_ends(session: Session, slug: str, ids: Sequence[int]) -> dict[int, datetime]:
@@ -183,6 +405,7 @@ def plan_in_chunks(
     queued_until: datetime | None = None,
     editions: Sequence[Edition] | None = None,
     local_date: date | None = None,
+    committed: bool = False,
 ) -> Iterator[PlannedChunk]:
     """Plan the readers due at `now` (of every active edition, or of `editions`) a chunk
     at a time, so the caller can commit and start sending the first chunk while the next
@@ -190,27 +413,75 @@ def plan_in_chunks(
 
     `local_date` plans everyone for that date's issue whatever their own date (an
     editor's "send now"); `queued_until` marks the new pending rows as queued by the
-    caller (see alerts.ledger.queue.claim_queue). Does not commit.
+    caller (see alerts.ledger.queue.claim_queue). `committed` says that the caller
+    commits after each chunk and that the readers are committed: on PostgreSQL they are
+    then streamed over a connection of their own. Does not commit.
     """
     if editions is None:
         editions = list_editions(session, now=now, active_only=True)
     statistics = _LedgerStatistics(session)
     for edition in editions:
-        due = _due_readers(session, edition, now, force, local_date)
-        ids = [reader.id for reader in due]
-        topics = _reader_topics(session, edition, ids)
-        starts = _window_starts(session, edition, ids, now=now)
-        # Readers who get the same digest (date, topics, window) are planned side by side,
-        # so their rows fall in the same few batches and one worker renders their digest,
-        # once. One sort, before the readers are cut into chunks.
-        due.sort(key=lambda r: (r.local_date, sorted(topics.get(r.id, ())), starts[r.id]))
-        for offset in range(0, len(due), chunk_size):
-            chunk = _plan_chunk(
-                session, edition, due[offset : offset + chunk_size], topics, starts, now=now,
-                queued_until=queued_until,
-            )  # fmt: skip
+        for chunk in _plan_edition(
+            session, edition, now=now, force=force, chunk_size=chunk_size,
+            queued_until=queued_until, local_date=local_date, committed=committed,
+        ):  # fmt: skip
             yield chunk
             statistics.written(chunk.result.planned)
+
+
+def _plan_edition(
+    session: Session,
+    edition: Edition,
+    *,
+    now: datetime,
+    force: bool,
+    chunk_size: int,
+    queued_until: datetime | None,
+    local_date: date | None,
+    committed: bool,
+) -> Iterator[PlannedChunk]:
+    """One edition: its due buckets by local date, skipping those marked as planned for
+    that date with the same audience; each date's new readers streamed and planned a
+    chunk at a time. The date's buckets are marked with its last chunk (an empty one
+    when nobody in them was new), so the caller's commit covers the mark."""
+    buckets = _buckets(session, edition, now)
+    marks = _marks(session, edition, now)
+    for day, due in _due_buckets(
+        edition, buckets, now=now, force=force, local_date=local_date
+    ).items():
+        fresh = [bucket for bucket in due if marks.get(bucket) != (day, buckets[bucket])]
+        if not fresh:
+            continue
+        whole = local_date is not None and len(fresh) == len(buckets)
+        query = _new_readers(session, edition, day, None if whole else fresh, now)
+        held = False
+        ahead: list[_DueReader] | None = None
+        for rows in _stream(session, query, size=chunk_size, own_connection=committed):
+            readers = _due_readers(edition, day, rows, now=now)
+            if ahead is not None:
+                chunk = _plan_chunk(session, edition, ahead, now=now, queued_until=queued_until)
+                held = held or chunk.result.cancelled > 0
+                yield chunk
+            ahead = readers
+        last = PlannedChunk(PlanResult(), [])
+        if ahead is not None:
+            last = _plan_chunk(session, edition, ahead, now=now, queued_until=queued_until)
+            held = held or last.result.cancelled > 0
+        if not held:  # a cancelled issue's readers are looked at again (it may resume)
+            _mark(session, edition, day, {bucket: buckets[bucket] for bucket in fresh}, now=now)
+        yield last
+
+
+def _due_readers(
+    edition: Edition, day: date, rows: Iterable[Any], *, now: datetime
+) -> list[_DueReader]:
+    own = frozenset(topic.id for topic in edition.topics)
+    readers = []
+    for subscriber_id, mix, previous_end in rows:
+        topics = frozenset(int(topic) for topic in mix.split(",")) if mix else frozenset()
+        start = window_start(edition.cadence, now=now, previous_end=previous_end)
+        readers.append(_DueReader(subscriber_id, day, topics or own, start))
+    return readers
 
 
 class _LedgerStatistics:
@@ -287,8 +558,6 @@ def _plan_chunk(
     session: Session,
     edition: Edition,
     due: Sequence[_DueReader],
-    topics: dict[int, frozenset[int]],
-    starts: dict[int, datetime],
     *,
     now: datetime,
     queued_until: datetime | None,
@@ -298,12 +567,12 @@ def _plan_chunk(
     due = [r for r in due if issues[r.local_date].status is not IssueStatus.CANCELLED]
     if not due:
         return PlannedChunk(PlanResult(due=len(held), cancelled=len(held)), [])
-    candidates = _candidates(session, min(starts[reader.id] for reader in due), now)
+    candidates = _candidates(session, min(reader.start for reader in due), now)
     curations = {day: curation_of(issue) for day, issue in issues.items()}
     selections: dict[tuple[frozenset[int], datetime, date], list[int]] = {}
     rows: list[dict[str, Any]] = []
     for reader in due:
-        key = (topics.get(reader.id, frozenset()), starts[reader.id], reader.local_date)
+        key = (reader.topics, reader.start, reader.local_date)
         if key not in selections:
             selections[key] = curated_selection(
                 candidates, topic_ids=key[0], start=key[1], end=now,
@@ -317,7 +586,7 @@ def _plan_chunk(
                 "subscriber_id": reader.id,
                 "local_date": reader.local_date,
                 "status": DeliveryStatus.PENDING if chosen else DeliveryStatus.SKIPPED,
-                "window_start": starts[reader.id],
+                "window_start": reader.start,
                 "window_end": now,
                 "article_ids": chosen,
                 "attempts": 0,

@@ -61,6 +61,8 @@ class BenchResult:
     messages: int = 0
     failed: int = 0
     seconds_to_first: float = 0.0
+    idle_tick_seconds: float | None = None
+    idle_tick_planned: int = 0
     seconds_total: float = 0.0
     message_bytes: int = 0
     worker_peak_rss_mb: list[float] = field(default_factory=list)
@@ -92,6 +94,7 @@ class BenchResult:
             f"~{self.message_bytes / 1024:.0f} KB each",
             f"time to first message {self.seconds_to_first:.2f} s",
             f"end to end {self.seconds_total:.1f} s = {self.rate:,.0f} msg/s",
+            _idle_tick_line(self.idle_tick_seconds, self.idle_tick_planned),
             "peak RSS (MB): workers "
             + ", ".join(f"{mb:.0f}" for mb in self.worker_peak_rss_mb)
             + f"; planner (this process) {self.bench_peak_rss_mb:.0f}",
@@ -110,6 +113,12 @@ class BenchResult:
         else:
             lines.append("smtp-source ceiling not measured: Postfix's smtp-source is not installed")
         return lines
+
+
+def _idle_tick_line(seconds: float | None, planned: int) -> str:
+    if seconds is None:
+        return "a tick with nobody due not measured"
+    return f"a tick with nobody due {seconds:.2f} s ({planned} planned)"
 
 
 def _weighted(rng: random.Random, choices: tuple[tuple[object, int], ...]) -> object:
@@ -312,6 +321,7 @@ def run_bench(
             result.planned = run.queued
             _wait_until_done(runtime, run.queued)
             _read_ledger(runtime, result, started_at)
+            result.idle_tick_seconds, result.idle_tick_planned = _idle_tick(runtime, settings)
             result.worker_peak_rss_mb = [_peak_rss_mb(process.pid) for process in pool]
             result.bench_peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         finally:
@@ -325,6 +335,15 @@ def run_bench(
         runtime.close()
         result.ceiling_seconds = _ceiling(port, result.messages, result.message_bytes, workers)
     return result
+
+
+def _idle_tick(runtime: Runtime, settings: Settings) -> tuple[float, int]:
+    """The scheduler's next tick once everyone has their digest: every reader's hour has
+    come (0), and every one of them is planned for their local date already."""
+    with batch_publisher(settings) as publish:
+        started = time.perf_counter()
+        run = plan_and_queue(runtime, now=utcnow(), publish=publish)
+    return time.perf_counter() - started, run.plan.planned
 
 
 def _environment(settings: Settings) -> dict[str, str]:

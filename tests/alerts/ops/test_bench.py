@@ -41,6 +41,9 @@ def test_every_reader_gets_a_digest_and_the_figures_are_reported(
     text = "\n".join(result.lines())
     assert f"messages sent {result.planned} of {result.planned} planned (failed 0)" in text
     assert "database time share" in text
+    # The scheduler's next tick finds everyone planned: it plans nobody.
+    assert result.idle_tick_seconds is not None and result.idle_tick_planned == 0
+    assert "a tick with nobody due" in text
     assert said[0].startswith("building 150 readers")
 
 
