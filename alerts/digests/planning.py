@@ -344,15 +344,7 @@ def _previous_ends(session: Session, slug: str, ids: Sequence[int]) -> dict[int,
     statistics predate the rows a send just wrote (a GROUP BY then hashed the whole ledger
     for every chunk of readers).
     """
-    last_end = (
-        select(func.max(Delivery.window_end))
-        .where(
-            Delivery.subscriber_id == Subscriber.id,
-            Delivery.edition == slug,
-            Delivery.status.in_(_COUNTED),
-        )
-        .scalar_subquery()
-    )
+    last_end = _previous_end(slug)
     ends: dict[int, datetime] = {}
     for chunk in _chunks(ids):
         rows = session.execute(select(Subscriber.id, last_end).where(Subscriber.id.in_(chunk)))

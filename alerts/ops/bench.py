@@ -190,9 +190,11 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _database(admin_url: str) -> Iterator[str]:
+def throwaway_database(admin_url: str, prefix: str = "newsalerts_bench") -> Iterator[str]:
+    """A new PostgreSQL database on `admin_url`'s server, for one run; dropped afterwards.
+    Raises BenchError when it cannot be made."""
     admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    name = f"newsalerts_bench_{uuid.uuid4().hex[:8]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     try:
         with admin.connect() as connection:
             connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
@@ -295,7 +297,7 @@ def run_bench(
 ) -> BenchResult:
     result = BenchResult(readers=readers, workers=workers)
     port = _free_port()
-    with _database(admin_url) as database_url, _sink(port) as result.sink:
+    with throwaway_database(admin_url) as database_url, _sink(port) as result.sink:
         settings = load_settings(
             database_url=database_url,
             redis_url=redis_url,

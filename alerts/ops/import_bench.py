@@ -16,18 +16,17 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import sqlalchemy as sa
 from sqlalchemy import func, select
 
 from alerts.config import PROJECT_ROOT
 from alerts.db import make_engine, make_session_factory, upgrade
 from alerts.errors import BenchError
+from alerts.ops.bench import throwaway_database
 from subscribers.models import ConsentEvent, Subscriber
 
 Say = Callable[[str], None]
@@ -157,19 +156,5 @@ def _database(admin_url: str | None, folder: Path) -> Iterator[str]:
     if admin_url is None:
         yield f"sqlite:///{folder / 'bench.db'}"
         return
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    name = f"newsalerts_import_{uuid.uuid4().hex[:8]}"
-    try:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except sa.exc.DBAPIError as error:
-        admin.dispose()
-        raise BenchError(
-            f"cannot create a database on {admin.url.render_as_string()}: {error.orig or error}"
-        ) from None
-    try:
-        yield admin.url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with throwaway_database(admin_url, prefix="newsalerts_import") as database_url:
+        yield database_url
