@@ -109,11 +109,12 @@ def create_celery(settings: Settings) -> Celery:
         beat_schedule={
             "digest-tick": {"task": TICK, "schedule": TICK_SECONDS},
             "feed-poll": {"task": POLL_FEEDS, "schedule": TICK_SECONDS},
-            # A sweep nobody took before the next one is due is dropped, not piled up.
+            # Sweeps nobody took within a minute are dropped, not piled up (a minute, not
+            # one interval: the expiry is the publisher's clock read by another host's).
             "sweep": {
                 "task": SWEEP,
                 "schedule": SWEEP_SECONDS,
-                "options": {"expires": SWEEP_SECONDS},
+                "options": {"expires": 6 * SWEEP_SECONDS},
             },
         },
     )
