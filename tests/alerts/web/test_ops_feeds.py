@@ -51,3 +51,10 @@ def test_the_feeds_page_shows_the_last_skips_and_the_last_error(
     assert "no link ×1" in good_row[: good_row.index("</tr>")]
     bad_row = page[page.index(bad) :]
     assert "HTTP 503 Service Unavailable" in bad_row[: bad_row.index("</tr>")]
+
+
+def test_every_console_page_leads_to_the_feeds(app: Flask) -> None:
+    client = signed_in_client(app, Role.ADMIN)
+    for path in ("/ops", "/ops/failures", "/ops/audit"):
+        assert 'href="/ops/feeds"' in client.get(path).get_data(as_text=True), path
+    assert 'href="/ops/audit"' in client.get("/ops/feeds").get_data(as_text=True)
