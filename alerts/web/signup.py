@@ -14,6 +14,7 @@ from alerts.web.context import WORDING_VERSION, db, web_context
 from alerts.web.forms import form_values, parse_signup
 from alerts.web.json_bodies import json_body
 from alerts.web.pages import form_context, json_error, page
+from alerts.web.ratelimit import client_network
 from alerts.web.security import FormRejected, header_text, request_origin
 from subscribers.addresses import email_hash, normalise_email
 from subscribers.database import utcnow
@@ -99,7 +100,9 @@ def _subscribe(as_json: bool) -> View:
     context = web_context()
     settings = context.runtime.settings
     client = (request.remote_addr or "unknown")[:45]
-    retry_after = context.limiter.hit(f"ip:{client}", limit=IP_LIMIT, window_seconds=IP_WINDOW)
+    retry_after = context.limiter.hit(
+        f"ip:{client_network(request.remote_addr)}", limit=IP_LIMIT, window_seconds=IP_WINDOW
+    )
     if retry_after:
         return _too_many(retry_after, as_json)
 

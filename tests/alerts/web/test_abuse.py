@@ -519,6 +519,25 @@ def test_over_the_ip_limit_gets_429_with_retry_after(
     assert [m.recipients for m in smtp_server.messages] == [["bram@example.com"]]
 
 
+def test_the_ip_limit_counts_an_ipv6_host_by_its_64(
+    client: FlaskClient, smtp_server: RecordingSMTPServer, limits: redis.Redis
+) -> None:
+    """One IPv6 host usually holds a whole /64: a new address per try must not reset the
+    sign-up budget, while another /64 keeps its own."""
+    for number in range(IP_LIMIT):
+        address = f"2001:db8:5:7::{number + 1:x}"
+        answer = client.post("/subscribe", json={}, environ_base={"REMOTE_ADDR": address})
+        assert answer.status_code == 422
+    fresh = {"REMOTE_ADDR": "2001:db8:5:7:ffff::1"}
+    answer = client.post("/subscribe", json={"email": "ada@example.com"}, environ_base=fresh)
+    assert answer.status_code == 429
+    assert limits.ttl("newsalerts:limit:ip:2001:db8:5:7::/64") > 0
+    elsewhere = {"REMOTE_ADDR": "2001:db8:5:8::1"}
+    answer = client.post("/subscribe", json={"email": "bram@example.com"}, environ_base=elsewhere)
+    assert answer.status_code == 202
+    assert [m.recipients for m in smtp_server.messages] == [["bram@example.com"]]
+
+
 @pytest.fixture
 def second_app(web_settings: Settings, redis_url: str) -> Iterator[Flask]:
     """Another web process: its own app, engine and limiter, the same Redis."""
