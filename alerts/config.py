@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     # A notice (sign-up confirmation) still pending this long after it was queued: the
     # tick sends it (its message was lost). Short: a reader is waiting for this email.
     notice_requeue_seconds: int = Field(default=60, ge=1)
+    # Local dates of ledger rows kept, today included; the scheduler deletes older rows
+    # once a day (alerts.ledger.retention).
+    ledger_keep_days: int = Field(default=90, ge=1, le=36_500)
     # Breaking-news alerts one reader gets at most per local day (0: none at all).
     alerts_per_day: int = Field(default=3, ge=0, le=50)
     # The zone of readers who signed up without one (the snippet works without JavaScript).

@@ -40,6 +40,7 @@ from alerts.ledger.claims import (
 )
 from alerts.ledger.outgoing import batch_log_context, load_outgoing
 from alerts.ledger.queue import Publish, claim_queue, cut, queue_rows, unqueue
+from alerts.ledger.retention import Pruned, prune_ledger
 from alerts.logs import first_line, log_context
 from alerts.models import ApiToken, Article, BreakingAlert, IssueStatus
 from alerts.runtime import Runtime
@@ -377,6 +378,19 @@ def alert_if_breaking(
         )
     except (AlertError, IntegrityError):
         return None  # alerted by someone else in the meantime
+
+
+def prune(runtime: Runtime, *, now: datetime, keep_days: int | None = None) -> Pruned:
+    """Delete the ledger rows older than LEDGER_KEEP_DAYS local dates (or `keep_days`),
+    a chunk per transaction (alerts.ledger.retention)."""
+    keep = keep_days if keep_days is not None else runtime.settings.ledger_keep_days
+    with runtime.session() as session:
+        pruned = prune_ledger(session, today=now.date(), keep_days=keep)
+    log.info(
+        "ledger kept from %s: %d rows and %d selections of older dates deleted",
+        pruned.cutoff.isoformat(), pruned.deliveries, pruned.selections,
+    )  # fmt: skip
+    return pruned
 
 
 def _lease(runtime: Runtime) -> timedelta:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -184,20 +185,50 @@ class BreakingAlert(Base):
 
 # The rows in a worker's hands, as SQL: the predicate of the partial index on their owners.
 IN_HAND = "status IN ('claimed', 'sending')"
+# The rows anyone looks up by state: still to settle, or failed (the operators' page). A
+# settled row (sent, skipped, cancelled, suppressed: nearly all of a big ledger) is in no
+# index of states at all.
+UNSETTLED_OR_FAILED = "status IN ('pending', 'claimed', 'sending', 'failed', 'bounced')"
+
+
+class Selection(Base):
+    """The articles one digest carries, in order: written once per distinct list of a
+    planning run and shared by every reader who gets that list (readers with the same topic
+    mix), so a ledger row holds a 4-byte reference instead of its own copy.
+
+    `local_date` is its rows' local date: retention drops the selections of the days it
+    drops (alerts.ledger.retention).
+    """
+
+    __tablename__ = "selections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    local_date: Mapped[date] = mapped_column(Date, index=True)
+    article_ids: Mapped[list[int]] = mapped_column(JSON)
 
 
 class Delivery(Base):
     """The ledger: one row per (edition, reader, local date), written before any mail leaves.
 
     The unique key makes a second planning run, a double scheduler tick or a redelivered
-    task harmless; the status says what is left to do after a crash.
+    task harmless; the status says what is left to do after a crash. Its reader first, it
+    is also a reader's history.
+
+    Rows are kept small (docs/decisions.md, "A ledger that fits"): the articles are a
+    shared `Selection`, the text columns are filled only where something went wrong or is
+    worth keeping, and the indexes of states cover only the rows not yet settled.
     """
 
     __tablename__ = "deliveries"
     __table_args__ = (
-        UniqueConstraint("edition", "subscriber_id", "local_date"),
-        Index("ix_deliveries_subscriber_window", "subscriber_id", "window_end"),
-        Index("ix_deliveries_status_next_attempt", "status", "next_attempt_at"),
+        UniqueConstraint("subscriber_id", "local_date", "edition"),
+        Index(
+            "ix_deliveries_status_next_attempt",
+            "status",
+            "next_attempt_at",
+            postgresql_where=text(UNSETTLED_OR_FAILED),
+            sqlite_where=text(UNSETTLED_OR_FAILED),
+        ),
         # Only the rows in a worker's hands: the sweeper finds their owners at any size.
         Index(
             "ix_deliveries_in_hand",
@@ -205,24 +236,31 @@ class Delivery(Base):
             postgresql_where=text(IN_HAND),
             sqlite_where=text(IN_HAND),
         ),
+        # A send's rows and their states: counted from the index alone.
+        Index("ix_deliveries_issue_status", "issue_id", "status"),
+        Index(
+            "ix_deliveries_alert",
+            "alert_id",
+            postgresql_where=text("alert_id IS NOT NULL"),
+            sqlite_where=text("alert_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     edition: Mapped[str] = mapped_column(String(50))  # an edition's slug, or alert-<id>
-    issue_id: Mapped[int | None] = mapped_column(
-        ForeignKey("issues.id", ondelete="SET NULL"), index=True
-    )
+    issue_id: Mapped[int | None] = mapped_column(ForeignKey("issues.id", ondelete="SET NULL"))
     alert_id: Mapped[int | None] = mapped_column(
-        ForeignKey("breaking_alerts.id", ondelete="SET NULL"), index=True
+        ForeignKey("breaking_alerts.id", ondelete="SET NULL")
     )
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
     local_date: Mapped[date] = mapped_column(Date)
     status: Mapped[DeliveryStatus] = mapped_column(
         string_enum(DeliveryStatus), default=DeliveryStatus.PENDING
     )
-    window_start: Mapped[datetime] = mapped_column(UTCDateTime)
-    window_end: Mapped[datetime] = mapped_column(UTCDateTime)
-    article_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    # What the reader gets; NULL for a row with nothing in it (skipped).
+    selection_id: Mapped[int | None] = mapped_column(
+        ForeignKey("selections.id", ondelete="SET NULL")
+    )
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -237,9 +275,22 @@ class Delivery(Base):
     smtp_reply: Mapped[str | None] = mapped_column(Text)
     last_error: Mapped[str | None] = mapped_column(Text)
     opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the row was planned: its digest's window ends here, and the reader's next one
+    # starts here.
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     subscriber: Mapped[Subscriber] = relationship(lazy="joined")
+    selection: Mapped[Selection | None] = relationship(lazy="selectin")
+
+    def __init__(self, *, article_ids: Sequence[int] = (), **fields: Any) -> None:
+        super().__init__(**fields)
+        if article_ids:
+            self.selection = Selection(local_date=self.local_date, article_ids=list(article_ids))
+
+    @property
+    def article_ids(self) -> list[int]:
+        """The articles of the row's digest, in order (none for a skipped row)."""
+        return list(self.selection.article_ids) if self.selection is not None else []
 
 
 class NoticeDelivery(Base):
@@ -345,10 +396,6 @@ class FeedbackEvent(Base):
     status_code: Mapped[str | None] = mapped_column(String(20))
     detail: Mapped[str | None] = mapped_column(Text)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-# Bounces and complaints name their delivery by Message-ID: find it without a table scan.
-Index("ix_deliveries_message_id", Delivery.message_id)
 
 
 class ApiToken(Base):

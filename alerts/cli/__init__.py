@@ -5,6 +5,7 @@ from alerts.cli import (  # noqa: F401  (register the commands)
     audit,
     digests,
     feeds,
+    ledger,
     ops,
     processes,
     readers,

@@ -15,6 +15,7 @@ from alerts.digests.breaking import AlertPlan, alert_key, create_alert, plan_ale
 from alerts.digests.planning import (
     PlannedChunk,
     PlanResult,
+    digest_window,
     plan_digests,
     plan_in_chunks,
     selection_for,
@@ -42,6 +43,7 @@ __all__ = [
     "alert_key",
     "create_alert",
     "curated_selection",
+    "digest_window",
     "due_date",
     "local_today",
     "next_due",

@@ -10,7 +10,7 @@ redelivered task or a crash never sends one twice, and pause and cancel work the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import exists, func, or_, select
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from alerts.digests.selection import local_today
 from alerts.errors import AlertError
-from alerts.ledger.rows import insert_ignoring_conflicts
+from alerts.ledger.rows import add_selections, insert_ignoring_conflicts
 from alerts.ledger.states import take_back
 from alerts.models import (
     Article,
@@ -110,6 +110,7 @@ def plan_alert(
         )
     }
     rows = []
+    selection_ids: dict[date, int] = {}
     for reader_id, _zone in readers:
         if today_counts.get((reader_id, dates[reader_id]), 0) >= per_day:
             plan.over_cap += 1
@@ -121,9 +122,9 @@ def plan_alert(
                 "subscriber_id": reader_id,
                 "local_date": dates[reader_id],
                 "status": DeliveryStatus.PENDING,
-                "window_start": now,
-                "window_end": now,
-                "article_ids": [alert.article_id],
+                "selection_id": _selection_of(
+                    session, selection_ids, dates[reader_id], alert.article_id
+                ),
                 "attempts": 0,
                 "created_at": now,
             }
@@ -131,6 +132,13 @@ def plan_alert(
     inserted = insert_ignoring_conflicts(session, rows)
     plan.planned = len(inserted)
     return plan, sorted(delivery_id for delivery_id, _ in inserted)
+
+
+def _selection_of(session: Session, known: dict[date, int], day: date, article_id: int) -> int:
+    """The alert's one-article selection for a local date, shared by its readers there."""
+    if day not in known:
+        [known[day]] = add_selections(session, [(day, (article_id,))])
+    return known[day]
 
 
 def set_alert_status(

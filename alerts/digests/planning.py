@@ -49,9 +49,10 @@ from alerts.digests.selection import (
 )
 from alerts.editions.issues import NO_CURATION, Curation, curation_of, issue_for
 from alerts.editions.schedules import list_editions
-from alerts.ledger.rows import insert_ignoring_conflicts
+from alerts.ledger.rows import add_selections, insert_ignoring_conflicts
 from alerts.models import (
     Article,
+    Cadence,
     Delivery,
     DeliveryStatus,
     Edition,
@@ -281,9 +282,10 @@ def _topic_mix(session: Session, edition: Edition) -> Any:
 
 def _previous_end(slug: str) -> Any:
     """Where a reader's last digest of the edition ended (correlated: a few index entries
-    per reader on (subscriber_id, window_end))."""
+    per reader on the ledger's key, which starts with the reader): a digest's window ends
+    when its row is planned."""
     return (
-        select(func.max(Delivery.window_end))
+        select(func.max(Delivery.created_at))
         .where(
             Delivery.subscriber_id == Subscriber.id,
             Delivery.edition == slug,
@@ -339,7 +341,7 @@ def _stream(
 def _previous_ends(session: Session, slug: str, ids: Sequence[int]) -> dict[int, datetime]:
     """Where each reader's last digest of this edition ended.
 
-    One correlated lookup per reader on (subscriber_id, window_end), rather than a GROUP BY
+    One correlated lookup per reader on the ledger's key (reader first), rather than a GROUP BY
     over the matching rows: PostgreSQL reads a few index entries per reader even when its
     statistics predate the rows a send just wrote (a GROUP BY then hashed the whole ledger
     for every chunk of readers).
@@ -562,7 +564,6 @@ def _plan_chunk(
     candidates = _candidates(session, min(reader.start for reader in due), now)
     curations = {day: curation_of(issue) for day, issue in issues.items()}
     selections: dict[tuple[frozenset[int], datetime, date], list[int]] = {}
-    rows: list[dict[str, Any]] = []
     for reader in due:
         key = (reader.topics, reader.start, reader.local_date)
         if key not in selections:
@@ -570,7 +571,12 @@ def _plan_chunk(
                 candidates, topic_ids=key[0], start=key[1], end=now,
                 limit=edition.max_articles, curation=curations[reader.local_date],
             )  # fmt: skip
-        chosen = selections[key]
+    # Readers with the same list share one selection row.
+    lists = {(day, tuple(chosen)) for (_, _, day), chosen in selections.items() if chosen}
+    selection_ids = dict(zip(lists, add_selections(session, list(lists)), strict=True))
+    rows: list[dict[str, Any]] = []
+    for reader in due:
+        chosen = selections[(reader.topics, reader.start, reader.local_date)]
         rows.append(
             {
                 "edition": edition.slug,
@@ -578,9 +584,7 @@ def _plan_chunk(
                 "subscriber_id": reader.id,
                 "local_date": reader.local_date,
                 "status": DeliveryStatus.PENDING if chosen else DeliveryStatus.SKIPPED,
-                "window_start": reader.start,
-                "window_end": now,
-                "article_ids": chosen,
+                "selection_id": selection_ids.get((reader.local_date, tuple(chosen))),
                 "attempts": 0,
                 "next_attempt_at": queued_until if chosen else None,
                 "created_at": now,
@@ -633,6 +637,25 @@ def selection_for(
     )  # fmt: skip
 
 
+def digest_window(session: Session, delivery: Delivery) -> tuple[datetime, datetime]:
+    """The window of articles a digest's row was planned with: from where the reader's
+    previous digest of the edition ended (or a first window back) to when the row was
+    planned. Derived from the ledger rather than stored in every row; a row settled later
+    as failed stops counting as the previous one, as it does for planning."""
+    end = delivery.created_at
+    previous = session.scalar(
+        select(func.max(Delivery.created_at)).where(
+            Delivery.subscriber_id == delivery.subscriber_id,
+            Delivery.edition == delivery.edition,
+            Delivery.status.in_(_COUNTED),
+            Delivery.local_date < delivery.local_date,
+        )
+    )
+    edition = session.scalar(select(Edition).where(Edition.slug == delivery.edition))
+    cadence = edition.cadence if edition is not None else Cadence.DAILY
+    return window_start(cadence, now=end, previous_end=previous), end
+
+
 def selection_for_topics(
     session: Session,
     topic_ids: frozenset[int],
@@ -656,6 +679,7 @@ __all__ = [
     "FIRST_WINDOW",
     "PlanResult",
     "PlannedChunk",
+    "digest_window",
     "plan_digests",
     "plan_in_chunks",
     "selection_for",

@@ -10,12 +10,11 @@ cancelled one.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Text, cast, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, object_session
 
@@ -28,6 +27,7 @@ from alerts.models import (
     Edition,
     Issue,
     IssueStatus,
+    Selection,
 )
 from subscribers.models import Topic
 
@@ -238,14 +238,14 @@ def issue_articles(session: Session, issue: Issue) -> list[Article]:
     """Every article the issue carried to any reader: pinned first, then newest first.
     What the archive shows — nothing in it is specific to one reader."""
     # Readers with the same topic mix got the same list: one row per distinct list.
-    lists = cast(Delivery.article_ids, Text)
-    ids: set[int] = set()
-    for text in session.scalars(
-        select(lists)
+    shared = (
+        select(Delivery.selection_id)
         .where(Delivery.issue_id == issue.id, Delivery.status == DeliveryStatus.SENT)
-        .group_by(lists)
-    ):
-        ids.update(json.loads(text) if text else [])
+        .distinct()
+    )
+    ids: set[int] = set()
+    for listed in session.scalars(select(Selection.article_ids).where(Selection.id.in_(shared))):
+        ids.update(listed)
     articles = {a.id: a for a in session.scalars(select(Article).where(Article.id.in_(ids)))}
     pinned = [articles[i] for i in issue.pinned_ids if i in articles]
     rest = sorted(

@@ -191,10 +191,21 @@ def find_delivery(session: Session, reference: Reference, *, secret: str) -> Del
         return "its VERP address is forged (the signature does not match)"
     for message_id in reference.message_ids:
         bracketed = f"<{message_id.strip().strip('<>')}>"
-        delivery = session.scalar(select(Delivery).where(Delivery.message_id == bracketed))
-        if delivery is not None:
+        # Ours read `<kind.delivery-id.random@domain>` (alerts.mail.envelope): the row is
+        # found by its id, and believed only if it carries that very Message-ID.
+        delivery_id = _delivery_id_of(bracketed)
+        delivery = session.get(Delivery, delivery_id) if delivery_id is not None else None
+        if delivery is not None and delivery.message_id == bracketed:
             return delivery
     return "it names no delivery we sent"
+
+
+def _delivery_id_of(message_id: str) -> int | None:
+    """The delivery id a Message-ID of ours names, or None for anything else."""
+    parts = message_id.strip("<>").split("@", 1)[0].split(".")
+    if len(parts) != 3 or not parts[1].isdigit() or len(parts[1]) > 18:
+        return None
+    return int(parts[1])
 
 
 def soft_bounces_around(session: Session, subscriber_id: int, moment: datetime) -> int:

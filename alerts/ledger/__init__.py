@@ -23,6 +23,10 @@ A row's states are `alerts.models.DeliveryStatus`:
 Notices (a sign-up confirmation, "manage your alerts") have an outbox of their own,
 `notices.py`: a row per email, written with the sign-up, taken by id, sent once.
 
+Rows are small (a shared selection of articles, text only where it says something), and
+`retention.py` deletes those of local dates older than LEDGER_KEEP_DAYS; `size.py` says
+what a row costs on PostgreSQL.
+
 Afterwards a hard bounce turns a `sent` row `failed` (alerts.feedback), and an operator may
 put `failed` rows back to `pending` (alerts.ops.failures). `unknowns.py` says which failed
 rows may have reached their reader (the worker died mid-exchange, or no reply came to the
@@ -41,7 +45,9 @@ from alerts.ledger.outgoing import (
     load_outgoing,
 )
 from alerts.ledger.queue import REQUEUE_AFTER, Publish, claim_queue, cut, queue_rows
-from alerts.ledger.rows import insert_ignoring_conflicts
+from alerts.ledger.retention import Pruned, ledger_cutoff, prune_ledger
+from alerts.ledger.rows import add_selections, insert_ignoring_conflicts
+from alerts.ledger.size import LedgerSize, ledger_size
 from alerts.ledger.states import (
     NOT_STARTED,
     UNSETTLED,
@@ -60,23 +66,29 @@ __all__ = [
     "UNKNOWN_REPLY",
     "UNSETTLED",
     "LedgerRow",
+    "LedgerSize",
     "Outgoing",
     "Progress",
+    "Pruned",
     "Publish",
     "Reader",
     "Recipient",
     "SweepResult",
     "TopicName",
+    "add_selections",
     "batch_log_context",
     "claim",
     "claim_queue",
     "claim_rows",
     "cut",
     "insert_ignoring_conflicts",
+    "ledger_cutoff",
+    "ledger_size",
     "load_outgoing",
     "not_held",
     "outcomes_cte",
     "progress",
+    "prune_ledger",
     "queue_rows",
     "sweep_stuck",
     "take_back",

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from alerts.logs import log_context
-from alerts.models import Cadence, Delivery, DeliveryStatus, Edition
+from alerts.models import Cadence, Delivery, DeliveryStatus, Edition, Selection
 from subscribers.models import Subscriber, Topic, subscriber_topics
 
 
@@ -66,7 +66,7 @@ class Outgoing:
     next_attempt_at: datetime | None = None
     # The claim time the row carries in the database: proof that this batch owns it.
     claimed_at: datetime | None = field(default=None)
-    # When the row was planned (its window's end), and for a digest its edition's cadence
+    # When the row was planned, and for a digest its edition's cadence
     # and the hour its reader gets it: how long a temporary failure may be retried
     # (alerts.delivery.sending.RetryPolicy). A breaking alert has no cadence.
     planned_at: datetime | None = None
@@ -91,18 +91,19 @@ def load_outgoing(session: Session, ids: Sequence[int]) -> list[Outgoing]:
             Delivery.alert_id,
             Delivery.subscriber_id,
             Delivery.local_date,
-            Delivery.article_ids,
+            Selection.article_ids,
             Delivery.attempts,
             Delivery.status,
             Delivery.claimed_at,
             Subscriber.email,
             Subscriber.timezone,
             Subscriber.link_key,
-            Delivery.window_end,
+            Delivery.created_at,
             Edition.cadence,
             func.coalesce(Edition.send_hour, Subscriber.send_hour).label("send_hour"),
         )
         .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+        .outerjoin(Selection, Selection.id == Delivery.selection_id)
         .outerjoin(Edition, Edition.slug == Delivery.edition)
         .where(Delivery.id.in_(ids))
         .order_by(Delivery.id)
@@ -116,7 +117,7 @@ def load_outgoing(session: Session, ids: Sequence[int]) -> list[Outgoing]:
             alert_id=row.alert_id,
             subscriber_id=row.subscriber_id,
             local_date=row.local_date,
-            article_ids=list(row.article_ids),
+            article_ids=list(row.article_ids or ()),
             attempts=row.attempts,
             subscriber=Recipient(
                 row.subscriber_id,
@@ -127,7 +128,7 @@ def load_outgoing(session: Session, ids: Sequence[int]) -> list[Outgoing]:
             ),
             status=row.status,
             claimed_at=row.claimed_at,
-            planned_at=row.window_end,
+            planned_at=row.created_at,
             cadence=row.cadence,
             send_hour=row.send_hour,
         )

@@ -1,4 +1,5 @@
-"""Writing many ledger rows at once, skipping keys another planner wrote first.
+"""Writing many ledger rows at once, skipping keys another planner wrote first, and the
+selections (lists of articles) they share.
 
 On PostgreSQL the rows go as one array per column through `unnest`: a statement with a
 dozen parameters whatever the number of rows. A multi-row VALUES list of 1,000 rows has
@@ -9,15 +10,15 @@ the planner's time at 100,000 readers. SQLite takes the multi-row INSERT.
 from __future__ import annotations
 
 import enum
-import json
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import insert, text
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
-from alerts.models import Delivery, DeliveryStatus
+from alerts.models import Delivery, DeliveryStatus, Selection
 
 Row = dict[str, Any]
 CHUNK = 5000
@@ -31,13 +32,24 @@ _ELEMENT_TYPES = {
     "subscriber_id": "integer",
     "local_date": "date",
     "status": "text",
-    "window_start": "timestamptz",
-    "window_end": "timestamptz",
-    "article_ids": "json",
+    "selection_id": "integer",
     "attempts": "integer",
     "next_attempt_at": "timestamptz",
     "created_at": "timestamptz",
 }
+
+
+def add_selections(session: Session, lists: Sequence[tuple[date, Sequence[int]]]) -> list[int]:
+    """Write one selection per (local date, article ids); their ids, in the same order.
+    A planner writes one per distinct list, before the rows that name it."""
+    if not lists:
+        return []
+    return list(
+        session.scalars(
+            insert(Selection).returning(Selection.id, sort_by_parameter_order=True),
+            [{"local_date": day, "article_ids": list(ids)} for day, ids in lists],
+        )
+    )
 
 
 def insert_ignoring_conflicts(
@@ -58,7 +70,7 @@ def _insert_unnested(session: Session, rows: Sequence[Row]) -> list[tuple[int, D
     arrays = ", ".join(f"CAST(:{name} AS {_ELEMENT_TYPES[name]}[])" for name in names)
     statement = text(
         f"INSERT INTO deliveries ({', '.join(names)}) SELECT * FROM unnest({arrays}) "
-        "ON CONFLICT (edition, subscriber_id, local_date) DO NOTHING RETURNING id, status"
+        "ON CONFLICT (subscriber_id, local_date, edition) DO NOTHING RETURNING id, status"
     )
     inserted: list[tuple[int, DeliveryStatus]] = []
     for offset in range(0, len(rows), CHUNK):
@@ -74,15 +86,13 @@ def _insert_unnested(session: Session, rows: Sequence[Row]) -> list[tuple[int, D
 def _element(value: object) -> object:
     if isinstance(value, enum.Enum):
         return value.value
-    if isinstance(value, list):
-        return json.dumps(value)
     return value
 
 
 def _insert_values(session: Session, rows: Sequence[Row]) -> list[tuple[int, DeliveryStatus]]:
     statement = (
         sqlite.insert(Delivery)
-        .on_conflict_do_nothing(index_elements=["edition", "subscriber_id", "local_date"])
+        .on_conflict_do_nothing(index_elements=["subscriber_id", "local_date", "edition"])
         .returning(Delivery.id, Delivery.status)
     )
     inserted: list[tuple[int, DeliveryStatus]] = []

@@ -23,7 +23,6 @@ many articles. Everything is a few grouped queries, never a row per reader.
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -31,7 +30,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Text, cast, distinct, func, select
+from sqlalchemy import ColumnElement, distinct, func, select
 from sqlalchemy.orm import QueryableAttribute, Session
 
 from alerts.ledger.states import UNSETTLED
@@ -45,6 +44,7 @@ from alerts.models import (
     FeedbackEvent,
     FeedbackKind,
     Issue,
+    Selection,
     article_topics,
 )
 from subscribers.models import ConsentEvent, ConsentKind, Topic
@@ -198,15 +198,21 @@ class _Carried:
 
 
 def _carried(session: Session, scope: ColumnElement[bool]) -> _Carried:
-    # Readers with the same topic mix got the same list: group on it, one row per list.
-    lists = cast(Delivery.article_ids, Text)
-    carried = _Carried()
-    for text, count in session.execute(
-        select(lists, func.count())
+    # Readers with the same topic mix share a selection: count the rows of each, then read
+    # each list once.
+    counted = (
+        select(Delivery.selection_id, func.count().label("rows"))
         .where(scope, Delivery.status == DeliveryStatus.SENT)
-        .group_by(lists)
+        .group_by(Delivery.selection_id)
+        .subquery()
+    )
+    carried = _Carried()
+    for listed, count in session.execute(
+        select(Selection.article_ids, counted.c.rows)
+        .select_from(counted)
+        .outerjoin(Selection, Selection.id == counted.c.selection_id)
     ):
-        article_ids = json.loads(text) if text else []
+        article_ids: list[int] = listed or []
         carried.lengths[len(article_ids)] += count
         for position, article_id in enumerate(article_ids, start=1):
             carried.recipients[article_id] += count

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery, signals
+from celery.schedules import crontab
 from kombu.entity import Queue
 
 from alerts.config import Settings
@@ -34,6 +35,7 @@ SEND_NOTICE = "newsalerts.send_notice"
 TICK = "newsalerts.tick"
 POLL_FEEDS = "newsalerts.poll_feeds"
 SWEEP = "newsalerts.sweep"
+PRUNE_LEDGER = "newsalerts.prune_ledger"
 
 # Each batch takes seconds; an hour leaves a wide margin before Redis redelivers it.
 VISIBILITY_TIMEOUT_SECONDS = 3600
@@ -111,6 +113,8 @@ def create_celery(settings: Settings) -> Celery:
             "feed-poll": {"task": POLL_FEEDS, "schedule": TICK_SECONDS},
             # Sweeps nobody took within a minute are dropped, not piled up (a minute, not
             # one interval: the expiry is the publisher's clock read by another host's).
+            # Once a day, at a quiet hour of most of the world's mornings' sends.
+            "ledger-prune": {"task": PRUNE_LEDGER, "schedule": crontab(hour=3, minute=17)},
             "sweep": {
                 "task": SWEEP,
                 "schedule": SWEEP_SECONDS,

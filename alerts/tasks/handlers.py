@@ -10,13 +10,14 @@ from sqlalchemy.exc import OperationalError
 from alerts.delivery.notices import queue_notice, send_notice
 from alerts.errors import LivenessLost
 from alerts.feeds.polling import poll_due_sources
-from alerts.jobs import plan_and_queue, send_queued_batch, sweep
+from alerts.jobs import plan_and_queue, prune, send_queued_batch, sweep
 from alerts.mail.notices import Notice
 from alerts.runtime import process_runtime
 from alerts.tasks.app import (
     POLL_FEEDS,
     POLL_SOFT_TIME_LIMIT_SECONDS,
     POLL_TIME_LIMIT_SECONDS,
+    PRUNE_LEDGER,
     SEND_BATCH,
     SEND_NOTICE,
     SWEEP,
@@ -28,7 +29,7 @@ from subscribers.database import utcnow
 
 log = logging.getLogger(__name__)
 
-__all__ = ["POLL_FEEDS", "SEND_BATCH", "SEND_NOTICE", "SWEEP", "TICK"]
+__all__ = ["POLL_FEEDS", "PRUNE_LEDGER", "SEND_BATCH", "SEND_NOTICE", "SWEEP", "TICK"]
 
 # A database that is briefly unreachable is worth a few short retries; the ledger makes
 # the repeat harmless, and the scheduler re-queues anything still pending later anyway.
@@ -79,6 +80,13 @@ def sweep_task() -> None:
     """Every few seconds: recover a dead worker's rows, notice a broker that lost its
     queues, queue what is ready."""
     sweep(process_runtime(), now=utcnow(), publish=publisher_for(current_app))
+
+
+@shared_task(name=PRUNE_LEDGER, acks_late=True, ignore_result=True, **_RETRY)
+def prune_ledger_task() -> None:
+    """Once a day: delete the ledger rows older than LEDGER_KEEP_DAYS, a chunk at a time
+    (run twice, the second finds nothing left to delete)."""
+    prune(process_runtime(), now=utcnow())
 
 
 @shared_task(

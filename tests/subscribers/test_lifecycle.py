@@ -458,8 +458,6 @@ def test_erase_keeps_only_a_keyed_hash(session: Session, reader: Subscriber) -> 
             subscriber_id=reader_id,
             local_date=NOW.date(),
             status=DeliveryStatus.SENT,
-            window_start=NOW - timedelta(days=1),
-            window_end=NOW,
             article_ids=[],
             attempts=1,
             created_at=NOW,

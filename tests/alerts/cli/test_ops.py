@@ -51,8 +51,7 @@ def _seed(session: Session) -> dict[str, int]:
         subscriber = reader(session, f"{name}@example.com")
         session.flush()
         row = Delivery(edition="daily", subscriber_id=subscriber.id, local_date=date.today(),
-                       status=DeliveryStatus.FAILED, window_start=now - timedelta(days=1),
-                       window_end=now, article_ids=[article], smtp_reply=reply,
+                       status=DeliveryStatus.FAILED, article_ids=[article], smtp_reply=reply,
                        last_error=error, attempts=1, claimed_at=now,
                        created_at=now - timedelta(minutes=30))  # fmt: skip
         session.add(row)

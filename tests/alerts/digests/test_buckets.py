@@ -81,7 +81,7 @@ def test_a_new_due_bucket_reads_only_its_own_readers(session: Session) -> None:
     [readers] = [sql for sql in sent if "from subscribers" in sql and "not (exists" in sql]
     assert "asia/kolkata" in readers  # the bucket, a bound parameter
     assert "europe/paris" not in readers and "asia/tokyo" not in readers
-    assert {row.subscriber_id for row in ledger(session) if row.window_end == noon} == {
+    assert {row.subscriber_id for row in ledger(session) if row.created_at == noon} == {
         _id(session, f"kolkata{number}") for number in range(3)
     }
 
@@ -114,7 +114,7 @@ def test_a_reader_who_moves_their_hour_into_a_planned_bucket_is_planned(
     result = plan_digests(session, now=NOW + MINUTE)
 
     assert result.due == 1
-    assert [row.subscriber_id for row in ledger(session) if row.window_end == NOW + MINUTE] == [
+    assert [row.subscriber_id for row in ledger(session) if row.created_at == NOW + MINUTE] == [
         mover.id
     ]
 

@@ -10,9 +10,15 @@ from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import event, insert, select, text
-from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.orm import ORMExecuteState, Session, object_session
 
-from alerts.digests.planning import PlanResult, plan_digests, plan_in_chunks, selection_for
+from alerts.digests.planning import (
+    PlanResult,
+    digest_window,
+    plan_digests,
+    plan_in_chunks,
+    selection_for,
+)
 from alerts.editions.schedules import ensure_default_editions, get_edition
 from alerts.models import Cadence, Delivery, DeliveryStatus
 from subscribers.models import Frequency, SubscriberStatus
@@ -23,13 +29,20 @@ NOW = utc(2026, 3, 10, 6, 0)
 DAY = timedelta(days=1)
 
 
+def start_of(row: Delivery) -> object:
+    """Where the row's window of articles starts, as the ledger says."""
+    session = object_session(row)
+    assert session is not None
+    return digest_window(session, row)[0]
+
+
 def row_summary(row: Delivery) -> tuple[object, ...]:
     return (
         row.edition,
         row.local_date,
         row.status,
-        row.window_start,
-        row.window_end,
+        start_of(row),
+        row.created_at,
         row.article_ids,
     )
 
@@ -149,16 +162,13 @@ def test_readers_with_the_same_topics_but_different_windows_get_their_own_articl
 ) -> None:
     returning = make_reader(session, "fay", topics=["Climate"])
     newcomer = make_reader(session, "gus", topics=["Climate"])
-    yesterday = NOW - DAY
     session.add(
         Delivery(
             edition=Cadence.DAILY,
             subscriber_id=returning.id,
             local_date=date(2026, 3, 9),
             status=DeliveryStatus.SENT,
-            window_start=yesterday - DAY,
-            window_end=NOW - timedelta(hours=3),
-            article_ids=[],
+            created_at=NOW - timedelta(hours=3),
         )
     )
     early = make_article(
@@ -169,11 +179,11 @@ def test_readers_with_the_same_topics_but_different_windows_get_their_own_articl
     plan_digests(session, now=NOW)
 
     rows = {row.subscriber_id: row for row in ledger(session) if row.local_date == NOW.date()}
-    assert (rows[returning.id].window_start, rows[returning.id].article_ids) == (
+    assert (start_of(rows[returning.id]), rows[returning.id].article_ids) == (
         NOW - timedelta(hours=3),
         [late],
     )
-    assert (rows[newcomer.id].window_start, rows[newcomer.id].article_ids) == (
+    assert (start_of(rows[newcomer.id]), rows[newcomer.id].article_ids) == (
         NOW - DAY,
         [late, early],
     )
@@ -249,7 +259,7 @@ def test_planning_twice_at_the_same_instant_writes_one_row(session: Session) -> 
 
     assert (again.planned, again.skipped_empty) == (0, 0)
     [row] = ledger(session)
-    assert (row.local_date, row.window_end, row.article_ids) == (date(2026, 3, 10), NOW, [story])
+    assert (row.local_date, row.created_at, row.article_ids) == (date(2026, 3, 10), NOW, [story])
 
 
 def test_a_later_run_on_the_same_local_date_changes_nothing(session: Session) -> None:
@@ -284,7 +294,7 @@ def test_a_forced_run_twice_writes_one_row(session: Session) -> None:
     plan_digests(session, now=NOW)  # the regular run at the reader's hour
 
     [row] = ledger(session)
-    assert (row.local_date, row.window_end) == (date(2026, 3, 10), early)
+    assert (row.local_date, row.created_at) == (date(2026, 3, 10), early)
 
 
 def test_the_next_local_date_starts_where_the_previous_digest_ended(session: Session) -> None:
@@ -333,7 +343,7 @@ def test_previous_digest_in_any_live_status_bounds_the_next_window(
     plan_digests(session, now=next_run)
 
     latest = ledger(session)[-1]
-    assert (latest.local_date, latest.window_start, latest.article_ids) == (
+    assert (latest.local_date, start_of(latest), latest.article_ids) == (
         date(2026, 3, 11),
         NOW,
         [late, early],
@@ -351,7 +361,7 @@ def test_each_window_starts_at_the_latest_previous_end(session: Session) -> None
     for run in runs:
         plan_digests(session, now=run)
 
-    assert [(row.local_date, row.window_start, row.window_end) for row in ledger(session)] == [
+    assert [(row.local_date, start_of(row), row.created_at) for row in ledger(session)] == [
         (date(2026, 3, 9), runs[0] - DAY, runs[0]),
         (date(2026, 3, 10), runs[0], runs[1]),
         (date(2026, 3, 11), runs[1], runs[2]),
@@ -387,7 +397,7 @@ def test_a_failed_digest_does_not_count_as_the_previous_one(session: Session) ->
         (date(2026, 3, 11), DeliveryStatus.PENDING),
     ]
     # The window reaches back to Monday's end, so the failed day's article comes again.
-    assert (rows[2].window_start, rows[2].window_end, rows[2].article_ids) == (
+    assert (start_of(rows[2]), rows[2].created_at, rows[2].article_ids) == (
         monday,
         wednesday,
         [fresh, missed],
@@ -407,7 +417,7 @@ def test_a_reader_whose_only_digest_failed_gets_a_first_window_again(session: Se
     plan_digests(session, now=NOW)
 
     latest = ledger(session)[-1]
-    assert (latest.local_date, latest.window_start, latest.status, latest.article_ids) == (
+    assert (latest.local_date, start_of(latest), latest.status, latest.article_ids) == (
         date(2026, 3, 10),
         NOW - DAY,
         DeliveryStatus.SKIPPED,
@@ -433,7 +443,7 @@ def test_not_due_before_the_send_hour_unless_forced(session: Session) -> None:
 
     assert (forced.due, forced.planned) == (1, 1)
     [row] = ledger(session)
-    assert (row.subscriber_id, row.local_date, row.window_end, row.article_ids) == (
+    assert (row.subscriber_id, row.local_date, row.created_at, row.article_ids) == (
         reader.id,
         date(2026, 3, 10),
         early,
@@ -507,7 +517,7 @@ def test_tokyo_reader_next_local_date_comes_before_utc_midnight(session: Session
     plan_digests(session, now=second)
 
     assert [
-        (row.subscriber_id, row.local_date, row.window_start, row.window_end)
+        (row.subscriber_id, row.local_date, start_of(row), row.created_at)
         for row in ledger(session)
     ] == [
         (tokyo.id, date(2026, 3, 11), first - DAY, first),
@@ -529,7 +539,7 @@ def test_paris_spring_forward_send_hour_two_is_planned_at_three_local(session: S
 
     assert at_three.due == 1
     [row] = ledger(session)
-    assert (row.local_date, row.window_end) == (date(2026, 3, 29), utc(2026, 3, 29, 1, 0))
+    assert (row.local_date, row.created_at) == (date(2026, 3, 29), utc(2026, 3, 29, 1, 0))
 
 
 def test_paris_fall_back_hour_two_twice_gives_one_digest(session: Session) -> None:
@@ -544,7 +554,7 @@ def test_paris_fall_back_hour_two_twice_gives_one_digest(session: Session) -> No
 
     assert (again.planned, again.skipped_empty) == (0, 0)
     [row] = ledger(session)
-    assert (row.local_date, row.window_start, row.window_end) == (
+    assert (row.local_date, start_of(row), row.created_at) == (
         date(2026, 10, 25),
         first - DAY,
         first,
@@ -559,7 +569,7 @@ def test_the_day_after_fall_back_starts_where_the_long_day_ended(session: Sessio
     plan_digests(session, now=first)
     plan_digests(session, now=next_day)
 
-    assert [(row.local_date, row.window_start, row.window_end) for row in ledger(session)] == [
+    assert [(row.local_date, start_of(row), row.created_at) for row in ledger(session)] == [
         (date(2026, 10, 25), first - DAY, first),
         (date(2026, 10, 26), first, next_day),
     ]
@@ -680,9 +690,6 @@ def test_a_row_written_first_by_another_planner_is_counted_as_already_planned(
                     subscriber_id=reader.id,
                     local_date=date(2026, 3, 10),
                     status=DeliveryStatus.PENDING,
-                    window_start=rival_end - DAY,
-                    window_end=rival_end,
-                    article_ids=[],
                     attempts=0,
                     created_at=rival_end,
                 )
@@ -697,7 +704,7 @@ def test_a_row_written_first_by_another_planner_is_counted_as_already_planned(
     assert rival_done == [True]
 
     [row] = ledger(session)
-    assert row.window_end == rival_end  # the rival's row stands; ours was dropped
+    assert row.created_at == rival_end  # the rival's row stands; ours was dropped
     assert (result.planned, result.skipped_empty, result.already_planned) == (0, 0, 1)
 
 

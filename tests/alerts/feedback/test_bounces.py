@@ -37,8 +37,6 @@ def sent_delivery(session: Session, reader: Subscriber, *, sent_at: datetime = S
         edition=Cadence.DAILY,
         subscriber_id=reader.id,
         local_date=sent_at.date(),
-        window_start=sent_at - timedelta(days=1),
-        window_end=sent_at,
         article_ids=[],
         status=DeliveryStatus.SENT,
         sent_at=sent_at,

@@ -61,8 +61,6 @@ class Ledger:
             subscriber_id=subscriber.id,
             local_date=DAY,
             status=status,
-            window_start=NOW - timedelta(days=1),
-            window_end=NOW,
             article_ids=[],
             **fields,
         )

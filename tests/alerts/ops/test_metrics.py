@@ -76,8 +76,6 @@ def seed_ledger(session: Session) -> None:
             subscriber_id=subscriber.id,
             local_date=date(2026, 1, 1) + timedelta(days=next(day)),
             status=status,
-            window_start=created - timedelta(days=1),
-            window_end=created,
             article_ids=[],
             created_at=created,
             **fields,
@@ -265,8 +263,6 @@ def test_each_send_in_progress_has_its_rows_its_rate_and_whether_it_is_paused(
                     local_date=issue.local_date,
                     issue_id=issue.id,
                     status=status,
-                    window_start=NOW - timedelta(days=1),
-                    window_end=NOW,
                     article_ids=[],
                     created_at=NOW - minutes(5),
                     **fields,
@@ -352,8 +348,7 @@ def test_messages_are_counted_by_the_relay_that_took_them(database_url: str) -> 
             ):
                 session.add(Delivery(
                     edition=Cadence.DAILY, subscriber_id=subscriber.id,
-                    local_date=date(2026, 1, day), status=status, window_start=NOW,
-                    window_end=NOW, article_ids=[], created_at=NOW, relay=relay,
+                    local_date=date(2026, 1, day), status=status, created_at=NOW, relay=relay,
                     smtp_reply=reply,
                 ))  # fmt: skip
             session.commit()

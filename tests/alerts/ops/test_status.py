@@ -155,7 +155,6 @@ def a_send_in_progress(session: Session, now: datetime) -> None:
         fields.setdefault("issue_id", issue.id)
         delivery = Delivery(edition=edition.slug, subscriber_id=subscriber.id,
                             local_date=now.date(), status=status,
-                            window_start=now - timedelta(days=1), window_end=now,
                             article_ids=[], created_at=now - AGE, **fields)  # fmt: skip
         session.add(delivery)
         session.flush()

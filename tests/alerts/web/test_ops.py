@@ -77,8 +77,6 @@ def seed(
                     subscriber_id=subscriber.id,
                     local_date=date.today(),
                     status=status,
-                    window_start=now - timedelta(1),
-                    window_end=now,
                     article_ids=[],
                     created_at=now - timedelta(minutes=9),
                     **fields,

@@ -132,8 +132,7 @@ def seed_a_morning(app: Flask) -> int:
         def row(subscriber: int, local: date, status: DeliveryStatus, **fields: Any) -> Delivery:
             planned = fields.pop("planned", now - timedelta(minutes=25))
             return Delivery(edition="morning", subscriber_id=subscriber, local_date=local,
-                            status=status, window_start=planned - timedelta(days=1),
-                            window_end=planned, article_ids=[], created_at=planned,
+                            status=status, article_ids=[], created_at=planned,
                             **fields)  # fmt: skip
 
         rows = []
