@@ -173,8 +173,8 @@ def upgrade() -> None:
         postgresql_where=sa.text("folded"),
         sqlite_where=sa.text("folded"),
     )
-    op.create_index("ix_delivery_counts_issue", "delivery_counts", ["issue_id"])
-    op.create_index("ix_delivery_counts_alert", "delivery_counts", ["alert_id"])
+    op.create_index("ix_delivery_counts_issue_id", "delivery_counts", ["issue_id"])
+    op.create_index("ix_delivery_counts_alert_id", "delivery_counts", ["alert_id"])
     # Triggers first: on PostgreSQL creating them locks out writers until this commits,
     # so no row changes between the back-fill and the first delta.
     for statement in _postgresql_triggers() if dialect == "postgresql" else _sqlite_triggers():
