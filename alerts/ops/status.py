@@ -13,10 +13,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import redis
-from sqlalchemy import func, select
 
+from alerts.ledger.counts import ledger_counts
 from alerts.ledger.notices import notice_counts
-from alerts.models import Delivery
 from alerts.ops.console import SendInProgress, feedback_per_day, oldest_pending, sends_in_progress
 from alerts.ops.failures import dead_letters, failure_groups, unknowns
 from alerts.ops.health import OK, check_services
@@ -89,12 +88,11 @@ def _ledger(runtime: Runtime, status: OpsStatus) -> None:
     since = now - RECENT
     relays = [relay.name for relay in runtime.settings.relays]
     with runtime.session() as session:
-        counts = session.execute(
-            select(Delivery.status, func.count())
-            .where(Delivery.created_at >= since)
-            .group_by(Delivery.status)
-        )
-        status.deliveries = {state.value: int(count) for state, count in counts}
+        recent: dict[str, int] = {}
+        for count in ledger_counts(session, recent_from=since):  # the ledger's running counts
+            if count.recent_rows:
+                recent[count.status.value] = recent.get(count.status.value, 0) + count.recent_rows
+        status.deliveries = recent
         status.notices = notice_counts(session, since=since)
         first = oldest_pending(session)
         if first is not None:

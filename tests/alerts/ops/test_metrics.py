@@ -433,7 +433,10 @@ def test_the_tick_note_feeds_the_beat_health_check(broker_url: str) -> None:
     assert tick_is_recent(redis_url="redis://127.0.0.1:9/0") is False
 
 
-def test_the_alert_rules_parse_and_name_only_metrics_we_export(runtime: Runtime) -> None:
+def test_the_alert_rules_parse_and_name_only_metrics_we_export(
+    session: Session, runtime: Runtime
+) -> None:
+    seed_ledger(session)
     rules = yaml_to_data((ROOT / "docs" / "prometheus-alerts.yml").read_text())
     alerts = [rule for group in rules["groups"] for rule in group["rules"]]
     assert {rule["alert"] for rule in alerts} >= {
@@ -443,6 +446,7 @@ def test_the_alert_rules_parse_and_name_only_metrics_we_export(runtime: Runtime)
         "NewsalertsComplaintRateHigh",
         "NewsalertsSchedulerSilent",
         "NewsalertsNoWorker",
+        "NewsalertsRelayFailing",
     }
     for rule in alerts:
         assert rule["expr"] and rule["labels"]["severity"] and rule["annotations"]["summary"]
@@ -465,6 +469,8 @@ OLDEST = "newsalerts_oldest_pending_delivery_age_seconds"
 URGENT_AGE = 'newsalerts_queue_oldest_message_age_seconds{queue="newsalerts.urgent"}'
 BULK_AGE = 'newsalerts_queue_oldest_message_age_seconds{queue="newsalerts"}'
 TICK = "newsalerts_scheduler_last_tick_timestamp_seconds"
+RELAY_SENT = 'newsalerts_relay_last_sent_timestamp_seconds{relay="smtp:relay.example.com:25"}'
+RELAY_FAILED = 'newsalerts_relay_last_failed_timestamp_seconds{relay="smtp:relay.example.com:25"}'
 
 
 def case(alert: str, fires: bool, **series: str) -> Case:
@@ -472,6 +478,7 @@ def case(alert: str, fires: bool, **series: str) -> Case:
     names |= {"depth": QUEUE_DEPTH, "oldest": OLDEST, "tick": TICK}
     names |= {"urgent_age": URGENT_AGE, "bulk_age": BULK_AGE}
     names |= {"workers": "newsalerts_workers", "database": 'newsalerts_up{service="database"}'}
+    names |= {"relay_sent": RELAY_SENT, "relay_failed": RELAY_FAILED}
     return alert, {names[key]: values for key, values in series.items()}, fires
 
 
@@ -500,6 +507,11 @@ ALERT_CASES = [
     case("NewsalertsUrgentQueueSlow", False, bulk_age="0+30x30"),  # digests may wait
     case("NewsalertsServiceDown", True, database="0x30"),
     case("NewsalertsServiceDown", False, database="1x30"),
+    # time() is 1,200 at minute 20: a failure at 1,100 is recent, a success at 100 is not.
+    case("NewsalertsRelayFailing", True, relay_failed="1100x30"),  # never accepted one
+    case("NewsalertsRelayFailing", True, relay_failed="1100x30", relay_sent="100x30"),
+    case("NewsalertsRelayFailing", False, relay_failed="1100x30", relay_sent="1150x30"),
+    case("NewsalertsRelayFailing", False, relay_failed="100x30", relay_sent="50x30"),
 ]
 
 
