@@ -109,6 +109,22 @@ def state_counts(
     return found
 
 
+def issues_state_counts(
+    session: Session, issue_ids: Sequence[int]
+) -> dict[tuple[int, DeliveryStatus], int]:
+    """Ledger rows in each state now, of each of several issues."""
+    if not issue_ids:
+        return {}
+    return {
+        (int(issue_id), DeliveryStatus(status)): int(count or 0)
+        for issue_id, status, count in session.execute(
+            select(DeliveryCount.issue_id, DeliveryCount.status, func.sum(DeliveryCount.rows))
+            .where(DeliveryCount.issue_id.in_(issue_ids))
+            .group_by(DeliveryCount.issue_id, DeliveryCount.status)
+        )
+    }
+
+
 def unsettled_sends(session: Session) -> tuple[list[int], list[int]]:
     """The issues and the alerts with rows pending, claimed or sending, by id."""
     unsettled = [

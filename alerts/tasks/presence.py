@@ -2,9 +2,10 @@
 
 A worker node (the main process of `celery worker`, not each pool child) writes
 `newsalerts:worker:<node name>` as JSON — host, pid, the queues it consumes, its
-concurrency, when it started — with a time to live of PRESENCE_TTL_SECONDS, renewed every
-PRESENCE_SECONDS from a thread started when the worker is ready, and deletes it when the
-worker shuts down. A worker that dies or loses Redis drops out once its key expires.
+concurrency, when it started, the tasks it holds and has taken — with a time to live of
+PRESENCE_TTL_SECONDS, renewed every PRESENCE_SECONDS from a thread started when the worker
+is ready, and deletes it when the worker shuts down. A worker that dies or loses Redis
+drops out once its key expires.
 
 So `/metrics` and the console learn which workers are up with one SCAN and one MGET,
 without broadcasting to them and waiting for replies; the broadcast stays where an
@@ -42,6 +43,8 @@ class Presence:
     queues: tuple[str, ...]
     concurrency: int | None
     started: float | None  # Unix seconds
+    running: int = 0  # tasks it holds now, as of its last renewal
+    processed: int = 0  # tasks it has taken since it started
 
 
 def read_presence(client: redis.Redis) -> list[Presence]:
@@ -75,7 +78,13 @@ def _parse(name: str, raw: bytes | str) -> Presence:
             facts.get("concurrency") if isinstance(facts.get("concurrency"), int) else None
         ),
         started=float(facts["started"]) if isinstance(facts.get("started"), int | float) else None,
+        running=_count(facts.get("running")),
+        processed=_count(facts.get("processed")),
     )
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and value >= 0 else 0
 
 
 class PresenceBeat:
@@ -83,7 +92,7 @@ class PresenceBeat:
 
     def __init__(self, url: str, name: str, facts: dict[str, Any]) -> None:
         self.key = PRESENCE_PREFIX + name
-        self.value = json.dumps(facts)
+        self.facts = facts
         self._client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="newsalerts-presence", daemon=True)
@@ -101,11 +110,20 @@ class PresenceBeat:
     def _run(self) -> None:
         while True:
             try:
-                self._client.set(self.key, self.value, ex=PRESENCE_TTL_SECONDS)
+                value = json.dumps({**self.facts, **_tasks()})
+                self._client.set(self.key, value, ex=PRESENCE_TTL_SECONDS)
             except redis.RedisError as error:
                 log.debug("could not renew this worker's presence: %s", error)
             if self._stop.wait(PRESENCE_SECONDS):
                 return
+
+
+def _tasks() -> dict[str, int]:
+    """Tasks this worker holds and has taken: Celery keeps both in the main process (the
+    figures `inspect stats` and `inspect active` answer with)."""
+    from celery.worker import state
+
+    return {"running": len(state.active_requests), "processed": sum(state.total_count.values())}
 
 
 _beat: PresenceBeat | None = None
@@ -121,7 +139,8 @@ def on_worker_ready(sender: Any = None, **_: object) -> None:
         return
     controller = getattr(consumer, "controller", None)
     name = str(getattr(consumer, "hostname", "") or f"worker@{socket.gethostname()}")
-    queues = sorted(app.amqp.queues.consume_from) if app is not None else []
+    # In the order it takes from them (alerts.tasks.app puts the urgent one first).
+    queues = list(app.amqp.queues.consume_from) if app is not None else []
     concurrency = getattr(controller, "concurrency", None)
     _beat = PresenceBeat(url, name, {
         "host": socket.gethostname(), "pid": os.getpid(), "queues": list(queues),
