@@ -33,6 +33,8 @@ from alerts.models import DeliveryCount, DeliveryStatus
 # bound it is within, len(LATENCY_BUCKETS) when past the last. Fixed by migration 0016.
 LATENCY_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
 HOURLY_FOR = timedelta(hours=48)
+# The advisory lock a fold holds until its transaction ends (any number unique to it).
+FOLD_LOCK = 0x6E_61_63_6F_75_6E_74
 KEY = ("issue_id", "alert_id", "status", "relay", "reply_class", "planned_hour", "latency_le")
 
 
@@ -145,8 +147,13 @@ def unsettled_sends(session: Session) -> tuple[list[int], list[int]]:
 
 def fold(session: Session, *, now: datetime) -> int:
     """Sum the deltas into one row per key (hours older than HOURLY_FOR into their day);
-    how many rows were folded away. Does not commit. Two folds at once are harmless: the
-    second finds the deltas the first took already gone."""
+    how many rows were folded away. Does not commit. One fold at a time: on PostgreSQL a
+    fold that finds another under way (the tick's and the sweeper's) leaves it the work
+    rather than wait on its rows; SQLite has one writer anyway."""
+    if session.get_bind().dialect.name == "postgresql" and not session.scalar(
+        select(func.pg_try_advisory_xact_lock(FOLD_LOCK))
+    ):
+        return 0
     first_hourly = hour_of(now - HOURLY_FOR)
     table = DeliveryCount
     taken = session.execute(
