@@ -10,7 +10,8 @@ readers themselves live in the `subscribers` package, below all of this):
   states are `DeliveryStatus`; `charts.py`: charts drawn on the server as SVG.
 - `db.py`: the engine, sessions and migrations; `audit.py`: the staff audit log.
 - `ledger/`: the delivery ledger at work: writing rows, the queue of batches, a worker's
-  claims, outcomes, and a send's rows held back or counted (`states.py`).
+  claims, outcomes, a send's rows held back or counted (`states.py`), and the running
+  counts figures are read from (`counts.py`).
 - `access/`: staff accounts and the publisher API's tokens.
 - `feeds/`: ingestion: feeds read and articles stored (`ingest.py`, `articles.py`), and the
   sources polled on an interval (`polling.py`).

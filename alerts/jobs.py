@@ -38,6 +38,7 @@ from alerts.ledger.claims import (
     recover_owners,
     sweep_stuck,
 )
+from alerts.ledger.counts import fold
 from alerts.ledger.outgoing import batch_log_context, load_outgoing
 from alerts.ledger.queue import Publish, claim_queue, cut, queue_rows, unqueue
 from alerts.ledger.retention import Pruned, prune_ledger
@@ -80,6 +81,7 @@ def plan_and_queue(
     run = QueuedRun(PlanResult())
     with runtime.session() as session:
         run.swept = sweep_stuck(session, now=now, lease=_lease(runtime))
+        fold(session, now=now)
         session.commit()
         send_waiting_notices(session, sender=runtime.notice_sender())
         for edition in list_editions(session, now=now, active_only=True):
@@ -144,7 +146,8 @@ class Sweep:
 
 def sweep(runtime: Runtime, *, now: datetime, publish: Publish | None) -> Sweep:
     """Every few seconds: recover the rows of worker processes whose heartbeat stopped,
-    notice that Redis lost its queues, and queue every row ready to go.
+    notice that Redis lost its queues, fold the ledger's counts (alerts.ledger.counts), and
+    queue every row ready to go.
 
     A dead owner's rows never attempted go out again at once, ahead of the backlog
     (urgent); the message that may have been on the wire is named an unknown outcome. When
@@ -173,6 +176,7 @@ def sweep(runtime: Runtime, *, now: datetime, publish: Publish | None) -> Sweep:
                 done.recovery = recover_owners(
                     session, wire_records(client, dead), queued_until=now + requeue_after
                 )
+            fold(session, now=now)
             session.commit()
             forget(client, dead)
             first = queue_rows(

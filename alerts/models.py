@@ -13,8 +13,10 @@ from sqlalchemy import (
     Boolean,
     Column,
     Date,
+    Float,
     ForeignKey,
     Index,
+    Integer,
     SmallInteger,
     String,
     Table,
@@ -291,6 +293,50 @@ class Delivery(Base):
     def article_ids(self) -> list[int]:
         """The articles of the row's digest, in order (none for a skipped row)."""
         return list(self.selection.article_ids) if self.selection is not None else []
+
+
+class DeliveryCount(Base):
+    """Running counts of the ledger: how many rows entered or left each key.
+
+    Triggers on `deliveries` (migration 0016) append a signed delta per key in the
+    transaction that changes the rows; alerts.ledger.counts folds them into one row per key
+    and reads totals plus the deltas not folded yet. Nothing points at a ledger row, so
+    dropping old ledger rows leaves the counts whole; erasing a reader subtracts only the
+    rows that were still waiting to be sent.
+    """
+
+    __tablename__ = "delivery_counts"
+    __table_args__ = (
+        Index(
+            "ux_delivery_counts_folded",
+            "issue_id",
+            "alert_id",
+            "status",
+            "relay",
+            "reply_class",
+            "planned_hour",
+            "latency_le",
+            unique=True,
+            postgresql_where=text("folded"),
+            sqlite_where=text("folded"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True
+    )
+    issue_id: Mapped[int] = mapped_column(index=True)  # 0: none
+    alert_id: Mapped[int] = mapped_column(index=True)  # 0: none
+    status: Mapped[str] = mapped_column(String(20))  # a DeliveryStatus value
+    relay: Mapped[str] = mapped_column(String(255))  # '': not named
+    reply_class: Mapped[str] = mapped_column(String(4))  # 2xx, 4xx, 5xx or none
+    planned_hour: Mapped[int] = mapped_column()  # hours since 1970 of the rows' created_at
+    latency_le: Mapped[int] = mapped_column(SmallInteger)  # a sent row's bucket, else -1
+    rows: Mapped[int] = mapped_column(BigInteger)  # rows in this key now (a delta)
+    entered: Mapped[int] = mapped_column(BigInteger)  # rows that ever entered it
+    seconds: Mapped[float] = mapped_column(Float)  # planning to acceptance, summed
+    last_at: Mapped[float | None] = mapped_column(Float)  # Unix time of the latest entry
+    folded: Mapped[bool] = mapped_column(Boolean)
 
 
 class NoticeDelivery(Base):

@@ -20,6 +20,9 @@ A row's states are `alerts.models.DeliveryStatus`:
   issue or alert, takes back the rows not yet `sending`; claims and the queue skip the
   rows of a send that is held. It also counts a send's rows by state.
 
+Every change of a row's state is counted as it happens (`counts.py`: running counts the
+database keeps with triggers, which figures read instead of grouping the ledger).
+
 Notices (a sign-up confirmation, "manage your alerts") have an outbox of their own,
 `notices.py`: a row per email, written with the sign-up, taken by id, sent once.
 
@@ -34,6 +37,13 @@ final dot): those go back only on an operator's explicit confirmation.
 """
 
 from alerts.ledger.claims import DEFAULT_LEASE, SweepResult, claim, claim_rows, sweep_stuck
+from alerts.ledger.counts import (
+    Count,
+    fold,
+    ledger_counts,
+    state_counts,
+    unsettled_sends,
+)
 from alerts.ledger.outcomes import UNKNOWN_OUTCOME, outcomes_cte, unnested, write_outcomes
 from alerts.ledger.outgoing import (
     LedgerRow,
@@ -65,6 +75,7 @@ __all__ = [
     "UNKNOWN_OUTCOME",
     "UNKNOWN_REPLY",
     "UNSETTLED",
+    "Count",
     "LedgerRow",
     "LedgerSize",
     "Outgoing",
@@ -81,18 +92,22 @@ __all__ = [
     "claim_queue",
     "claim_rows",
     "cut",
+    "fold",
     "insert_ignoring_conflicts",
     "ledger_cutoff",
     "ledger_size",
+    "ledger_counts",
     "load_outgoing",
     "not_held",
     "outcomes_cte",
     "progress",
     "prune_ledger",
     "queue_rows",
+    "state_counts",
     "sweep_stuck",
     "take_back",
     "unknown_outcome",
     "unnested",
+    "unsettled_sends",
     "write_outcomes",
 ]

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, and_, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from alerts.ledger.counts import state_counts
 from alerts.models import BreakingAlert, Delivery, DeliveryStatus, Issue, IssueStatus
 
 # Rows an editor's pause or cancel may still take back: not yet in an SMTP exchange.
@@ -88,11 +89,9 @@ def progress(session: Session, *, now: datetime, issue_id: int | None = None,
              alert_id: int | None = None) -> Progress:  # fmt: skip
     """Counts by state, the send rate over the last minute and the oldest pending row."""
     scope = Delivery.issue_id == issue_id if alert_id is None else Delivery.alert_id == alert_id
-    counts = dict(
-        session.execute(
-            select(Delivery.status, func.count()).where(scope).group_by(Delivery.status)
-        ).all()
-    )
+    # By state from the running counts (alerts.ledger.counts); the ledger only for the
+    # last minute's rate and the oldest row still waiting.
+    counts = state_counts(session, issue_id=issue_id, alert_id=alert_id)
     recent = session.scalar(
         select(func.count()).where(
             scope,

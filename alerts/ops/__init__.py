@@ -3,13 +3,15 @@
 - `status.py`: the operator's picture in one object (health, queues, workers, sends,
   failures, feedback), for /ops, its JSON and `newsalerts ops status`.
 - `health.py`: is each service answering? The database, Redis and every SMTP relay.
-- `metrics.py`: Prometheus metrics for `GET /metrics`, computed at scrape time.
+- `metrics.py`: Prometheus metrics for `GET /metrics`, read at scrape time from the
+  ledger's running counts and Redis.
 - `console.py`: the ledger as the console reads it: sends in progress, messages a minute,
   bounces and complaints a day.
 - `figures.py`: the console's numbers as the page shows them, for the HTML and the JSON.
 - `failures.py`: failed deliveries grouped by reason, the retryable ones, the unknowns
   ("may have arrived") and their confirmed re-send, the dead letters.
-- `workers.py`: the Celery workers as they answer a broadcast, and which are stalled.
+- `workers.py`: the Celery workers, from the keys they keep in Redis or as they answer a
+  broadcast, and which are stalled.
 - `bench.py`: `newsalerts bench`, the production path measured end to end on this machine.
 
 The scheduler's tick mark the metrics read is alerts.tasks.beat; the queues' figures are
@@ -48,7 +50,7 @@ from alerts.ops.health import (
 )
 from alerts.ops.metrics import NewsalertsCollector, render_metrics
 from alerts.ops.status import OpsStatus, collect_status
-from alerts.ops.workers import WorkerFigures, read_workers
+from alerts.ops.workers import WorkerFigures, present_workers, read_workers
 
 __all__ = [
     "OK",
@@ -75,6 +77,7 @@ __all__ = [
     "healthy",
     "oldest_pending",
     "per_minute",
+    "present_workers",
     "read_workers",
     "render_metrics",
     "resend_unknowns",

@@ -14,7 +14,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, Integer, cast, func, select
 from sqlalchemy.orm import Session
 
-from alerts.ledger.states import UNSETTLED, Progress, progress
+from alerts.ledger.counts import unsettled_sends
+from alerts.ledger.states import Progress, progress
 from alerts.models import (
     BreakingAlert,
     Delivery,
@@ -45,16 +46,7 @@ class SendInProgress:
 
 def sends_in_progress(session: Session, *, now: datetime) -> list[SendInProgress]:
     """Every issue and alert with pending, claimed or sending rows, oldest first."""
-    issue_ids = session.scalars(
-        select(Delivery.issue_id)
-        .where(Delivery.status.in_(UNSETTLED), Delivery.issue_id.is_not(None))
-        .distinct()
-    ).all()
-    alert_ids = session.scalars(
-        select(Delivery.alert_id)
-        .where(Delivery.status.in_(UNSETTLED), Delivery.alert_id.is_not(None))
-        .distinct()
-    ).all()
+    issue_ids, alert_ids = unsettled_sends(session)
     found: list[SendInProgress] = []
     for issue in session.scalars(select(Issue).where(Issue.id.in_(issue_ids)).order_by(Issue.id)):
         found.append(

@@ -1,13 +1,21 @@
-"""Prometheus metrics for `GET /metrics`, computed at scrape time from the database and Redis.
+"""Prometheus metrics for `GET /metrics`, read at scrape time from the database and Redis.
 
 Nothing is counted in process memory: every web process on every machine answers the same
-figures from the shared ledger and broker, so the exposition is multi-process safe without
-prometheus-client's multiprocess mode, and a restarted process loses nothing. The two task
-counters live in Redis too (bumped by every process that publishes or runs a task, see
-alerts.tasks.queues). A scrape costs a few aggregate queries, two Redis round trips, (optionally)
-one worker ping and one EHLO to each SMTP relay, side by side.
+figures from the shared database and broker, so the exposition is multi-process safe without
+prometheus-client's multiprocess mode, and a restarted process loses nothing. The ledger's
+figures come from its running counts (alerts.ledger.counts), kept by the database as rows
+change, so a scrape costs the same at a thousand ledger rows or a hundred million, and
+every `_total` series is a true counter: erasing a reader or dropping old ledger rows never
+lowers it. The ledger itself is read only where rows are live: sends in progress and the
+oldest row still waiting. The two task counters live in Redis (bumped by every process that
+publishes or runs a task, see alerts.tasks.queues).
 
-Figures that come from the ledger are database-wide: when several web processes are
+A scrape neither broadcasts to the workers nor connects to the relays: the workers that are
+up are the keys they keep in Redis (alerts.tasks.presence), and each relay's health is when
+it last took and last refused a message. The active checks (a worker ping, an EHLO to each
+relay) are for `/readyz` and `newsalerts ops status`.
+
+Figures that come from the database are database-wide: when several web processes are
 scraped, aggregate them with `max`, not `sum` (see docs/prometheus-alerts.yml).
 """
 
@@ -16,7 +24,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from itertools import accumulate
 
 import redis
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -27,28 +35,25 @@ from prometheus_client.core import (
     Metric,
 )
 from prometheus_client.registry import Collector
-from sqlalchemy import ColumnElement, Float, case, cast, func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from alerts.ledger.counts import LATENCY_BUCKETS, Count, ledger_counts
 from alerts.logs import first_line
-from alerts.models import Delivery, DeliveryStatus, FeedbackEvent, FeedbackKind, FeedSource
-from alerts.ops.console import sends_in_progress
-from alerts.ops.health import OK, check_relays
+from alerts.models import DeliveryStatus, FeedbackEvent, FeedbackKind, FeedSource
+from alerts.ops.console import oldest_pending, sends_in_progress
 from alerts.runtime import Runtime
-from alerts.tasks.app import QUEUES, create_celery
+from alerts.tasks.app import QUEUES
 from alerts.tasks.beat import LAST_TICK_KEY
+from alerts.tasks.presence import read_presence
 from alerts.tasks.queues import read_broker
 from subscribers.database import utcnow
 
 log = logging.getLogger(__name__)
 
 RECENT = timedelta(hours=24)
-LATENCY_WINDOW = timedelta(hours=1)
-# Seconds from planning a delivery (created_at) to the relay accepting it (sent_at).
-LATENCY_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
 REPLY_CLASSES = ("2xx", "4xx", "5xx", "none")
 _BOUNCES = {FeedbackKind.HARD_BOUNCE: "hard", FeedbackKind.SOFT_BOUNCE: "soft"}
-_WAITING = (DeliveryStatus.PENDING, DeliveryStatus.CLAIMED)
 # How a message's send ended: a hard bounce after the relay's 250 is `bounced`, once.
 _ENDED = (DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.BOUNCED)
 # A send's counts as alerts.ledger.states.Progress names them (`pending` includes `claimed`).
@@ -57,24 +62,11 @@ SEND_STATES = ("pending", "sending", "sent", "failed", "bounced", "suppressed", 
 
 
 def render_metrics(
-    runtime: Runtime,
-    *,
-    now: datetime | None = None,
-    probe_workers: bool = True,
-    worker_timeout: float = 0.5,
-    probe_relays: bool = True,
+    runtime: Runtime, *, now: datetime | None = None, workers: bool = True
 ) -> tuple[bytes, str]:
     """The exposition body and its content type, for a view to return as they are."""
     registry = CollectorRegistry()
-    registry.register(
-        NewsalertsCollector(
-            runtime,
-            now=now or utcnow(),
-            probe_workers=probe_workers,
-            worker_timeout=worker_timeout,
-            probe_relays=probe_relays,
-        )
-    )
+    registry.register(NewsalertsCollector(runtime, now=now or utcnow(), workers=workers))
     return generate_latest(registry), CONTENT_TYPE_LATEST
 
 
@@ -86,17 +78,13 @@ class NewsalertsCollector(Collector):
         runtime: Runtime,
         *,
         now: datetime,
-        probe_workers: bool = True,
-        worker_timeout: float = 0.5,
+        workers: bool = True,
         queues: Sequence[str] = QUEUES,
-        probe_relays: bool = True,
     ) -> None:
         self.runtime = runtime
         self.now = now
-        self.probe_workers = probe_workers
-        self.worker_timeout = worker_timeout
+        self.workers = workers
         self.queues = tuple(queues)
-        self.probe_relays = probe_relays
         # Rows written before the ledger named its relay (or never attempted) count
         # against the only relay, or "unknown" when there are several.
         self.relays = [relay.name for relay in runtime.settings.relays]
@@ -121,37 +109,21 @@ class NewsalertsCollector(Collector):
             except Exception as error:
                 log.warning("metrics: Redis did not answer: %s", first_line(error))
                 up.add_metric(["redis"], 0)
-            else:
-                if self.probe_workers:
-                    metrics.append(self._workers())
-        if self.probe_relays:
-            for relay, state in check_relays(self.runtime.settings.relays, timeout=2.0).items():
-                up.add_metric([relay], 1 if state == OK else 0)
         yield up
         yield from metrics
 
     # -- the database --------------------------------------------------------------------
 
     def _database(self, session: Session) -> Iterable[Metric]:
-        yield from self._ledger(session)
+        counts = ledger_counts(session, recent_from=self.now - RECENT)
+        yield from self._ledger(session, counts)
         yield from self._sends(session)
-        yield self._latency(session)
+        yield self._latency(counts)
+        yield from self._relays(counts)
         yield from self._feedback(session)
         yield self._feeds(session)
 
-    def _ledger(self, session: Session) -> Iterable[Metric]:
-        since = self.now - RECENT
-        first_digit = func.substr(Delivery.smtp_reply, 1, 1)
-        rows = session.execute(
-            select(
-                Delivery.status,
-                first_digit,
-                Delivery.relay,
-                func.count(),
-                func.sum(case((Delivery.created_at >= since, 1), else_=0)),
-                func.min(Delivery.created_at),
-            ).group_by(Delivery.status, first_digit, Delivery.relay)
-        )
+    def _ledger(self, session: Session, counts: Sequence[Count]) -> Iterable[Metric]:
         total = dict.fromkeys(DeliveryStatus, 0)
         recent = dict.fromkeys(DeliveryStatus, 0)
         messages: dict[tuple[str, str, str], int] = {
@@ -160,22 +132,20 @@ class NewsalertsCollector(Collector):
             for relay in self.relays
             for reply in REPLY_CLASSES
         }
-        oldest: datetime | None = None
-        for status, digit, relay, count, in_window, first_created in rows:
-            total[status] += count
-            recent[status] += int(in_window or 0)
-            if status in _ENDED:
-                key = (status.value, relay or self.relay, reply_class(digit))
-                messages[key] = messages.get(key, 0) + count
-            if status in _WAITING and (oldest is None or first_created < oldest):
-                oldest = first_created
+        for count in counts:
+            total[count.status] += count.rows
+            recent[count.status] += count.recent_rows
+            if count.status in _ENDED:
+                key = (count.status.value, count.relay or self.relay, count.reply_class)
+                messages[key] = messages.get(key, 0) + count.entered
+        oldest = oldest_pending(session)
 
         by_state = GaugeMetricFamily(
             "newsalerts_deliveries", "Ledger rows by state, all time.", labels=["state"]
         )
         last_day = GaugeMetricFamily(
             "newsalerts_deliveries_last_24h",
-            "Ledger rows by state, planned in the last 24 hours.",
+            "Ledger rows by state, planned in the last 24 hours (from the start of the hour).",
             labels=["state"],
         )
         for status in DeliveryStatus:
@@ -184,12 +154,12 @@ class NewsalertsCollector(Collector):
         sent_failed = CounterMetricFamily(
             "newsalerts_messages",
             "Deliveries that ended sent, failed or bounced (accepted, then a hard bounce), "
-            "by relay and the class of the relay's last reply (from the ledger: erasing a "
-            "reader lowers it).",
+            "by relay and the class of the relay's last reply: each time a row ended so (a "
+            "retried row counts its failure and its success). Never goes down.",
             labels=["result", "relay", "reply_class"],
         )
-        for (result, relay, reply), count in sorted(messages.items()):
-            sent_failed.add_metric([result, relay, reply], count)
+        for (result, relay, reply), number in sorted(messages.items()):
+            sent_failed.add_metric([result, relay, reply], number)
         age = (self.now - oldest).total_seconds() if oldest is not None else 0.0
         return [
             by_state,
@@ -229,25 +199,48 @@ class NewsalertsCollector(Collector):
             paused.add_metric([send.key], 1 if send.status == "paused" else 0)
         return [rows, rate, paused]
 
-    def _latency(self, session: Session) -> Metric:
-        seconds = _send_seconds(session.get_bind().dialect.name)
-        columns: list[ColumnElement[Any]] = [func.count(), func.sum(seconds)]
-        columns += [func.sum(case((seconds <= bound, 1), else_=0)) for bound in LATENCY_BUCKETS]
-        row = session.execute(
-            select(*columns).where(
-                Delivery.status == DeliveryStatus.SENT,
-                Delivery.sent_at >= self.now - LATENCY_WINDOW,
-            )
-        ).one()
-        count, total, *within = (value or 0 for value in row)
-        buckets = [(str(b), float(n)) for b, n in zip(LATENCY_BUCKETS, within, strict=True)]
+    def _latency(self, counts: Sequence[Count]) -> Metric:
+        within = [0] * (len(LATENCY_BUCKETS) + 1)
+        total = 0.0
+        for count in counts:
+            if count.status == DeliveryStatus.SENT and count.latency_le >= 0:
+                within[min(count.latency_le, len(LATENCY_BUCKETS))] += count.entered
+                total += count.seconds
+        cumulative = list(accumulate(within))
+        buckets = [
+            (str(bound), float(n))
+            for bound, n in zip(LATENCY_BUCKETS, cumulative[:-1], strict=True)
+        ]
         return HistogramMetricFamily(
             "newsalerts_send_latency_seconds",
-            "From planning to the relay's acceptance, for deliveries sent in the last hour "
-            "(a sliding window: read the buckets directly, not with rate()).",
-            buckets=[*buckets, ("+Inf", float(count))],
-            sum_value=float(total),
+            "From planning to the relay's acceptance, for every delivery sent (a counter: "
+            "use rate() over a window).",
+            buckets=[*buckets, ("+Inf", float(cumulative[-1]))],
+            sum_value=total,
         )
+
+    def _relays(self, counts: Sequence[Count]) -> Iterable[Metric]:
+        """When each relay last took and last refused a message, from the ledger's counts:
+        a relay's health without connecting to it."""
+        last: dict[tuple[str, DeliveryStatus], float] = {}
+        for count in counts:
+            if count.status in (DeliveryStatus.SENT, DeliveryStatus.FAILED) and count.entered:
+                key = (count.relay or self.relay, count.status)
+                if count.last_at is not None and count.last_at > last.get(key, 0.0):
+                    last[key] = count.last_at
+        families = []
+        for status, name, text in (
+            (DeliveryStatus.SENT, "newsalerts_relay_last_sent_timestamp_seconds",
+             "Unix time a relay last accepted a message (absent until it has)."),
+            (DeliveryStatus.FAILED, "newsalerts_relay_last_failed_timestamp_seconds",
+             "Unix time a message last failed on a relay (absent until one has)."),
+        ):  # fmt: skip
+            family = GaugeMetricFamily(name, text, labels=["relay"])
+            for (relay, found), at in sorted(last.items()):
+                if found == status:
+                    family.add_metric([relay], at)
+            families.append(family)
+        return families
 
     def _feedback(self, session: Session) -> Iterable[Metric]:
         rows = session.execute(
@@ -307,6 +300,7 @@ class NewsalertsCollector(Collector):
         try:
             broker = read_broker(client, queues=self.queues, now=self.now.timestamp())
             last_tick = client.get(LAST_TICK_KEY)
+            workers = self._workers(client) if self.workers else None
         finally:
             client.close()
         depth = GaugeMetricFamily(
@@ -341,6 +335,8 @@ class NewsalertsCollector(Collector):
                 value=broker.finished_total,
             ),
         ]
+        if workers is not None:
+            metrics.append(workers)
         if last_tick is not None:
             metrics.append(
                 GaugeMetricFamily(
@@ -351,19 +347,11 @@ class NewsalertsCollector(Collector):
             )
         return metrics
 
-    def _workers(self) -> Metric:
-        app = create_celery(self.runtime.settings)
-        try:
-            replies = app.control.ping(timeout=self.worker_timeout) or []
-        except Exception:
-            log.warning("metrics: the worker ping failed", exc_info=True)
-            replies = []
-        finally:
-            app.close()
+    def _workers(self, client: redis.Redis) -> Metric:
         return GaugeMetricFamily(
             "newsalerts_workers",
-            "Celery workers that answered a ping during this scrape.",
-            value=len({name for reply in replies for name in reply}),
+            "Celery workers whose key in Redis is alive (renewed every few seconds).",
+            value=len(read_presence(client)),
         )
 
 
@@ -376,11 +364,3 @@ def reply_class(first_character: str | None) -> str:
 
 def _client(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_timeout=3, socket_connect_timeout=3)
-
-
-def _send_seconds(dialect: str) -> ColumnElement[float]:
-    """`sent_at - created_at` in seconds, as SQL for the given database."""
-    if dialect == "sqlite":
-        days = func.julianday(Delivery.sent_at) - func.julianday(Delivery.created_at)
-        return cast(days * 86400.0, Float)
-    return cast(func.extract("epoch", Delivery.sent_at - Delivery.created_at), Float)

@@ -13,14 +13,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import redis
-from sqlalchemy import func, select
 
+from alerts.ledger.counts import ledger_counts
 from alerts.ledger.notices import notice_counts
-from alerts.models import Delivery
 from alerts.ops.console import SendInProgress, feedback_per_day, oldest_pending, sends_in_progress
 from alerts.ops.failures import dead_letters, failure_groups, unknowns
 from alerts.ops.health import OK, check_services
-from alerts.ops.workers import STALL_SECONDS, read_workers
+from alerts.ops.workers import STALL_SECONDS, present_workers, read_workers
 from alerts.runtime import Runtime
 from alerts.tasks.app import QUEUES, create_celery
 from alerts.tasks.queues import PRIORITY_SUFFIXES, read_broker
@@ -70,16 +69,21 @@ def collect_status(
     *,
     now: datetime,
     probe_workers: bool = True,
+    ask_workers: bool = True,
     worker_timeout: float = 1.0,
     probe_relays: bool = True,
     stall_seconds: float = STALL_SECONDS,
 ) -> OpsStatus:
+    """The operator's picture. `ask_workers`: broadcast to the workers and wait for their
+    answers (`newsalerts ops status`), else read the keys they keep in Redis (the console,
+    which refreshes every few seconds)."""
     status = OpsStatus(now=now)
     status.services = check_services(runtime, relays=probe_relays)
     if status.services.get("database") == OK:
         _ledger(runtime, status)
     if runtime.settings.redis_url and status.services.get("redis") == OK:
-        _broker(runtime, status, probe_workers, worker_timeout, stall_seconds)
+        timeout = worker_timeout if ask_workers else None
+        _broker(runtime, status, probe_workers, timeout, stall_seconds)
     _judge(status, probe_workers)
     return status
 
@@ -89,12 +93,11 @@ def _ledger(runtime: Runtime, status: OpsStatus) -> None:
     since = now - RECENT
     relays = [relay.name for relay in runtime.settings.relays]
     with runtime.session() as session:
-        counts = session.execute(
-            select(Delivery.status, func.count())
-            .where(Delivery.created_at >= since)
-            .group_by(Delivery.status)
-        )
-        status.deliveries = {state.value: int(count) for state, count in counts}
+        recent: dict[str, int] = {}
+        for count in ledger_counts(session, recent_from=since):  # the ledger's running counts
+            if count.recent_rows:
+                recent[count.status.value] = recent.get(count.status.value, 0) + count.recent_rows
+        status.deliveries = recent
         status.notices = notice_counts(session, since=since)
         first = oldest_pending(session)
         if first is not None:
@@ -148,8 +151,9 @@ def _send(send: SendInProgress, now: datetime) -> dict[str, Any]:
 
 
 def _broker(
-    runtime: Runtime, status: OpsStatus, probe_workers: bool, timeout: float, stall: float
+    runtime: Runtime, status: OpsStatus, probe_workers: bool, timeout: float | None, stall: float
 ) -> None:
+    """Queues and tasks; the workers, asked with a broadcast when there is a `timeout`."""
     assert runtime.settings.redis_url is not None
     client = redis.Redis.from_url(
         runtime.settings.redis_url, socket_timeout=3, socket_connect_timeout=3
@@ -160,13 +164,15 @@ def _broker(
         status.unacked = broker.unacked
         status.tasks_in_per_second = broker.tasks_in_per_second
         status.tasks_out_per_second = broker.tasks_out_per_second
-        if probe_workers:
+        waiting = {queue.name: queue.waiting for queue in broker.queues}
+        if probe_workers and timeout is None:
+            workers = present_workers(client, waiting=waiting, now=time.time(), stall_seconds=stall)
+            status.workers = [asdict(worker) for worker in workers]
+        elif probe_workers and timeout is not None:
             app = create_celery(runtime.settings)
             try:
-                workers = read_workers(
-                    app, client, waiting={queue.name: queue.waiting for queue in broker.queues},
-                    now=time.time(), timeout=timeout, stall_seconds=stall,
-                )  # fmt: skip
+                workers = read_workers(app, client, waiting=waiting, now=time.time(),
+                                       timeout=timeout, stall_seconds=stall)  # fmt: skip
             finally:
                 app.close()
             status.workers = [asdict(worker) for worker in workers]

@@ -1,10 +1,12 @@
-"""The Celery workers as they answer a broadcast: host, pid, concurrency, tasks running.
+"""The Celery workers: host, pid, queues, concurrency, tasks running and done.
 
-Three broadcasts (`stats`, `active`, `active_queues`) side by side, each waiting `timeout`
-seconds for replies;
-no events and no Flower needed. What a single broadcast cannot tell — when a worker last
-answered, and when its count of finished tasks last moved — is kept in one Redis hash
-(`newsalerts:workers`), updated by whoever looks (the console, `newsalerts ops status`). So:
+Two sources, one set of figures. `present_workers` reads the key each worker renews in
+Redis (alerts.tasks.presence): no broadcast and no waiting, for the console and anything
+that refreshes often. `read_workers` asks the workers now, three broadcasts (`stats`,
+`active`, `active_queues`) side by side, each waiting `timeout` seconds for replies, for
+`newsalerts ops status`; no events and no Flower needed. What one look cannot tell — when
+a worker last answered, and when its count of finished tasks last moved — is kept in one
+Redis hash (`newsalerts:workers`), updated by whoever looks (the console, `ops status`). So:
 
 - a worker that answered before and does not now is listed as not answering, with the time
   it was last seen (for a day);
@@ -26,6 +28,8 @@ from typing import Any
 
 import redis
 from celery import Celery
+
+from alerts.tasks.presence import read_presence
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +61,8 @@ def read_workers(
     timeout: float = 0.5,
     stall_seconds: float = STALL_SECONDS,
 ) -> list[WorkerFigures]:
-    """Every worker that answers now or answered in the last day, by name. `waiting`:
-    messages waiting in each queue."""
+    """Every worker that answers a broadcast now or answered in the last day, by name.
+    `waiting`: messages waiting in each queue. For `newsalerts ops status`, which asks."""
     inspect = app.control.inspect(timeout=timeout)
     with ThreadPoolExecutor(max_workers=3) as executor:  # each waits `timeout`: side by side
         asked = [executor.submit(ask) for ask in (inspect.stats, inspect.active,
@@ -66,6 +70,61 @@ def read_workers(
         stats: Mapping[str, Any] = asked[0].result() or {}
         active: Mapping[str, Any] = asked[1].result() or {}
         consuming: Mapping[str, Any] = asked[2].result() or {}
+    answers = {
+        name: _Answer(
+            pid=_int(figures.get("pid")),
+            concurrency=_int((figures.get("pool") or {}).get("max-concurrency")),
+            running=len(active.get(name) or ()),
+            processed=sum(int(n) for n in (figures.get("total") or {}).values()),
+            uptime=float(figures.get("uptime") or 0),
+            queues=_queue_names(consuming.get(name)),
+        )
+        for name, figures in stats.items()
+    }
+    return _figures(client, answers, waiting=waiting, now=now, stall_seconds=stall_seconds)
+
+
+def present_workers(
+    client: redis.Redis,
+    *,
+    waiting: Mapping[str, int],
+    now: float,
+    stall_seconds: float = STALL_SECONDS,
+) -> list[WorkerFigures]:
+    """The same figures from the keys workers keep in Redis (alerts.tasks.presence): a
+    worker whose key is alive answers. No broadcast, no waiting: for the console."""
+    answers = {
+        worker.name: _Answer(
+            pid=worker.pid,
+            concurrency=worker.concurrency,
+            running=worker.running,
+            processed=worker.processed,
+            uptime=max(now - worker.started, 0.0) if worker.started is not None else 0.0,
+            queues=worker.queues,
+        )
+        for worker in read_presence(client)
+    }
+    return _figures(client, answers, waiting=waiting, now=now, stall_seconds=stall_seconds)
+
+
+@dataclass(frozen=True)
+class _Answer:
+    pid: int | None
+    concurrency: int | None
+    running: int
+    processed: int
+    uptime: float
+    queues: tuple[str, ...]
+
+
+def _figures(
+    client: redis.Redis,
+    answers: Mapping[str, _Answer],
+    *,
+    waiting: Mapping[str, int],
+    now: float,
+    stall_seconds: float,
+) -> list[WorkerFigures]:
     try:
         remembered = {
             _text(name): json.loads(value) for name, value in client.hgetall(SEEN_KEY).items()
@@ -75,25 +134,24 @@ def read_workers(
         remembered = {}
     found: list[WorkerFigures] = []
     updates: dict[str, str] = {}
-    for name, figures in stats.items():
-        processed = sum(int(n) for n in (figures.get("total") or {}).values())
+    for name, answer in answers.items():
+        processed = answer.processed
         before = remembered.get(name)
         if before is not None and before.get("processed") == processed:
             since = float(before["since"])
         elif before is None and processed == 0:
-            since = now - float(figures.get("uptime") or 0)  # idle since it started
+            since = now - answer.uptime  # idle since it started
         else:
             since = now
-        pool = figures.get("pool") or {}
-        queues = _queue_names(consuming.get(name))
+        queues = answer.queues
         # Without an answer about its queues, every waiting message counts.
         backlog = sum(waiting.get(queue, 0) for queue in queues or waiting)
         worker = WorkerFigures(
             name=name,
             host=name.partition("@")[2] or name,
-            pid=_int(figures.get("pid")),
-            concurrency=_int(pool.get("max-concurrency")),
-            running=len(active.get(name) or ()),
+            pid=answer.pid,
+            concurrency=answer.concurrency,
+            running=answer.running,
             processed=processed,
             last_seen=now,
             answering=True,
@@ -112,7 +170,7 @@ def read_workers(
         )
     forget = []
     for name, before in remembered.items():
-        if name in stats:
+        if name in answers:
             continue
         last_seen = float(before.get("last_seen") or 0)
         if now - last_seen > FORGET_SECONDS:

@@ -33,12 +33,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, distinct, func, select
 from sqlalchemy.orm import QueryableAttribute, Session
 
+from alerts.ledger.counts import issues_state_counts, state_counts
 from alerts.ledger.states import UNSETTLED
 from alerts.models import (
     Article,
     BreakingAlert,
     Click,
     Delivery,
+    DeliveryCount,
     DeliveryStatus,
     Edition,
     FeedbackEvent,
@@ -109,6 +111,7 @@ def issue_results(session: Session, issue: Issue) -> Results:
     return _results(
         session,
         Delivery.issue_id == issue.id,
+        issue_id=issue.id,
         click_tracking=edition.click_tracking,
         open_tracking=edition.open_tracking,
     )
@@ -117,19 +120,27 @@ def issue_results(session: Session, issue: Issue) -> Results:
 def alert_results(session: Session, alert: BreakingAlert) -> Results:
     """An alert's counts; alerts carry no tracked links, so clicks stay at zero."""
     return _results(
-        session, Delivery.alert_id == alert.id, click_tracking=False, open_tracking=False
+        session,
+        Delivery.alert_id == alert.id,
+        alert_id=alert.id,
+        click_tracking=False,
+        open_tracking=False,
     )
 
 
 def _results(
-    session: Session, scope: ColumnElement[bool], *, click_tracking: bool, open_tracking: bool
+    session: Session,
+    scope: ColumnElement[bool],
+    *,
+    issue_id: int | None = None,
+    alert_id: int | None = None,
+    click_tracking: bool,
+    open_tracking: bool,
 ) -> Results:
+    """Counts by state from the ledger's running counts (so erasing a reader lowers none);
+    feedback, clicks and the articles carried from the rows in `scope`."""
     results = Results(click_tracking=click_tracking, open_tracking=open_tracking)
-    states = dict(
-        session.execute(
-            select(Delivery.status, func.count()).where(scope).group_by(Delivery.status)
-        ).all()
-    )
+    states = state_counts(session, issue_id=issue_id, alert_id=alert_id)
     results.sent = int(states.get(DeliveryStatus.SENT, 0))
     results.failed = int(states.get(DeliveryStatus.FAILED, 0))
     results.bounced = int(states.get(DeliveryStatus.BOUNCED, 0))
@@ -294,8 +305,12 @@ class IssueSummary:
 def sent_issues(session: Session, edition: Edition, *, limit: int = 10) -> list[Issue]:
     """The edition's issues that went to at least one reader, newest first."""
     has_sent = (
-        select(Delivery.id)
-        .where(Delivery.issue_id == Issue.id, Delivery.status == DeliveryStatus.SENT)
+        select(DeliveryCount.id)
+        .where(
+            DeliveryCount.issue_id == Issue.id,
+            DeliveryCount.status == DeliveryStatus.SENT.value,
+            DeliveryCount.entered > 0,
+        )
         .exists()
     )
     return list(
@@ -309,19 +324,21 @@ def sent_issues(session: Session, edition: Edition, *, limit: int = 10) -> list[
 
 
 def issue_summaries(session: Session, issues: Sequence[Issue]) -> list[IssueSummary]:
-    """Sent, failed, clicks, readers who clicked and opens of each issue, in three queries."""
+    """Sent, failed (from the ledger's running counts), clicks, readers who clicked and opens
+    of each issue, in three queries."""
     ids = [issue.id for issue in issues]
     if not ids:
         return []
-    states: dict[tuple[int | None, DeliveryStatus], int] = {}
+    states = issues_state_counts(session, ids)
+    tracked = [issue.id for issue in issues if issue.edition.open_tracking]
     opens: Counter[int | None] = Counter()
-    for issue_id, status, count, opened in session.execute(
-        select(Delivery.issue_id, Delivery.status, func.count(), func.count(Delivery.opened_at))
-        .where(Delivery.issue_id.in_(ids))
-        .group_by(Delivery.issue_id, Delivery.status)
-    ):
-        states[(issue_id, status)] = int(count)
-        opens[issue_id] += int(opened)
+    if tracked:  # opens only where they are tracked: those issues' rows
+        for issue_id, opened in session.execute(
+            select(Delivery.issue_id, func.count(Delivery.opened_at))
+            .where(Delivery.issue_id.in_(tracked))
+            .group_by(Delivery.issue_id)
+        ):
+            opens[issue_id] += int(opened)
     clicks = {
         issue_id: (int(total), int(readers))
         for issue_id, total, readers in session.execute(

@@ -18,6 +18,7 @@ from celery.schedules import crontab
 from kombu.entity import Queue
 
 from alerts.config import Settings
+from alerts.tasks.presence import on_worker_ready, on_worker_shutdown
 from alerts.tasks.queues import count_into, on_finish, on_publish
 
 DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
@@ -60,6 +61,9 @@ signals.setup_logging.connect(_setup_logging, weak=False)
 # Stamp each task with its publishing time and count tasks in and out (see alerts.tasks.queues).
 signals.before_task_publish.connect(on_publish, weak=False)
 signals.task_postrun.connect(on_finish, weak=False)
+# Each worker node keeps a key in Redis while it runs (see alerts.tasks.presence).
+signals.worker_ready.connect(on_worker_ready, weak=False)
+signals.worker_shutdown.connect(on_worker_shutdown, weak=False)
 
 
 def queue_for(*, urgent: bool) -> str:

@@ -57,7 +57,7 @@ def _operators_only() -> WerkzeugResponse | None:
 
 
 def _status() -> OpsStatus:
-    return collect_status(web_context().runtime, now=utcnow(), worker_timeout=0.75)
+    return collect_status(web_context().runtime, now=utcnow(), ask_workers=False)
 
 
 @blueprint.get("")

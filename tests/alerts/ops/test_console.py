@@ -32,9 +32,10 @@ from alerts.models import (
 from alerts.ops.console import feedback_per_day, per_minute, sends_in_progress
 from alerts.ops.failures import dead_letters, failure_groups, retry_failures
 from alerts.ops.health import check_relay, check_relays
-from alerts.ops.workers import WorkerFigures, read_workers
+from alerts.ops.workers import WorkerFigures, present_workers, read_workers
 from alerts.tasks.app import BULK_QUEUE, FEEDS_QUEUE, URGENT_QUEUE, create_celery
 from alerts.tasks.handlers import SEND_BATCH
+from alerts.tasks.presence import PRESENCE_PREFIX, read_presence
 from alerts.tasks.queues import FINISHED, PUBLISHED, count_task, read_broker
 from tests.support.builders import reader
 from tests.support.processes import start_worker, stop_worker
@@ -199,6 +200,46 @@ def test_a_worker_kept_for_urgent_work_is_not_stalled_by_a_digest_backlog(
     finally:
         stop_worker(process)
         app.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_worker_keeps_its_key_and_the_console_reads_it_without_asking(
+    worker_environment: dict[str, str], broker_url: str, tmp_path: Path
+) -> None:
+    client = redis.Redis.from_url(broker_url)
+    process = start_worker(worker_environment, tmp_path / "worker.log", concurrency=2)
+    try:
+        deadline = time.monotonic() + 30
+        workers: list[WorkerFigures] = []
+        while time.monotonic() < deadline and not workers:
+            workers = present_workers(client, waiting={}, now=time.time())
+            time.sleep(0.2)
+        assert len(workers) == 1, (tmp_path / "worker.log").read_text()
+        worker = workers[0]
+        assert worker.answering and not worker.stalled
+        assert worker.queues == (URGENT_QUEUE, BULK_QUEUE, FEEDS_QUEUE)
+        assert (worker.pid, worker.concurrency, worker.running) == (process.pid, 2, 0)
+        assert worker.name.startswith("celery@") and worker.host == worker.name[7:]
+        stalled = present_workers(client, waiting={BULK_QUEUE: 3}, now=time.time(), stall_seconds=0)
+        assert [w.stalled for w in stalled] == [True]
+    finally:
+        stop_worker(process)
+    # A worker that shuts down removes its key: it is listed as not answering at once.
+    assert read_presence(client) == []
+    gone = present_workers(client, waiting={}, now=time.time())
+    assert [(w.name, w.answering, w.pid) for w in gone] == [(worker.name, False, process.pid)]
+
+
+def test_a_broken_worker_key_reads_as_a_worker_with_no_figures(broker_url: str) -> None:
+    client = redis.Redis.from_url(broker_url)
+    client.set(PRESENCE_PREFIX + "celery@mail-3.example.net", "not json", ex=30)
+    try:
+        assert [(w.name, w.host, w.pid, w.queues) for w in read_presence(client)] == [
+            ("celery@mail-3.example.net", "mail-3.example.net", None, ())
+        ]
+    finally:
+        client.delete(PRESENCE_PREFIX + "celery@mail-3.example.net")
 
 
 # --- the ledger -------------------------------------------------------------------------

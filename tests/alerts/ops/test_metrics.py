@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import redis
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from alerts.config import Settings, load_settings
@@ -38,6 +39,7 @@ from alerts.runtime import Runtime
 from alerts.tasks.app import BULK_QUEUE, URGENT_QUEUE, create_celery
 from alerts.tasks.beat import LAST_TICK_KEY, record_tick, tick_is_recent
 from alerts.tasks.handlers import SEND_BATCH, SEND_NOTICE
+from subscribers.models import Subscriber
 from tests.support.builders import reader
 from tests.test_docker_compose import yaml_to_data
 
@@ -150,7 +152,7 @@ def test_every_figure_from_the_ledger_and_the_broker(
     with app.connection_for_write() as connection:
         # Taken and not acknowledged: what a worker's reserved or running task looks like.
         assert connection.default_channel.basic_get(BULK_QUEUE, no_ack=False) is not None
-        body, content_type = render_metrics(runtime, now=NOW, worker_timeout=0.3)
+        body, content_type = render_metrics(runtime, now=NOW)
     app.close()
 
     assert content_type.startswith("text/plain")
@@ -183,7 +185,8 @@ def test_every_figure_from_the_ledger_and_the_broker(
 
     assert value(samples, "newsalerts_oldest_pending_delivery_age_seconds") == 1200
 
-    # Sent in the last hour: 3 s, 40 s and 7,800 s from planning to acceptance.
+    # Every delivery ever sent (a counter since the ledger's counts: rate() gives a window):
+    # 3 s, 40 s and 7,800 s from planning to acceptance, and one sent as it was planned.
     buckets = {
         labels["le"]: count
         for (name, labelset), count in samples.items()
@@ -191,19 +194,19 @@ def test_every_figure_from_the_ledger_and_the_broker(
         for labels in [dict(labelset)]
     }
     assert buckets == {
-        "1.0": 0,
-        "5.0": 1,
-        "15.0": 1,
-        "30.0": 1,
-        "60.0": 2,
-        "120.0": 2,
-        "300.0": 2,
-        "600.0": 2,
-        "1800.0": 2,
-        "3600.0": 2,
-        "+Inf": 3,
+        "1.0": 1,
+        "5.0": 2,
+        "15.0": 2,
+        "30.0": 2,
+        "60.0": 3,
+        "120.0": 3,
+        "300.0": 3,
+        "600.0": 3,
+        "1800.0": 3,
+        "3600.0": 3,
+        "+Inf": 4,
     }
-    assert value(samples, "newsalerts_send_latency_seconds_count") == 3
+    assert value(samples, "newsalerts_send_latency_seconds_count") == 4
     assert value(samples, "newsalerts_send_latency_seconds_sum") == pytest.approx(7843, abs=0.01)
 
     assert value(samples, "newsalerts_bounces_total", kind="hard") == 1
@@ -279,7 +282,7 @@ def test_each_send_in_progress_has_its_rows_its_rate_and_whether_it_is_paused(
     rows(finished, DeliveryStatus.SENT, 2, sent_at=NOW - minutes(1))
     session.commit()
 
-    samples = sample_values(render_metrics(runtime, now=NOW, probe_workers=False)[0])
+    samples = sample_values(render_metrics(runtime, now=NOW, workers=False)[0])
     key = f"issue-{running.id}"
     expected = {"pending": 5, "sending": 2, "sent": 4, "failed": 1}
     expected |= {"suppressed": 0, "cancelled": 0, "skipped": 0}
@@ -296,7 +299,7 @@ def test_each_send_in_progress_has_its_rows_its_rate_and_whether_it_is_paused(
 
 
 def test_an_empty_install_reports_zeros_not_gaps(runtime: Runtime) -> None:
-    samples = sample_values(render_metrics(runtime, now=NOW, probe_workers=False)[0])
+    samples = sample_values(render_metrics(runtime, now=NOW, workers=False)[0])
     assert value(samples, "newsalerts_deliveries", state="pending") == 0
     assert value(samples, "newsalerts_oldest_pending_delivery_age_seconds") == 0
     assert value(samples, "newsalerts_send_latency_seconds_count") == 0
@@ -323,8 +326,7 @@ def test_unreachable_services_are_reported_not_raised(tmp_path: Path) -> None:
     assert samples == {
         ("newsalerts_up", frozenset({("service", "database")})): 0,
         ("newsalerts_up", frozenset({("service", "redis")})): 0,
-        ("newsalerts_up", frozenset({("service", "smtp:127.0.0.1:9")})): 0,
-    }
+    }  # a scrape does not connect to relays: their health is their recent outcomes
 
 
 def test_messages_are_counted_by_the_relay_that_took_them(database_url: str) -> None:
@@ -346,13 +348,14 @@ def test_messages_are_counted_by_the_relay_that_took_them(database_url: str) -> 
                 (4, "smtp:relay-b.test:2525", DeliveryStatus.FAILED, "550 no"),
                 (5, None, DeliveryStatus.SENT, "250 ok"),  # written before relays were named
             ):
+                sent_at = NOW + timedelta(seconds=day) if status is DeliveryStatus.SENT else None
                 session.add(Delivery(
                     edition=Cadence.DAILY, subscriber_id=subscriber.id,
                     local_date=date(2026, 1, day), status=status, created_at=NOW, relay=relay,
-                    smtp_reply=reply,
+                    smtp_reply=reply, sent_at=sent_at,
                 ))  # fmt: skip
             session.commit()
-        samples = sample_values(render_metrics(runtime, now=NOW, probe_relays=False)[0])
+        samples = sample_values(render_metrics(runtime, now=NOW)[0])
     finally:
         runtime.close()
 
@@ -366,6 +369,40 @@ def test_messages_are_counted_by_the_relay_that_took_them(database_url: str) -> 
     assert messages("failed", "smtp:relay-a.test:25", "5xx") == 0  # every relay has a series
     assert messages("sent", "unknown", "2xx") == 1
 
+    # Each relay's health is when it last took a message and last refused one.
+    def last(kind: str) -> dict[str, float]:
+        name = f"newsalerts_relay_last_{kind}_timestamp_seconds"
+        return {dict(labels)["relay"]: v for (n, labels), v in samples.items() if n == name}
+
+    assert last("sent") == pytest.approx({
+        "smtp:relay-a.test:25": NOW.timestamp() + 1,
+        "smtp:relay-b.test:2525": NOW.timestamp() + 3,
+        "unknown": NOW.timestamp() + 5,
+    }, abs=0.01)  # fmt: skip
+    assert set(last("failed")) == {"smtp:relay-b.test:2525"}
+
+
+def test_erasing_a_reader_lowers_no_counter_and_frees_what_waited(
+    session: Session, runtime: Runtime
+) -> None:
+    seed_ledger(session)
+    before = sample_values(render_metrics(runtime, now=NOW, workers=False)[0])
+    erased = session.scalars(select(Subscriber)).one()
+    session.delete(erased)  # the ledger rows go with the reader (ON DELETE CASCADE)
+    session.commit()
+    assert session.scalar(select(func.count()).select_from(Delivery)) == 0
+    after = sample_values(render_metrics(runtime, now=NOW, workers=False)[0])
+
+    # The ledger's counters (feedback reports still go with their reader: not counted yet).
+    ledger = ("newsalerts_messages_total", "newsalerts_send_latency_seconds")
+    counters = {key for key in before if key[0].startswith(ledger)}
+    assert any(before[key] for key in counters)
+    assert {key: after[key] for key in counters} == {key: before[key] for key in counters}
+    # The rows that were still to be sent are gone; what was sent stays counted.
+    assert value(after, "newsalerts_deliveries", state="pending") == 0
+    assert value(after, "newsalerts_deliveries", state="claimed") == 0
+    assert value(after, "newsalerts_deliveries", state="sent") == 4
+
 
 def test_without_a_broker_only_the_database_is_reported(database_url: str) -> None:
     runtime = Runtime.from_settings(
@@ -377,7 +414,6 @@ def test_without_a_broker_only_the_database_is_reported(database_url: str) -> No
         runtime.close()
     assert {labels for name, labels in samples if name == "newsalerts_up"} == {
         frozenset({("service", "database")}),
-        frozenset({("service", RELAY)}),
     }
     assert not any(name.startswith("newsalerts_queue") for name, _ in samples)
 
@@ -392,7 +428,10 @@ def test_the_tick_note_feeds_the_beat_health_check(broker_url: str) -> None:
     assert tick_is_recent(redis_url="redis://127.0.0.1:9/0") is False
 
 
-def test_the_alert_rules_parse_and_name_only_metrics_we_export(runtime: Runtime) -> None:
+def test_the_alert_rules_parse_and_name_only_metrics_we_export(
+    session: Session, runtime: Runtime
+) -> None:
+    seed_ledger(session)
     rules = yaml_to_data((ROOT / "docs" / "prometheus-alerts.yml").read_text())
     alerts = [rule for group in rules["groups"] for rule in group["rules"]]
     assert {rule["alert"] for rule in alerts} >= {
@@ -402,11 +441,12 @@ def test_the_alert_rules_parse_and_name_only_metrics_we_export(runtime: Runtime)
         "NewsalertsComplaintRateHigh",
         "NewsalertsSchedulerSilent",
         "NewsalertsNoWorker",
+        "NewsalertsRelayFailing",
     }
     for rule in alerts:
         assert rule["expr"] and rule["labels"]["severity"] and rule["annotations"]["summary"]
     record_tick(runtime.settings.redis_url, NOW)
-    body = render_metrics(runtime, now=NOW, worker_timeout=0.1)[0].decode()
+    body = render_metrics(runtime, now=NOW)[0].decode()
     exported = set(re.findall(r"^(newsalerts_\w+)", body, flags=re.MULTILINE))
     used = {name for rule in alerts for name in re.findall(r"newsalerts_\w+", rule["expr"])}
     assert used <= exported, used - exported
@@ -424,6 +464,8 @@ OLDEST = "newsalerts_oldest_pending_delivery_age_seconds"
 URGENT_AGE = 'newsalerts_queue_oldest_message_age_seconds{queue="newsalerts.urgent"}'
 BULK_AGE = 'newsalerts_queue_oldest_message_age_seconds{queue="newsalerts"}'
 TICK = "newsalerts_scheduler_last_tick_timestamp_seconds"
+RELAY_SENT = 'newsalerts_relay_last_sent_timestamp_seconds{relay="smtp:relay.example.com:25"}'
+RELAY_FAILED = 'newsalerts_relay_last_failed_timestamp_seconds{relay="smtp:relay.example.com:25"}'
 
 
 def case(alert: str, fires: bool, **series: str) -> Case:
@@ -431,6 +473,7 @@ def case(alert: str, fires: bool, **series: str) -> Case:
     names |= {"depth": QUEUE_DEPTH, "oldest": OLDEST, "tick": TICK}
     names |= {"urgent_age": URGENT_AGE, "bulk_age": BULK_AGE}
     names |= {"workers": "newsalerts_workers", "database": 'newsalerts_up{service="database"}'}
+    names |= {"relay_sent": RELAY_SENT, "relay_failed": RELAY_FAILED}
     return alert, {names[key]: values for key, values in series.items()}, fires
 
 
@@ -459,6 +502,11 @@ ALERT_CASES = [
     case("NewsalertsUrgentQueueSlow", False, bulk_age="0+30x30"),  # digests may wait
     case("NewsalertsServiceDown", True, database="0x30"),
     case("NewsalertsServiceDown", False, database="1x30"),
+    # time() is 1,200 at minute 20: a failure at 1,100 is recent, a success at 100 is not.
+    case("NewsalertsRelayFailing", True, relay_failed="1100x30"),  # never accepted one
+    case("NewsalertsRelayFailing", True, relay_failed="1100x30", relay_sent="100x30"),
+    case("NewsalertsRelayFailing", False, relay_failed="1100x30", relay_sent="1150x30"),
+    case("NewsalertsRelayFailing", False, relay_failed="100x30", relay_sent="50x30"),
 ]
 
 
