@@ -40,7 +40,15 @@ from alerts.ledger.outgoing import (
     batch_log_context,
     load_outgoing,
 )
-from alerts.ledger.queue import REQUEUE_AFTER, Publish, claim_queue, cut, queue_rows
+from alerts.ledger.queue import (
+    QUEUE_CHUNK,
+    REQUEUE_AFTER,
+    Publish,
+    claim_in_chunks,
+    claim_queue,
+    cut,
+    queue_rows,
+)
 from alerts.ledger.rows import insert_ignoring_conflicts
 from alerts.ledger.states import (
     NOT_STARTED,
@@ -55,6 +63,7 @@ from alerts.ledger.unknowns import UNKNOWN_REPLY, unknown_outcome
 __all__ = [
     "DEFAULT_LEASE",
     "NOT_STARTED",
+    "QUEUE_CHUNK",
     "REQUEUE_AFTER",
     "UNKNOWN_OUTCOME",
     "UNKNOWN_REPLY",
@@ -69,6 +78,7 @@ __all__ = [
     "TopicName",
     "batch_log_context",
     "claim",
+    "claim_in_chunks",
     "claim_queue",
     "claim_rows",
     "cut",
