@@ -1,13 +1,12 @@
 """Adding many new readers at once: the write half of an import, a chunk per call.
 
 One call writes a chunk of already checked readers with a handful of statements, whatever
-its size. PostgreSQL takes the chunk with `COPY` into a temporary table (the driver writes
-it in C; arrays bound as parameters were dumped element by element in Python, a third of
-the time), then one statement does the rest: it leaves out the suppressed addresses
-(naming their lines), inserts the readers with `ON CONFLICT (email) DO NOTHING` (a known
-address is skipped) and, from what that returns, their consent events and topics; only
-the count and the suppressed lines come back to Python. SQLite asks which addresses are
-known and which are suppressed, then takes multi-row INSERTs with the same conflict
+its size: which addresses are known, which are suppressed, the topics, then the readers,
+their topics and their consent events. PostgreSQL takes the chunk with `COPY` into a
+temporary table (the driver writes it in C; arrays bound as parameters were dumped element
+by element in Python, a third of the time), then one statement inserts the readers with
+`ON CONFLICT (email) DO NOTHING` and, from what that returns, their consent events and
+topics: no row comes back to Python. SQLite takes multi-row INSERTs with the same conflict
 clause. An address that another writer adds at the same moment is skipped, never doubled.
 
 The chunk is written inside a SAVEPOINT. Should the database still refuse something that
@@ -32,10 +31,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import select, text
-from sqlalchemy.dialects import sqlite
+from sqlalchemy import ColumnElement, String, any_, bindparam, select, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from subscribers.addresses import email_hash
 from subscribers.database import utcnow
@@ -59,26 +58,19 @@ SQLITE_CHUNK = 500
 
 # The chunk as COPY writes it; emptied before each chunk, dropped at commit.
 _STAGED = """import_readers (
-    line integer, email text, email_hash text, name text, status text, frequency text,
-    timezone text, send_hour smallint, confirmed boolean, link_key text, kind text,
-    source text, details json, topic_ids integer[]
+    line integer, email text, name text, status text, frequency text, timezone text,
+    send_hour smallint, confirmed boolean, link_key text, kind text, source text,
+    details json, topic_ids integer[]
 ) ON COMMIT DROP"""
-# The lines of suppressed addresses that are not readers already (a known address is
-# skipped, suppressed or not); the other readers in file order, skipping addresses taken
-# since, or before: the unique index on email is the one check. Then the consent event and
-# the topics of each reader that went in, from the same rows.
+# Readers in file order, skipping addresses taken since the chunk was checked; then the
+# consent event and the topics of each reader that went in, from the same rows.
 _FROM_STAGED = """
-WITH suppressed AS (
-    SELECT staged.line FROM import_readers AS staged
-    WHERE EXISTS (SELECT FROM suppressions WHERE suppressions.email_hash = staged.email_hash)
-), new AS (
+WITH new AS (
     INSERT INTO subscribers (email, name, status, frequency, timezone, send_hour, created_at,
                              confirmed_at, status_changed_at, breaking_alerts, link_key)
     SELECT email, name, status, frequency, timezone, send_hour, :moment,
            CASE WHEN confirmed THEN CAST(:moment AS timestamptz) END, :moment, false, link_key
-    FROM import_readers AS staged
-    WHERE staged.line NOT IN (SELECT line FROM suppressed)
-    ORDER BY line
+    FROM import_readers ORDER BY line
     ON CONFLICT (email) DO NOTHING
     RETURNING id, email
 ), consents AS (
@@ -91,10 +83,7 @@ WITH suppressed AS (
     FROM new JOIN import_readers AS staged USING (email),
          unnest(staged.topic_ids) AS topic (id)
 )
-SELECT (SELECT count(*) FROM new),
-       ARRAY(SELECT suppressed.line FROM suppressed JOIN import_readers AS staged USING (line)
-             WHERE NOT EXISTS (SELECT FROM subscribers WHERE subscribers.email = staged.email)
-             ORDER BY suppressed.line)
+SELECT count(*) FROM new
 """
 Chunk = TypeVar("Chunk")
 # Topic names whose slugs are remembered: the names of a catalogue, not one per reader.
@@ -218,28 +207,33 @@ def add_readers(
     database refuses is refused alone (see the module's docstring).
     """
     outcome = ChunkOutcome()
+    emails = {reader.email for reader in readers}
+    known = set(
+        session.scalars(select(Subscriber.email).where(_among(session, Subscriber.email, emails)))
+    )
+    hashes = {email: email_hash(email, hash_key) for email in emails}
+    suppressed = set(
+        session.scalars(
+            select(Suppression.email_hash).where(
+                _among(session, Suppression.email_hash, set(hashes.values()))
+            )
+        )
+    )
     fresh: dict[str, NewReader] = {}
     for reader in readers:
-        if reader.email in fresh:
+        if reader.email in known or reader.email in fresh:
             outcome.skipped += 1
+        elif hashes[reader.email] in suppressed:
+            outcome.refused.append((reader.line, str(Suppressed())))
         else:
             fresh[reader.email] = reader
-    if not _is_postgres(session):  # PostgreSQL checks both in the statement that writes
-        known, suppressed = _known_and_suppressed(session, list(fresh), hash_key)
-        outcome.skipped += len(known)
-        outcome.refused.extend((fresh[email].line, str(Suppressed())) for email in suppressed)
-        for email in known | suppressed:
-            del fresh[email]
     if not fresh:
         return outcome
     moment = now or utcnow()
     _begin_on_sqlite(session)
-    suppressed_lines: list[int] = []
     try:
         with session.begin_nested():
-            created, suppressed_lines = _write(
-                session, list(fresh.values()), topic_ids, moment, hash_key
-            )
+            created = _write(session, list(fresh.values()), topic_ids, moment)
         refused = 0
     except (IntegrityError, DataError):
         topic_ids.forget()
@@ -247,55 +241,31 @@ def add_readers(
         for reader in fresh.values():
             try:
                 with session.begin_nested():
-                    one, lines = _write(session, [reader], topic_ids, moment, hash_key)
-                created += one
-                suppressed_lines.extend(lines)
+                    created += _write(session, [reader], topic_ids, moment)
             except (IntegrityError, DataError) as error:
                 topic_ids.forget()
                 refused += 1
                 reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
                 outcome.refused.append((reader.line, f"the database refused this row: {reason}"))
-    outcome.refused.extend((line, str(Suppressed())) for line in suppressed_lines)
     outcome.created += created
-    # Whoever was neither written nor refused was known, or added by another writer meanwhile.
-    outcome.skipped += len(fresh) - created - refused - len(suppressed_lines)
+    # Whoever was neither written nor refused was added by another writer meanwhile.
+    outcome.skipped += len(fresh) - created - refused
     return outcome
 
 
-def _known_and_suppressed(
-    session: Session, emails: list[str], hash_key: str
-) -> tuple[set[str], set[str]]:
-    """Of these addresses, those of readers already, and the others that are suppressed."""
-    known = set(session.scalars(select(Subscriber.email).where(Subscriber.email.in_(emails))))
-    hashes = {email_hash(email, hash_key): email for email in emails if email not in known}
-    suppressed = session.scalars(
-        select(Suppression.email_hash).where(Suppression.email_hash.in_(hashes))
-    )
-    return known, {hashes[hashed] for hashed in suppressed}
-
-
 def _write(
-    session: Session,
-    readers: list[NewReader],
-    topic_ids: TopicIds,
-    moment: datetime,
-    hash_key: str,
-) -> tuple[int, list[int]]:
-    """Insert the readers, their topics and consent events; return how many went in and,
-    on PostgreSQL, the lines of suppressed addresses left out."""
+    session: Session, readers: list[NewReader], topic_ids: TopicIds, moment: datetime
+) -> int:
+    """Insert the readers, their topics and consent events; return how many went in."""
     topic_ids.prepare(session, {name for reader in readers for name in reader.topics})
     if _is_postgres(session):
-        return _write_copied(session, readers, topic_ids, moment, hash_key)
-    return _write_values(session, readers, topic_ids, moment), []
+        return _write_copied(session, readers, topic_ids, moment)
+    return _write_values(session, readers, topic_ids, moment)
 
 
 def _write_copied(
-    session: Session,
-    readers: list[NewReader],
-    topic_ids: TopicIds,
-    moment: datetime,
-    hash_key: str,
-) -> tuple[int, list[int]]:
+    session: Session, readers: list[NewReader], topic_ids: TopicIds, moment: datetime
+) -> int:
     """COPY the chunk into a temporary table; one statement takes it from there."""
     session.execute(text(f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGED}"))
     session.execute(text("TRUNCATE import_readers"))
@@ -307,7 +277,6 @@ def _write_copied(
                 (
                     reader.line,
                     reader.email,
-                    email_hash(reader.email, hash_key),
                     reader.name,
                     _status(reader).value,
                     reader.frequency.value,
@@ -321,10 +290,8 @@ def _write_copied(
                     "{" + ",".join(map(str, topic_ids.ids(reader.topics))) + "}",
                 )
             )
-    inserted, suppressed = session.execute(
-        text(_FROM_STAGED), {"moment": moment, "recorded": utcnow()}
-    ).one()
-    return int(inserted or 0), list(suppressed)
+    inserted = session.scalar(text(_FROM_STAGED), {"moment": moment, "recorded": utcnow()})
+    return int(inserted or 0)
 
 
 def _write_values(
@@ -387,6 +354,15 @@ def _status(reader: NewReader) -> SubscriberStatus:
 def _consent_kind(reader: NewReader) -> ConsentKind:
     # Consent given elsewhere (a confirmed import) vs. asked for now (to be confirmed).
     return ConsentKind.IMPORT if reader.confirmed else ConsentKind.SUBSCRIBE
+
+
+def _among(
+    session: Session, column: InstrumentedAttribute[str], values: set[str]
+) -> ColumnElement[bool]:
+    """`column IN values`; on PostgreSQL as one array parameter, not one per value."""
+    if _is_postgres(session):
+        return column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(String)))
+    return column.in_(values)
 
 
 def _begin_on_sqlite(session: Session) -> None:
