@@ -40,7 +40,7 @@ from alerts.ledger.claims import (
 )
 from alerts.ledger.counts import fold
 from alerts.ledger.outgoing import batch_log_context, load_outgoing
-from alerts.ledger.queue import Publish, claim_queue, cut, queue_rows, unqueue
+from alerts.ledger.queue import Publish, claim_in_chunks, cut, queue_rows, unqueue
 from alerts.ledger.retention import Pruned, prune_ledger
 from alerts.logs import first_line, log_context
 from alerts.models import ApiToken, Article, BreakingAlert, IssueStatus
@@ -56,25 +56,31 @@ IDLE_IN_TRANSACTION = 10
 
 @dataclass
 class QueuedRun:
+    """What a run planned and handed over, as counts: the run holds one chunk of ledger
+    ids at a time, whatever the number of readers."""
+
     plan: PlanResult
-    batches: list[list[int]] = field(default_factory=list)
+    queued: int = 0  # rows handed over
+    batches: int = 0  # in this many batches
     swept: SweepResult = field(default_factory=SweepResult)
 
-    @property
-    def queued(self) -> int:
-        return sum(len(batch) for batch in self.batches)
+    def handed(self, batches: list[list[int]]) -> None:
+        self.queued += sum(len(batch) for batch in batches)
+        self.batches += len(batches)
 
 
 def plan_and_queue(
     runtime: Runtime, *, now: datetime, force: bool = False, publish: Publish | None = None
 ) -> QueuedRun:
-    """Recover rows of vanished workers, write ledger rows for everyone due, and take every
-    sendable row in batches.
+    """Recover rows of vanished workers, write ledger rows for everyone due, and hand
+    every sendable row over in batches.
 
-    With `publish`, each chunk's batches are handed over as soon as the chunk is
-    committed, so sending starts while the rest is planned. Rows queued again (their
-    message was lost, or their retry is due) go out by send, a breaking alert's as urgent.
-    Logs one line for each edition that had readers due, and one for rows queued again.
+    Each chunk's batches are handed to `publish` as soon as the chunk is committed, so
+    sending starts while the rest is planned, and this process never holds more than a
+    chunk of readers or ids. Rows queued again (their message was lost, or their retry is
+    due) go out by send, a breaking alert's as urgent. Without `publish` the rows are only
+    stamped as queued (a lost message's rows are queued again later). Logs one line for
+    each edition that had readers due, and one for rows queued again.
     """
     settings = runtime.settings
     requeue_after = timedelta(seconds=settings.requeue_seconds)
@@ -96,20 +102,19 @@ def plan_and_queue(
                     batches = cut(chunk.pending_ids, settings.batch_size)
                     if publish is not None and batches:
                         publish(batches, urgent=False)
-                    run.batches.extend(batches)
+                    run.handed(batches)
                 if planned.due:
                     _log_planned(planned, queued=run.queued - queued_before)
             run.plan.add(planned)
-        leftovers = claim_queue(
+        queued_before = run.queued
+        for leftovers in claim_in_chunks(
             session, now=now, batch_size=settings.batch_size, requeue_after=requeue_after
-        )
-        session.commit()
-        again = queue_rows(
-            session, [i for batch in leftovers for i in batch],
-            batch_size=settings.batch_size, publish=publish,
-        )  # fmt: skip
-        run.batches.extend(again)
-    _log_recovered(run.swept, queued_again=sum(len(batch) for batch in again))
+        ):
+            session.commit()
+            ids = [i for batch in leftovers for i in batch]
+            again = queue_rows(session, ids, batch_size=settings.batch_size, publish=publish)
+            run.handed(again)
+    _log_recovered(run.swept, queued_again=run.queued - queued_before)
     return run
 
 
@@ -183,15 +188,16 @@ def sweep(runtime: Runtime, *, now: datetime, publish: Publish | None) -> Sweep:
                 session, done.recovery.requeued, batch_size=settings.batch_size,
                 publish=publish, all_urgent=True,
             )  # fmt: skip
-            ready = claim_queue(
+            done.queued = sum(len(batch) for batch in first)
+            for ready in claim_in_chunks(
                 session, now=now, batch_size=settings.batch_size, requeue_after=requeue_after
-            )
-            session.commit()
-            rest = queue_rows(
-                session, [i for batch in ready for i in batch],
-                batch_size=settings.batch_size, publish=publish,
-            )  # fmt: skip
-        done.queued = sum(len(batch) for batch in first + rest)
+            ):
+                session.commit()
+                rest = queue_rows(
+                    session, [i for batch in ready for i in batch],
+                    batch_size=settings.batch_size, publish=publish,
+                )  # fmt: skip
+                done.queued += sum(len(batch) for batch in rest)
     finally:
         client.close()
     _log_sweep(done)
@@ -235,18 +241,21 @@ def _queue(
     """Queue the pending rows of `started`'s issue or alert right away (an alert's as
     urgent). Commits."""
     settings = runtime.settings
-    batches = claim_queue(
+    queued = batches = 0
+    for chunk in claim_in_chunks(
         session, now=now, batch_size=settings.batch_size,
         requeue_after=timedelta(seconds=settings.requeue_seconds),
         issue_id=started.issue_id, alert_id=started.alert_id,
-    )  # fmt: skip
+    ):  # fmt: skip
+        session.commit()
+        if publish is not None:
+            publish(chunk, urgent=started.alert_id is not None)
+        queued += sum(len(batch) for batch in chunk)
+        batches += len(chunk)
     session.commit()
-    queued = sum(len(batch) for batch in batches)
     started.queued += queued
-    if publish is not None and batches:
-        publish(batches, urgent=started.alert_id is not None)
     with log_context(edition=edition, issue_id=started.issue_id, alert_id=started.alert_id):
-        log.info("%d planned, %d queued in %d batches", started.planned, queued, len(batches))
+        log.info("%d planned, %d queued in %d batches", started.planned, queued, batches)
 
 
 def send_now(

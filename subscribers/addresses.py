@@ -16,6 +16,9 @@ MAX_LENGTH = 254
 # Controls (including NEL), invisible format characters, and the Unicode line and
 # paragraph separators: none belongs in an address, and some break mail headers.
 _REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+# The only ASCII characters of those categories: an ASCII address (nearly every one) is
+# checked with one search instead of a look-up per character.
+_ASCII_CONTROLS = re.compile(r"[\x00-\x1f\x7f]")
 # RFC 5322's dot-atom in ASCII: a local part email-validator accepts exactly as written.
 _PLAIN_LOCAL_PART = re.compile(
     r"[a-zA-Z0-9_!#$%&'*+\-/=?^`{|}~]+(?:\.[a-zA-Z0-9_!#$%&'*+\-/=?^`{|}~]+)*"
@@ -33,7 +36,7 @@ def normalise_email(raw: str) -> str:
     names are refused, and the whole address is lower-cased: mailbox providers treat
     local parts case-insensitively and readers expect "Ada@Example.com" to be one reader.
     """
-    if any(unicodedata.category(char) in _REFUSED_CATEGORIES for char in raw):
+    if _has_refused_character(raw):
         raise InvalidEmail("it contains a line break or control character")
     candidate = raw.strip()
     if not candidate:
@@ -66,6 +69,12 @@ def normalise_email(raw: str) -> str:
     # An internationalised domain is kept in its ASCII (IDNA) form: mail headers and the
     # SMTP envelope then work without SMTPUTF8, and one mailbox has one spelling.
     return (checked.ascii_email or checked.normalized).lower()
+
+
+def _has_refused_character(text: str) -> bool:
+    if text.isascii():
+        return _ASCII_CONTROLS.search(text) is not None
+    return any(unicodedata.category(char) in _REFUSED_CATEGORIES for char in text)
 
 
 def email_hash(email: str, key: str) -> str:

@@ -25,6 +25,7 @@ again skips every reader already stored, so nobody is added twice.
 from __future__ import annotations
 
 import csv
+import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -62,6 +63,8 @@ _MAX_TOPIC_NAME_LENGTH = 200
 # What a spreadsheet reads as the start of a formula, and the quote that makes a cell text.
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _TEXT_QUOTE = "'"
+# The ASCII controls: all a name in plain ASCII can hold of what _has_control_characters refuses.
+_ASCII_CONTROLS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -241,14 +244,17 @@ def _parsed_rows(
 ) -> Iterator[_Row]:
     """Yield the rows that pass every check; record the others in the report."""
     for line, fields in records:
-        if not any(value.strip() for value in fields):
+        joined = "".join(fields)  # one string to look at: most rows need no more
+        if not joined.strip():
             continue  # blank lines, often left at the end by editors
         if len(fields) > len(columns):
             report.errors.append(
                 RowError(line, f"{len(fields)} values for the header's {len(columns)} columns")
             )
             continue
-        values = dict(zip(columns, map(_from_text, fields), strict=False))
+        if _TEXT_QUOTE in joined:
+            fields = list(map(_from_text, fields))
+        values = dict(zip(columns, fields, strict=False))
         try:
             yield _parse(line, values)
         except SubscribersError as error:
@@ -323,6 +329,8 @@ def _separator_hint(fields: list[str]) -> str:
 
 def _has_control_characters(text: str) -> bool:
     """True for C0/C1 controls and U+FFFD, which text decoded from binary data is full of."""
+    if text.isascii():  # one search; C1 controls and U+FFFD are not ASCII
+        return _ASCII_CONTROLS.search(text) is not None
     return any(unicodedata.category(char) == "Cc" or char == "\ufffd" for char in text)
 
 

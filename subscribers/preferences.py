@@ -12,13 +12,16 @@ DEFAULT_HOUR = 7
 DEFAULT_TIMEZONE = "UTC"
 
 
+_FREQUENCIES = {member.value: member for member in Frequency}
+
+
 def parse_frequency(raw: str | None) -> Frequency:
     value = (raw or Frequency.DAILY.value).strip().lower()
-    try:
-        return Frequency(value)
-    except ValueError:
+    frequency = _FREQUENCIES.get(value)
+    if frequency is None:
         choices = ", ".join(member.value for member in Frequency)
-        raise InvalidPreference("frequency", f"{raw!r} is not one of {choices}") from None
+        raise InvalidPreference("frequency", f"{raw!r} is not one of {choices}")
+    return frequency
 
 
 @lru_cache(maxsize=1)
@@ -26,9 +29,17 @@ def _known_zones() -> frozenset[str]:
     return frozenset(available_timezones())
 
 
+@lru_cache(maxsize=1)
+def _loaded_zones() -> set[str]:
+    """Zone names ZoneInfo loaded once already (a subset of the IANA names: bounded)."""
+    return set()
+
+
 def parse_timezone(raw: str | None) -> str:
     """Return an IANA zone name; refuse anything ZoneInfo cannot load."""
     value = (raw or DEFAULT_TIMEZONE).strip()
+    if value in _loaded_zones():
+        return value  # loaded before: a list of a million readers has a few dozen zones
     if value not in _known_zones() and value != "UTC":
         raise InvalidPreference(
             "timezone", f"{raw!r} is not an IANA time zone such as Europe/Paris"
@@ -37,6 +48,7 @@ def parse_timezone(raw: str | None) -> str:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
         raise InvalidPreference("timezone", f"{raw!r} is not a known time zone") from None
+    _loaded_zones().add(value)
     return value
 
 

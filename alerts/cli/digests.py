@@ -45,18 +45,26 @@ def digest_send(force: bool) -> None:
             with batch_publisher(settings) as publish:
                 run = plan_and_queue(runtime, now=utcnow(), force=force, publish=publish)
             _say_planned(run)
-            console.print(f"Queued {len(run.batches)} batches for the Celery workers.")
+            console.print(f"Queued {run.batches} batches for the Celery workers.")
             return
-        run = plan_and_queue(runtime, now=utcnow(), force=force)
-        _say_planned(run)
         console.print("REDIS_URL is not set: running tasks in-process.")
         result = BatchResult()
         with progress_bar() as progress:
-            task = progress.add_task("Sending digests", total=run.queued)
-            for batch in run.batches:
-                result.add(
-                    send_queued_batch(runtime, batch, on_message=lambda: progress.advance(task))
-                )
+            task = progress.add_task("Sending digests", total=None)
+            handed = 0
+
+            def send(batches: list[list[int]], *, urgent: bool) -> None:
+                # Each chunk's batches as soon as they are planned: no list of the run.
+                nonlocal handed
+                handed += sum(map(len, batches))
+                progress.update(task, total=handed)
+                for batch in batches:
+                    result.add(
+                        send_queued_batch(runtime, batch, on_message=lambda: progress.advance(task))
+                    )
+
+            run = plan_and_queue(runtime, now=utcnow(), force=force, publish=send)
+        _say_planned(run)
     console.print(
         f"{result.sent} sent, {result.failed} failed, {result.retrying} to retry, "
         f"{result.not_mailable} no longer subscribed."

@@ -134,7 +134,7 @@ def ingest(sources: tuple[str, ...], timeout: float, base: str | None) -> None:
         sys.exit(1)
 
 
-@main.command()
+@main.group(invoke_without_command=True)
 @click.option("--readers", default=100_000, show_default=True, type=click.IntRange(1))
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
 @click.option(
@@ -145,9 +145,15 @@ def ingest(sources: tuple[str, ...], timeout: float, base: str | None) -> None:
     help="A server where a throw-away database can be created.",
 )
 @click.option("--redis", "redis_url", default="redis://127.0.0.1:6379/12", show_default=True)
+@click.pass_context
 @clear_errors
-def bench(readers: int, workers: int, admin_url: str, redis_url: str) -> None:
-    """Measure the whole send on PostgreSQL, Redis, real workers and Postfix's smtp-sink."""
+def bench(
+    context: click.Context, readers: int, workers: int, admin_url: str, redis_url: str
+) -> None:
+    """Measure the whole send on PostgreSQL, Redis, real workers and Postfix's smtp-sink
+    (`newsalerts bench --readers N`), or one part (`newsalerts bench import`)."""
+    if context.invoked_subcommand is not None:
+        return  # the options above are the send's; a part has its own
     from alerts.config import normalise_database_url
     from alerts.ops.bench import run_bench
 

@@ -108,12 +108,18 @@ def run_demo(
                     now=now,
                 )
             session.commit()
-        run = plan_and_queue(runtime, now=now, force=True)
+        # The demo's few readers are planned in full before sending, so the progress bar
+        # knows its total (alerts/cli/digests.py sends each chunk as it is planned).
+        planned: list[list[int]] = []
+        run = plan_and_queue(
+            runtime, now=now, force=True,
+            publish=lambda batches, *, urgent: planned.extend(batches),
+        )  # fmt: skip
         if on_planned is not None:
             on_planned(run.queued)
         delivery = BatchResult()
         sending = time.perf_counter()
-        for batch in run.batches:
+        for batch in planned:
             delivery.add(send_queued_batch(runtime, batch, on_message=on_message))
         send_seconds = time.perf_counter() - sending
     finally:

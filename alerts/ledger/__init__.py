@@ -54,7 +54,15 @@ from alerts.ledger.outgoing import (
     batch_log_context,
     load_outgoing,
 )
-from alerts.ledger.queue import REQUEUE_AFTER, Publish, claim_queue, cut, queue_rows
+from alerts.ledger.queue import (
+    QUEUE_CHUNK,
+    REQUEUE_AFTER,
+    Publish,
+    claim_in_chunks,
+    claim_queue,
+    cut,
+    queue_rows,
+)
 from alerts.ledger.retention import Pruned, ledger_cutoff, prune_ledger
 from alerts.ledger.rows import add_selections, insert_ignoring_conflicts
 from alerts.ledger.size import LedgerSize, ledger_size
@@ -71,6 +79,7 @@ from alerts.ledger.unknowns import UNKNOWN_REPLY, unknown_outcome
 __all__ = [
     "DEFAULT_LEASE",
     "NOT_STARTED",
+    "QUEUE_CHUNK",
     "REQUEUE_AFTER",
     "UNKNOWN_OUTCOME",
     "UNKNOWN_REPLY",
@@ -89,14 +98,15 @@ __all__ = [
     "add_selections",
     "batch_log_context",
     "claim",
+    "claim_in_chunks",
     "claim_queue",
     "claim_rows",
     "cut",
     "fold",
     "insert_ignoring_conflicts",
+    "ledger_counts",
     "ledger_cutoff",
     "ledger_size",
-    "ledger_counts",
     "load_outgoing",
     "not_held",
     "outcomes_cte",

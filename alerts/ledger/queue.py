@@ -8,7 +8,7 @@ queued again (lost messages, retries) are sorted by send the same way.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -22,6 +22,9 @@ from alerts.models import Delivery, DeliveryStatus
 _LOOKUP_CHUNK = 1000
 # A queued batch that has not been claimed after this long is queued again (lost message).
 REQUEUE_AFTER = timedelta(minutes=10)
+# Rows claimed per transaction by claim_in_chunks: what a queueing process holds at once,
+# whatever the size of the send.
+QUEUE_CHUNK = 10_000
 
 
 class Publish(Protocol):
@@ -77,15 +80,19 @@ def claim_queue(
     requeue_after: timedelta = REQUEUE_AFTER,
     issue_id: int | None = None,
     alert_id: int | None = None,
+    after_id: int = 0,
+    limit: int | None = None,
 ) -> list[list[int]]:
     """Ids of pending rows ready to go (of one issue or alert, or all), in batches,
     stamped so they are not queued twice. Rows of paused or cancelled issues stay.
+    `after_id` and `limit` take the next `limit` rows in id order after `after_id`.
 
     A batch whose message is lost (broker restart, killed worker) is queued again after
     `requeue_after`; claiming in `send_batch` makes a duplicate queue entry harmless.
     Does not commit.
     """
     query = select(Delivery.id).where(
+        Delivery.id > after_id,
         Delivery.status == DeliveryStatus.PENDING,
         or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
         not_held(),
@@ -94,7 +101,7 @@ def claim_queue(
         query = query.where(Delivery.issue_id == issue_id)
     if alert_id is not None:
         query = query.where(Delivery.alert_id == alert_id)
-    ready = session.scalars(query.order_by(Delivery.id)).all()
+    ready = session.scalars(query.order_by(Delivery.id).limit(limit)).all()
     for offset in range(0, len(ready), _LOOKUP_CHUNK):
         session.execute(
             update(Delivery)
@@ -103,6 +110,34 @@ def claim_queue(
             .execution_options(synchronize_session=False)
         )
     return [list(ready[i : i + batch_size]) for i in range(0, len(ready), batch_size)]
+
+
+def claim_in_chunks(
+    session: Session,
+    *,
+    now: datetime,
+    batch_size: int,
+    requeue_after: timedelta = REQUEUE_AFTER,
+    issue_id: int | None = None,
+    alert_id: int | None = None,
+    chunk: int = QUEUE_CHUNK,
+) -> Iterator[list[list[int]]]:
+    """claim_queue `chunk` rows at a time, in id order: the batches of each chunk once its
+    rows are stamped. The caller commits each chunk before it hands the batches over (and
+    may commit before asking for the next): a send of any size is queued holding one
+    chunk of ids, and the first batches leave before the last rows are read."""
+    after = 0
+    while True:
+        batches = claim_queue(
+            session, now=now, batch_size=batch_size, requeue_after=requeue_after,
+            issue_id=issue_id, alert_id=alert_id, after_id=after, limit=chunk,
+        )  # fmt: skip
+        if not batches:
+            return
+        yield batches
+        if sum(len(batch) for batch in batches) < chunk:
+            return
+        after = batches[-1][-1]
 
 
 def unqueue(session: Session, *, now: datetime, requeue_after: timedelta) -> int:

@@ -2,9 +2,16 @@
 
 A fresh PostgreSQL database, N readers with skewed topic mixes and time zones, 60 new
 articles, K real Celery worker processes on Redis, and a local SMTP sink (Postfix's
-`smtp-sink`, or aiosmtpd's when Postfix is not installed). It times "send" to the last
-message accepted, and measures the sink's own ceiling with Postfix's `smtp-source`
-sending as many messages of the same size over as many sessions (the better of two runs).
+`smtp-sink`, or aiosmtpd's when Postfix is not installed). "Send" is the real
+`newsalerts digest send --now` in a process of its own, so its peak RSS is the planner's
+alone (read from the kernel when it exits). Times run from the instant that process
+started planning (the ledger rows' `created_at`) to the first and last message accepted;
+the planning rate is its readers over the time until it exited, every row handed over.
+The sink's own ceiling is measured with Postfix's `smtp-source` sending as many messages
+of the same size over as many sessions (the better of two runs). Then a tick with nobody
+due, timed here and, for its peak RSS, run again as `newsalerts digest send`; and the
+ledger's bytes per row on disk (table, indexes and TOAST, of every partition if the table
+is partitioned).
 
 The database time share is PostgreSQL's own count of the time its sessions spent
 running statements in the benchmark's database (`pg_stat_database.active_time`), over
@@ -15,7 +22,6 @@ from __future__ import annotations
 
 import os
 import random
-import resource
 import shutil
 import signal
 import socket
@@ -37,6 +43,7 @@ from alerts.config import PROJECT_ROOT, Settings, load_settings
 from alerts.db import upgrade
 from alerts.errors import BenchError
 from alerts.jobs import plan_and_queue
+from alerts.ledger.size import ledger_size
 from alerts.ledger.states import UNSETTLED
 from alerts.models import Article, Delivery, DeliveryStatus, article_topics
 from alerts.runtime import Runtime
@@ -57,16 +64,22 @@ CHUNK = 5000
 class BenchResult:
     readers: int
     workers: int
-    planned: int = 0
+    planned: int = 0  # digests to send (readers with something new)
+    readers_planned: int = 0  # ledger rows written, the skipped ones too
     messages: int = 0
     failed: int = 0
     seconds_to_first: float = 0.0
     idle_tick_seconds: float | None = None
     idle_tick_planned: int = 0
     seconds_total: float = 0.0
+    planning_seconds: float = 0.0
     message_bytes: int = 0
     worker_peak_rss_mb: list[float] = field(default_factory=list)
-    bench_peak_rss_mb: float = 0.0
+    planner_peak_rss_mb: float = 0.0
+    idle_tick_peak_rss_mb: float = 0.0
+    idle_tick_process_seconds: float = 0.0
+    ledger_rows: int = 0
+    ledger_bytes: int = 0
     database_seconds: float | None = None
     ceiling_seconds: float | None = None
     sink: str = "smtp-sink"
@@ -74,6 +87,10 @@ class BenchResult:
     @property
     def rate(self) -> float:
         return self.messages / self.seconds_total if self.seconds_total else 0.0
+
+    @property
+    def planning_rate(self) -> float:
+        return self.readers_planned / self.planning_seconds if self.planning_seconds else 0.0
 
     @property
     def ceiling_rate(self) -> float | None:
@@ -92,12 +109,20 @@ class BenchResult:
             f"readers {self.readers:,}, workers {self.workers}, sink {self.sink}",
             f"messages sent {self.messages:,} of {self.planned:,} planned (failed {self.failed}), "
             f"~{self.message_bytes / 1024:.0f} KB each",
+            f"planning {self.readers_planned:,} readers in {self.planning_seconds:.1f} s = "
+            f"{self.planning_rate:,.0f} readers/s (planned and handed to the workers)",
             f"time to first message {self.seconds_to_first:.2f} s",
             f"end to end {self.seconds_total:.1f} s = {self.rate:,.0f} msg/s",
-            _idle_tick_line(self.idle_tick_seconds, self.idle_tick_planned),
-            "peak RSS (MB): workers "
-            + ", ".join(f"{mb:.0f}" for mb in self.worker_peak_rss_mb)
-            + f"; planner (this process) {self.bench_peak_rss_mb:.0f}",
+            _idle_tick_line(
+                self.idle_tick_seconds,
+                self.idle_tick_planned,
+                self.idle_tick_process_seconds,
+                self.idle_tick_peak_rss_mb,
+            ),
+            "peak RSS (MB): planner (digest send) "
+            f"{self.planner_peak_rss_mb:.0f}; workers "
+            + ", ".join(f"{mb:.0f}" for mb in self.worker_peak_rss_mb),
+            _ledger_line(self.ledger_bytes, self.ledger_rows),
         ]
         share = self.database_share
         if share is not None:
@@ -115,10 +140,25 @@ class BenchResult:
         return lines
 
 
-def _idle_tick_line(seconds: float | None, planned: int) -> str:
+def _idle_tick_line(
+    seconds: float | None, planned: int, process_seconds: float, peak_rss_mb: float
+) -> str:
     if seconds is None:
         return "a tick with nobody due not measured"
-    return f"a tick with nobody due {seconds:.2f} s ({planned} planned)"
+    return (
+        f"a tick with nobody due {seconds:.2f} s ({planned} planned); as a process of its "
+        f"own (`digest send`, interpreter start included) {process_seconds:.2f} s, "
+        f"peak RSS {peak_rss_mb:.0f} MB"
+    )
+
+
+def _ledger_line(size: int, rows: int) -> str:
+    if not rows:
+        return "ledger: no rows"
+    return (
+        f"ledger {size / 2**20:,.0f} MB for {rows:,} rows = {size / rows:,.0f} bytes a row "
+        "(table, indexes and TOAST of every partition; after the send's updates)"
+    )
 
 
 def _weighted(rng: random.Random, choices: tuple[tuple[object, int], ...]) -> object:
@@ -317,15 +357,16 @@ def run_bench(
             _wait_for_workers(settings, workers)
             say("sending ...")
             active_before = _active_seconds(runtime)
-            started_at = utcnow()
-            with batch_publisher(settings) as publish:
-                run = plan_and_queue(runtime, now=utcnow(), force=True, publish=publish)
-            result.planned = run.queued
-            _wait_until_done(runtime, run.queued)
-            _read_ledger(runtime, result, started_at)
+            finished, result.planner_peak_rss_mb = _send(settings, force=True)
+            started, result.readers_planned, result.planned = _planned(runtime)
+            result.planning_seconds = (finished - started).total_seconds()
+            _wait_until_done(runtime, result.planned)
+            _read_ledger(runtime, result)
             result.idle_tick_seconds, result.idle_tick_planned = _idle_tick(runtime, settings)
+            launched = utcnow()
+            finished, result.idle_tick_peak_rss_mb = _send(settings, force=False)
+            result.idle_tick_process_seconds = (finished - launched).total_seconds()
             result.worker_peak_rss_mb = [_peak_rss_mb(process.pid) for process in pool]
-            result.bench_peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         finally:
             for process in pool:
                 os.killpg(process.pid, signal.SIGTERM)
@@ -334,6 +375,11 @@ def run_bench(
         # Sessions report their active time when they close: read it once the workers left.
         result.database_seconds = _active_seconds(runtime) - active_before
         result.message_bytes = _sample_size(runtime)
+        with runtime.session() as session:
+            size = ledger_size(session)
+        if size is not None:
+            result.ledger_bytes = size.ledger_bytes + size.selection_bytes
+            result.ledger_rows = size.rows
         runtime.close()
         result.ceiling_seconds = _ceiling(port, result.messages, result.message_bytes, workers)
     return result
@@ -398,19 +444,59 @@ def _active_seconds(runtime: Runtime) -> float:
     return float(milliseconds or 0) / 1000
 
 
-def _read_ledger(runtime: Runtime, result: BenchResult, started_at: datetime) -> None:
-    """Counts, and the times from "send" to the first and the last message accepted, from
-    the ledger's own clock."""
+def _read_ledger(runtime: Runtime, result: BenchResult) -> None:
+    """Counts, and the times from "send" (the instant the planner started: its rows'
+    `created_at`) to the first and the last message accepted, from the ledger's own clock."""
     with runtime.session() as session:
         counts = _progress(session)
-        first, last = session.execute(
-            select(func.min(Delivery.sent_at), func.max(Delivery.sent_at))
-        ).one()
+        started, first, last = session.execute(
+            select(func.min(Delivery.created_at), func.min(Delivery.sent_at),
+                   func.max(Delivery.sent_at))
+        ).one()  # fmt: skip
     result.messages = counts.get(DeliveryStatus.SENT, 0)
     result.failed = counts.get(DeliveryStatus.FAILED, 0)
-    if first is not None and last is not None:
-        result.seconds_to_first = (first - started_at).total_seconds()
-        result.seconds_total = (last - started_at).total_seconds()
+    if started is not None and first is not None and last is not None:
+        result.seconds_to_first = (first - started).total_seconds()
+        result.seconds_total = (last - started).total_seconds()
+
+
+def _planned(runtime: Runtime) -> tuple[datetime, int, int]:
+    """When the planner started (its rows' `created_at`), how many rows it wrote, and how
+    many of them are digests to send (the others had nothing new)."""
+    with runtime.session() as session:
+        started, rows, skipped = session.execute(
+            select(
+                func.min(Delivery.created_at),
+                func.count(),
+                func.count().filter(Delivery.status == DeliveryStatus.SKIPPED),
+            )
+        ).one()
+    if started is None:
+        raise BenchError("digest send planned nobody")
+    return started, rows, rows - skipped
+
+
+def _send(settings: Settings, *, force: bool) -> tuple[datetime, float]:
+    """Run `newsalerts digest send` (with `--now` when `force`) in a process of its own,
+    as the operator or the scheduler would: when it exited, every row handed over, and
+    its peak RSS in MB, read from the kernel. Raises BenchError when it fails."""
+    command = [sys.executable, "-m", "alerts.cli", "digest", "send", *(["--now"] if force else [])]
+    process = subprocess.Popen(
+        command,
+        cwd=PROJECT_ROOT,
+        env={**_environment(settings), "BATCH_SIZE": str(settings.batch_size)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    output = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    finished = utcnow()
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise BenchError(f"digest send failed (exit {process.returncode}): {output.strip()}")
+    return finished, usage.ru_maxrss / 1024
 
 
 def _sample_size(runtime: Runtime, samples: int = 50) -> int:

@@ -11,7 +11,7 @@ from datetime import timedelta
 from sqlalchemy.orm import Session
 
 from alerts.digests.planning import plan_digests
-from alerts.ledger.queue import REQUEUE_AFTER, claim_queue
+from alerts.ledger.queue import REQUEUE_AFTER, claim_in_chunks, claim_queue
 from alerts.models import DeliveryStatus
 from tests.factories import ledger, make_article, make_reader, utc
 
@@ -87,3 +87,31 @@ def test_claim_queue_waits_for_a_retry_time_in_the_future(session: Session) -> N
     assert claim_queue(session, now=retry_at - timedelta(seconds=1), batch_size=5) == []
     # The others were stamped NOW + REQUEUE_AFTER (10 minutes), so only the retry comes back.
     assert claim_queue(session, now=retry_at, batch_size=5) == [pending[:1]]
+
+
+def test_claim_in_chunks_hands_out_every_row_once_a_chunk_at_a_time(session: Session) -> None:
+    """A send of any size is queued holding one chunk of ids: each chunk is stamped and
+    handed over before the next is read, and the chunks together are every ready row."""
+    pending = _three_pending_one_skipped(session)
+    queued_at = NOW + timedelta(minutes=1)
+
+    chunks = []
+    for batches in claim_in_chunks(session, now=queued_at, batch_size=1, chunk=2):
+        session.commit()  # as the callers do before handing a chunk over
+        chunks.append(batches)
+
+    assert chunks == [[[pending[0]], [pending[1]]], [[pending[2]]]]
+    assert [row.next_attempt_at for row in ledger(session)][:3] == [queued_at + REQUEUE_AFTER] * 3
+    assert list(claim_in_chunks(session, now=queued_at, batch_size=1, chunk=2)) == []
+
+
+def test_claim_in_chunks_stops_even_when_rows_stay_ready(session: Session) -> None:
+    """With no wait before a lost batch is queued again, a claimed row is still ready:
+    the chunks go forward by id, so each row is handed out once per call all the same."""
+    pending = _three_pending_one_skipped(session)
+
+    chunks = list(
+        claim_in_chunks(session, now=NOW, batch_size=5, requeue_after=timedelta(0), chunk=1)
+    )
+
+    assert chunks == [[[row]] for row in pending]

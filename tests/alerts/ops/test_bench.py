@@ -44,6 +44,12 @@ def test_every_reader_gets_a_digest_and_the_figures_are_reported(
     # The scheduler's next tick finds everyone planned: it plans nobody.
     assert result.idle_tick_seconds is not None and result.idle_tick_planned == 0
     assert "a tick with nobody due" in text
+    # The planner ran as `digest send`, a process of its own, and so did the idle tick.
+    assert result.readers_planned == 150 and result.planning_rate > 0
+    assert result.planner_peak_rss_mb > 20 and result.idle_tick_peak_rss_mb > 20
+    assert result.idle_tick_process_seconds > 0
+    assert result.ledger_rows == 150 and result.ledger_bytes > 150 * 50
+    assert "bytes a row" in text and "readers/s" in text
     assert said[0].startswith("building 150 readers")
 
 

@@ -27,8 +27,10 @@ def test_the_list_is_stored_once_and_the_second_run_skips_everyone(
     assert result.lines()[1].startswith("import: ")
 
 
-def test_the_command_prints_its_figures() -> None:
-    outcome = CliRunner().invoke(main, ["bench-import", "--rows", "300", "--sqlite"])
+@pytest.mark.parametrize("command", [["bench", "import"], ["bench-import"]])
+def test_the_command_prints_its_figures(command: list[str]) -> None:
+    """`bench import`, and `bench-import`, the name it had first."""
+    outcome = CliRunner().invoke(main, [*command, "--rows", "300", "--sqlite"])
     assert outcome.exit_code == 0, outcome.output
     assert "rows 300 on SQLite (0 refused by design)" in outcome.output
     assert "stored 300 readers and 300 consent events (expected 300 of each)" in outcome.output

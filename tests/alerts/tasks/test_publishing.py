@@ -128,4 +128,5 @@ def test_rows_queued_again_go_by_send_an_alerts_to_the_urgent_queue(
     assert (len(alert_rows), len(digest_rows), run.plan.planned) == (3, 5, 0)
     assert waiting(broker_url, URGENT_QUEUE) == batches_of(alert_rows)
     assert waiting(broker_url, BULK_QUEUE) == batches_of(digest_rows)
-    assert run.batches == [args[0] for _, args in batches_of(alert_rows) + batches_of(digest_rows)]
+    handed = [args[0] for _, args in batches_of(alert_rows) + batches_of(digest_rows)]
+    assert (run.batches, run.queued) == (len(handed), sum(map(len, handed)))

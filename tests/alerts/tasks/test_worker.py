@@ -141,9 +141,13 @@ def test_a_batch_published_twice_is_sent_once(
         _env_file=None,
     )
     runtime = Runtime.from_settings(settings)
-    run = plan_and_queue(runtime, now=utcnow(), force=True)
+    batches: list[list[int]] = []
+    plan_and_queue(
+        runtime, now=utcnow(), force=True,
+        publish=lambda handed, *, urgent: batches.extend(handed),
+    )  # fmt: skip
     runtime.close()
-    publish_batches(settings, run.batches + run.batches, urgent=False)
+    publish_batches(settings, batches + batches, urgent=False)
     smtp_server.wait_for(10, timeout=60)
     time.sleep(1.5)
     assert len(smtp_server.messages) == 10
