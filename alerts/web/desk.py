@@ -117,6 +117,12 @@ def overview() -> View:
     )
 
 
+@blueprint.get("/")
+def overview_with_slash() -> Response:
+    """`/desk/`, as people type it, is the overview too."""
+    return redirect(url_for("desk.overview"), code=308)
+
+
 # --- editions ----------------------------------------------------------------------------
 
 

@@ -82,6 +82,12 @@ def console() -> View:
     )
 
 
+@blueprint.get("/")
+def console_with_slash() -> WerkzeugResponse:
+    """`/ops/`, as people type it, is the console too."""
+    return redirect(url_for("ops.console"), code=308)
+
+
 @blueprint.get("/status.json")
 def status_json() -> Response:
     """The console's figures for its script, and `ops status --json`'s document."""

@@ -496,3 +496,11 @@ def test_workers_show_their_host_and_when_they_last_answered(
     assert data["figures"][f"worker.{name}.last_seen"] == "2 h 30 min ago"
     assert f'data-figure="worker.{name}.last_seen"' in page  # and the script keeps it current
     assert [(w["name"], w["host"]) for w in data["status"]["workers"]] == [(name, host)]
+
+
+def test_the_console_with_a_slash_is_the_console(app: Flask) -> None:
+    operator = signed_in_client(app, Role.OPERATOR)
+    answer = operator.get("/ops/")
+    assert answer.status_code == 308
+    assert answer.headers["Location"] == "/ops"
+    assert operator.get("/ops/", follow_redirects=True).status_code == 200
