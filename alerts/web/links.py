@@ -16,7 +16,7 @@ from alerts.mail.notices import Notice, reader_links
 from alerts.mail.rendering import ReaderParts
 from alerts.web.context import WORDING_VERSION, db, web_context
 from alerts.web.forms import form_values, parse_preferences
-from alerts.web.pages import page, topic_choices
+from alerts.web.pages import page, topic_choices, weekly_choice
 from alerts.web.security import FormRejected, header_text
 from alerts.web.signup import hand_over, notice_within_limit
 from subscribers.database import utcnow
@@ -165,6 +165,7 @@ def _preferences_page(token: str, subscriber: Subscriber, status: int = 200, **e
         topics=topic_choices(),
         followed={topic.slug for topic in subscriber.topics},
         hours=range(24),
+        weekly_choice=weekly_choice(),
         pause_choices=PAUSE_CHOICES,
         csrf=_csrf("preferences", token),
         erase_csrf=_csrf("erase", token),

@@ -21,8 +21,9 @@ from alerts.config import Settings
 from alerts.delivery.sending import send_batch
 from alerts.delivery.transports import transport_from_url
 from alerts.digests.planning import plan_digests
+from alerts.editions.schedules import ensure_default_editions
 from alerts.ledger.queue import claim_queue
-from alerts.models import Delivery, DeliveryStatus
+from alerts.models import Delivery, DeliveryStatus, Edition
 from alerts.web.context import WORDING_VERSION
 from subscribers.addresses import email_hash
 from subscribers.database import utcnow
@@ -365,6 +366,22 @@ def topics(app: Flask, reader: int) -> None:
 
 def _prefs_path(subscriber_id: int) -> str:
     return f"/preferences/{_token(Purpose.PREFERENCES, subscriber_id)}"
+
+
+@pytest.mark.usefixtures("topics")
+def test_the_weekly_choice_names_the_weekly_editions_day(
+    app: Flask, client: FlaskClient, reader: int
+) -> None:
+    assert "Once a week (Mondays)" in client.get("/subscribe").get_data(as_text=True)
+    with app_session(app) as session:
+        ensure_default_editions(session, now=utcnow())
+        weekly = session.scalars(select(Edition).where(Edition.slug == "weekly")).one()
+        weekly.weekday = 3
+        session.commit()
+    for path in ("/subscribe", "/embed/frame", _prefs_path(reader)):
+        html = client.get(path).get_data(as_text=True)
+        assert "Once a week (Thursdays)" in html, path
+        assert "Mondays" not in html, path
 
 
 @pytest.mark.usefixtures("topics")
