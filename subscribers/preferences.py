@@ -31,12 +31,12 @@ def parse_timezone(raw: str | None) -> str:
     value = (raw or DEFAULT_TIMEZONE).strip()
     if value not in _known_zones() and value != "UTC":
         raise InvalidPreference(
-            "timezone", f"{raw!r} is not an IANA time zone such as Europe/Paris"
+            "timezone", f"{raw!r} is not a time zone we know, such as Europe/Paris"
         )
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidPreference("timezone", f"{raw!r} is not a known time zone") from None
+        raise InvalidPreference("timezone", f"{raw!r} is not a time zone we know, such as Europe/Paris") from None
     return value
 
 

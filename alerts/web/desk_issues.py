@@ -34,8 +34,8 @@ from alerts.models import Edition, Issue
 from alerts.web.auth import current_staff
 from alerts.web.context import db, web_context
 from alerts.web.desk import View, actor, done, guard_desk, issue_url
-from alerts.web.desk_previews import PreviewRequest, run_preview, time_zones
-from alerts.web.pages import page
+from alerts.web.desk_previews import PreviewRequest, run_preview
+from alerts.web.pages import page, time_zones
 from subscribers.database import utcnow
 from subscribers.models import Topic
 

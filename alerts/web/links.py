@@ -7,6 +7,7 @@ CSRF token that mailbox providers send on the reader's behalf.
 
 from __future__ import annotations
 
+from difflib import get_close_matches
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, make_response, redirect, request
@@ -16,7 +17,7 @@ from alerts.mail.notices import Notice, reader_links
 from alerts.mail.rendering import ReaderParts
 from alerts.web.context import WORDING_VERSION, db, web_context
 from alerts.web.forms import form_values, parse_preferences
-from alerts.web.pages import page, topic_choices, weekly_choice
+from alerts.web.pages import page, time_zones, topic_choices, weekly_choice
 from alerts.web.security import FormRejected, header_text
 from alerts.web.signup import hand_over, notice_within_limit
 from subscribers.database import utcnow
@@ -156,14 +157,62 @@ def _links(subscriber: Subscriber) -> ReaderParts:
 # --- preferences -----------------------------------------------------------------------
 
 
-def _preferences_page(token: str, subscriber: Subscriber, status: int = 200, **extra: Any) -> View:
+def _current_choices(subscriber: Subscriber) -> dict[str, Any]:
+    return {
+        "topics": {topic.slug for topic in subscriber.topics},
+        "frequency": subscriber.frequency.value,
+        "breaking_alerts": subscriber.breaking_alerts,
+        "hour": subscriber.send_hour,
+        "timezone": subscriber.timezone,
+    }
+
+
+def _submitted_choices(subscriber: Subscriber) -> dict[str, Any]:
+    """What the reader chose in the form they sent, to show it again beside an error
+    rather than what is stored: one mistake must not undo their other changes. A zone we
+    do not know is replaced by the nearest one we do, else by their stored one."""
+    form = request.form
+    hour = form.get("hour", "")
+    zone = form.get("timezone", "").strip()
+    if zone not in time_zones():
+        nearest = get_close_matches(zone[:100], time_zones(), n=1)
+        zone = nearest[0] if nearest else subscriber.timezone
+    return {
+        "topics": set(form.getlist("topics")),
+        "frequency": form.get("frequency", ""),
+        "breaking_alerts": bool(form.get("breaking_alerts")),
+        "hour": int(hour) if hour.isascii() and hour.isdigit() else None,
+        "timezone": zone,
+    }
+
+
+def _zone_error() -> str:
+    typed = (request.form.get("timezone") or "").strip()[:100]
+    return (
+        f"We do not know the time zone “{typed}”. Choose yours from the list and save "
+        "again: your other choices are kept below."
+    )
+
+
+def _preferences_page(
+    token: str,
+    subscriber: Subscriber,
+    status: int = 200,
+    chosen: dict[str, Any] | None = None,
+    **extra: Any,
+) -> View:
+    chosen = chosen or _current_choices(subscriber)
+    zones = time_zones()
+    if chosen["timezone"] not in zones:  # a zone stored before the list had it (EST)
+        zones = [chosen["timezone"], *zones]
     return page(
         "preferences.html",
         status,
         subscriber=subscriber,
         token=token,
         topics=topic_choices(),
-        followed={topic.slug for topic in subscriber.topics},
+        chosen=chosen,
+        time_zones=zones,
         hours=range(24),
         weekly_choice=weekly_choice(),
         pause_choices=PAUSE_CHOICES,
@@ -203,12 +252,12 @@ def preferences_submit(token: str) -> View:
             pause(session, subscriber, weeks=weeks, origin=_origin("preferences"), now=utcnow())
     except (InvalidPreference, ValueError) as error:
         session.rollback()
-        message = (
-            str(error)
-            if isinstance(error, InvalidPreference)
-            else "pause: choose a number of weeks"
-        )
-        return _preferences_page(token, subscriber, 422, error=message)
+        if isinstance(error, InvalidPreference):
+            message = _zone_error() if error.field == "timezone" else str(error)
+        else:
+            message = "pause: choose a number of weeks"
+        chosen = _submitted_choices(subscriber)
+        return _preferences_page(token, subscriber, 422, chosen, error=message)
     session.commit()
     return redirect(request.path + "?saved=1", code=303)
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
+from zoneinfo import available_timezones
 
 from flask import Response, g, jsonify, render_template, request
 from sqlalchemy import func, select
@@ -57,6 +59,12 @@ def topic_choices() -> list[Topic]:
         .limit(TOPIC_CHOICES)
     )
     return list(session.scalars(query))
+
+
+@lru_cache(maxsize=1)
+def time_zones() -> list[str]:
+    """The zones the desk's and the preferences' pickers offer: the places, and UTC."""
+    return sorted(zone for zone in available_timezones() if "/" in zone or zone == "UTC")
 
 
 def weekly_choice() -> str:

@@ -396,7 +396,7 @@ def test_preferences_page_shows_the_current_choices(
     assert 'value="chip-shortage">' in html
     assert 'value="daily" checked' in html
     assert '<option value="6" selected>' in html
-    assert 'name="timezone" value="Europe/Paris"' in html
+    assert "<option selected>Europe/Paris</option>" in html
     assert "Your changes are saved" not in html
     assert len(_events(app)) == 1
 
@@ -492,7 +492,7 @@ def test_preferences_post_needs_its_csrf_token(
         pytest.param({"topics": ["no-such-topic"]}, "unknown topic", id="topic"),
         pytest.param({"hour": "25"}, "25 is not between 0 and 23", id="hour"),
         pytest.param({"hour": "<b>x</b>"}, "&#39;&lt;b&gt;x&lt;/b&gt;&#39; is not", id="hour-html"),
-        pytest.param({"timezone": "Nowhere/Else"}, "is not an IANA time zone", id="timezone"),
+        pytest.param({"timezone": "Nowhere/Else"}, "We do not know the time zone", id="timezone"),
         pytest.param({"frequency": "hourly"}, "is not one of", id="frequency"),
         pytest.param({"pause_weeks": "many"}, "pause: choose a number of weeks", id="pause-word"),
         pytest.param({"pause_weeks": "53"}, "pause: choose between 0 and 52 weeks", id="pause-53"),
@@ -520,6 +520,38 @@ def test_invalid_preferences_change_nothing(
         None,
     )
     assert [e.kind for e in _events(app)] == [ConsentKind.IMPORT]
+
+
+@pytest.mark.usefixtures("topics")
+def test_a_time_zone_typo_keeps_the_readers_other_choices_and_says_it_plainly(
+    app: Flask, client: FlaskClient, reader: int
+) -> None:
+    path = _prefs_path(reader)
+    csrf = _csrf(client.get(path).data)
+    typo = {**VALID_CHOICES, "timezone": "America/New_Yrok", "csrf_token": csrf}
+    answer = client.post(path, data=typo)
+    assert answer.status_code == 422
+    html = answer.get_data(as_text=True)
+    assert "We do not know the time zone “America/New_Yrok”" in html
+    assert "IANA" not in html
+    # What the reader chose is still chosen, and the zone is a picker set to the nearest.
+    assert 'value="chip-shortage" checked' in html
+    assert 'value="harbour-city-election">' in html
+    assert 'value="weekly" checked' in html
+    assert '<option value="21" selected>' in html
+    assert '<select id="timezone" name="timezone"' in html
+    assert "<option selected>America/New_York</option>" in html
+    # Saving the page as shown saves them all.
+    again = client.post(path, data={**VALID_CHOICES, "csrf_token": _csrf(answer.data)})
+    assert again.status_code == 303
+    row = _get(app, reader)
+    assert row is not None
+    assert (row.topic_slugs, row.frequency, row.send_hour, row.timezone) == (
+        ["chip-shortage", "weather"],
+        Frequency.WEEKLY,
+        21,
+        "America/New_York",
+    )
 
 
 def _default_choice(html: str, select_id: str) -> str:
