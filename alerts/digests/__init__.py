@@ -6,6 +6,7 @@
   anything is sent, a chunk at a time; and what a reader's copy would hold (previews).
 - `breaking.py`: breaking-news alerts: one short email about one article to the readers
   who asked, through the same ledger, at most a few a day.
+- `welcome.py`: when a reader who just confirmed gets their first digest.
 
 What is planned here is queued, claimed and sent from the ledger (alerts.ledger,
 alerts.delivery). Each module's docstring says why it works the way it does.
@@ -26,11 +27,13 @@ from alerts.digests.selection import (
     CandidateArticle,
     curated_selection,
     due_date,
+    first_due,
     local_today,
     next_due,
     select_articles,
     window_start,
 )
+from alerts.digests.welcome import first_digest_at
 
 __all__ = [
     "FIRST_WINDOW",
@@ -43,6 +46,8 @@ __all__ = [
     "create_alert",
     "curated_selection",
     "due_date",
+    "first_digest_at",
+    "first_due",
     "local_today",
     "next_due",
     "plan_alert",

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from difflib import get_close_matches
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, jsonify, make_response, redirect, request
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from alerts.digests.welcome import first_digest_at
 from alerts.mail.notices import Notice, reader_links
 from alerts.mail.rendering import ReaderParts
 from alerts.web.context import WORDING_VERSION, db, web_context
@@ -106,7 +108,7 @@ def confirm_page(token: str) -> View:
     except _Gone as error:
         return _invalid(error)
     if subscriber.status is SubscriberStatus.ACTIVE:
-        return page("confirmed.html", preferences_url=_links(subscriber).preferences_url)
+        return _confirmed_page(subscriber)
     if subscriber.status is not SubscriberStatus.PENDING:
         return _no_longer_valid()
     return page("confirm.html", email=subscriber.email, csrf=_csrf("confirm", token))
@@ -129,7 +131,31 @@ def confirm_submit(token: str) -> View:
     session = db()
     confirm(session, subscriber, origin=_origin("confirm-link"), now=utcnow())
     session.commit()
-    return page("confirmed.html", preferences_url=_links(subscriber).preferences_url)
+    return _confirmed_page(subscriber)
+
+
+def _confirmed_page(subscriber: Subscriber) -> View:
+    """Says when the first digest really goes out (see alerts.digests.welcome)."""
+    now = utcnow()
+    first = first_digest_at(db(), subscriber, now=now)
+    when = None
+    if first is not None and first > now:
+        local = first.astimezone(ZoneInfo(subscriber.timezone))
+        today = now.astimezone(local.tzinfo).date()
+        day = (
+            "today"
+            if local.date() == today
+            else "tomorrow"
+            if (local.date() - today).days == 1
+            else f"on {local:%A} {local.day} {local:%B}"
+        )
+        when = f"{day} at {local:%H:%M} ({subscriber.timezone} time)"
+    return page(
+        "confirmed.html",
+        preferences_url=_links(subscriber).preferences_url,
+        first=first,
+        when=when,
+    )
 
 
 @blueprint.post("/confirm/<token>/resend")

@@ -145,6 +145,42 @@ def pending(app: Flask) -> int:
 # --- confirm ---------------------------------------------------------------------------
 
 
+def _confirm(app: Flask, client: FlaskClient, *, send_hour: int) -> str:
+    """A pending reader in UTC with this hour confirms; the page they are shown."""
+    with app_session(app) as session:
+        reader = add_subscriber(
+            session,
+            email="cleo@example.com",
+            origin=Origin("test"),
+            hash_key=SECRET,
+            timezone="UTC",
+            send_hour=send_hour,
+            confirmed=False,
+        )
+        session.commit()
+    path = f"/confirm/{_token(Purpose.CONFIRM, reader.id)}"
+    page = client.get(path, headers=UA)
+    done = client.post(path, data={"csrf_token": _csrf(page.data)}, headers=UA)
+    assert done.status_code == 200
+    return done.get_data(as_text=True)
+
+
+def test_a_reader_whose_hour_has_passed_is_told_the_digest_comes_now(
+    app: Flask, client: FlaskClient
+) -> None:
+    html = _confirm(app, client, send_hour=0)  # 00:00 has always passed today
+    assert "Your first digest is on its way: it should arrive within a few minutes." in html
+    assert "at the hour you chose" not in html
+
+
+def test_a_reader_whose_hour_is_to_come_is_told_when(app: Flask, client: FlaskClient) -> None:
+    hour = (utcnow().hour + 2) % 24
+    html = _confirm(app, client, send_hour=hour)
+    assert "Your first digest goes out " in html
+    assert f"at {hour:02d}:00 (UTC time)." in html
+    assert ("today" in html) is (hour >= 2)
+
+
 def test_confirm_link_from_the_email_activates_only_on_post(
     app: Flask, client: FlaskClient, smtp_server: RecordingSMTPServer
 ) -> None:
