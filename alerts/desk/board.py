@@ -10,7 +10,7 @@ as a draft, and only the first action on it stores it.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
@@ -98,7 +98,8 @@ def coming_issue_dates(edition: Edition, today: date) -> list[date]:
 def issue_progress(session: Session, issue: Issue | None, *, now: datetime) -> Progress:
     if issue is None or issue.id is None:
         return NO_PROGRESS
-    return progress(session, now=now, issue_id=issue.id)
+    counts = progress(session, now=now, issue_id=issue.id)
+    return replace(counts, held=issue.status is not IssueStatus.OPEN)
 
 
 def edition_rows(session: Session, *, now: datetime, today: date) -> list[EditionRow]:
@@ -189,7 +190,16 @@ def recent_alerts_with_progress(session: Session, *, now: datetime) -> list[Aler
         .order_by(BreakingAlert.created_at.desc(), BreakingAlert.id.desc())
         .limit(RECENT_ALERTS)
     )
-    return [AlertSummary(alert, progress(session, now=now, alert_id=alert.id)) for alert in alerts]
+    return [
+        AlertSummary(
+            alert,
+            replace(
+                progress(session, now=now, alert_id=alert.id),
+                held=alert.status is not IssueStatus.OPEN,
+            ),
+        )
+        for alert in alerts
+    ]
 
 
 def alerted_article_ids(session: Session, article_ids: list[int]) -> set[int]:

@@ -68,6 +68,7 @@ class Progress:
     per_minute: float
     oldest_pending: datetime | None
     bounced: int = 0  # accepted by the relay, then hard-bounced
+    held: bool = False  # its issue or alert is paused or cancelled: nothing more goes out
 
     @property
     def done(self) -> int:
@@ -79,6 +80,9 @@ class Progress:
 
     @property
     def minutes_left(self) -> float | None:
+        """None when no estimate can be made: held, or nothing sent in the last minute."""
+        if self.held:
+            return None
         if not self.to_send:
             return 0.0
         return self.to_send / self.per_minute if self.per_minute else None

@@ -136,6 +136,12 @@ def test_minutes_left_are_shown_only_while_messages_wait(
         )
         session.commit()
     assert minutes_left() == "0.5"
+    # Paused, nothing more goes out: no countdown, however fast it went a minute ago.
+    follow(editor, post(editor, f"{base}/pause"))
+    assert minutes_left() == "—"
+    assert editor.get(f"{base}/progress.json").get_json()["minutes_left"] is None
+    follow(editor, post(editor, f"{base}/cancel"))
+    assert minutes_left() == "—"
 
 
 def test_a_locked_issue_takes_nothing_new(
