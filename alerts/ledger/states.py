@@ -114,7 +114,8 @@ def progress(session: Session, *, now: datetime, issue_id: int | None = None,
         return sum(int(counts.get(state, 0)) for state in states)
 
     return Progress(
-        total=sum(int(value) for value in counts.values()),
+        # A skipped reader had nothing to be sent: not part of the send, nor of its total.
+        total=sum(int(n) for state, n in counts.items() if state != DeliveryStatus.SKIPPED),
         pending=count(DeliveryStatus.PENDING, DeliveryStatus.CLAIMED),
         sending=count(DeliveryStatus.SENDING),
         sent=count(DeliveryStatus.SENT),

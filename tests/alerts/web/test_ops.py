@@ -48,7 +48,13 @@ POSTS = [
 
 
 def seed(
-    app: Flask, *, pending: int = 5, sent: int = 3, failed: int = 2, unknown: int = 0
+    app: Flask,
+    *,
+    pending: int = 5,
+    sent: int = 3,
+    failed: int = 2,
+    unknown: int = 0,
+    skipped: int = 0,
 ) -> dict[str, int]:
     """An issue being sent and a breaking alert with one row waiting; returns their ids."""
     now = utcnow()
@@ -102,6 +108,8 @@ def seed(
                 row(DeliveryStatus.FAILED, issue_id=issue.id, smtp_reply="421 4.4.2 timeout",
                     last_error=f"{UNKNOWN_REPLY}: timed out", attempts=1,
                     claimed_at=now)  # fmt: skip
+        for _ in range(skipped):  # readers with nothing new on their topics
+            row(DeliveryStatus.SKIPPED, issue_id=issue.id)
         row(DeliveryStatus.PENDING, alert_id=alert.id)
         session.commit()
         return {"issue": issue.id, "alert": alert.id}
@@ -202,6 +210,17 @@ def test_console_shows_the_send_in_progress(app: Flask) -> None:
 
     failures = client.get("/ops/failures").get_data(as_text=True)
     assert "421" in failures and "Retry these" in failures and "Dead letters" in failures
+
+
+def test_progress_counts_only_the_readers_a_send_has_something_for(app: Flask) -> None:
+    seed(app, skipped=10)
+    client = signed_in_client(app, Role.OPERATOR)
+    data = client.get("/ops/status.json").get_json()
+    issue = next(send for send in data["status"]["sends"] if send["kind"] == "issue")
+    assert (issue["total"], issue["skipped"]) == (10, 10)
+    key = f"send.issue-{issue['id']}"
+    assert (data["figures"][f"{key}.total"], data["figures"][f"{key}.done"]) == ("10", "50.0 %")
+    assert data["bars"][f"issue-{issue['id']}"]["sent"] == "30.00%"
 
 
 # --- what its buttons do ----------------------------------------------------------------
