@@ -122,6 +122,23 @@ def _chunks(items: Sequence[int], size: int = CHUNK) -> Iterator[Sequence[int]]:
         yield items[offset : offset + size]
 
 
+def why_not_in_audience(edition: Edition, subscriber: Subscriber, *, now: datetime) -> str | None:
+    """Why the reader is not in the edition's audience (the rule `_audience` writes as
+    SQL), in words for an editor; None when they are."""
+    if subscriber.status is not SubscriberStatus.ACTIVE:
+        return f"their subscription is {subscriber.status.value}"
+    if subscriber.frequency.value != edition.cadence.value:
+        chose, cadence = subscriber.frequency.value, edition.cadence.value
+        return f"they chose {chose} digests; this edition is {cadence}"
+    if subscriber.paused_until is not None and subscriber.paused_until > now:
+        return f"they paused their alerts until {subscriber.paused_until:%d %B %Y}"
+    own = {topic.id for topic in edition.topics}
+    if own and not own & {topic.id for topic in subscriber.topics}:
+        names = ", ".join(topic.name for topic in edition.topics)
+        return f"they follow none of its topics ({names})"
+    return None
+
+
 def _audience(edition: Edition, now: datetime) -> list[ColumnElement[bool]]:
     """Active, unpaused readers of the edition's cadence; for a topic edition, those
     following at least one of its topics."""

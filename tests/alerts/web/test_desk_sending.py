@@ -10,8 +10,9 @@ from datetime import timedelta
 
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import update
+from sqlalchemy import select, update
 
+from alerts.editions.schedules import EditionInput, create_edition
 from alerts.models import Delivery, DeliveryStatus, Edition, IssueStatus
 from subscribers.database import utcnow
 from tests.alerts.web.app_support import EDITOR, app_session
@@ -275,3 +276,58 @@ def test_breaking_alert_from_the_desk(
     twice = post(editor, "/desk/alerts", article_id=str(ids["heatwave"]), confirm="yes")
     assert "No alert sent: this article has been sent as an alert already." in follow(editor, twice)
     assert audit_actions(app).count("alert.create") == 1
+
+
+def _topic_edition(app: Flask) -> str:
+    """A daily edition of the climate topic; its issue page today."""
+    with app_session(app) as session:
+        create_edition(
+            session,
+            slug="climate-desk",
+            data=EditionInput(name="Climate desk", topic_slugs=["climate"]),
+            now=utcnow(),
+        )
+        session.commit()
+    return f"/desk/editions/climate-desk/issues/{today(app).isoformat()}"
+
+
+def test_a_reader_outside_a_topic_editions_audience_is_previewed_as_getting_nothing(
+    app: Flask, editor: FlaskClient, smtp_server: RecordingSMTPServer
+) -> None:
+    newsroom(app)
+    base = _topic_edition(app)
+    page = editor.get(f"{base}?preview=1&mode=reader&email=bob@example.com")
+    html = page.get_data(as_text=True)
+    assert (
+        "bob@example.com would get nothing from Climate desk: "
+        "they follow none of its topics (Climate)" in html
+    )
+    assert "Story markets" not in html[html.index('id="preview"') :]
+    frame = editor.get(f"{base}/preview.html?mode=reader&email=bob@example.com")
+    assert "Story markets" not in frame.get_data(as_text=True)
+    refused = post(editor, f"{base}/test-send", mode="reader", email="bob@example.com")
+    assert "bob@example.com would get nothing from Climate desk" in follow(editor, refused)
+    assert smtp_server.messages == []
+    # ann follows climate: she is previewed as she would get it.
+    ann = editor.get(f"{base}?preview=1&mode=reader&email=ann@example.com")
+    assert "Story heatwave" in ann.get_data(as_text=True)
+
+
+def test_previews_and_test_copies_of_a_tracked_edition_link_straight_to_the_stories(
+    app: Flask, editor: FlaskClient, smtp_server: RecordingSMTPServer
+) -> None:
+    newsroom(app)
+    with app_session(app) as session:
+        session.execute(update(Edition).where(Edition.slug == "daily").values(click_tracking=True))
+        session.commit()
+    base = _base(app)
+    frame = editor.get(f"{base}/preview.html?mode=reader&email=ann@example.com")
+    html = frame.get_data(as_text=True)
+    assert "/c/" not in html
+    assert 'href="https://news.example.com/story/heatwave"' in html
+    post(editor, f"{base}/test-send", mode="reader", email="ann@example.com")
+    [received] = smtp_server.wait_for(1)
+    text = message_texts(received.message)
+    assert "/c/" not in text and "https://news.example.com/story/heatwave" in text
+    with app_session(app) as session:  # the edition itself still counts clicks
+        assert session.scalars(select(Edition.click_tracking).where(Edition.slug == "daily")).one()
