@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from alerts.digests.planning import issue_audience
 from alerts.digests.selection import FIRST_WINDOW
 from alerts.editions.issues import candidates, drop, find_issue, move, pin, restore, unpin
 from alerts.editions.schedules import (
@@ -46,6 +47,7 @@ class ComingIssue:
     local_date: date
     issue: Issue | None
     progress: Progress
+    audience: int = 0  # readers "send now" would still reach (digests.planning.issue_audience)
 
     @property
     def status(self) -> IssueStatus:
@@ -110,7 +112,9 @@ def edition_rows(session: Session, *, now: datetime, today: date) -> list[Editio
         for day in coming_issue_dates(edition, today):
             issue = find_issue(session, edition.id, day)
             counts = issue_progress(session, issue, now=now)
-            issues.append(ComingIssue(edition, day, issue, counts))
+            issue_id = issue.id if issue is not None else None
+            audience = issue_audience(session, edition, issue_id=issue_id, now=now)
+            issues.append(ComingIssue(edition, day, issue, counts, audience))
         rows.append(EditionRow(edition, issues))
     return rows
 

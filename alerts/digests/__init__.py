@@ -12,10 +12,18 @@ What is planned here is queued, claimed and sent from the ledger (alerts.ledger,
 alerts.delivery). Each module's docstring says why it works the way it does.
 """
 
-from alerts.digests.breaking import AlertPlan, alert_key, create_alert, plan_alert, set_alert_status
+from alerts.digests.breaking import (
+    AlertPlan,
+    alert_audience,
+    alert_key,
+    create_alert,
+    plan_alert,
+    set_alert_status,
+)
 from alerts.digests.planning import (
     PlannedChunk,
     PlanResult,
+    issue_audience,
     plan_digests,
     plan_in_chunks,
     selection_for,
@@ -42,12 +50,14 @@ __all__ = [
     "CandidateArticle",
     "PlanResult",
     "PlannedChunk",
+    "alert_audience",
     "alert_key",
     "create_alert",
     "curated_selection",
     "due_date",
     "first_digest_at",
     "first_due",
+    "issue_audience",
     "local_today",
     "next_due",
     "plan_alert",

@@ -139,6 +139,20 @@ def why_not_in_audience(edition: Edition, subscriber: Subscriber, *, now: dateti
     return None
 
 
+def issue_audience(
+    session: Session, edition: Edition, *, issue_id: int | None, now: datetime
+) -> int:
+    """How many readers "send now" would plan the issue for at `now`, writing nothing: the
+    edition's audience as planning selects it, less those with a row of this issue
+    already. Readers with nothing new on their topics are counted (their row is skipped)."""
+    conditions = _audience(edition, now)
+    if issue_id is not None:
+        conditions.append(
+            ~exists().where(Delivery.issue_id == issue_id, Delivery.subscriber_id == Subscriber.id)
+        )
+    return session.scalar(select(func.count()).select_from(Subscriber).where(*conditions)) or 0
+
+
 def _audience(edition: Edition, now: datetime) -> list[ColumnElement[bool]]:
     """Active, unpaused readers of the edition's cadence; for a topic edition, those
     following at least one of its topics."""

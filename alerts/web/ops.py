@@ -43,6 +43,8 @@ NOTICES = {
     "cancel": "Cancelled. Nothing more of it is sent.",
     "retry": "The retryable failures of that group are queued again.",
     "retry-none": "Nothing in that group could be retried.",
+    "retry-unconfirmed": "Nothing was sent: tick the box beside the group to confirm how many "
+    "messages go out again.",
     "resend": "The messages that may have arrived are queued again, as you confirmed.",
     "resend-none": "None of those messages could be sent again (their send is paused or "
     "cancelled, or they were sent again already).",
@@ -185,6 +187,8 @@ def retry() -> View:
     domain = (request.form.get("domain") or "")[:254]
     if not (reply_code + domain).isprintable():  # a NUL or a control: no group has it
         raise BadInput("reply_code and domain must be the ones of a group of failures")
+    if request.form.get("confirm") != "yes":  # the box that says how many go out again
+        return redirect(url_for("ops.failures", done="retry-unconfirmed"), code=303)
     context = web_context()
     session, now = db(), utcnow()
     # Unknowns are never in a group's retry: `resend_unknown` takes them, when confirmed.

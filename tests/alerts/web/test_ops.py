@@ -175,7 +175,7 @@ def test_operators_and_admins_may(app: Flask, role: Role, published: Published) 
                        ).status_code == 303  # fmt: skip
     assert client.post(f"/ops/alerts/{ids['alert']}/pause", data={"csrf_token": token}
                        ).status_code == 303  # fmt: skip
-    retry = {"csrf_token": token, "reply_code": "421", "domain": "example.com"}
+    retry = {"csrf_token": token, "reply_code": "421", "domain": "example.com", "confirm": "yes"}
     assert client.post("/ops/failures/retry", data=retry).status_code == 303
 
 
@@ -284,7 +284,12 @@ def test_alerts_pause_resume_and_cancel(app: Flask, published: Published) -> Non
 def test_retry_these_queues_the_group_again(app: Flask, published: Published) -> None:
     seed(app, pending=0, sent=0, failed=3)
     client = signed_in_client(app, Role.OPERATOR)
-    retry = {"csrf_token": csrf_token(client), "reply_code": "421", "domain": "example.com"}
+    retry = {
+        "csrf_token": csrf_token(client),
+        "reply_code": "421",
+        "domain": "example.com",
+        "confirm": "yes",
+    }
     answer = client.post("/ops/failures/retry", data=retry)
     assert (answer.status_code, answer.headers["Location"]) == (303, "/ops/failures?done=retry")
     assert statuses(app) == {DeliveryStatus.PENDING: 4}  # the alert's row was pending already
@@ -292,6 +297,20 @@ def test_retry_these_queues_the_group_again(app: Flask, published: Published) ->
     assert published.urgent == []
     answer = client.post("/ops/failures/retry", data=retry)
     assert answer.headers["Location"] == "/ops/failures?done=retry-none"
+
+
+def test_retry_these_says_how_many_and_sends_nothing_unconfirmed(
+    app: Flask, published: Published
+) -> None:
+    seed(app, pending=0, sent=0, failed=3)
+    client = signed_in_client(app, Role.OPERATOR)
+    page = client.get("/ops/failures").get_data(as_text=True)
+    assert 'name="confirm" value="yes" required> Send 3 messages again' in page
+    retry = {"csrf_token": csrf_token(client), "reply_code": "421", "domain": "example.com"}
+    answer = client.post("/ops/failures/retry", data=retry)
+    assert answer.headers["Location"] == "/ops/failures?done=retry-unconfirmed"
+    assert statuses(app) == {DeliveryStatus.FAILED: 3, DeliveryStatus.PENDING: 1}
+    assert published == []
 
 
 def _failed_rows(app: Flask) -> dict[int, tuple[DeliveryStatus, str | None]]:
@@ -342,7 +361,12 @@ def test_retry_these_never_sends_an_unknown_again(app: Flask, published: Publish
         if status is DeliveryStatus.FAILED and row_id not in unknown
     )
     client = signed_in_client(app, Role.OPERATOR)
-    retry = {"csrf_token": csrf_token(client), "reply_code": "421", "domain": "example.com"}
+    retry = {
+        "csrf_token": csrf_token(client),
+        "reply_code": "421",
+        "domain": "example.com",
+        "confirm": "yes",
+    }
     assert client.post("/ops/failures/retry", data=retry).status_code == 303
     assert published == [temporary]  # the unknown with a 421 reply is in no retry
     rows = _failed_rows(app)
@@ -477,7 +501,12 @@ def test_control_characters_in_a_retry_are_400(app: Flask, field: str, value: st
     """Once a 500: a NUL in reply_code reached PostgreSQL, which cannot hold one."""
     seed(app)
     client = signed_in_client(app, Role.OPERATOR)
-    retry = {"csrf_token": csrf_token(client), "reply_code": "421", "domain": "example.com"}
+    retry = {
+        "csrf_token": csrf_token(client),
+        "reply_code": "421",
+        "domain": "example.com",
+        "confirm": "yes",
+    }
     answer = client.post("/ops/failures/retry", data={**retry, field: value})
     assert answer.status_code == 400
 
