@@ -24,6 +24,7 @@ alerts.cli.common. subscribers, which never imports alerts, has its own base
     ├── IssueError ............... 409 in the API; a notice on the desk and the console
     ├── AlertError ............... 409 in the API; a notice on the desk and the console
     ├── UnknownArticle ........... 400 on the desk
+    ├── OutsideAudience .......... a preview of a reader the edition does not go to
     ├── FeedbackError ............ 503 to a webhook (send it again later)
     │   ├── WebhookRejected ...... its `status`: 401 or 403
     │   └── WebhookPayloadError .. 400
@@ -156,6 +157,16 @@ class UnknownArticle(AlertsError):
     def __init__(self, article_id: int) -> None:
         super().__init__(f"there is no article {article_id}")
         self.article_id = article_id
+
+
+class OutsideAudience(AlertsError):
+    """A preview or test copy asked for a reader the edition would send nothing: says why."""
+
+    def __init__(self, email: str, edition: str, reason: str) -> None:
+        super().__init__(f"{email} would get nothing from {edition}: {reason}")
+        self.email = email
+        self.edition = edition
+        self.reason = reason
 
 
 class FeedbackError(AlertsError):

@@ -42,12 +42,14 @@ def parse_timezone(raw: str | None) -> str:
         return value  # loaded before: a list of a million readers has a few dozen zones
     if value not in _known_zones() and value != "UTC":
         raise InvalidPreference(
-            "timezone", f"{raw!r} is not an IANA time zone such as Europe/Paris"
+            "timezone", f"{raw!r} is not a time zone we know, such as Europe/Paris"
         )
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidPreference("timezone", f"{raw!r} is not a known time zone") from None
+        raise InvalidPreference(
+            "timezone", f"{raw!r} is not a time zone we know, such as Europe/Paris"
+        ) from None
     _loaded_zones().add(value)
     return value
 

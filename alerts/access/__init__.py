@@ -22,7 +22,7 @@ from alerts.access.staff import (
     set_password,
     staff_email,
 )
-from alerts.access.tokens import SCOPES, allows, create_token, revoke_token
+from alerts.access.tokens import SCOPES, allows, create_token, list_tokens, revoke_token
 
 __all__ = [
     "MAX_PASSWORD_LENGTH",
@@ -35,6 +35,7 @@ __all__ = [
     "create_token",
     "deactivate",
     "get_user",
+    "list_tokens",
     "list_users",
     "password_hasher",
     "revoke_token",

@@ -83,6 +83,16 @@ def allows(token: ApiToken, scope: str) -> bool:
     return token.scopes is None or scope in token.scopes
 
 
+def list_tokens(session: Session) -> list[ApiToken]:
+    """Every token, live ones first, each kind oldest first (revoked ones stay, for the
+    record of who could act when)."""
+    return list(
+        session.scalars(
+            select(ApiToken).order_by(ApiToken.revoked_at.is_not(None), ApiToken.created_at)
+        )
+    )
+
+
 def revoke_token(session: Session, *, name: str, now: datetime, actor: str = audit.CLI) -> bool:
     """True if a live token of that name was revoked. Does not commit."""
     token = session.scalar(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from alerts.cli.common import clear_errors, console, main, open_runtime
@@ -60,3 +62,32 @@ def tokens_revoke(name: str) -> None:
     if not revoked:
         raise AlertsError(f"no live token named {name!r}")
     console.print(f"Token {name!r} revoked.", markup=False)
+
+
+@tokens.command("list")
+@clear_errors
+def tokens_list() -> None:
+    """Every token: its scopes, when it was made, last used and revoked (never its value)."""
+    from rich.table import Table
+
+    from alerts.access.tokens import list_tokens
+
+    table = Table(title="API tokens")
+    for header in ("name", "scopes", "imports confirmed", "created", "last used", "revoked"):
+        table.add_column(header, overflow="fold")
+    with open_runtime() as runtime, runtime.session() as session:
+        found = list_tokens(session)
+        for token in found:
+            table.add_row(
+                token.name,
+                ", ".join(token.scopes) if token.scopes is not None else "everything",
+                "yes" if token.can_import_confirmed else "no",
+                _when(token.created_at),
+                _when(token.last_used_at) if token.last_used_at else "never",
+                _when(token.revoked_at) if token.revoked_at else "—",
+            )
+    console.print(table if found else "No API tokens yet: `newsalerts tokens create --name cms`.")
+
+
+def _when(moment: Any) -> str:
+    return f"{moment:%Y-%m-%d %H:%M} UTC"

@@ -44,7 +44,7 @@ def digest_send(force: bool) -> None:
 
             with batch_publisher(settings) as publish:
                 run = plan_and_queue(runtime, now=utcnow(), force=force, publish=publish)
-            _say_planned(run)
+            _say_planned(run, runtime, force=force)
             console.print(f"Queued {run.batches} batches for the Celery workers.")
             return
         console.print("REDIS_URL is not set: running tasks in-process.")
@@ -64,7 +64,7 @@ def digest_send(force: bool) -> None:
                     )
 
             run = plan_and_queue(runtime, now=utcnow(), force=force, publish=send)
-        _say_planned(run)
+        _say_planned(run, runtime, force=force)
     console.print(
         f"{result.sent} sent, {result.failed} failed, {result.retrying} to retry, "
         f"{result.not_mailable} no longer subscribed."
@@ -75,8 +75,16 @@ def digest_send(force: bool) -> None:
         sys.exit(1)
 
 
-def _say_planned(run: Any) -> None:
+def _say_planned(run: Any, runtime: Any, *, force: bool) -> None:
+    """Say what was planned, and write it to the audit log."""
+    from alerts.audit import CLI, record
+    from subscribers.database import utcnow
+
     plan = run.plan
+    with runtime.session() as session:
+        details = {"now": force, "planned": plan.planned, "queued": run.queued}
+        record(session, actor=CLI, action="digest.send", details=details, now=utcnow())
+        session.commit()
     console.print(
         f"{plan.planned} digests planned, {plan.skipped_empty} skipped (nothing new); "
         f"{run.queued} messages to send."

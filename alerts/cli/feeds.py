@@ -33,11 +33,20 @@ def feeds_remove(url: str) -> None:
 
 
 def _set_polling(url: str, minutes: int | None) -> None:
-    from alerts.feeds.polling import set_polling
+    from alerts.audit import CLI, record
+    from alerts.feeds.polling import remove_source, set_polling
     from subscribers.database import utcnow
 
     with open_runtime() as runtime, runtime.session() as session:
-        set_polling(session, url=url, minutes=minutes, now=utcnow())
+        now = utcnow()
+        if minutes is None:  # removed, it leaves the list; its articles stay
+            remove_source(session, url=url)
+        else:
+            set_polling(session, url=url, minutes=minutes, now=now)
+        action, details = (
+            ("feed.removed", None) if minutes is None else ("feed.added", {"every": minutes})
+        )
+        record(session, actor=CLI, action=action, target=url, details=details, now=now)
         session.commit()
 
 

@@ -11,6 +11,7 @@ import click
 from alerts.cli.common import clear_errors, console, main, open_runtime, settings_from_env
 
 if TYPE_CHECKING:
+    from rich.table import Table
     from sqlalchemy.orm import Session
 
     from alerts.runtime import Runtime
@@ -49,12 +50,21 @@ def ops_status(as_json: bool, no_workers: bool, no_relays: bool) -> None:
         sys.exit(1)
 
 
-def _print(status: dict[str, Any]) -> None:
+def _table(*headers: str, title: str) -> Table:
+    """A table whose cells wrap onto more lines, never cut: at 80 columns a worker's or a
+    relay's name ends with an ellipsis otherwise ("celer…"), which names nothing."""
     from rich.table import Table
 
+    table = Table(title=title)
+    for header in headers:
+        table.add_column(header, overflow="fold")
+    return table
+
+
+def _print(status: dict[str, Any]) -> None:
     from alerts.ops.figures import duration, last_answer, number, percent
 
-    health = Table("service", "state", title="Health")
+    health = _table("service", "state", title="Health")
     for name, state in status["services"].items():
         health.add_row(name, state if state == "ok" else f"[red]{state}[/red]")
     console.print(health)
@@ -62,7 +72,7 @@ def _print(status: dict[str, Any]) -> None:
         console.print(f"[red]Problem:[/red] {problem}", markup=True)
 
     if status["queues"] is not None:
-        queues = Table("queue", "waiting", "oldest waiting", title="Queues")
+        queues = _table("queue", "waiting", "oldest waiting", title="Queues")
         for queue in status["queues"]:
             queues.add_row(
                 queue["name"], number(queue["waiting"]), duration(queue["oldest_waiting_seconds"])
@@ -75,7 +85,7 @@ def _print(status: dict[str, Any]) -> None:
         )
     if status["workers"] is not None:
         now = datetime.fromisoformat(status["now"]).timestamp()
-        workers = Table("worker", "host", "queues", "pid", "processes", "running", "tasks done",
+        workers = _table("worker", "host", "queues", "pid", "processes", "running", "tasks done",
                         "last answer", "state", title="Workers")  # fmt: skip
         for worker in status["workers"]:
             state = (
@@ -93,7 +103,7 @@ def _print(status: dict[str, Any]) -> None:
         console.print(workers if status["workers"] else "Workers: none answering")
 
     if status["sends"]:
-        sends = Table("send", "state", "sent", "waiting", "failed", "suppressed", "rate",
+        sends = _table("send", "state", "sent", "waiting", "failed", "suppressed", "rate",
                       "finishes", "oldest waiting", title="Sends in progress")  # fmt: skip
         for send in status["sends"]:
             left = send["minutes_left"]
@@ -111,12 +121,12 @@ def _print(status: dict[str, Any]) -> None:
     else:
         console.print("No send in progress.")
 
-    ledger = Table("status", "deliveries", title="Deliveries, last 24 hours")
+    ledger = _table("status", "deliveries", title="Deliveries, last 24 hours")
     for name, count in sorted(status["deliveries"].items()):
         ledger.add_row(name, number(count))
     console.print(ledger)
     if status["notices"]:
-        notices = Table(
+        notices = _table(
             "status", "notices", title="Confirmation and other notice emails, last 24 hours"
         )
         for name, count in sorted(status["notices"].items()):
@@ -127,7 +137,7 @@ def _print(status: dict[str, Any]) -> None:
 
     groups = [group for group in status["failures"] if group["kind"] != "unknown"]
     if groups:
-        failures = Table("reply", "relay", "domain", "kind", "count", "example",
+        failures = _table("reply", "relay", "domain", "kind", "count", "example",
                          title="Failures, last 24 hours")  # fmt: skip
         for group in groups[:15]:
             failures.add_row(group["reply_code"], group["relay"], group["domain"], group["kind"],
@@ -136,19 +146,19 @@ def _print(status: dict[str, Any]) -> None:
 
     unknowns = status["unknowns"]
     if unknowns["count"]:
-        shown = Table("delivery", "edition", "date", "reader", "reason",
+        shown = _table("delivery", "edition", "date", "reader", "reason",
                       title=f"May have arrived: {number(unknowns['count'])} messages, "
                       "last 24 hours (not sent again)")  # fmt: skip
         for row in unknowns["rows"][:15]:
             shown.add_row(str(row["delivery_id"]), row["edition"], row["local_date"],
-                          row["recipient"], row["reason"][:60])  # fmt: skip
+                          row["recipient"], row["reason"])  # fmt: skip
         console.print(shown)
         console.print(
             "They may have reached their readers: `newsalerts ops retry --include-unknown` "
             "sends them again, after you confirm."
         )
 
-    feedback = Table("day", "sent", "bounces", "bounce rate", "complaints", "complaint rate",
+    feedback = _table("day", "sent", "bounces", "bounce rate", "complaints", "complaint rate",
                      title="Bounces and complaints")  # fmt: skip
     for day in status["feedback"][:7]:
         feedback.add_row(day["day"], number(day["sent"]),

@@ -104,6 +104,7 @@ def ingest(sources: tuple[str, ...], timeout: float, base: str | None) -> None:
 
     Items that cannot be articles are skipped and counted by reason: "2 new, 0 updated,
     0 unchanged, 1 skipped: no link ×1"."""
+    from alerts.audit import CLI, record
     from alerts.errors import FeedError
     from alerts.feeds.ingest import ingest_source, record_failure
     from subscribers.database import utcnow
@@ -128,6 +129,8 @@ def ingest(sources: tuple[str, ...], timeout: float, base: str | None) -> None:
                     click.echo(f"error: {error}", err=True)
                     failures += 1
                     continue
+                record(session, actor=CLI, action="feed.ingested", target=source.strip(),
+                       details={"result": result.describe()}, now=utcnow())  # fmt: skip
                 session.commit()
                 console.print(result.describe(), markup=False)
     if failures:

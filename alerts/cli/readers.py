@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -30,11 +31,14 @@ def subscribers_import(file: Any, confirmed: bool) -> None:
     Each chunk of rows is committed as it is written: after a crash, run the same file
     again; the readers already stored are skipped, nobody is added twice.
     """
+    from alerts.audit import CLI, record
     from subscribers.csv_io import ImportReport, import_csv
+    from subscribers.database import utcnow
     from subscribers.errors import CsvFormatError
 
     settings = settings_from_env()
     stored = ImportReport()
+    target = f"file:{Path(file.name).name}"
     with open_runtime(settings) as runtime, runtime.session() as session:
 
         def commit(so_far: ImportReport) -> None:
@@ -45,7 +49,12 @@ def subscribers_import(file: Any, confirmed: bool) -> None:
             report = import_csv(
                 session, file, confirmed=confirmed, hash_key=settings.secret_key, after_chunk=commit
             )
-        except CsvFormatError:
+        except CsvFormatError as refused:
+            session.rollback()
+            details = {"created": stored.created, "confirmed": confirmed, "error": str(refused)}
+            record(session, actor=CLI, action="subscribers.import", target=target,
+                   details=details, now=utcnow())  # fmt: skip
+            session.commit()
             if stored.created:
                 click.echo(
                     f"{stored.created} readers before the error were imported and kept; "
@@ -53,6 +62,10 @@ def subscribers_import(file: Any, confirmed: bool) -> None:
                     err=True,
                 )
             raise
+        details = {"created": report.created, "skipped": report.skipped,
+                   "errors": len(report.errors), "confirmed": confirmed}  # fmt: skip
+        record(session, actor=CLI, action="subscribers.import", target=target, details=details,
+               now=utcnow())  # fmt: skip
         session.commit()
     for error in report.errors:
         click.echo(str(error), err=True)
@@ -110,19 +123,25 @@ def subscribers_export() -> None:
 @clear_errors
 def subscribers_erase(email: str) -> None:
     """Delete a reader's personal data; keep only a keyed hash so they are never mailed."""
+    from alerts.audit import CLI, record
+    from subscribers.database import utcnow
     from subscribers.lifecycle import erase
     from subscribers.services import Origin, find_subscriber, suppress
 
     settings = settings_from_env()
     with open_runtime(settings) as runtime, runtime.session() as session:
         subscriber = find_subscriber(session, email)
+        # The log keeps no address of an erased reader: their id, or nothing.
         if subscriber is None:
             # Nothing stored: still make sure the address is never mailed.
             suppress(session, email, reason="erased", hash_key=settings.secret_key)
             outcome = "No reader with that address; it is now on the suppression list."
+            target = None
         else:
+            target = f"subscriber:{subscriber.id}"
             erase(session, subscriber, hash_key=settings.secret_key, origin=Origin("cli"))
             outcome = "Erased; only a keyed hash remains, on the suppression list."
+        record(session, actor=CLI, action="subscriber.erased", target=target, now=utcnow())
         session.commit()
     console.print(outcome)
 
@@ -141,6 +160,7 @@ def bounces() -> None:
 @clear_errors
 def bounces_process(source: str, recipient: str | None, verbose: bool) -> None:
     """Read DSN/ARF emails from SOURCE: '-' (stdin), an .eml or mbox file, or a Maildir."""
+    from alerts.audit import CLI, record
     from alerts.feedback import process_messages, read_messages, summarise
     from subscribers.database import utcnow
 
@@ -153,6 +173,11 @@ def bounces_process(source: str, recipient: str | None, verbose: bool) -> None:
             now=utcnow(),
             envelope_recipient=recipient,
         )
+        counts = {outcome.value: n for outcome, n in summarise(processed).items() if n}
+        record(session, actor=CLI, action="bounces.process",
+               target="stdin" if source == "-" else f"file:{Path(source).name}",
+               details=counts, now=utcnow())  # fmt: skip
+        session.commit()
     if verbose:
         for item in processed:
             console.print(

@@ -10,12 +10,13 @@ as a draft, and only the first action on it stores it.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from alerts.digests.planning import issue_audience
 from alerts.digests.selection import FIRST_WINDOW
 from alerts.editions.issues import candidates, drop, find_issue, move, pin, restore, unpin
 from alerts.editions.schedules import (
@@ -46,6 +47,7 @@ class ComingIssue:
     local_date: date
     issue: Issue | None
     progress: Progress
+    audience: int = 0  # readers "send now" would still reach (digests.planning.issue_audience)
 
     @property
     def status(self) -> IssueStatus:
@@ -98,7 +100,8 @@ def coming_issue_dates(edition: Edition, today: date) -> list[date]:
 def issue_progress(session: Session, issue: Issue | None, *, now: datetime) -> Progress:
     if issue is None or issue.id is None:
         return NO_PROGRESS
-    return progress(session, now=now, issue_id=issue.id)
+    counts = progress(session, now=now, issue_id=issue.id)
+    return replace(counts, held=issue.status is not IssueStatus.OPEN)
 
 
 def edition_rows(session: Session, *, now: datetime, today: date) -> list[EditionRow]:
@@ -109,7 +112,9 @@ def edition_rows(session: Session, *, now: datetime, today: date) -> list[Editio
         for day in coming_issue_dates(edition, today):
             issue = find_issue(session, edition.id, day)
             counts = issue_progress(session, issue, now=now)
-            issues.append(ComingIssue(edition, day, issue, counts))
+            issue_id = issue.id if issue is not None else None
+            audience = issue_audience(session, edition, issue_id=issue_id, now=now)
+            issues.append(ComingIssue(edition, day, issue, counts, audience))
         rows.append(EditionRow(edition, issues))
     return rows
 
@@ -189,7 +194,16 @@ def recent_alerts_with_progress(session: Session, *, now: datetime) -> list[Aler
         .order_by(BreakingAlert.created_at.desc(), BreakingAlert.id.desc())
         .limit(RECENT_ALERTS)
     )
-    return [AlertSummary(alert, progress(session, now=now, alert_id=alert.id)) for alert in alerts]
+    return [
+        AlertSummary(
+            alert,
+            replace(
+                progress(session, now=now, alert_id=alert.id),
+                held=alert.status is not IssueStatus.OPEN,
+            ),
+        )
+        for alert in alerts
+    ]
 
 
 def alerted_article_ids(session: Session, article_ids: list[int]) -> set[int]:

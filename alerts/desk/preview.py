@@ -9,11 +9,11 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alerts.digests.planning import selection_for, selection_for_topics
+from alerts.digests.planning import selection_for, selection_for_topics, why_not_in_audience
 from alerts.digests.selection import local_today
 from alerts.editions.issues import NO_CURATION, curation_of, find_issue
 from alerts.editions.schedules import get_edition, list_editions
-from alerts.errors import AlertsError
+from alerts.errors import AlertsError, OutsideAudience
 from alerts.mail.digest import DigestSpec
 from alerts.mail.rendering import RenderedEmail
 from alerts.models import Edition, Issue
@@ -46,6 +46,15 @@ def _edition_for(session: Session, key: str | None, subscriber: Subscriber | Non
     return editions[0]
 
 
+def _untracked(edition: Edition) -> Edition:
+    """The edition as a preview renders it: a copy, never stored, that counts no clicks or
+    opens. A preview has no ledger row to count them against, so its tracked links would
+    carry no token and lead nowhere (`/c//1`); its stories link straight to the site, as
+    the archive's do."""
+    columns = {column.key: getattr(edition, column.key) for column in Edition.__table__.columns}
+    return Edition(**{**columns, "click_tracking": False, "open_tracking": False})
+
+
 def preview_digest(
     session: Session,
     *,
@@ -57,7 +66,7 @@ def preview_digest(
 ) -> Preview | None:
     """The edition `email` (or the first active reader) would get now, with the issue's
     curation; None if it would be empty. Raises AlertsError when the reader or the
-    edition does not exist."""
+    edition does not exist, OutsideAudience when the edition does not go to the reader."""
     query = select(Subscriber)
     if email is not None:
         query = query.where(Subscriber.email == normalise_email(email))
@@ -68,6 +77,9 @@ def preview_digest(
         raise AlertsError(f"no reader {email}" if email else "there is no active reader yet")
     now = now or utcnow()
     chosen = _edition_for(session, edition, subscriber, now)
+    reason = why_not_in_audience(chosen, subscriber, now=now)
+    if reason is not None:  # "send now" sends them nothing: the preview must not show a copy
+        raise OutsideAudience(subscriber.email, chosen.name, reason)
     local_date = issue.local_date if issue else local_today(now, subscriber.timezone)
     issue = issue or find_issue(session, chosen.id, local_date)
     curation = curation_of(issue) if issue else NO_CURATION
@@ -75,7 +87,8 @@ def preview_digest(
     if not ids:
         return None
     composer = runtime.composer(session)
-    rendered = composer.render_for(subscriber, ids, DigestSpec(chosen, issue, local_date))
+    spec = DigestSpec(_untracked(chosen), issue, local_date)
+    rendered = composer.render_for(subscriber, ids, spec)
     return Preview(subscriber.email, chosen.slug, local_date, ids, rendered)
 
 
@@ -108,7 +121,7 @@ def preview_topic_mix(
     # A reader who does not exist: the links in the preview lead nowhere.
     reader = Subscriber(id=0, email="reader@example.com", timezone=timezone, topics=topics)
     composer = runtime.composer(session)
-    rendered = composer.render_for(reader, ids, DigestSpec(chosen, issue, local_date))
+    rendered = composer.render_for(reader, ids, DigestSpec(_untracked(chosen), issue, local_date))
     return Preview("a reader of " + (", ".join(t.name for t in topics) or "every topic"),
                    chosen.slug, local_date, ids, rendered)  # fmt: skip
 

@@ -6,16 +6,25 @@
   anything is sent, a chunk at a time; and what a reader's copy would hold (previews).
 - `breaking.py`: breaking-news alerts: one short email about one article to the readers
   who asked, through the same ledger, at most a few a day.
+- `welcome.py`: when a reader who just confirmed gets their first digest.
 
 What is planned here is queued, claimed and sent from the ledger (alerts.ledger,
 alerts.delivery). Each module's docstring says why it works the way it does.
 """
 
-from alerts.digests.breaking import AlertPlan, alert_key, create_alert, plan_alert, set_alert_status
+from alerts.digests.breaking import (
+    AlertPlan,
+    alert_audience,
+    alert_key,
+    create_alert,
+    plan_alert,
+    set_alert_status,
+)
 from alerts.digests.planning import (
     PlannedChunk,
     PlanResult,
     digest_window,
+    issue_audience,
     plan_digests,
     plan_in_chunks,
     selection_for,
@@ -27,11 +36,13 @@ from alerts.digests.selection import (
     CandidateArticle,
     curated_selection,
     due_date,
+    first_due,
     local_today,
     next_due,
     select_articles,
     window_start,
 )
+from alerts.digests.welcome import first_digest_at
 
 __all__ = [
     "FIRST_WINDOW",
@@ -40,11 +51,15 @@ __all__ = [
     "CandidateArticle",
     "PlanResult",
     "PlannedChunk",
+    "alert_audience",
     "alert_key",
     "create_alert",
     "curated_selection",
     "digest_window",
     "due_date",
+    "first_digest_at",
+    "first_due",
+    "issue_audience",
     "local_today",
     "next_due",
     "plan_alert",

@@ -66,23 +66,30 @@ class AlertPlan:
     over_cap: int = 0
 
 
-def plan_alert(
-    session: Session, alert: BreakingAlert, *, now: datetime, per_day: int
-) -> tuple[AlertPlan, list[int]]:
-    """Write a ledger row for each reader the alert is for; return the plan and the ids
-    of the new pending rows. Safe to run again. Does not commit."""
-    plan = AlertPlan()
-    if alert.status is IssueStatus.CANCELLED or per_day <= 0:
-        return plan, []
-    topic_ids = select(article_topics.c.topic_id).where(
-        article_topics.c.article_id == alert.article_id
+def alert_audience(session: Session, article_id: int, *, now: datetime, per_day: int) -> int:
+    """How many readers an alert on the article would go to now, writing nothing: the
+    readers `plan_alert` selects, less those who had their `per_day` alerts today."""
+    readers = _alert_readers(session, article_id, now=now)
+    if not readers or per_day <= 0:
+        return 0
+    dates, today_counts = _alerts_today(session, readers, now=now)
+    return sum(
+        1
+        for reader_id, _ in readers
+        if today_counts.get((reader_id, dates[reader_id]), 0) < per_day
     )
+
+
+def _alert_readers(session: Session, article_id: int, *, now: datetime) -> list[tuple[int, str]]:
+    """(id, zone) of the active readers who asked for alerts and follow one of the
+    article's topics (or none: they get every alert)."""
+    topic_ids = select(article_topics.c.topic_id).where(article_topics.c.article_id == article_id)
     follows_topic = exists().where(
         subscriber_topics.c.subscriber_id == Subscriber.id,
         subscriber_topics.c.topic_id.in_(topic_ids),
     )
     follows_any = exists().where(subscriber_topics.c.subscriber_id == Subscriber.id)
-    readers = session.execute(
+    found = session.execute(
         select(Subscriber.id, Subscriber.timezone)
         .where(
             Subscriber.status == SubscriberStatus.ACTIVE,
@@ -91,13 +98,17 @@ def plan_alert(
             or_(follows_topic, ~follows_any),
         )
         .order_by(Subscriber.id)
-    ).all()
-    plan.audience = len(readers)
-    if not readers:
-        return plan, []
+    )
+    return [(reader_id, zone) for reader_id, zone in found]
+
+
+def _alerts_today(
+    session: Session, readers: list[tuple[int, str]], *, now: datetime
+) -> tuple[dict[int, Any], dict[tuple[int, Any], int]]:
+    """Each reader's local date, and the alerts each reader had on their date."""
     dates = {reader_id: local_today(now, zone) for reader_id, zone in readers}
     earliest = min(dates.values())
-    today_counts: dict[tuple[int, Any], int] = {
+    counts: dict[tuple[int, Any], int] = {
         (reader_id, day): count
         for reader_id, day, count in session.execute(
             select(Delivery.subscriber_id, Delivery.local_date, func.count())
@@ -109,6 +120,22 @@ def plan_alert(
             .group_by(Delivery.subscriber_id, Delivery.local_date)
         )
     }
+    return dates, counts
+
+
+def plan_alert(
+    session: Session, alert: BreakingAlert, *, now: datetime, per_day: int
+) -> tuple[AlertPlan, list[int]]:
+    """Write a ledger row for each reader the alert is for; return the plan and the ids
+    of the new pending rows. Safe to run again. Does not commit."""
+    plan = AlertPlan()
+    if alert.status is IssueStatus.CANCELLED or per_day <= 0:
+        return plan, []
+    readers = _alert_readers(session, alert.article_id, now=now)
+    plan.audience = len(readers)
+    if not readers:
+        return plan, []
+    dates, today_counts = _alerts_today(session, readers, now=now)
     rows = []
     selection_ids: dict[date, int] = {}
     for reader_id, _zone in readers:

@@ -123,6 +123,37 @@ def _chunks(items: Sequence[int], size: int = CHUNK) -> Iterator[Sequence[int]]:
         yield items[offset : offset + size]
 
 
+def why_not_in_audience(edition: Edition, subscriber: Subscriber, *, now: datetime) -> str | None:
+    """Why the reader is not in the edition's audience (the rule `_audience` writes as
+    SQL), in words for an editor; None when they are."""
+    if subscriber.status is not SubscriberStatus.ACTIVE:
+        return f"their subscription is {subscriber.status.value}"
+    if subscriber.frequency.value != edition.cadence.value:
+        chose, cadence = subscriber.frequency.value, edition.cadence.value
+        return f"they chose {chose} digests; this edition is {cadence}"
+    if subscriber.paused_until is not None and subscriber.paused_until > now:
+        return f"they paused their alerts until {subscriber.paused_until:%d %B %Y}"
+    own = {topic.id for topic in edition.topics}
+    if own and not own & {topic.id for topic in subscriber.topics}:
+        names = ", ".join(topic.name for topic in edition.topics)
+        return f"they follow none of its topics ({names})"
+    return None
+
+
+def issue_audience(
+    session: Session, edition: Edition, *, issue_id: int | None, now: datetime
+) -> int:
+    """How many readers "send now" would plan the issue for at `now`, writing nothing: the
+    edition's audience as planning selects it, less those with a row of this issue
+    already. Readers with nothing new on their topics are counted (their row is skipped)."""
+    conditions = _audience(edition, now)
+    if issue_id is not None:
+        conditions.append(
+            ~exists().where(Delivery.issue_id == issue_id, Delivery.subscriber_id == Subscriber.id)
+        )
+    return session.scalar(select(func.count()).select_from(Subscriber).where(*conditions)) or 0
+
+
 def _audience(edition: Edition, now: datetime) -> list[ColumnElement[bool]]:
     """Active, unpaused readers of the edition's cadence; for a topic edition, those
     following at least one of its topics."""

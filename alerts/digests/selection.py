@@ -81,6 +81,30 @@ def due_date(
     return local.date()
 
 
+def first_due(
+    now: datetime, *, timezone: str, send_hour: int, cadence: Cadence, weekday: int | None = None
+) -> datetime:
+    """The first moment from `now` on at which a reader is due (by `due_date`): `now`
+    itself when they are due already, as a reader who confirms after their hour is (the
+    scheduler's next tick sends them today's digest), else their hour on the first local
+    day that is due. An hour that does not exist locally is reached by the next one."""
+    if (
+        due_date(now, timezone=timezone, send_hour=send_hour, cadence=cadence, weekday=weekday)
+        is not None
+    ):
+        return now
+    local = now.astimezone(_zone(timezone))
+    for days in range(1, 9):
+        moment = datetime.combine(local.date(), time(send_hour), _zone(timezone))
+        moment = (moment + timedelta(days=days - 1)).astimezone(UTC)
+        due = due_date(
+            moment, timezone=timezone, send_hour=send_hour, cadence=cadence, weekday=weekday
+        )
+        if moment > now and due is not None:
+            return moment
+    raise AssertionError("a reader is due within eight days")  # pragma: no cover
+
+
 def next_due(local_date: date, *, timezone: str, send_hour: int, cadence: Cadence) -> datetime:
     """The first moment the reader can be due for the edition's next issue after the one
     keyed `local_date` (by `due_date`): the reader's hour on the next local date (daily),

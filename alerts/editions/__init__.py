@@ -43,6 +43,7 @@ from alerts.editions.schedules import (
     issue_date,
     list_editions,
     update_edition,
+    weekly_weekdays,
 )
 from alerts.editions.subjects import check_subject_template, subject_line
 
@@ -78,4 +79,5 @@ __all__ = [
     "unlock",
     "unpin",
     "update_edition",
+    "weekly_weekdays",
 ]

@@ -70,6 +70,18 @@ def list_editions(session: Session, *, now: datetime, active_only: bool = False)
     return list(session.scalars(query))
 
 
+def weekly_weekdays(session: Session, *, now: datetime) -> list[int]:
+    """The days of the week (0 = Monday) a weekly reader's digest goes out on: those of
+    the active weekly editions that go to every weekly reader (no topics), else of every
+    active weekly edition; an edition that names no day goes out on Mondays (`issue_date`).
+    The sign-up form and the preferences page say it, so it follows the desk's settings."""
+    weekly = [
+        e for e in list_editions(session, now=now, active_only=True) if e.cadence is Cadence.WEEKLY
+    ]
+    general = [edition for edition in weekly if not edition.topics] or weekly
+    return sorted({edition.weekday or 0 for edition in general})
+
+
 def get_edition(session: Session, key: str | int) -> Edition:
     """The edition with this id or slug. Raises EditionNotFound."""
     ensure_default_editions(session, now=utcnow())

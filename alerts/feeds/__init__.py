@@ -29,9 +29,11 @@ from alerts.feeds.articles import (
 from alerts.feeds.ingest import SourceResult, SourceStatus, ingest_source, tally
 from alerts.feeds.polling import (
     PollOutcome,
+    add_source,
     due_sources,
     feed_sources,
     poll_due_sources,
+    remove_source,
     set_polling,
 )
 from alerts.feeds.reading import (
@@ -53,6 +55,7 @@ __all__ = [
     "Skip",
     "SourceResult",
     "SourceStatus",
+    "add_source",
     "article_input_from_mapping",
     "due_sources",
     "feed_sources",
@@ -64,6 +67,7 @@ __all__ = [
     "parse_feed",
     "plain_text",
     "poll_due_sources",
+    "remove_source",
     "sanitise_summary",
     "set_polling",
     "tally",

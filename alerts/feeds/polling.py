@@ -32,13 +32,47 @@ class PollOutcome:
     error: str | None = None
 
 
-def set_polling(session: Session, *, url: str, minutes: int | None, now: datetime) -> FeedSource:
-    """Poll an http(s) feed every `minutes` (None: stop polling it). Flushes."""
+def _checked(url: str, minutes: int | None) -> str:
     url = url.strip()
     if not url.lower().startswith(("http://", "https://")) or len(url) > 2000:
         raise AlertsError("give the feed's http(s) URL")
     if minutes is not None and not MIN_MINUTES <= minutes <= MAX_MINUTES:
         raise AlertsError(f"poll every {MIN_MINUTES} to {MAX_MINUTES} minutes")
+    return url
+
+
+def add_source(
+    session: Session,
+    *,
+    url: str,
+    minutes: int,
+    now: datetime,
+    timeout: float = 10.0,
+    allow_private: bool = False,
+) -> SourceResult:
+    """Fetch and read a feed once, store its articles, then poll it every `minutes`: a
+    source that is not a feed (a 404, an HTML page) is refused before it is saved. Raises
+    AlertsError (a bad URL or interval) or FeedError with the reason; nothing is written
+    then. Does not commit."""
+    url = _checked(url, minutes)
+    result = ingest_source(session, url, now=now, timeout=timeout, allow_private=allow_private)
+    set_polling(session, url=url, minutes=minutes, now=now)
+    return result
+
+
+def remove_source(session: Session, *, url: str) -> bool:
+    """Stop polling a feed and forget it (its articles stay); False if it was not known."""
+    source = session.scalar(select(FeedSource).where(FeedSource.url == url.strip()))
+    if source is None:
+        return False
+    session.delete(source)
+    session.flush()
+    return True
+
+
+def set_polling(session: Session, *, url: str, minutes: int | None, now: datetime) -> FeedSource:
+    """Poll an http(s) feed every `minutes` (None: stop polling it). Flushes."""
+    url = _checked(url, minutes)
     source = session.scalar(select(FeedSource).where(FeedSource.url == url))
     if source is None:
         source = FeedSource(url=url, created_at=now)

@@ -69,6 +69,7 @@ class Progress:
     per_minute: float
     oldest_pending: datetime | None
     bounced: int = 0  # accepted by the relay, then hard-bounced
+    held: bool = False  # its issue or alert is paused or cancelled: nothing more goes out
 
     @property
     def done(self) -> int:
@@ -80,6 +81,9 @@ class Progress:
 
     @property
     def minutes_left(self) -> float | None:
+        """None when no estimate can be made: held, or nothing sent in the last minute."""
+        if self.held:
+            return None
         if not self.to_send:
             return 0.0
         return self.to_send / self.per_minute if self.per_minute else None
@@ -109,7 +113,8 @@ def progress(session: Session, *, now: datetime, issue_id: int | None = None,
         return sum(int(counts.get(state, 0)) for state in states)
 
     return Progress(
-        total=sum(int(value) for value in counts.values()),
+        # A skipped reader had nothing to be sent: not part of the send, nor of its total.
+        total=sum(int(n) for state, n in counts.items() if state != DeliveryStatus.SKIPPED),
         pending=count(DeliveryStatus.PENDING, DeliveryStatus.CLAIMED),
         sending=count(DeliveryStatus.SENDING),
         sent=count(DeliveryStatus.SENT),

@@ -13,7 +13,7 @@ imports it.
   `ratelimit.py`: rate limits kept in Redis.
 - `desk.py`, `desk_issues.py`, `desk_previews.py`: the editors' desk; `results.py`: its
   results pages.
-- `ops.py`: the operators' console.
+- `ops.py`: the operators' console; `ops_tokens.py`: its API tokens page (admins).
 - `api.py`, `api_editions.py`, `api_subscribers.py`, `openapi.py`: the publisher API.
 - `webhooks.py`: bounce and complaint webhooks of mail providers.
 

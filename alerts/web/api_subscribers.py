@@ -20,8 +20,11 @@ from subscribers.lifecycle import Preferences
 from subscribers.models import Subscriber
 
 FIELDS = frozenset(
-    {"email", "topics", "frequency", "send_hour", "timezone", "breaking_alerts", "confirmed"}
+    {"email", "topics", "frequency", "hour", "send_hour", "timezone", "breaking_alerts"}
+    | {"confirmed"}
 )
+# The hour is `hour`, as in the sign-up form's JSON and the CSV; `send_hour` is its alias.
+HOUR_FIELDS = ("hour", "send_hour")
 
 
 @dataclass(frozen=True)
@@ -45,21 +48,32 @@ def parse_subscriber_request(
     for flag in ("breaking_alerts", "confirmed"):
         if not isinstance(data.get(flag, False), bool):
             raise InvalidPreference(flag, "must be true or false")
-    hour = data.get("send_hour")
-    if hour is not None and (isinstance(hour, bool) or not isinstance(hour, int)):
-        raise InvalidPreference("send_hour", "must be a whole number from 0 to 23")
-    values = {**data, "hour": hour}
+    field, hour = _hour(data)
+    values = {key: value for key, value in data.items() if key != "send_hour"} | {"hour": hour}
     try:
         preferences = parse_preferences(values, default_timezone=default_timezone)
     except InvalidPreference as error:
         if error.field == "hour":
-            raise InvalidPreference("send_hour", error.reason) from None
+            raise InvalidPreference(field, error.reason) from None
         raise
     return SubscriberRequest(
         email=normalise_email(email),
         preferences=preferences,
         confirmed=bool(data.get("confirmed", False)),
     )
+
+
+def _hour(data: Mapping[str, Any]) -> tuple[str, Any]:
+    """The hour a body gives, and the name it gave it under (`hour`, else `send_hour`).
+    Raises InvalidPreference naming that field when it is not a whole number, or `hour`
+    when both names are given different values."""
+    given = [(name, data[name]) for name in HOUR_FIELDS if data.get(name) is not None]
+    if len({repr(value) for _, value in given}) > 1:
+        raise InvalidPreference("hour", "give the hour once (send_hour is another name for it)")
+    field, hour = given[0] if given else ("hour", None)
+    if hour is not None and (isinstance(hour, bool) or not isinstance(hour, int)):
+        raise InvalidPreference(field, "must be a whole number from 0 to 23")
+    return field, hour
 
 
 def _check_storable(data: Mapping[str, Any]) -> None:
@@ -91,7 +105,8 @@ def subscriber_summary(subscriber: Subscriber) -> dict[str, Any]:
         "status": subscriber.status.value,
         "topics": subscriber.topic_slugs,
         "frequency": subscriber.frequency.value,
-        "send_hour": subscriber.send_hour,
+        "hour": subscriber.send_hour,
+        "send_hour": subscriber.send_hour,  # the alias, kept for existing clients
         "timezone": subscriber.timezone,
         "breaking_alerts": subscriber.breaking_alerts,
         "created_at": _iso(subscriber.created_at),

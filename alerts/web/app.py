@@ -28,6 +28,7 @@ from alerts.web import (
     errors,
     links,
     ops,
+    ops_tokens,
     results,
     signup,
     tracking,
@@ -59,6 +60,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Flask:
     app.register_blueprint(api.blueprint)
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(ops.blueprint)
+    app.register_blueprint(ops_tokens.blueprint)
     app.register_blueprint(archive.blueprint)
     app.register_blueprint(tracking.blueprint)
     app.register_blueprint(results.blueprint)

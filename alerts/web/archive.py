@@ -1,4 +1,5 @@
-"""The public archive: every sent issue of an edition as a web page ("View in your browser").
+"""The public archive: every sent issue of an edition as a web page ("View in your browser"),
+each edition's list of its issues, and `/archive`, the index of them all.
 
 Nothing in it belongs to one reader: no address, no unsubscribe or preferences link, no
 tracking. Links go straight to the publisher's articles. An issue appears once at least
@@ -24,6 +25,8 @@ from alerts.web.pages import page
 blueprint = Blueprint("archive", __name__, url_prefix="/archive")
 CACHE_CONTROL = "public, max-age=300"
 LISTED_ISSUES = 100
+# On the archive's front page, each edition's latest issues; its own page lists the rest.
+EDITION_ISSUES = 10
 NOT_FOUND = "There is no issue of this edition on that date, or it has not been sent yet."
 _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _SLUG = re.compile(r"^[a-z0-9-]{1,50}$")
@@ -53,6 +56,18 @@ def _cached(body: tuple[str, int]) -> Response:
 
 def _not_found(message: str = NOT_FOUND) -> Response:
     return make_response(page("error.html", 404, message=message))
+
+
+@blueprint.get("")
+@blueprint.get("/")
+def all_editions() -> Response:
+    """The archive's front page: each edition with its latest sent issues, newest first."""
+    session = db()
+    editions = session.scalars(select(Edition).order_by(Edition.name))
+    listed = [
+        (edition, sent_issues(session, edition, limit=EDITION_ISSUES)) for edition in editions
+    ]
+    return _cached(page("archive_editions.html", editions=[pair for pair in listed if pair[1]]))
 
 
 @blueprint.get("/<slug>")

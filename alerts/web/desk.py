@@ -24,6 +24,7 @@ from alerts.desk.board import (
     latest_articles,
     recent_alerts_with_progress,
 )
+from alerts.digests.breaking import alert_audience
 from alerts.digests.selection import local_today
 from alerts.editions.schedules import EditionInput, create_edition, update_edition
 from alerts.errors import AlertError, BadInput, EditionError, NotFound
@@ -115,6 +116,12 @@ def overview() -> View:
         alerted=alerted_article_ids(session, [article.id for article in articles]),
         today=today(),
     )
+
+
+@blueprint.get("/")
+def overview_with_slash() -> Response:
+    """`/desk/`, as people type it, is the overview too."""
+    return redirect(url_for("desk.overview"), code=308)
 
 
 # --- editions ----------------------------------------------------------------------------
@@ -276,8 +283,10 @@ def _article(raw: str) -> Article:
 def confirm_alert(article_id: str) -> View:
     article = _article(article_id)
     alerted = alerted_article_ids(db(), [article.id])
+    per_day = web_context().runtime.settings.alerts_per_day
+    audience = alert_audience(db(), article.id, now=utcnow(), per_day=per_day)
     return page("desk/alert_confirm.html", article=article, alerted=bool(alerted),
-                alerts_per_day=web_context().runtime.settings.alerts_per_day)  # fmt: skip
+                alerts_per_day=per_day, audience=audience)  # fmt: skip
 
 
 @blueprint.post("/alerts")

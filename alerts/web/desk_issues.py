@@ -26,6 +26,7 @@ from alerts.desk.board import (
     selectable_ids,
 )
 from alerts.desk.proofs import send_test
+from alerts.digests.planning import issue_audience
 from alerts.editions.issues import issue_for, lock, set_texts, unlock
 from alerts.editions.schedules import issue_date
 from alerts.errors import BadInput, DeliveryError, IssueError, NotFound
@@ -34,8 +35,8 @@ from alerts.models import Edition, Issue
 from alerts.web.auth import current_staff
 from alerts.web.context import db, web_context
 from alerts.web.desk import View, actor, done, guard_desk, issue_url
-from alerts.web.desk_previews import PreviewRequest, run_preview, time_zones
-from alerts.web.pages import page
+from alerts.web.desk_previews import PreviewRequest, run_preview
+from alerts.web.pages import page, time_zones
 from subscribers.database import utcnow
 from subscribers.models import Topic
 
@@ -102,6 +103,7 @@ def issue(slug: str, day: str) -> View | Response:
         stored=current.id is not None,
         rows=rows,
         progress=issue_progress(session, current, now=now),
+        audience=issue_audience(session, edition, issue_id=current.id, now=now),
         wanted=wanted,
         outcome=outcome,
         topics=list(session.scalars(select(Topic).order_by(Topic.name))),
@@ -238,6 +240,8 @@ def send_now_view(slug: str, day: str) -> Response:
     session, context = db(), web_context()
     session.commit()  # the issue row, before another session plans it
     back = issue_url(slug, current.local_date)
+    if request.form.get("confirm") != "yes":
+        return done(back, "Not sent: tick the box to confirm who it goes to.", error=True)
     try:
         started = send_now(context.runtime, edition=slug, local_date=current.local_date,
                            now=utcnow(), actor=actor(), publish=context.publish)  # fmt: skip

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
-from zoneinfo import available_timezones
 
 from werkzeug.datastructures import MultiDict
 
@@ -21,15 +19,11 @@ from alerts.errors import AlertsError
 from alerts.mail.rendering import RenderedEmail
 from alerts.models import Edition, Issue
 from alerts.web.context import db, web_context
+from alerts.web.pages import time_zones
 from subscribers.database import utcnow
 from subscribers.errors import SubscribersError
 
 _TOPIC = re.compile(r"^[a-z0-9-]{1,100}$")
-
-
-@lru_cache(maxsize=1)
-def time_zones() -> list[str]:
-    return sorted(zone for zone in available_timezones() if "/" in zone or zone == "UTC")
 
 
 @dataclass(frozen=True)

@@ -7,16 +7,19 @@ CSRF token that mailbox providers send on the reader's behalf.
 
 from __future__ import annotations
 
+from difflib import get_close_matches
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, jsonify, make_response, redirect, request
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from alerts.digests.welcome import first_digest_at
 from alerts.mail.notices import Notice, reader_links
 from alerts.mail.rendering import ReaderParts
 from alerts.web.context import WORDING_VERSION, db, web_context
 from alerts.web.forms import form_values, parse_preferences
-from alerts.web.pages import page, topic_choices
+from alerts.web.pages import page, time_zones, topic_choices, weekly_choice
 from alerts.web.security import FormRejected, header_text
 from alerts.web.signup import hand_over, notice_within_limit
 from subscribers.database import utcnow
@@ -105,7 +108,7 @@ def confirm_page(token: str) -> View:
     except _Gone as error:
         return _invalid(error)
     if subscriber.status is SubscriberStatus.ACTIVE:
-        return page("confirmed.html", preferences_url=_links(subscriber).preferences_url)
+        return _confirmed_page(subscriber)
     if subscriber.status is not SubscriberStatus.PENDING:
         return _no_longer_valid()
     return page("confirm.html", email=subscriber.email, csrf=_csrf("confirm", token))
@@ -128,7 +131,31 @@ def confirm_submit(token: str) -> View:
     session = db()
     confirm(session, subscriber, origin=_origin("confirm-link"), now=utcnow())
     session.commit()
-    return page("confirmed.html", preferences_url=_links(subscriber).preferences_url)
+    return _confirmed_page(subscriber)
+
+
+def _confirmed_page(subscriber: Subscriber) -> View:
+    """Says when the first digest really goes out (see alerts.digests.welcome)."""
+    now = utcnow()
+    first = first_digest_at(db(), subscriber, now=now)
+    when = None
+    if first is not None and first > now:
+        local = first.astimezone(ZoneInfo(subscriber.timezone))
+        today = now.astimezone(local.tzinfo).date()
+        day = (
+            "today"
+            if local.date() == today
+            else "tomorrow"
+            if (local.date() - today).days == 1
+            else f"on {local:%A} {local.day} {local:%B}"
+        )
+        when = f"{day} at {local:%H:%M} ({subscriber.timezone} time)"
+    return page(
+        "confirmed.html",
+        preferences_url=_links(subscriber).preferences_url,
+        first=first,
+        when=when,
+    )
 
 
 @blueprint.post("/confirm/<token>/resend")
@@ -156,15 +183,64 @@ def _links(subscriber: Subscriber) -> ReaderParts:
 # --- preferences -----------------------------------------------------------------------
 
 
-def _preferences_page(token: str, subscriber: Subscriber, status: int = 200, **extra: Any) -> View:
+def _current_choices(subscriber: Subscriber) -> dict[str, Any]:
+    return {
+        "topics": {topic.slug for topic in subscriber.topics},
+        "frequency": subscriber.frequency.value,
+        "breaking_alerts": subscriber.breaking_alerts,
+        "hour": subscriber.send_hour,
+        "timezone": subscriber.timezone,
+    }
+
+
+def _submitted_choices(subscriber: Subscriber) -> dict[str, Any]:
+    """What the reader chose in the form they sent, to show it again beside an error
+    rather than what is stored: one mistake must not undo their other changes. A zone we
+    do not know is replaced by the nearest one we do, else by their stored one."""
+    form = request.form
+    hour = form.get("hour", "")
+    zone = form.get("timezone", "").strip()
+    if zone not in time_zones():
+        nearest = get_close_matches(zone[:100], time_zones(), n=1)
+        zone = nearest[0] if nearest else subscriber.timezone
+    return {
+        "topics": set(form.getlist("topics")),
+        "frequency": form.get("frequency", ""),
+        "breaking_alerts": bool(form.get("breaking_alerts")),
+        "hour": int(hour) if hour.isascii() and hour.isdigit() else None,
+        "timezone": zone,
+    }
+
+
+def _zone_error() -> str:
+    typed = (request.form.get("timezone") or "").strip()[:100]
+    return (
+        f"We do not know the time zone “{typed}”. Choose yours from the list and save "
+        "again: your other choices are kept below."
+    )
+
+
+def _preferences_page(
+    token: str,
+    subscriber: Subscriber,
+    status: int = 200,
+    chosen: dict[str, Any] | None = None,
+    **extra: Any,
+) -> View:
+    chosen = chosen or _current_choices(subscriber)
+    zones = time_zones()
+    if chosen["timezone"] not in zones:  # a zone stored before the list had it (EST)
+        zones = [chosen["timezone"], *zones]
     return page(
         "preferences.html",
         status,
         subscriber=subscriber,
         token=token,
         topics=topic_choices(),
-        followed={topic.slug for topic in subscriber.topics},
+        chosen=chosen,
+        time_zones=zones,
         hours=range(24),
+        weekly_choice=weekly_choice(),
         pause_choices=PAUSE_CHOICES,
         csrf=_csrf("preferences", token),
         erase_csrf=_csrf("erase", token),
@@ -202,12 +278,12 @@ def preferences_submit(token: str) -> View:
             pause(session, subscriber, weeks=weeks, origin=_origin("preferences"), now=utcnow())
     except (InvalidPreference, ValueError) as error:
         session.rollback()
-        message = (
-            str(error)
-            if isinstance(error, InvalidPreference)
-            else "pause: choose a number of weeks"
-        )
-        return _preferences_page(token, subscriber, 422, error=message)
+        if isinstance(error, InvalidPreference):
+            message = _zone_error() if error.field == "timezone" else str(error)
+        else:
+            message = "pause: choose a number of weeks"
+        chosen = _submitted_choices(subscriber)
+        return _preferences_page(token, subscriber, 422, chosen, error=message)
     session.commit()
     return redirect(request.path + "?saved=1", code=303)
 

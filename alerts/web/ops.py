@@ -18,11 +18,11 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from alerts.audit import PAGE_SIZE, read, record, user_actor
 from alerts.charts import minute_chart
-from alerts.errors import AlertError, BadInput, IssueError
-from alerts.feeds.polling import feed_sources
+from alerts.errors import AlertError, AlertsError, BadInput, FeedError, IssueError
+from alerts.feeds.polling import add_source, feed_sources, remove_source, set_polling
 from alerts.jobs import change_alert, change_issue
 from alerts.ledger.queue import queue_rows
-from alerts.models import AuditEvent, Role
+from alerts.models import AuditEvent, FeedSource, Role
 from alerts.ops.console import per_minute
 from alerts.ops.failures import resend_unknowns, retry_failures
 from alerts.ops.figures import bars, duration, figures, layout, number, percent
@@ -43,10 +43,19 @@ NOTICES = {
     "cancel": "Cancelled. Nothing more of it is sent.",
     "retry": "The retryable failures of that group are queued again.",
     "retry-none": "Nothing in that group could be retried.",
+    "retry-unconfirmed": "Nothing was sent: tick the box beside the group to confirm how many "
+    "messages go out again.",
     "resend": "The messages that may have arrived are queued again, as you confirmed.",
     "resend-none": "None of those messages could be sent again (their send is paused or "
     "cancelled, or they were sent again already).",
 }
+FEED_NOTICES = {
+    "added": "Added: its articles are stored and it is polled from now on.",
+    "interval": "Its interval is changed.",
+    "removed": "Removed: it is no longer polled (its articles stay).",
+}
+# Seconds a feed added on the page may take to answer its first fetch.
+FEED_TIMEOUT = 10.0
 # The box an operator ticks to send again what may have arrived (its value, checked).
 RESEND_CONFIRMATION = "send-again"
 
@@ -80,6 +89,12 @@ def console() -> View:
         number=number,
         percent=percent,
     )
+
+
+@blueprint.get("/")
+def console_with_slash() -> WerkzeugResponse:
+    """`/ops/`, as people type it, is the console too."""
+    return redirect(url_for("ops.console"), code=308)
 
 
 @blueprint.get("/status.json")
@@ -122,7 +137,79 @@ def _failures_page(*, notice: str | None, error: str | None = None, status: int 
 @blueprint.get("/feeds")
 def feeds() -> View:
     """Every feed source: its interval, its last fetch, what that skipped or why it failed."""
-    return page("staff/ops/feeds.html", title="Feeds", sources=feed_sources(db()))
+    return _feeds_page(notice=FEED_NOTICES.get(request.args.get("done", "")))
+
+
+def _feeds_page(*, notice: str | None = None, error: str | None = None, status: int = 200,
+                typed: dict[str, str] | None = None) -> View:  # fmt: skip
+    return page("staff/ops/feeds.html", status, title="Feeds", sources=feed_sources(db()),
+                notice=notice, error=error, typed=typed or {})  # fmt: skip
+
+
+def _minutes(raw: str | None) -> int:
+    text = (raw or "").strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 6:
+        raise BadInput("every: give the minutes between fetches as a whole number")
+    return int(text)
+
+
+def _feed(feed_id: int) -> FeedSource:
+    source = db().get(FeedSource, feed_id)
+    if source is None:
+        raise NotFound("there is no such feed source")
+    return source
+
+
+@blueprint.post("/feeds")
+def add_feed() -> View:
+    """Fetch and read the feed once; save it only if that worked, else say why."""
+    url = (request.form.get("url") or "").strip()[:2000]
+    typed = {"url": url, "every": (request.form.get("every") or "")[:6]}
+    session, now = db(), utcnow()
+    settings = web_context().runtime.settings
+    try:
+        minutes = _minutes(request.form.get("every"))
+        add_source(session, url=url, minutes=minutes, now=now, timeout=FEED_TIMEOUT,
+                   allow_private=settings.feeds_allow_private)  # fmt: skip
+    except (AlertsError, BadInput) as problem:
+        session.rollback()
+        reason = problem.reason if isinstance(problem, FeedError) else str(problem)
+        return _feeds_page(error=f"Not added: {reason}.", status=422, typed=typed)
+    record(session, actor=_actor(), action="feed.added", target=url,
+           details={"every": minutes}, now=now)  # fmt: skip
+    session.commit()
+    return redirect(url_for("ops.feeds", done="added"), code=303)
+
+
+@blueprint.post("/feeds/<id:feed_id>/interval")
+def change_feed_interval(feed_id: int) -> View:
+    source, session, now = _feed(feed_id), db(), utcnow()
+    try:
+        minutes = _minutes(request.form.get("every"))
+        set_polling(session, url=source.url, minutes=minutes, now=now)
+    except (AlertsError, BadInput) as problem:
+        session.rollback()
+        return _feeds_page(error=f"Not changed: {problem}.", status=422)
+    record(session, actor=_actor(), action="feed.interval", target=source.url,
+           details={"every": minutes}, now=now)  # fmt: skip
+    session.commit()
+    return redirect(url_for("ops.feeds", done="interval"), code=303)
+
+
+@blueprint.post("/feeds/<id:feed_id>/remove")
+def remove_feed(feed_id: int) -> View:
+    source, session = _feed(feed_id), db()
+    url = source.url
+    remove_source(session, url=url)
+    record(session, actor=_actor(), action="feed.removed", target=url, now=utcnow())
+    session.commit()
+    return redirect(url_for("ops.feeds", done="removed"), code=303)
+
+
+def _actor() -> str:
+    user = current_staff()
+    assert user is not None  # the console's guard let the request in
+    return user_actor(user)
 
 
 @blueprint.get("/audit")
@@ -179,6 +266,8 @@ def retry() -> View:
     domain = (request.form.get("domain") or "")[:254]
     if not (reply_code + domain).isprintable():  # a NUL or a control: no group has it
         raise BadInput("reply_code and domain must be the ones of a group of failures")
+    if request.form.get("confirm") != "yes":  # the box that says how many go out again
+        return redirect(url_for("ops.failures", done="retry-unconfirmed"), code=303)
     context = web_context()
     session, now = db(), utcnow()
     # Unknowns are never in a group's retry: `resend_unknown` takes them, when confirmed.

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
+from zoneinfo import available_timezones
 
 from flask import Response, g, jsonify, render_template, request
 from sqlalchemy import func, select
 
+from alerts.editions.schedules import weekly_weekdays
 from alerts.models import Article, article_topics
 from alerts.web.context import db, web_context
+from subscribers.database import utcnow
 from subscribers.models import Topic
 from subscribers.preferences import DEFAULT_HOUR
 
 TOPIC_CHOICES = 24
+WEEKDAYS = ("Mondays", "Tuesdays", "Wednesdays", "Thursdays", "Fridays", "Saturdays", "Sundays")
 
 
 def wants_json() -> bool:
@@ -56,6 +61,22 @@ def topic_choices() -> list[Topic]:
     return list(session.scalars(query))
 
 
+@lru_cache(maxsize=1)
+def time_zones() -> list[str]:
+    """The zones the desk's and the preferences' pickers offer: the places, and UTC."""
+    return sorted(zone for zone in available_timezones() if "/" in zone or zone == "UTC")
+
+
+def weekly_choice() -> str:
+    """How the forms name the weekly choice: with the day(s) the weekly edition goes out."""
+    days = [WEEKDAYS[day] for day in weekly_weekdays(db(), now=utcnow())]
+    if not days:
+        return "Once a week"
+    if len(days) == 1:
+        return f"Once a week ({days[0]})"
+    return f"Weekly ({', '.join(days[:-1])} and {days[-1]})"
+
+
 def form_context(values: dict[str, Any] | None = None) -> dict[str, Any]:
     """What the sign-up form needs: topics, a fresh stamp, and the values to show again."""
     values = values or {}
@@ -71,4 +92,5 @@ def form_context(values: dict[str, Any] | None = None) -> dict[str, Any]:
             "hour": str(values.get("hour") or DEFAULT_HOUR),
         },
         "hours": range(24),
+        "weekly_choice": weekly_choice(),
     }

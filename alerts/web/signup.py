@@ -124,7 +124,10 @@ def _subscribe(as_json: bool) -> View:
         if form.stamp is not None:
             context.guard.check_stamp(form.stamp)
         elif (
-            not as_json
+            # A browser says where a post comes from: a form post must say it, and JSON
+            # that says it (a page's script) is held to the same list. JSON without an
+            # Origin is a server's call, which no browser can be tricked into making.
+            (not as_json or "Origin" in request.headers)
             and request_origin(request.headers.get("Origin"), request.referrer)
             not in settings.origins
         ):

@@ -118,7 +118,7 @@ def test_bad_rows_are_reported_by_line_and_leave_nothing_behind(session: Session
     assert [str(error) for error in report.errors] == [
         "line 3: invalid email address: it is empty",
         "line 4: frequency: 'hourly' is not one of daily, weekly",
-        "line 6: timezone: 'Mars/Olympus' is not an IANA time zone such as Europe/Paris",
+        "line 6: timezone: 'Mars/Olympus' is not a time zone we know, such as Europe/Paris",
         "line 7: hour: 25 is not between 0 and 23",
         "line 8: 7 values for the header's 6 columns",
         "line 9: name: it contains a line break or control character",

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from click.testing import CliRunner, Result
+from sqlalchemy import select
 
 from alerts import audit
 from alerts.cli import main
 from alerts.db import make_engine, make_session_factory
+from alerts.models import AuditEvent
 from tests.factories import utc
+
+ROOT = Path(__file__).resolve().parents[3]
+BOUNCES = ROOT / "tests" / "fixtures" / "bounces"
+SAMPLE_FEED = ROOT / "alerts" / "demo" / "sample_data" / "site-feed.xml"
 
 
 def _run(env: dict[str, str], *arguments: str) -> Result:
@@ -85,3 +92,59 @@ def test_nothing_to_show_and_bad_limits(env: dict[str, str], database_url: str) 
         refused = _run(env, "--limit", limit)
         assert refused.exit_code == 2, limit
         assert "--limit" in refused.output
+
+
+def _actions(database_url: str) -> list[tuple[str, str, str | None, dict[str, object] | None]]:
+    engine = make_engine(database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            events = session.scalars(select(AuditEvent).order_by(AuditEvent.id))
+            return [(e.actor, e.action, e.target, e.details) for e in events]
+    finally:
+        engine.dispose()
+
+
+def test_every_change_made_at_the_command_line_is_audited(
+    env: dict[str, str], database_url: str, tmp_path: Path
+) -> None:
+    env = {**env, "SECRET_KEY": "cli-test-secret-key-0123456789abcdef",
+           "SMTP_URL": f"file://{tmp_path / 'sent'}"}  # fmt: skip
+    runner = CliRunner()
+
+    def run(*arguments: str) -> None:
+        result = runner.invoke(main, list(arguments), env=env)
+        assert result.exit_code == 0, result.output
+
+    readers = tmp_path / "readers.csv"
+    readers.write_text("email,topics\nada@example.com,Harbour\nbob@example.com,\n")
+    run("subscribers", "import", str(readers), "--confirmed")
+    run("feeds", "add", "https://feeds.example.com/news.xml", "--every", "5")
+    run("feeds", "remove", "https://feeds.example.com/news.xml")
+    bounce = tmp_path / "auto-reply.eml"
+    bounce.write_bytes((BOUNCES / "auto-reply.eml").read_bytes())
+    run("bounces", "process", str(bounce))
+    run("ingest", str(SAMPLE_FEED))
+    run("digest", "send", "--now")
+    run("subscribers", "erase", "bob@example.com")
+
+    events = _actions(database_url)
+    assert [(actor, action) for actor, action, _, _ in events] == [
+        ("cli", "subscribers.import"),
+        ("cli", "feed.added"),
+        ("cli", "feed.removed"),
+        ("cli", "bounces.process"),
+        ("cli", "feed.ingested"),
+        ("cli", "digest.send"),
+        ("cli", "subscriber.erased"),
+    ]
+    by_action = {action: (target, details) for _, action, target, details in events}
+    assert by_action["subscribers.import"] == (
+        "file:readers.csv",
+        {"created": 2, "skipped": 0, "errors": 0, "confirmed": True},
+    )
+    assert by_action["feed.added"] == ("https://feeds.example.com/news.xml", {"every": 5})
+    assert by_action["bounces.process"][0] == "file:auto-reply.eml"
+    assert by_action["digest.send"][1] is not None and by_action["digest.send"][1]["now"] is True
+    target, _ = by_action["subscriber.erased"]
+    assert target is not None and target.startswith("subscriber:")
+    assert "bob" not in str(events)  # the log keeps no address of an erased reader

@@ -68,6 +68,17 @@ def _statuses(session: Session) -> dict[int, DeliveryStatus]:
     }
 
 
+def test_status_fits_80_columns_and_cuts_no_name(
+    session: Session, mail_env: dict[str, str]
+) -> None:
+    _seed(session)
+    result = _run({**mail_env, "COLUMNS": "80"}, "ops", "status", "--no-workers", "--no-relays")
+    assert result.exit_code == 0, result.output
+    tables = [line for line in result.output.splitlines() if line[:1] in "┏┃┡│└"]
+    assert max(len(line) for line in tables) <= 80, result.output
+    assert "…" not in result.output, result.output  # a cell cut short hides what it names
+
+
 def test_status_lists_what_may_have_arrived(session: Session, mail_env: dict[str, str]) -> None:
     _seed(session)
     result = _run(mail_env, "ops", "status", "--no-workers", "--no-relays")

@@ -10,6 +10,7 @@ from alerts.digests.selection import (
     FIRST_WINDOW,
     MAX_ARTICLES,
     due_date,
+    first_due,
     next_due,
     select_articles,
     window_start,
@@ -288,3 +289,27 @@ def test_the_next_issue_is_due_at_the_readers_hour_a_day_or_a_week_on(
     before = expected - timedelta(seconds=1)
     assert due_date(before, timezone=zone, send_hour=hour, cadence=cadence) is None
     assert due_date(expected, timezone=zone, send_hour=hour, cadence=cadence) is not None
+
+
+# 2026-12-07 is a Monday; Europe/Paris is UTC+1 in December.
+@pytest.mark.parametrize(
+    ("now", "cadence", "weekday", "expected"),
+    [
+        # Confirmed after their 07:00: due at once, today's digest goes now.
+        (utc(2026, 12, 7, 12, 40), Cadence.DAILY, None, utc(2026, 12, 7, 12, 40)),
+        # Before it: their hour today.
+        (utc(2026, 12, 7, 5, 0), Cadence.DAILY, None, utc(2026, 12, 7, 6, 0)),
+        # A weekly edition on Thursdays: Thursday at their hour, whatever today is.
+        (utc(2026, 12, 7, 12, 40), Cadence.WEEKLY, 3, utc(2026, 12, 10, 6, 0)),
+        # On a Thursday after the hour: at once; on a Friday: next Thursday.
+        (utc(2026, 12, 10, 12, 0), Cadence.WEEKLY, 3, utc(2026, 12, 10, 12, 0)),
+        (utc(2026, 12, 11, 12, 0), Cadence.WEEKLY, 3, utc(2026, 12, 17, 6, 0)),
+        # A weekly edition on no set day: any day of the week once the hour has come.
+        (utc(2026, 12, 9, 5, 0), Cadence.WEEKLY, None, utc(2026, 12, 9, 6, 0)),
+    ],
+)
+def test_first_due_is_when_the_scheduler_will_first_find_the_reader_due(
+    now: datetime, cadence: Cadence, weekday: int | None, expected: datetime
+) -> None:
+    moment = first_due(now, timezone="Europe/Paris", send_hour=7, cadence=cadence, weekday=weekday)
+    assert moment == expected

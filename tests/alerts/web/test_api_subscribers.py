@@ -29,10 +29,11 @@ READER = {
     "email": "Ada@Example.com",
     "topics": ["business"],
     "frequency": "weekly",
-    "send_hour": 18,
+    "hour": 18,
     "timezone": "Europe/Paris",
     "breaking_alerts": True,
 }
+_without_hour = {key: value for key, value in READER.items() if key != "hour"}
 HYPOTHESIS = settings(
     max_examples=60,
     deadline=None,
@@ -142,6 +143,16 @@ def test_confirmed_import_needs_the_permission(
     assert (exists.status_code, exists.json["result"]) == (200, "exists")
 
 
+@pytest.mark.parametrize("name", ["hour", "send_hour"])
+def test_the_hour_is_hour_as_in_the_form_and_the_csv_and_send_hour_is_its_alias(
+    app: Flask, client: FlaskClient, token: str, name: str
+) -> None:
+    answer = _post(client, {**_without_hour, name: 6}, token)
+    assert answer.status_code == 202, answer.json
+    reader = _reader(app)
+    assert reader is not None and reader.send_hour == 6
+
+
 def test_get_a_reader(app: Flask, client: FlaskClient, token: str, importer: str) -> None:
     assert (
         client.get("/api/v1/subscribers/ada@example.com", headers=_auth(token)).status_code == 404
@@ -151,7 +162,7 @@ def test_get_a_reader(app: Flask, client: FlaskClient, token: str, importer: str
     assert answer.status_code == 200
     body = answer.json
     assert body["email"] == "ada@example.com" and body["status"] == "active"
-    assert body["topics"] == ["business"] and body["send_hour"] == 18
+    assert body["topics"] == ["business"] and body["hour"] == body["send_hour"] == 18
     assert body["timezone"] == "Europe/Paris" and body["frequency"] == "weekly"
     assert body["created_at"].endswith("+00:00")
     malformed = client.get("/api/v1/subscribers/not-an-address", headers=_auth(token))
@@ -187,9 +198,13 @@ def test_delete_erases_the_reader(app: Flask, client: FlaskClient, token: str) -
         ({**READER, "topics": ["no-such-topic"]}, 422, "topics"),
         ({**READER, "topics": "business"}, 200, None),  # one name is taken as a list
         ({**READER, "frequency": "hourly"}, 422, "frequency"),
-        ({**READER, "send_hour": 24}, 422, "send_hour"),
-        ({**READER, "send_hour": "7"}, 422, "send_hour"),
-        ({**READER, "send_hour": True}, 422, "send_hour"),
+        ({**READER, "hour": 24}, 422, "hour"),
+        ({**READER, "hour": "7"}, 422, "hour"),
+        ({**READER, "hour": True}, 422, "hour"),
+        ({**_without_hour, "send_hour": 24}, 422, "send_hour"),
+        ({**_without_hour, "send_hour": "7"}, 422, "send_hour"),
+        ({**READER, "send_hour": 7}, 422, "hour"),  # two different hours
+        ({**READER, "send_hour": 18}, 200, None),  # the same hour twice
         ({**READER, "timezone": "Mars/Olympus"}, 422, "timezone"),
         ({**READER, "breaking_alerts": "yes"}, 422, "breaking_alerts"),
         ({**READER, "confirmed": 1}, 422, "confirmed"),

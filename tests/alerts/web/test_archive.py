@@ -130,3 +130,25 @@ def test_garbage_never_breaks_the_archive(client: FlaskClient, slug: str, day: s
         f"/archive/{quote(slug, safe='')}/{quote(day, safe='')}",
     ):
         assert client.get(path).status_code in (200, 404, 308), path
+
+
+@pytest.mark.parametrize("path", ["/archive", "/archive/"])
+def test_the_archive_index_lists_each_edition_with_its_sent_issues(
+    client: FlaskClient, db: Session, archive_link: str, path: str
+) -> None:
+    edition = db.query(Edition).filter_by(slug="morning").one()
+    issue_for(db, edition, utcnow().date().replace(year=2020), now=utcnow())  # never sent
+    db.commit()
+    answer = client.get(path)
+    assert answer.status_code == 200
+    assert answer.headers["Cache-Control"] == "public, max-age=300"
+    html = answer.get_data(as_text=True)
+    assert f'href="{relative(archive_link, BASE_URL)}"' in html
+    assert 'href="/archive/morning"' in html
+    assert "2020" not in html
+
+
+def test_the_archive_index_of_a_store_that_sent_nothing_says_so(client: FlaskClient) -> None:
+    answer = client.get("/archive")
+    assert answer.status_code == 200
+    assert "No issue has been sent yet." in answer.get_data(as_text=True)

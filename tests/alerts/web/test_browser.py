@@ -254,7 +254,7 @@ def test_journey_from_article_page_to_unsubscribe(
     page.get_by_role("checkbox", name="Business").check()
     page.get_by_role("radio", name="Once a week (Mondays)").check()
     page.get_by_label("Send it at").select_option("18")
-    page.get_by_label("Time zone").fill("America/New_York")
+    page.get_by_label("Time zone").select_option("America/New_York")
     page.get_by_role("button", name="Save my choices").click()
     expect(page.get_by_role("status")).to_have_text("Your changes are saved.")
     assert page.url.endswith("?saved=1")

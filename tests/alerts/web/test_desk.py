@@ -308,3 +308,10 @@ def test_hostile_input_never_gets_a_server_error(app: Flask, editor: FlaskClient
     for path, form, status in posts:
         answer = post(editor, path, **form)
         assert answer.status_code == status, (path, form, answer.status_code)
+
+
+def test_the_desk_with_a_slash_is_the_overview(editor: FlaskClient) -> None:
+    answer = editor.get("/desk/")
+    assert answer.status_code == 308
+    assert answer.headers["Location"] == "/desk"
+    assert editor.get("/desk/", follow_redirects=True).status_code == 200

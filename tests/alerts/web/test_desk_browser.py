@@ -116,6 +116,9 @@ def test_an_editor_runs_a_topic_edition_from_the_desk(
     assert test_copy.message["Subject"].startswith("[TEST] ")
     assert "Story glaciers" in message_texts(test_copy.message)
 
+    page.get_by_role("button", name="Send now").click()  # the box is not ticked: no send
+    assert smtp_server.messages[1:] == []
+    page.get_by_label("Yes, send it now to 3 readers").check()
     page.get_by_role("button", name="Send now").click()
     expect(page.get_by_text("Sending now: 3 new")).to_be_visible()
     expect(page.locator('#progress [data-field="sent"]')).to_have_text("3", timeout=20_000)

@@ -10,8 +10,9 @@ from datetime import timedelta
 
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import update
+from sqlalchemy import select, update
 
+from alerts.editions.schedules import EditionInput, create_edition
 from alerts.models import Delivery, DeliveryStatus, Edition, IssueStatus
 from subscribers.database import utcnow
 from tests.alerts.web.app_support import EDITOR, app_session
@@ -64,7 +65,7 @@ def test_curation_reaches_the_preview_and_the_real_send(
     assert "frame-ancestors 'self'" in frame.headers["Content-Security-Policy"]
     assert titles_in(frame.get_data(as_text=True))[:2] == ["Story glaciers", "Story merger"]
 
-    sent = post(editor, f"{base}/send")
+    sent = post(editor, f"{base}/send", confirm="yes")
     assert "Sending now: 3 new" in follow(editor, sent)
     ledger = settle(app)
     assert {email: row.status for email, row in ledger.items()} == {
@@ -83,7 +84,7 @@ def test_curation_reaches_the_preview_and_the_real_send(
         assert "Story heatwave" not in text
     assert "issue.send_now" in audit_actions(app)
 
-    again = post(editor, f"{base}/send")  # nobody gets it twice
+    again = post(editor, f"{base}/send", confirm="yes")  # nobody gets it twice
     assert "Nothing new to send" in follow(editor, again)
     assert len(smtp_server.messages) == 3
 
@@ -100,7 +101,7 @@ def test_a_switched_off_edition_is_not_sent_from_the_desk(
     with app_session(app) as session:
         session.execute(update(Edition).where(Edition.slug == "daily").values(active=False))
         session.commit()
-    sent = post(editor, f"{_base(app)}/send")
+    sent = post(editor, f"{_base(app)}/send", confirm="yes")
     assert "Not sent: the Daily briefing is switched off" in follow(editor, sent)
     assert rows(app) == {}
     assert "issue.send_now" not in audit_actions(app)
@@ -124,7 +125,7 @@ def test_minutes_left_are_shown_only_while_messages_wait(
     page = editor.get(base).get_data(as_text=True)
     # Before anything is queued these still hold the issue or call it off.
     assert ">Pause</button>" in page and ">Cancel issue</button>" in page
-    follow(editor, post(editor, f"{base}/send"))
+    follow(editor, post(editor, f"{base}/send", confirm="yes"))
     ledger = settle(app)
     smtp_server.wait_for(3)
     assert minutes_left() == "—"  # all sent
@@ -136,6 +137,12 @@ def test_minutes_left_are_shown_only_while_messages_wait(
         )
         session.commit()
     assert minutes_left() == "0.5"
+    # Paused, nothing more goes out: no countdown, however fast it went a minute ago.
+    follow(editor, post(editor, f"{base}/pause"))
+    assert minutes_left() == "—"
+    assert editor.get(f"{base}/progress.json").get_json()["minutes_left"] is None
+    follow(editor, post(editor, f"{base}/cancel"))
+    assert minutes_left() == "—"
 
 
 def test_a_locked_issue_takes_nothing_new(
@@ -151,7 +158,7 @@ def test_a_locked_issue_takes_nothing_new(
     assert "After lock" in page
     preview = editor.get(f"{base}?preview=1&mode=reader&email=ann@example.com")
     assert "Story latecomer" not in preview.get_data(as_text=True).split('id="preview"')[1]
-    follow(editor, post(editor, f"{base}/send"))
+    follow(editor, post(editor, f"{base}/send", confirm="yes"))
     ledger = settle(app)
     assert ledger["ann@example.com"].article_ids == [ids["heatwave"], ids["glaciers"]]
     smtp_server.wait_for(3)
@@ -223,7 +230,7 @@ def test_pause_resume_and_cancel_from_the_desk(
     assert editor.get(f"{base}/progress.json").get_json()["status"] == "open"
     assert "Cancelled" in follow(editor, post(editor, f"{base}/cancel", confirm="yes"))
     assert editor.get(f"{base}/progress.json").get_json()["status"] == IssueStatus.CANCELLED
-    refused = follow(editor, post(editor, f"{base}/send"))
+    refused = follow(editor, post(editor, f"{base}/send", confirm="yes"))
     assert "Not sent: this issue was cancelled" in refused
     assert "can no longer change" in refused
     assert rows(app) == {} and smtp_server.messages == []
@@ -238,7 +245,7 @@ def test_a_paused_issue_sends_nothing_until_resumed(
     newsroom(app)
     base = _base(app)
     follow(editor, post(editor, f"{base}/pause"))
-    follow(editor, post(editor, f"{base}/send"))
+    follow(editor, post(editor, f"{base}/send", confirm="yes"))
     settle(app)
     assert len(smtp_server.wait_for(3)) == 3
     assert editor.get(f"{base}/progress.json").get_json()["status"] == "open"
@@ -257,6 +264,7 @@ def test_breaking_alert_from_the_desk(
         session.commit()
     confirm = editor.get(f"/desk/alerts/new/{ids['heatwave']}")
     assert "Send a breaking alert?" in confirm.get_data(as_text=True)
+    assert "It goes to 2 readers now." in confirm.get_data(as_text=True)  # ann and cat
     unticked = post(editor, "/desk/alerts", article_id=str(ids["heatwave"]))
     assert "Tick the box" in follow(editor, unticked)
     sent = post(editor, "/desk/alerts", article_id=str(ids["heatwave"]), confirm="yes")
@@ -269,3 +277,82 @@ def test_breaking_alert_from_the_desk(
     twice = post(editor, "/desk/alerts", article_id=str(ids["heatwave"]), confirm="yes")
     assert "No alert sent: this article has been sent as an alert already." in follow(editor, twice)
     assert audit_actions(app).count("alert.create") == 1
+
+
+def _topic_edition(app: Flask) -> str:
+    """A daily edition of the climate topic; its issue page today."""
+    with app_session(app) as session:
+        create_edition(
+            session,
+            slug="climate-desk",
+            data=EditionInput(name="Climate desk", topic_slugs=["climate"]),
+            now=utcnow(),
+        )
+        session.commit()
+    return f"/desk/editions/climate-desk/issues/{today(app).isoformat()}"
+
+
+def test_a_reader_outside_a_topic_editions_audience_is_previewed_as_getting_nothing(
+    app: Flask, editor: FlaskClient, smtp_server: RecordingSMTPServer
+) -> None:
+    newsroom(app)
+    base = _topic_edition(app)
+    page = editor.get(f"{base}?preview=1&mode=reader&email=bob@example.com")
+    html = page.get_data(as_text=True)
+    assert (
+        "bob@example.com would get nothing from Climate desk: "
+        "they follow none of its topics (Climate)" in html
+    )
+    assert "Story markets" not in html[html.index('id="preview"') :]
+    frame = editor.get(f"{base}/preview.html?mode=reader&email=bob@example.com")
+    assert "Story markets" not in frame.get_data(as_text=True)
+    refused = post(editor, f"{base}/test-send", mode="reader", email="bob@example.com")
+    assert "bob@example.com would get nothing from Climate desk" in follow(editor, refused)
+    assert smtp_server.messages == []
+    # ann follows climate: she is previewed as she would get it.
+    ann = editor.get(f"{base}?preview=1&mode=reader&email=ann@example.com")
+    assert "Story heatwave" in ann.get_data(as_text=True)
+
+
+def test_previews_and_test_copies_of_a_tracked_edition_link_straight_to_the_stories(
+    app: Flask, editor: FlaskClient, smtp_server: RecordingSMTPServer
+) -> None:
+    newsroom(app)
+    with app_session(app) as session:
+        session.execute(update(Edition).where(Edition.slug == "daily").values(click_tracking=True))
+        session.commit()
+    base = _base(app)
+    frame = editor.get(f"{base}/preview.html?mode=reader&email=ann@example.com")
+    html = frame.get_data(as_text=True)
+    assert "/c/" not in html
+    assert 'href="https://news.example.com/story/heatwave"' in html
+    post(editor, f"{base}/test-send", mode="reader", email="ann@example.com")
+    [received] = smtp_server.wait_for(1)
+    text = message_texts(received.message)
+    assert "/c/" not in text and "https://news.example.com/story/heatwave" in text
+    with app_session(app) as session:  # the edition itself still counts clicks
+        assert session.scalars(select(Edition.click_tracking).where(Edition.slug == "daily")).one()
+
+
+def test_send_now_says_how_many_readers_and_needs_the_box_ticked(
+    app: Flask, editor: FlaskClient, smtp_server: RecordingSMTPServer
+) -> None:
+    newsroom(app)
+    base = _base(app)
+    page = editor.get(base).get_data(as_text=True)
+    assert "Yes, send it now to 3 readers" in page
+    assert 'data-field="audience">3<' in page
+    overview = editor.get("/desk").get_data(as_text=True)
+    assert "3 readers still to reach" in overview
+    unticked = follow(editor, post(editor, f"{base}/send"))
+    assert "Not sent: tick the box to confirm who it goes to." in unticked
+    assert rows(app) == {} and smtp_server.messages == []
+    follow(editor, post(editor, f"{base}/send", confirm="yes"))
+    settle(app)
+    page = editor.get(base).get_data(as_text=True)
+    assert 'data-field="audience">0<' in page
+    results = f"/desk/results/daily/{today(app).isoformat()}"
+    assert f'href="{results}"' in page
+    overview = editor.get("/desk").get_data(as_text=True)
+    assert "no reader left to reach" in overview and f'href="{results}"' in overview
+    assert editor.get(results).status_code == 200

@@ -21,8 +21,9 @@ from alerts.config import Settings
 from alerts.delivery.sending import send_batch
 from alerts.delivery.transports import transport_from_url
 from alerts.digests.planning import plan_digests
+from alerts.editions.schedules import ensure_default_editions
 from alerts.ledger.queue import claim_queue
-from alerts.models import Delivery, DeliveryStatus
+from alerts.models import Delivery, DeliveryStatus, Edition
 from alerts.web.context import WORDING_VERSION
 from subscribers.addresses import email_hash
 from subscribers.database import utcnow
@@ -142,6 +143,42 @@ def pending(app: Flask) -> int:
 
 
 # --- confirm ---------------------------------------------------------------------------
+
+
+def _confirm(app: Flask, client: FlaskClient, *, send_hour: int) -> str:
+    """A pending reader in UTC with this hour confirms; the page they are shown."""
+    with app_session(app) as session:
+        reader = add_subscriber(
+            session,
+            email="cleo@example.com",
+            origin=Origin("test"),
+            hash_key=SECRET,
+            timezone="UTC",
+            send_hour=send_hour,
+            confirmed=False,
+        )
+        session.commit()
+    path = f"/confirm/{_token(Purpose.CONFIRM, reader.id)}"
+    page = client.get(path, headers=UA)
+    done = client.post(path, data={"csrf_token": _csrf(page.data)}, headers=UA)
+    assert done.status_code == 200
+    return done.get_data(as_text=True)
+
+
+def test_a_reader_whose_hour_has_passed_is_told_the_digest_comes_now(
+    app: Flask, client: FlaskClient
+) -> None:
+    html = _confirm(app, client, send_hour=0)  # 00:00 has always passed today
+    assert "Your first digest is on its way: it should arrive within a few minutes." in html
+    assert "at the hour you chose" not in html
+
+
+def test_a_reader_whose_hour_is_to_come_is_told_when(app: Flask, client: FlaskClient) -> None:
+    hour = (utcnow().hour + 2) % 24
+    html = _confirm(app, client, send_hour=hour)
+    assert "Your first digest goes out " in html
+    assert f"at {hour:02d}:00 (UTC time)." in html
+    assert ("today" in html) is (hour >= 2)
 
 
 def test_confirm_link_from_the_email_activates_only_on_post(
@@ -368,6 +405,22 @@ def _prefs_path(subscriber_id: int) -> str:
 
 
 @pytest.mark.usefixtures("topics")
+def test_the_weekly_choice_names_the_weekly_editions_day(
+    app: Flask, client: FlaskClient, reader: int
+) -> None:
+    assert "Once a week (Mondays)" in client.get("/subscribe").get_data(as_text=True)
+    with app_session(app) as session:
+        ensure_default_editions(session, now=utcnow())
+        weekly = session.scalars(select(Edition).where(Edition.slug == "weekly")).one()
+        weekly.weekday = 3
+        session.commit()
+    for path in ("/subscribe", "/embed/frame", _prefs_path(reader)):
+        html = client.get(path).get_data(as_text=True)
+        assert "Once a week (Thursdays)" in html, path
+        assert "Mondays" not in html, path
+
+
+@pytest.mark.usefixtures("topics")
 def test_preferences_page_shows_the_current_choices(
     app: Flask, client: FlaskClient, reader: int
 ) -> None:
@@ -379,7 +432,7 @@ def test_preferences_page_shows_the_current_choices(
     assert 'value="chip-shortage">' in html
     assert 'value="daily" checked' in html
     assert '<option value="6" selected>' in html
-    assert 'name="timezone" value="Europe/Paris"' in html
+    assert "<option selected>Europe/Paris</option>" in html
     assert "Your changes are saved" not in html
     assert len(_events(app)) == 1
 
@@ -475,7 +528,7 @@ def test_preferences_post_needs_its_csrf_token(
         pytest.param({"topics": ["no-such-topic"]}, "unknown topic", id="topic"),
         pytest.param({"hour": "25"}, "25 is not between 0 and 23", id="hour"),
         pytest.param({"hour": "<b>x</b>"}, "&#39;&lt;b&gt;x&lt;/b&gt;&#39; is not", id="hour-html"),
-        pytest.param({"timezone": "Nowhere/Else"}, "is not an IANA time zone", id="timezone"),
+        pytest.param({"timezone": "Nowhere/Else"}, "We do not know the time zone", id="timezone"),
         pytest.param({"frequency": "hourly"}, "is not one of", id="frequency"),
         pytest.param({"pause_weeks": "many"}, "pause: choose a number of weeks", id="pause-word"),
         pytest.param({"pause_weeks": "53"}, "pause: choose between 0 and 52 weeks", id="pause-53"),
@@ -503,6 +556,38 @@ def test_invalid_preferences_change_nothing(
         None,
     )
     assert [e.kind for e in _events(app)] == [ConsentKind.IMPORT]
+
+
+@pytest.mark.usefixtures("topics")
+def test_a_time_zone_typo_keeps_the_readers_other_choices_and_says_it_plainly(
+    app: Flask, client: FlaskClient, reader: int
+) -> None:
+    path = _prefs_path(reader)
+    csrf = _csrf(client.get(path).data)
+    typo = {**VALID_CHOICES, "timezone": "America/New_Yrok", "csrf_token": csrf}
+    answer = client.post(path, data=typo)
+    assert answer.status_code == 422
+    html = answer.get_data(as_text=True)
+    assert "We do not know the time zone “America/New_Yrok”" in html
+    assert "IANA" not in html
+    # What the reader chose is still chosen, and the zone is a picker set to the nearest.
+    assert 'value="chip-shortage" checked' in html
+    assert 'value="harbour-city-election">' in html
+    assert 'value="weekly" checked' in html
+    assert '<option value="21" selected>' in html
+    assert '<select id="timezone" name="timezone"' in html
+    assert "<option selected>America/New_York</option>" in html
+    # Saving the page as shown saves them all.
+    again = client.post(path, data={**VALID_CHOICES, "csrf_token": _csrf(answer.data)})
+    assert again.status_code == 303
+    row = _get(app, reader)
+    assert row is not None
+    assert (row.topic_slugs, row.frequency, row.send_hour, row.timezone) == (
+        ["chip-shortage", "weather"],
+        Frequency.WEEKLY,
+        21,
+        "America/New_York",
+    )
 
 
 def _default_choice(html: str, select_id: str) -> str:

@@ -48,7 +48,13 @@ POSTS = [
 
 
 def seed(
-    app: Flask, *, pending: int = 5, sent: int = 3, failed: int = 2, unknown: int = 0
+    app: Flask,
+    *,
+    pending: int = 5,
+    sent: int = 3,
+    failed: int = 2,
+    unknown: int = 0,
+    skipped: int = 0,
 ) -> dict[str, int]:
     """An issue being sent and a breaking alert with one row waiting; returns their ids."""
     now = utcnow()
@@ -100,6 +106,8 @@ def seed(
                 row(DeliveryStatus.FAILED, issue_id=issue.id, smtp_reply="421 4.4.2 timeout",
                     last_error=f"{UNKNOWN_REPLY}: timed out", attempts=1,
                     claimed_at=now)  # fmt: skip
+        for _ in range(skipped):  # readers with nothing new on their topics
+            row(DeliveryStatus.SKIPPED, issue_id=issue.id)
         row(DeliveryStatus.PENDING, alert_id=alert.id)
         session.commit()
         return {"issue": issue.id, "alert": alert.id}
@@ -165,7 +173,7 @@ def test_operators_and_admins_may(app: Flask, role: Role, published: Published) 
                        ).status_code == 303  # fmt: skip
     assert client.post(f"/ops/alerts/{ids['alert']}/pause", data={"csrf_token": token}
                        ).status_code == 303  # fmt: skip
-    retry = {"csrf_token": token, "reply_code": "421", "domain": "example.com"}
+    retry = {"csrf_token": token, "reply_code": "421", "domain": "example.com", "confirm": "yes"}
     assert client.post("/ops/failures/retry", data=retry).status_code == 303
 
 
@@ -200,6 +208,17 @@ def test_console_shows_the_send_in_progress(app: Flask) -> None:
 
     failures = client.get("/ops/failures").get_data(as_text=True)
     assert "421" in failures and "Retry these" in failures and "Dead letters" in failures
+
+
+def test_progress_counts_only_the_readers_a_send_has_something_for(app: Flask) -> None:
+    seed(app, skipped=10)
+    client = signed_in_client(app, Role.OPERATOR)
+    data = client.get("/ops/status.json").get_json()
+    issue = next(send for send in data["status"]["sends"] if send["kind"] == "issue")
+    assert (issue["total"], issue["skipped"]) == (10, 10)
+    key = f"send.issue-{issue['id']}"
+    assert (data["figures"][f"{key}.total"], data["figures"][f"{key}.done"]) == ("10", "50.0 %")
+    assert data["bars"][f"issue-{issue['id']}"]["sent"] == "30.00%"
 
 
 # --- what its buttons do ----------------------------------------------------------------
@@ -263,7 +282,12 @@ def test_alerts_pause_resume_and_cancel(app: Flask, published: Published) -> Non
 def test_retry_these_queues_the_group_again(app: Flask, published: Published) -> None:
     seed(app, pending=0, sent=0, failed=3)
     client = signed_in_client(app, Role.OPERATOR)
-    retry = {"csrf_token": csrf_token(client), "reply_code": "421", "domain": "example.com"}
+    retry = {
+        "csrf_token": csrf_token(client),
+        "reply_code": "421",
+        "domain": "example.com",
+        "confirm": "yes",
+    }
     answer = client.post("/ops/failures/retry", data=retry)
     assert (answer.status_code, answer.headers["Location"]) == (303, "/ops/failures?done=retry")
     assert statuses(app) == {DeliveryStatus.PENDING: 4}  # the alert's row was pending already
@@ -271,6 +295,20 @@ def test_retry_these_queues_the_group_again(app: Flask, published: Published) ->
     assert published.urgent == []
     answer = client.post("/ops/failures/retry", data=retry)
     assert answer.headers["Location"] == "/ops/failures?done=retry-none"
+
+
+def test_retry_these_says_how_many_and_sends_nothing_unconfirmed(
+    app: Flask, published: Published
+) -> None:
+    seed(app, pending=0, sent=0, failed=3)
+    client = signed_in_client(app, Role.OPERATOR)
+    page = client.get("/ops/failures").get_data(as_text=True)
+    assert 'name="confirm" value="yes" required> Send 3 messages again' in page
+    retry = {"csrf_token": csrf_token(client), "reply_code": "421", "domain": "example.com"}
+    answer = client.post("/ops/failures/retry", data=retry)
+    assert answer.headers["Location"] == "/ops/failures?done=retry-unconfirmed"
+    assert statuses(app) == {DeliveryStatus.FAILED: 3, DeliveryStatus.PENDING: 1}
+    assert published == []
 
 
 def _failed_rows(app: Flask) -> dict[int, tuple[DeliveryStatus, str | None]]:
@@ -321,7 +359,12 @@ def test_retry_these_never_sends_an_unknown_again(app: Flask, published: Publish
         if status is DeliveryStatus.FAILED and row_id not in unknown
     )
     client = signed_in_client(app, Role.OPERATOR)
-    retry = {"csrf_token": csrf_token(client), "reply_code": "421", "domain": "example.com"}
+    retry = {
+        "csrf_token": csrf_token(client),
+        "reply_code": "421",
+        "domain": "example.com",
+        "confirm": "yes",
+    }
     assert client.post("/ops/failures/retry", data=retry).status_code == 303
     assert published == [temporary]  # the unknown with a 421 reply is in no retry
     rows = _failed_rows(app)
@@ -456,7 +499,12 @@ def test_control_characters_in_a_retry_are_400(app: Flask, field: str, value: st
     """Once a 500: a NUL in reply_code reached PostgreSQL, which cannot hold one."""
     seed(app)
     client = signed_in_client(app, Role.OPERATOR)
-    retry = {"csrf_token": csrf_token(client), "reply_code": "421", "domain": "example.com"}
+    retry = {
+        "csrf_token": csrf_token(client),
+        "reply_code": "421",
+        "domain": "example.com",
+        "confirm": "yes",
+    }
     answer = client.post("/ops/failures/retry", data={**retry, field: value})
     assert answer.status_code == 400
 
@@ -494,3 +542,11 @@ def test_workers_show_their_host_and_when_they_last_answered(
     assert data["figures"][f"worker.{name}.last_seen"] == "2 h 30 min ago"
     assert f'data-figure="worker.{name}.last_seen"' in page  # and the script keeps it current
     assert [(w["name"], w["host"]) for w in data["status"]["workers"]] == [(name, host)]
+
+
+def test_the_console_with_a_slash_is_the_console(app: Flask) -> None:
+    operator = signed_in_client(app, Role.OPERATOR)
+    answer = operator.get("/ops/")
+    assert answer.status_code == 308
+    assert answer.headers["Location"] == "/ops"
+    assert operator.get("/ops/", follow_redirects=True).status_code == 200

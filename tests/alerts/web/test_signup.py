@@ -35,7 +35,13 @@ from subscribers.models import (
     Suppression,
 )
 from subscribers.services import Origin, add_subscriber
-from tests.alerts.web.app_support import PUBLISHER, app_session, count_app_rows, form_field
+from tests.alerts.web.app_support import (
+    BASE_URL,
+    PUBLISHER,
+    app_session,
+    count_app_rows,
+    form_field,
+)
 from tests.support.smtp_server import RecordingSMTPServer
 
 FROM_PUBLISHER = {"Origin": PUBLISHER}
@@ -712,8 +718,32 @@ def test_json_answers_carry_cors_only_for_the_publisher(client: FlaskClient) -> 
     foreign = client.post(
         "/subscribe", json={"email": "b@example.com"}, headers={"Origin": "https://evil.test"}
     )
-    assert foreign.status_code == 202
+    assert foreign.status_code == 400
     assert "Access-Control-Allow-Origin" not in foreign.headers
+
+
+@pytest.mark.parametrize(
+    "origin", ["https://evil.test", "https://news.example.com.evil.test", "null"]
+)
+def test_json_from_a_site_not_allowed_is_refused_like_the_form(
+    app: Flask, client: FlaskClient, smtp_server: RecordingSMTPServer, origin: str
+) -> None:
+    answer = client.post(
+        "/subscribe", json={"email": "ada@example.com"}, headers={"Origin": origin}
+    )
+    assert answer.status_code == 400
+    assert answer.get_json()["error"]["message"] == "This form cannot be posted from that site."
+    assert smtp_server.messages == []
+    _nothing_stored(app)
+
+
+@pytest.mark.parametrize("headers", [FROM_PUBLISHER, {"Origin": BASE_URL}, {}])
+def test_json_from_an_allowed_site_or_a_server_is_accepted(
+    app: Flask, client: FlaskClient, smtp_server: RecordingSMTPServer, headers: dict[str, str]
+) -> None:
+    answer = client.post("/subscribe", json={"email": "ada@example.com"}, headers=headers)
+    assert answer.status_code == 202
+    assert _subjects(smtp_server) == [("ada@example.com", CONFIRM_SUBJECT)]
 
 
 # --- internationalised domains ---------------------------------------------------------
