@@ -32,7 +32,7 @@ from datetime import datetime
 from itertools import islice
 from typing import TextIO
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from subscribers.addresses import normalise_email
@@ -155,32 +155,41 @@ def _new_reader(row: _Row, *, confirmed: bool) -> NewReader:
     )
 
 
-def export_csv(session: Session, stream: TextIO) -> int:
-    """Write every reader, in id order, as CSV that `import_csv` reads back; return the count.
+def export_csv(session: Session, stream: TextIO, query: Select[Subscriber] | None = None) -> int:
+    """Write every reader (or those `query` selects), in id order, as CSV that `import_csv`
+    reads back; return the count.
 
     Rows are fetched in batches, so an export of any size runs in constant memory.
     """
     writer = csv.writer(stream)
     writer.writerow(EXPORT_COLUMNS)
     count = 0
-    readers = session.scalars(
-        select(Subscriber).order_by(Subscriber.id).execution_options(yield_per=_EXPORT_BATCH_SIZE)
-    )
-    for reader in readers:
-        writer.writerow(
-            (
-                _as_text(reader.email),
-                _as_text(reader.name or ""),
-                _as_text(TOPIC_SEPARATOR.join(reader.topic_slugs)),
-                reader.frequency.value,
-                _as_text(reader.timezone),
-                reader.send_hour,
-                reader.status.value,
-                reader.created_at.isoformat(),
-            )
-        )
+    for row in export_rows(session, query):
+        writer.writerow(row)
         count += 1
     return count
+
+
+def export_rows(
+    session: Session, query: Select[Subscriber] | None = None
+) -> Iterator[tuple[str | int, ...]]:
+    """The cells of each reader `query` selects (every reader by default), in id order, as
+    `export_csv` writes them under EXPORT_COLUMNS; fetched a batch at a time."""
+    statement = query if query is not None else select(Subscriber)
+    readers = session.scalars(
+        statement.order_by(Subscriber.id).execution_options(yield_per=_EXPORT_BATCH_SIZE)
+    )
+    for reader in readers:
+        yield (
+            _as_text(reader.email),
+            _as_text(reader.name or ""),
+            _as_text(TOPIC_SEPARATOR.join(reader.topic_slugs)),
+            reader.frequency.value,
+            _as_text(reader.timezone),
+            reader.send_hour,
+            reader.status.value,
+            reader.created_at.isoformat(),
+        )
 
 
 def _records(stream: TextIO) -> Iterator[tuple[int, list[str]]]:
@@ -338,5 +347,6 @@ __all__ = [
     "ImportReport",
     "RowError",
     "export_csv",
+    "export_rows",
     "import_csv",
 ]

@@ -23,6 +23,9 @@ A row's states are `alerts.models.DeliveryStatus`:
 Notices (a sign-up confirmation, "manage your alerts") have an outbox of their own,
 `notices.py`: a row per email, written with the sign-up, taken by id, sent once.
 
+`history.py` reads one reader's deliveries for the desk, as small plain values: the one
+place besides the send path that knows the ledger's columns.
+
 Afterwards a hard bounce turns a `sent` row `failed` (alerts.feedback), and an operator may
 put `failed` rows back to `pending` (alerts.ops.failures). `unknowns.py` says which failed
 rows may have reached their reader (the worker died mid-exchange, or no reply came to the
@@ -30,6 +33,7 @@ final dot): those go back only on an operator's explicit confirmation.
 """
 
 from alerts.ledger.claims import DEFAULT_LEASE, SweepResult, claim, claim_rows, sweep_stuck
+from alerts.ledger.history import HISTORY_PAGE, DeliveryRecord, deliveries_of, last_sent
 from alerts.ledger.outcomes import UNKNOWN_OUTCOME, outcomes_cte, unnested, write_outcomes
 from alerts.ledger.outgoing import (
     LedgerRow,
@@ -54,11 +58,13 @@ from alerts.ledger.unknowns import UNKNOWN_REPLY, unknown_outcome
 
 __all__ = [
     "DEFAULT_LEASE",
+    "HISTORY_PAGE",
     "NOT_STARTED",
     "REQUEUE_AFTER",
     "UNKNOWN_OUTCOME",
     "UNKNOWN_REPLY",
     "UNSETTLED",
+    "DeliveryRecord",
     "LedgerRow",
     "Outgoing",
     "Progress",
@@ -72,7 +78,9 @@ __all__ = [
     "claim_queue",
     "claim_rows",
     "cut",
+    "deliveries_of",
     "insert_ignoring_conflicts",
+    "last_sent",
     "load_outgoing",
     "not_held",
     "outcomes_cte",

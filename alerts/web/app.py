@@ -25,6 +25,7 @@ from alerts.web import (
     auth,
     desk,
     desk_issues,
+    desk_readers,
     errors,
     links,
     ops,
@@ -64,6 +65,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Flask:
     app.register_blueprint(results.blueprint)
     app.register_blueprint(desk.blueprint)
     app.register_blueprint(desk_issues.blueprint)
+    app.register_blueprint(desk_readers.blueprint)
     desk.register_template_helpers(app)
     app.add_url_rule("/healthz", "healthz", _healthz)
     app.add_url_rule("/readyz", "readyz", _readyz)
