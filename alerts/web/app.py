@@ -26,6 +26,7 @@ from alerts.web import (
     desk,
     desk_issues,
     desk_readers,
+    desk_topics,
     errors,
     links,
     ops,
@@ -66,6 +67,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Flask:
     app.register_blueprint(desk.blueprint)
     app.register_blueprint(desk_issues.blueprint)
     app.register_blueprint(desk_readers.blueprint)
+    app.register_blueprint(desk_topics.blueprint)
     desk.register_template_helpers(app)
     app.add_url_rule("/healthz", "healthz", _healthz)
     app.add_url_rule("/readyz", "readyz", _readyz)

@@ -162,7 +162,7 @@ def _preferences_page(token: str, subscriber: Subscriber, status: int = 200, **e
         status,
         subscriber=subscriber,
         token=token,
-        topics=topic_choices(),
+        topics=topic_choices(subscriber.topics),
         followed={topic.slug for topic in subscriber.topics},
         hours=range(24),
         pause_choices=PAUSE_CHOICES,
