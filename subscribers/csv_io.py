@@ -138,6 +138,38 @@ def import_csv(
     return report
 
 
+@dataclass
+class CsvCheck:
+    """What an import of a file would try, found without writing anything: its columns,
+    its first rows as written (for a preview), how many rows pass the checks, and the
+    errors of those that do not. Known and suppressed addresses are only found on import."""
+
+    columns: list[str]
+    first_rows: list[list[str]]
+    valid: int = 0
+    errors: list[RowError] = field(default_factory=list)
+
+
+def check_csv(stream: TextIO, *, preview: int = 10) -> CsvCheck:
+    """Read a whole file as `import_csv` would, and write nothing. Raises CsvFormatError
+    when the file as a whole cannot be read."""
+    records = _records(stream)
+    columns = _header(records)
+    check = CsvCheck(columns=columns, first_rows=[])
+
+    def tapped() -> Iterator[tuple[int, list[str]]]:
+        for line, fields in records:
+            if len(check.first_rows) < preview and any(value.strip() for value in fields):
+                check.first_rows.append(list(fields))
+            yield line, fields
+
+    report = ImportReport()
+    for _ in _parsed_rows(tapped(), columns, report):
+        check.valid += 1
+    check.errors = report.errors
+    return check
+
+
 def _new_reader(row: _Row, *, confirmed: bool) -> NewReader:
     # A reader exported while still pending stays pending, even in a confirmed import.
     really_confirmed = confirmed and row.status is not SubscriberStatus.PENDING
@@ -344,8 +376,10 @@ def _batches(rows: Iterable[_Row], size: int) -> Iterator[list[_Row]]:
 __all__ = [
     "EXPORT_COLUMNS",
     "IMPORT_COLUMNS",
+    "CsvCheck",
     "ImportReport",
     "RowError",
+    "check_csv",
     "export_csv",
     "export_rows",
     "import_csv",

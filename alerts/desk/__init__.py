@@ -7,6 +7,7 @@ what an editor does there — curate an issue, preview it, mail themselves a tes
 - `proofs.py`: a previewed digest mailed to the editor, with the reader's links made dead.
 - `readers.py`: the readers a page at a time, one reader's record, and what an editor may
   do to a reader (unsubscribe, erase, lift a suppression).
+- `imports.py`: a CSV import from the desk, audited, with a choice to start tomorrow.
 - `topics.py`: the topic catalogue: follower counts, renaming, public or hidden on the
   sign-up form, merging.
 
