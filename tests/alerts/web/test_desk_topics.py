@@ -33,21 +33,21 @@ def test_a_topic_from_an_import_reaches_the_form_only_when_made_public(
     html = editor.get("/desk/topics").get_data(as_text=True)
     assert "No such topic" in html and "hidden" in html and "2 active" in html
 
-    status, html = _post(editor, "/desk/topics/no-such-topic/visibility", public="yes")
+    _, html = _post(editor, "/desk/topics/no-such-topic/visibility", public="yes")
     assert "is offered on the sign-up form" in html
     assert "No such topic" in client.get("/subscribe").get_data(as_text=True)
-    status, html = _post(editor, "/desk/topics/no-such-topic/visibility", public="no")
+    _, html = _post(editor, "/desk/topics/no-such-topic/visibility", public="no")
     assert "hidden from the sign-up form; its readers keep it" in html
     assert "No such topic" not in client.get("/subscribe").get_data(as_text=True)
 
-    status, html = _post(editor, "/desk/topics/climate/name", name="Climate and energy")
+    _, html = _post(editor, "/desk/topics/climate/name", name="Climate and energy")
     assert "Renamed: readers now see “Climate and energy”." in html
-    status, html = _post(editor, "/desk/topics/climate/name", name="")
+    _, html = _post(editor, "/desk/topics/climate/name", name="")
     assert "Give the topic a name." in html
 
-    status, html = _post(editor, "/desk/topics/no-such-topic/merge", into="climate")
+    _, html = _post(editor, "/desk/topics/no-such-topic/merge", into="climate")
     assert "merged into “Climate and energy”: 0 readers moved." in html
-    status, html = _post(editor, "/desk/topics/climate/merge", into="climate")
+    _, html = _post(editor, "/desk/topics/climate/merge", into="climate")
     assert "Choose another topic to merge into." in html
     assert _post(editor, "/desk/topics/climate/merge", into="gone")[0] == 404
     assert _post(editor, "/desk/topics/gone/name", name="x")[0] == 404
