@@ -19,6 +19,7 @@ from subscribers.errors import InvalidToken
 from subscribers.models import Subscriber, subscriber_topics
 from subscribers.services import Origin, add_subscriber, reader_of_link
 from subscribers.tokens import Purpose, TokenSigner
+from subscribers.topics import ensure_topics
 from tests.conftest import POSTGRES_ADMIN_URL
 
 
@@ -119,6 +120,10 @@ def test_upgrade_to_link_keys_keeps_readers_and_their_links(database_at_0007: st
             assert found is not None and found.id == subscriber_id and found.link_key is None
         ada = session.get(Subscriber, ids[0])
         assert ada is not None and ada.topic_slugs == ["harbour"]
+        # A topic from before 0019 stays on the sign-up form; a new one waits for an editor.
+        assert ada.topics[0].public is True
+        assert ensure_topics(session, ["Floods"])[0].public is False
+        session.rollback()
 
         given = set(ids)
         freed_before = {ids[2]}  # no record of it is left: SQLite may give it once more
