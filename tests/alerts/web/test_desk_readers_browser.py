@@ -1,6 +1,7 @@
 """The readers and topics pages in a real headless Chromium, at desktop and phone width: an
-admin finds a reader by topic, opens their page, unsubscribes them, lifts a suppression,
-and makes a topic public; no page scrolls sideways at 390 px."""
+admin finds a reader by topic, opens their page, lifts a suppression, unsubscribes a
+reader, imports a file after its preview, and makes a topic public; no page scrolls
+sideways at 390 px."""
 
 from __future__ import annotations
 
@@ -100,6 +101,19 @@ def test_an_admin_manages_readers_and_topics_in_the_browser(
     page.get_by_role("link", name="ada.lovelace.with.a.very.long.address@example.com").click()
     page.get_by_role("button", name="Unsubscribe").click()
     expect(page.get_by_text("Unsubscribed: nothing more is sent to this reader.")).to_be_visible()
+
+    page.get_by_role("link", name="Readers", exact=True).click()
+    page.get_by_role("link", name="Import readers from CSV").click()
+    page.get_by_label("CSV file").set_input_files(
+        files=[{"name": "readers.csv", "mimeType": "text/csv",
+                "buffer": b"email,topics\ndee@example.com,Climate\nnot-an-address,\n"}]
+    )  # fmt: skip
+    page.get_by_role("button", name="Preview").click()
+    expect(page.get_by_text("1 row can be imported; 1 will be refused.")).to_be_visible()
+    fits(page, "the import preview")
+    page.get_by_label("These readers already agreed elsewhere").check()
+    page.get_by_role("button", name="Import 1 reader").click()
+    expect(page.get_by_text("Imported 1 readers (active from tomorrow)")).to_be_visible()
 
     page.get_by_role("link", name="Topics", exact=True).click()
     expect(page.get_by_role("heading", name="Topics")).to_be_visible()
