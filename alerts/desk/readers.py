@@ -263,6 +263,7 @@ def lift_reader_suppression(
 
 
 __all__ = [
+    "MAX_SEARCH_LENGTH",
     "PAGE_SIZE",
     "ReaderFilter",
     "ReaderPage",

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from alerts.audit import record
 from alerts.desk.readers import (
+    MAX_SEARCH_LENGTH,
     ReaderFilter,
     erase_reader,
     find_reader,
@@ -42,7 +43,6 @@ from subscribers.models import SubscriberStatus, Topic
 blueprint = Blueprint("desk_readers", __name__, url_prefix="/desk")
 guard_desk(blueprint)
 
-MAX_SEARCH_LENGTH = 254
 _EXPORT_FLUSH_ROWS = 500
 
 
