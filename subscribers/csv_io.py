@@ -33,7 +33,7 @@ from datetime import datetime
 from itertools import islice
 from typing import TextIO
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from subscribers.addresses import normalise_email
@@ -141,6 +141,38 @@ def import_csv(
     return report
 
 
+@dataclass
+class CsvCheck:
+    """What an import of a file would try, found without writing anything: its columns,
+    its first rows as written (for a preview), how many rows pass the checks, and the
+    errors of those that do not. Known and suppressed addresses are only found on import."""
+
+    columns: list[str]
+    first_rows: list[list[str]]
+    valid: int = 0
+    errors: list[RowError] = field(default_factory=list)
+
+
+def check_csv(stream: TextIO, *, preview: int = 10) -> CsvCheck:
+    """Read a whole file as `import_csv` would, and write nothing. Raises CsvFormatError
+    when the file as a whole cannot be read."""
+    records = _records(stream)
+    columns = _header(records)
+    check = CsvCheck(columns=columns, first_rows=[])
+
+    def tapped() -> Iterator[tuple[int, list[str]]]:
+        for line, fields in records:
+            if len(check.first_rows) < preview and any(value.strip() for value in fields):
+                check.first_rows.append(list(fields))
+            yield line, fields
+
+    report = ImportReport()
+    for _ in _parsed_rows(tapped(), columns, report):
+        check.valid += 1
+    check.errors = report.errors
+    return check
+
+
 def _new_reader(row: _Row, *, confirmed: bool) -> NewReader:
     # A reader exported while still pending stays pending, even in a confirmed import.
     really_confirmed = confirmed and row.status is not SubscriberStatus.PENDING
@@ -158,32 +190,41 @@ def _new_reader(row: _Row, *, confirmed: bool) -> NewReader:
     )
 
 
-def export_csv(session: Session, stream: TextIO) -> int:
-    """Write every reader, in id order, as CSV that `import_csv` reads back; return the count.
+def export_csv(session: Session, stream: TextIO, query: Select[Subscriber] | None = None) -> int:
+    """Write every reader (or those `query` selects), in id order, as CSV that `import_csv`
+    reads back; return the count.
 
     Rows are fetched in batches, so an export of any size runs in constant memory.
     """
     writer = csv.writer(stream)
     writer.writerow(EXPORT_COLUMNS)
     count = 0
-    readers = session.scalars(
-        select(Subscriber).order_by(Subscriber.id).execution_options(yield_per=_EXPORT_BATCH_SIZE)
-    )
-    for reader in readers:
-        writer.writerow(
-            (
-                _as_text(reader.email),
-                _as_text(reader.name or ""),
-                _as_text(TOPIC_SEPARATOR.join(reader.topic_slugs)),
-                reader.frequency.value,
-                _as_text(reader.timezone),
-                reader.send_hour,
-                reader.status.value,
-                reader.created_at.isoformat(),
-            )
-        )
+    for row in export_rows(session, query):
+        writer.writerow(row)
         count += 1
     return count
+
+
+def export_rows(
+    session: Session, query: Select[Subscriber] | None = None
+) -> Iterator[tuple[str | int, ...]]:
+    """The cells of each reader `query` selects (every reader by default), in id order, as
+    `export_csv` writes them under EXPORT_COLUMNS; fetched a batch at a time."""
+    statement = query if query is not None else select(Subscriber)
+    readers = session.scalars(
+        statement.order_by(Subscriber.id).execution_options(yield_per=_EXPORT_BATCH_SIZE)
+    )
+    for reader in readers:
+        yield (
+            _as_text(reader.email),
+            _as_text(reader.name or ""),
+            _as_text(TOPIC_SEPARATOR.join(reader.topic_slugs)),
+            reader.frequency.value,
+            _as_text(reader.timezone),
+            reader.send_hour,
+            reader.status.value,
+            reader.created_at.isoformat(),
+        )
 
 
 def _records(stream: TextIO) -> Iterator[tuple[int, list[str]]]:
@@ -343,8 +384,11 @@ def _batches(rows: Iterable[_Row], size: int) -> Iterator[list[_Row]]:
 __all__ = [
     "EXPORT_COLUMNS",
     "IMPORT_COLUMNS",
+    "CsvCheck",
     "ImportReport",
     "RowError",
+    "check_csv",
     "export_csv",
+    "export_rows",
     "import_csv",
 ]

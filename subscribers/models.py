@@ -51,6 +51,9 @@ subscriber_topics = Table(
     Base.metadata,
     Column("subscriber_id", ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True),
     Column("topic_id", ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True, index=True),
+    # A topic's followers in id order: the desk's reader list filtered by topic, a page at
+    # a time, newest first.
+    Index("ix_subscriber_topics_topic_subscriber", "topic_id", "subscriber_id"),
 )
 
 
@@ -62,6 +65,9 @@ class Topic(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(100), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    # Offered on the public sign-up form. A topic first seen in an import or an article is
+    # not, until an editor makes it public (a typo in a CSV must not become a choice).
+    public: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -85,6 +91,12 @@ class Subscriber(Base):
             "send_hour",
             postgresql_include=["id", "paused_until"],
         ),
+        # The desk's reader list by status, newest first, a page at a time.
+        Index("ix_subscribers_status_id", "status", "id"),
+        # The desk's search by the start of an address (LIKE 'abc%'), which PostgreSQL's
+        # default index on email cannot answer unless the database's collation is "C".
+        # (SQLite gets a plain one: its LIKE ignores case and uses no index either way.)
+        Index("ix_subscribers_email_prefix", "email", postgresql_ops={"email": "text_pattern_ops"}),
         {"sqlite_autoincrement": True},
     )
 

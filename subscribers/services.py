@@ -96,6 +96,18 @@ def suppress(session: Session, email: str, *, reason: str, hash_key: str) -> Non
         session.flush()
 
 
+def lift_suppression(session: Session, email: str, *, hash_key: str) -> bool:
+    """Take an address off the suppression list; True if it was on it. The caller decides
+    (and records) why: a suppression exists because someone asked never to be mailed."""
+    digest = email_hash(normalise_email(email), hash_key)
+    found = session.scalar(select(Suppression).where(Suppression.email_hash == digest))
+    if found is None:
+        return False
+    session.delete(found)
+    session.flush()
+    return True
+
+
 def record_consent(
     session: Session, subscriber: Subscriber | None, kind: ConsentKind, origin: Origin
 ) -> ConsentEvent:

@@ -21,9 +21,11 @@ def slugify(name: str) -> str:
     return _NON_WORD.sub("-", ascii_name.lower()).strip("-")[:MAX_SLUG_LENGTH].strip("-")
 
 
-def ensure_topics(session: Session, names: Iterable[str]) -> list[Topic]:
+def ensure_topics(session: Session, names: Iterable[str], *, public: bool = False) -> list[Topic]:
     """Return the topics for these names or slugs, creating the missing ones.
 
+    A topic made here is hidden from the sign-up form unless `public`: one first seen in an
+    import or an article waits for an editor (a topic that exists keeps what it was).
     Names that slugify to nothing (punctuation only) are ignored; duplicates collapse.
     """
     wanted: dict[str, str] = {}
@@ -38,7 +40,9 @@ def ensure_topics(session: Session, names: Iterable[str]) -> list[Topic]:
     }
     for slug, name in wanted.items():
         if slug not in existing:
-            topic = Topic(slug=slug, name=name if slugify(name) != name else _title(name))
+            topic = Topic(
+                slug=slug, name=name if slugify(name) != name else _title(name), public=public
+            )
             session.add(topic)
             existing[slug] = topic
     session.flush()

@@ -16,9 +16,10 @@ from alembic.migration import MigrationContext
 from alerts.db import make_engine, make_session_factory, upgrade
 from subscribers.database import Base, UTCDateTime
 from subscribers.errors import InvalidToken
-from subscribers.models import Subscriber, Topic, subscriber_topics
+from subscribers.models import Subscriber, subscriber_topics
 from subscribers.services import Origin, add_subscriber, reader_of_link
 from subscribers.tokens import Purpose, TokenSigner
+from subscribers.topics import ensure_topics
 from tests.conftest import POSTGRES_ADMIN_URL
 
 
@@ -65,6 +66,14 @@ _SUBSCRIBERS_0007 = sa.table(
     sa.column("status_changed_at", UTCDateTime()),
 )
 
+_TOPICS_0007 = sa.table(
+    "topics",
+    sa.column("id", sa.Integer()),
+    sa.column("slug", sa.String()),
+    sa.column("name", sa.String()),
+    sa.column("created_at", UTCDateTime()),
+)
+
 
 def test_upgrade_to_link_keys_keeps_readers_and_their_links(database_at_0007: str) -> None:
     """Readers stored before 0008 keep their topics and the links their emails carry; an
@@ -83,9 +92,9 @@ def test_upgrade_to_link_keys_keeps_readers_and_their_links(database_at_0007: st
             for email in ("ada@example.com", "bo@example.com", "cy@example.com")
         ]  # fmt: skip
         topic = connection.execute(
-            sa.insert(Topic)
+            sa.insert(_TOPICS_0007)
             .values(slug="harbour", name="Harbour", created_at=now)
-            .returning(Topic.id)
+            .returning(_TOPICS_0007.c.id)
         ).scalar_one()
         connection.execute(
             sa.insert(subscriber_topics).values(subscriber_id=ids[0], topic_id=topic)
@@ -111,6 +120,10 @@ def test_upgrade_to_link_keys_keeps_readers_and_their_links(database_at_0007: st
             assert found is not None and found.id == subscriber_id and found.link_key is None
         ada = session.get(Subscriber, ids[0])
         assert ada is not None and ada.topic_slugs == ["harbour"]
+        # A topic from before 0019 stays on the sign-up form; a new one waits for an editor.
+        assert ada.topics[0].public is True
+        assert ensure_topics(session, ["Floods"])[0].public is False
+        session.rollback()
 
         given = set(ids)
         freed_before = {ids[2]}  # no record of it is left: SQLite may give it once more

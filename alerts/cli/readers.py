@@ -108,6 +108,37 @@ bench.add_command(bench_import)
 main.add_command(bench_import, name="bench-import")  # the name it had before `bench import`
 
 
+@click.command("readers")
+@click.option("--readers", default=1_000_000, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--postgres",
+    "admin_url",
+    default="postgresql://postgres@127.0.0.1:5432/postgres",
+    show_default=True,
+    help="A server where a throw-away database can be created.",
+)
+@clear_errors
+def bench_readers(readers: int, admin_url: str) -> None:
+    """Time one page of the desk's reader list among READERS readers, by kind of page
+    (also `newsalerts bench-readers`)."""
+    from alerts.config import normalise_database_url
+    from alerts.ops.reader_list_bench import run_reader_list_bench
+
+    timings = run_reader_list_bench(
+        admin_url=normalise_database_url(admin_url), readers=readers, say=console.print
+    )
+    for timing in timings:
+        console.print(
+            f"{timing.label:<34} {timing.rows:>3} rows  median {timing.median_ms:7.1f} ms"
+            f"  slowest {timing.slowest_ms:7.1f} ms",
+            markup=False,
+        )
+
+
+bench.add_command(bench_readers)
+main.add_command(bench_readers, name="bench-readers")
+
+
 @subscribers.command("export")
 @clear_errors
 def subscribers_export() -> None:

@@ -5,6 +5,11 @@ what an editor does there — curate an issue, preview it, mail themselves a tes
   candidate articles and its curation, and the latest articles to send as a breaking alert.
 - `preview.py`: an edition as a reader, or a mix of topics, would get it now, writing nothing.
 - `proofs.py`: a previewed digest mailed to the editor, with the reader's links made dead.
+- `readers.py`: the readers a page at a time, one reader's record, and what an editor may
+  do to a reader (unsubscribe, erase, lift a suppression).
+- `imports.py`: a CSV import from the desk, audited, with a choice to start tomorrow.
+- `topics.py`: the topic catalogue: follower counts, renaming, public or hidden on the
+  sign-up form, merging.
 
 The web pages over these are in alerts.web (desk, desk_issues, desk_previews); results of
 what went out are in alerts.results. `board.board` keeps its module's name, so it is not

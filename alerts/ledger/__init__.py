@@ -29,6 +29,8 @@ Notices (a sign-up confirmation, "manage your alerts") have an outbox of their o
 Rows are small (a shared selection of articles, text only where it says something), and
 `retention.py` deletes those of local dates older than LEDGER_KEEP_DAYS; `size.py` says
 what a row costs on PostgreSQL.
+`history.py` reads one reader's deliveries for the desk, as small plain values: the one
+place besides the send path that knows the ledger's columns.
 
 Afterwards a hard bounce turns a `sent` row `failed` (alerts.feedback), and an operator may
 put `failed` rows back to `pending` (alerts.ops.failures). `unknowns.py` says which failed
@@ -44,6 +46,7 @@ from alerts.ledger.counts import (
     state_counts,
     unsettled_sends,
 )
+from alerts.ledger.history import HISTORY_PAGE, DeliveryRecord, deliveries_of, last_sent
 from alerts.ledger.outcomes import UNKNOWN_OUTCOME, outcomes_cte, unnested, write_outcomes
 from alerts.ledger.outgoing import (
     LedgerRow,
@@ -78,6 +81,7 @@ from alerts.ledger.unknowns import UNKNOWN_REPLY, unknown_outcome
 
 __all__ = [
     "DEFAULT_LEASE",
+    "HISTORY_PAGE",
     "NOT_STARTED",
     "QUEUE_CHUNK",
     "REQUEUE_AFTER",
@@ -85,6 +89,7 @@ __all__ = [
     "UNKNOWN_REPLY",
     "UNSETTLED",
     "Count",
+    "DeliveryRecord",
     "LedgerRow",
     "LedgerSize",
     "Outgoing",
@@ -102,8 +107,10 @@ __all__ = [
     "claim_queue",
     "claim_rows",
     "cut",
+    "deliveries_of",
     "fold",
     "insert_ignoring_conflicts",
+    "last_sent",
     "ledger_counts",
     "ledger_cutoff",
     "ledger_size",

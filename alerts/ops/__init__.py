@@ -13,6 +13,8 @@
 - `workers.py`: the Celery workers, from the keys they keep in Redis or as they answer a
   broadcast, and which are stalled.
 - `bench.py`: `newsalerts bench`, the production path measured end to end on this machine.
+- `reader_list_bench.py`: `newsalerts bench-readers`, one page of the desk's reader list
+  among a million readers.
 
 The scheduler's tick mark the metrics read is alerts.tasks.beat; the queues' figures are
 alerts.tasks.queues.

@@ -24,7 +24,10 @@ from alerts.web import (
     archive,
     auth,
     desk,
+    desk_import,
     desk_issues,
+    desk_readers,
+    desk_topics,
     errors,
     links,
     ops,
@@ -54,6 +57,9 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Flask:
         )
     # Before any blueprint: their rules name it (`<id:...>`) and are built as they register.
     app.url_map.converters["id"] = RowIdConverter
+    # Before auth's CSRF check (registered with its blueprint) reads a form: a CSV import
+    # may be larger than MAX_BODY_BYTES.
+    app.before_request(desk_import.allow_a_file)
     app.register_blueprint(signup.blueprint)
     app.register_blueprint(links.blueprint)
     app.register_blueprint(webhooks.blueprint)
@@ -66,6 +72,9 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Flask:
     app.register_blueprint(results.blueprint)
     app.register_blueprint(desk.blueprint)
     app.register_blueprint(desk_issues.blueprint)
+    app.register_blueprint(desk_readers.blueprint)
+    app.register_blueprint(desk_import.blueprint)
+    app.register_blueprint(desk_topics.blueprint)
     desk.register_template_helpers(app)
     app.add_url_rule("/healthz", "healthz", _healthz)
     app.add_url_rule("/readyz", "readyz", _readyz)

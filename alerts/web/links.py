@@ -236,7 +236,7 @@ def _preferences_page(
         status,
         subscriber=subscriber,
         token=token,
-        topics=topic_choices(),
+        topics=topic_choices(subscriber.topics),
         chosen=chosen,
         time_zones=zones,
         hours=range(24),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 from zoneinfo import available_timezones
@@ -43,8 +44,10 @@ def json_error(status: int, field: str | None, message: str) -> tuple[Response, 
     return jsonify({"error": {"field": field, "message": message}}), status
 
 
-def topic_choices() -> list[Topic]:
-    """The topics a sign-up form offers: those with the most articles, then the rest."""
+def topic_choices(followed: Iterable[Topic] = ()) -> list[Topic]:
+    """The topics a sign-up form offers: the public ones with the most articles, then the
+    rest; and on a reader's own form, the topics they follow, public or not (saving the form
+    must not drop them)."""
     session = db()
     counts = (
         select(article_topics.c.topic_id, func.count().label("articles"))
@@ -55,10 +58,13 @@ def topic_choices() -> list[Topic]:
     query = (
         select(Topic)
         .outerjoin(counts, counts.c.topic_id == Topic.id)
+        .where(Topic.public.is_(True))
         .order_by(func.coalesce(counts.c.articles, 0).desc(), Topic.name)
         .limit(TOPIC_CHOICES)
     )
-    return list(session.scalars(query))
+    choices = list(session.scalars(query))
+    offered = {topic.id for topic in choices}
+    return choices + [topic for topic in followed if topic.id not in offered]
 
 
 @lru_cache(maxsize=1)

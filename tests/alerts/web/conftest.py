@@ -107,7 +107,7 @@ def editor(app: Flask) -> FlaskClient:
 def topics(app: Flask) -> None:
     """Two topics a reader can choose on the sign-up form."""
     with app_session(app) as session:
-        ensure_topics(session, ["Harbour City election", "Chip shortage"])
+        ensure_topics(session, ["Harbour City election", "Chip shortage"], public=True)
         session.commit()
 
 

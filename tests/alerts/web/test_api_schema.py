@@ -43,7 +43,7 @@ OPERATIONS = sorted(
 def every_scope(app: Flask) -> dict[str, str]:
     """A token that may do everything, confirmed imports included."""
     with app_session(app) as session:
-        ensure_topics(session, ["Business", "Chip shortage"])
+        ensure_topics(session, ["Business", "Chip shortage"], public=True)
         value = create_token(
             session, name="everything", scopes=list(SCOPES), can_import_confirmed=True,
             now=utcnow(),

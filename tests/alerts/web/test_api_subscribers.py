@@ -43,7 +43,7 @@ HYPOTHESIS = settings(
 
 def _token(app: Flask, name: str, **options: Any) -> str:
     with app_session(app) as session:
-        ensure_topics(session, ["Business", "Chip shortage"])
+        ensure_topics(session, ["Business", "Chip shortage"], public=True)
         value = create_token(session, name=name, now=utcnow(), **options)
         session.commit()
     return value

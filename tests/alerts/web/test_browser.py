@@ -112,7 +112,7 @@ def web_settings(
 @pytest.fixture
 def topics(app: Flask) -> list[str]:
     with app.extensions["newsalerts"].runtime.session() as session:
-        ensure_topics(session, TOPICS)
+        ensure_topics(session, TOPICS, public=True)
         session.commit()
     return TOPICS
 

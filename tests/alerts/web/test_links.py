@@ -396,7 +396,7 @@ def topics(app: Flask, reader: int) -> None:
     with app_session(app) as session:
         from subscribers.topics import ensure_topics
 
-        ensure_topics(session, ["Chip shortage", "Weather"])
+        ensure_topics(session, ["Chip shortage", "Weather"], public=True)
         session.commit()
 
 
