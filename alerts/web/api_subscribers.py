@@ -20,7 +20,16 @@ from subscribers.lifecycle import Preferences
 from subscribers.models import Subscriber
 
 FIELDS = frozenset(
-    {"email", "topics", "frequency", "send_hour", "timezone", "breaking_alerts", "confirmed"}
+    {
+        "email",
+        "topics",
+        "frequency",
+        "send_hour",
+        "timezone",
+        "breaking_alerts",
+        "confirmed",
+        "keywords",
+    }
 )
 
 
@@ -32,7 +41,7 @@ class SubscriberRequest:
 
 
 def parse_subscriber_request(
-    data: Mapping[str, Any], *, default_timezone: str
+    data: Mapping[str, Any], *, default_timezone: str, keyword_limit: int
 ) -> SubscriberRequest:
     """Raises InvalidEmail, or InvalidPreference naming the field."""
     unknown = sorted(str(key) for key in data if key not in FIELDS)
@@ -48,9 +57,13 @@ def parse_subscriber_request(
     hour = data.get("send_hour")
     if hour is not None and (isinstance(hour, bool) or not isinstance(hour, int)):
         raise InvalidPreference("send_hour", "must be a whole number from 0 to 23")
+    if data.get("keywords") is not None and not isinstance(data.get("keywords"), list):
+        raise InvalidPreference("keywords", "must be a list of words or phrases")
     values = {**data, "hour": hour}
     try:
-        preferences = parse_preferences(values, default_timezone=default_timezone)
+        preferences = parse_preferences(
+            values, default_timezone=default_timezone, keyword_limit=keyword_limit
+        )
     except InvalidPreference as error:
         if error.field == "hour":
             raise InvalidPreference("send_hour", error.reason) from None
@@ -94,6 +107,7 @@ def subscriber_summary(subscriber: Subscriber) -> dict[str, Any]:
         "send_hour": subscriber.send_hour,
         "timezone": subscriber.timezone,
         "breaking_alerts": subscriber.breaking_alerts,
+        "keywords": subscriber.keyword_texts,
         "created_at": _iso(subscriber.created_at),
         "confirmed_at": _iso(subscriber.confirmed_at),
     }
