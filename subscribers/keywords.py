@@ -47,8 +47,9 @@ def _clean(value: str) -> str:
     """NFC, no control, format or unassigned characters, whitespace collapsed, no quotes
     around it."""
     text = unicodedata.normalize("NFC", value)
+    # ";" separates keywords in a CSV cell and a form field: it cannot be part of one.
     text = "".join(
-        " " if character.isspace() else character
+        " " if character.isspace() or character == KEYWORD_SEPARATOR else character
         for character in text
         if character.isspace() or not unicodedata.category(character).startswith("C")
     )
@@ -109,7 +110,7 @@ def parse_keywords(
     return tuple(chosen.values())
 
 
-def _catalogue_ids(session: Session, phrases: Sequence[str]) -> dict[str, int]:
+def catalogue_ids(session: Session, phrases: Sequence[str]) -> dict[str, int]:
     """The catalogue's ids of these phrases, adding those not in it yet (a concurrent
     insert of the same phrase is ignored, not an error)."""
     if not phrases:
@@ -128,7 +129,7 @@ def set_keywords(
 ) -> None:
     """Make `keywords` the reader's list, in this order. Flushes; does not commit."""
     session.flush()  # the reader needs an id
-    ids = _catalogue_ids(session, [keyword.phrase for keyword in keywords])
+    ids = catalogue_ids(session, [keyword.phrase for keyword in keywords])
     current = {row.keyword_id: row for row in subscriber.keywords}
     wanted: list[ReaderKeyword] = []
     for position, keyword in enumerate(keywords):
@@ -141,6 +142,23 @@ def set_keywords(
     subscriber.keywords = wanted
     session.flush()
     forget_unfollowed(session, current)
+
+
+def add_reader_keywords(session: Session, keywords: dict[int, Sequence[TypedKeyword]]) -> None:
+    """Give readers who follow nothing yet their keywords (an import's new readers, by id),
+    a few statements for any number of them. Does not commit."""
+    wanted = {reader: list(found) for reader, found in keywords.items() if found}
+    if not wanted:
+        return
+    ids = catalogue_ids(session, sorted({k.phrase for found in wanted.values() for k in found}))
+    rows = [
+        {"subscriber_id": reader, "keyword_id": ids[keyword.phrase],
+         "typed": keyword.typed, "position": position}
+        for reader, found in wanted.items()
+        for position, keyword in enumerate(found)
+    ]  # fmt: skip
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    session.execute(dialect.insert(ReaderKeyword).on_conflict_do_nothing(), rows)
 
 
 def forget_unfollowed(session: Session, keyword_ids: Iterable[int]) -> None:
@@ -162,6 +180,8 @@ __all__ = [
     "KEYWORD_SEPARATOR",
     "MAX_KEYWORD_CHARS",
     "TypedKeyword",
+    "add_reader_keywords",
+    "catalogue_ids",
     "forget_unfollowed",
     "normalise_keyword",
     "parse_keywords",

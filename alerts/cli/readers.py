@@ -42,8 +42,9 @@ def subscribers_import(file: Any, confirmed: bool) -> None:
 
         try:
             report = import_csv(
-                session, file, confirmed=confirmed, hash_key=settings.secret_key, after_chunk=commit
-            )
+                session, file, confirmed=confirmed, hash_key=settings.secret_key,
+                after_chunk=commit, keyword_limit=settings.keywords_per_reader,
+            )  # fmt: skip
         except CsvFormatError:
             if stored.created:
                 click.echo(
