@@ -120,6 +120,7 @@ def ingest(sources: tuple[str, ...], timeout: float, base: str | None) -> None:
                         timeout=timeout,
                         allow_private=runtime.settings.feeds_allow_private,
                         base=base,
+                        language=runtime.settings.default_language,
                     )
                 except FeedError as error:
                     session.rollback()

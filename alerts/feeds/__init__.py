@@ -11,6 +11,8 @@
 - `ingest.py`: one source (a feed URL or a local file) into the article store, its skips
   counted by reason.
 - `polling.py`: the feed sources the scheduler polls, each on its own interval.
+- `keywords.py`: readers' keywords matched in each article as it is stored (a percolator:
+  PostgreSQL full-text search, SQLite FTS5), and a chunk of readers' matches read back.
 
 Each module's docstring says why it works the way it does.
 """

@@ -226,8 +226,8 @@ def matches_for_readers(
     session: Session,
     subscriber_ids: Sequence[int],
     *,
-    since: datetime,
-    until: datetime,
+    since: datetime | None = None,
+    until: datetime | None = None,
     article_ids: Sequence[int] | None = None,
 ) -> dict[int, ReaderMatches]:
     """The stories published in (since, until] that mention keywords these readers
@@ -240,13 +240,13 @@ def matches_for_readers(
             select(ReaderKeyword.subscriber_id, KeywordMatch.article_id, ReaderKeyword.typed)
             .join(KeywordMatch, KeywordMatch.keyword_id == ReaderKeyword.keyword_id)
             .join(Article, Article.id == KeywordMatch.article_id)
-            .where(
-                ReaderKeyword.subscriber_id.in_(ids[offset : offset + _READERS_PER_QUERY]),
-                Article.published_at > since,
-                Article.published_at <= until,
-            )
+            .where(ReaderKeyword.subscriber_id.in_(ids[offset : offset + _READERS_PER_QUERY]))
             .order_by(ReaderKeyword.subscriber_id, KeywordMatch.article_id, ReaderKeyword.position)
         )
+        if since is not None:
+            query = query.where(Article.published_at > since)
+        if until is not None:
+            query = query.where(Article.published_at <= until)
         if article_ids is not None:
             query = query.where(KeywordMatch.article_id.in_(sorted(set(article_ids))))
         for subscriber_id, article_id, typed in session.execute(query):

@@ -73,7 +73,10 @@ def push_article() -> View:
     item = article_input_from_mapping(json_object("send one article as a JSON object"))
     session = db()
     token: ApiToken = g.api_token
-    result = upsert_articles(session, [item], source=f"api:{token.name}", now=utcnow())
+    language = web_context().runtime.settings.default_language
+    result = upsert_articles(
+        session, [item], source=f"api:{token.name}", now=utcnow(), language=language
+    )
     session.commit()
     [article] = result.articles
     outcome = "created" if result.created else "updated" if result.updated else "unchanged"
