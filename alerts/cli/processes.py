@@ -135,7 +135,7 @@ def ingest(sources: tuple[str, ...], timeout: float, base: str | None) -> None:
         sys.exit(1)
 
 
-@main.command()
+@main.group(invoke_without_command=True)
 @click.option("--readers", default=100_000, show_default=True, type=click.IntRange(1))
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
 @click.option(
@@ -146,9 +146,15 @@ def ingest(sources: tuple[str, ...], timeout: float, base: str | None) -> None:
     help="A server where a throw-away database can be created.",
 )
 @click.option("--redis", "redis_url", default="redis://127.0.0.1:6379/12", show_default=True)
+@click.pass_context
 @clear_errors
-def bench(readers: int, workers: int, admin_url: str, redis_url: str) -> None:
-    """Measure the whole send on PostgreSQL, Redis, real workers and Postfix's smtp-sink."""
+def bench(
+    context: click.Context, readers: int, workers: int, admin_url: str, redis_url: str
+) -> None:
+    """Measure the whole send on PostgreSQL, Redis, real workers and Postfix's smtp-sink
+    (`bench keywords`: keyword matching instead)."""
+    if context.invoked_subcommand is not None:
+        return
     from alerts.config import normalise_database_url
     from alerts.ops.bench import run_bench
 
@@ -157,6 +163,31 @@ def bench(readers: int, workers: int, admin_url: str, redis_url: str) -> None:
         workers=workers,
         admin_url=normalise_database_url(admin_url),
         redis_url=redis_url,
+        say=console.print,
+    )
+    for line in result.lines():
+        console.print(line, markup=False)
+
+
+@bench.command("keywords")
+@click.option("--readers", default=1_000_000, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--postgres",
+    "admin_url",
+    default="postgresql://postgres@127.0.0.1:5432/postgres",
+    show_default=True,
+    help="A server where a throw-away database can be created.",
+)
+@click.option("--sqlite", is_flag=True, help="Measure on a SQLite file instead.")
+@clear_errors
+def bench_keywords(readers: int, admin_url: str, sqlite: bool) -> None:
+    """Match 1,000 new articles against READERS readers' keywords (3 each)."""
+    from alerts.config import normalise_database_url
+    from alerts.ops.keyword_bench import run_keyword_bench
+
+    result = run_keyword_bench(
+        readers=readers,
+        admin_url=None if sqlite else normalise_database_url(admin_url),
         say=console.print,
     )
     for line in result.lines():

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -59,6 +60,9 @@ MAX_MATCHED_CHARS = 200_000
 # Distinct words of an article asked of SQLite's keyword index at once.
 _WORDS_PER_QUERY = 500
 _WORD = re.compile(r"\w+")
+# Letters at the start of a word that English stemming never changes ("stud" of studies
+# and study): SQLite's candidates are pruned on them before their phrase is checked.
+_STEM_KEEPS = 3
 # Readers asked about in one query (a planner's chunk is split into these).
 _READERS_PER_QUERY = 1000
 
@@ -93,13 +97,24 @@ def match_articles(
     it had."""
     if not articles:
         return MatchResult()
-    postgres = session.get_bind().dialect.name == "postgresql"
-    matcher = _PostgresMatcher(session, language) if postgres else _SqliteMatcher(session)
+    matcher = _matcher(session, language)
     matcher.index_keywords()
     found = 0
     for article in articles:
         found += matcher.match(article.article_id, article.text[:MAX_MATCHED_CHARS], now)
     return MatchResult(len(articles), found)
+
+
+def index_keywords(session: Session, *, language: str) -> None:
+    """Index the catalogue's keywords that are not indexed yet (matching does it too,
+    before each batch of articles). Does not commit."""
+    _matcher(session, language).index_keywords()
+
+
+def _matcher(session: Session, language: str) -> _PostgresMatcher | _SqliteMatcher:
+    if session.get_bind().dialect.name == "postgresql":
+        return _PostgresMatcher(session, language)
+    return _SqliteMatcher(session)
 
 
 class _PostgresMatcher:
@@ -195,29 +210,50 @@ class _SqliteMatcher:
             text("INSERT INTO article_search (rowid, body) VALUES (:id, :body)"),
             {"id": article_id, "body": body},
         )
-        words = list(dict.fromkeys(_WORD.findall(body.casefold())))
-        candidates: set[int] = set()
+        words = list(dict.fromkeys(_WORD.findall(_fold(body))))
+        # A stem keeps a word's first letters: a phrase with a word that starts like no
+        # word of the article cannot match, and is not asked of FTS5 one by one.
+        starts = {word[:_STEM_KEEPS] for word in words}
+        single: set[int] = set()
+        phrases: set[int] = set()
         for offset in range(0, len(words), _WORDS_PER_QUERY):
             query = " OR ".join(f'"{word}"' for word in words[offset : offset + _WORDS_PER_QUERY])
-            candidates.update(
-                session.scalars(
-                    text("SELECT rowid FROM keyword_search WHERE keyword_search MATCH :query"),
-                    {"query": query},
-                )
-            )
-        if not candidates:
-            return 0
-        statement = text(
-            "INSERT OR IGNORE INTO keyword_matches (keyword_id, article_id, matched_at) "
-            "SELECT k.id, :article, :now FROM keywords k WHERE k.id IN :candidates "
+            for keyword_id, phrase in session.execute(
+                text("SELECT rowid, phrase FROM keyword_search WHERE keyword_search MATCH :query"),
+                {"query": query},
+            ):
+                terms = _fold(phrase).split()
+                if len(terms) == 1:
+                    single.add(keyword_id)  # the OR query found its one word: a match
+                elif all(term[:_STEM_KEEPS] in starts for term in terms):
+                    phrases.add(keyword_id)
+        found = 0
+        if single:
+            found += self._insert(article_id, now, sorted(single), verify=False)
+        if phrases:
+            found += self._insert(article_id, now, sorted(phrases), verify=True)
+        return found
+
+    def _insert(
+        self, article_id: int, now: datetime, candidates: list[int], *, verify: bool
+    ) -> int:
+        """Record the candidates as matches; with `verify`, only those whose phrase the
+        article's row holds (an FTS5 phrase query)."""
+        check = (
             "AND EXISTS (SELECT 1 FROM article_search WHERE article_search MATCH "
             "  '\"' || k.phrase || '\"' AND rowid = :article)"
+            if verify
+            else ""
+        )
+        statement = text(
+            "INSERT OR IGNORE INTO keyword_matches (keyword_id, article_id, matched_at) "
+            f"SELECT k.id, :article, :now FROM keywords k WHERE k.id IN :candidates {check}"
         ).bindparams(
             bindparam("candidates", expanding=True, type_=Integer),
             bindparam("now", type_=UTCDateTime()),
         )
-        result = session.execute(
-            statement, {"article": article_id, "now": now, "candidates": sorted(candidates)}
+        result = self._session.execute(
+            statement, {"article": article_id, "now": now, "candidates": candidates}
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
 
@@ -254,6 +290,12 @@ def matches_for_readers(
     return found
 
 
+def _fold(text: str) -> str:
+    """Lower case without accents, as FTS5's unicode61 tokenizer sees words."""
+    decomposed = unicodedata.normalize("NFD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
 def _json_words(phrase: str) -> str:
     return json.dumps(phrase.split())
 
@@ -262,6 +304,7 @@ __all__ = [
     "MatchResult",
     "MatchedText",
     "ReaderMatches",
+    "index_keywords",
     "match_articles",
     "matches_for_readers",
     "text_search_configuration",
