@@ -63,16 +63,17 @@ class Article(Base):
 class KeywordTerms(Base):
     """A catalogue keyword (subscribers.models.Keyword) as the matcher indexes it: its
     terms in the site's language (PostgreSQL's lexemes; the words on SQLite, whose FTS5
-    table keeps the stemmed index). Written by alerts.feeds.keywords."""
+    table keeps the stemmed index), and its longest term, by which an article's terms
+    find it. Written by alerts.feeds.keywords."""
 
     __tablename__ = "keyword_terms"
-    __table_args__ = (Index("ix_keyword_terms_terms", "terms", postgresql_using="gin"),)
 
     keyword_id: Mapped[int] = mapped_column(
         ForeignKey("keywords.id", ondelete="CASCADE"), primary_key=True
     )
     language: Mapped[str] = mapped_column(String(32))
     terms: Mapped[list[str]] = mapped_column(ARRAY(Text).with_variant(JSON(), "sqlite"))
+    lead: Mapped[str] = mapped_column(String(200), index=True)
 
 
 class KeywordMatch(Base):

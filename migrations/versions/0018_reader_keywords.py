@@ -1,8 +1,9 @@
 """readers follow keywords, matched in every new article
 
 `keywords` holds each normalised phrase once, `reader_keywords` who follows it (with the
-words as typed), `keyword_terms` the phrase's terms as the matcher indexes them (a GIN
-index over PostgreSQL's lexemes), `keyword_matches` the articles that mention it.
+words as typed), `keyword_terms` the phrase's terms as the matcher indexes them (and the
+longest, by which an article's terms find the phrase), `keyword_matches` the articles
+that mention it.
 
 PostgreSQL: the `unaccent` extension (postgresql-contrib) is created here, which needs a
 role allowed to create it (the database owner on PostgreSQL 13 and later, as it is a
@@ -67,16 +68,14 @@ def upgrade() -> None:
         sa.Column("keyword_id", sa.Integer(), nullable=False),
         sa.Column("language", sa.String(length=32), nullable=False),
         sa.Column("terms", terms_type, nullable=False),
+        sa.Column("lead", sa.String(length=200), nullable=False),
         sa.ForeignKeyConstraint(
             ["keyword_id"], ["keywords.id"],
             name=op.f("fk_keyword_terms_keyword_id_keywords"), ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("keyword_id", name=op.f("pk_keyword_terms")),
     )  # fmt: skip
-    op.create_index(
-        "ix_keyword_terms_terms", "keyword_terms", ["terms"], unique=False,
-        postgresql_using="gin",
-    )  # fmt: skip
+    op.create_index(op.f("ix_keyword_terms_lead"), "keyword_terms", ["lead"], unique=False)
     op.create_table(
         "keyword_matches",
         sa.Column("keyword_id", sa.Integer(), nullable=False),
@@ -112,7 +111,6 @@ def downgrade() -> None:
         op.execute("DROP TABLE article_search")
         op.execute("DROP TABLE keyword_search")
     op.drop_table("keyword_matches")
-    op.drop_index("ix_keyword_terms_terms", table_name="keyword_terms")
     op.drop_table("keyword_terms")
     op.drop_table("reader_keywords")
     op.drop_table("keywords")
