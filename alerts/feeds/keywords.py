@@ -62,6 +62,8 @@ _CONFIGURATIONS = {
 MAX_MATCHED_CHARS = 200_000
 # unaccent's dictionary, named: the one-argument form looks it up again for every row.
 _DICTIONARY = "unaccent"
+# Phrases indexed at once after which PostgreSQL's statistics of them are renewed.
+_ANALYZE_AFTER = 1000
 # Distinct words of an article asked of SQLite's keyword index at once.
 _WORDS_PER_QUERY = 500
 _WORD = re.compile(r"\w+")
@@ -128,8 +130,10 @@ class _PostgresMatcher:
         self._configuration = text_search_configuration(language)
 
     def index_keywords(self) -> None:
-        """Index the catalogue's keywords not yet indexed in this configuration."""
-        self._session.execute(
+        """Index the catalogue's keywords not yet indexed in this configuration. After
+        many (a first run, an import, a new language) the table's statistics are renewed
+        at once: without them PostgreSQL reads every phrase for each article."""
+        indexed = self._session.execute(
             text(
                 "INSERT INTO keyword_terms (keyword_id, language, terms, lead) "
                 "SELECT k.id, CAST(:language AS varchar), x.terms, coalesce((SELECT term "
@@ -148,6 +152,8 @@ class _PostgresMatcher:
                 "dictionary": _DICTIONARY,
             },
         )
+        if int(indexed.rowcount) >= _ANALYZE_AFTER:  # type: ignore[attr-defined]
+            self._session.execute(text("ANALYZE keyword_terms"))
 
     def match(self, article_id: int, body: str, now: datetime) -> int:
         parameters: dict[str, Any] = {
