@@ -4,6 +4,7 @@ what an editor does there — curate an issue, preview it, mail themselves a tes
 - `board.py`: each edition's coming issues with their progress, an issue's board of
   candidate articles and its curation, and the latest articles to send as a breaking alert.
 - `preview.py`: an edition as a reader, or a mix of topics, would get it now, writing nothing.
+- `keywords.py`: the keywords readers follow most, and today's stories that matched them.
 - `proofs.py`: a previewed digest mailed to the editor, with the reader's links made dead.
 
 The web pages over these are in alerts.web (desk, desk_issues, desk_previews); results of
