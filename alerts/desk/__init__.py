@@ -31,6 +31,7 @@ from alerts.desk.board import (
     recent_alerts_with_progress,
     selectable_ids,
 )
+from alerts.desk.keywords import FollowedKeyword, most_followed_keywords
 from alerts.desk.preview import Preview, preview_digest, preview_topic_mix
 from alerts.desk.proofs import TEST_HEADER, TEST_PREFIX, send_test, without_reader_links
 
@@ -43,6 +44,7 @@ __all__ = [
     "BoardRow",
     "ComingIssue",
     "EditionRow",
+    "FollowedKeyword",
     "Preview",
     "alerted_article_ids",
     "coming_issue_dates",
@@ -53,6 +55,7 @@ __all__ = [
     "issue_or_draft",
     "issue_progress",
     "latest_articles",
+    "most_followed_keywords",
     "preview_digest",
     "preview_topic_mix",
     "recent_alerts_with_progress",

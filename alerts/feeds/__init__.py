@@ -29,6 +29,15 @@ from alerts.feeds.articles import (
     upsert_articles,
 )
 from alerts.feeds.ingest import SourceResult, SourceStatus, ingest_source, tally
+from alerts.feeds.keywords import (
+    MatchedText,
+    MatchResult,
+    ReaderMatches,
+    index_keywords,
+    match_articles,
+    matches_for_readers,
+    text_search_configuration,
+)
 from alerts.feeds.polling import (
     PollOutcome,
     due_sources,
@@ -50,8 +59,11 @@ __all__ = [
     "FetchResult",
     "FetchStatus",
     "IngestResult",
+    "MatchResult",
+    "MatchedText",
     "ParsedFeed",
     "PollOutcome",
+    "ReaderMatches",
     "Skip",
     "SourceResult",
     "SourceStatus",
@@ -62,12 +74,16 @@ __all__ = [
     "hash_identity",
     "identity_hash",
     "identity_of",
+    "index_keywords",
     "ingest_source",
+    "match_articles",
+    "matches_for_readers",
     "parse_feed",
     "plain_text",
     "poll_due_sources",
     "sanitise_summary",
     "set_polling",
     "tally",
+    "text_search_configuration",
     "upsert_articles",
 ]
