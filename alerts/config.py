@@ -113,6 +113,8 @@ class Settings(BaseSettings):
     # The site's language (BCP 47: en, de, pt-BR, ar): every email's `lang`, and its
     # direction (right to left for Arabic, Hebrew, Persian, Urdu ...).
     default_language: str = "en"
+    # How many words or phrases a reader may follow (keyword alerts, subscribers.keywords).
+    keywords_per_reader: int = Field(default=10, ge=0, le=100)
     # The name the SMTP client gives in its EHLO greeting (this machine's name if unset,
     # which a container often gives as a bare address, such as [127.0.0.1]).
     smtp_helo_name: str | None = None

@@ -24,6 +24,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from subscribers.database import Base, UTCDateTime, string_enum, utcnow
@@ -60,6 +61,37 @@ class Article(Base):
     topics: Mapped[list[Topic]] = relationship(
         secondary=article_topics, order_by=Topic.slug, lazy="selectin"
     )
+
+
+class KeywordTerms(Base):
+    """A catalogue keyword (subscribers.models.Keyword) as the matcher indexes it: its
+    terms in the site's language (PostgreSQL's lexemes; the words on SQLite, whose FTS5
+    table keeps the stemmed index), and its longest term, by which an article's terms
+    find it. Written by alerts.feeds.keywords."""
+
+    __tablename__ = "keyword_terms"
+
+    keyword_id: Mapped[int] = mapped_column(
+        ForeignKey("keywords.id", ondelete="CASCADE"), primary_key=True
+    )
+    language: Mapped[str] = mapped_column(String(32))
+    terms: Mapped[list[str]] = mapped_column(ARRAY(Text).with_variant(JSON(), "sqlite"))
+    lead: Mapped[str] = mapped_column(String(200), index=True)
+
+
+class KeywordMatch(Base):
+    """An article that mentions a catalogue keyword, found when the article came in. Its
+    readers are those who follow the keyword (subscribers.models.ReaderKeyword)."""
+
+    __tablename__ = "keyword_matches"
+
+    keyword_id: Mapped[int] = mapped_column(
+        ForeignKey("keywords.id", ondelete="CASCADE"), primary_key=True
+    )
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    matched_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 class DeliveryStatus(enum.StrEnum):

@@ -38,6 +38,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from subscribers.addresses import email_hash
 from subscribers.database import utcnow
+from subscribers.keywords import TypedKeyword, add_reader_keywords
 from subscribers.models import (
     ConsentEvent,
     ConsentKind,
@@ -108,6 +109,7 @@ class NewReader:
     confirmed: bool
     source: str
     details: dict[str, object] = field(default_factory=dict)
+    keywords: Sequence[TypedKeyword] = ()
 
 
 @dataclass
@@ -259,8 +261,25 @@ def _write(
     """Insert the readers, their topics and consent events; return how many went in."""
     topic_ids.prepare(session, {name for reader in readers for name in reader.topics})
     if _is_postgres(session):
-        return _write_copied(session, readers, topic_ids, moment)
-    return _write_values(session, readers, topic_ids, moment)
+        created = _write_copied(session, readers, topic_ids, moment)
+    else:
+        created = _write_values(session, readers, topic_ids, moment)
+    _write_keywords(session, readers, moment)
+    return created
+
+
+def _write_keywords(session: Session, readers: list[NewReader], moment: datetime) -> None:
+    """The keywords of the readers this chunk added (most files have none: no query then).
+    A reader added by someone else meanwhile keeps their own list."""
+    wanted = {reader.email: reader.keywords for reader in readers if reader.keywords}
+    if not wanted:
+        return
+    added = session.execute(
+        select(Subscriber.id, Subscriber.email).where(
+            _among(session, Subscriber.email, set(wanted)), Subscriber.created_at == moment
+        )
+    )
+    add_reader_keywords(session, {reader_id: wanted[email] for reader_id, email in added})
 
 
 def _write_copied(

@@ -1,6 +1,7 @@
 """Import and export of readers as CSV, the format every mailing tool and spreadsheet speaks.
 
-The columns are `email,name,topics,frequency,timezone,hour` (topics separated by `;`); an
+The columns are `email,name,topics,frequency,timezone,hour,keywords` (topics and keywords
+separated by `;`, keywords as the reader typed them); an
 export adds `status,created_at`, and an import accepts those two so that what one instance
 exports another can import. Streams must be opened with `newline=""`, as the csv module
 requires, so that quoted fields keep their line breaks and a refused address is refused as
@@ -39,10 +40,16 @@ from sqlalchemy.orm import Session
 from subscribers.addresses import normalise_email
 from subscribers.bulk import NewReader, TopicIds, add_readers, chunk_size, write_chunks
 from subscribers.errors import CsvFormatError, InvalidPreference, SubscribersError
+from subscribers.keywords import (
+    DEFAULT_KEYWORDS_PER_READER,
+    KEYWORD_SEPARATOR,
+    TypedKeyword,
+    parse_keywords,
+)
 from subscribers.models import Frequency, Subscriber, SubscriberStatus
 from subscribers.preferences import parse_frequency, parse_hour, parse_timezone
 
-IMPORT_COLUMNS = ("email", "name", "topics", "frequency", "timezone", "hour")
+IMPORT_COLUMNS = ("email", "name", "topics", "frequency", "timezone", "hour", "keywords")
 EXPORT_COLUMNS = (*IMPORT_COLUMNS, "status", "created_at")
 TOPIC_SEPARATOR = ";"
 
@@ -95,6 +102,7 @@ class _Row:
     timezone: str
     hour: int
     status: SubscriberStatus | None
+    keywords: tuple[TypedKeyword, ...]
 
 
 def import_csv(
@@ -105,6 +113,7 @@ def import_csv(
     hash_key: str,
     now: datetime | None = None,
     after_chunk: Callable[[ImportReport], None] | None = None,
+    keyword_limit: int = DEFAULT_KEYWORDS_PER_READER,
 ) -> ImportReport:
     """Add the readers of a CSV file; return what was created, skipped and refused.
 
@@ -135,7 +144,7 @@ def import_csv(
         if after_chunk is not None:
             after_chunk(report)
 
-    rows = _parsed_rows(records, columns, report)
+    rows = _parsed_rows(records, columns, report, keyword_limit)
     write_chunks(session, _batches(rows, chunk_size(session)), write)
     report.errors.sort(key=lambda error: error.line)
     return report
@@ -153,7 +162,9 @@ class CsvCheck:
     errors: list[RowError] = field(default_factory=list)
 
 
-def check_csv(stream: TextIO, *, preview: int = 10) -> CsvCheck:
+def check_csv(
+    stream: TextIO, *, preview: int = 10, keyword_limit: int = DEFAULT_KEYWORDS_PER_READER
+) -> CsvCheck:
     """Read a whole file as `import_csv` would, and write nothing. Raises CsvFormatError
     when the file as a whole cannot be read."""
     records = _records(stream)
@@ -167,7 +178,7 @@ def check_csv(stream: TextIO, *, preview: int = 10) -> CsvCheck:
             yield line, fields
 
     report = ImportReport()
-    for _ in _parsed_rows(tapped(), columns, report):
+    for _ in _parsed_rows(tapped(), columns, report, keyword_limit):
         check.valid += 1
     check.errors = report.errors
     return check
@@ -187,6 +198,7 @@ def _new_reader(row: _Row, *, confirmed: bool) -> NewReader:
         confirmed=really_confirmed,
         source=CONFIRMED_SOURCE if really_confirmed else UNCONFIRMED_SOURCE,
         details={"line": row.line},
+        keywords=row.keywords,
     )
 
 
@@ -222,6 +234,7 @@ def export_rows(
             reader.frequency.value,
             _as_text(reader.timezone),
             reader.send_hour,
+            _as_text(KEYWORD_SEPARATOR.join(reader.keyword_texts)),
             reader.status.value,
             reader.created_at.isoformat(),
         )
@@ -281,7 +294,10 @@ def _header(records: Iterator[tuple[int, list[str]]]) -> list[str]:
 
 
 def _parsed_rows(
-    records: Iterable[tuple[int, list[str]]], columns: list[str], report: ImportReport
+    records: Iterable[tuple[int, list[str]]],
+    columns: list[str],
+    report: ImportReport,
+    keyword_limit: int,
 ) -> Iterator[_Row]:
     """Yield the rows that pass every check; record the others in the report."""
     for line, fields in records:
@@ -297,12 +313,12 @@ def _parsed_rows(
             fields = list(map(_from_text, fields))
         values = dict(zip(columns, fields, strict=False))
         try:
-            yield _parse(line, values)
+            yield _parse(line, values, keyword_limit)
         except SubscribersError as error:
             report.errors.append(RowError(line, str(error)))
 
 
-def _parse(line: int, values: dict[str, str]) -> _Row:
+def _parse(line: int, values: dict[str, str], keyword_limit: int) -> _Row:
     """Check one row the way add_subscriber would, so that its error names the field."""
     email = normalise_email(values.get("email", ""))
     name = values.get("name", "").strip()
@@ -325,6 +341,9 @@ def _parse(line: int, values: dict[str, str]) -> _Row:
         timezone=parse_timezone(values.get("timezone") or None),
         hour=parse_hour(values.get("hour")),
         status=_parse_status(values.get("status", "")),
+        keywords=parse_keywords(
+            values.get("keywords", "").split(KEYWORD_SEPARATOR), limit=keyword_limit
+        ),
     )
 
 

@@ -17,6 +17,13 @@ from sqlalchemy.orm import Session
 
 from subscribers.addresses import email_hash, normalise_email
 from subscribers.errors import InvalidPreference
+from subscribers.keywords import (
+    DEFAULT_KEYWORDS_PER_READER,
+    TypedKeyword,
+    forget_unfollowed,
+    parse_keywords,
+    set_keywords,
+)
 from subscribers.models import (
     ConsentEvent,
     ConsentKind,
@@ -47,6 +54,8 @@ class Preferences:
     timezone: str
     hour: int
     breaking_alerts: bool = False  # breaking-news alerts on the topics, besides the digest
+    # The reader's own words (subscribers.keywords); None leaves a reader's list as it is.
+    keywords: tuple[TypedKeyword, ...] | None = None
 
     @classmethod
     def parse(
@@ -57,9 +66,17 @@ class Preferences:
         timezone: str | None,
         hour: int | str | None,
         breaking_alerts: bool = False,
+        keywords: Sequence[str] | None = None,
+        keyword_limit: int = DEFAULT_KEYWORDS_PER_READER,
     ) -> Preferences:
+        """Raises InvalidPreference for a time zone, hour or keyword it cannot honour."""
         return cls(
-            tuple(topics), frequency, parse_timezone(timezone), parse_hour(hour), breaking_alerts
+            tuple(topics),
+            frequency,
+            parse_timezone(timezone),
+            parse_hour(hour),
+            breaking_alerts,
+            None if keywords is None else parse_keywords(keywords, limit=keyword_limit),
         )
 
 
@@ -118,18 +135,22 @@ def request_subscription(
         rotate_link_key(subscriber)
     subscriber.status = SubscriberStatus.PENDING
     subscriber.status_changed_at = now
-    _apply(subscriber, preferences, topics)
+    _apply(session, subscriber, preferences, topics)
     session.flush()
     record_consent(session, subscriber, ConsentKind.SUBSCRIBE, origin)
     return Signup(SignupResult.CONFIRM, subscriber.id)
 
 
-def _apply(subscriber: Subscriber, preferences: Preferences, topics: list[Topic]) -> None:
+def _apply(
+    session: Session, subscriber: Subscriber, preferences: Preferences, topics: list[Topic]
+) -> None:
     subscriber.topics = topics
     subscriber.frequency = preferences.frequency
     subscriber.timezone = preferences.timezone
     subscriber.send_hour = preferences.hour
     subscriber.breaking_alerts = preferences.breaking_alerts
+    if preferences.keywords is not None:
+        set_keywords(session, subscriber, preferences.keywords)
 
 
 def confirm(session: Session, subscriber: Subscriber, *, origin: Origin, now: datetime) -> bool:
@@ -146,7 +167,7 @@ def confirm(session: Session, subscriber: Subscriber, *, origin: Origin, now: da
 def update_preferences(
     session: Session, subscriber: Subscriber, preferences: Preferences, *, origin: Origin
 ) -> None:
-    _apply(subscriber, preferences, _known_topics(session, preferences.topics))
+    _apply(session, subscriber, preferences, _known_topics(session, preferences.topics))
     details: dict[str, object] = {
         "topics": list(subscriber.topic_slugs),
         "frequency": preferences.frequency.value,
@@ -154,6 +175,8 @@ def update_preferences(
         "hour": preferences.hour,
         "breaking_alerts": preferences.breaking_alerts,
     }
+    if preferences.keywords is not None:
+        details["keywords"] = subscriber.keyword_texts
     record_consent(session, subscriber, ConsentKind.PREFERENCES, _with(origin, details))
 
 
@@ -194,6 +217,7 @@ def export_data(session: Session, subscriber: Subscriber) -> dict[str, Any]:
         "timezone": subscriber.timezone,
         "hour": subscriber.send_hour,
         "topics": subscriber.topic_slugs,
+        "keywords": subscriber.keyword_texts,
         "breaking_alerts": subscriber.breaking_alerts,
         "paused_until": _iso(subscriber.paused_until),
         "created_at": _iso(subscriber.created_at),
@@ -227,8 +251,10 @@ def erase(session: Session, subscriber: Subscriber, *, hash_key: str, origin: Or
         .values(subscriber_id=None, ip_address=None, user_agent=None, details={})
         .execution_options(synchronize_session=False)
     )
+    followed = [keyword.keyword_id for keyword in subscriber.keywords]
     session.delete(subscriber)
     session.flush()
+    forget_unfollowed(session, followed)
     erased = Origin(source=origin.source, details={"email_hash": digest})
     record_consent(session, None, ConsentKind.ERASE, erased)
 

@@ -123,10 +123,46 @@ class Subscriber(Base):
     topics: Mapped[list[Topic]] = relationship(
         secondary=subscriber_topics, order_by=Topic.slug, lazy="selectin"
     )
+    # The reader's own words (subscribers.keywords), in the order they gave them.
+    keywords: Mapped[list[ReaderKeyword]] = relationship(
+        order_by="ReaderKeyword.position", cascade="all, delete-orphan", lazy="selectin"
+    )
 
     @property
     def topic_slugs(self) -> list[str]:
         return [topic.slug for topic in self.topics]
+
+    @property
+    def keyword_texts(self) -> list[str]:
+        """The reader's keywords as they typed them."""
+        return [keyword.typed for keyword in self.keywords]
+
+
+class Keyword(Base):
+    """A word or phrase some reader follows, stored once however many readers follow it:
+    the catalogue the matcher indexes (alerts.feeds.keywords). `phrase` is the normalised
+    form (subscribers.keywords.normalise_keyword); a keyword nobody follows is deleted."""
+
+    __tablename__ = "keywords"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phrase: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ReaderKeyword(Base):
+    """A reader following a keyword, with the words as the reader typed them."""
+
+    __tablename__ = "reader_keywords"
+
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
+    )
+    keyword_id: Mapped[int] = mapped_column(
+        ForeignKey("keywords.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    typed: Mapped[str] = mapped_column(String(200))
+    position: Mapped[int] = mapped_column(SmallInteger, default=0)
 
 
 class ConsentEvent(Base):
@@ -163,6 +199,8 @@ __all__ = [
     "ConsentEvent",
     "ConsentKind",
     "Frequency",
+    "Keyword",
+    "ReaderKeyword",
     "Subscriber",
     "SubscriberStatus",
     "Suppression",

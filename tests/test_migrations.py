@@ -22,11 +22,19 @@ from subscribers.tokens import Purpose, TokenSigner
 from subscribers.topics import ensure_topics
 from tests.conftest import POSTGRES_ADMIN_URL
 
+# SQLite's full-text tables (and their shadow tables) for keyword matching are made by the
+# migration alone: FTS5 virtual tables have no place among the models.
+_SEARCH_TABLES = ("keyword_search", "article_search")
+
+
+def _modelled(name: str | None, kind: str, _parent: object) -> bool:
+    return not (kind == "table" and name is not None and name.startswith(_SEARCH_TABLES))
+
 
 def test_migrated_schema_matches_the_models(database_url: str) -> None:
     engine = make_engine(database_url)
     with engine.connect() as connection:
-        context = MigrationContext.configure(connection)
+        context = MigrationContext.configure(connection, opts={"include_name": _modelled})
         differences = compare_metadata(context, Base.metadata)
     engine.dispose()
     assert differences == []

@@ -121,6 +121,7 @@ def ingest(sources: tuple[str, ...], timeout: float, base: str | None) -> None:
                         timeout=timeout,
                         allow_private=runtime.settings.feeds_allow_private,
                         base=base,
+                        language=runtime.settings.default_language,
                     )
                 except FeedError as error:
                     session.rollback()
@@ -154,7 +155,8 @@ def bench(
     context: click.Context, readers: int, workers: int, admin_url: str, redis_url: str
 ) -> None:
     """Measure the whole send on PostgreSQL, Redis, real workers and Postfix's smtp-sink
-    (`newsalerts bench --readers N`), or one part (`newsalerts bench import`)."""
+    (`newsalerts bench --readers N`), or one part (`newsalerts bench import`, `bench readers`,
+    `bench keywords`)."""
     if context.invoked_subcommand is not None:
         return  # the options above are the send's; a part has its own
     from alerts.config import normalise_database_url
@@ -165,6 +167,31 @@ def bench(
         workers=workers,
         admin_url=normalise_database_url(admin_url),
         redis_url=redis_url,
+        say=console.print,
+    )
+    for line in result.lines():
+        console.print(line, markup=False)
+
+
+@bench.command("keywords")
+@click.option("--readers", default=1_000_000, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--postgres",
+    "admin_url",
+    default="postgresql://postgres@127.0.0.1:5432/postgres",
+    show_default=True,
+    help="A server where a throw-away database can be created.",
+)
+@click.option("--sqlite", is_flag=True, help="Measure on a SQLite file instead.")
+@clear_errors
+def bench_keywords(readers: int, admin_url: str, sqlite: bool) -> None:
+    """Match 1,000 new articles against READERS readers' keywords (3 each)."""
+    from alerts.config import normalise_database_url
+    from alerts.ops.keyword_bench import run_keyword_bench
+
+    result = run_keyword_bench(
+        readers=readers,
+        admin_url=None if sqlite else normalise_database_url(admin_url),
         say=console.print,
     )
     for line in result.lines():

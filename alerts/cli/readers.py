@@ -47,8 +47,9 @@ def subscribers_import(file: Any, confirmed: bool) -> None:
 
         try:
             report = import_csv(
-                session, file, confirmed=confirmed, hash_key=settings.secret_key, after_chunk=commit
-            )
+                session, file, confirmed=confirmed, hash_key=settings.secret_key,
+                after_chunk=commit, keyword_limit=settings.keywords_per_reader,
+            )  # fmt: skip
         except CsvFormatError as refused:
             session.rollback()
             details = {"created": stored.created, "confirmed": confirmed, "error": str(refused)}

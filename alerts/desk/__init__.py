@@ -4,6 +4,7 @@ what an editor does there — curate an issue, preview it, mail themselves a tes
 - `board.py`: each edition's coming issues with their progress, an issue's board of
   candidate articles and its curation, and the latest articles to send as a breaking alert.
 - `preview.py`: an edition as a reader, or a mix of topics, would get it now, writing nothing.
+- `keywords.py`: the keywords readers follow most, and today's stories that matched them.
 - `proofs.py`: a previewed digest mailed to the editor, with the reader's links made dead.
 - `readers.py`: the readers a page at a time, one reader's record, and what an editor may
   do to a reader (unsubscribe, erase, lift a suppression).
@@ -35,6 +36,7 @@ from alerts.desk.board import (
     recent_alerts_with_progress,
     selectable_ids,
 )
+from alerts.desk.keywords import FollowedKeyword, most_followed_keywords
 from alerts.desk.preview import Preview, preview_digest, preview_topic_mix
 from alerts.desk.proofs import TEST_HEADER, TEST_PREFIX, send_test, without_reader_links
 
@@ -47,6 +49,7 @@ __all__ = [
     "BoardRow",
     "ComingIssue",
     "EditionRow",
+    "FollowedKeyword",
     "Preview",
     "alerted_article_ids",
     "coming_issue_dates",
@@ -57,6 +60,7 @@ __all__ = [
     "issue_or_draft",
     "issue_progress",
     "latest_articles",
+    "most_followed_keywords",
     "preview_digest",
     "preview_topic_mix",
     "recent_alerts_with_progress",

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from alerts.audit import record
 from subscribers.csv_io import ImportReport, import_csv
+from subscribers.keywords import DEFAULT_KEYWORDS_PER_READER
 from subscribers.models import Subscriber
 
 
@@ -41,6 +42,7 @@ def import_readers(
     actor: str,
     now: datetime,
     after_chunk: Callable[[ImportReport], None] | None = None,
+    keyword_limit: int = DEFAULT_KEYWORDS_PER_READER,
 ) -> ImportReport:
     """Import a CSV file (subscribers.csv_io.import_csv) and audit it. The readers it creates
     carry `now` as their sign-up time, which is how `start_tomorrow` finds them and only
@@ -61,8 +63,9 @@ def import_readers(
             after_chunk(so_far)
 
     report = import_csv(
-        session, stream, confirmed=confirmed, hash_key=hash_key, now=now, after_chunk=written
-    )
+        session, stream, confirmed=confirmed, hash_key=hash_key, now=now, after_chunk=written,
+        keyword_limit=keyword_limit,
+    )  # fmt: skip
     record(
         session,
         actor=actor,

@@ -49,6 +49,7 @@ from alerts.digests.selection import (
 )
 from alerts.editions.issues import NO_CURATION, Curation, curation_of, issue_for
 from alerts.editions.schedules import list_editions
+from alerts.feeds.keywords import ReaderMatches, matches_for_readers
 from alerts.ledger.rows import add_selections, insert_ignoring_conflicts
 from alerts.models import (
     Article,
@@ -63,6 +64,8 @@ from alerts.models import (
 from subscribers.models import Frequency, Subscriber, SubscriberStatus, subscriber_topics
 
 CHUNK = 1000
+# Stories matched by a reader's keywords that lead their digest ("Your alerts"), at most.
+MAX_KEYWORD_ALERTS = 10
 # Readers planned per transaction: the first batches can leave while the rest is planned.
 READERS_PER_CHUNK = 5000
 # How long a bucket's mark spares it a look at its readers. The mark knows the audience
@@ -592,9 +595,18 @@ def _plan_chunk(
     due = [r for r in due if issues[r.local_date].status is not IssueStatus.CANCELLED]
     if not due:
         return PlannedChunk(PlanResult(due=len(held), cancelled=len(held)), [])
-    candidates = _candidates(session, min(reader.start for reader in due), now)
+    earliest = min(reader.start for reader in due)
+    candidates = _candidates(session, earliest, now)
     curations = {day: curation_of(issue) for day, issue in issues.items()}
+    # The chunk's keyword matches in one query per thousand readers; a topic edition
+    # leaves them to the reader's main digest, so a story is not alerted twice.
+    matched = (
+        {} if edition.topics
+        else matches_for_readers(session, [r.id for r in due], since=earliest, until=now)
+    )  # fmt: skip
+    published = {article.id: article.published_at for article in candidates}
     selections: dict[tuple[frozenset[int], datetime, date], list[int]] = {}
+    chosen_lists: list[list[int]] = []  # each due reader's, in the order of `due`
     for reader in due:
         key = (reader.topics, reader.start, reader.local_date)
         if key not in selections:
@@ -602,12 +614,22 @@ def _plan_chunk(
                 candidates, topic_ids=key[0], start=key[1], end=now,
                 limit=edition.max_articles, curation=curations[reader.local_date],
             )  # fmt: skip
+        chosen = selections[key]
+        if reader.id in matched:
+            chosen = _with_alerts(
+                chosen, matched[reader.id], published, start=reader.start,
+                curation=curations[reader.local_date],
+            )  # fmt: skip
+        chosen_lists.append(chosen)
     # Readers with the same list share one selection row.
-    lists = {(day, tuple(chosen)) for (_, _, day), chosen in selections.items() if chosen}
+    lists = {
+        (reader.local_date, tuple(chosen))
+        for reader, chosen in zip(due, chosen_lists, strict=True)
+        if chosen
+    }
     selection_ids = dict(zip(lists, add_selections(session, list(lists)), strict=True))
     rows: list[dict[str, Any]] = []
-    for reader in due:
-        chosen = selections[(reader.topics, reader.start, reader.local_date)]
+    for reader, chosen in zip(due, chosen_lists, strict=True):
         rows.append(
             {
                 "edition": edition.slug,
@@ -646,6 +668,31 @@ def _plan_chunk(
     return PlannedChunk(result, pending)
 
 
+def _with_alerts(
+    chosen: list[int],
+    matches: ReaderMatches,
+    published: dict[int, datetime],
+    *,
+    start: datetime,
+    curation: Curation,
+) -> list[int]:
+    """The reader's keyword matches in their window (newest first, never a dropped story,
+    at most MAX_KEYWORD_ALERTS), then the rule's selection without them."""
+    alerts = sorted(
+        (
+            article_id for article_id in matches
+            if article_id in published and published[article_id] > start
+            and article_id not in curation.dropped
+        ),
+        key=lambda article_id: (published[article_id], article_id),
+        reverse=True,
+    )[:MAX_KEYWORD_ALERTS]  # fmt: skip
+    if not alerts:
+        return chosen
+    leading = set(alerts)
+    return alerts + [article_id for article_id in chosen if article_id not in leading]
+
+
 def selection_for(
     session: Session,
     subscriber_id: int,
@@ -662,10 +709,18 @@ def selection_for(
         previous_end=_previous_ends(session, edition.slug, [subscriber_id]).get(subscriber_id),
     )
     topic_ids = _reader_topics(session, edition, [subscriber_id]).get(subscriber_id, frozenset())
-    return curated_selection(
-        _candidates(session, start, now), topic_ids=topic_ids, start=start, end=now,
+    candidates = _candidates(session, start, now)
+    chosen = curated_selection(
+        candidates, topic_ids=topic_ids, start=start, end=now,
         limit=edition.max_articles, curation=curation,
     )  # fmt: skip
+    if edition.topics:
+        return chosen
+    matched = matches_for_readers(session, [subscriber_id], since=start, until=now)
+    if subscriber_id not in matched:
+        return chosen
+    published = {article.id: article.published_at for article in candidates}
+    return _with_alerts(chosen, matched[subscriber_id], published, start=start, curation=curation)
 
 
 def digest_window(session: Session, delivery: Delivery) -> tuple[datetime, datetime]:

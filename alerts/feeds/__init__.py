@@ -11,6 +11,8 @@
 - `ingest.py`: one source (a feed URL or a local file) into the article store, its skips
   counted by reason.
 - `polling.py`: the feed sources the scheduler polls, each on its own interval.
+- `keywords.py`: readers' keywords matched in each article as it is stored (a percolator:
+  PostgreSQL full-text search, SQLite FTS5), and a chunk of readers' matches read back.
 
 Each module's docstring says why it works the way it does.
 """
@@ -27,6 +29,15 @@ from alerts.feeds.articles import (
     upsert_articles,
 )
 from alerts.feeds.ingest import SourceResult, SourceStatus, ingest_source, tally
+from alerts.feeds.keywords import (
+    MatchedText,
+    MatchResult,
+    ReaderMatches,
+    index_keywords,
+    match_articles,
+    matches_for_readers,
+    text_search_configuration,
+)
 from alerts.feeds.polling import (
     PollOutcome,
     add_source,
@@ -50,8 +61,11 @@ __all__ = [
     "FetchResult",
     "FetchStatus",
     "IngestResult",
+    "MatchResult",
+    "MatchedText",
     "ParsedFeed",
     "PollOutcome",
+    "ReaderMatches",
     "Skip",
     "SourceResult",
     "SourceStatus",
@@ -63,7 +77,10 @@ __all__ = [
     "hash_identity",
     "identity_hash",
     "identity_of",
+    "index_keywords",
     "ingest_source",
+    "match_articles",
+    "matches_for_readers",
     "parse_feed",
     "plain_text",
     "poll_due_sources",
@@ -71,5 +88,6 @@ __all__ = [
     "sanitise_summary",
     "set_polling",
     "tally",
+    "text_search_configuration",
     "upsert_articles",
 ]

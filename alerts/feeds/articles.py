@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts.errors import ArticleError
+from alerts.feeds.keywords import MatchedText, match_articles
 from alerts.models import Article
 from subscribers.models import Topic
 from subscribers.topics import ensure_topics, slugify
@@ -92,6 +93,9 @@ class ArticleInput:
     image_url: str | None = None
     published_at: datetime | None = None  # None means "when first stored"
     breaking: bool = False
+    # The story's text, when a feed or the API gives it: matched against the readers'
+    # keywords (alerts.feeds.keywords), never stored or sent.
+    body: str = ""
 
     def __post_init__(self) -> None:
         # Frozen, so normalised values are written with object.__setattr__.
@@ -132,13 +136,14 @@ class ArticleInput:
         object.__setattr__(self, "topics", tuple(topics.values()))
         object.__setattr__(self, "author", author)
         object.__setattr__(self, "image_url", image_url)
+        object.__setattr__(self, "body", plain_text(self.body or ""))
 
     @property
     def topic_slugs(self) -> list[str]:
         return [slugify(name) for name in self.topics]
 
 
-_TEXT_FIELDS = ("url", "title", "guid", "summary", "section", "author", "image_url")
+_TEXT_FIELDS = ("url", "title", "guid", "summary", "section", "author", "image_url", "body")
 
 
 def _check_storable(name: str, value: str | None) -> None:
@@ -188,7 +193,7 @@ def article_input_from_mapping(data: Mapping[str, object]) -> ArticleInput:
         if not isinstance(data.get(required), str):
             raise ArticleError(f"{required} is required and must be a string", field=required)
     optional_strings = {}
-    for name in ("guid", "summary", "section", "author", "image_url"):
+    for name in ("guid", "summary", "section", "author", "image_url", "body"):
         value = data.get(name)
         if value is not None and not isinstance(value, str):
             raise ArticleError(f"{name} must be a string", field=name)
@@ -214,6 +219,7 @@ def article_input_from_mapping(data: Mapping[str, object]) -> ArticleInput:
         image_url=optional_strings["image_url"],
         published_at=_parse_instant(data.get("published_at")),
         breaking=breaking,
+        body=optional_strings["body"] or "",
     )
 
 
@@ -264,7 +270,12 @@ class IngestResult:
 
 
 def upsert_articles(
-    session: Session, items: Sequence[ArticleInput], *, source: str | None, now: datetime
+    session: Session,
+    items: Sequence[ArticleInput],
+    *,
+    source: str | None,
+    now: datetime,
+    language: str = "en",
 ) -> IngestResult:
     """Insert new articles and update changed ones, matching on identity. Does not commit.
 
@@ -272,7 +283,9 @@ def upsert_articles(
     more. An item without a date keeps the stored date (or gets `now` when new), so a feed
     that omits dates does not make old stories look new on every run. `breaking` is only
     ever raised, because feeds cannot express it and must not lower what the API set.
-    `source` is recorded when an article is first seen and kept afterwards.
+    `source` is recorded when an article is first seen and kept afterwards. New and
+    changed articles are matched against the readers' keywords, stemmed in `language`
+    (the site's, DEFAULT_LANGUAGE).
     """
     hashes = [identity_hash(item) for item in items]
     existing: dict[str, Article] = {}
@@ -288,6 +301,7 @@ def upsert_articles(
 
     result = IngestResult()
     seen: dict[str, Article] = {}
+    touched: list[tuple[Article, ArticleInput]] = []
     for item, key in zip(items, hashes, strict=True):
         if key in seen:  # a repeated item in one batch: the first one wins
             result.articles.append(seen[key])
@@ -299,14 +313,22 @@ def upsert_articles(
             _apply(article, item, item_topics, now)
             session.add(article)
             result.created += 1
+            touched.append((article, item))
         elif _apply(article, item, item_topics, now):
             result.updated += 1
+            touched.append((article, item))
         else:
             result.unchanged += 1
         seen[key] = article
         result.articles.append(article)
     session.flush()
+    matched = [MatchedText(article.id, _matched_text(item)) for article, item in touched]
+    match_articles(session, matched, language=language, now=now)
     return result
+
+
+def _matched_text(item: ArticleInput) -> str:
+    return "\n".join(filter(None, [item.title, plain_text(item.summary), item.body]))
 
 
 def _apply(article: Article, item: ArticleInput, topics: list[Topic], now: datetime) -> bool:

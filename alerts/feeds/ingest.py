@@ -81,6 +81,7 @@ def ingest_source(
     timeout: float = 10.0,
     allow_private: bool = False,
     base: str | None = None,
+    language: str = "en",
 ) -> SourceResult:
     """Fetch or read `source`, parse it and upsert its articles. Does not commit.
 
@@ -89,23 +90,28 @@ def ingest_source(
     (`FEEDS_ALLOW_PRIVATE`), and its relative links are resolved against where it came
     from; a file's against `base` (an http(s) URL), if given. Raises FeedError (naming the
     source) when it cannot be fetched, read or parsed as a feed; nothing is written then.
+    Articles are matched against the readers' keywords in `language` (DEFAULT_LANGUAGE).
     """
     source = source.strip()
     match = _URL_SCHEME.match(source)
     scheme = match.group(1).lower() if match else None
     if scheme in ("http", "https"):
-        return _ingest_url(session, source, now=now, timeout=timeout, allow_private=allow_private)
+        return _ingest_url(
+            session, source, now=now, timeout=timeout, allow_private=allow_private,
+            language=language,
+        )  # fmt: skip
     if scheme not in (None, "file"):
         raise FeedError(source, f"unsupported scheme {scheme!r}; use http(s), file:// or a path")
     if base is not None and not base.lower().startswith(("http://", "https://")):
         raise FeedError(source, f"the base must be an http(s) URL, not {base!r}")
     data = _read_file(source, _local_path(source) if scheme == "file" else Path(source))
-    return _store(session, source, parse_feed(data, source=source, base=base), now)
+    return _store(session, source, parse_feed(data, source=source, base=base), now, language)
 
 
 def _ingest_url(
-    session: Session, url: str, *, now: datetime, timeout: float, allow_private: bool
-) -> SourceResult:
+    session: Session, url: str, *, now: datetime, timeout: float, allow_private: bool,
+    language: str,
+) -> SourceResult:  # fmt: skip
     feed = session.scalar(select(FeedSource).where(FeedSource.url == url))
     fetched = fetch_feed(
         url,
@@ -120,7 +126,7 @@ def _ingest_url(
         parsed = parse_feed(
             fetched.body, source=url, content_type=fetched.content_type, base=fetched.url or url
         )
-        result = _store(session, url, parsed, now)
+        result = _store(session, url, parsed, now, language)
     if feed is None:
         feed = FeedSource(url=url, created_at=now)
         session.add(feed)
@@ -166,8 +172,12 @@ def _read_file(source: str, path: Path) -> bytes:
         raise FeedError(source, f"cannot read: {error.strerror or error}") from None
 
 
-def _store(session: Session, source: str, parsed: ParsedFeed, now: datetime) -> SourceResult:
-    ingest: IngestResult = upsert_articles(session, parsed.articles, source=source, now=now)
+def _store(
+    session: Session, source: str, parsed: ParsedFeed, now: datetime, language: str
+) -> SourceResult:
+    ingest: IngestResult = upsert_articles(
+        session, parsed.articles, source=source, now=now, language=language
+    )
     return SourceResult(
         source,
         SourceStatus.INGESTED,

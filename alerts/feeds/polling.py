@@ -106,6 +106,7 @@ def poll_due_sources(
     now: datetime,
     timeout: float = 10.0,
     allow_private: bool = False,
+    language: str = "en",
 ) -> list[PollOutcome]:
     """Fetch every due source, each in a session of its own from `open_session`, within
     `timeout` seconds each; private addresses only with `allow_private`
@@ -117,8 +118,9 @@ def poll_due_sources(
         with open_session() as session:
             try:
                 result = ingest_source(
-                    session, url, now=now, timeout=timeout, allow_private=allow_private
-                )
+                    session, url, now=now, timeout=timeout, allow_private=allow_private,
+                    language=language,
+                )  # fmt: skip
                 session.commit()
                 outcomes.append(PollOutcome(url, result=result))
             except FeedError as error:

@@ -8,6 +8,7 @@
   every kind of message; the sender's domain.
 - `excerpts.py`: headlines and summaries cut to fit an email (word boundaries, balanced
   tags, no bidi controls), whatever a feed put in them.
+- `highlights.py`: a reader's keywords picked out in a headline (HTML and text).
 - `composing.py`: what the digest and alert composers share: renderer, render cache,
   article loader, envelope builder.
 - `digest.py`: the digest email, and the composer of every ledger row (alert rows go on

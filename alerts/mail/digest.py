@@ -6,12 +6,16 @@ links and tracking token are markers in it, spliced into the encoded body per me
 the markers are the render's own (RenderMarkers), so an article cannot ask for any of
 these values by writing a marker's name in its link, title or summary.
 Rows of breaking alerts go through the same composer, to the AlertComposer beside it.
+
+Stories that match a reader's keywords (alerts.feeds.keywords) lead their digest in a
+"Your alerts" section, the matched words named and highlighted; they are part of the
+render's key, so readers with the same alerts and articles still share a render.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
@@ -22,12 +26,14 @@ from sqlalchemy.orm import Session
 
 from alerts.config import Settings
 from alerts.editions.subjects import subject_line
+from alerts.feeds.keywords import matches_for_readers
 from alerts.ledger.outgoing import LedgerRow
 from alerts.mail.alert import AlertComposer
 from alerts.mail.composing import ArticleLoader, ComposerParts, RenderCache
 from alerts.mail.dkim import DkimSigner
 from alerts.mail.envelope import EnvelopeBuilder
 from alerts.mail.excerpts import cut_summary, cut_title
+from alerts.mail.highlights import highlighted_html, highlighted_text
 from alerts.mail.mime import EncodedEmail, Envelope, encode_email
 from alerts.mail.rendering import (
     EmailRenderer,
@@ -38,7 +44,15 @@ from alerts.mail.rendering import (
     language_of,
 )
 from alerts.mail.tracking import click_url, open_pixel_url
-from alerts.models import DEFAULT_SUBJECT, DEFAULT_SUMMARY_CHARS, Article, Cadence, Edition, Issue
+from alerts.models import (
+    DEFAULT_SUBJECT,
+    DEFAULT_SUMMARY_CHARS,
+    Article,
+    Cadence,
+    Edition,
+    Issue,
+    KeywordMatch,
+)
 from subscribers.models import Subscriber
 
 # Gmail clips an HTML part past 102 KB (and the footer with it): stay well under, leaving
@@ -73,6 +87,8 @@ class _RenderKey:
     article_ids: tuple[int, ...]
     topic_names: tuple[str, ...]
     spec: tuple[object, ...]
+    # The stories that matched the reader's keywords, with the words (as typed).
+    alerts: tuple[tuple[int, tuple[str, ...]], ...] = ()
 
 
 def time_marker(article_id: int) -> str:
@@ -109,6 +125,7 @@ def digest_context(
     topic_names: tuple[str, ...],
     markers: RenderMarkers | None = None,
     shown: int | None = None,
+    alerts: Mapping[int, Sequence[str]] | None = None,
 ) -> dict[str, object]:
     """Everything the digest templates need; nothing in it is specific to one reader,
     and article times and tracking tokens are `markers` (fresh ones if not given), to
@@ -117,7 +134,9 @@ def digest_context(
     Headlines and summaries are cut to fit (alerts.mail.excerpts, the edition's
     `summary_chars`); only the first `shown` stories appear (all when None), and a story
     whose link alone would burden the email (over MAX_STORY_URL_CHARS) never does: the
-    rest are counted as "more on the site"."""
+    rest are counted as "more on the site". Stories in `alerts` (matched by the reader's
+    keywords: the words) come in `alert_articles`, the others in `articles`."""
+    alerts = alerts or {}
     markers = markers or RenderMarkers.fresh()
     edition, issue, local_date = spec.edition, spec.issue, spec.local_date
     tracked = edition.click_tracking
@@ -139,9 +158,14 @@ def digest_context(
             else article.url
         )
         summary_html = cut_summary(article.summary_html, summary_chars)
+        title = cut_title(article.title)
+        matched = list(alerts.get(article.id, ()))
         items.append(
             {
-                "title": cut_title(article.title),
+                "title": title,
+                "matched": matched,
+                "title_html": highlighted_html(title, matched),
+                "title_text": highlighted_text(title, matched),
                 "url": url,
                 "section": article.section,
                 "time_label": marker,
@@ -152,6 +176,7 @@ def digest_context(
             }
         )
     count = len(articles)
+    alerted = sum(1 for article in articles if article.id in alerts)
     since = "since your last briefing" if edition.cadence is Cadence.DAILY else "this week"
     scope = "on the topics you follow" if topic_names else "from across the site"
     subject_template = (issue.subject if issue else None) or edition.subject_template
@@ -182,7 +207,9 @@ def digest_context(
             else None
         ),
         "reader": markers,
-        "articles": items,
+        "alert_articles": [item for item in items if item["matched"]],
+        "alert_count": alerted,
+        "articles": [item for item in items if not item["matched"]],
         "more_count": count - len(items),
         "topic_names": list(topic_names),
     }
@@ -195,6 +222,7 @@ def render_digest(
     settings: Settings,
     spec: DigestSpec,
     topic_names: tuple[str, ...],
+    alerts: Mapping[int, Sequence[str]] | None = None,
 ) -> RenderedEmail:
     """The digest rendered with as many of its stories as keep the HTML part within
     HTML_BUDGET_BYTES, the last ones left out and counted as "more on the site".
@@ -208,11 +236,11 @@ def render_digest(
     while True:
         context = digest_context(
             articles, settings=settings, spec=spec, topic_names=topic_names,
-            markers=markers, shown=shown,
+            markers=markers, shown=shown, alerts=alerts,
         )  # fmt: skip
         rendered = renderer.render("digest", context)
         size = len(rendered.html.encode())
-        stories = len(context["articles"])  # type: ignore[arg-type]
+        stories = len(context["articles"]) + len(context["alert_articles"])  # type: ignore[arg-type]
         if size <= HTML_BUDGET_BYTES or stories == 0:
             return rendered
         excess = size - HTML_BUDGET_BYTES
@@ -246,6 +274,8 @@ class DigestComposer:
         self._alerts = AlertComposer(self._parts)
         # The story times of a render in one zone, shared by its readers in that zone.
         self._fills: dict[tuple[int, str], tuple[EncodedEmail, dict[str, str]]] = {}
+        # Of the articles a batch names, those some keyword matched (None: not loaded).
+        self._matched: set[int] | None = None
 
     def _versions(self, key: _RenderKey) -> tuple[list[Article], tuple[object, ...]]:
         found = self._parts.articles.load(key.article_ids)
@@ -271,6 +301,7 @@ class DigestComposer:
             settings=self._settings,
             spec=spec,
             topic_names=key.topic_names,
+            alerts=dict(key.alerts),
         )
 
     def _render(self, key: _RenderKey, spec: DigestSpec, timezone: str) -> RenderedEmail:
@@ -280,8 +311,30 @@ class DigestComposer:
         return rendered.replace_all(_times(found, timezone, spec.local_date))
 
     def preload(self, ids: Iterable[int]) -> None:
-        """Fetch the articles a batch names in one query rather than one per digest."""
-        self._parts.articles.preload(ids)
+        """Fetch the articles a batch names in one query rather than one per digest, and
+        learn which of them matched any keyword."""
+        wanted = sorted(set(ids))
+        self._parts.articles.preload(wanted)
+        self._matched = set()
+        for offset in range(0, len(wanted), 1000):
+            self._matched.update(
+                self._session.scalars(
+                    select(KeywordMatch.article_id)
+                    .where(KeywordMatch.article_id.in_(wanted[offset : offset + 1000]))
+                    .distinct()
+                )
+            )
+
+    def _keyword_alerts(
+        self, subscriber_id: int, article_ids: Sequence[int]
+    ) -> tuple[tuple[int, tuple[str, ...]], ...]:
+        """The stories of a digest that matched this reader's keywords, with the words.
+        Looked up only for a digest holding a story some keyword matched."""
+        if self._matched is not None and not self._matched.intersection(article_ids):
+            return ()
+        found = matches_for_readers(self._session, [subscriber_id], article_ids=article_ids)
+        own = found.get(subscriber_id, {})
+        return tuple((i, tuple(own[i])) for i in article_ids if i in own)
 
     def reader_parts(
         self, subscriber_id: int, email: str, delivery_id: int = 0, *, link_key: str | None
@@ -327,6 +380,7 @@ class DigestComposer:
             article_ids=tuple(article_ids),
             topic_names=tuple(topic.name for topic in subscriber.topics),
             spec=spec.key,
+            alerts=self._keyword_alerts(subscriber.id, article_ids),
         )
         rendered = self._render(key, spec, subscriber.timezone)
         reader = self.reader_parts(
@@ -343,6 +397,7 @@ class DigestComposer:
             article_ids=tuple(delivery.article_ids),
             topic_names=tuple(topic.name for topic in subscriber.topics),
             spec=spec.key,
+            alerts=self._keyword_alerts(subscriber.id, delivery.article_ids),
         )
         email, found = self._encoded(key, spec)
         tracked = spec.edition.click_tracking or spec.edition.open_tracking

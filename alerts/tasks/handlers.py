@@ -102,5 +102,6 @@ def poll_feeds() -> None:
     passed, within the poll's time limit (the next tick takes up what is left)."""
     runtime = process_runtime()
     poll_due_sources(
-        runtime.session, now=utcnow(), allow_private=runtime.settings.feeds_allow_private
-    )
+        runtime.session, now=utcnow(), allow_private=runtime.settings.feeds_allow_private,
+        language=runtime.settings.default_language,
+    )  # fmt: skip

@@ -30,6 +30,7 @@ from alerts.web.json_bodies import json_object
 from alerts.web.openapi import OPENAPI
 from alerts.web.signup import ACCEPTED, hand_over, notice_within_limit
 from subscribers.database import utcnow
+from subscribers.keywords import set_keywords
 from subscribers.lifecycle import SignupResult, erase, request_subscription
 from subscribers.models import Subscriber
 from subscribers.services import AlreadySubscribed, Origin, add_subscriber, find_subscriber
@@ -72,7 +73,10 @@ def push_article() -> View:
     item = article_input_from_mapping(json_object("send one article as a JSON object"))
     session = db()
     token: ApiToken = g.api_token
-    result = upsert_articles(session, [item], source=f"api:{token.name}", now=utcnow())
+    language = web_context().runtime.settings.default_language
+    result = upsert_articles(
+        session, [item], source=f"api:{token.name}", now=utcnow(), language=language
+    )
     session.commit()
     [article] = result.articles
     outcome = "created" if result.created else "updated" if result.updated else "unchanged"
@@ -108,7 +112,10 @@ def add_reader() -> View:
     require_scope("subscribers")
     data = json_object("send one reader as a JSON object")
     settings = web_context().runtime.settings
-    wanted = parse_subscriber_request(data, default_timezone=settings.default_timezone)
+    wanted = parse_subscriber_request(
+        data, default_timezone=settings.default_timezone,
+        keyword_limit=settings.keywords_per_reader,
+    )  # fmt: skip
     token: ApiToken = g.api_token
     if wanted.confirmed and not token.can_import_confirmed:
         message = "this token may not import confirmed readers"
@@ -170,6 +177,8 @@ def _import(wanted: SubscriberRequest, origin: Origin) -> View:
         session.rollback()
         return jsonify({"result": "exists", **subscriber_summary(error.subscriber)}), 200
     subscriber.breaking_alerts = preferences.breaking_alerts
+    if preferences.keywords:
+        set_keywords(session, subscriber, preferences.keywords)
     audit.record(
         session, actor=_actor(), action="subscriber.imported",
         target=f"subscriber:{subscriber.id}", now=utcnow(),

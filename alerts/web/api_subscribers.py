@@ -21,7 +21,7 @@ from subscribers.models import Subscriber
 
 FIELDS = frozenset(
     {"email", "topics", "frequency", "hour", "send_hour", "timezone", "breaking_alerts"}
-    | {"confirmed"}
+    | {"confirmed", "keywords"}
 )
 # The hour is `hour`, as in the sign-up form's JSON and the CSV; `send_hour` is its alias.
 HOUR_FIELDS = ("hour", "send_hour")
@@ -35,7 +35,7 @@ class SubscriberRequest:
 
 
 def parse_subscriber_request(
-    data: Mapping[str, Any], *, default_timezone: str
+    data: Mapping[str, Any], *, default_timezone: str, keyword_limit: int
 ) -> SubscriberRequest:
     """Raises InvalidEmail, or InvalidPreference naming the field."""
     unknown = sorted(str(key) for key in data if key not in FIELDS)
@@ -49,9 +49,13 @@ def parse_subscriber_request(
         if not isinstance(data.get(flag, False), bool):
             raise InvalidPreference(flag, "must be true or false")
     field, hour = _hour(data)
+    if data.get("keywords") is not None and not isinstance(data.get("keywords"), list):
+        raise InvalidPreference("keywords", "must be a list of words or phrases")
     values = {key: value for key, value in data.items() if key != "send_hour"} | {"hour": hour}
     try:
-        preferences = parse_preferences(values, default_timezone=default_timezone)
+        preferences = parse_preferences(
+            values, default_timezone=default_timezone, keyword_limit=keyword_limit
+        )
     except InvalidPreference as error:
         if error.field == "hour":
             raise InvalidPreference(field, error.reason) from None
@@ -109,6 +113,7 @@ def subscriber_summary(subscriber: Subscriber) -> dict[str, Any]:
         "send_hour": subscriber.send_hour,  # the alias, kept for existing clients
         "timezone": subscriber.timezone,
         "breaking_alerts": subscriber.breaking_alerts,
+        "keywords": subscriber.keyword_texts,
         "created_at": _iso(subscriber.created_at),
         "confirmed_at": _iso(subscriber.confirmed_at),
     }

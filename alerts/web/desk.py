@@ -7,7 +7,7 @@ a 400 or 404 page, never a 5xx. The issue pages live in alerts.web.desk_issues.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,6 +24,7 @@ from alerts.desk.board import (
     latest_articles,
     recent_alerts_with_progress,
 )
+from alerts.desk.keywords import most_followed_keywords
 from alerts.digests.breaking import alert_audience
 from alerts.digests.selection import local_today
 from alerts.editions.schedules import EditionInput, create_edition, update_edition
@@ -115,6 +116,7 @@ def overview() -> View:
         articles=articles,
         alerted=alerted_article_ids(session, [article.id for article in articles]),
         today=today(),
+        keywords=most_followed_keywords(session, since=_start_of(today())),
     )
 
 
@@ -122,6 +124,11 @@ def overview() -> View:
 def overview_with_slash() -> Response:
     """`/desk/`, as people type it, is the overview too."""
     return redirect(url_for("desk.overview"), code=308)
+
+
+def _start_of(day: date) -> datetime:
+    """The first moment of `day` in the publisher's time zone."""
+    return datetime.combine(day, time(), ZoneInfo(web_context().runtime.settings.default_timezone))
 
 
 # --- editions ----------------------------------------------------------------------------

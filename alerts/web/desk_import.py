@@ -77,7 +77,10 @@ def _refused(message: str) -> View:
 def preview() -> View:
     try:
         content = _uploaded_text()
-        check = check_csv(io.StringIO(content, newline=""))
+        check = check_csv(
+            io.StringIO(content, newline=""),
+            keyword_limit=web_context().runtime.settings.keywords_per_reader,
+        )
     except BadInput as error:
         return _refused(error.message[:1].upper() + error.message[1:] + ".")
     except CsvFormatError as error:
@@ -104,6 +107,7 @@ def run_import() -> View:
             timezone=settings.default_timezone,
             actor=actor(),
             now=utcnow(),
+            keyword_limit=settings.keywords_per_reader,
         )
     except CsvFormatError as error:
         session.rollback()

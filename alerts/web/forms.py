@@ -9,6 +9,7 @@ from typing import Any
 from werkzeug.datastructures import MultiDict
 
 from subscribers.errors import InvalidPreference
+from subscribers.keywords import DEFAULT_KEYWORDS_PER_READER, MAX_KEYWORD_CHARS, split_keywords
 from subscribers.lifecycle import Preferences
 from subscribers.preferences import parse_frequency
 
@@ -48,6 +49,22 @@ def _topics(value: object) -> list[str]:
     return [_text(item, "topics") for item in value]
 
 
+def _keywords(value: object, limit: int) -> list[str] | None:
+    """A list (JSON), or one text field of words, quoted phrases and `;`-separated entries
+    (an HTML form). None when absent: the reader's list stays as it is."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if len(value) > (limit + 1) * (MAX_KEYWORD_CHARS + 3):
+            raise InvalidPreference("keywords", f"follow at most {limit} keywords")
+        return split_keywords(value)
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise InvalidPreference("keywords", "must be a list of words or phrases")
+    if len(value) > limit * 2 + 10:  # repeats are dropped later; a flood is refused here
+        raise InvalidPreference("keywords", f"follow at most {limit} keywords")
+    return list(value)
+
+
 def _flag(value: object, field: str) -> bool:
     """A checkbox (present with any value, or absent) or a JSON boolean."""
     if value is None or isinstance(value, bool):
@@ -64,7 +81,12 @@ def form_values(form: MultiDict[str, str]) -> dict[str, Any]:
     return values
 
 
-def parse_preferences(data: Mapping[str, Any], *, default_timezone: str) -> Preferences:
+def parse_preferences(
+    data: Mapping[str, Any],
+    *,
+    default_timezone: str,
+    keyword_limit: int = DEFAULT_KEYWORDS_PER_READER,
+) -> Preferences:
     """Raises InvalidPreference naming the field."""
     return Preferences.parse(
         topics=_topics(data.get("topics")),
@@ -72,10 +94,17 @@ def parse_preferences(data: Mapping[str, Any], *, default_timezone: str) -> Pref
         timezone=_text(data.get("timezone"), "timezone").strip() or default_timezone,
         hour=_text(data.get("hour"), "hour") or None,
         breaking_alerts=_flag(data.get("breaking_alerts"), "breaking_alerts"),
+        keywords=_keywords(data.get("keywords"), keyword_limit),
+        keyword_limit=keyword_limit,
     )
 
 
-def parse_signup(data: Mapping[str, Any], *, default_timezone: str) -> SignupForm:
+def parse_signup(
+    data: Mapping[str, Any],
+    *,
+    default_timezone: str,
+    keyword_limit: int = DEFAULT_KEYWORDS_PER_READER,
+) -> SignupForm:
     """Raises InvalidPreference for a malformed field; the address is checked later."""
     email = data.get("email")
     if not isinstance(email, str):
@@ -83,7 +112,9 @@ def parse_signup(data: Mapping[str, Any], *, default_timezone: str) -> SignupFor
     stamp = data.get("form_stamp")
     return SignupForm(
         email=email,
-        preferences=parse_preferences(data, default_timezone=default_timezone),
+        preferences=parse_preferences(
+            data, default_timezone=default_timezone, keyword_limit=keyword_limit
+        ),
         honeypot_filled=bool(_text(data.get(HONEYPOT_FIELD), HONEYPOT_FIELD).strip()),
         stamp=stamp if isinstance(stamp, str) else None,
     )

@@ -231,6 +231,7 @@ def _preferences_page(
     zones = time_zones()
     if chosen["timezone"] not in zones:  # a zone stored before the list had it (EST)
         zones = [chosen["timezone"], *zones]
+    extra.setdefault("keywords_value", "; ".join(subscriber.keyword_texts))
     return page(
         "preferences.html",
         status,
@@ -245,6 +246,7 @@ def _preferences_page(
         csrf=_csrf("preferences", token),
         erase_csrf=_csrf("erase", token),
         unsubscribe_url=_links(subscriber).unsubscribe_url,
+        keyword_limit=web_context().runtime.settings.keywords_per_reader,
         **extra,
     )
 
@@ -269,8 +271,11 @@ def preferences_submit(token: str) -> View:
         return page("error.html", 400, message=str(error).capitalize() + ".")
     session = db()
     try:
-        default_zone = web_context().runtime.settings.default_timezone
-        preferences = parse_preferences(form_values(request.form), default_timezone=default_zone)
+        settings = web_context().runtime.settings
+        preferences = parse_preferences(
+            form_values(request.form), default_timezone=settings.default_timezone,
+            keyword_limit=settings.keywords_per_reader,
+        )  # fmt: skip
         choice = request.form.get("pause_weeks") or "0"
         weeks = None if choice == "keep" else int(choice)
         update_preferences(session, subscriber, preferences, origin=_origin("preferences"))
@@ -283,7 +288,10 @@ def preferences_submit(token: str) -> View:
         else:
             message = "pause: choose a number of weeks"
         chosen = _submitted_choices(subscriber)
-        return _preferences_page(token, subscriber, 422, chosen, error=message)
+        typed = request.form.get("keywords", "")  # shown again, so nothing typed is lost
+        return _preferences_page(
+            token, subscriber, 422, chosen, error=message, keywords_value=typed
+        )
     session.commit()
     return redirect(request.path + "?saved=1", code=303)
 

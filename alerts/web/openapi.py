@@ -19,6 +19,7 @@ _ARTICLE = {
         "image_url": {"type": "string", "format": "uri"},
         "published_at": {"type": "string", "format": "date-time", "description": "with offset"},
         "breaking": {"type": "boolean"},
+        "body": {"type": "string", "description": "the story's text: matched, not stored"},
     },
 }
 _ERROR = {"description": "error", "content": {"application/json": {"schema": {"type": "object"}}}}
@@ -64,6 +65,11 @@ _SUBSCRIBER_IN = {
         },
         "timezone": {"type": "string", "description": "IANA zone such as Europe/Paris"},
         "breaking_alerts": {"type": "boolean"},
+        "keywords": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "words or phrases to be alerted about (KEYWORDS_PER_READER at most)",
+        },
         "confirmed": {
             "type": "boolean",
             "description": "consent obtained elsewhere: active at once, no email; needs a "
@@ -85,6 +91,7 @@ _SUBSCRIBER_OUT = {
         "send_hour": {"type": "integer", "description": "the same as `hour`"},
         "timezone": {"type": "string"},
         "breaking_alerts": {"type": "boolean"},
+        "keywords": {"type": "array", "items": {"type": "string"}},
         "created_at": {"type": "string", "format": "date-time"},
         "confirmed_at": {"type": ["string", "null"], "format": "date-time"},
     },

@@ -110,7 +110,10 @@ def _subscribe(as_json: bool) -> View:
     if not isinstance(data, dict):
         return _refuse(as_json, 400, None, "Send a JSON object with an email field.", {})
     try:
-        form = parse_signup(data, default_timezone=settings.default_timezone)
+        form = parse_signup(
+            data, default_timezone=settings.default_timezone,
+            keyword_limit=settings.keywords_per_reader,
+        )  # fmt: skip
         address = normalise_email(form.email)
     except InvalidEmail as error:
         message = f"Please check the address: {error.reason.rstrip('.')}."

@@ -234,22 +234,22 @@ def test_exported_readers_who_left_are_not_imported_again(session: Session) -> N
         (
             "email,phone,name,fax\na@example.com,1,A,2\n",
             "line 1: unknown columns 'phone', 'fax'; the known columns are email, name, "
-            "topics, frequency, timezone, hour, status, created_at",
+            "topics, frequency, timezone, hour, keywords, status, created_at",
         ),
         (
             "name,topics\nAda,Business\n",
             "line 1: the header row has no email column; the first line must name the "
-            "columns, such as email,name,topics,frequency,timezone,hour",
+            "columns, such as email,name,topics,frequency,timezone,hour,keywords",
         ),
         (
             "a@example.com,Ada\n",
             "line 1: the header row has no email column; the first line must name the "
-            "columns, such as email,name,topics,frequency,timezone,hour",
+            "columns, such as email,name,topics,frequency,timezone,hour,keywords",
         ),
         (
             "email;name\na@example.com;Ada\n",
             "line 1: the header row has no email column; the first line must name the "
-            "columns, such as email,name,topics,frequency,timezone,hour (this file seems "
+            "columns, such as email,name,topics,frequency,timezone,hour,keywords (this file seems "
             "to separate columns with semicolons; save it with commas)",
         ),
         ("email,name,email\n", "line 1: repeated column 'email'"),
@@ -300,10 +300,10 @@ def test_export_writes_every_reader_in_id_order(session: Session) -> None:
     stream = io.StringIO(newline="")
     assert export_csv(session, stream) == 2
     assert stream.getvalue() == (
-        "email,name,topics,frequency,timezone,hour,status,created_at\r\n"
+        "email,name,topics,frequency,timezone,hour,keywords,status,created_at\r\n"
         'zoe@example.com,"Zoë ""Z"" Achterberg, Jr.",business;climate-talks,weekly,'
-        "America/New_York,18,active,2026-03-01T09:30:00+00:00\r\n"
-        "abe@example.com,,,daily,UTC,7,pending,2026-03-01T09:30:00+00:00\r\n"
+        "America/New_York,18,,active,2026-03-01T09:30:00+00:00\r\n"
+        "abe@example.com,,,daily,UTC,7,,pending,2026-03-01T09:30:00+00:00\r\n"
     )
     assert ",".join(EXPORT_COLUMNS) == stream.getvalue().splitlines()[0]
 
@@ -342,9 +342,9 @@ def test_export_then_import_into_an_empty_store_gives_back_the_same_readers(
     assert export_csv(session, again) == 2
     rows = [line.rsplit(",", 1)[0] for line in again.getvalue().splitlines()]
     assert rows == [
-        "email,name,topics,frequency,timezone,hour,status",
-        "ivy@example.com,Ivy,elections;opera,weekly,Australia/Sydney,21,active",
-        "jon@example.com,,,daily,UTC,0,pending",
+        "email,name,topics,frequency,timezone,hour,keywords,status",
+        "ivy@example.com,Ivy,elections;opera,weekly,Australia/Sydney,21,,active",
+        "jon@example.com,,,daily,UTC,0,,pending",
     ]
 
 
@@ -491,3 +491,24 @@ def test_bad_rows_across_chunks_are_reported_by_line_and_the_rest_kept(
     assert not {f"reader{n}@example.com" for n in (10, 59, 70, 89)} & set(found)
     assert found["reader5@example.com"].name == "Reader 5"
     assert count_rows(session, ConsentEvent) == 96
+
+
+def test_keywords_are_imported_and_exported_as_typed(session: Session) -> None:
+    report = run_import(
+        session,
+        "email,keywords\n"
+        'ivy@example.com,"Central Bank;reservoir; =Kestrel Valley"\n'
+        "jon@example.com,\n"
+        "kim@example.com,one;two;three;four;five;six;seven;eight;nine;ten;eleven\n"
+        "lou@example.com,?!\n",
+        confirmed=True,
+    )
+    assert report.created == 2
+    assert [error.line for error in report.errors] == [4, 5]
+    assert "at most 10 keywords" in report.errors[0].message
+    ivy = session.scalars(select(Subscriber).where(Subscriber.email == "ivy@example.com")).one()
+    assert ivy.keyword_texts == ["Central Bank", "reservoir", "=Kestrel Valley"]
+    stream = io.StringIO(newline="")
+    export_csv(session, stream)
+    assert ",'=Central Bank;reservoir;=Kestrel Valley," not in stream.getvalue()
+    assert ",Central Bank;reservoir;=Kestrel Valley," in stream.getvalue()

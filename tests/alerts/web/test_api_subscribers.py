@@ -209,6 +209,11 @@ def test_delete_erases_the_reader(app: Flask, client: FlaskClient, token: str) -
         ({**READER, "breaking_alerts": "yes"}, 422, "breaking_alerts"),
         ({**READER, "confirmed": 1}, 422, "confirmed"),
         ({**READER, "colour": "red"}, 422, "colour"),
+        ({**READER, "keywords": "reservoir"}, 422, "keywords"),
+        ({**READER, "keywords": [1]}, 422, "keywords"),
+        ({**READER, "keywords": [f"word{n}" for n in range(11)]}, 422, "keywords"),
+        ({**READER, "keywords": ["x" * 81]}, 422, "keywords"),
+        ({**READER, "keywords": ["?!"]}, 422, "keywords"),
     ],
 )
 def test_bad_bodies(
@@ -254,6 +259,21 @@ def test_text_no_column_can_hold_is_a_422_naming_the_field(
     assert answer.status_code == 422, answer.json
     assert answer.json["error"]["field"] == field
     assert _reader(app) is None
+
+
+def test_keywords_are_imported_shown_as_typed_and_cleaned(
+    app: Flask, client: FlaskClient, token: str, importer: str
+) -> None:
+    typed = ['"Central Bank"', "reservoir\x00", "Reservoir", "Kestrel\u202e Valley"]
+    body = json.dumps({**READER, "keywords": typed, "confirmed": True})
+    created = client.post(
+        "/api/v1/subscribers", data=body, content_type="application/json",
+        headers=_auth(importer),
+    )  # fmt: skip
+    assert created.status_code == 201, created.json
+    assert created.json["keywords"] == ["Central Bank", "reservoir", "Kestrel Valley"]
+    answer = client.get("/api/v1/subscribers/ada@example.com", headers=_auth(token))
+    assert answer.json["keywords"] == ["Central Bank", "reservoir", "Kestrel Valley"]
 
 
 def test_body_that_is_not_json(client: FlaskClient, token: str) -> None:

@@ -131,6 +131,7 @@ def reader(app: Flask, email: str) -> Reader | None:
             "timezone": subscriber.timezone,
             "name": subscriber.name,
             "paused_until": subscriber.paused_until,
+            "keywords": subscriber.keyword_texts,
         }
 
 
@@ -226,6 +227,7 @@ def test_journey_from_article_page_to_unsubscribe(
         "timezone": "UTC",  # the snippet sends no zone: the server's default
         "name": None,
         "paused_until": None,
+        "keywords": [],
     }
 
     # 4. Opening the link (as a mail scanner would) changes nothing: it shows a button.
@@ -269,6 +271,7 @@ def test_journey_from_article_page_to_unsubscribe(
         "timezone": "America/New_York",
         "name": None,
         "paused_until": None,
+        "keywords": [],
     }
 
     # 6. Download my data: a JSON file with what the store holds.
@@ -472,6 +475,7 @@ def test_embed_works_without_javascript(
         "timezone": "UTC",
         "name": None,
         "paused_until": None,
+        "keywords": [],
     }
 
 
@@ -559,3 +563,49 @@ def test_delete_my_data_from_the_preferences_page(
     assert response is not None and response.status == 404
     expect(page.get_by_role("heading", name="We could not use this link")).to_be_visible()
     look(shots, page, "11-link-invalid")
+
+
+def test_keywords_in_the_preference_centre(
+    new_page: Callable[..., Page],
+    live_server: str,
+    app: Flask,
+    smtp_server: RecordingSMTPServer,
+    topics: list[str],
+    shots: Screenshots,
+) -> None:
+    address = "kestrel.fan@example.org"
+    answer = post(
+        live_server + "/subscribe",
+        json.dumps({"email": address, "keywords": ["reservoir"]}).encode(),
+        "application/json",
+    )
+    assert answer.status == 202, answer.body
+    [received] = smtp_server.wait_for(1)
+    preferences_url = link_in(received.message, live_server, "preferences")
+
+    page = new_page()
+    page.goto(preferences_url)
+    field = page.get_by_label("Alert me to stories that mention")
+    expect(field).to_have_value("reservoir")
+    field.fill('"Central Bank" Kestrel')
+    page.get_by_role("button", name="Save my choices").click()
+    expect(page.get_by_role("status")).to_contain_text("saved")
+    expect(field).to_have_value("Central Bank; Kestrel")
+    stored = reader(app, address)
+    assert stored is not None and stored["keywords"] == ["Central Bank", "Kestrel"]
+    look(shots, page, "12-keywords")
+
+    # Too many: a clear message, what was typed kept in the field, nothing changed.
+    typed = "; ".join(f"word{number}" for number in range(11))
+    field.fill(typed)
+    page.get_by_role("button", name="Save my choices").click()
+    expect(page.get_by_role("alert")).to_contain_text("at most 10 keywords")
+    expect(page.get_by_label("Alert me to stories that mention")).to_have_value(typed)
+    stored = reader(app, address)
+    assert stored is not None and stored["keywords"] == ["Central Bank", "Kestrel"]
+
+    # The keywords are in "download my data".
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download my data (JSON)").click()
+    data = json.loads(Path(download.value.path()).read_text())
+    assert data["keywords"] == ["Central Bank", "Kestrel"]

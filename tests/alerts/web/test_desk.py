@@ -10,9 +10,13 @@ from sqlalchemy import select
 
 from alerts.editions.issues import find_issue
 from alerts.editions.schedules import get_edition
+from alerts.feeds.articles import ArticleInput, upsert_articles
 from alerts.models import Edition, Role
+from subscribers.database import utcnow
+from subscribers.keywords import parse_keywords, set_keywords
 from tests.alerts.web.app_support import app_session
 from tests.alerts.web.desk_support import audit_actions, follow, newsroom, post, today
+from tests.support.builders import reader
 from tests.support.staff import signed_in_client
 
 # --- who may open what ---------------------------------------------------------------------
@@ -315,3 +319,22 @@ def test_the_desk_with_a_slash_is_the_overview(editor: FlaskClient) -> None:
     assert answer.status_code == 308
     assert answer.headers["Location"] == "/desk"
     assert editor.get("/desk/", follow_redirects=True).status_code == 200
+
+
+def test_overview_lists_the_most_followed_keywords(app: Flask, editor: FlaskClient) -> None:
+    with app_session(app) as session:
+        for name in ("ann", "bob", "cat"):
+            follower = reader(session, f"{name}@example.com")
+            set_keywords(session, follower, parse_keywords(["Central Bank", "reservoir"]))
+        loner = reader(session, "dan@example.com")
+        set_keywords(session, loner, parse_keywords(["Dan Okafor"]))
+        later = reader(session, "eve@example.com")
+        set_keywords(session, later, parse_keywords(["Reservoir"]))
+        story = ArticleInput(url="https://news.example.com/r", title="Reservoir levels fall")
+        upsert_articles(session, [story], source=None, now=utcnow())
+        session.commit()
+    html = editor.get("/desk").get_data(as_text=True)
+    assert "What readers follow" in html
+    assert "<tr><td>reservoir</td><td>4</td><td>1</td></tr>" in html
+    assert "<tr><td>central bank</td><td>3</td><td>0</td></tr>" in html
+    assert "dan okafor" not in html  # one follower: not shown
