@@ -65,8 +65,9 @@ class Topic(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(100), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    # Offered on the public sign-up form. A topic first seen in an import or an article is
-    # not, until an editor makes it public (a typo in a CSV must not become a choice).
+    # Offered on the public sign-up form. A topic first seen in an import or an API article
+    # is not, until an editor makes it public (a typo in a CSV must not become a choice);
+    # one first seen in the publisher's feeds is.
     public: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

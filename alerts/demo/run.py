@@ -87,8 +87,9 @@ def run_demo(
     try:
         with runtime.session() as session:
             ingested = upsert_articles(
-                session, rebased_sample_articles(now), source="bundled sample feed", now=now
-            )
+                session, rebased_sample_articles(now), source="bundled sample feed", now=now,
+                new_topics_public=True,
+            )  # fmt: skip
             slugs = sorted(
                 {topic.slug for article in ingested.articles for topic in article.topics}
             )

@@ -276,8 +276,13 @@ def upsert_articles(
     source: str | None,
     now: datetime,
     language: str = "en",
+    new_topics_public: bool = False,
 ) -> IngestResult:
     """Insert new articles and update changed ones, matching on identity. Does not commit.
+
+    A topic first named here is offered on the sign-up form only when `new_topics_public`
+    (the publisher's own feeds, whose categories are the site's sections); one first named
+    by an API article waits for an editor on /desk/topics.
 
     Existing articles are found with one query per few hundred items, and topics with one
     more. An item without a date keeps the stored date (or gets `now` when new), so a feed
@@ -296,7 +301,11 @@ def upsert_articles(
         existing.update((article.identity_hash, article) for article in session.scalars(query))
     topics = {
         topic.slug: topic
-        for topic in ensure_topics(session, (name for item in items for name in item.topics))
+        for topic in ensure_topics(
+            session,
+            (name for item in items for name in item.topics),
+            public=new_topics_public,
+        )
     }
 
     result = IngestResult()

@@ -176,8 +176,9 @@ def _store(
     session: Session, source: str, parsed: ParsedFeed, now: datetime, language: str
 ) -> SourceResult:
     ingest: IngestResult = upsert_articles(
-        session, parsed.articles, source=source, now=now, language=language
-    )
+        session, parsed.articles, source=source, now=now, language=language,
+        new_topics_public=True,
+    )  # fmt: skip
     return SourceResult(
         source,
         SourceStatus.INGESTED,

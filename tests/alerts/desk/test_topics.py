@@ -1,10 +1,12 @@
 """The topic catalogue on the desk, on both databases: counts, renaming, public or hidden,
-merging; and that a topic first seen in an import or an article is not public."""
+merging; and that a topic first seen in an import or an API article is not public, while
+one of the publisher's feeds is."""
 
 from __future__ import annotations
 
 import io
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -12,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from alerts.desk.topics import find_topic, merge_topics, rename_topic, set_public, topic_rows
 from alerts.errors import BadInput, NotFound
+from alerts.feeds.ingest import ingest_source
 from alerts.models import Article, AuditEvent, Cadence, Edition
 from subscribers.csv_io import import_csv
 from subscribers.models import Subscriber, SubscriberStatus, Topic
@@ -28,6 +31,27 @@ def test_topics_first_seen_in_an_import_or_an_article_are_hidden(session: Sessio
     session.commit()
     shown = {topic.slug: topic.public for topic in session.scalars(select(Topic))}
     assert shown == {"no-such-topic": False, "weather": False}
+
+
+def test_topics_of_the_publishers_feeds_are_offered_at_once(
+    session: Session, tmp_path: Path
+) -> None:
+    """A feed's categories are the site's own sections: a fresh install's sign-up form
+    offers them without an editor's visit (an existing hidden topic stays hidden)."""
+    articles(session, NOW, ("floods", ("Weather",), NOW - NOW))
+    feed = tmp_path / "feed.xml"
+    feed.write_text(
+        "<rss version='2.0'><channel><title>The Example Post</title>"
+        "<link>https://news.example.com/</link><description>News</description>"
+        "<item><title>Council votes on the new bridge</title>"
+        "<link>https://news.example.com/bridge</link><category>Local</category>"
+        "<category>Weather</category></item></channel></rss>",
+        encoding="utf-8",
+    )
+    ingest_source(session, str(feed), now=NOW)
+    session.commit()
+    shown = {topic.slug: topic.public for topic in session.scalars(select(Topic))}
+    assert shown == {"local": True, "weather": False}
 
 
 def test_counts_rename_and_visibility_are_audited(session: Session) -> None:
