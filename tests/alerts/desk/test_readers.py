@@ -3,7 +3,7 @@ filters, a reader's record from the ledger, and the editor's actions with their 
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import select
@@ -86,8 +86,6 @@ def _delivery(session: Session, subscriber: Subscriber, day: int, **fields: obje
         edition="morning",
         subscriber_id=subscriber.id,
         local_date=date(2026, 12, day),
-        window_start=NOW - timedelta(days=1),
-        window_end=NOW,
         article_ids=[],
         **fields,
     )

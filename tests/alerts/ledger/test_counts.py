@@ -30,8 +30,7 @@ def plan(session: Session, issue: Issue, count: int, *, created: datetime = NOW)
         session.flush()
         session.add(Delivery(
             edition="daily-brief", issue_id=issue.id, subscriber_id=subscriber.id,
-            local_date=issue.local_date, window_start=created - timedelta(days=1),
-            window_end=created, article_ids=[], created_at=created,
+            local_date=issue.local_date, article_ids=[], created_at=created,
         ))  # fmt: skip
     session.flush()
 
