@@ -141,8 +141,11 @@ class _PostgresMatcher:
                 "FROM keywords k CROSS JOIN LATERAL (SELECT tsvector_to_array(to_tsvector("
                 "  CAST(:configuration AS regconfig),"
                 "  unaccent(CAST(:dictionary AS regdictionary), k.phrase))) AS terms) AS x "
-                "WHERE NOT EXISTS (SELECT 1 FROM keyword_terms t "
-                "  WHERE t.keyword_id = k.id AND t.language = :language) "
+                # NOT IN: one hashed look at what is indexed. A correlated NOT EXISTS was
+                # planned, on an empty table's statistics, as a scan per phrase of the
+                # rows this statement was writing: 91 s for 52,157 phrases instead of 2.
+                "WHERE k.id NOT IN (SELECT t.keyword_id FROM keyword_terms t "
+                "  WHERE t.language = :language) "
                 "ON CONFLICT (keyword_id) DO UPDATE "
                 "SET language = excluded.language, terms = excluded.terms, lead = excluded.lead"
             ),

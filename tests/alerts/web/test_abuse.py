@@ -19,6 +19,7 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from alerts.config import Settings, load_settings
@@ -457,7 +458,9 @@ def test_simultaneous_sign_ups_of_one_address_both_succeed(
     real = lifecycle._apply
     raced = threading.Event()
 
-    def apply_after_another_request_won(subscriber: Subscriber, *args: Any) -> None:
+    def apply_after_another_request_won(
+        session: Session, subscriber: Subscriber, *args: Any
+    ) -> None:
         if subscriber.id is None and not raced.is_set():
             raced.set()
             with app_session(app) as other:
@@ -465,7 +468,7 @@ def test_simultaneous_sign_ups_of_one_address_both_succeed(
                     other, email=subscriber.email, origin=Origin("other"), hash_key=SECRET
                 )
                 other.commit()
-        real(subscriber, *args)
+        real(session, subscriber, *args)
 
     monkeypatch.setattr(lifecycle, "_apply", apply_after_another_request_won)
     answer = client.post(
