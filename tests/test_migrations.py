@@ -128,7 +128,7 @@ def test_upgrade_to_link_keys_keeps_readers_and_their_links(database_at_0007: st
             assert found is not None and found.id == subscriber_id and found.link_key is None
         ada = session.get(Subscriber, ids[0])
         assert ada is not None and ada.topic_slugs == ["harbour"]
-        # A topic from before 0019 stays on the sign-up form; a new one waits for an editor.
+        # A topic from before 0018 stays on the sign-up form; a new one waits for an editor.
         assert ada.topics[0].public is True
         assert ensure_topics(session, ["Floods"])[0].public is False
         session.rollback()

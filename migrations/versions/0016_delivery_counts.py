@@ -10,7 +10,7 @@ alerts.ledger.counts folds the deltas into one row per key. The revision back-fi
 counts from the ledger as it stands, one folded row per key.
 
 Revision ID: 0016
-Revises: 0014
+Revises: 0015
 """
 
 from collections.abc import Sequence

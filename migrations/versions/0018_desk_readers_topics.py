@@ -6,8 +6,8 @@ cannot use a plain index unless the collation is "C"). Topics gain `public`: wha
 sign-up form offers. Topics that exist already stay public; new ones start hidden until an
 editor makes them public.
 
-Revision ID: 0019
-Revises: 0014
+Revision ID: 0018
+Revises: 0017
 """
 
 from collections.abc import Sequence
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0019"
-down_revision: str | Sequence[str] | None = "0018"
+revision: str = "0018"
+down_revision: str | Sequence[str] | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

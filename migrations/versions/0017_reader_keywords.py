@@ -10,8 +10,8 @@ role allowed to create it (the database owner on PostgreSQL 13 and later, as it 
 trusted extension). SQLite: two FTS5 tables, `keyword_search` (the phrases, stemmed) and
 `article_search` (each article's words, stemmed), kept by alerts.feeds.keywords.
 
-Revision ID: 0018
-Revises: 0014
+Revision ID: 0017
+Revises: 0016
 """
 
 from collections.abc import Sequence
@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql
 
 from subscribers.database import UTCDateTime
 
-revision: str = "0018"
+revision: str = "0017"
 down_revision: str | Sequence[str] | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
