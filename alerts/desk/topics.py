@@ -4,8 +4,9 @@ the sign-up form, and merging two topics into one.
 A topic is created wherever a name is first seen. One first seen in an imported reader's
 row or an API article's tags starts hidden: only an editor makes it a choice on the public
 form, so a typo in a file never becomes one. One first seen in the publisher's own feeds (a
-section of the site) is offered at once, so a fresh install's form is not empty. A topic's slug is its identity in links,
-the API and CSV files, so renaming changes only the name readers see. Merging moves the
+section of the site) is offered at once, so a fresh install's form is not empty. A topic's
+slug is its identity in links, the API and CSV files, so renaming changes only the name
+readers see. Merging moves the
 followers, articles and editions of one topic to the other, then deletes it. Every change
 is audited; the caller commits.
 """
