@@ -82,3 +82,13 @@ def main() -> None:
     columns = os.environ.get("COLUMNS", "")
     if columns.isdigit():
         console.width = int(columns)
+
+
+# The server a bench creates its throw-away database on (`newsalerts bench` and its parts).
+throwaway_postgres = click.option(
+    "--postgres",
+    "admin_url",
+    default="postgresql://postgres@127.0.0.1:5432/postgres",
+    show_default=True,
+    help="A server where a throw-away database can be created.",
+)

@@ -16,6 +16,7 @@ from alerts.cli.common import (
     open_runtime,
     progress_bar,
     settings_from_env,
+    throwaway_postgres,
 )
 from alerts.config import PROJECT_ROOT
 from alerts.errors import AlertsError, ConfigError
@@ -141,13 +142,7 @@ def ingest(sources: tuple[str, ...], timeout: float, base: str | None) -> None:
 @main.group(invoke_without_command=True)
 @click.option("--readers", default=100_000, show_default=True, type=click.IntRange(1))
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
-@click.option(
-    "--postgres",
-    "admin_url",
-    default="postgresql://postgres@127.0.0.1:5432/postgres",
-    show_default=True,
-    help="A server where a throw-away database can be created.",
-)
+@throwaway_postgres
 @click.option("--redis", "redis_url", default="redis://127.0.0.1:6379/12", show_default=True)
 @click.pass_context
 @clear_errors
@@ -175,13 +170,7 @@ def bench(
 
 @bench.command("keywords")
 @click.option("--readers", default=1_000_000, show_default=True, type=click.IntRange(1))
-@click.option(
-    "--postgres",
-    "admin_url",
-    default="postgresql://postgres@127.0.0.1:5432/postgres",
-    show_default=True,
-    help="A server where a throw-away database can be created.",
-)
+@throwaway_postgres
 @click.option("--sqlite", is_flag=True, help="Measure on a SQLite file instead.")
 @clear_errors
 def bench_keywords(readers: int, admin_url: str, sqlite: bool) -> None:

@@ -8,7 +8,14 @@ from typing import Any
 
 import click
 
-from alerts.cli.common import clear_errors, console, main, open_runtime, settings_from_env
+from alerts.cli.common import (
+    clear_errors,
+    console,
+    main,
+    open_runtime,
+    settings_from_env,
+    throwaway_postgres,
+)
 from alerts.cli.processes import bench
 
 
@@ -81,13 +88,7 @@ def subscribers_import(file: Any, confirmed: bool) -> None:
 
 @click.command("import")
 @click.option("--rows", default=100_000, show_default=True, type=click.IntRange(1))
-@click.option(
-    "--postgres",
-    "admin_url",
-    default="postgresql://postgres@127.0.0.1:5432/postgres",
-    show_default=True,
-    help="A server where a throw-away database can be created.",
-)
+@throwaway_postgres
 @click.option("--sqlite", is_flag=True, help="Measure on a SQLite file instead.")
 @clear_errors
 def bench_import(rows: int, admin_url: str, sqlite: bool) -> None:
@@ -111,13 +112,7 @@ main.add_command(bench_import, name="bench-import")  # the name it had before `b
 
 @click.command("readers")
 @click.option("--readers", default=1_000_000, show_default=True, type=click.IntRange(1))
-@click.option(
-    "--postgres",
-    "admin_url",
-    default="postgresql://postgres@127.0.0.1:5432/postgres",
-    show_default=True,
-    help="A server where a throw-away database can be created.",
-)
+@throwaway_postgres
 @clear_errors
 def bench_readers(readers: int, admin_url: str) -> None:
     """Time one page of the desk's reader list among READERS readers, by kind of page
