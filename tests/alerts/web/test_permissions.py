@@ -2,8 +2,9 @@
 
 A route added later is covered without anyone listing it here: under /desk only editors
 and admins get in, under /ops only operators and admins, except the routes in NARROWER
-(the audit log, lifting a suppression, API tokens and staff accounts are for admins only); anonymous visitors are sent
-to the login page (HTML) or told 401 (JSON); the API wants a valid bearer token.
+(the audit log, lifting a suppression, API tokens and staff accounts are for admins only);
+anonymous visitors are sent to the login page (HTML) or told 401 (JSON); the API wants a
+valid bearer token.
 """
 
 from __future__ import annotations
