@@ -1,4 +1,5 @@
-"""Staff accounts (editors, operators, admins): add, authenticate, log out, change, deactivate.
+"""Staff accounts (editors, operators, admins): add, authenticate, log out, change, deactivate;
+change a role, change one's own password, reset a forgotten one with a one-time code.
 
 Passwords are hashed with Argon2id. A user's `session_version` is in every session cookie
 issued to them; raising it (log out, a password change, a deactivation) ends all of those
@@ -8,6 +9,7 @@ leave the commit to the caller.
 
 from __future__ import annotations
 
+import hashlib
 import unicodedata
 from datetime import datetime
 from functools import lru_cache
@@ -15,6 +17,7 @@ from typing import Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -27,6 +30,9 @@ from subscribers.errors import InvalidEmail
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024  # hashing megabytes on request is a denial of service
 PasswordCost = Literal["default", "fast"]
+RESET_HOURS = 24  # a reset code opens the account this long after it was made, once
+_RESET_SALT = "staff-password-reset"
+RESET_PATH = "/account/reset/"  # the web page a reset link opens (alerts.web.ops_staff)
 
 
 @lru_cache(maxsize=2)
@@ -232,3 +238,111 @@ def _existing(session: Session, email: str) -> StaffUser:
 
 def _target(user: StaffUser) -> str:
     return f"user:{user.email}"
+
+
+def change_role(
+    session: Session, *, email: str, role: Role, now: datetime, actor: str
+) -> StaffUser:
+    """Give a user another role; their sessions end, so the new role applies at once.
+    Records nothing when the role is the same. Raises UnknownStaffUser."""
+    user = _existing(session, email)
+    role = Role(role)
+    if user.role != role:
+        before = user.role
+        user.role = role
+        user.session_version += 1
+        audit.record(session, actor=actor, action="user.role_changed", target=_target(user),
+                     details={"from": before.value, "to": role.value}, now=now)  # fmt: skip
+    return user
+
+
+def change_own_password(
+    session: Session,
+    *,
+    user: StaffUser,
+    current: str,
+    new: str,
+    now: datetime,
+    hasher: PasswordHasher | None = None,
+) -> StaffUser:
+    """A signed-in user's new password, given their current one; every session of theirs
+    ends (the caller signs this one in again). Raises StaffError for a wrong current
+    password, WeakPassword."""
+    hasher = hasher or password_hasher()
+    if len(current) > MAX_PASSWORD_LENGTH or not _verify(hasher, user.password_hash, current):
+        raise StaffError("the current password is not right")
+    check_password_rules(new)
+    user.password_hash = hasher.hash(new)
+    user.session_version += 1
+    audit.record(session, actor=audit.user_actor(user), action="user.password_changed",
+                 target=_target(user), now=now)  # fmt: skip
+    return user
+
+
+def _reset_serializer(secret_key: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret_key, salt=_RESET_SALT)
+
+
+def _fingerprint(user: StaffUser) -> str:
+    """Changes with the password and with every ended session: a used code, or one made
+    before a later change, no longer matches."""
+    seen = f"{user.password_hash}:{user.session_version}:{user.active}"
+    return hashlib.sha256(seen.encode()).hexdigest()[:32]
+
+
+def issue_password_reset(
+    session: Session, *, email: str, secret_key: str, now: datetime, actor: str
+) -> str:
+    """A one-time code that lets the holder set a new password for an active user, within
+    RESET_HOURS. Nothing is stored: the code is signed and names the password it replaces,
+    so setting any new password (with it or otherwise) makes it useless. Raises
+    UnknownStaffUser, StaffError for a deactivated user."""
+    user = _existing(session, email)
+    if not user.active:
+        raise StaffError(f"{user.email} is deactivated")
+    audit.record(session, actor=actor, action="user.password_reset_issued", target=_target(user),
+                 details={"hours": RESET_HOURS}, now=now)  # fmt: skip
+    code: str = _reset_serializer(secret_key).dumps([user.id, _fingerprint(user)])
+    return code
+
+
+def reset_url(base_url: str, code: str) -> str:
+    """The link that opens the reset page for `code`."""
+    return f"{base_url.rstrip('/')}{RESET_PATH}{code}"
+
+
+def reset_target(session: Session, *, code: str, secret_key: str) -> StaffUser:
+    """The user a reset code is for. Raises StaffError when it is expired, used, altered
+    or for a deactivated user."""
+    try:
+        user_id, fingerprint = _reset_serializer(secret_key).loads(
+            code[:1000], max_age=RESET_HOURS * 3600
+        )
+    except SignatureExpired:
+        raise StaffError("this reset link has expired; ask an admin for a new one") from None
+    except (BadSignature, ValueError, TypeError):
+        raise StaffError("this reset link is not valid; ask an admin for a new one") from None
+    user = session.get(StaffUser, user_id) if isinstance(user_id, int) else None
+    if user is None or not user.active or _fingerprint(user) != fingerprint:
+        raise StaffError("this reset link was used or replaced; ask an admin for a new one")
+    return user
+
+
+def reset_password(
+    session: Session,
+    *,
+    code: str,
+    password: str,
+    secret_key: str,
+    now: datetime,
+    hasher: PasswordHasher | None = None,
+) -> StaffUser:
+    """Set a new password with a reset code (once) and end every session of the user.
+    Raises StaffError (see reset_target), WeakPassword."""
+    user = reset_target(session, code=code, secret_key=secret_key)
+    check_password_rules(password)
+    user.password_hash = (hasher or password_hasher()).hash(password)
+    user.session_version += 1
+    audit.record(session, actor=audit.user_actor(user), action="user.password_reset",
+                 target=_target(user), now=now)  # fmt: skip
+    return user

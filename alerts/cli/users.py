@@ -1,4 +1,5 @@
-"""Commands for staff accounts: add, list, deactivate, set a password."""
+"""Commands for staff accounts: add, list, change a role, deactivate, set a password, print
+a one-time password reset link."""
 
 from __future__ import annotations
 
@@ -120,3 +121,41 @@ def users_set_password(email: str, password_stdin: bool) -> None:
         )
     )
     console.print(f"New password set for {user.email}; their sessions have ended.", markup=False)
+
+
+@users.command("role")
+@click.argument("email")
+@click.argument("role", type=click.Choice([role.value for role in Role]))
+@clear_errors
+def users_role(email: str, role: str) -> None:
+    """Give a user another role; their open sessions end at once."""
+    from alerts.access.staff import change_role
+    from alerts.audit import CLI
+    from subscribers.database import utcnow
+
+    user = _in_session(
+        lambda session: change_role(session, email=email, role=Role(role), now=utcnow(), actor=CLI)
+    )
+    console.print(f"{user.email} is now {user.role.value}.", markup=False)
+
+
+@users.command("reset-password")
+@click.argument("email")
+@clear_errors
+def users_reset_password(email: str) -> None:
+    """Print a one-time link with which the user sets a new password (it expires)."""
+    from alerts.access.staff import RESET_HOURS, issue_password_reset, reset_url
+    from alerts.audit import CLI
+    from subscribers.database import utcnow
+
+    settings = settings_from_env()
+    code = _in_session(
+        lambda session: issue_password_reset(
+            session, email=email, secret_key=settings.secret_key, now=utcnow(), actor=CLI
+        )
+    )
+    console.print(reset_url(settings.base_url, code), markup=False, soft_wrap=True)
+    console.print(
+        f"It works once and expires in {RESET_HOURS} hours; pass it on to them privately.",
+        markup=False,
+    )

@@ -14,7 +14,8 @@ imports it.
 - `desk.py`, `desk_issues.py`, `desk_previews.py`: the editors' desk; `results.py`: its
   results pages; `desk_readers.py`, `desk_import.py`, `desk_topics.py`: its readers (the
   list, a reader's page, the CSV export and import) and topics.
-- `ops.py`: the operators' console; `ops_tokens.py`: its API tokens page (admins).
+- `ops.py`: the operators' console; `ops_tokens.py`: its API tokens page (admins);
+  `ops_staff.py`: its staff page (admins), a user's own password and password resets.
 - `api.py`, `api_editions.py`, `api_subscribers.py`, `openapi.py`: the publisher API.
 - `webhooks.py`: bounce and complaint webhooks of mail providers.
 

@@ -31,6 +31,7 @@ from alerts.web import (
     errors,
     links,
     ops,
+    ops_staff,
     ops_tokens,
     results,
     signup,
@@ -67,6 +68,8 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Flask:
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(ops.blueprint)
     app.register_blueprint(ops_tokens.blueprint)
+    app.register_blueprint(ops_staff.blueprint)
+    app.register_blueprint(ops_staff.account)
     app.register_blueprint(archive.blueprint)
     app.register_blueprint(tracking.blueprint)
     app.register_blueprint(results.blueprint)

@@ -53,7 +53,7 @@ TOO_MANY = "Too many sign-in attempts; please wait a few minutes and try again."
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-_PROTECTED_AREAS = ("/desk", "/ops")
+_PROTECTED_AREAS = ("/desk", "/ops", "/account")
 _PROTECTED_PATHS = frozenset({"/login", "/logout"})
 _USER_ID, _VERSION, _CSRF = "staff_id", "staff_version", "csrf"
 
@@ -253,6 +253,14 @@ def login_submit() -> View:
     session[_CSRF] = secrets.token_urlsafe(32)
     g.staff_user = user
     return redirect(wanted or _landing(user), code=303)
+
+
+def sign_in_again(user: StaffUser) -> None:
+    """Keep this browser signed in after a change that ended the user's other sessions (a
+    new password): the cookie takes the user's new session version."""
+    session[_USER_ID] = user.id
+    session[_VERSION] = user.session_version
+    g.staff_user = user
 
 
 @blueprint.post("/logout")

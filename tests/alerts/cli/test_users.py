@@ -175,3 +175,22 @@ def test_production_refuses_the_fast_hash(tmp_path: Path) -> None:
     result = _run(env, "users", "list")
     assert result.exit_code == 1
     assert "PASSWORD_HASH_COST=fast is for development and tests only" in result.output
+
+
+def test_role_and_a_printed_reset_link(env: dict[str, str], database_url: str) -> None:
+    add = ["users", "add", "--password-stdin"]
+    _run(env, *add, "ed@newsroom.example.com", "--role", "editor", input=PASSWORD)
+    changed = _run(env, "users", "role", "ed@newsroom.example.com", "operator")
+    assert (changed.exit_code, changed.output) == (0, "ed@newsroom.example.com is now operator.\n")
+    printed = _run(env, "users", "reset-password", "ED@newsroom.example.com")
+    assert printed.exit_code == 0, printed.output
+    link, note = printed.output.splitlines()
+    assert "/account/reset/" in link and " " not in link
+    assert "works once and expires in 24 hours" in note
+    unknown = _run(env, "users", "reset-password", "nobody@newsroom.example.com")
+    assert (unknown.exit_code, unknown.output.strip()) == (
+        1, "error: no staff user nobody@newsroom.example.com"
+    )  # fmt: skip
+    assert [action for _, action, _ in _actions(database_url)] == [
+        "user.added", "user.role_changed", "user.password_reset_issued",
+    ]  # fmt: skip

@@ -317,6 +317,11 @@ def test_an_operator_watches_pauses_and_resumes_a_live_send(
 
     page, errors = open_console(browser, live_server)
     try:
+        # At 1280 px the workers table shows whole: nothing of it behind a sideways scroll.
+        workers = page.locator("#workers-title + .table-scroll")
+        expect(workers.locator("tbody tr")).not_to_have_count(0)
+        assert workers.evaluate("box => box.scrollWidth <= box.clientWidth"), "workers cut"
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
         # The send moves on the page: sent, its bar, its rate; the first refusals show.
         figure = f'[data-figure="send.{key}.%s"]'
         sent, rate = page.locator(figure % "sent"), page.locator(figure % "rate")

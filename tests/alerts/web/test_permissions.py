@@ -2,8 +2,9 @@
 
 A route added later is covered without anyone listing it here: under /desk only editors
 and admins get in, under /ops only operators and admins, except the routes in NARROWER
-(the audit log and lifting a suppression are for admins only); anonymous visitors are sent
-to the login page (HTML) or told 401 (JSON); the API wants a valid bearer token.
+(the audit log, lifting a suppression, API tokens and staff accounts are for admins only);
+anonymous visitors are sent to the login page (HTML) or told 401 (JSON); the API wants a
+valid bearer token.
 """
 
 from __future__ import annotations
@@ -20,7 +21,19 @@ from tests.support.staff import csrf_token, signed_in_client
 
 AREAS = {"/desk": (Role.EDITOR, Role.ADMIN), "/ops": (Role.OPERATOR, Role.ADMIN)}
 # Routes open to fewer roles than the rest of their area (by sample path).
-NARROWER = {"/ops/audit": (Role.ADMIN,), "/desk/suppressions/lift": (Role.ADMIN,)}
+NARROWER = {
+    path: (Role.ADMIN,)
+    for path in (
+        "/ops/audit",
+        "/desk/suppressions/lift",
+        "/ops/tokens",
+        "/ops/tokens/revoke",
+        "/ops/staff",
+        "/ops/staff/role",
+        "/ops/staff/deactivate",
+        "/ops/staff/reset",
+    )
+}
 _SAMPLE_VALUES = {"int": "1", "date": "2026-03-10", "default": "daily"}
 _PLACEHOLDER = re.compile(r"<(?:(\w+)(?:\(([^)]*)\))?:)?(\w+)>")
 
