@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 import alerts.models  # noqa: F401  (registers the alerts tables on the shared metadata)
 import subscribers.models  # noqa: F401
+from alerts.errors import DatabaseNotReady
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -85,3 +90,38 @@ def alembic_config(database_url: str) -> Config:
 def upgrade(database_url: str, revision: str = "head") -> None:
     """Apply migrations up to `revision` (Alembic)."""
     command.upgrade(alembic_config(database_url), revision)
+
+
+@cache
+def shipped_head() -> str | None:
+    """The newest migration this version ships."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
+def check_schema(engine: Engine) -> None:
+    """Refuse a database this version cannot use, with what to do about it: one that
+    cannot be reached, one never set up, or one at another migration than the newest
+    shipped. Without this, the first query of a command would end in a traceback
+    ("no such table") — or, worse, half of it would run against an older schema.
+
+    Raises DatabaseNotReady.
+    """
+    where = engine.url.render_as_string(hide_password=True)
+    try:
+        with engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+    except OperationalError as error:
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+        raise DatabaseNotReady(f"cannot reach the database at {where}: {reason}") from None
+    shipped = shipped_head()
+    if current is None:
+        raise DatabaseNotReady(
+            f"the database at {where} is not set up: run `newsalerts db upgrade`"
+        )
+    if current != shipped:
+        raise DatabaseNotReady(
+            f"the database at {where} is at migration {current}, this version needs"
+            f" {shipped}: run `newsalerts db upgrade`"
+        )

@@ -9,6 +9,7 @@ alerts.cli.common. subscribers, which never imports alerts, has its own base
 
     AlertsError
     ├── ConfigError .............. a setting; the web app and the workers do not start
+    │   └── DatabaseNotReady ..... unreachable, or its schema is not this version's
     ├── FeedError ................ `newsalerts ingest` reports it and goes on to the next
     ├── ArticleError ............. 422 in the API, naming its `field`
     ├── DeliveryError ............ the desk says so on the issue page (a test copy)
@@ -48,6 +49,11 @@ class AlertsError(Exception):
 
 class ConfigError(AlertsError):
     """The environment holds a malformed or missing setting; the message is one line."""
+
+
+class DatabaseNotReady(ConfigError):
+    """The database cannot serve this version: it cannot be reached, or its schema is
+    missing or at another migration than the one shipped (`newsalerts db upgrade`)."""
 
 
 class FeedError(AlertsError):

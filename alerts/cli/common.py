@@ -52,10 +52,17 @@ def settings_from_env() -> Settings:
 @contextmanager
 def open_runtime(settings: Settings | None = None) -> Iterator[Runtime]:
     """The runtime of `settings` (by default the environment's), closed when the block
-    ends, however it ends."""
+    ends, however it ends; refused with a clear error when its database is unreachable
+    or not at this version's schema (alerts.db.check_schema)."""
+    from alerts.db import check_schema
     from alerts.runtime import Runtime
 
     runtime = Runtime.from_settings(settings if settings is not None else settings_from_env())
+    try:
+        check_schema(runtime.engine)
+    except BaseException:
+        runtime.close()
+        raise
     try:
         yield runtime
     finally:
