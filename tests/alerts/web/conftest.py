@@ -12,7 +12,7 @@ import pytest
 import redis
 from flask import Flask
 from flask.testing import FlaskClient
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
 from sqlalchemy.orm import Session
 from werkzeug.serving import BaseWSGIServer, make_server
 
@@ -22,7 +22,7 @@ from alerts.web.app import create_app
 from alerts.web.context import SENDING_THREAD
 from subscribers.topics import ensure_topics
 from tests.alerts.web.app_support import BASE_URL, EDITOR, PUBLISHER, SECRET, app_session
-from tests.alerts.web.browser import CHROMIUM, launch_chromium
+from tests.alerts.web.browser import CHROMIUM, DESKTOP, launch_chromium
 from tests.support.sending import app_runtime
 from tests.support.smtp_server import RecordingSMTPServer, free_port
 from tests.support.staff import signed_in_client
@@ -115,6 +115,35 @@ def topics(app: Flask) -> None:
 def limits(redis_url: str) -> redis.Redis:
     """The Redis the app keeps its rate limits in (`web_settings` empties it first)."""
     return redis.Redis.from_url(redis_url)
+
+
+@pytest.fixture
+def live_settings(
+    database_url: str, redis_url: str, smtp_server: RecordingSMTPServer, app_port: int
+) -> Settings:
+    """Settings for a browser test of the staff pages: the live server's own address as the
+    public URL, so the session cookie is not Secure-only and links (a reset link, a preview)
+    lead back to it. A module uses them by overriding `web_settings` with them."""
+    redis.Redis.from_url(redis_url).flushdb()
+    return load_settings(
+        database_url=database_url,
+        smtp_url=smtp_server.url,
+        secret_key=SECRET,
+        base_url=f"http://127.0.0.1:{app_port}",
+        form_min_seconds=0,
+        password_hash_cost="fast",
+        redis_url=None,
+        _env_file=None,
+    )
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A fresh page at desktop width, in British English, patient for a busy machine."""
+    context = browser.new_context(viewport=DESKTOP, locale="en-GB")
+    context.set_default_timeout(15_000)
+    yield context.new_page()
+    context.close()
 
 
 @pytest.fixture(scope="module")

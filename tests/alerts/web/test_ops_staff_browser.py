@@ -5,17 +5,13 @@ it again on their own password page; the admin deactivates them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-import redis
 from flask import Flask
 from playwright.sync_api import Browser, Page, expect
 
-from alerts.config import Settings, load_settings
+from alerts.config import Settings
 from alerts.models import Role
 from tests.alerts.web.browser import DESKTOP, PHONE, low_contrast
-from tests.support.smtp_server import RecordingSMTPServer
 from tests.support.staff import PASSWORD, make_staff
 
 ADMIN = "admin@newsroom.example.com"
@@ -24,30 +20,8 @@ FIRST, CHOSEN, LATER = "a first passphrase", "my own passphrase here", "and a la
 
 
 @pytest.fixture
-def web_settings(
-    database_url: str, redis_url: str, smtp_server: RecordingSMTPServer, app_port: int
-) -> Settings:
-    """The live server's own address as the public URL: the reset link opens there, and the
-    session cookie is not Secure-only."""
-    redis.Redis.from_url(redis_url).flushdb()
-    return load_settings(
-        database_url=database_url,
-        smtp_url=smtp_server.url,
-        secret_key="web-test-secret-key-0123456789abcdef",
-        base_url=f"http://127.0.0.1:{app_port}",
-        form_min_seconds=0,
-        password_hash_cost="fast",
-        redis_url=None,
-        _env_file=None,
-    )
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport=DESKTOP, locale="en-GB")
-    context.set_default_timeout(15_000)
-    yield context.new_page()
-    context.close()
+def web_settings(live_settings: Settings) -> Settings:
+    return live_settings
 
 
 def sign_in(page: Page, live_server: str, email: str, password: str) -> None:
