@@ -13,7 +13,8 @@ import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
+from functools import partial
+from urllib.parse import urljoin, urlsplit
 
 import nh3
 from sqlalchemy import select
@@ -47,6 +48,24 @@ def sanitise_summary(raw_html: str) -> str:
         url_relative="deny",
     )
     return cleaned.strip()
+
+
+def resolve_links(raw_html: str, base: str) -> str:
+    """`raw_html` with each relative link made absolute against `base`, the URL of the
+    document it came from; sanitise_summary then keeps what is a web or mail link."""
+    return nh3.clean(
+        raw_html,
+        tags=set(SUMMARY_TAGS),
+        attributes={"a": {"href"}},
+        url_relative="pass_through",
+        attribute_filter=partial(_absolute_href, base),
+    )
+
+
+def _absolute_href(base: str, tag: str, attribute: str, value: str) -> str:
+    if tag == "a" and attribute == "href" and not urlsplit(value.strip()).scheme:
+        return urljoin(base, value.strip())
+    return value
 
 
 def plain_text(raw: str) -> str:

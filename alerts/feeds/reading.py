@@ -2,7 +2,9 @@
 
 How a feed item says what an article has (the same for every format where it can):
 
-- identity: RSS ``<guid>``, Atom ``<id>``, JSON Feed ``id``; without one, the item's link.
+- identity: RSS ``<guid>``, Atom ``<id>``, JSON Feed ``id`` as written (never resolved against
+  the document's URL, so a feed read from a new address keeps its items); without one, the
+  item's link.
 - section: a category marked as the section, i.e. RSS ``<category domain="section">Business
   </category>``, Atom ``<category scheme="section" term="Business"/>``, or the JSON Feed
   extension ``"_newsalerts": {"section": "Business"}``. The first one wins; it is not a topic.
@@ -10,12 +12,14 @@ How a feed item says what an article has (the same for every format where it can
 - summary: the summary/description, else the first content; sanitised (HTML). JSON Feed's
   ``summary`` is plain text and is escaped.
 - image: ``media:content`` (an image, or untyped), ``media:thumbnail``, an ``image/*``
-  enclosure, or JSON Feed ``image`` / ``banner_image``. Only http(s) images are kept.
+  enclosure, or JSON Feed ``image`` / ``banner_image``. Only http(s) images are kept, a
+  relative one resolved like a link.
 - published: the published date, else the updated date. An item with no date, or with one
   that cannot be read (``Seg, 24 Set 2018``), gets None: the store then uses the time it first
   saw it, and a note says so for the unreadable ones.
 - title: the title, else the first words of the summary.
-- link: resolved against ``xml:base`` and the URL the document came from, when relative.
+- link: resolved against ``xml:base`` and the URL the document came from, when relative; so
+  are the links inside the summary (without a base, they are dropped and their text kept).
 - breaking: feeds cannot say it; only the API marks an article as breaking.
 
 A document that is not a feed (XML that is not well-formed, as a truncated download is, or
@@ -37,6 +41,7 @@ import xml.sax
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -44,7 +49,7 @@ import feedparser
 import httpx
 
 from alerts.errors import ArticleError, FeedError
-from alerts.feeds.articles import ArticleInput, identity_of, plain_text
+from alerts.feeds.articles import ArticleInput, identity_of, plain_text, resolve_links
 from alerts.feeds.documents import ReadableXml, readable_xml
 from alerts.feeds.network import RefusedAddress, guarded_transport
 
@@ -98,9 +103,11 @@ def _parse_xml_feed(
     data: bytes, source: str, content_type: str | None, base: str | None
 ) -> ParsedFeed:
     readable = readable_xml(data, content_type=content_type)
-    headers = {"content-location": base} if base else None
     # A stream, never bytes: feedparser would treat a body like b"/etc/passwd" as a file name.
-    parsed = feedparser.parse(io.BytesIO(readable.data), response_headers=headers)
+    # The document's URL is not given to feedparser: it would resolve every GUID against it
+    # too, so an item's identity would change with the URL the feed was read from (a move to
+    # https, a file read with --base). Links, images and summaries are resolved here instead.
+    parsed = feedparser.parse(io.BytesIO(readable.data))
     problem = parsed.get("bozo_exception")
     where = ""
     if isinstance(problem, xml.sax.SAXParseException):
@@ -109,7 +116,7 @@ def _parse_xml_feed(
         raise FeedError(source, "not an RSS, Atom or JSON feed" + (f" ({where})" if where else ""))
     if where:
         raise FeedError(source, where)
-    feed = _articles(parsed.entries, _xml_item, base)
+    feed = _articles(parsed.entries, partial(_xml_item, base=base), base)
     feed.notes[:0] = readable.notes
     return feed
 
@@ -130,7 +137,7 @@ def _xml_error_location(readable: ReadableXml) -> str | None:
     return None  # well-formed as bytes: the problem was an encoding feedparser was told about
 
 
-def _xml_item(entry: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+def _xml_item(entry: dict[str, Any], notes: list[str], *, base: str | None) -> dict[str, Any]:
     tags = entry.get("tags") or []
     sections = [t.get("term") for t in tags if (t.get("scheme") or "").lower() == SECTION_SCHEME]
     terms = [t.get("term") for t in tags if (t.get("scheme") or "").lower() != SECTION_SCHEME]
@@ -144,12 +151,12 @@ def _xml_item(entry: dict[str, Any], notes: list[str]) -> dict[str, Any]:
         "section": sections[0] if sections else None,
         "topics": [term for term in terms if term],
         "author": author,
-        "image_url": _xml_image(entry),
+        "image_url": _xml_image(entry, base),
         "published_at": _xml_date(entry, notes),
     }
 
 
-def _xml_image(entry: Mapping[str, Any]) -> str | None:
+def _xml_image(entry: Mapping[str, Any], base: str | None) -> str | None:
     candidates = [
         media.get("url")
         for media in entry.get("media_content") or []
@@ -161,7 +168,7 @@ def _xml_image(entry: Mapping[str, Any]) -> str | None:
         for link in entry.get("links") or []
         if link.get("rel") == "enclosure" and (link.get("type") or "").startswith("image/")
     ]
-    return _first_web_url(candidates)
+    return _first_web_url(candidates, base)
 
 
 def _is_image(medium: str | None, media_type: str | None) -> bool:
@@ -204,12 +211,12 @@ def _parse_json_feed(data: bytes, source: str, base: str | None) -> ParsedFeed:
     items = document.get("items")
     if not isinstance(items, list):
         raise FeedError(source, "JSON Feed has no list of items")
-    feed = _articles(items, _json_item, base)
+    feed = _articles(items, partial(_json_item, base=base), base)
     feed.notes[:0] = notes
     return feed
 
 
-def _json_item(item: object, notes: list[str]) -> dict[str, Any]:
+def _json_item(item: object, notes: list[str], *, base: str | None) -> dict[str, Any]:
     if not isinstance(item, dict):
         raise ArticleError("not an object")
     authors = item.get("authors") or ([item["author"]] if item.get("author") else [])
@@ -234,7 +241,7 @@ def _json_item(item: object, notes: list[str]) -> dict[str, Any]:
         "section": _optional_string(extension, "section"),
         "topics": [str(tag) for tag in tags],
         "author": next((name for name in names if isinstance(name, str)), None),
-        "image_url": _first_web_url([item.get("image"), item.get("banner_image")]),
+        "image_url": _first_web_url([item.get("image"), item.get("banner_image")], base),
         "published_at": _json_date(item.get("date_published") or item.get("date_modified"), notes),
     }
 
@@ -275,6 +282,8 @@ def _articles(
         try:
             fields = read(raw, notes)
             fields["url"] = _absolute_link(fields.get("url"), base)
+            if base is not None and isinstance(fields.get("summary"), str):
+                fields["summary"] = resolve_links(fields["summary"], base)
             if not isinstance(fields.get("title"), str) or not plain_text(fields["title"]):
                 fields["title"] = _first_words(fields.get("summary"))
             article = ArticleInput(**fields)
@@ -339,10 +348,16 @@ def _label(raw: object) -> str:
     return f"{plain_text(title)[:60]!r}: " if isinstance(title, str) and title.strip() else ""
 
 
-def _first_web_url(candidates: Iterable[object]) -> str | None:
+def _first_web_url(candidates: Iterable[object], base: str | None) -> str | None:
+    """The first candidate that is, or resolves against `base` to, an http(s) URL."""
     for candidate in candidates:
-        if isinstance(candidate, str) and candidate.strip().startswith(("http://", "https://")):
-            return candidate.strip()
+        if not isinstance(candidate, str) or not candidate.strip():
+            continue
+        url = candidate.strip()
+        if base is not None and not urlsplit(url).scheme:
+            url = urljoin(base, url)
+        if url.startswith(("http://", "https://")):
+            return url
     return None
 
 

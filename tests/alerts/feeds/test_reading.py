@@ -11,7 +11,7 @@ import pytest
 
 from alerts.demo.run import SAMPLE_FEED
 from alerts.errors import FeedError
-from alerts.feeds.articles import ArticleInput
+from alerts.feeds.articles import ArticleInput, identity_of
 from alerts.feeds.reading import (
     MAX_FEED_BYTES,
     UNREADABLE_DATE,
@@ -237,6 +237,39 @@ def test_a_relative_link_is_resolved_against_the_base_or_skipped_without_one() -
     assert based.articles[1].url == "https://news.example.com/world/ferry"
     xml_base = relative.replace("<item>", '<item xml:base="https://other.example.com/a/b/">')
     assert parse_text(xml_base)[1].url == "https://other.example.com/a/world/ferry"
+
+
+def test_an_items_identity_does_not_depend_on_the_url_the_feed_was_read_from() -> None:
+    # A GUID that is not a URL ("ferry-2026") must not be resolved like a link: read from
+    # http, then from https after the site moved, or from a file, it is the same story.
+    guid = RSS.replace(
+        "<title>Ferry link reopens</title>",
+        "<title>Ferry link reopens</title><guid>ferry-2026</guid>",
+        1,
+    )
+    reads = [
+        parse_feed(guid.encode(), source="s", base=base).articles
+        for base in (None, "http://news.example.com/rss", "https://news.example.com/feeds/all")
+    ]
+    assert {identity_of(articles[1]) for articles in reads} == {identity_of(reads[0][1])}
+    assert reads[2][1].guid == "ferry-2026"
+
+
+def test_relative_links_in_summaries_and_images_resolve_against_the_base() -> None:
+    relative = RSS.replace(
+        "<title>Ferry link reopens</title>",
+        "<title>Ferry link reopens</title><description>&lt;p&gt;Read &lt;a"
+        ' href="/timetables"&gt;the timetable&lt;/a&gt;.&lt;/p&gt;</description>'
+        '<media:thumbnail url="/img/ferry.jpg"/>',
+        1,
+    )
+    based = parse_feed(relative.encode(), source="s", base="https://news.example.com/rss/all.xml")
+    ferry = based.articles[1]
+    assert 'href="https://news.example.com/timetables"' in ferry.summary
+    assert ferry.image_url == "https://news.example.com/img/ferry.jpg"
+    alone = parse_feed(relative.encode(), source="s").articles[1]
+    assert "href" not in alone.summary and "the timetable" in alone.summary
+    assert alone.image_url == "https://static.news.example.com/ferry.png"  # the next one
 
 
 def test_json_item_without_url_is_skipped() -> None:
