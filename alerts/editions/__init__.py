@@ -45,13 +45,19 @@ from alerts.editions.schedules import (
     update_edition,
     weekly_weekdays,
 )
-from alerts.editions.subjects import check_subject_template, subject_line
+from alerts.editions.subjects import (
+    PLACEHOLDERS,
+    check_subject_template,
+    preview_subject,
+    subject_line,
+)
 
 __all__ = [
     "DEFAULT_EDITIONS",
     "MAX_ARTICLES_LIMIT",
     "MAX_SUMMARY_CHARS",
     "NO_CURATION",
+    "PLACEHOLDERS",
     "Curation",
     "EditionInput",
     "cancel",
@@ -72,6 +78,7 @@ __all__ = [
     "move",
     "pause",
     "pin",
+    "preview_subject",
     "restore",
     "resume",
     "set_texts",

@@ -1,7 +1,11 @@
 """Subject lines: an editor's Jinja2 template, run in a sandbox that bounds what it costs.
 
 Editors write an edition's (or an issue's) subject as a template over six values:
-`edition`, `lead`, `count`, `more`, `date` and `site`. The sandbox keeps a template away
+`edition`, `lead`, `count`, `more`, `date` and `site` — either with plain placeholders
+(`{lead} — and {more} more`), which is all most subjects need, or as Jinja2 for those who
+want expressions (`{{ lead|upper }}`). A subject with no `{{`, `{%` or `{#` is the plain
+kind: each `{name}` becomes `{{ name }}`, and a name that is not one of the six is refused
+when saved, so a typo (`{leed}`) never reaches a reader's inbox. The sandbox keeps a template away
 from everything but those values; the bounds here keep it from tying up a worker, since a
 subject is one short line and `{% for a in range(10000) %}{% for b in range(10000) %}`,
 `{{ lead|center(300000000) }}` or `{{ lead * 300 * 300 * 300 }}` would otherwise run for
@@ -66,6 +70,10 @@ _RECENT = timedelta(days=7)
 _PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[#0 +-]*(\*|\d*)(?:\.(\*|\d*))?")
 _FORMAT_FIELD = re.compile(r"\{[^{}]*\}")
 _DIGITS = re.compile(r"\d+")
+
+PLACEHOLDERS = ("lead", "count", "more", "date", "edition", "site")
+_JINJA_MARK = re.compile(r"\{[{%#]")
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
 _SAMPLE: dict[str, Any] = {
     "edition": "Daily briefing",
@@ -294,11 +302,32 @@ class _SubjectEnvironment(ImmutableSandboxedEnvironment):
 _subjects = _SubjectEnvironment()
 
 
+def as_jinja(template: str) -> str:
+    """The Jinja2 source of a subject: itself when it is Jinja already, else its plain
+    placeholders (`{lead}`) written as Jinja (`{{ lead }}`).
+
+    Raises EditionError (field `subject_template`) for a placeholder that is not one of
+    PLACEHOLDERS."""
+    if _JINJA_MARK.search(template):
+        return template
+
+    def jinja(match: re.Match[str]) -> str:
+        name = match.group(1).strip()
+        if name not in PLACEHOLDERS:
+            known = ", ".join(f"{{{known}}}" for known in PLACEHOLDERS)
+            raise EditionError(
+                "subject_template", f"{{{match.group(1)}}} is not a placeholder: use {known}"
+            )
+        return f"{{{{ {name} }}}}"
+
+    return _PLACEHOLDER.sub(jinja, template)
+
+
 @functools.lru_cache(maxsize=256)
 def _subject_template(source: str) -> Template:
     """Compiled once per process: every render of a digest writes its subject, and
     compiling (~575 µs here) costs some 80 renders (~7 µs)."""
-    return _subjects.from_string(source)
+    return _subjects.from_string(as_jinja(source))
 
 
 def _render(template: Template, values: dict[str, Any]) -> str:
@@ -337,8 +366,9 @@ def check_subject_template(
         longest = _longest_recent_headline(session, now or utcnow())
         if longest and len(longest) > len(_SAMPLE["lead"]):
             samples.append({**_SAMPLE, "lead": longest[:MAX_VALUE_SIZE]})
+    source = as_jinja(template)
     try:
-        compiled = _subjects.from_string(template)
+        compiled = _subjects.from_string(source)
         written = [_render(compiled, values) for values in samples]
     except Exception as error:  # syntax, unknown names, unsafe access, a bound, a type error
         raise EditionError("subject_template", f"cannot be used: {error}") from None
@@ -346,6 +376,19 @@ def check_subject_template(
         raise EditionError(
             "subject_template", f"cannot be used: it writes over {MAX_OUTPUT} characters"
         )
+
+
+def preview_subject(template: str, *, edition: str, lead: str | None = None) -> str:
+    """What `template` writes for a sample issue of `edition` (led by `lead` when given, a
+    sample headline otherwise): the desk's live preview.
+
+    Raises EditionError when the template cannot be used, as check_subject_template does."""
+    check_subject_template(template)
+    values = {**_SAMPLE, "edition": edition or _SAMPLE["edition"]}
+    if lead:
+        values["lead"] = lead[:MAX_VALUE_SIZE]
+    rendered = _render(_subjects.from_string(as_jinja(template)), values)
+    return " ".join(rendered.split())[:MAX_SUBJECT_LENGTH]
 
 
 @functools.lru_cache(maxsize=256)

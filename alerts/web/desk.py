@@ -11,7 +11,7 @@ from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Flask, flash, redirect, request, url_for
+from flask import Blueprint, Flask, flash, jsonify, redirect, request, url_for
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
@@ -28,6 +28,7 @@ from alerts.desk.keywords import most_followed_keywords
 from alerts.digests.breaking import alert_audience
 from alerts.digests.selection import local_today
 from alerts.editions.schedules import EditionInput, create_edition, update_edition
+from alerts.editions.subjects import preview_subject
 from alerts.errors import AlertError, BadInput, EditionError, NotFound
 from alerts.jobs import start_alert
 from alerts.models import DEFAULT_SUBJECT, DEFAULT_SUMMARY_CHARS, Article, Cadence, Edition
@@ -241,6 +242,23 @@ def create_edition_view() -> View:
            details=_audit_values(edition), now=now)  # fmt: skip
     session.commit()
     return done(url_for("desk.edition", slug=edition.slug), f"Edition “{edition.name}” created.")
+
+
+@blueprint.get("/subject-preview")
+def subject_preview() -> tuple[Response, int]:
+    """The live preview of a subject as an editor types it: `template`, for an edition
+    named `edition` (and, on an issue's page, led by its `lead`). JSON: `subject`, or
+    `error` with a 400. Reads nothing and changes nothing, so a GET."""
+    args = request.args
+    try:
+        subject = preview_subject(
+            args.get("template", "")[:1000],
+            edition=args.get("edition", "")[:200],
+            lead=args.get("lead", "")[:1000] or None,
+        )
+    except EditionError as error:
+        return jsonify(error=error.message), 400
+    return jsonify(subject=subject), 200
 
 
 @blueprint.get("/editions/<slug>")

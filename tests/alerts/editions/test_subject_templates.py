@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from alerts.editions.issues import issue_for, set_texts
 from alerts.editions.schedules import EditionInput, create_edition, get_edition
-from alerts.editions.subjects import check_subject_template, subject_line
+from alerts.editions.subjects import check_subject_template, preview_subject, subject_line
 from alerts.errors import EditionError, IssueError
 from alerts.models import DEFAULT_SUBJECT
 from tests.factories import make_article, utc
@@ -153,3 +154,47 @@ def test_ordinary_templates_write_what_the_unbounded_sandbox_writes(template: st
     if template != DEFAULT_SUBJECT:  # and not the default, written in its place
         default = subject_line(DEFAULT_SUBJECT, count=3, local_date=date(2026, 3, 10), **values)
         assert written != default
+
+
+def test_plain_placeholders_write_what_their_jinja_twins_write() -> None:
+    day = date(2026, 12, 7)
+    values = {"edition": "Daily", "lead": "Harbour bridge reopens", "count": 4,
+              "local_date": day, "site": "The Example Gazette"}  # fmt: skip
+    plain = subject_line(
+        "{lead} — and {more} more ({count}, {date}, {edition}, { site })", **values
+    )
+    jinja = subject_line(
+        "{{ lead }} — and {{ more }} more ({{ count }}, {{ date }}, {{ edition }}, {{ site }})",
+        **values,
+    )
+    assert (
+        plain
+        == jinja
+        == (
+            "Harbour bridge reopens — and 3 more (4, Monday 7 December 2026, Daily,"
+            " The Example Gazette)"
+        )
+    )
+    # In a Jinja template single braces are text, as Jinja has always had them.
+    assert subject_line("{{ lead|upper }} {count}", **values) == "HARBOUR BRIDGE REOPENS {count}"
+
+
+@pytest.mark.parametrize("template", ["{leed} today", "{lead} and {}", "{lead.__class__}"])
+def test_an_unknown_placeholder_is_refused_when_saved_naming_the_known(template: str) -> None:
+    with pytest.raises(
+        EditionError, match=re.escape("is not a placeholder: use {lead}, {count}")
+    ) as caught:
+        check_subject_template(template)
+    assert caught.value.field == "subject_template"
+
+
+def test_the_desks_preview_writes_a_sample_issue_or_says_why_not() -> None:
+    assert preview_subject("{edition}: {lead}", edition="Climate watch") == (
+        "Climate watch: A headline"
+    )
+    led = preview_subject("{lead} +{more}", edition="Daily", lead="Kestrel Valley floods")
+    assert led == "Kestrel Valley floods +2"
+    with pytest.raises(EditionError, match="is not a placeholder"):
+        preview_subject("{leed}", edition="Daily")
+    with pytest.raises(EditionError, match="cannot be used"):
+        preview_subject("{{ lead.__class__ }}", edition="Daily")

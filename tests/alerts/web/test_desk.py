@@ -63,6 +63,24 @@ def test_role_matrix_for_every_desk_page(app: Flask) -> None:
             assert client.get(path).status_code == 200, (role, path)
 
 
+def test_the_subject_preview_answers_as_the_editor_types(app: Flask, editor: FlaskClient) -> None:
+    answer = editor.get(
+        "/desk/subject-preview",
+        query_string={"template": "{lead} — and {more} more", "edition": "Daily briefing"},
+    )
+    assert (answer.status_code, answer.json) == (200, {"subject": "A headline — and 2 more"})
+    typo = editor.get("/desk/subject-preview", query_string={"template": "{leed}"})
+    assert typo.status_code == 400
+    assert typo.json is not None and "{leed} is not a placeholder" in typo.json["error"]
+    assert editor.get("/desk/subject-preview").status_code == 400  # nothing typed yet
+    anonymous = app.test_client().get(
+        "/desk/subject-preview", headers={"Accept": "application/json"}
+    )
+    assert anonymous.status_code == 401
+    html = editor.get("/desk/editions/new").get_data(as_text=True)
+    assert 'data-subject-preview="subject-preview"' in html and "<code>{lead}</code>" in html
+
+
 def test_posts_need_the_csrf_token(app: Flask, editor: FlaskClient) -> None:
     newsroom(app)
     day = today(app).isoformat()

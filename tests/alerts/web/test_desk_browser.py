@@ -61,6 +61,12 @@ def test_an_editor_runs_a_topic_edition_from_the_desk(
     page.get_by_role("link", name="New edition").click()
     page.get_by_label("Name", exact=True).fill("Climate watch")
     page.get_by_label("Short name in addresses (slug)").fill("climate-watch")
+    # The subject's live preview follows the typing, typos included.
+    subject = page.get_by_label("Subject")
+    subject.fill("{leed} today")
+    expect(page.locator("#subject-preview")).to_contain_text("{leed} is not a placeholder")
+    subject.fill("{lead} — and {more} more")
+    expect(page.locator("#subject-preview")).to_have_text("Preview: A headline — and 2 more")
     page.get_by_label("Climate").check()
     page.get_by_label("Intro (above the articles, every issue)").fill("The day in climate.")
     page.get_by_role("button", name="Create edition").click()
