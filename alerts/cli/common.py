@@ -50,7 +50,9 @@ def settings_from_env() -> Settings:
 
 
 @contextmanager
-def open_runtime(settings: Settings | None = None) -> Iterator[Runtime]:
+def open_runtime(
+    settings: Settings | None = None, *, check_database: bool = True
+) -> Iterator[Runtime]:
     """The runtime of `settings` (by default the environment's), closed when the block
     ends, however it ends; refused with a clear error when its database is unreachable
     or not at this version's schema (alerts.db.check_schema)."""
@@ -59,7 +61,8 @@ def open_runtime(settings: Settings | None = None) -> Iterator[Runtime]:
 
     runtime = Runtime.from_settings(settings if settings is not None else settings_from_env())
     try:
-        check_schema(runtime.engine)
+        if check_database:
+            check_schema(runtime.engine)
     except BaseException:
         runtime.close()
         raise

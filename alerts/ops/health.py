@@ -1,10 +1,14 @@
 """Is each service answering? The database, Redis and every SMTP relay, with short timeouts.
 
-`/readyz`, the console and `newsalerts ops status` ask the same questions here. Each check
+`/readyz` and `newsalerts ops status` ask the same questions here. Each check
 returns "ok" or "error: <why>" and never raises. A relay is checked the way a batch starts
 talking to it — connect, read the greeting, EHLO — then QUIT, within a few seconds; a
 `file://` transport is checked by writing into its folder. Relays are checked side by side,
 so several slow relays cost one timeout, not one each.
+
+The console, which refreshes every few seconds, and `/metrics`, scraped every few seconds,
+never connect to a relay: a provider would see an EHLO from us each time, for nothing.
+They judge a relay by what its recent messages met instead (`relay_activity`).
 """
 
 from __future__ import annotations
@@ -12,15 +16,21 @@ from __future__ import annotations
 import os
 import smtplib
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import redis
 from sqlalchemy import Engine, text
 
 from alerts.config import Relay
+from alerts.db import check_schema
 from alerts.delivery.transports import tls_context
+from alerts.errors import DatabaseNotReady
+from alerts.ledger.counts import Count
+from alerts.models import DeliveryStatus
 from alerts.runtime import Runtime
 
 OK = "ok"
@@ -39,16 +49,58 @@ def check_services(
     return checks
 
 
+@dataclass(frozen=True)
+class RelayActivity:
+    """When a relay last accepted a message, and when a message last failed on it (Unix
+    times, None until it has)."""
+
+    last_sent: float | None = None
+    last_failed: float | None = None
+
+    def state(self) -> str:
+        """ "ok" when its last message went through; else why not, in a few words."""
+        if self.last_failed is None and self.last_sent is None:
+            return "no message sent through it yet"
+        if self.last_failed is None or (self.last_sent or 0.0) >= self.last_failed:
+            return OK
+        at = datetime.fromtimestamp(self.last_failed, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        return f"error: a message failed on it at {at}, and none was accepted since"
+
+
+def relay_activity(counts: Iterable[Count], relays: Sequence[str]) -> dict[str, RelayActivity]:
+    """Each relay's activity from the ledger's running counts, without connecting to it.
+    Rows that name no relay (written before the ledger did, or never attempted) count
+    against the only relay, or "unknown" when there are several."""
+    fallback = relays[0] if len(relays) == 1 else "unknown"
+    sent: dict[str, float] = {}
+    failed: dict[str, float] = {}
+    for count in counts:
+        if not count.entered or count.last_at is None:
+            continue
+        found = {DeliveryStatus.SENT: sent, DeliveryStatus.FAILED: failed}.get(count.status)
+        if found is not None:
+            relay = count.relay or fallback
+            found[relay] = max(found.get(relay, 0.0), count.last_at)
+    names = dict.fromkeys([*relays, *sent, *failed])
+    return {name: RelayActivity(sent.get(name), failed.get(name)) for name in names}
+
+
 def healthy(checks: dict[str, str]) -> bool:
     return all(state == OK for state in checks.values())
 
 
 def check_database(engine: Engine) -> str:
+    """Whether the database answers, and is at this version's schema (a process against
+    an older one is not ready: its queries would fail)."""
     try:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
     except Exception as error:  # whatever the driver raises, it means "not answering"
         return _error(error)
+    try:
+        check_schema(engine)
+    except DatabaseNotReady as error:
+        return f"error: {error}"
     return OK
 
 

@@ -42,6 +42,7 @@ from alerts.ledger.counts import LATENCY_BUCKETS, Count, ledger_counts
 from alerts.logs import first_line
 from alerts.models import DeliveryStatus, FeedbackEvent, FeedbackKind, FeedSource
 from alerts.ops.console import oldest_pending, sends_in_progress
+from alerts.ops.health import relay_activity
 from alerts.runtime import Runtime
 from alerts.tasks.app import QUEUES
 from alerts.tasks.beat import LAST_TICK_KEY
@@ -222,25 +223,23 @@ class NewsalertsCollector(Collector):
     def _relays(self, counts: Sequence[Count]) -> Iterable[Metric]:
         """When each relay last took and last refused a message, from the ledger's counts:
         a relay's health without connecting to it."""
-        last: dict[tuple[str, DeliveryStatus], float] = {}
-        for count in counts:
-            if count.status in (DeliveryStatus.SENT, DeliveryStatus.FAILED) and count.entered:
-                key = (count.relay or self.relay, count.status)
-                if count.last_at is not None and count.last_at > last.get(key, 0.0):
-                    last[key] = count.last_at
-        families = []
-        for status, name, text in (
-            (DeliveryStatus.SENT, "newsalerts_relay_last_sent_timestamp_seconds",
-             "Unix time a relay last accepted a message (absent until it has)."),
-            (DeliveryStatus.FAILED, "newsalerts_relay_last_failed_timestamp_seconds",
-             "Unix time a message last failed on a relay (absent until one has)."),
-        ):  # fmt: skip
-            family = GaugeMetricFamily(name, text, labels=["relay"])
-            for (relay, found), at in sorted(last.items()):
-                if found == status:
-                    family.add_metric([relay], at)
-            families.append(family)
-        return families
+        activity = relay_activity(counts, self.relays)
+        sent = GaugeMetricFamily(
+            "newsalerts_relay_last_sent_timestamp_seconds",
+            "Unix time a relay last accepted a message (absent until it has).",
+            labels=["relay"],
+        )
+        failed = GaugeMetricFamily(
+            "newsalerts_relay_last_failed_timestamp_seconds",
+            "Unix time a message last failed on a relay (absent until one has).",
+            labels=["relay"],
+        )
+        for relay, seen in sorted(activity.items()):
+            if seen.last_sent is not None:
+                sent.add_metric([relay], seen.last_sent)
+            if seen.last_failed is not None:
+                failed.add_metric([relay], seen.last_failed)
+        return [sent, failed]
 
     def _feedback(self, session: Session) -> Iterable[Metric]:
         rows = session.execute(

@@ -18,7 +18,7 @@ from alerts.ledger.counts import ledger_counts
 from alerts.ledger.notices import notice_counts
 from alerts.ops.console import SendInProgress, feedback_per_day, oldest_pending, sends_in_progress
 from alerts.ops.failures import dead_letters, failure_groups, unknowns
-from alerts.ops.health import OK, check_services
+from alerts.ops.health import OK, check_services, relay_activity
 from alerts.ops.workers import STALL_SECONDS, present_workers, read_workers
 from alerts.runtime import Runtime
 from alerts.tasks.app import QUEUES, create_celery
@@ -76,11 +76,12 @@ def collect_status(
 ) -> OpsStatus:
     """The operator's picture. `ask_workers`: broadcast to the workers and wait for their
     answers (`newsalerts ops status`), else read the keys they keep in Redis (the console,
-    which refreshes every few seconds)."""
+    which refreshes every few seconds). `probe_relays`: connect to each relay, else judge
+    it by what its last messages met (alerts.ops.health.relay_activity)."""
     status = OpsStatus(now=now)
     status.services = check_services(runtime, relays=probe_relays)
     if status.services.get("database") == OK:
-        _ledger(runtime, status)
+        _ledger(runtime, status, relays_from_counts=not probe_relays)
     if runtime.settings.redis_url and status.services.get("redis") == OK:
         timeout = worker_timeout if ask_workers else None
         _broker(runtime, status, probe_workers, timeout, stall_seconds)
@@ -88,16 +89,20 @@ def collect_status(
     return status
 
 
-def _ledger(runtime: Runtime, status: OpsStatus) -> None:
+def _ledger(runtime: Runtime, status: OpsStatus, *, relays_from_counts: bool) -> None:
     now = status.now
     since = now - RECENT
     relays = [relay.name for relay in runtime.settings.relays]
     with runtime.session() as session:
         recent: dict[str, int] = {}
-        for count in ledger_counts(session, recent_from=since):  # the ledger's running counts
+        counts = ledger_counts(session, recent_from=since)  # the ledger's running counts
+        for count in counts:
             if count.recent_rows:
                 recent[count.status.value] = recent.get(count.status.value, 0) + count.recent_rows
         status.deliveries = recent
+        if relays_from_counts:
+            for name, seen in relay_activity(counts, relays).items():
+                status.services[name] = seen.state()
         status.notices = notice_counts(session, since=since)
         first = oldest_pending(session)
         if first is not None:
@@ -184,7 +189,7 @@ def _broker(
 
 def _judge(status: OpsStatus, probe_workers: bool) -> None:
     for name, state in status.services.items():
-        if state != OK:
+        if state != OK and state.startswith("error"):  # not "no message sent through it yet"
             status.problems.append(f"{name}: {state}")
     waiting = (status.queue_depth or 0) + (status.unacked or 0)
     if probe_workers and status.workers is not None:

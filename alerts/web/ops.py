@@ -66,7 +66,11 @@ def _operators_only() -> WerkzeugResponse | None:
 
 
 def _status() -> OpsStatus:
-    return collect_status(web_context().runtime, now=utcnow(), ask_workers=False)
+    # The page refreshes every few seconds: no broadcast to the workers, no EHLO to the
+    # relays (`newsalerts ops status` and /readyz keep the active checks).
+    return collect_status(
+        web_context().runtime, now=utcnow(), ask_workers=False, probe_relays=False
+    )
 
 
 @blueprint.get("")

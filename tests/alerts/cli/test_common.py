@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -47,3 +48,11 @@ def test_an_unreachable_database_is_one_line_with_its_password_hidden(tmp_path: 
     assert (code, clean) == (1, True)
     assert "cannot reach the database at" in output
     assert "s3cret" not in output
+
+
+def test_ops_status_reports_a_store_never_set_up_in_its_own_report(tmp_path: Path) -> None:
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'new.db'}", "REDIS_URL": ""}
+    result = CliRunner().invoke(main, ["ops", "status", "--json", "--no-relays"], env=env)
+    assert result.exit_code == 1
+    database = json.loads(result.output)["services"]["database"]
+    assert database.startswith("error: the database at sqlite:///") and "not set up" in database

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import time
 from datetime import date, timedelta
 from typing import Any
@@ -208,6 +209,30 @@ def test_console_shows_the_send_in_progress(app: Flask) -> None:
 
     failures = client.get("/ops/failures").get_data(as_text=True)
     assert "421" in failures and "Retry these" in failures and "Dead letters" in failures
+
+
+def test_the_console_never_connects_to_a_relay(web_settings: Settings, redis_url: str) -> None:
+    # A console left open refreshes every few seconds: an EHLO each time would look like
+    # abuse to a provider. The relay is a listening socket that would see any connection.
+    with socket.socket() as relay:
+        relay.bind(("127.0.0.1", 0))
+        relay.listen(8)
+        relay.settimeout(0.5)
+        port = relay.getsockname()[1]
+        settings = web_settings.model_copy(update={"smtp_url": f"smtp://127.0.0.1:{port}?tls=none"})
+        app = create_app(settings)
+        app.config["TESTING"] = True
+        seed(app)
+        client = signed_in_client(app, Role.OPERATOR)
+        page = client.get("/ops").get_data(as_text=True)
+        data = client.get("/ops/status.json").get_json()
+        with pytest.raises(TimeoutError):
+            relay.accept()
+    relay_name = f"smtp:127.0.0.1:{port}"
+    assert relay_name in page
+    # Its last messages (sent, then failed, in one commit) say how it is doing instead.
+    state = data["status"]["services"][relay_name]
+    assert state == "ok" or state.startswith("error: a message failed on it at "), state
 
 
 def test_progress_counts_only_the_readers_a_send_has_something_for(app: Flask) -> None:
