@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import partial
 
 import redis
 from sqlalchemy import select
@@ -39,7 +40,7 @@ from alerts.ledger.claims import (
     sweep_stuck,
 )
 from alerts.ledger.counts import fold
-from alerts.ledger.outgoing import batch_log_context, load_outgoing
+from alerts.ledger.outgoing import Outgoing, batch_log_context, load_outgoing
 from alerts.ledger.queue import Publish, claim_in_chunks, cut, queue_rows, unqueue
 from alerts.ledger.retention import Pruned, prune_ledger
 from alerts.logs import first_line, log_context
@@ -410,6 +411,16 @@ def _lease(runtime: Runtime) -> timedelta:
     return timedelta(seconds=runtime.settings.claim_lease_seconds)
 
 
+def _suppress_nonexistent(session: Session, refused: list[Outgoing], *, secret: str) -> None:
+    """Readers whose address the relay said does not exist: suppressed as a hard bounce,
+    in the transaction that records the refusal (send_batch's `on_refused`)."""
+    suppressed = suppress_refused_recipients(
+        session, [row.id for row in refused], secret=secret, now=utcnow()
+    )
+    if suppressed:
+        log.info("%d readers suppressed: their address does not exist", len(suppressed))
+
+
 def send_queued_batch(
     runtime: Runtime, ids: list[int], *, on_message: Callable[[], None] | None = None
 ) -> BatchResult:
@@ -434,20 +445,13 @@ def send_queued_batch(
                     on_message=on_message,
                     rows=rows,
                     liveness=runtime.liveness,
+                    on_refused=partial(_suppress_nonexistent, secret=runtime.settings.secret_key),
                 )
             except Exception as error:
                 # The traceback is the caller's to log (Celery does); this line ties it to
                 # the batch.
                 log.warning("the batch stopped: %s", first_line(error)[:300])
                 raise
-            if result.failed:
-                # Addresses the relay said do not exist: suppressed now, as a hard bounce.
-                refused = suppress_refused_recipients(
-                    session, ids, secret=runtime.settings.secret_key, now=utcnow()
-                )
-                session.commit()
-                if refused:
-                    log.info("%d readers suppressed: their address does not exist", len(refused))
             log.info(
                 "batch done: %d sent, %d failed, %d to retry, %d no longer subscribed",
                 result.sent, result.failed, result.retrying, result.not_mailable,

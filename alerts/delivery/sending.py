@@ -43,6 +43,8 @@ from subscribers.services import mailable_ids
 log = logging.getLogger(__name__)
 DEFAULT_GROUP_SIZE = 20
 Clock = Callable[[], datetime]
+# Given the rows a relay refused permanently, before the commit that records them.
+RefusalHook = Callable[[Session, list[Outgoing]], None]
 
 
 class Composer(Protocol):
@@ -161,6 +163,7 @@ def send_batch(
     on_message: Callable[[], None] | None = None,
     rows: Sequence[Outgoing] | None = None,
     liveness: Liveness = NO_LIVENESS,
+    on_refused: RefusalHook | None = None,
 ) -> BatchResult:
     """Send the ledger rows `ids` that are still to send. Commits as it goes.
 
@@ -181,10 +184,16 @@ def send_batch(
     process that can no longer prove it is alive stops before its next message, writes
     what it knows and gives back the rows it did not attempt (`fenced` in the result).
     Raises LivenessLost, having claimed nothing, when it cannot prove it at the start.
+
+    `on_refused` is given the rows a relay refused permanently (a 5xx reply) just before
+    the commit that records them, in that transaction: what it writes (a reader whose
+    address does not exist suppressed) stands or falls with the outcome itself, so a
+    process that dies between the two cannot record one without the other.
     """
     result = BatchResult()
     owner = liveness.begin()
-    batch = _Batch(claimed_at=clock(), lease=lease, owner=owner, liveness=liveness)
+    batch = _Batch(claimed_at=clock(), lease=lease, owner=owner, liveness=liveness,
+                   on_refused=on_refused)  # fmt: skip
     read = load_outgoing(session, ids) if rows is None else rows
     batch.waiting = claim_rows(session, read, now=batch.claimed_at, lease=lease, owner=owner)
     owned = [row.id for row in batch.waiting]
@@ -252,6 +261,7 @@ class _Batch:
     claims: set[datetime] = field(default_factory=set)
     # Outcomes not yet committed, by row: written with the next commit.
     unsaved: dict[int, Outgoing] = field(default_factory=dict)
+    on_refused: RefusalHook | None = None
 
     def __post_init__(self) -> None:
         self.claims.add(self.claimed_at)
@@ -261,6 +271,19 @@ class _Batch:
 
     def committed(self) -> None:
         self.unsaved.clear()
+
+    def before_commit(self, session: Session) -> None:
+        """Once the outcomes not yet committed are written: hand the permanent refusals
+        among them to `on_refused`, in the same transaction."""
+        if self.on_refused is None:
+            return
+        refused = [
+            row
+            for row in self.unsaved.values()
+            if row.status is DeliveryStatus.FAILED and (row.smtp_reply or "").startswith("5")
+        ]
+        if refused:
+            self.on_refused(session, refused)
 
     def mine(self) -> Any:
         """Rows still claimed by this batch and not yet taken for sending."""
@@ -460,6 +483,7 @@ def _commit(session: Session, batch: _Batch, *, carried: bool = False) -> None:
     """Commit, with the outcomes not yet written (unless a statement `carried` them)."""
     if not carried:
         write_outcomes(session, list(batch.unsaved.values()), batch.owner)
+    batch.before_commit(session)
     session.commit()
     batch.committed()
 
@@ -497,6 +521,7 @@ def _save_what_is_known(
                     .values(status=DeliveryStatus.PENDING, next_attempt_at=None)
                     .execution_options(synchronize_session=False)
                 )
+            batch.before_commit(session)
             session.commit()
             batch.committed()
             return

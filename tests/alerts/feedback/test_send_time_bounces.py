@@ -13,7 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Connection, event, select
 from sqlalchemy.orm import Session
 
 from alerts.config import load_settings
@@ -101,6 +101,35 @@ def test_a_refusal_saying_the_address_does_not_exist_suppresses_as_a_hard_bounce
     send_issue(runtime, "morning", now=tomorrow)
     addresses = [address for m in smtp_server.messages for address in m.recipients]
     assert addresses == ["ada@example.org", "ada@example.org"]
+
+
+def test_the_reader_is_suppressed_in_the_commit_that_records_the_refusal(
+    runtime: Runtime, db: Session, smtp_server: RecordingSMTPServer
+) -> None:
+    # A worker killed between two commits must not leave the refusal recorded and the
+    # reader still active (tried again every day): at every commit, either both or none.
+    now = utcnow()
+    tracked_edition(db, now=now)
+    add_stories(db, now=now)
+    add_reader(db, "gone", now=now)
+    smtp_server.refuse("gone@example.org", "550 5.1.1 User unknown")
+    seen: list[tuple[str, str]] = []
+
+    def check(connection: Connection) -> None:  # just before COMMIT, after every flush
+        found = connection.exec_driver_sql(
+            "SELECT d.status, s.status FROM deliveries d JOIN subscribers s"
+            " ON s.id = d.subscriber_id WHERE s.email = 'gone@example.org'"
+        ).first()
+        if found is not None:
+            seen.append((str(found[0]), str(found[1])))
+
+    event.listen(runtime.engine, "commit", check)
+    try:
+        send_issue(runtime, "morning", now=now)
+    finally:
+        event.remove(runtime.engine, "commit", check)
+    assert ("failed", "bounced") in seen
+    assert not [pair for pair in seen if pair[0] == "failed" and pair[1] != "bounced"], seen
 
 
 def test_a_refusal_for_another_reason_does_not_suppress(
