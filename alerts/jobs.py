@@ -28,7 +28,14 @@ from alerts.delivery.sending import BatchResult, send_batch
 from alerts.digests.breaking import alert_key, create_alert, plan_alert, set_alert_status
 from alerts.digests.planning import PlanResult, plan_in_chunks
 from alerts.digests.selection import local_today
-from alerts.editions.issues import cancel, get_issue, issue_for, pause, resume
+from alerts.editions.issues import (
+    cancel,
+    get_issue,
+    issue_for,
+    pause,
+    record_issue_articles,
+    resume,
+)
 from alerts.editions.schedules import get_edition, issue_date, list_editions
 from alerts.errors import AlertError, IssueError
 from alerts.feedback.policy import suppress_refused_recipients
@@ -396,9 +403,14 @@ def alert_if_breaking(
 
 def prune(runtime: Runtime, *, now: datetime, keep_days: int | None = None) -> Pruned:
     """Delete the ledger rows older than LEDGER_KEEP_DAYS local dates (or `keep_days`),
-    a chunk per transaction (alerts.ledger.retention)."""
+    a chunk per transaction (alerts.ledger.retention), having first recorded on each
+    finished issue the articles it carried (the archive's)."""
     keep = keep_days if keep_days is not None else runtime.settings.ledger_keep_days
     with runtime.session() as session:
+        # First, what each finished issue carried: the archive's list outlives the rows.
+        recorded = record_issue_articles(session, today=now.date())
+        if recorded:
+            log.info("the articles of %d finished issues recorded for the archive", recorded)
         pruned = prune_ledger(session, today=now.date(), keep_days=keep)
     log.info(
         "ledger kept from %s: %d rows and %d selections of older dates deleted",

@@ -194,6 +194,10 @@ class Issue(Base):
     dropped_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
     locked_ids: Mapped[list[int] | None] = mapped_column(JSON)  # the frozen selection
     locked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Every article the issue carried to any reader, recorded once its sending is over
+    # (alerts.editions.issues.record_issue_articles): the archive's, after the ledger rows
+    # that said it are pruned. None until then.
+    article_ids: Mapped[list[int] | None] = mapped_column(JSON)
     sent_now_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

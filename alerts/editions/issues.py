@@ -236,7 +236,21 @@ def cancel(session: Session, issue: Issue, *, now: datetime) -> int:
 
 def issue_articles(session: Session, issue: Issue) -> list[Article]:
     """Every article the issue carried to any reader: pinned first, then newest first.
-    What the archive shows — nothing in it is specific to one reader."""
+    What the archive shows — nothing in it is specific to one reader. Read from the list
+    recorded on the issue once its sending was over, else from the ledger."""
+    ids = set(issue.article_ids) if issue.article_ids is not None else _carried(session, issue)
+    articles = {a.id: a for a in session.scalars(select(Article).where(Article.id.in_(ids)))}
+    pinned = [articles[i] for i in issue.pinned_ids if i in articles]
+    rest = sorted(
+        (a for i, a in articles.items() if i not in set(issue.pinned_ids)),
+        key=lambda a: (a.published_at, a.id),
+        reverse=True,
+    )
+    return pinned + rest
+
+
+def _carried(session: Session, issue: Issue) -> set[int]:
+    """The articles of the issue's sent ledger rows."""
     # Readers with the same topic mix got the same list: one row per distinct list.
     shared = (
         select(Delivery.selection_id)
@@ -246,11 +260,28 @@ def issue_articles(session: Session, issue: Issue) -> list[Article]:
     ids: set[int] = set()
     for listed in session.scalars(select(Selection.article_ids).where(Selection.id.in_(shared))):
         ids.update(listed)
-    articles = {a.id: a for a in session.scalars(select(Article).where(Article.id.in_(ids)))}
-    pinned = [articles[i] for i in issue.pinned_ids if i in articles]
-    rest = sorted(
-        (a for i, a in articles.items() if i not in set(issue.pinned_ids)),
-        key=lambda a: (a.published_at, a.id),
-        reverse=True,
-    )
-    return pinned + rest
+    return ids
+
+
+# An issue's sending is over by then: its readers' local date has passed everywhere on
+# Earth, and with it every retry's window (RETRY_WINDOW_HOURS, never past the next digest).
+SETTLED_AFTER_DAYS = 2
+
+
+def record_issue_articles(session: Session, *, today: date) -> int:
+    """Record on each issue whose sending is over (a local date SETTLED_AFTER_DAYS or more
+    before `today`) the articles it carried, once; how many issues were recorded. Run
+    before the ledger is pruned, so the archive keeps every issue's stories after its rows
+    are gone; it also spares the archive a read of an old issue's rows. Commits each."""
+    waiting = session.scalars(
+        select(Issue)
+        .where(
+            Issue.article_ids.is_(None),
+            Issue.local_date <= today - timedelta(days=SETTLED_AFTER_DAYS),
+        )
+        .order_by(Issue.id)
+    ).all()
+    for issue in waiting:
+        issue.article_ids = sorted(_carried(session, issue))
+        session.commit()
+    return len(waiting)

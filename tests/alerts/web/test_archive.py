@@ -10,10 +10,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from alerts.editions.issues import issue_for, pin
-from alerts.models import Edition, Issue
+from alerts.jobs import prune
+from alerts.models import Delivery, Edition, Issue
 from subscribers.database import utcnow
 from tests.alerts.web.app_support import BASE_URL
 from tests.support.sending import (
@@ -73,6 +75,25 @@ def test_view_in_browser_shows_every_story_of_the_issue_and_nothing_of_the_reade
     assert "Business" in html and "Football" in html
     for private in ("ada@", "bob@", "/c/", "/o/", "unsubscribe", "/preferences/", "<img"):
         assert private not in html.lower()
+
+
+def test_an_issue_keeps_its_stories_after_the_ledger_rows_are_pruned(
+    app: Flask, client: FlaskClient, db: Session, archive_link: str
+) -> None:
+    before = client.get(relative(archive_link, BASE_URL)).get_data(as_text=True)
+    # Long after: the daily prune records what each finished issue carried, then drops
+    # the ledger rows that said it.
+    later = utcnow() + timedelta(days=100)
+    prune(app_runtime(app), now=later, keep_days=90)
+    db.expire_all()
+    assert db.scalar(select(func.count()).select_from(Delivery)) == 0
+    after = client.get(relative(archive_link, BASE_URL))
+    assert after.status_code == 200
+    html = after.get_data(as_text=True)
+    for title in ("Cup final", "Markets rally", "Storm warning"):
+        assert title in html and title in before
+    [issue] = db.scalars(select(Issue)).all()
+    assert issue.article_ids is not None and len(issue.article_ids) == 3
 
 
 def test_the_edition_lists_its_sent_issues(
