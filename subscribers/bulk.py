@@ -105,6 +105,10 @@ SELECT count(*) FROM new
 # What COPY's text format reads as an escape, a column or a row end.
 _COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_COPY_NULL = "\\N"
+# The values a new reader's row takes, by whether the import vouches for their consent.
+_ACTIVE, _PENDING = SubscriberStatus.ACTIVE.value, SubscriberStatus.PENDING.value
+_IMPORT, _SUBSCRIBE = ConsentKind.IMPORT.value, ConsentKind.SUBSCRIBE.value
 Chunk = TypeVar("Chunk")
 # Topic names whose slugs are remembered: the names of a catalogue, not one per reader.
 _NAMES_KEPT = 10_000
@@ -437,27 +441,25 @@ def _consent_kind(reader: NewReader) -> ConsentKind:
 
 
 def _copy_line(reader: NewReader, link_key: str, slugs: list[str]) -> str:
-    """The reader's row of the temporary table in COPY's text format, `\\N` for no name."""
-    cells = (
-        str(reader.line),
-        _copy_text(reader.email),
-        "\\N" if reader.name is None else _copy_text(reader.name),
-        _status(reader).value,
-        reader.frequency.value,
-        _copy_text(reader.timezone),
-        str(reader.send_hour),
-        "t" if reader.confirmed else "f",
-        link_key,
-        _consent_kind(reader).value,
-        _copy_text(reader.source),
-        _copy_text(json.dumps(reader.details)),
-        _copy_text(_array_literal(slugs)),
+    """The reader's row of the temporary table in COPY's text format. Slugs are letters,
+    digits and hyphens, and a link key base64: neither needs escaping."""
+    texts = (reader.email, reader.name or "", reader.timezone, reader.source)
+    details = json.dumps(reader.details)
+    if _COPY_SPECIAL.search(details) or any(map(_COPY_SPECIAL.search, texts)):
+        # Rare (a backslash in a name): escape what COPY would read as an escape or a break.
+        email, name, timezone, source = (value.translate(_COPY_ESCAPES) for value in texts)
+        details = details.translate(_COPY_ESCAPES)
+    else:
+        email, name, timezone, source = texts
+    if reader.confirmed:
+        status, kind, confirmed = _ACTIVE, _IMPORT, "t"
+    else:
+        status, kind, confirmed = _PENDING, _SUBSCRIBE, "f"
+    return (
+        f"{reader.line}\t{email}\t{_COPY_NULL if reader.name is None else name}\t{status}\t"
+        f"{reader.frequency.value}\t{timezone}\t{reader.send_hour}\t{confirmed}\t{link_key}\t"
+        f"{kind}\t{source}\t{details}\t{_array_literal(slugs)}\n"
     )
-    return "\t".join(cells) + "\n"
-
-
-def _copy_text(value: str) -> str:
-    return value.translate(_COPY_ESCAPES) if _COPY_SPECIAL.search(value) else value
 
 
 def _array_literal(values: Iterable[str]) -> str:
