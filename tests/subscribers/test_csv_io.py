@@ -551,3 +551,24 @@ def test_readers_an_import_creates_can_start_paused(session: Session) -> None:
     found = readers(session)
     assert found["ada@example.com"].paused_until == tomorrow
     assert found["known@example.com"].paused_until is None
+
+
+def test_an_address_another_writer_stores_after_the_look_up_is_skipped_not_doubled(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_subscriber(
+        session, email="ada@example.com", hash_key=KEY, origin=Origin("form"), name="Ada"
+    )
+    session.commit()
+    # As if the look-up ran just before another import or a sign-up stored Ada.
+    monkeypatch.setattr(
+        subscribers.bulk.ChunkWriter, "_look_up", lambda self, chunk: (set(), set())
+    )
+    report = run_import(
+        session, "email,name,topics\nada@example.com,Imported Ada,Business\nbo@example.com,,\n"
+    )
+    assert (report.created, report.skipped, report.errors) == (1, 1, [])
+    found = readers(session)
+    assert (found["ada@example.com"].name, found["ada@example.com"].topic_slugs) == ("Ada", [])
+    events = list(session.scalars(select(ConsentEvent.subscriber_id)))
+    assert sorted(events) == sorted([found["ada@example.com"].id, found["bo@example.com"].id])
