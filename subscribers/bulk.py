@@ -3,7 +3,9 @@
 A `ChunkWriter` takes chunks of already checked readers in two steps. `prepare` needs no
 database and runs in the thread that reads the file: the keyed hashes of the addresses, the
 readers' link keys (one read of the random source a chunk), their topics' slugs and, on
-PostgreSQL, each reader's line of `COPY` text. `write` then spends a handful of statements
+PostgreSQL, each reader's line of `COPY` text (unless the last chunk was mostly readers
+already stored, as when a file runs again after a crash: `write` then makes the lines of
+the new readers alone, rather than the reading thread making lines for nobody). `write` then spends a handful of statements
 on the chunk, whatever its size: one look-up of the addresses that are known or suppressed,
 the topics that do not exist yet, then the readers, their topics and their consent events.
 PostgreSQL takes the chunk with `COPY` into a temporary table, then one statement inserts
@@ -144,7 +146,10 @@ class PreparedChunk:
     link_keys: list[str]
     slugs: list[list[str]]
     topic_names: set[str]
-    copy_lines: list[str]
+    copy_lines: list[str]  # empty when left to the writer
+
+    def row(self, position: int) -> tuple[NewReader, str, list[str]]:
+        return self.readers[position], self.link_keys[position], self.slugs[position]
 
 
 @dataclass
@@ -212,6 +217,10 @@ class ChunkWriter:
         self._now = now
         self._paused_until = paused_until
         self._topic_ids = TopicIds()
+        # Whether the last chunk written was mostly new readers. If not (a run again after a
+        # crash, over readers already stored), `prepare` leaves the COPY lines to `write`,
+        # which makes them for the new readers alone.
+        self._mostly_new = True
 
     def prepare(self, readers: Sequence[NewReader]) -> PreparedChunk:
         """What a chunk needs that the database does not give: no query is made here."""
@@ -226,7 +235,7 @@ class ChunkWriter:
             topic_names={name for reader in readers for name in reader.topics},
             copy_lines=[],
         )
-        if self.postgres:
+        if self.postgres and self._mostly_new:
             chunk.copy_lines.extend(map(_copy_line, readers, keys, slugs))
         return chunk
 
@@ -249,6 +258,7 @@ class ChunkWriter:
                 outcome.refused.append((reader.line, str(Suppressed())))
             else:
                 fresh[reader.email] = position
+        self._mostly_new = len(fresh) * 2 >= len(chunk.readers)
         if not fresh:
             return outcome
         moment = self._now or utcnow()
@@ -319,7 +329,10 @@ class ChunkWriter:
         driver = session.connection().connection.driver_connection
         assert driver is not None
         with driver.cursor() as cursor, cursor.copy("COPY import_readers FROM STDIN") as copy:
-            copy.write("".join([chunk.copy_lines[position] for position in positions]))
+            if chunk.copy_lines:
+                copy.write("".join([chunk.copy_lines[position] for position in positions]))
+            else:
+                copy.write("".join([_copy_line(*chunk.row(position)) for position in positions]))
         inserted = session.scalar(
             text(_FROM_STAGED),
             {"moment": moment, "paused_until": self._paused_until, "recorded": utcnow()},
