@@ -5,14 +5,14 @@ database and runs in the thread that reads the file: the keyed hashes of the add
 readers' link keys (one read of the random source a chunk), their topics' slugs and, on
 PostgreSQL, each reader's line of `COPY` text (unless the last chunk was mostly readers
 already stored, as when a file runs again after a crash: `write` then makes the lines of
-the new readers alone, rather than the reading thread making lines for nobody). `write` then spends a handful of statements
-on the chunk, whatever its size: one look-up of the addresses that are known or suppressed,
-the topics that do not exist yet, then the readers, their topics and their consent events.
-PostgreSQL takes the chunk with `COPY` into a temporary table, then one statement inserts
-the readers with `ON CONFLICT (email) DO NOTHING` and, from what that returns, their consent
-events and topics: no row comes back to Python. SQLite takes multi-row INSERTs with the
-same conflict clause. An address that another writer adds at the same moment is skipped,
-never doubled.
+the new readers alone, rather than the reading thread making lines for nobody). `write`
+then spends a handful of statements on the chunk, whatever its size: one look-up of the
+addresses that are known or suppressed, the topics that do not exist yet, then the readers,
+their topics and their consent events. PostgreSQL takes the chunk with `COPY` into a
+temporary table, then one statement inserts the readers with `ON CONFLICT (email) DO
+NOTHING` and, from what that returns, their consent events and topics: no row comes back to
+Python. SQLite takes multi-row INSERTs with the same conflict clause. An address that
+another writer adds at the same moment is skipped, never doubled.
 
 The chunk is written inside a SAVEPOINT. Should the database still refuse something that
 the checks let through, the chunk is rolled back and written again one reader at a time,
