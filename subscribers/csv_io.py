@@ -335,6 +335,7 @@ def _parse(line: int, values: dict[str, str], keyword_limit: int) -> _Row:
     if len(name) > _MAX_NAME_LENGTH:
         raise InvalidPreference("name", f"it is longer than {_MAX_NAME_LENGTH} characters")
     topics = [topic.strip() for topic in values.get("topics", "").split(TOPIC_SEPARATOR)]
+    typed_keywords = values.get("keywords", "")
     for topic in topics:
         if len(topic) > _MAX_TOPIC_NAME_LENGTH:
             raise InvalidPreference(
@@ -349,9 +350,10 @@ def _parse(line: int, values: dict[str, str], keyword_limit: int) -> _Row:
         timezone=parse_timezone(values.get("timezone") or None),
         hour=parse_hour(values.get("hour")),
         status=_parse_status(values.get("status", "")),
-        keywords=parse_keywords(
-            values.get("keywords", "").split(KEYWORD_SEPARATOR), limit=keyword_limit
-        ),
+        # Most files have no keywords: an empty cell is no keyword, without the parser.
+        keywords=parse_keywords(typed_keywords.split(KEYWORD_SEPARATOR), limit=keyword_limit)
+        if typed_keywords.strip()
+        else (),
     )
 
 
