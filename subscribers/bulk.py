@@ -1,13 +1,18 @@
 """Adding many new readers at once: the write half of an import, a chunk per call.
 
-One call writes a chunk of already checked readers with a handful of statements, whatever
-its size: which addresses are known, which are suppressed, the topics, then the readers,
+A `ChunkWriter` takes chunks of already checked readers in two steps. `prepare` needs no
+database and runs in the thread that reads the file: the keyed hashes of the addresses, the
+readers' link keys (one read of the random source a chunk), their topics' slugs and, on
+PostgreSQL, each reader's line of `COPY` text (unless the last chunk was mostly readers
+already stored, as when a file runs again after a crash: `write` then makes the lines of
+the new readers alone, rather than the reading thread making lines for nobody). `write`
+then spends a handful of statements on the chunk, whatever its size: one look-up of the
+addresses that are known or suppressed, the topics that do not exist yet, then the readers,
 their topics and their consent events. PostgreSQL takes the chunk with `COPY` into a
-temporary table (the driver writes it in C; arrays bound as parameters were dumped element
-by element in Python, a third of the time), then one statement inserts the readers with
-`ON CONFLICT (email) DO NOTHING` and, from what that returns, their consent events and
-topics: no row comes back to Python. SQLite takes multi-row INSERTs with the same conflict
-clause. An address that another writer adds at the same moment is skipped, never doubled.
+temporary table, then one statement inserts the readers with `ON CONFLICT (email) DO
+NOTHING` and, from what that returns, their consent events and topics: no row comes back to
+Python. SQLite takes multi-row INSERTs with the same conflict clause. An address that
+another writer adds at the same moment is skipped, never doubled.
 
 The chunk is written inside a SAVEPOINT. Should the database still refuse something that
 the checks let through, the chunk is rolled back and written again one reader at a time,
@@ -16,25 +21,26 @@ Nothing is committed here: the caller commits, a chunk at a time if it wants a c
 at most the chunk in flight (a run again then skips whoever is already stored).
 
 `write_chunks` overlaps reading and writing on PostgreSQL: while the server works on one
-chunk, the next is read and checked (a thread writes, the caller's thread reads; the
-session is only ever used by the writer). SQLite works in the caller's process, so there is
-nothing to overlap: its chunks are written in turn.
+chunk, the next is read, checked and prepared (a thread writes, the caller's thread reads;
+the session is only ever used by the writer). SQLite works in the caller's process, so there
+is nothing to overlap: its chunks are written in turn.
 """
 
 from __future__ import annotations
 
 import json
 import queue
+import re
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, String, any_, bindparam, select, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import select, text
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import DataError, IntegrityError
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import Session
 
 from subscribers.addresses import email_hash
 from subscribers.database import utcnow
@@ -49,28 +55,39 @@ from subscribers.models import (
     subscriber_topics,
 )
 from subscribers.services import Suppressed
-from subscribers.tokens import new_link_key
+from subscribers.tokens import new_link_keys
 from subscribers.topics import ensure_topics, slugify
 
 # How many readers a caller should hand over per call, and commit at a time: PostgreSQL
-# takes a chunk with one COPY and one statement; SQLite's INSERTs bind every value.
-POSTGRES_CHUNK = 5000
+# takes a chunk with one COPY and one statement, and each chunk costs a few round trips and
+# a commit besides; SQLite's INSERTs bind every value.
+POSTGRES_CHUNK = 10_000
 SQLITE_CHUNK = 500
 
 # The chunk as COPY writes it; emptied before each chunk, dropped at commit.
 _STAGED = """import_readers (
     line integer, email text, name text, status text, frequency text, timezone text,
     send_hour smallint, confirmed boolean, link_key text, kind text, source text,
-    details json, topic_ids integer[]
+    details json, topic_slugs text[]
 ) ON COMMIT DROP"""
+# Which of the chunk's addresses are known, and which are suppressed, in one round trip; the
+# arrays go as text literals, which the driver sends as they are (a list is dumped element
+# by element in Python).
+_LOOK_UP = """
+SELECT false, email FROM subscribers WHERE email = ANY(CAST(:emails AS varchar[]))
+UNION ALL
+SELECT true, email_hash FROM suppressions WHERE email_hash = ANY(CAST(:hashes AS varchar[]))
+"""
 # Readers in file order, skipping addresses taken since the chunk was checked; then the
 # consent event and the topics of each reader that went in, from the same rows.
 _FROM_STAGED = """
 WITH new AS (
     INSERT INTO subscribers (email, name, status, frequency, timezone, send_hour, created_at,
-                             confirmed_at, status_changed_at, breaking_alerts, link_key)
+                             confirmed_at, status_changed_at, paused_until, breaking_alerts,
+                             link_key)
     SELECT email, name, status, frequency, timezone, send_hour, :moment,
-           CASE WHEN confirmed THEN CAST(:moment AS timestamptz) END, :moment, false, link_key
+           CASE WHEN confirmed THEN CAST(:moment AS timestamptz) END, :moment,
+           CAST(:paused_until AS timestamptz), false, link_key
     FROM import_readers ORDER BY line
     ON CONFLICT (email) DO NOTHING
     RETURNING id, email
@@ -80,12 +97,20 @@ WITH new AS (
     FROM new JOIN import_readers AS staged USING (email) ORDER BY new.id
 ), topics AS (
     INSERT INTO subscriber_topics (subscriber_id, topic_id)
-    SELECT new.id, topic.id
-    FROM new JOIN import_readers AS staged USING (email),
-         unnest(staged.topic_ids) AS topic (id)
+    SELECT new.id, topics.id
+    FROM new JOIN import_readers AS staged USING (email)
+         CROSS JOIN unnest(staged.topic_slugs) AS wanted (slug)
+         JOIN topics ON topics.slug = wanted.slug
 )
 SELECT count(*) FROM new
 """
+# What COPY's text format reads as an escape, a column or a row end.
+_COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_COPY_NULL = "\\N"
+# The values a new reader's row takes, by whether the import vouches for their consent.
+_ACTIVE, _PENDING = SubscriberStatus.ACTIVE.value, SubscriberStatus.PENDING.value
+_IMPORT, _SUBSCRIBE = ConsentKind.IMPORT.value, ConsentKind.SUBSCRIBE.value
 Chunk = TypeVar("Chunk")
 # Topic names whose slugs are remembered: the names of a catalogue, not one per reader.
 _NAMES_KEPT = 10_000
@@ -112,6 +137,21 @@ class NewReader:
     keywords: Sequence[TypedKeyword] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedChunk:
+    """A chunk made ready by `ChunkWriter.prepare`; the lists follow `readers`."""
+
+    readers: list[NewReader]
+    hashes: list[str]
+    link_keys: list[str]
+    slugs: list[list[str]]
+    topic_names: set[str]
+    copy_lines: list[str]  # empty when left to the writer
+
+    def row(self, position: int) -> tuple[NewReader, str, list[str]]:
+        return self.readers[position], self.link_keys[position], self.slugs[position]
+
+
 @dataclass
 class ChunkOutcome:
     """What became of a chunk: created and skipped counts, and (line, reason) refusals."""
@@ -130,22 +170,25 @@ class TopicIds:
 
     def prepare(self, session: Session, names: set[str]) -> None:
         """Know the ids of these names' topics, creating the topics that do not exist yet."""
-        missing = [name for name in sorted(names) if self._slug(name) not in self._ids]
-        missing = [name for name in missing if self._slug(name)]
+        missing = [name for name in sorted(names) if self.slug(name) not in self._ids]
+        missing = [name for name in missing if self.slug(name)]
         if missing:
             for topic in ensure_topics(session, missing):
                 self._ids[topic.slug] = topic.id
 
-    def ids(self, names: Sequence[str]) -> list[int]:
-        """The ids of prepared names' topics, each once; names with an empty slug have none."""
-        slugs = dict.fromkeys(self._slug(name) for name in names)
-        return [self._ids[slug] for slug in slugs if slug]
+    def slugs(self, names: Sequence[str]) -> list[str]:
+        """The slugs of these names, each once; a name with an empty slug has none."""
+        return [slug for slug in dict.fromkeys(map(self.slug, names)) if slug]
+
+    def ids(self, slugs: Sequence[str]) -> list[int]:
+        """The ids of prepared topics, by slug."""
+        return [self._ids[slug] for slug in slugs]
 
     def forget(self) -> None:
         """Drop what a rolled-back SAVEPOINT may have created."""
         self._ids.clear()
 
-    def _slug(self, name: str) -> str:
+    def slug(self, name: str) -> str:
         slug = self._slugs.get(name)
         if slug is None:
             slug = slugify(name)
@@ -154,8 +197,201 @@ class TopicIds:
         return slug
 
 
-def chunk_size(session: Session) -> int:
-    return POSTGRES_CHUNK if _is_postgres(session) else SQLITE_CHUNK
+class ChunkWriter:
+    """Writes the chunks of one import into `session`: `prepare` each chunk (in any thread),
+    then `write` it (in the session's thread). Readers created carry `now` as their sign-up
+    time and `paused_until` as their pause (None: due from today)."""
+
+    def __init__(
+        self,
+        session: Session,
+        *,
+        hash_key: str,
+        now: datetime | None = None,
+        paused_until: datetime | None = None,
+    ) -> None:
+        self.session = session
+        self.postgres = _is_postgres(session)
+        self.size = POSTGRES_CHUNK if self.postgres else SQLITE_CHUNK
+        self._hash_key = hash_key
+        self._now = now
+        self._paused_until = paused_until
+        self._topic_ids = TopicIds()
+        # Whether the last chunk written was mostly new readers. If not (a run again after a
+        # crash, over readers already stored), `prepare` leaves the COPY lines to `write`,
+        # which makes them for the new readers alone.
+        self._mostly_new = True
+
+    def prepare(self, readers: Sequence[NewReader]) -> PreparedChunk:
+        """What a chunk needs that the database does not give: no query is made here."""
+        readers = list(readers)
+        slugs = [self._topic_ids.slugs(reader.topics) for reader in readers]
+        keys = new_link_keys(len(readers))
+        chunk = PreparedChunk(
+            readers=readers,
+            hashes=[email_hash(reader.email, self._hash_key) for reader in readers],
+            link_keys=keys,
+            slugs=slugs,
+            topic_names={name for reader in readers for name in reader.topics},
+            copy_lines=[],
+        )
+        if self.postgres and self._mostly_new:
+            chunk.copy_lines.extend(map(_copy_line, readers, keys, slugs))
+        return chunk
+
+    def write(self, chunk: PreparedChunk) -> ChunkOutcome:
+        """Add the readers of one chunk that are neither known nor suppressed.
+
+        A known address, or a repeat of an address earlier in the chunk, is skipped, never
+        overwritten; a suppressed address is refused with add_subscriber's reason. Anything
+        the database refuses is refused alone (see the module's docstring).
+        """
+        outcome = ChunkOutcome()
+        if not chunk.readers:
+            return outcome
+        known, suppressed = self._look_up(chunk)
+        fresh: dict[str, int] = {}  # address: position in the chunk
+        for position, reader in enumerate(chunk.readers):
+            if reader.email in known or reader.email in fresh:
+                outcome.skipped += 1
+            elif chunk.hashes[position] in suppressed:
+                outcome.refused.append((reader.line, str(Suppressed())))
+            else:
+                fresh[reader.email] = position
+        self._mostly_new = len(fresh) * 2 >= len(chunk.readers)
+        if not fresh:
+            return outcome
+        moment = self._now or utcnow()
+        session = self.session
+        _begin_on_sqlite(session)
+        try:
+            with session.begin_nested():
+                created = self._write(chunk, list(fresh.values()), moment)
+            refused = 0
+        except (IntegrityError, DataError):
+            self._topic_ids.forget()
+            created, refused = 0, 0
+            for position in fresh.values():
+                try:
+                    with session.begin_nested():
+                        created += self._write(chunk, [position], moment)
+                except (IntegrityError, DataError) as error:
+                    self._topic_ids.forget()
+                    refused += 1
+                    reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+                    line = chunk.readers[position].line
+                    outcome.refused.append((line, f"the database refused this row: {reason}"))
+        outcome.created += created
+        # Whoever was neither written nor refused was added by another writer meanwhile.
+        outcome.skipped += len(fresh) - created - refused
+        return outcome
+
+    def _look_up(self, chunk: PreparedChunk) -> tuple[set[str], set[str]]:
+        """The chunk's addresses already stored, and its hashes on the suppression list."""
+        session = self.session
+        emails = set(reader.email for reader in chunk.readers)
+        if self.postgres:
+            found = session.execute(
+                text(_LOOK_UP),
+                {"emails": _array_literal(emails), "hashes": _array_literal(set(chunk.hashes))},
+            )
+            known: set[str] = set()
+            suppressed: set[str] = set()
+            for is_hash, value in found:
+                (suppressed if is_hash else known).add(value)
+            return known, suppressed
+        known = set(session.scalars(select(Subscriber.email).where(Subscriber.email.in_(emails))))
+        hashes = set(chunk.hashes)
+        suppressed = set(
+            session.scalars(
+                select(Suppression.email_hash).where(Suppression.email_hash.in_(hashes))
+            )
+        )
+        return known, suppressed
+
+    def _write(self, chunk: PreparedChunk, positions: list[int], moment: datetime) -> int:
+        """Insert these readers of the chunk, their topics and consent events; return how
+        many went in."""
+        readers = [chunk.readers[position] for position in positions]
+        self._topic_ids.prepare(self.session, {name for r in readers for name in r.topics})
+        if self.postgres:
+            created = self._write_copied(chunk, positions, moment)
+        else:
+            created = self._write_values(chunk, positions, moment)
+        _write_keywords(self.session, readers, moment)
+        return created
+
+    def _write_copied(self, chunk: PreparedChunk, positions: list[int], moment: datetime) -> int:
+        """COPY the readers into a temporary table; one statement takes it from there."""
+        session = self.session
+        session.execute(text(f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGED}"))
+        session.execute(text("TRUNCATE import_readers"))
+        driver = session.connection().connection.driver_connection
+        assert driver is not None
+        with driver.cursor() as cursor, cursor.copy("COPY import_readers FROM STDIN") as copy:
+            if chunk.copy_lines:
+                copy.write("".join([chunk.copy_lines[position] for position in positions]))
+            else:
+                copy.write("".join([_copy_line(*chunk.row(position)) for position in positions]))
+        inserted = session.scalar(
+            text(_FROM_STAGED),
+            {"moment": moment, "paused_until": self._paused_until, "recorded": utcnow()},
+        )
+        return int(inserted or 0)
+
+    def _write_values(self, chunk: PreparedChunk, positions: list[int], moment: datetime) -> int:
+        """Multi-row INSERTs: the readers (returning their ids), then consents and topics."""
+        session = self.session
+        statement = (
+            sqlite.insert(Subscriber)
+            .on_conflict_do_nothing(index_elements=["email"])
+            .returning(Subscriber.id, Subscriber.email)
+        )
+        rows = [
+            {
+                "email": reader.email,
+                "name": reader.name,
+                "status": _status(reader),
+                "frequency": reader.frequency,
+                "timezone": reader.timezone,
+                "send_hour": reader.send_hour,
+                "created_at": moment,
+                "confirmed_at": moment if reader.confirmed else None,
+                "status_changed_at": moment,
+                "paused_until": self._paused_until,
+                "breaking_alerts": False,
+                "link_key": chunk.link_keys[position],
+            }
+            for position in positions
+            for reader in (chunk.readers[position],)
+        ]
+        inserted = {email: row_id for row_id, email in session.execute(statement, rows)}
+        recorded = utcnow()
+        consents: list[dict[str, Any]] = []
+        links: list[dict[str, Any]] = []
+        for position in positions:
+            reader = chunk.readers[position]
+            subscriber_id = inserted.get(reader.email)
+            if subscriber_id is None:
+                continue  # added by someone else since the chunk was checked
+            consents.append(
+                {
+                    "subscriber_id": subscriber_id,
+                    "kind": _consent_kind(reader),
+                    "source": reader.source,
+                    "details": dict(reader.details),
+                    "occurred_at": recorded,
+                }
+            )
+            links.extend(
+                {"subscriber_id": subscriber_id, "topic_id": topic_id}
+                for topic_id in self._topic_ids.ids(chunk.slugs[position])
+            )
+        if consents:
+            session.execute(sqlite.insert(ConsentEvent), consents)
+        if links:
+            session.execute(sqlite.insert(subscriber_topics), links)
+        return len(inserted)
 
 
 def write_chunks(session: Session, chunks: Iterator[Chunk], write: Callable[[Chunk], None]) -> None:
@@ -194,80 +430,6 @@ def write_chunks(session: Session, chunks: Iterator[Chunk], write: Callable[[Chu
         raise failures[0]
 
 
-def add_readers(
-    session: Session,
-    readers: Sequence[NewReader],
-    *,
-    hash_key: str,
-    topic_ids: TopicIds,
-    now: datetime | None = None,
-) -> ChunkOutcome:
-    """Add the readers of one chunk that are neither known nor suppressed.
-
-    A known address, or a repeat of an address earlier in the chunk, is skipped, never
-    overwritten; a suppressed address is refused with add_subscriber's reason. Anything the
-    database refuses is refused alone (see the module's docstring).
-    """
-    outcome = ChunkOutcome()
-    emails = {reader.email for reader in readers}
-    known = set(
-        session.scalars(select(Subscriber.email).where(_among(session, Subscriber.email, emails)))
-    )
-    hashes = {email: email_hash(email, hash_key) for email in emails}
-    suppressed = set(
-        session.scalars(
-            select(Suppression.email_hash).where(
-                _among(session, Suppression.email_hash, set(hashes.values()))
-            )
-        )
-    )
-    fresh: dict[str, NewReader] = {}
-    for reader in readers:
-        if reader.email in known or reader.email in fresh:
-            outcome.skipped += 1
-        elif hashes[reader.email] in suppressed:
-            outcome.refused.append((reader.line, str(Suppressed())))
-        else:
-            fresh[reader.email] = reader
-    if not fresh:
-        return outcome
-    moment = now or utcnow()
-    _begin_on_sqlite(session)
-    try:
-        with session.begin_nested():
-            created = _write(session, list(fresh.values()), topic_ids, moment)
-        refused = 0
-    except (IntegrityError, DataError):
-        topic_ids.forget()
-        created, refused = 0, 0
-        for reader in fresh.values():
-            try:
-                with session.begin_nested():
-                    created += _write(session, [reader], topic_ids, moment)
-            except (IntegrityError, DataError) as error:
-                topic_ids.forget()
-                refused += 1
-                reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
-                outcome.refused.append((reader.line, f"the database refused this row: {reason}"))
-    outcome.created += created
-    # Whoever was neither written nor refused was added by another writer meanwhile.
-    outcome.skipped += len(fresh) - created - refused
-    return outcome
-
-
-def _write(
-    session: Session, readers: list[NewReader], topic_ids: TopicIds, moment: datetime
-) -> int:
-    """Insert the readers, their topics and consent events; return how many went in."""
-    topic_ids.prepare(session, {name for reader in readers for name in reader.topics})
-    if _is_postgres(session):
-        created = _write_copied(session, readers, topic_ids, moment)
-    else:
-        created = _write_values(session, readers, topic_ids, moment)
-    _write_keywords(session, readers, moment)
-    return created
-
-
 def _write_keywords(session: Session, readers: list[NewReader], moment: datetime) -> None:
     """The keywords of the readers this chunk added (most files have none: no query then).
     A reader added by someone else meanwhile keeps their own list."""
@@ -276,94 +438,10 @@ def _write_keywords(session: Session, readers: list[NewReader], moment: datetime
         return
     added = session.execute(
         select(Subscriber.id, Subscriber.email).where(
-            _among(session, Subscriber.email, set(wanted)), Subscriber.created_at == moment
+            Subscriber.email.in_(set(wanted)), Subscriber.created_at == moment
         )
     )
     add_reader_keywords(session, {reader_id: wanted[email] for reader_id, email in added})
-
-
-def _write_copied(
-    session: Session, readers: list[NewReader], topic_ids: TopicIds, moment: datetime
-) -> int:
-    """COPY the chunk into a temporary table; one statement takes it from there."""
-    session.execute(text(f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGED}"))
-    session.execute(text("TRUNCATE import_readers"))
-    driver = session.connection().connection.driver_connection
-    assert driver is not None
-    with driver.cursor() as cursor, cursor.copy("COPY import_readers FROM STDIN") as copy:
-        for reader in readers:
-            copy.write_row(
-                (
-                    reader.line,
-                    reader.email,
-                    reader.name,
-                    _status(reader).value,
-                    reader.frequency.value,
-                    reader.timezone,
-                    reader.send_hour,
-                    reader.confirmed,
-                    new_link_key(),
-                    _consent_kind(reader).value,
-                    reader.source,
-                    json.dumps(reader.details),
-                    "{" + ",".join(map(str, topic_ids.ids(reader.topics))) + "}",
-                )
-            )
-    inserted = session.scalar(text(_FROM_STAGED), {"moment": moment, "recorded": utcnow()})
-    return int(inserted or 0)
-
-
-def _write_values(
-    session: Session, readers: list[NewReader], topic_ids: TopicIds, moment: datetime
-) -> int:
-    """Multi-row INSERTs: the readers (returning their ids), then consents and topics."""
-    statement = (
-        sqlite.insert(Subscriber)
-        .on_conflict_do_nothing(index_elements=["email"])
-        .returning(Subscriber.id, Subscriber.email)
-    )
-    rows = [
-        {
-            "email": reader.email,
-            "name": reader.name,
-            "status": _status(reader),
-            "frequency": reader.frequency,
-            "timezone": reader.timezone,
-            "send_hour": reader.send_hour,
-            "created_at": moment,
-            "confirmed_at": moment if reader.confirmed else None,
-            "status_changed_at": moment,
-            "breaking_alerts": False,
-            "link_key": new_link_key(),
-        }
-        for reader in readers
-    ]
-    inserted = {email: row_id for row_id, email in session.execute(statement, rows)}
-    recorded = utcnow()
-    consents: list[dict[str, Any]] = []
-    links: list[dict[str, Any]] = []
-    for reader in readers:
-        subscriber_id = inserted.get(reader.email)
-        if subscriber_id is None:
-            continue  # added by someone else since the chunk was checked
-        consents.append(
-            {
-                "subscriber_id": subscriber_id,
-                "kind": _consent_kind(reader),
-                "source": reader.source,
-                "details": dict(reader.details),
-                "occurred_at": recorded,
-            }
-        )
-        links.extend(
-            {"subscriber_id": subscriber_id, "topic_id": topic_id}
-            for topic_id in topic_ids.ids(reader.topics)
-        )
-    if consents:
-        session.execute(sqlite.insert(ConsentEvent), consents)
-    if links:
-        session.execute(sqlite.insert(subscriber_topics), links)
-    return len(inserted)
 
 
 def _status(reader: NewReader) -> SubscriberStatus:
@@ -375,13 +453,32 @@ def _consent_kind(reader: NewReader) -> ConsentKind:
     return ConsentKind.IMPORT if reader.confirmed else ConsentKind.SUBSCRIBE
 
 
-def _among(
-    session: Session, column: InstrumentedAttribute[str], values: set[str]
-) -> ColumnElement[bool]:
-    """`column IN values`; on PostgreSQL as one array parameter, not one per value."""
-    if _is_postgres(session):
-        return column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(String)))
-    return column.in_(values)
+def _copy_line(reader: NewReader, link_key: str, slugs: list[str]) -> str:
+    """The reader's row of the temporary table in COPY's text format. Slugs are letters,
+    digits and hyphens, and a link key base64: neither needs escaping."""
+    texts = (reader.email, reader.name or "", reader.timezone, reader.source)
+    details = json.dumps(reader.details)
+    if _COPY_SPECIAL.search(details) or any(map(_COPY_SPECIAL.search, texts)):
+        # Rare (a backslash in a name): escape what COPY would read as an escape or a break.
+        email, name, timezone, source = (value.translate(_COPY_ESCAPES) for value in texts)
+        details = details.translate(_COPY_ESCAPES)
+    else:
+        email, name, timezone, source = texts
+    if reader.confirmed:
+        status, kind, confirmed = _ACTIVE, _IMPORT, "t"
+    else:
+        status, kind, confirmed = _PENDING, _SUBSCRIBE, "f"
+    return (
+        f"{reader.line}\t{email}\t{_COPY_NULL if reader.name is None else name}\t{status}\t"
+        f"{reader.frequency.value}\t{timezone}\t{reader.send_hour}\t{confirmed}\t{link_key}\t"
+        f"{kind}\t{source}\t{details}\t{_array_literal(slugs)}\n"
+    )
+
+
+def _array_literal(values: Iterable[str]) -> str:
+    """A PostgreSQL array of text, every element quoted (so that none reads as NULL)."""
+    quoted = (value.replace("\\", "\\\\").replace('"', '\\"') for value in values)
+    return "{" + ",".join(f'"{value}"' for value in quoted) + "}"
 
 
 def _begin_on_sqlite(session: Session) -> None:
@@ -399,4 +496,4 @@ def _is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-__all__ = ["ChunkOutcome", "NewReader", "TopicIds", "add_readers", "chunk_size", "write_chunks"]
+__all__ = ["ChunkOutcome", "ChunkWriter", "NewReader", "PreparedChunk", "write_chunks"]

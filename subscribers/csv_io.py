@@ -38,7 +38,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from subscribers.addresses import normalise_email
-from subscribers.bulk import NewReader, TopicIds, add_readers, chunk_size, write_chunks
+from subscribers.bulk import ChunkWriter, NewReader, PreparedChunk, write_chunks
 from subscribers.errors import CsvFormatError, InvalidPreference, SubscribersError
 from subscribers.keywords import (
     DEFAULT_KEYWORDS_PER_READER,
@@ -112,6 +112,7 @@ def import_csv(
     confirmed: bool,
     hash_key: str,
     now: datetime | None = None,
+    paused_until: datetime | None = None,
     after_chunk: Callable[[ImportReport], None] | None = None,
     keyword_limit: int = DEFAULT_KEYWORDS_PER_READER,
 ) -> ImportReport:
@@ -120,7 +121,8 @@ def import_csv(
     `confirmed=True` means the publisher already holds each reader's consent: rows become
     active readers. Otherwise they are pending until each reader confirms by email.
     An address already subscribed is skipped, never overwritten (the reader's own choices
-    win), as is a repeat of an address earlier in the file.
+    win), as is a repeat of an address earlier in the file. The readers it creates carry
+    `now` as their sign-up time and `paused_until` as their pause (None: no pause).
 
     `after_chunk` is called with the report so far each time a chunk of rows is written:
     the place for a caller to commit, so that a crash loses at most one chunk.
@@ -131,21 +133,27 @@ def import_csv(
     records = _records(stream)
     columns = _header(records)
     report = ImportReport()
-    topic_ids = TopicIds()
+    writer = ChunkWriter(session, hash_key=hash_key, now=now, paused_until=paused_until)
 
-    def write(batch: list[_Row]) -> None:
-        readers = [
-            _new_reader(row, confirmed=confirmed) for row in batch if row.status not in _LEFT
-        ]
-        outcome = add_readers(session, readers, hash_key=hash_key, topic_ids=topic_ids, now=now)
+    def prepared(rows: Iterable[_Row]) -> Iterator[tuple[int, PreparedChunk]]:
+        # In the reading thread: what a chunk needs besides the database is made here.
+        for batch in _batches(rows, writer.size):
+            readers = [
+                _new_reader(row, confirmed=confirmed) for row in batch if row.status not in _LEFT
+            ]
+            yield len(batch) - len(readers), writer.prepare(readers)
+
+    def write(item: tuple[int, PreparedChunk]) -> None:
+        left, chunk = item
+        outcome = writer.write(chunk)
         report.created += outcome.created
-        report.skipped += len(batch) - len(readers) + outcome.skipped
+        report.skipped += left + outcome.skipped
         report.errors.extend(RowError(line, reason) for line, reason in outcome.refused)
         if after_chunk is not None:
             after_chunk(report)
 
     rows = _parsed_rows(records, columns, report, keyword_limit)
-    write_chunks(session, _batches(rows, chunk_size(session)), write)
+    write_chunks(session, prepared(rows), write)
     report.errors.sort(key=lambda error: error.line)
     return report
 
@@ -327,6 +335,7 @@ def _parse(line: int, values: dict[str, str], keyword_limit: int) -> _Row:
     if len(name) > _MAX_NAME_LENGTH:
         raise InvalidPreference("name", f"it is longer than {_MAX_NAME_LENGTH} characters")
     topics = [topic.strip() for topic in values.get("topics", "").split(TOPIC_SEPARATOR)]
+    typed_keywords = values.get("keywords", "")
     for topic in topics:
         if len(topic) > _MAX_TOPIC_NAME_LENGTH:
             raise InvalidPreference(
@@ -341,9 +350,10 @@ def _parse(line: int, values: dict[str, str], keyword_limit: int) -> _Row:
         timezone=parse_timezone(values.get("timezone") or None),
         hour=parse_hour(values.get("hour")),
         status=_parse_status(values.get("status", "")),
-        keywords=parse_keywords(
-            values.get("keywords", "").split(KEYWORD_SEPARATOR), limit=keyword_limit
-        ),
+        # Most files have no keywords: an empty cell is no keyword, without the parser.
+        keywords=parse_keywords(typed_keywords.split(KEYWORD_SEPARATOR), limit=keyword_limit)
+        if typed_keywords.strip()
+        else (),
     )
 
 

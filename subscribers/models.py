@@ -50,9 +50,10 @@ subscriber_topics = Table(
     "subscriber_topics",
     Base.metadata,
     Column("subscriber_id", ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True),
-    Column("topic_id", ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True, index=True),
+    Column("topic_id", ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True),
     # A topic's followers in id order: the desk's reader list filtered by topic, a page at
-    # a time, newest first.
+    # a time, newest first; also every look-up by topic alone (an index on topic_id only
+    # would be one more entry to write for each topic a reader follows).
     Index("ix_subscriber_topics_topic_subscriber", "topic_id", "subscriber_id"),
 )
 
@@ -92,7 +93,8 @@ class Subscriber(Base):
             "send_hour",
             postgresql_include=["id", "paused_until"],
         ),
-        # The desk's reader list by status, newest first, a page at a time.
+        # The desk's reader list by status, newest first, a page at a time; also every
+        # look-up by status alone (no index on status only: one more to keep up per reader).
         Index("ix_subscribers_status_id", "status", "id"),
         # The desk's search by the start of an address (LIKE 'abc%'), which PostgreSQL's
         # default index on email cannot answer unless the database's collation is "C".
@@ -105,7 +107,7 @@ class Subscriber(Base):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[SubscriberStatus] = mapped_column(
-        string_enum(SubscriberStatus), default=SubscriberStatus.PENDING, index=True
+        string_enum(SubscriberStatus), default=SubscriberStatus.PENDING
     )
     frequency: Mapped[Frequency] = mapped_column(string_enum(Frequency), default=Frequency.DAILY)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")

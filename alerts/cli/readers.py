@@ -31,21 +31,29 @@ def subscribers() -> None:
     is_flag=True,
     help="The rows are readers who already consented: make them active at once.",
 )
+@click.option(
+    "--start-tomorrow",
+    is_flag=True,
+    help="Pause the readers this import creates until the next midnight in DEFAULT_TIMEZONE, "
+    "so that none whose hour has passed gets today's digest at once.",
+)
 @clear_errors
-def subscribers_import(file: Any, confirmed: bool) -> None:
+def subscribers_import(file: Any, confirmed: bool, start_tomorrow: bool) -> None:
     """Import readers from CSV: email,name,topics,frequency,timezone,hour.
 
     Each chunk of rows is committed as it is written: after a crash, run the same file
     again; the readers already stored are skipped, nobody is added twice.
     """
     from alerts.audit import CLI, record
-    from subscribers.csv_io import ImportReport, import_csv
+    from alerts.desk.imports import import_readers, next_midnight
+    from subscribers.csv_io import ImportReport
     from subscribers.database import utcnow
     from subscribers.errors import CsvFormatError
 
     settings = settings_from_env()
     stored = ImportReport()
     target = f"file:{Path(file.name).name}"
+    now = utcnow()
     with open_runtime(settings) as runtime, runtime.session() as session:
 
         def commit(so_far: ImportReport) -> None:
@@ -53,9 +61,11 @@ def subscribers_import(file: Any, confirmed: bool) -> None:
             stored.created, stored.skipped = so_far.created, so_far.skipped
 
         try:
-            report = import_csv(
-                session, file, confirmed=confirmed, hash_key=settings.secret_key,
-                after_chunk=commit, keyword_limit=settings.keywords_per_reader,
+            report = import_readers(
+                session, file, confirmed=confirmed, start_tomorrow=start_tomorrow,
+                hash_key=settings.secret_key, timezone=settings.default_timezone, actor=CLI,
+                now=now, after_chunk=commit, keyword_limit=settings.keywords_per_reader,
+                action="subscribers.import", target=target,
             )  # fmt: skip
         except CsvFormatError as refused:
             session.rollback()
@@ -70,14 +80,13 @@ def subscribers_import(file: Any, confirmed: bool) -> None:
                     err=True,
                 )
             raise
-        details = {"created": report.created, "skipped": report.skipped,
-                   "errors": len(report.errors), "confirmed": confirmed}  # fmt: skip
-        record(session, actor=CLI, action="subscribers.import", target=target, details=details,
-               now=utcnow())  # fmt: skip
         session.commit()
     for error in report.errors:
         click.echo(str(error), err=True)
     state = "active" if confirmed else "pending confirmation"
+    if start_tomorrow and report.created:
+        resumes = next_midnight(now, settings.default_timezone)
+        state += f", from {resumes:%Y-%m-%d %H:%M} {settings.default_timezone}"
     console.print(
         f"{report.created} imported ({state}), {report.skipped} skipped, "
         f"{len(report.errors)} with errors."

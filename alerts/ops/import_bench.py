@@ -4,8 +4,11 @@ A throw-away database (PostgreSQL, or a SQLite file), a CSV file of N readers wr
 way a publisher's export looks (a few hundred domains, names, zero to three of 20 topics,
 time zones and hours; one row in a thousand with an hour out of range), then the real
 command in a process of its own: `newsalerts subscribers import FILE --confirmed`. It times
-the command, reads its peak RSS from the kernel, checks what the database holds, and runs
-the same file a second time, as after a crash: every reader is skipped, nobody is added.
+the command, reads its peak RSS and CPU time from the kernel, checks what the database
+holds, and runs the same file a second time, as after a crash: every reader is skipped,
+nobody is added. The load average at the start of each run is printed with it: on a shared
+machine the wall time says as much about the neighbours as about the import, and the
+importer's CPU time much less so.
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ class ImportRun:
     seconds: float
     peak_rss_mb: float
     summary: str
+    cpu_seconds: float = 0.0  # the importing process's, user and system
+    load: float = 0.0  # the one-minute load average when it started
 
 
 @dataclass
@@ -60,13 +65,20 @@ class ImportBenchResult:
         return [
             f"rows {self.rows:,} on {self.database} ({self.rows // BAD_EVERY:,} refused by design)",
             f"import: {self.first.seconds:.1f} s = {self.rows / self.first.seconds:,.0f} rows/s, "
-            f"peak RSS {self.first.peak_rss_mb:.0f} MB — {self.first.summary}",
+            f"{_usage(self.first)} — {self.first.summary}",
             f"same file again: {self.again.seconds:.1f} s = "
-            f"{self.rows / self.again.seconds:,.0f} rows/s, peak RSS "
-            f"{self.again.peak_rss_mb:.0f} MB — {self.again.summary}",
+            f"{self.rows / self.again.seconds:,.0f} rows/s, {_usage(self.again)} — "
+            f"{self.again.summary}",
             f"stored {self.stored:,} readers and {self.consent_events:,} consent events "
             f"(expected {self.expected:,} of each)",
         ]
+
+
+def _usage(run: ImportRun) -> str:
+    return (
+        f"importer CPU {run.cpu_seconds:.1f} s, peak RSS {run.peak_rss_mb:.0f} MB, "
+        f"load {run.load:.1f} at start"
+    )
 
 
 def write_readers_csv(path: Path, rows: int, *, seed: int = 12) -> None:
@@ -122,6 +134,7 @@ def _import(database_url: str, path: Path) -> ImportRun:
         "PYTHONPATH": str(PROJECT_ROOT),
     }
     command = [sys.executable, "-m", "alerts.cli", "subscribers", "import", str(path)]
+    load = os.getloadavg()[0]
     started = time.perf_counter()
     process = subprocess.Popen(
         [*command, "--confirmed"],
@@ -137,7 +150,13 @@ def _import(database_url: str, path: Path) -> ImportRun:
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode not in (0, 2):  # 2: some rows refused, as the file intends
         raise BenchError(f"the import failed (exit {process.returncode}): {output.strip()}")
-    return ImportRun(seconds, usage.ru_maxrss / 1024, output.strip().splitlines()[-1])
+    return ImportRun(
+        seconds,
+        usage.ru_maxrss / 1024,
+        output.strip().splitlines()[-1],
+        cpu_seconds=usage.ru_utime + usage.ru_stime,
+        load=load,
+    )
 
 
 def _count(database_url: str) -> tuple[int, int]:

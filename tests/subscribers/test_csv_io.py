@@ -512,3 +512,63 @@ def test_keywords_are_imported_and_exported_as_typed(session: Session) -> None:
     export_csv(session, stream)
     assert ",'=Central Bank;reservoir;=Kestrel Valley," not in stream.getvalue()
     assert ",Central Bank;reservoir;=Kestrel Valley," in stream.getvalue()
+
+
+def test_backslashes_quotes_and_a_topic_named_null_arrive_as_written(session: Session) -> None:
+    # PostgreSQL's rows travel as COPY text and arrays as literals: nothing may read as an
+    # escape, a column break or a NULL.
+    report = run_import(
+        session,
+        "email,name,topics\r\n"
+        '"ada@example.com","C:\\new\\tab \\N ""Ada"" {x,y}","null;NULL;Back\\slash"\r\n'
+        "bo@example.com,\\N,\r\n",
+        confirmed=True,
+    )
+    assert (report.created, report.errors) == (2, [])
+    found = readers(session)
+    ada, bo = found["ada@example.com"], found["bo@example.com"]
+    assert ada.name == 'C:\\new\\tab \\N "Ada" {x,y}'
+    assert ada.topic_slugs == ["back-slash", "null"]
+    assert bo.name == "\\N" and bo.topic_slugs == []
+    [event] = session.scalars(select(ConsentEvent).where(ConsentEvent.subscriber_id == ada.id))
+    assert event.details == {"line": 2}
+
+
+def test_readers_an_import_creates_can_start_paused(session: Session) -> None:
+    add_subscriber(session, email="known@example.com", hash_key=KEY, origin=Origin("form"))
+    session.commit()
+    tomorrow = datetime(2026, 3, 2, tzinfo=UTC)
+    report = import_csv(
+        session,
+        io.StringIO("email\nknown@example.com\nada@example.com\n", newline=""),
+        confirmed=True,
+        hash_key=KEY,
+        now=NOW,
+        paused_until=tomorrow,
+    )
+    session.commit()
+    assert (report.created, report.skipped) == (1, 1)
+    found = readers(session)
+    assert found["ada@example.com"].paused_until == tomorrow
+    assert found["known@example.com"].paused_until is None
+
+
+def test_an_address_another_writer_stores_after_the_look_up_is_skipped_not_doubled(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_subscriber(
+        session, email="ada@example.com", hash_key=KEY, origin=Origin("form"), name="Ada"
+    )
+    session.commit()
+    # As if the look-up ran just before another import or a sign-up stored Ada.
+    monkeypatch.setattr(
+        subscribers.bulk.ChunkWriter, "_look_up", lambda self, chunk: (set(), set())
+    )
+    report = run_import(
+        session, "email,name,topics\nada@example.com,Imported Ada,Business\nbo@example.com,,\n"
+    )
+    assert (report.created, report.skipped, report.errors) == (1, 1, [])
+    found = readers(session)
+    assert (found["ada@example.com"].name, found["ada@example.com"].topic_slugs) == ("Ada", [])
+    events = list(session.scalars(select(ConsentEvent.subscriber_id)))
+    assert sorted(events) == sorted([found["ada@example.com"].id, found["bo@example.com"].id])

@@ -5,12 +5,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import string
 
 import pytest
 from itsdangerous import URLSafeTimedSerializer
 
 from subscribers.errors import InvalidToken
-from subscribers.tokens import LINK_KEY_LENGTH, Purpose, TokenSigner, new_link_key
+from subscribers.tokens import LINK_KEY_LENGTH, Purpose, TokenSigner, new_link_key, new_link_keys
 
 KEY = new_link_key()
 
@@ -102,3 +103,13 @@ def test_link_keys_are_random_and_fit_their_column() -> None:
     keys = {new_link_key() for _ in range(100)}
     assert len(keys) == 100
     assert {len(key) for key in keys} == {LINK_KEY_LENGTH}
+
+
+def test_link_keys_made_many_at_once_look_like_those_made_one_by_one() -> None:
+    alphabet = set(string.ascii_letters + string.digits + "-_")
+    keys = new_link_keys(1000)
+    assert len(keys) == len(set(keys)) == 1000
+    assert {len(key) for key in keys} == {LINK_KEY_LENGTH}
+    assert set("".join(keys)) <= alphabet
+    assert set("".join(new_link_key() for _ in range(1000))) <= alphabet
+    assert new_link_keys(0) == []

@@ -140,7 +140,7 @@ def test_every_change_made_at_the_command_line_is_audited(
     by_action = {action: (target, details) for _, action, target, details in events}
     assert by_action["subscribers.import"] == (
         "file:readers.csv",
-        {"created": 2, "skipped": 0, "errors": 0, "confirmed": True},
+        {"created": 2, "skipped": 0, "errors": 0, "confirmed": True, "starts": "at once"},
     )
     assert by_action["feed.added"] == ("https://feeds.example.com/news.xml", {"every": 5})
     assert by_action["bounces.process"][0] == "file:auto-reply.eml"

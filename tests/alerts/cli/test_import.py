@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 import subscribers.bulk
 from alerts.cli import main
 from alerts.db import make_engine, make_session_factory
+from alerts.desk.imports import next_midnight
 from subscribers.models import ConsentEvent, Subscriber
 
 
@@ -71,3 +72,36 @@ def test_a_file_broken_midway_keeps_the_chunks_before_and_a_rerun_adds_each_read
     again = _run(env, "subscribers", "import", str(fixed), "--confirmed")
     assert "0 imported (active), 299 skipped, 1 with errors." in again.output
     assert _stored(database_url) == (emails, 299)
+
+
+def test_start_tomorrow_pauses_only_the_readers_the_import_creates(
+    env: dict[str, str], database_url: str, tmp_path: Path
+) -> None:
+    header = "email,name,topics,frequency,timezone,hour"
+    first = tmp_path / "first.csv"
+    first.write_text("\n".join([header, *_rows(range(3))]) + "\n")
+    assert _run(env, "subscribers", "import", str(first), "--confirmed").exit_code == 0
+    later = tmp_path / "later.csv"
+    later.write_text("\n".join([header, *_rows(range(120))]) + "\n")
+    zone = {**env, "DEFAULT_TIMEZONE": "Europe/Paris"}
+    result = _run(zone, "subscribers", "import", str(later), "--confirmed", "--start-tomorrow")
+    assert result.exit_code == 0, result.output
+    engine = make_engine(database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            pauses = {
+                email: paused
+                for email, paused in session.execute(
+                    select(Subscriber.email, Subscriber.paused_until)
+                )
+            }
+            created = session.scalar(
+                select(Subscriber.created_at).where(Subscriber.email == "reader119@example.com")
+            )
+    finally:
+        engine.dispose()
+    assert created is not None
+    midnight = next_midnight(created, "Europe/Paris")
+    assert f"117 imported (active, from {midnight:%Y-%m-%d %H:%M} Europe/Paris)" in result.output
+    assert {pauses[f"reader{n}@example.com"] for n in range(3)} == {None}
+    assert {pauses[f"reader{n}@example.com"] for n in range(3, 120)} == {midnight}

@@ -23,6 +23,9 @@ def test_the_list_is_stored_once_and_the_second_run_skips_everyone(
     assert result.first.summary == "2498 imported (active), 0 skipped, 2 with errors."
     assert result.again.summary == "0 imported (active), 2498 skipped, 2 with errors."
     assert result.first.seconds > 0 and result.first.peak_rss_mb > 20
+    assert result.first.cpu_seconds > 0 and result.first.load >= 0
+    first_line = result.lines()[1]
+    assert "importer CPU " in first_line and " at start — 2498 imported" in first_line
     assert said[-1] == "importing the same file again ..."
     assert result.lines()[1].startswith("import: ")
 
