@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import exists, func, literal, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from alerts.digests.breaking import alerts_today
@@ -44,6 +44,7 @@ from alerts.models import (
     KeywordMatch,
     keyword_alert_edition,
 )
+from subscribers.database import UTCDateTime
 from subscribers.models import ReaderKeyword, Subscriber, SubscriberStatus
 
 # Stories in one keyword alert at most (the newest); the digest's "Your alerts" has them all.
@@ -104,19 +105,26 @@ def _readers_to_look_at(session: Session, *, now: datetime) -> list[int]:
     elif mark.through < now:
         mark.through = now
     session.flush()
-    keyword_ids = select(KeywordMatch.keyword_id).where(KeywordMatch.matched_at > since)
-    matched = session.scalars(
-        select(ReaderKeyword.subscriber_id)
-        .join(Subscriber, Subscriber.id == ReaderKeyword.subscriber_id)
-        .where(
-            ReaderKeyword.keyword_id.in_(keyword_ids.scalar_subquery()),
-            Subscriber.keyword_alerts.is_(True),
-            Subscriber.status == SubscriberStatus.ACTIVE,
-        )
-        .distinct()
+    # The index on matched_at alone: no reader is read unless something new matched.
+    keyword_ids = sorted(
+        set(session.scalars(select(KeywordMatch.keyword_id).where(KeywordMatch.matched_at > since)))
     )
+    matched: set[int] = set()
+    for offset in range(0, len(keyword_ids), _READERS_PER_QUERY):
+        matched.update(
+            session.scalars(
+                select(ReaderKeyword.subscriber_id)
+                .join(Subscriber, Subscriber.id == ReaderKeyword.subscriber_id)
+                .where(
+                    ReaderKeyword.keyword_id.in_(keyword_ids[offset : offset + _READERS_PER_QUERY]),
+                    Subscriber.keyword_alerts.is_(True),
+                    Subscriber.status == SubscriberStatus.ACTIVE,
+                )
+                .distinct()
+            )
+        )
     due = session.scalars(select(Subscriber.id).where(Subscriber.keyword_alert_due_at <= now))
-    return sorted(set(matched) | set(due))
+    return sorted(matched | set(due))
 
 
 def _plan_chunk(
@@ -203,7 +211,7 @@ def _new_stories(
     """Each reader's stories matched since their last alert (or, for a first one, in the
     last window) and after they followed the keyword, newest first, with the time of
     their first match; none that had matched one of the reader's keywords before."""
-    start = func.coalesce(Subscriber.keyword_alerted_through, now - window)
+    start = func.coalesce(Subscriber.keyword_alerted_through, literal(now - window, UTCDateTime()))
     earlier_match = aliased(KeywordMatch)
     earlier_follow = aliased(ReaderKeyword)
     seen_before = exists().where(

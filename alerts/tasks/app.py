@@ -3,10 +3,11 @@
 Three queues. Breaking alerts, keyword alerts (and the tick that plans them), the notices
 a sign-up sends (confirm, manage) and the sweep that recovers a dead worker's rows go to
 URGENT_QUEUE; digest batches and the scheduler's tick to BULK_QUEUE; feed polling, which
-waits on other people's servers, to FEEDS_QUEUE, under a time limit. Every worker consumes all three unless told otherwise (`-Q`), in that
-order, so an alert waits for the batch a worker has in hand, not for the morning's
-backlog, and a poll runs only when nothing else waits. docker-compose gives polling a
-worker of its own, so a slow feed never holds a worker the digests need.
+waits on other people's servers, to FEEDS_QUEUE, under a time limit. Every worker consumes
+all three unless told otherwise (`-Q`), in that order, so an alert waits for the batch a
+worker has in hand, not for the morning's backlog, and a poll runs only when nothing else
+waits. docker-compose gives polling a worker of its own, so a slow feed never holds a
+worker the digests need.
 """
 
 from __future__ import annotations
