@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, String, any_, bindparam, select, text
+from sqlalchemy import ColumnElement, String, any_, bindparam, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -110,6 +110,7 @@ class NewReader:
     source: str
     details: dict[str, object] = field(default_factory=dict)
     keywords: Sequence[TypedKeyword] = ()
+    keyword_alerts: bool = False  # keyword alerts as it happens, besides the digest
 
 
 @dataclass
@@ -265,6 +266,7 @@ def _write(
     else:
         created = _write_values(session, readers, topic_ids, moment)
     _write_keywords(session, readers, moment)
+    _write_keyword_alerts(session, readers, moment)
     return created
 
 
@@ -280,6 +282,20 @@ def _write_keywords(session: Session, readers: list[NewReader], moment: datetime
         )
     )
     add_reader_keywords(session, {reader_id: wanted[email] for reader_id, email in added})
+
+
+def _write_keyword_alerts(session: Session, readers: list[NewReader], moment: datetime) -> None:
+    """Keyword alerts on, from now, for the readers this chunk added who asked (no query
+    when none did). A reader added by someone else meanwhile keeps their own choice."""
+    wanted = {reader.email for reader in readers if reader.keyword_alerts}
+    if not wanted:
+        return
+    session.execute(
+        update(Subscriber)
+        .where(_among(session, Subscriber.email, wanted), Subscriber.created_at == moment)
+        .values(keyword_alerts=True, keyword_alerted_through=moment)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _write_copied(

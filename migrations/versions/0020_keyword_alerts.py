@@ -26,18 +26,17 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("subscribers") as batch_op:
-        batch_op.add_column(
-            sa.Column("keyword_alerts", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
-        batch_op.add_column(sa.Column("keyword_alerted_at", UTCDateTime(), nullable=True))
-        batch_op.add_column(sa.Column("keyword_alerted_through", UTCDateTime(), nullable=True))
-        batch_op.add_column(sa.Column("keyword_alert_due_at", UTCDateTime(), nullable=True))
-        batch_op.create_index(
-            "ix_subscribers_keyword_alert_due_at", ["keyword_alert_due_at"], unique=False
-        )
-    with op.batch_alter_table("reader_keywords") as batch_op:
-        batch_op.add_column(sa.Column("added_at", UTCDateTime(), nullable=True))
+    # Plain ALTER TABLE on both databases: a batch rebuild of `subscribers` on SQLite would
+    # lose the AUTOINCREMENT high-water mark (migration 0008) and give an id twice.
+    op.add_column(
+        "subscribers",
+        sa.Column("keyword_alerts", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
+    op.add_column("subscribers", sa.Column("keyword_alerted_at", UTCDateTime(), nullable=True))
+    op.add_column("subscribers", sa.Column("keyword_alerted_through", UTCDateTime(), nullable=True))
+    op.add_column("subscribers", sa.Column("keyword_alert_due_at", UTCDateTime(), nullable=True))
+    op.create_index("ix_subscribers_keyword_alert_due_at", "subscribers", ["keyword_alert_due_at"])
+    op.add_column("reader_keywords", sa.Column("added_at", UTCDateTime(), nullable=True))
     op.create_table(
         "keyword_alert_marks",
         sa.Column("name", sa.String(length=20), nullable=False),
@@ -47,12 +46,14 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # DROP COLUMN (SQLite 3.35 and later) keeps the table, and so its AUTOINCREMENT mark.
     op.drop_table("keyword_alert_marks")
-    with op.batch_alter_table("reader_keywords") as batch_op:
-        batch_op.drop_column("added_at")
-    with op.batch_alter_table("subscribers") as batch_op:
-        batch_op.drop_index("ix_subscribers_keyword_alert_due_at")
-        batch_op.drop_column("keyword_alert_due_at")
-        batch_op.drop_column("keyword_alerted_through")
-        batch_op.drop_column("keyword_alerted_at")
-        batch_op.drop_column("keyword_alerts")
+    op.drop_column("reader_keywords", "added_at")
+    op.drop_index("ix_subscribers_keyword_alert_due_at", table_name="subscribers")
+    for column in (
+        "keyword_alert_due_at",
+        "keyword_alerted_through",
+        "keyword_alerted_at",
+        "keyword_alerts",
+    ):
+        op.drop_column("subscribers", column)
