@@ -82,6 +82,8 @@ def plan_keyword_alerts(
     over after committing, and the tick queues them again if that message is lost).
     Does not commit."""
     plan = KeywordAlertPlan()
+    if per_day <= 0:  # ALERTS_PER_DAY=0: no alerts of any kind
+        return plan, []
     reader_ids = _readers_to_look_at(session, now=now)
     if not reader_ids:
         return plan, []
@@ -176,7 +178,8 @@ def _plan_chunk(
     for row in willing:
         found_stories = stories.get(row.id)
         if not found_stories:
-            _hold(session, row.id, None)
+            if row.keyword_alert_due_at is not None:
+                _hold(session, row.id, None)
             continue
         day = dates[row.id]
         if counts.get((row.id, day), 0) >= per_day:

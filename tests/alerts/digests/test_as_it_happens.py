@@ -176,6 +176,7 @@ def test_the_daily_cap_counts_breaking_and_keyword_alerts_together(session: Sess
     session.commit()
     _story(session, "one", "Reservoir half empty", NOW - timedelta(minutes=1))
     session.commit()
+    assert _plan(session, NOW, per_day=0) == []  # ALERTS_PER_DAY=0: none at all
     assert len(_plan(session, NOW, per_day=2)) == 1  # the second of the day
     later = NOW + timedelta(minutes=MINUTES)
     _story(session, "two", "Reservoir rationing", later - timedelta(minutes=1))
