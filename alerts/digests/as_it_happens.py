@@ -17,9 +17,9 @@ alerts" section. A tick (every minute, alerts.tasks) plans them:
   had matched one of the reader's keywords before that point was in an earlier alert (or
   predates it) and is never repeated, even when it matches another keyword later.
 
-Exactly once: the reader's row is claimed by a conditional update of
-`keyword_alerted_at` (a second planner racing for the same reader updates nothing), and
-the ledger row's key is (`kw-<slot>`, reader, local date), `slot` being the number of
+Exactly once: the readers are claimed by one conditional update of `keyword_alerted_at`
+(their window must still be open: a second planner racing for a reader updates nothing),
+and the ledger row's key is (`kw-<slot>`, reader, local date), `slot` being the number of
 `minutes` windows since the epoch: a double tick, a redelivered task or a crash never
 writes a second row, and the row is sent once like every other (alerts.delivery).
 Paused, unsubscribed and bounced readers get nothing; a paused reader's matches are
@@ -172,9 +172,7 @@ def _plan_chunk(
         return []
     dates, counts = alerts_today(session, [(row.id, row.timezone) for row in willing], now=now)
     stories = _new_stories(session, [row.id for row in willing], now=now, window=window)
-    rows: list[dict[str, object]] = []
-    selections: dict[tuple[date, tuple[int, ...]], int] = {}
-    edition = keyword_alert_edition(alert_slot(now, minutes))
+    due: list[tuple[int, date, list[tuple[int, datetime]]]] = []
     for row in willing:
         found_stories = stories.get(row.id)
         if not found_stories:
@@ -186,9 +184,18 @@ def _plan_chunk(
             plan.over_cap += 1
             _hold(session, row.id, _next_local_midnight(day, row.timezone))
             continue
-        through = max(matched_at for _, matched_at in found_stories)
-        if not _claim(session, row.id, row.keyword_alerted_at, now=now, through=through):
+        due.append((row.id, day, found_stories))
+    claimed = _claim(session, [reader_id for reader_id, _, _ in due], now=now, window=window)
+    rows: list[dict[str, object]] = []
+    throughs: list[dict[str, object]] = []
+    selections: dict[tuple[date, tuple[int, ...]], int] = {}
+    edition = keyword_alert_edition(alert_slot(now, minutes))
+    for reader_id, day, found_stories in due:
+        if reader_id not in claimed:
             continue  # another planner took this reader a moment ago
+        throughs.append(
+            {"id": reader_id, "keyword_alerted_through": max(at for _, at in found_stories)}
+        )
         article_ids = tuple(article_id for article_id, _ in found_stories[:MAX_STORIES])
         key = (day, article_ids)
         if key not in selections:
@@ -196,7 +203,7 @@ def _plan_chunk(
         rows.append(
             {
                 "edition": edition,
-                "subscriber_id": row.id,
+                "subscriber_id": reader_id,
                 "local_date": day,
                 "status": DeliveryStatus.PENDING,
                 "selection_id": selections[key],
@@ -205,6 +212,8 @@ def _plan_chunk(
                 "created_at": now,
             }
         )
+    if throughs:  # one executemany by primary key
+        session.execute(update(Subscriber), throughs)
     return rows
 
 
@@ -255,18 +264,23 @@ def _new_stories(
 
 
 def _claim(
-    session: Session, reader_id: int, previous: datetime | None, *, now: datetime, through: datetime
-) -> bool:
-    """Take the reader's next alert: true only for the planner whose update found the
-    reader's last alert where it read it."""
+    session: Session, reader_ids: list[int], *, now: datetime, window: timedelta
+) -> set[int]:
+    """Take these readers' next alert: those whose window is still open when the update
+    reaches their row. A planner racing for the same reader finds it just closed (on
+    PostgreSQL the second update waits for the first to commit, then sees its time)."""
+    if not reader_ids:
+        return set()
     last = Subscriber.keyword_alerted_at
-    result = session.execute(
-        update(Subscriber)
-        .where(Subscriber.id == reader_id, last.is_(None) if previous is None else last == previous)
-        .values(keyword_alerted_at=now, keyword_alerted_through=through, keyword_alert_due_at=None)
-        .execution_options(synchronize_session=False)
+    return set(
+        session.scalars(
+            update(Subscriber)
+            .where(Subscriber.id.in_(reader_ids), or_(last.is_(None), last <= now - window))
+            .values(keyword_alerted_at=now, keyword_alert_due_at=None)
+            .returning(Subscriber.id)
+            .execution_options(synchronize_session=False)
+        )
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def _hold(session: Session, reader_id: int, due_at: datetime | None) -> None:
