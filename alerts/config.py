@@ -115,6 +115,9 @@ class Settings(BaseSettings):
     default_language: str = "en"
     # How many words or phrases a reader may follow (keyword alerts, subscribers.keywords).
     keywords_per_reader: int = Field(default=10, ge=0, le=100)
+    # Keyword alerts as it happens: at most one email per reader in this many minutes,
+    # batching every story matched since the last (alerts.digests.as_it_happens).
+    keyword_alert_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
     # The name the SMTP client gives in its EHLO greeting (this machine's name if unset,
     # which a container often gives as a bare address, such as [127.0.0.1]).
     smtp_helo_name: str | None = None

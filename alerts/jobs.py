@@ -1,8 +1,8 @@
 """The digest run as the CLI, the scheduler and the workers see it: plan, queue, send.
 
 Planning commits the ledger before any batch is published, so a worker never sees a
-batch whose rows are not in the database yet. A breaking alert's batches are published as
-urgent (alerts.ledger.queue), whichever path queues them.
+batch whose rows are not in the database yet. A breaking or keyword alert's batches are
+published as urgent (alerts.ledger.queue), whichever path queues them.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from alerts.db import short_idle_transactions
 from alerts.delivery.liveness import dead_owners, forget, redis_state, wire_records
 from alerts.delivery.notices import send_waiting_notices
 from alerts.delivery.sending import BatchResult, send_batch
+from alerts.digests.as_it_happens import KeywordAlertPlan, plan_keyword_alerts
 from alerts.digests.breaking import alert_key, create_alert, plan_alert, set_alert_status
 from alerts.digests.planning import PlanResult, plan_in_chunks
 from alerts.digests.selection import local_today
@@ -399,6 +400,31 @@ def alert_if_breaking(
         )
     except (AlertError, IntegrityError):
         return None  # alerted by someone else in the meantime
+
+
+def plan_keyword_alerts_and_queue(
+    runtime: Runtime, *, now: datetime, publish: Publish | None
+) -> KeywordAlertPlan:
+    """Plan the keyword alerts now due (alerts.digests.as_it_happens), commit, and hand
+    their rows over as urgent batches. A row whose message is lost is queued again by the
+    tick after REQUEUE_SECONDS, like any other."""
+    settings = runtime.settings
+    with runtime.session() as session:
+        plan, ids = plan_keyword_alerts(
+            session, now=now, minutes=settings.keyword_alert_minutes,
+            per_day=settings.alerts_per_day,
+            queued_until=now + timedelta(seconds=settings.requeue_seconds),
+        )  # fmt: skip
+        session.commit()
+        batches = queue_rows(session, ids, batch_size=settings.batch_size, publish=publish)
+    if plan.readers:
+        log.info(
+            "keyword alerts: %d readers with news, %d planned, %d waiting for their window, "
+            "%d at their day's limit, %d paused; %d batches queued",
+            plan.readers, plan.planned, plan.held_window, plan.over_cap, plan.paused,
+            len(batches),
+        )  # fmt: skip
+    return plan
 
 
 def prune(runtime: Runtime, *, now: datetime, keep_days: int | None = None) -> Pruned:

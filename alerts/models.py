@@ -26,6 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql.elements import ColumnElement
 
 from subscribers.database import Base, UTCDateTime, string_enum, utcnow
 from subscribers.models import Subscriber, Topic
@@ -245,6 +246,36 @@ class Selection(Base):
     article_ids: Mapped[list[int]] = mapped_column(JSON)
 
 
+# A keyword alert's ledger rows (alerts.digests.as_it_happens) are of the edition
+# `kw-<slot>`: the number of KEYWORD_ALERT_MINUTES windows since the epoch it was planned in.
+KEYWORD_ALERT_PREFIX = "kw-"
+
+
+def keyword_alert_edition(slot: int) -> str:
+    return f"{KEYWORD_ALERT_PREFIX}{slot}"
+
+
+def is_keyword_alert(edition: str) -> bool:
+    """Whether a ledger row's edition is a keyword alert's."""
+    return edition.startswith(KEYWORD_ALERT_PREFIX)
+
+
+def keyword_alert_rows() -> ColumnElement[bool]:
+    """The condition on ledger rows that picks keyword alerts' (the one place that knows
+    how their edition is spelled in SQL)."""
+    return Delivery.edition.startswith(KEYWORD_ALERT_PREFIX, autoescape=True)
+
+
+class KeywordAlertMark(Base):
+    """How far the keyword-alert planner has read `keyword_matches` (by `matched_at`): one
+    row, so that a tick with nothing new reads no reader at all."""
+
+    __tablename__ = "keyword_alert_marks"
+
+    name: Mapped[str] = mapped_column(String(20), primary_key=True)
+    through: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class Delivery(Base):
     """The ledger: one row per (edition, reader, local date), written before any mail leaves.
 
@@ -285,7 +316,8 @@ class Delivery(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    edition: Mapped[str] = mapped_column(String(50))  # an edition's slug, or alert-<id>
+    # An edition's slug, alert-<id> (a breaking alert) or kw-<slot> (a keyword alert).
+    edition: Mapped[str] = mapped_column(String(50))
     issue_id: Mapped[int | None] = mapped_column(ForeignKey("issues.id", ondelete="SET NULL"))
     alert_id: Mapped[int | None] = mapped_column(
         ForeignKey("breaking_alerts.id", ondelete="SET NULL")

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
@@ -135,6 +135,7 @@ class NewReader:
     source: str
     details: dict[str, object] = field(default_factory=dict)
     keywords: Sequence[TypedKeyword] = ()
+    keyword_alerts: bool = False  # keyword alerts as it happens, besides the digest
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,6 +320,7 @@ class ChunkWriter:
         else:
             created = self._write_values(chunk, positions, moment)
         _write_keywords(self.session, readers, moment)
+        _write_keyword_alerts(self.session, readers, moment)
         return created
 
     def _write_copied(self, chunk: PreparedChunk, positions: list[int], moment: datetime) -> int:
@@ -442,6 +444,20 @@ def _write_keywords(session: Session, readers: list[NewReader], moment: datetime
         )
     )
     add_reader_keywords(session, {reader_id: wanted[email] for reader_id, email in added})
+
+
+def _write_keyword_alerts(session: Session, readers: list[NewReader], moment: datetime) -> None:
+    """Keyword alerts on, from now, for the readers this chunk added who asked (no query
+    when none did). A reader added by someone else meanwhile keeps their own choice."""
+    wanted = {reader.email for reader in readers if reader.keyword_alerts}
+    if not wanted:
+        return
+    session.execute(
+        update(Subscriber)
+        .where(Subscriber.email.in_(wanted), Subscriber.created_at == moment)
+        .values(keyword_alerts=True, keyword_alerted_through=moment)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _status(reader: NewReader) -> SubscriberStatus:

@@ -1,8 +1,9 @@
 """Import and export of readers as CSV, the format every mailing tool and spreadsheet speaks.
 
 The columns are `email,name,topics,frequency,timezone,hour,keywords` (topics and keywords
-separated by `;`, keywords as the reader typed them); an
-export adds `status,created_at`, and an import accepts those two so that what one instance
+separated by `;`, keywords as the reader typed them); an export adds
+`keyword_alerts,status,created_at` (`keyword_alerts` is `yes` for keyword alerts as it
+happens, empty otherwise), and an import accepts those three so that what one instance
 exports another can import. Streams must be opened with `newline=""`, as the csv module
 requires, so that quoted fields keep their line breaks and a refused address is refused as
 written.
@@ -50,7 +51,8 @@ from subscribers.models import Frequency, Subscriber, SubscriberStatus
 from subscribers.preferences import parse_frequency, parse_hour, parse_timezone
 
 IMPORT_COLUMNS = ("email", "name", "topics", "frequency", "timezone", "hour", "keywords")
-EXPORT_COLUMNS = (*IMPORT_COLUMNS, "status", "created_at")
+# `keyword_alerts` (yes or empty) is optional on import, like `status` and `created_at`.
+EXPORT_COLUMNS = (*IMPORT_COLUMNS, "keyword_alerts", "status", "created_at")
 TOPIC_SEPARATOR = ";"
 
 # The consent record must not claim more than happened: a confirmed import vouches that the
@@ -103,6 +105,7 @@ class _Row:
     hour: int
     status: SubscriberStatus | None
     keywords: tuple[TypedKeyword, ...]
+    keyword_alerts: bool
 
 
 def import_csv(
@@ -207,6 +210,7 @@ def _new_reader(row: _Row, *, confirmed: bool) -> NewReader:
         source=CONFIRMED_SOURCE if really_confirmed else UNCONFIRMED_SOURCE,
         details={"line": row.line},
         keywords=row.keywords,
+        keyword_alerts=row.keyword_alerts,
     )
 
 
@@ -243,6 +247,7 @@ def export_rows(
             _as_text(reader.timezone),
             reader.send_hour,
             _as_text(KEYWORD_SEPARATOR.join(reader.keyword_texts)),
+            "yes" if reader.keyword_alerts else "",
             reader.status.value,
             reader.created_at.isoformat(),
         )
@@ -354,7 +359,18 @@ def _parse(line: int, values: dict[str, str], keyword_limit: int) -> _Row:
         keywords=parse_keywords(typed_keywords.split(KEYWORD_SEPARATOR), limit=keyword_limit)
         if typed_keywords.strip()
         else (),
+        keyword_alerts=_parse_flag("keyword_alerts", values.get("keyword_alerts", "")),
     )
+
+
+def _parse_flag(field: str, raw: str) -> bool:
+    """An empty cell, `no`, `false` or `0` is no; `yes`, `true` or `1` is yes."""
+    value = raw.strip().lower()
+    if value in ("", "no", "false", "0", "n"):
+        return False
+    if value in ("yes", "true", "1", "y"):
+        return True
+    raise InvalidPreference(field, f"{raw[:20]!r} is not yes or no")
 
 
 def _parse_status(raw: str) -> SubscriberStatus | None:

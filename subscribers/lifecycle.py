@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from subscribers.addresses import email_hash, normalise_email
+from subscribers.database import utcnow
 from subscribers.errors import InvalidPreference
 from subscribers.keywords import (
     DEFAULT_KEYWORDS_PER_READER,
@@ -54,6 +55,8 @@ class Preferences:
     timezone: str
     hour: int
     breaking_alerts: bool = False  # breaking-news alerts on the topics, besides the digest
+    # Keyword alerts as it happens (an email soon after a match), besides the digest.
+    keyword_alerts: bool = False
     # The reader's own words (subscribers.keywords); None leaves a reader's list as it is.
     keywords: tuple[TypedKeyword, ...] | None = None
 
@@ -68,6 +71,7 @@ class Preferences:
         breaking_alerts: bool = False,
         keywords: Sequence[str] | None = None,
         keyword_limit: int = DEFAULT_KEYWORDS_PER_READER,
+        keyword_alerts: bool = False,
     ) -> Preferences:
         """Raises InvalidPreference for a time zone, hour or keyword it cannot honour."""
         return cls(
@@ -76,6 +80,7 @@ class Preferences:
             parse_timezone(timezone),
             parse_hour(hour),
             breaking_alerts,
+            keyword_alerts,
             None if keywords is None else parse_keywords(keywords, limit=keyword_limit),
         )
 
@@ -149,8 +154,19 @@ def _apply(
     subscriber.timezone = preferences.timezone
     subscriber.send_hour = preferences.hour
     subscriber.breaking_alerts = preferences.breaking_alerts
+    set_keyword_alerts(subscriber, preferences.keyword_alerts)
     if preferences.keywords is not None:
         set_keywords(session, subscriber, preferences.keywords)
+
+
+def set_keyword_alerts(subscriber: Subscriber, chosen: bool) -> None:
+    """Turn keyword alerts as it happens on or off. Turned on, they start from now: the
+    stories matched before are in the digest, not in a first alert."""
+    if chosen and not subscriber.keyword_alerts:
+        subscriber.keyword_alerted_through = utcnow()
+    subscriber.keyword_alerts = chosen
+    if not chosen:
+        subscriber.keyword_alert_due_at = None
 
 
 def confirm(session: Session, subscriber: Subscriber, *, origin: Origin, now: datetime) -> bool:
@@ -174,6 +190,7 @@ def update_preferences(
         "timezone": preferences.timezone,
         "hour": preferences.hour,
         "breaking_alerts": preferences.breaking_alerts,
+        "keyword_alerts": preferences.keyword_alerts,
     }
     if preferences.keywords is not None:
         details["keywords"] = subscriber.keyword_texts
@@ -219,6 +236,7 @@ def export_data(session: Session, subscriber: Subscriber) -> dict[str, Any]:
         "topics": subscriber.topic_slugs,
         "keywords": subscriber.keyword_texts,
         "breaking_alerts": subscriber.breaking_alerts,
+        "keyword_alerts": subscriber.keyword_alerts,
         "paused_until": _iso(subscriber.paused_until),
         "created_at": _iso(subscriber.created_at),
         "confirmed_at": _iso(subscriber.confirmed_at),

@@ -119,6 +119,16 @@ class Subscriber(Base):
     paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Breaking-news alerts on the reader's topics, besides the digest; opt-in.
     breaking_alerts: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Keyword alerts "as it happens": an email soon after a story mentions the reader's
+    # words, besides the digest's "Your alerts" section; opt-in (alerts.digests.keyword_alerts).
+    keyword_alerts: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When the reader's last keyword alert was planned, and the newest match it took in:
+    # the window KEYWORD_ALERT_MINUTES counts from, and where the next alert's stories start.
+    keyword_alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    keyword_alerted_through: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A reader held back (their window or their day's alerts are used up) is looked at
+    # again from this time, whether or not anything new matched.
+    keyword_alert_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     # Binds the reader's links to this reader (subscribers.tokens); rotated to end them.
     # None for readers stored before keys existed, whose links are signed as they were then.
     link_key: Mapped[str | None] = mapped_column(String(LINK_KEY_LENGTH), default=new_link_key)
@@ -166,6 +176,9 @@ class ReaderKeyword(Base):
     )
     typed: Mapped[str] = mapped_column(String(200))
     position: Mapped[int] = mapped_column(SmallInteger, default=0)
+    # Stories matched before the reader followed the keyword are no keyword alert of theirs.
+    # None for keywords followed before this was kept.
+    added_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ConsentEvent(Base):

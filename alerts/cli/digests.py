@@ -75,6 +75,36 @@ def digest_send(force: bool) -> None:
         sys.exit(1)
 
 
+@digest.command("keyword-alerts")
+@clear_errors
+def digest_keyword_alerts() -> None:
+    """Plan and send the keyword alerts due now (the scheduler does it every minute)."""
+    from alerts.jobs import plan_keyword_alerts_and_queue, send_queued_batch
+    from subscribers.database import utcnow
+
+    settings = settings_from_env()
+    with open_runtime(settings) as runtime:
+        if settings.uses_celery:
+            from alerts.tasks.publishing import batch_publisher
+
+            with batch_publisher(settings) as publish:
+                plan = plan_keyword_alerts_and_queue(runtime, now=utcnow(), publish=publish)
+            console.print(f"{plan.planned} keyword alerts planned and queued.")
+            return
+        sent = 0
+
+        def send(batches: list[list[int]], *, urgent: bool) -> None:
+            nonlocal sent
+            for batch in batches:
+                sent += send_queued_batch(runtime, batch).sent
+
+        plan = plan_keyword_alerts_and_queue(runtime, now=utcnow(), publish=send)
+    console.print(
+        f"{plan.planned} keyword alerts planned, {sent} sent; {plan.held_window} readers "
+        f"wait for their window, {plan.over_cap} for their next day."
+    )
+
+
 def _say_planned(run: Any, runtime: Any, *, force: bool) -> None:
     """Say what was planned, and write it to the audit log."""
     from alerts.audit import CLI, record

@@ -1,4 +1,4 @@
-"""Who gets what: the digest rules, a run planned into the ledger, and breaking alerts.
+"""Who gets what: the digest rules, a run planned into the ledger, breaking and keyword alerts.
 
 - `selection.py`: the rules of a digest as pure functions: who is due on which local date,
   over which window, with which articles (an editor's curation of the issue first).
@@ -6,12 +6,15 @@
   anything is sent, a chunk at a time; and what a reader's copy would hold (previews).
 - `breaking.py`: breaking-news alerts: one short email about one article to the readers
   who asked, through the same ledger, at most a few a day.
+- `as_it_happens.py`: keyword alerts as it happens: an email soon after stories mention a
+  reader's words, batched, at most one per KEYWORD_ALERT_MINUTES, within ALERTS_PER_DAY.
 - `welcome.py`: when a reader who just confirmed gets their first digest.
 
 What is planned here is queued, claimed and sent from the ledger (alerts.ledger,
 alerts.delivery). Each module's docstring says why it works the way it does.
 """
 
+from alerts.digests.as_it_happens import KeywordAlertPlan, plan_keyword_alerts
 from alerts.digests.breaking import (
     AlertPlan,
     alert_audience,
@@ -49,6 +52,7 @@ __all__ = [
     "MAX_ARTICLES",
     "AlertPlan",
     "CandidateArticle",
+    "KeywordAlertPlan",
     "PlanResult",
     "PlannedChunk",
     "alert_audience",
@@ -65,6 +69,7 @@ __all__ = [
     "plan_alert",
     "plan_digests",
     "plan_in_chunks",
+    "plan_keyword_alerts",
     "select_articles",
     "selection_for",
     "selection_for_topics",

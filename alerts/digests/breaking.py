@@ -2,13 +2,15 @@
 
 The audience is the active, unpaused readers who opted into alerts and follow one of the
 article's topics (readers who follow no topic get everything, as with digests). Each
-reader gets at most `alerts_per_day` alerts per local day. Alerts go through the same
-ledger as digests — key (`alert-<id>`, reader, local date) — so planning twice, a
-redelivered task or a crash never sends one twice, and pause and cancel work the same.
+reader gets at most `alerts_per_day` alerts per local day, keyword alerts counted too.
+Alerts go through the same ledger as digests — key (`alert-<id>`, reader, local date) —
+so planning twice, a redelivered task or a crash never sends one twice, and pause and
+cancel work the same.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -27,6 +29,7 @@ from alerts.models import (
     DeliveryStatus,
     IssueStatus,
     article_topics,
+    keyword_alert_rows,
 )
 from subscribers.models import Subscriber, SubscriberStatus, subscriber_topics
 
@@ -72,7 +75,7 @@ def alert_audience(session: Session, article_id: int, *, now: datetime, per_day:
     readers = _alert_readers(session, article_id, now=now)
     if not readers or per_day <= 0:
         return 0
-    dates, today_counts = _alerts_today(session, readers, now=now)
+    dates, today_counts = alerts_today(session, readers, now=now)
     return sum(
         1
         for reader_id, _ in readers
@@ -102,18 +105,21 @@ def _alert_readers(session: Session, article_id: int, *, now: datetime) -> list[
     return [(reader_id, zone) for reader_id, zone in found]
 
 
-def _alerts_today(
-    session: Session, readers: list[tuple[int, str]], *, now: datetime
+def alerts_today(
+    session: Session, readers: Sequence[tuple[int, str]], *, now: datetime
 ) -> tuple[dict[int, Any], dict[tuple[int, Any], int]]:
-    """Each reader's local date, and the alerts each reader had on their date."""
+    """Each reader's local date, and the alerts each reader had on their date: breaking
+    and keyword alerts (alerts.digests.as_it_happens) together, as ALERTS_PER_DAY counts."""
     dates = {reader_id: local_today(now, zone) for reader_id, zone in readers}
+    if not dates:
+        return dates, {}
     earliest = min(dates.values())
     counts: dict[tuple[int, Any], int] = {
         (reader_id, day): count
         for reader_id, day, count in session.execute(
             select(Delivery.subscriber_id, Delivery.local_date, func.count())
             .where(
-                Delivery.alert_id.is_not(None),
+                or_(Delivery.alert_id.is_not(None), keyword_alert_rows()),
                 Delivery.local_date >= earliest,
                 Delivery.status.in_(_COUNTED),
             )
@@ -135,7 +141,7 @@ def plan_alert(
     plan.audience = len(readers)
     if not readers:
         return plan, []
-    dates, today_counts = _alerts_today(session, readers, now=now)
+    dates, today_counts = alerts_today(session, readers, now=now)
     rows = []
     selection_ids: dict[date, int] = {}
     for reader_id, _zone in readers:
@@ -185,6 +191,7 @@ def set_alert_status(
 __all__ = [
     "AlertPlan",
     "alert_key",
+    "alerts_today",
     "create_alert",
     "plan_alert",
     "set_alert_status",

@@ -1,9 +1,10 @@
 """The queue: pending ledger rows taken in batches, the unit of work a worker takes — which
 rows are ready to go, how they are cut, which queue they go to.
 
-A breaking alert's batches are urgent: they go to the queue every worker takes from first
-(alerts.tasks.app), so an alert does not wait behind the morning's digests. Rows that are
-queued again (lost messages, retries) are sorted by send the same way.
+A breaking alert's batches are urgent, and so are a keyword alert's: they go to the queue
+every worker takes from first (alerts.tasks.app), so an alert does not wait behind the
+morning's digests. Rows that are queued again (lost messages, retries) are sorted by send
+the same way.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from alerts.ledger.states import not_held
-from alerts.models import Delivery, DeliveryStatus
+from alerts.models import Delivery, DeliveryStatus, is_keyword_alert
 
 # Ids per look-up: well under every database's limit of bound parameters.
 _LOOKUP_CHUNK = 1000
@@ -47,7 +48,7 @@ def queue_rows(
     all_urgent: bool = False,
 ) -> list[list[int]]:
     """Cut rows of any sends into batches of one send each and hand them over: the breaking
-    alerts' first, as urgent, then the digests' (as urgent too with `all_urgent`: rows a
+    and keyword alerts' first, as urgent, then the digests' (as urgent too with `all_urgent`: rows a
     dead worker left, which have waited long enough). Returns the batches in that order."""
     sends: dict[tuple[str, int | None, int | None], list[int]] = {}
     for offset in range(0, len(ids), _LOOKUP_CHUNK):
@@ -62,8 +63,8 @@ def queue_rows(
     for urgent in (True, False):
         batches = [
             batch
-            for (_, _, alert_id), rows_of_send in sends.items()
-            if (all_urgent or alert_id is not None) is urgent
+            for (edition, _, alert_id), rows_of_send in sends.items()
+            if (all_urgent or alert_id is not None or is_keyword_alert(edition)) is urgent
             for batch in cut(rows_of_send, batch_size)
         ]
         if batches and publish is not None:

@@ -12,8 +12,10 @@
 - `composing.py`: what the digest and alert composers share: renderer, render cache,
   article loader, envelope builder.
 - `digest.py`: the digest email, and the composer of every ledger row (alert rows go on
-  to `alert.py`).
+  to `alert.py`, keyword alerts' to `keyword_alert.py`).
 - `alert.py`: the breaking-alert email.
+- `keyword_alert.py`: the keyword alert as it happens: the stories that mentioned a
+  reader's words since their last one, the words highlighted.
 - `notices.py`: the confirmation and "manage your alerts" emails, and a reader's links.
 - `tracking.py`: signed click and open links.
 - `verp.py`: return paths that name their delivery, so a bounce finds its ledger row.
@@ -36,6 +38,7 @@ from alerts.mail.digest import (
 from alerts.mail.dkim import DkimSigner
 from alerts.mail.envelope import ONE_CLICK, EnvelopeBuilder, sender_address, sender_domain
 from alerts.mail.excerpts import cut_summary, cut_title, strip_bidi_controls
+from alerts.mail.keyword_alert import KeywordAlertComposer
 from alerts.mail.mime import (
     EncodedEmail,
     Envelope,
@@ -68,6 +71,7 @@ __all__ = [
     "EncodedEmail",
     "Envelope",
     "EnvelopeBuilder",
+    "KeywordAlertComposer",
     "Notice",
     "ReaderMarkers",
     "ReaderParts",

@@ -5,7 +5,8 @@ message body is encoded once. Article times (in the reader's zone), the reader's
 links and tracking token are markers in it, spliced into the encoded body per message;
 the markers are the render's own (RenderMarkers), so an article cannot ask for any of
 these values by writing a marker's name in its link, title or summary.
-Rows of breaking alerts go through the same composer, to the AlertComposer beside it.
+Rows of breaking alerts go through the same composer, to the AlertComposer beside it, and
+keyword alerts' to the KeywordAlertComposer.
 
 Stories that match a reader's keywords (alerts.feeds.keywords) lead their digest in a
 "Your alerts" section, the matched words named and highlighted; they are part of the
@@ -34,6 +35,7 @@ from alerts.mail.dkim import DkimSigner
 from alerts.mail.envelope import EnvelopeBuilder
 from alerts.mail.excerpts import cut_summary, cut_title
 from alerts.mail.highlights import highlighted_html, highlighted_text
+from alerts.mail.keyword_alert import KEYWORD_ALERT_KIND, KeywordAlertComposer
 from alerts.mail.mime import EncodedEmail, Envelope, encode_email
 from alerts.mail.rendering import (
     EmailRenderer,
@@ -52,6 +54,7 @@ from alerts.models import (
     Edition,
     Issue,
     KeywordMatch,
+    is_keyword_alert,
 )
 from subscribers.models import Subscriber
 
@@ -272,6 +275,7 @@ class DigestComposer:
         self._issues: dict[int, Issue] = {}
         self._editions: dict[str, Edition] = {}
         self._alerts = AlertComposer(self._parts)
+        self._keyword_alert_composer = KeywordAlertComposer(self._parts, session)
         # The story times of a render in one zone, shared by its readers in that zone.
         self._fills: dict[tuple[int, str], tuple[EncodedEmail, dict[str, str]]] = {}
         # Of the articles a batch names, those some keyword matched (None: not loaded).
@@ -391,6 +395,8 @@ class DigestComposer:
     def compose(self, delivery: LedgerRow) -> Envelope:
         if delivery.alert_id is not None:
             return self._alerts.compose(delivery)
+        if is_keyword_alert(delivery.edition):
+            return self._keyword_alert_composer.compose(delivery)
         subscriber = delivery.subscriber
         spec = self.spec_for(delivery)
         key = _RenderKey(
@@ -433,4 +439,6 @@ class DigestComposer:
     def message_id_for(self, delivery: LedgerRow) -> str:
         """A fresh Message-ID for one attempt at a ledger row (written before it is sent)."""
         kind = "digest" if delivery.alert_id is None else "alert"
+        if is_keyword_alert(delivery.edition):
+            kind = KEYWORD_ALERT_KIND
         return self._parts.envelopes.message_id(f"{kind}.{delivery.id}")

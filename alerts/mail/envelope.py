@@ -51,6 +51,8 @@ class EnvelopeBuilder:
         # apart from the digests: LIST_ID with its first label made "breaking".
         tag, dot, rest = settings.list_id.partition(".")
         self._alert_list_id = f"Breaking news alerts <breaking.{rest if dot else tag}>"
+        # Keyword alerts likewise, under "keywords".
+        self._keyword_list_id = f"Keyword alerts <keywords.{rest if dot else tag}>"
 
     def message_id(self, hint: str) -> str:
         """A fresh Message-ID in the sender's domain, `hint` (say 'digest.42') in front."""
@@ -119,6 +121,8 @@ class EnvelopeBuilder:
     def _list_header(self, edition: str, kind: str) -> str:
         if kind == "alert":
             return self._alert_list_id
+        if kind == "keyword-alert":
+            return self._keyword_list_id
         return f"{edition} {kind} <{self._list_id}>"
 
 

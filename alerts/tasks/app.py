@@ -1,12 +1,13 @@
 """The Celery application: Redis broker, JSON, late acks, no results, a beat tick a minute.
 
-Three queues. Breaking alerts, the notices a sign-up sends (confirm, manage) and the sweep
-that recovers a dead worker's rows go to URGENT_QUEUE; digest batches and the scheduler's
-tick to BULK_QUEUE; feed polling, which waits on other people's servers, to FEEDS_QUEUE,
-under a time limit. Every worker consumes all three unless told otherwise (`-Q`), in that
-order, so an alert waits for the batch a worker has in hand, not for the morning's
-backlog, and a poll runs only when nothing else waits. docker-compose gives polling a
-worker of its own, so a slow feed never holds a worker the digests need.
+Three queues. Breaking alerts, keyword alerts (and the tick that plans them), the notices
+a sign-up sends (confirm, manage) and the sweep that recovers a dead worker's rows go to
+URGENT_QUEUE; digest batches and the scheduler's tick to BULK_QUEUE; feed polling, which
+waits on other people's servers, to FEEDS_QUEUE, under a time limit. Every worker consumes
+all three unless told otherwise (`-Q`), in that order, so an alert waits for the batch a
+worker has in hand, not for the morning's backlog, and a poll runs only when nothing else
+waits. docker-compose gives polling a worker of its own, so a slow feed never holds a
+worker the digests need.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ TICK = "newsalerts.tick"
 POLL_FEEDS = "newsalerts.poll_feeds"
 SWEEP = "newsalerts.sweep"
 PRUNE_LEDGER = "newsalerts.prune_ledger"
+KEYWORD_ALERTS = "newsalerts.keyword_alerts"
 
 # Each batch takes seconds; an hour leaves a wide margin before Redis redelivers it.
 VISIBILITY_TIMEOUT_SECONDS = 3600
@@ -100,6 +102,7 @@ def create_celery(settings: Settings) -> Celery:
         task_routes={
             SEND_NOTICE: {"queue": URGENT_QUEUE},
             SWEEP: {"queue": URGENT_QUEUE},
+            KEYWORD_ALERTS: {"queue": URGENT_QUEUE},
             POLL_FEEDS: {"queue": FEEDS_QUEUE},
         },
         broker_transport_options={
@@ -115,6 +118,13 @@ def create_celery(settings: Settings) -> Celery:
         beat_schedule={
             "digest-tick": {"task": TICK, "schedule": TICK_SECONDS},
             "feed-poll": {"task": POLL_FEEDS, "schedule": TICK_SECONDS},
+            # Keyword alerts as it happens; one that nobody took within the minute is
+            # dropped (the next one reads from where the last one stopped).
+            "keyword-alerts": {
+                "task": KEYWORD_ALERTS,
+                "schedule": TICK_SECONDS,
+                "options": {"expires": TICK_SECONDS},
+            },
             # Sweeps nobody took within a minute are dropped, not piled up (a minute, not
             # one interval: the expiry is the publisher's clock read by another host's).
             # Once a day, at a quiet hour of most of the world's mornings' sends.

@@ -10,10 +10,17 @@ from sqlalchemy.exc import OperationalError
 from alerts.delivery.notices import queue_notice, send_notice
 from alerts.errors import LivenessLost
 from alerts.feeds.polling import poll_due_sources
-from alerts.jobs import plan_and_queue, prune, send_queued_batch, sweep
+from alerts.jobs import (
+    plan_and_queue,
+    plan_keyword_alerts_and_queue,
+    prune,
+    send_queued_batch,
+    sweep,
+)
 from alerts.mail.notices import Notice
 from alerts.runtime import process_runtime
 from alerts.tasks.app import (
+    KEYWORD_ALERTS,
     POLL_FEEDS,
     POLL_SOFT_TIME_LIMIT_SECONDS,
     POLL_TIME_LIMIT_SECONDS,
@@ -29,7 +36,15 @@ from subscribers.database import utcnow
 
 log = logging.getLogger(__name__)
 
-__all__ = ["POLL_FEEDS", "PRUNE_LEDGER", "SEND_BATCH", "SEND_NOTICE", "SWEEP", "TICK"]
+__all__ = [
+    "KEYWORD_ALERTS",
+    "POLL_FEEDS",
+    "PRUNE_LEDGER",
+    "SEND_BATCH",
+    "SEND_NOTICE",
+    "SWEEP",
+    "TICK",
+]
 
 # A database that is briefly unreachable is worth a few short retries; the ledger makes
 # the repeat harmless, and the scheduler re-queues anything still pending later anyway.
@@ -73,6 +88,14 @@ def tick() -> None:
     runtime = process_runtime()
     plan_and_queue(runtime, now=utcnow(), publish=publisher_for(current_app))
     record_tick(runtime.settings.redis_url, utcnow())
+
+
+@shared_task(name=KEYWORD_ALERTS, acks_late=True, ignore_result=True, **_RETRY)
+def keyword_alerts_task() -> None:
+    """Every minute, on the urgent queue: plan the keyword alerts now due and queue them."""
+    plan_keyword_alerts_and_queue(
+        process_runtime(), now=utcnow(), publish=publisher_for(current_app)
+    )
 
 
 @shared_task(name=SWEEP, acks_late=True, ignore_result=True, **_RETRY)

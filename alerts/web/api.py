@@ -31,7 +31,12 @@ from alerts.web.openapi import OPENAPI
 from alerts.web.signup import ACCEPTED, hand_over, notice_within_limit
 from subscribers.database import utcnow
 from subscribers.keywords import set_keywords
-from subscribers.lifecycle import SignupResult, erase, request_subscription
+from subscribers.lifecycle import (
+    SignupResult,
+    erase,
+    request_subscription,
+    set_keyword_alerts,
+)
 from subscribers.models import Subscriber
 from subscribers.services import AlreadySubscribed, Origin, add_subscriber, find_subscriber
 
@@ -177,6 +182,7 @@ def _import(wanted: SubscriberRequest, origin: Origin) -> View:
         session.rollback()
         return jsonify({"result": "exists", **subscriber_summary(error.subscriber)}), 200
     subscriber.breaking_alerts = preferences.breaking_alerts
+    set_keyword_alerts(subscriber, preferences.keyword_alerts)
     if preferences.keywords:
         set_keywords(session, subscriber, preferences.keywords)
     audit.record(

@@ -21,7 +21,7 @@ from subscribers.models import Subscriber
 
 FIELDS = frozenset(
     {"email", "topics", "frequency", "hour", "send_hour", "timezone", "breaking_alerts"}
-    | {"confirmed", "keywords"}
+    | {"confirmed", "keywords", "keyword_alerts"}
 )
 # The hour is `hour`, as in the sign-up form's JSON and the CSV; `send_hour` is its alias.
 HOUR_FIELDS = ("hour", "send_hour")
@@ -45,7 +45,7 @@ def parse_subscriber_request(
     if not isinstance(email, str):
         raise InvalidPreference("email", "an email address is required")
     _check_storable(data)
-    for flag in ("breaking_alerts", "confirmed"):
+    for flag in ("breaking_alerts", "keyword_alerts", "confirmed"):
         if not isinstance(data.get(flag, False), bool):
             raise InvalidPreference(flag, "must be true or false")
     field, hour = _hour(data)
@@ -114,6 +114,7 @@ def subscriber_summary(subscriber: Subscriber) -> dict[str, Any]:
         "timezone": subscriber.timezone,
         "breaking_alerts": subscriber.breaking_alerts,
         "keywords": subscriber.keyword_texts,
+        "keyword_alerts": subscriber.keyword_alerts,
         "created_at": _iso(subscriber.created_at),
         "confirmed_at": _iso(subscriber.confirmed_at),
     }

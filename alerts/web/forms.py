@@ -96,6 +96,7 @@ def parse_preferences(
         breaking_alerts=_flag(data.get("breaking_alerts"), "breaking_alerts"),
         keywords=_keywords(data.get("keywords"), keyword_limit),
         keyword_limit=keyword_limit,
+        keyword_alerts=_flag(data.get("keyword_alerts"), "keyword_alerts"),
     )
 
 

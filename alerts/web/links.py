@@ -19,7 +19,7 @@ from alerts.mail.notices import Notice, reader_links
 from alerts.mail.rendering import ReaderParts
 from alerts.web.context import WORDING_VERSION, db, web_context
 from alerts.web.forms import form_values, parse_preferences
-from alerts.web.pages import page, time_zones, topic_choices, weekly_choice
+from alerts.web.pages import minutes_label, page, time_zones, topic_choices, weekly_choice
 from alerts.web.security import FormRejected, header_text
 from alerts.web.signup import hand_over, notice_within_limit
 from subscribers.database import utcnow
@@ -188,6 +188,7 @@ def _current_choices(subscriber: Subscriber) -> dict[str, Any]:
         "topics": {topic.slug for topic in subscriber.topics},
         "frequency": subscriber.frequency.value,
         "breaking_alerts": subscriber.breaking_alerts,
+        "keyword_alerts": subscriber.keyword_alerts,
         "hour": subscriber.send_hour,
         "timezone": subscriber.timezone,
     }
@@ -207,6 +208,7 @@ def _submitted_choices(subscriber: Subscriber) -> dict[str, Any]:
         "topics": set(form.getlist("topics")),
         "frequency": form.get("frequency", ""),
         "breaking_alerts": bool(form.get("breaking_alerts")),
+        "keyword_alerts": bool(form.get("keyword_alerts")),
         "hour": int(hour) if hour.isascii() and hour.isdigit() else None,
         "timezone": zone,
     }
@@ -247,6 +249,7 @@ def _preferences_page(
         erase_csrf=_csrf("erase", token),
         unsubscribe_url=_links(subscriber).unsubscribe_url,
         keyword_limit=web_context().runtime.settings.keywords_per_reader,
+        keyword_alert_every=minutes_label(web_context().runtime.settings.keyword_alert_minutes),
         **extra,
     )
 

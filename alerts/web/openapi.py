@@ -70,6 +70,11 @@ _SUBSCRIBER_IN = {
             "items": {"type": "string"},
             "description": "words or phrases to be alerted about (KEYWORDS_PER_READER at most)",
         },
+        "keyword_alerts": {
+            "type": "boolean",
+            "description": "also an email as it happens when a story mentions the keywords "
+            "(at most one per KEYWORD_ALERT_MINUTES, within ALERTS_PER_DAY)",
+        },
         "confirmed": {
             "type": "boolean",
             "description": "consent obtained elsewhere: active at once, no email; needs a "
@@ -92,6 +97,7 @@ _SUBSCRIBER_OUT = {
         "timezone": {"type": "string"},
         "breaking_alerts": {"type": "boolean"},
         "keywords": {"type": "array", "items": {"type": "string"}},
+        "keyword_alerts": {"type": "boolean"},
         "created_at": {"type": "string", "format": "date-time"},
         "confirmed_at": {"type": ["string", "null"], "format": "date-time"},
     },

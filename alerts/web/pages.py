@@ -83,6 +83,15 @@ def weekly_choice() -> str:
     return f"Weekly ({', '.join(days[:-1])} and {days[-1]})"
 
 
+def minutes_label(minutes: int) -> str:
+    """'hour', '2 hours', '15 minutes': how often a keyword alert may come, for a reader."""
+    if minutes == 60:
+        return "hour"
+    if minutes % 60 == 0:
+        return f"{minutes // 60} hours"
+    return "minute" if minutes == 1 else f"{minutes} minutes"
+
+
 def form_context(values: dict[str, Any] | None = None) -> dict[str, Any]:
     """What the sign-up form needs: topics, a fresh stamp, and the values to show again."""
     values = values or {}
@@ -96,6 +105,7 @@ def form_context(values: dict[str, Any] | None = None) -> dict[str, Any]:
             "frequency": values.get("frequency") or "daily",
             "timezone": values.get("timezone") or "",
             "hour": str(values.get("hour") or DEFAULT_HOUR),
+            "keyword_alerts": bool(values.get("keyword_alerts")),
         },
         "hours": range(24),
         "weekly_choice": weekly_choice(),

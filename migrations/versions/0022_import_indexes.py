@@ -7,7 +7,7 @@ that used one of them can use the wider one, so each only cost upkeep: one index
 more for every reader, and for every topic a reader follows, an import writes.
 
 Revision ID: 0022
-Revises: 0018
+Revises: 0020
 """
 
 from collections.abc import Sequence
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0022"
-down_revision: str | Sequence[str] | None = "0018"
+down_revision: str | Sequence[str] | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -234,7 +234,7 @@ def test_exported_readers_who_left_are_not_imported_again(session: Session) -> N
         (
             "email,phone,name,fax\na@example.com,1,A,2\n",
             "line 1: unknown columns 'phone', 'fax'; the known columns are email, name, "
-            "topics, frequency, timezone, hour, keywords, status, created_at",
+            "topics, frequency, timezone, hour, keywords, keyword_alerts, status, created_at",
         ),
         (
             "name,topics\nAda,Business\n",
@@ -300,10 +300,10 @@ def test_export_writes_every_reader_in_id_order(session: Session) -> None:
     stream = io.StringIO(newline="")
     assert export_csv(session, stream) == 2
     assert stream.getvalue() == (
-        "email,name,topics,frequency,timezone,hour,keywords,status,created_at\r\n"
+        "email,name,topics,frequency,timezone,hour,keywords,keyword_alerts,status,created_at\r\n"
         'zoe@example.com,"Zoë ""Z"" Achterberg, Jr.",business;climate-talks,weekly,'
-        "America/New_York,18,,active,2026-03-01T09:30:00+00:00\r\n"
-        "abe@example.com,,,daily,UTC,7,,pending,2026-03-01T09:30:00+00:00\r\n"
+        "America/New_York,18,,,active,2026-03-01T09:30:00+00:00\r\n"
+        "abe@example.com,,,daily,UTC,7,,,pending,2026-03-01T09:30:00+00:00\r\n"
     )
     assert ",".join(EXPORT_COLUMNS) == stream.getvalue().splitlines()[0]
 
@@ -342,9 +342,9 @@ def test_export_then_import_into_an_empty_store_gives_back_the_same_readers(
     assert export_csv(session, again) == 2
     rows = [line.rsplit(",", 1)[0] for line in again.getvalue().splitlines()]
     assert rows == [
-        "email,name,topics,frequency,timezone,hour,keywords,status",
-        "ivy@example.com,Ivy,elections;opera,weekly,Australia/Sydney,21,,active",
-        "jon@example.com,,,daily,UTC,0,,pending",
+        "email,name,topics,frequency,timezone,hour,keywords,keyword_alerts,status",
+        "ivy@example.com,Ivy,elections;opera,weekly,Australia/Sydney,21,,,active",
+        "jon@example.com,,,daily,UTC,0,,,pending",
     ]
 
 
@@ -572,3 +572,28 @@ def test_an_address_another_writer_stores_after_the_look_up_is_skipped_not_doubl
     assert (found["ada@example.com"].name, found["ada@example.com"].topic_slugs) == ("Ada", [])
     events = list(session.scalars(select(ConsentEvent.subscriber_id)))
     assert sorted(events) == sorted([found["ada@example.com"].id, found["bo@example.com"].id])
+
+
+def test_keyword_alerts_column_is_imported_and_exported(session: Session) -> None:
+    report = run_import(
+        session,
+        "email,keywords,keyword_alerts\n"
+        "ada@example.com,reservoir,yes\n"
+        "bram@example.com,reservoir,\n"
+        "cleo@example.com,reservoir,often\n",
+        confirmed=True,
+    )
+    assert report.created == 2
+    [error] = report.errors
+    assert error.line == 4 and "keyword_alerts" in error.message
+    found = readers(session)
+    assert found["ada@example.com"].keyword_alerts
+    assert found["ada@example.com"].keyword_alerted_through is not None
+    assert not found["bram@example.com"].keyword_alerts
+    stream = io.StringIO(newline="")
+    export_csv(session, stream)
+    rows = list(csv.DictReader(io.StringIO(stream.getvalue())))
+    assert [(row["email"], row["keyword_alerts"]) for row in rows] == [
+        ("ada@example.com", "yes"),
+        ("bram@example.com", ""),
+    ]

@@ -370,6 +370,7 @@ def test_update_preferences_records_what_changed(session: Session, reader: Subsc
         "timezone": "Europe/Paris",
         "hour": 21,
         "breaking_alerts": False,
+        "keyword_alerts": False,
     }
 
 

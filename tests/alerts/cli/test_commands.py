@@ -185,6 +185,25 @@ def test_ingest_send_and_send_again(tmp_path: Path, env: dict[str, str]) -> None
     assert "0 digests planned, 0 skipped" in second.output
 
 
+def test_keyword_alerts_in_process(tmp_path: Path, env: dict[str, str]) -> None:
+    assert _run(["db", "upgrade"], env, tmp_path).exit_code == 0
+    csv_file = tmp_path / "readers.csv"
+    csv_file.write_text(
+        "email,keywords,keyword_alerts\nada@example.com,Harbour,yes\nbo@example.com,Harbour,\n"
+    )
+    imported = _run(["subscribers", "import", str(csv_file), "--confirmed"], env, tmp_path)
+    assert imported.exit_code == 0, imported.output
+    feed = Path(__file__).resolve().parents[3] / "alerts" / "demo" / "sample_data" / "site-feed.xml"
+    assert _run(["ingest", str(feed)], env, tmp_path).exit_code == 0
+    first = _run(["digest", "keyword-alerts"], env, tmp_path)
+    assert first.exit_code == 0, first.output
+    assert "1 keyword alerts planned, 1 sent" in first.output
+    [sent] = list((tmp_path / "sent").glob("*.eml"))
+    assert "To: ada@example.com" in sent.read_text()
+    again = _run(["digest", "keyword-alerts"], env, tmp_path)
+    assert "0 keyword alerts planned, 0 sent" in again.output
+
+
 def test_bad_feed_is_a_clear_error(tmp_path: Path, env: dict[str, str]) -> None:
     assert _run(["db", "upgrade"], env, tmp_path).exit_code == 0
     broken = tmp_path / "broken.xml"

@@ -276,6 +276,34 @@ def test_keywords_are_imported_shown_as_typed_and_cleaned(
     assert answer.json["keywords"] == ["Central Bank", "reservoir", "Kestrel Valley"]
 
 
+def test_keyword_alerts_are_a_choice_of_the_api_off_by_default(
+    app: Flask, client: FlaskClient, token: str, importer: str
+) -> None:
+    body = {**READER, "keywords": ["reservoir"], "keyword_alerts": True, "confirmed": True}
+    created = client.post(
+        "/api/v1/subscribers", data=json.dumps(body), content_type="application/json",
+        headers=_auth(importer),
+    )  # fmt: skip
+    assert created.status_code == 201, created.json
+    assert created.json["keyword_alerts"] is True
+    reader = _reader(app)
+    assert reader is not None and reader.keyword_alerts
+    assert reader.keyword_alerted_through is not None  # from now on, not the backlog
+    other = {**READER, "email": "bram@example.com"}
+    plain = client.post(
+        "/api/v1/subscribers", data=json.dumps(other), content_type="application/json",
+        headers=_auth(token),
+    )  # fmt: skip
+    assert plain.status_code in (201, 202), plain.json
+    answer = client.get("/api/v1/subscribers/bram@example.com", headers=_auth(token))
+    assert answer.json["keyword_alerts"] is False
+    wrong = client.post(
+        "/api/v1/subscribers", data=json.dumps({**other, "keyword_alerts": "often"}),
+        content_type="application/json", headers=_auth(token),
+    )  # fmt: skip
+    assert wrong.status_code == 422 and wrong.json["error"]["field"] == "keyword_alerts"
+
+
 def test_body_that_is_not_json(client: FlaskClient, token: str) -> None:
     answer = client.post(
         "/api/v1/subscribers", data="{", content_type="application/json", headers=_auth(token)

@@ -609,3 +609,49 @@ def test_keywords_in_the_preference_centre(
         page.get_by_role("link", name="Download my data (JSON)").click()
     data = json.loads(Path(download.value.path()).read_text())
     assert data["keywords"] == ["Central Bank", "Kestrel"]
+
+
+def keyword_alerts_of(app: Flask, email: str) -> bool:
+    with app.extensions["newsalerts"].runtime.session() as session:
+        chosen = session.scalar(select(Subscriber.keyword_alerts).where(Subscriber.email == email))
+        return bool(chosen)
+
+
+def test_keyword_alerts_as_it_happens_in_the_preference_centre(
+    new_page: Callable[..., Page],
+    live_server: str,
+    app: Flask,
+    smtp_server: RecordingSMTPServer,
+    topics: list[str],
+    shots: Screenshots,
+) -> None:
+    address = "reservoir.watcher@example.org"
+    answer = post(
+        live_server + "/subscribe",
+        json.dumps({"email": address, "keywords": ["reservoir"]}).encode(),
+        "application/json",
+    )
+    assert answer.status == 202, answer.body
+    [received] = smtp_server.wait_for(1)
+    preferences_url = link_in(received.message, live_server, "preferences")
+
+    # Where a keyword alert's "Turn keyword alerts off" link lands.
+    page = new_page()
+    page.goto(preferences_url + "#keyword-alerts")
+    choice = page.get_by_role("checkbox", name="Also email me as it happens")
+    expect(choice).to_be_visible()
+    expect(choice).not_to_be_checked()  # off unless the reader asks
+    expect(page.locator("#keyword-alerts")).to_contain_text("at most one email every hour")
+    choice.check()
+    page.get_by_role("button", name="Save my choices").click()
+    expect(page.get_by_role("status")).to_contain_text("saved")
+    expect(page.get_by_role("checkbox", name="Also email me as it happens")).to_be_checked()
+    assert keyword_alerts_of(app, address)
+    look(shots, page, "13-keyword-alerts")
+
+    page.get_by_role("checkbox", name="Also email me as it happens").uncheck()
+    page.get_by_role("button", name="Save my choices").click()
+    expect(page.get_by_role("status")).to_contain_text("saved")
+    assert not keyword_alerts_of(app, address)
+    stored = reader(app, address)
+    assert stored is not None and stored["keywords"] == ["reservoir"]  # the words stay

@@ -504,6 +504,28 @@ def test_breaking_alerts_checkbox_opts_in_and_out(
 
 
 @pytest.mark.usefixtures("topics")
+def test_keyword_alerts_checkbox_turns_them_on_from_now_and_off(
+    app: Flask, client: FlaskClient, reader: int
+) -> None:
+    path = _prefs_path(reader)
+    page = client.get(path).get_data(as_text=True)
+    assert 'id="keyword-alerts"' in page  # where an alert's "turn off" link lands
+    assert "at most one email every hour" in page
+    assert 'name="keyword_alerts" value="yes">' in page  # off by default
+    csrf = _csrf(client.get(path).data)
+    before = utcnow()
+    saved = client.post(path, data={**VALID_CHOICES, "keyword_alerts": "yes", "csrf_token": csrf})
+    assert saved.status_code == 303, saved.get_data(as_text=True)
+    row = _get(app, reader)
+    assert row is not None and row.keyword_alerts
+    assert row.keyword_alerted_through is not None and row.keyword_alerted_through >= before
+    assert 'name="keyword_alerts" value="yes" checked' in client.get(path).get_data(as_text=True)
+    assert client.post(path, data={**VALID_CHOICES, "csrf_token": csrf}).status_code == 303
+    row = _get(app, reader)
+    assert row is not None and not row.keyword_alerts
+
+
+@pytest.mark.usefixtures("topics")
 def test_preferences_post_needs_its_csrf_token(
     app: Flask, client: FlaskClient, reader: int
 ) -> None:

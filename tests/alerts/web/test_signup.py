@@ -181,6 +181,24 @@ def test_json_signup_answers_json(
         assert session.scalar(select(ConsentEvent.source)) == "api"
 
 
+def test_signup_may_ask_for_keyword_alerts_as_it_happens(
+    app: Flask, client: FlaskClient, smtp_server: RecordingSMTPServer
+) -> None:
+    page = client.get("/subscribe").get_data(as_text=True)
+    assert 'name="keyword_alerts" value="yes">' in page  # offered, not ticked
+    answer = client.post(
+        "/subscribe",
+        json={"email": "cleo@example.com", "keywords": ["reservoir"], "keyword_alerts": True},
+    )
+    assert answer.status_code == 202
+    reader = _subscriber(app, "cleo@example.com")
+    assert reader is not None and reader.keyword_alerts
+    assert reader.keyword_texts == ["reservoir"]
+    client.post("/subscribe", json={"email": "dan@example.com", "keywords": ["reservoir"]})
+    other = _subscriber(app, "dan@example.com")
+    assert other is not None and not other.keyword_alerts
+
+
 def test_confirmation_email_echoes_nothing_typed_but_the_address(
     client: FlaskClient, smtp_server: RecordingSMTPServer
 ) -> None:
