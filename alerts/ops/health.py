@@ -49,6 +49,12 @@ def check_services(
     return checks
 
 
+# How long messages must have been failing on a relay, with none accepted, before the
+# console calls it failing (the same span as the "relay failing" alert in
+# docs/prometheus-alerts.yml): one refused address is the reader's problem, not the relay's.
+FAILING_FOR_SECONDS = 600
+
+
 @dataclass(frozen=True)
 class RelayActivity:
     """When a relay last accepted a message, and when a message last failed on it (Unix
@@ -58,13 +64,19 @@ class RelayActivity:
     last_failed: float | None = None
 
     def state(self) -> str:
-        """ "ok" when its last message went through; else why not, in a few words."""
+        """ "ok", unless its messages have been failing for FAILING_FOR_SECONDS with none
+        accepted ("error: ..."); "no message sent through it yet" before any."""
         if self.last_failed is None and self.last_sent is None:
             return "no message sent through it yet"
-        if self.last_failed is None or (self.last_sent or 0.0) >= self.last_failed:
+        if self.last_failed is None:
+            return OK
+        if self.last_sent is not None and self.last_failed - self.last_sent < FAILING_FOR_SECONDS:
             return OK
         at = datetime.fromtimestamp(self.last_failed, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-        return f"error: a message failed on it at {at}, and none was accepted since"
+        if self.last_sent is None:
+            return f"error: messages fail on it (the last at {at}) and it never accepted one"
+        since = datetime.fromtimestamp(self.last_sent, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        return f"error: messages fail on it (the last at {at}), none accepted since {since}"
 
 
 def relay_activity(counts: Iterable[Count], relays: Sequence[str]) -> dict[str, RelayActivity]:

@@ -72,16 +72,18 @@ def collect_status(
     ask_workers: bool = True,
     worker_timeout: float = 1.0,
     probe_relays: bool = True,
+    judge_relays: bool = False,
     stall_seconds: float = STALL_SECONDS,
 ) -> OpsStatus:
     """The operator's picture. `ask_workers`: broadcast to the workers and wait for their
     answers (`newsalerts ops status`), else read the keys they keep in Redis (the console,
-    which refreshes every few seconds). `probe_relays`: connect to each relay, else judge
-    it by what its last messages met (alerts.ops.health.relay_activity)."""
+    which refreshes every few seconds). `probe_relays`: connect to each relay;
+    `judge_relays`, without probing: judge each by what its last messages met
+    (alerts.ops.health.relay_activity), as the console does."""
     status = OpsStatus(now=now)
     status.services = check_services(runtime, relays=probe_relays)
     if status.services.get("database") == OK:
-        _ledger(runtime, status, relays_from_counts=not probe_relays)
+        _ledger(runtime, status, relays_from_counts=judge_relays and not probe_relays)
     if runtime.settings.redis_url and status.services.get("redis") == OK:
         timeout = worker_timeout if ask_workers else None
         _broker(runtime, status, probe_workers, timeout, stall_seconds)

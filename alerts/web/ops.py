@@ -69,7 +69,11 @@ def _status() -> OpsStatus:
     # The page refreshes every few seconds: no broadcast to the workers, no EHLO to the
     # relays (`newsalerts ops status` and /readyz keep the active checks).
     return collect_status(
-        web_context().runtime, now=utcnow(), ask_workers=False, probe_relays=False
+        web_context().runtime,
+        now=utcnow(),
+        ask_workers=False,
+        probe_relays=False,
+        judge_relays=True,
     )
 
 

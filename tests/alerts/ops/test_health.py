@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alerts.ledger.counts import Count
 from alerts.models import DeliveryStatus
-from alerts.ops.health import OK, RelayActivity, relay_activity
+from alerts.ops.health import FAILING_FOR_SECONDS, OK, RelayActivity, relay_activity
 
 RELAYS = ["smtp:mx1.example.com:587", "smtp:mx2.example.com:587"]
 
@@ -14,24 +14,27 @@ def count(status: DeliveryStatus, relay: str | None, last_at: float, entered: in
                  recent_rows=entered, entered=entered, seconds=0.0, last_at=last_at)  # fmt: skip
 
 
-def test_each_relay_is_judged_by_its_latest_message() -> None:
+def test_a_relay_is_failing_once_its_messages_failed_for_ten_minutes_with_none_accepted() -> None:
     counts = [
-        count(DeliveryStatus.SENT, RELAYS[0], 100.0),
-        count(DeliveryStatus.FAILED, RELAYS[0], 90.0),  # failed, then accepted again: fine
+        count(DeliveryStatus.SENT, RELAYS[0], 1_000.0),
+        count(DeliveryStatus.FAILED, RELAYS[0], 1_000.0 + FAILING_FOR_SECONDS - 1),
         count(DeliveryStatus.SENT, RELAYS[1], 50.0),
-        count(DeliveryStatus.FAILED, RELAYS[1], 120.0),
-        count(DeliveryStatus.PENDING, RELAYS[1], 500.0),  # not an outcome
-        count(DeliveryStatus.FAILED, RELAYS[1], 999.0, entered=0),  # only ever left it
+        count(DeliveryStatus.FAILED, RELAYS[1], 50.0 + FAILING_FOR_SECONDS),
+        count(DeliveryStatus.PENDING, RELAYS[1], 5_000.0),  # not an outcome
+        count(DeliveryStatus.FAILED, RELAYS[1], 9_999.0, entered=0),  # only ever left it
     ]
     found = relay_activity(counts, RELAYS)
     assert found == {
-        RELAYS[0]: RelayActivity(last_sent=100.0, last_failed=90.0),
-        RELAYS[1]: RelayActivity(last_sent=50.0, last_failed=120.0),
+        RELAYS[0]: RelayActivity(last_sent=1_000.0, last_failed=1_599.0),
+        RELAYS[1]: RelayActivity(last_sent=50.0, last_failed=650.0),
     }
-    assert found[RELAYS[0]].state() == OK
+    assert found[RELAYS[0]].state() == OK  # one refusal is the reader's problem
     assert found[RELAYS[1]].state() == (
-        "error: a message failed on it at 1970-01-01 00:02:00 UTC, and none was accepted since"
+        "error: messages fail on it (the last at 1970-01-01 00:10:50 UTC),"
+        " none accepted since 1970-01-01 00:00:50 UTC"
     )
+    never = relay_activity([count(DeliveryStatus.FAILED, RELAYS[0], 60.0)], RELAYS[:1])
+    assert never[RELAYS[0]].state().endswith("and it never accepted one")
 
 
 def test_a_relay_nothing_went_through_yet_is_neither_ok_nor_an_error() -> None:

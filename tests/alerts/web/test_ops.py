@@ -232,7 +232,7 @@ def test_the_console_never_connects_to_a_relay(web_settings: Settings, redis_url
     assert relay_name in page
     # Its last messages (sent, then failed, in one commit) say how it is doing instead.
     state = data["status"]["services"][relay_name]
-    assert state == "ok" or state.startswith("error: a message failed on it at "), state
+    assert state == "ok", state  # it accepted messages in the same minute as the failures
 
 
 def test_progress_counts_only_the_readers_a_send_has_something_for(app: Flask) -> None:
