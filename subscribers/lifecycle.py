@@ -24,6 +24,7 @@ from subscribers.keywords import (
     parse_keywords,
     set_keywords,
 )
+from subscribers.languages import parse_language
 from subscribers.models import (
     ConsentEvent,
     ConsentKind,
@@ -56,6 +57,9 @@ class Preferences:
     breaking_alerts: bool = False  # breaking-news alerts on the topics, besides the digest
     # The reader's own words (subscribers.keywords); None leaves a reader's list as it is.
     keywords: tuple[TypedKeyword, ...] | None = None
+    # The language of the reader's pages and emails (subscribers.languages); None leaves
+    # a reader's as it is (a new reader: the site's default).
+    language: str | None = None
 
     @classmethod
     def parse(
@@ -68,8 +72,10 @@ class Preferences:
         breaking_alerts: bool = False,
         keywords: Sequence[str] | None = None,
         keyword_limit: int = DEFAULT_KEYWORDS_PER_READER,
+        language: str | None = None,
     ) -> Preferences:
-        """Raises InvalidPreference for a time zone, hour or keyword it cannot honour."""
+        """Raises InvalidPreference for a time zone, hour, keyword or language it cannot
+        honour."""
         return cls(
             tuple(topics),
             frequency,
@@ -77,6 +83,7 @@ class Preferences:
             parse_hour(hour),
             breaking_alerts,
             None if keywords is None else parse_keywords(keywords, limit=keyword_limit),
+            parse_language(language),
         )
 
 
@@ -151,6 +158,8 @@ def _apply(
     subscriber.breaking_alerts = preferences.breaking_alerts
     if preferences.keywords is not None:
         set_keywords(session, subscriber, preferences.keywords)
+    if preferences.language is not None:
+        subscriber.language = preferences.language
 
 
 def confirm(session: Session, subscriber: Subscriber, *, origin: Origin, now: datetime) -> bool:
@@ -177,6 +186,8 @@ def update_preferences(
     }
     if preferences.keywords is not None:
         details["keywords"] = subscriber.keyword_texts
+    if preferences.language is not None:
+        details["language"] = preferences.language
     record_consent(session, subscriber, ConsentKind.PREFERENCES, _with(origin, details))
 
 
@@ -218,6 +229,7 @@ def export_data(session: Session, subscriber: Subscriber) -> dict[str, Any]:
         "hour": subscriber.send_hour,
         "topics": subscriber.topic_slugs,
         "keywords": subscriber.keyword_texts,
+        "language": subscriber.language,
         "breaking_alerts": subscriber.breaking_alerts,
         "paused_until": _iso(subscriber.paused_until),
         "created_at": _iso(subscriber.created_at),

@@ -20,14 +20,14 @@ from alerts.mail.digest import time_label
 from alerts.models import Edition
 from alerts.results.tallies import sent_issues
 from alerts.web.context import db, web_context
-from alerts.web.pages import page
+from alerts.web.pages import N_, page
 
 blueprint = Blueprint("archive", __name__, url_prefix="/archive")
 CACHE_CONTROL = "public, max-age=300"
 LISTED_ISSUES = 100
 # On the archive's front page, each edition's latest issues; its own page lists the rest.
 EDITION_ISSUES = 10
-NOT_FOUND = "There is no issue of this edition on that date, or it has not been sent yet."
+NOT_FOUND = N_("There is no issue of this edition on that date, or it has not been sent yet.")
 _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _SLUG = re.compile(r"^[a-z0-9-]{1,50}$")
 
