@@ -61,16 +61,18 @@ SQLITE_CHUNK = 500
 _STAGED = """import_readers (
     line integer, email text, name text, status text, frequency text, timezone text,
     send_hour smallint, confirmed boolean, link_key text, kind text, source text,
-    details json, topic_ids integer[]
+    details json, topic_ids integer[], language text
 ) ON COMMIT DROP"""
 # Readers in file order, skipping addresses taken since the chunk was checked; then the
 # consent event and the topics of each reader that went in, from the same rows.
 _FROM_STAGED = """
 WITH new AS (
     INSERT INTO subscribers (email, name, status, frequency, timezone, send_hour, created_at,
-                             confirmed_at, status_changed_at, breaking_alerts, link_key)
+                             confirmed_at, status_changed_at, breaking_alerts, link_key,
+                             language)
     SELECT email, name, status, frequency, timezone, send_hour, :moment,
-           CASE WHEN confirmed THEN CAST(:moment AS timestamptz) END, :moment, false, link_key
+           CASE WHEN confirmed THEN CAST(:moment AS timestamptz) END, :moment, false, link_key,
+           language
     FROM import_readers ORDER BY line
     ON CONFLICT (email) DO NOTHING
     RETURNING id, email
@@ -110,6 +112,7 @@ class NewReader:
     source: str
     details: dict[str, object] = field(default_factory=dict)
     keywords: Sequence[TypedKeyword] = ()
+    language: str | None = None  # subscribers.languages; None: the site's default
 
 
 @dataclass
@@ -307,6 +310,7 @@ def _write_copied(
                     reader.source,
                     json.dumps(reader.details),
                     "{" + ",".join(map(str, topic_ids.ids(reader.topics))) + "}",
+                    reader.language,
                 )
             )
     inserted = session.scalar(text(_FROM_STAGED), {"moment": moment, "recorded": utcnow()})
@@ -335,6 +339,7 @@ def _write_values(
             "status_changed_at": moment,
             "breaking_alerts": False,
             "link_key": new_link_key(),
+            "language": reader.language,
         }
         for reader in readers
     ]

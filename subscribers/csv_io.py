@@ -1,7 +1,8 @@
 """Import and export of readers as CSV, the format every mailing tool and spreadsheet speaks.
 
-The columns are `email,name,topics,frequency,timezone,hour,keywords` (topics and keywords
-separated by `;`, keywords as the reader typed them); an
+The columns are `email,name,topics,frequency,timezone,hour,keywords,language` (topics and
+keywords separated by `;`, keywords as the reader typed them; language a shipped BCP 47
+code such as `de` or `ar`, empty for the site's default); an
 export adds `status,created_at`, and an import accepts those two so that what one instance
 exports another can import. Streams must be opened with `newline=""`, as the csv module
 requires, so that quoted fields keep their line breaks and a refused address is refused as
@@ -46,10 +47,13 @@ from subscribers.keywords import (
     TypedKeyword,
     parse_keywords,
 )
+from subscribers.languages import parse_language
 from subscribers.models import Frequency, Subscriber, SubscriberStatus
 from subscribers.preferences import parse_frequency, parse_hour, parse_timezone
 
-IMPORT_COLUMNS = ("email", "name", "topics", "frequency", "timezone", "hour", "keywords")
+IMPORT_COLUMNS = (
+    "email", "name", "topics", "frequency", "timezone", "hour", "keywords", "language"
+)  # fmt: skip
 EXPORT_COLUMNS = (*IMPORT_COLUMNS, "status", "created_at")
 TOPIC_SEPARATOR = ";"
 
@@ -103,6 +107,7 @@ class _Row:
     hour: int
     status: SubscriberStatus | None
     keywords: tuple[TypedKeyword, ...]
+    language: str | None = None
 
 
 def import_csv(
@@ -199,6 +204,7 @@ def _new_reader(row: _Row, *, confirmed: bool) -> NewReader:
         source=CONFIRMED_SOURCE if really_confirmed else UNCONFIRMED_SOURCE,
         details={"line": row.line},
         keywords=row.keywords,
+        language=row.language,
     )
 
 
@@ -235,6 +241,7 @@ def export_rows(
             _as_text(reader.timezone),
             reader.send_hour,
             _as_text(KEYWORD_SEPARATOR.join(reader.keyword_texts)),
+            reader.language or "",
             reader.status.value,
             reader.created_at.isoformat(),
         )
@@ -344,6 +351,7 @@ def _parse(line: int, values: dict[str, str], keyword_limit: int) -> _Row:
         keywords=parse_keywords(
             values.get("keywords", "").split(KEYWORD_SEPARATOR), limit=keyword_limit
         ),
+        language=parse_language(values.get("language")),
     )
 
 

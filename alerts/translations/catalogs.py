@@ -21,7 +21,13 @@ from jinja2 import Environment, pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup
 
-from subscribers.languages import is_right_to_left, primary_subtag, shipped_language
+from alerts.translations.formats import format_day, locale_of
+from subscribers.languages import (
+    SHIPPED_LANGUAGES,
+    is_right_to_left,
+    primary_subtag,
+    shipped_language,
+)
 
 CATALOG_DIR = Path(__file__).resolve().parent
 DOMAIN = "messages"
@@ -97,12 +103,25 @@ def enable_i18n(environment: Environment) -> None:
     environment.add_extension("jinja2.ext.i18n")
     environment.extend(newstyle_gettext=True)
     environment.globals.update(_callables("en"))
+    environment.globals["format_day"] = format_day
+
+
+@lru_cache(maxsize=1)
+def language_names() -> tuple[tuple[str, str], ...]:
+    """Each shipped language with its name in itself ('Deutsch', 'العربية'): what a
+    reader looks for in a list of languages, whatever the page's language."""
+    names = []
+    for code in SHIPPED_LANGUAGES:
+        name = locale_of(code).get_language_name(code) or code
+        names.append((code, name[:1].upper() + name[1:]))
+    return tuple(names)
 
 
 __all__ = [
     "CATALOG_DIR",
     "DOMAIN",
     "enable_i18n",
+    "language_names",
     "reader_language",
     "text_direction",
     "translation_context",

@@ -16,12 +16,14 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from alerts.digests.welcome import first_digest_at
 from alerts.mail.notices import Notice, reader_links
 from alerts.mail.rendering import ReaderParts
+from alerts.translations import language_names
 from alerts.web.context import WORDING_VERSION, db, web_context
 from alerts.web.forms import form_values, parse_preferences
 from alerts.web.pages import (
     N_,
     first_digest_words,
     page,
+    page_language,
     time_zones,
     topic_choices,
     translate,
@@ -31,6 +33,7 @@ from alerts.web.security import FormRejected, header_text
 from alerts.web.signup import hand_over, notice_within_limit
 from subscribers.database import utcnow
 from subscribers.errors import InvalidPreference, InvalidToken
+from subscribers.languages import shipped_language
 from subscribers.lifecycle import (
     confirm,
     erase,
@@ -66,7 +69,7 @@ def _reader(purpose: Purpose, token: str) -> Subscriber:
     if subscriber is None:
         raise _Gone()
     # The pages of a reader's link are in the reader's language (pages.page_language).
-    g.reader_language = subscriber.language
+    g.reader_language = subscriber.language or web_context().runtime.settings.default_language
     return subscriber
 
 
@@ -192,6 +195,7 @@ def _current_choices(subscriber: Subscriber) -> dict[str, Any]:
         "breaking_alerts": subscriber.breaking_alerts,
         "hour": subscriber.send_hour,
         "timezone": subscriber.timezone,
+        "language": page_language(),
     }
 
 
@@ -211,6 +215,7 @@ def _submitted_choices(subscriber: Subscriber) -> dict[str, Any]:
         "breaking_alerts": bool(form.get("breaking_alerts")),
         "hour": int(hour) if hour.isascii() and hour.isdigit() else None,
         "timezone": zone,
+        "language": shipped_language(form.get("language")) or page_language(),
     }
 
 
@@ -250,6 +255,7 @@ def _preferences_page(
         erase_csrf=_csrf("erase", token),
         unsubscribe_url=_links(subscriber).unsubscribe_url,
         keyword_limit=web_context().runtime.settings.keywords_per_reader,
+        languages=language_names(),
         **extra,
     )
 
@@ -380,5 +386,5 @@ def unsubscribe_submit(token: str) -> View:
         return make_response("Unsubscribed.\n", 200, {"Content-Type": "text/plain"})
     return page(
         "unsubscribed.html",
-        resubscribe_url=web_context().runtime.settings.base_url + "/subscribe",
+        resubscribe_url=f"{web_context().runtime.settings.base_url}/subscribe?lang={page_language()}",
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from subscribers.languages import SHIPPED_LANGUAGES
+
 _ARTICLE = {
     "type": "object",
     "required": ["url", "title"],
@@ -70,6 +72,12 @@ _SUBSCRIBER_IN = {
             "items": {"type": "string"},
             "description": "words or phrases to be alerted about (KEYWORDS_PER_READER at most)",
         },
+        "language": {
+            "type": ["string", "null"],
+            "enum": [*SHIPPED_LANGUAGES, "", None],
+            "description": "BCP 47 language of the reader's pages and emails; empty or null: "
+            "the site's DEFAULT_LANGUAGE",
+        },
         "confirmed": {
             "type": "boolean",
             "description": "consent obtained elsewhere: active at once, no email; needs a "
@@ -92,6 +100,7 @@ _SUBSCRIBER_OUT = {
         "timezone": {"type": "string"},
         "breaking_alerts": {"type": "boolean"},
         "keywords": {"type": "array", "items": {"type": "string"}},
+        "language": {"type": ["string", "null"], "description": "null: the site's default"},
         "created_at": {"type": "string", "format": "date-time"},
         "confirmed_at": {"type": ["string", "null"], "format": "date-time"},
     },

@@ -300,10 +300,10 @@ def test_export_writes_every_reader_in_id_order(session: Session) -> None:
     stream = io.StringIO(newline="")
     assert export_csv(session, stream) == 2
     assert stream.getvalue() == (
-        "email,name,topics,frequency,timezone,hour,keywords,status,created_at\r\n"
+        "email,name,topics,frequency,timezone,hour,keywords,language,status,created_at\r\n"
         'zoe@example.com,"Zoë ""Z"" Achterberg, Jr.",business;climate-talks,weekly,'
-        "America/New_York,18,,active,2026-03-01T09:30:00+00:00\r\n"
-        "abe@example.com,,,daily,UTC,7,,pending,2026-03-01T09:30:00+00:00\r\n"
+        "America/New_York,18,,,active,2026-03-01T09:30:00+00:00\r\n"
+        "abe@example.com,,,daily,UTC,7,,,pending,2026-03-01T09:30:00+00:00\r\n"
     )
     assert ",".join(EXPORT_COLUMNS) == stream.getvalue().splitlines()[0]
 
@@ -342,9 +342,9 @@ def test_export_then_import_into_an_empty_store_gives_back_the_same_readers(
     assert export_csv(session, again) == 2
     rows = [line.rsplit(",", 1)[0] for line in again.getvalue().splitlines()]
     assert rows == [
-        "email,name,topics,frequency,timezone,hour,keywords,status",
-        "ivy@example.com,Ivy,elections;opera,weekly,Australia/Sydney,21,,active",
-        "jon@example.com,,,daily,UTC,0,,pending",
+        "email,name,topics,frequency,timezone,hour,keywords,language,status",
+        "ivy@example.com,Ivy,elections;opera,weekly,Australia/Sydney,21,,,active",
+        "jon@example.com,,,daily,UTC,0,,,pending",
     ]
 
 
