@@ -234,23 +234,23 @@ def test_exported_readers_who_left_are_not_imported_again(session: Session) -> N
         (
             "email,phone,name,fax\na@example.com,1,A,2\n",
             "line 1: unknown columns 'phone', 'fax'; the known columns are email, name, "
-            "topics, frequency, timezone, hour, keywords, status, created_at",
+            "topics, frequency, timezone, hour, keywords, language, status, created_at",
         ),
         (
             "name,topics\nAda,Business\n",
             "line 1: the header row has no email column; the first line must name the "
-            "columns, such as email,name,topics,frequency,timezone,hour,keywords",
+            "columns, such as email,name,topics,frequency,timezone,hour,keywords,language",
         ),
         (
             "a@example.com,Ada\n",
             "line 1: the header row has no email column; the first line must name the "
-            "columns, such as email,name,topics,frequency,timezone,hour,keywords",
+            "columns, such as email,name,topics,frequency,timezone,hour,keywords,language",
         ),
         (
             "email;name\na@example.com;Ada\n",
             "line 1: the header row has no email column; the first line must name the "
-            "columns, such as email,name,topics,frequency,timezone,hour,keywords (this file seems "
-            "to separate columns with semicolons; save it with commas)",
+            "columns, such as email,name,topics,frequency,timezone,hour,keywords,language (this "
+            "file seems to separate columns with semicolons; save it with commas)",
         ),
         ("email,name,email\n", "line 1: repeated column 'email'"),
         ("email,,name\n", "line 1: column 2 of the header has no name"),
@@ -512,3 +512,34 @@ def test_keywords_are_imported_and_exported_as_typed(session: Session) -> None:
     export_csv(session, stream)
     assert ",'=Central Bank;reservoir;=Kestrel Valley," not in stream.getvalue()
     assert ",Central Bank;reservoir;=Kestrel Valley," in stream.getvalue()
+
+
+def test_the_language_column_is_checked_by_line_and_exported_again(session: Session) -> None:
+    report = run_import(
+        session,
+        "email,language\n"
+        "ana@example.com,de\n"
+        "bo@example.com,AR\n"
+        "cy@example.com,\n"
+        "di@example.com,klingon\n"
+        "ed@example.com,fr-CA\n",
+    )
+    assert report.created == 4
+    [error] = report.errors
+    assert error.line == 5 and "language" in error.message and "klingon" in error.message
+    languages = {email: reader.language for email, reader in readers(session).items()}
+    assert languages == {
+        "ana@example.com": "de",
+        "bo@example.com": "ar",
+        "cy@example.com": None,  # the site's DEFAULT_LANGUAGE
+        "ed@example.com": "fr",
+    }
+    stream = io.StringIO(newline="")
+    export_csv(session, stream)
+    rows = list(csv.DictReader(io.StringIO(stream.getvalue())))
+    assert {row["email"]: row["language"] for row in rows} == {
+        "ana@example.com": "de",
+        "bo@example.com": "ar",
+        "cy@example.com": "",
+        "ed@example.com": "fr",
+    }
