@@ -34,6 +34,15 @@ View = tuple[str, int] | tuple[Response, int] | Response
 
 # Flask would answer OPTIONS for the GET and POST rules itself, before the preflight view
 # below could add its CORS headers: those rules opt out of automatic OPTIONS.
+@blueprint.after_request
+def _vary_by_language(response: Response) -> Response:
+    """The sign-up pages are in the browser's language unless their address names one
+    (`?lang=`): a cache must keep one copy per Accept-Language."""
+    if request.method == "GET":
+        response.vary.add("Accept-Language")
+    return response
+
+
 @blueprint.get("/subscribe", provide_automatic_options=False)
 def subscribe_page() -> View:
     return page("subscribe.html", **form_context())
@@ -41,7 +50,8 @@ def subscribe_page() -> View:
 
 @blueprint.get("/embed")
 def embed_snippet() -> View:
-    """The HTML a publisher pastes under an article; it posts to this service."""
+    """The HTML a publisher pastes under an article; it posts to this service. `?lang=de`
+    gives it in German, and signs its readers up in German."""
     body, status = page("embed_snippet.html", **form_context())
     response = make_response(body, status)
     response.headers["Content-Type"] = "text/html; charset=utf-8"

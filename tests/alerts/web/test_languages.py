@@ -96,6 +96,7 @@ def test_without_a_lang_the_browsers_language_is_the_readers(
     browser = {"Accept-Language": "fr-CA,fr;q=0.9,en;q=0.5"}
     page = client.get("/subscribe", headers=browser).get_data(as_text=True)
     assert HEADINGS["fr"] in page and _html_root(page) == '<html lang="fr" dir="ltr">'
+    assert "Accept-Language" in client.get("/subscribe").headers["Vary"]
     _sign_up(client, "bea@example.com", browser)
     assert _language(app, "bea@example.com") == "fr"
     assert smtp_server.messages[0].message["Subject"] == CONFIRM_SUBJECTS["fr"]
