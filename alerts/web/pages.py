@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, available_timezones
 from babel.dates import format_skeleton
 from flask import Response, g, jsonify, render_template, request
 from sqlalchemy import func, select
+from werkzeug.exceptions import HTTPException
 
 from alerts.editions.schedules import weekly_weekdays
 from alerts.models import Article, article_topics
@@ -48,9 +49,16 @@ def browser_language() -> str | None:
 def asked_language() -> str | None:
     """The language a sign-up page or form asks for: the embed's `lang` (in the address of
     the snippet or the iframe) or the form's `language` field, if shipped."""
-    return shipped_language(request.args.get("lang")) or shipped_language(
-        request.form.get("language") if request.method == "POST" and not request.is_json else None
-    )
+    return shipped_language(request.args.get("lang")) or shipped_language(_form_language())
+
+
+def _form_language() -> str | None:
+    if request.method != "POST" or request.is_json:
+        return None
+    try:
+        return request.form.get("language")
+    except HTTPException:  # the body itself is the error being answered (too large)
+        return None
 
 
 def page_language() -> str:
