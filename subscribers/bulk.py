@@ -68,7 +68,7 @@ SQLITE_CHUNK = 500
 _STAGED = """import_readers (
     line integer, email text, name text, status text, frequency text, timezone text,
     send_hour smallint, confirmed boolean, link_key text, kind text, source text,
-    details json, topic_slugs text[]
+    details json, topic_slugs text[], language text
 ) ON COMMIT DROP"""
 # Which of the chunk's addresses are known, and which are suppressed, in one round trip; the
 # arrays go as text literals, which the driver sends as they are (a list is dumped element
@@ -84,10 +84,10 @@ _FROM_STAGED = """
 WITH new AS (
     INSERT INTO subscribers (email, name, status, frequency, timezone, send_hour, created_at,
                              confirmed_at, status_changed_at, paused_until, breaking_alerts,
-                             link_key)
+                             link_key, language)
     SELECT email, name, status, frequency, timezone, send_hour, :moment,
            CASE WHEN confirmed THEN CAST(:moment AS timestamptz) END, :moment,
-           CAST(:paused_until AS timestamptz), false, link_key
+           CAST(:paused_until AS timestamptz), false, link_key, language
     FROM import_readers ORDER BY line
     ON CONFLICT (email) DO NOTHING
     RETURNING id, email
@@ -136,6 +136,7 @@ class NewReader:
     details: dict[str, object] = field(default_factory=dict)
     keywords: Sequence[TypedKeyword] = ()
     keyword_alerts: bool = False  # keyword alerts as it happens, besides the digest
+    language: str | None = None  # subscribers.languages; None: the site's default
 
 
 @dataclass(frozen=True, slots=True)
@@ -363,6 +364,7 @@ class ChunkWriter:
                 "paused_until": self._paused_until,
                 "breaking_alerts": False,
                 "link_key": chunk.link_keys[position],
+                "language": reader.language,
             }
             for position in positions
             for reader in (chunk.readers[position],)
@@ -471,7 +473,8 @@ def _consent_kind(reader: NewReader) -> ConsentKind:
 
 def _copy_line(reader: NewReader, link_key: str, slugs: list[str]) -> str:
     """The reader's row of the temporary table in COPY's text format. Slugs are letters,
-    digits and hyphens, and a link key base64: neither needs escaping."""
+    digits and hyphens, a link key base64 and a language a shipped one's tag: none needs
+    escaping."""
     texts = (reader.email, reader.name or "", reader.timezone, reader.source)
     details = json.dumps(reader.details)
     if _COPY_SPECIAL.search(details) or any(map(_COPY_SPECIAL.search, texts)):
@@ -487,7 +490,8 @@ def _copy_line(reader: NewReader, link_key: str, slugs: list[str]) -> str:
     return (
         f"{reader.line}\t{email}\t{_COPY_NULL if reader.name is None else name}\t{status}\t"
         f"{reader.frequency.value}\t{timezone}\t{reader.send_hour}\t{confirmed}\t{link_key}\t"
-        f"{kind}\t{source}\t{details}\t{_array_literal(slugs)}\n"
+        f"{kind}\t{source}\t{details}\t{_array_literal(slugs)}\t"
+        f"{_COPY_NULL if reader.language is None else reader.language}\n"
     )
 
 

@@ -1,7 +1,8 @@
 """Import and export of readers as CSV, the format every mailing tool and spreadsheet speaks.
 
-The columns are `email,name,topics,frequency,timezone,hour,keywords` (topics and keywords
-separated by `;`, keywords as the reader typed them); an export adds
+The columns are `email,name,topics,frequency,timezone,hour,keywords,language` (topics and
+keywords separated by `;`, keywords as the reader typed them; language a shipped BCP 47
+code such as `de` or `ar`, empty for the site's default); an export adds
 `keyword_alerts,status,created_at` (`keyword_alerts` is `yes` for keyword alerts as it
 happens, empty otherwise), and an import accepts those three so that what one instance
 exports another can import. Streams must be opened with `newline=""`, as the csv module
@@ -47,10 +48,13 @@ from subscribers.keywords import (
     TypedKeyword,
     parse_keywords,
 )
+from subscribers.languages import parse_language
 from subscribers.models import Frequency, Subscriber, SubscriberStatus
 from subscribers.preferences import parse_frequency, parse_hour, parse_timezone
 
-IMPORT_COLUMNS = ("email", "name", "topics", "frequency", "timezone", "hour", "keywords")
+IMPORT_COLUMNS = (
+    "email", "name", "topics", "frequency", "timezone", "hour", "keywords", "language"
+)  # fmt: skip
 # `keyword_alerts` (yes or empty) is optional on import, like `status` and `created_at`.
 EXPORT_COLUMNS = (*IMPORT_COLUMNS, "keyword_alerts", "status", "created_at")
 TOPIC_SEPARATOR = ";"
@@ -106,6 +110,7 @@ class _Row:
     status: SubscriberStatus | None
     keywords: tuple[TypedKeyword, ...]
     keyword_alerts: bool
+    language: str | None = None
 
 
 def import_csv(
@@ -211,6 +216,7 @@ def _new_reader(row: _Row, *, confirmed: bool) -> NewReader:
         details={"line": row.line},
         keywords=row.keywords,
         keyword_alerts=row.keyword_alerts,
+        language=row.language,
     )
 
 
@@ -247,6 +253,7 @@ def export_rows(
             _as_text(reader.timezone),
             reader.send_hour,
             _as_text(KEYWORD_SEPARATOR.join(reader.keyword_texts)),
+            reader.language or "",
             "yes" if reader.keyword_alerts else "",
             reader.status.value,
             reader.created_at.isoformat(),
@@ -360,6 +367,7 @@ def _parse(line: int, values: dict[str, str], keyword_limit: int) -> _Row:
         if typed_keywords.strip()
         else (),
         keyword_alerts=_parse_flag("keyword_alerts", values.get("keyword_alerts", "")),
+        language=parse_language(values.get("language")),
     )
 
 

@@ -25,6 +25,7 @@ from subscribers.keywords import (
     parse_keywords,
     set_keywords,
 )
+from subscribers.languages import parse_language
 from subscribers.models import (
     ConsentEvent,
     ConsentKind,
@@ -59,6 +60,9 @@ class Preferences:
     keyword_alerts: bool = False
     # The reader's own words (subscribers.keywords); None leaves a reader's list as it is.
     keywords: tuple[TypedKeyword, ...] | None = None
+    # The language of the reader's pages and emails (subscribers.languages); None leaves
+    # a reader's as it is (a new reader: the site's default).
+    language: str | None = None
 
     @classmethod
     def parse(
@@ -72,8 +76,10 @@ class Preferences:
         keywords: Sequence[str] | None = None,
         keyword_limit: int = DEFAULT_KEYWORDS_PER_READER,
         keyword_alerts: bool = False,
+        language: str | None = None,
     ) -> Preferences:
-        """Raises InvalidPreference for a time zone, hour or keyword it cannot honour."""
+        """Raises InvalidPreference for a time zone, hour, keyword or language it cannot
+        honour."""
         return cls(
             tuple(topics),
             frequency,
@@ -82,6 +88,7 @@ class Preferences:
             breaking_alerts,
             keyword_alerts,
             None if keywords is None else parse_keywords(keywords, limit=keyword_limit),
+            parse_language(language),
         )
 
 
@@ -157,6 +164,8 @@ def _apply(
     set_keyword_alerts(subscriber, preferences.keyword_alerts)
     if preferences.keywords is not None:
         set_keywords(session, subscriber, preferences.keywords)
+    if preferences.language is not None:
+        subscriber.language = preferences.language
 
 
 def set_keyword_alerts(subscriber: Subscriber, chosen: bool) -> None:
@@ -194,6 +203,8 @@ def update_preferences(
     }
     if preferences.keywords is not None:
         details["keywords"] = subscriber.keyword_texts
+    if preferences.language is not None:
+        details["language"] = preferences.language
     record_consent(session, subscriber, ConsentKind.PREFERENCES, _with(origin, details))
 
 
@@ -235,6 +246,7 @@ def export_data(session: Session, subscriber: Subscriber) -> dict[str, Any]:
         "hour": subscriber.send_hour,
         "topics": subscriber.topic_slugs,
         "keywords": subscriber.keyword_texts,
+        "language": subscriber.language,
         "breaking_alerts": subscriber.breaking_alerts,
         "keyword_alerts": subscriber.keyword_alerts,
         "paused_until": _iso(subscriber.paused_until),

@@ -132,6 +132,9 @@ class Subscriber(Base):
     # Binds the reader's links to this reader (subscribers.tokens); rotated to end them.
     # None for readers stored before keys existed, whose links are signed as they were then.
     link_key: Mapped[str | None] = mapped_column(String(LINK_KEY_LENGTH), default=new_link_key)
+    # The language of the reader's pages and emails (subscribers.languages); None: the
+    # site's DEFAULT_LANGUAGE, whatever it is when a message is written.
+    language: Mapped[str | None] = mapped_column(String(16))
 
     topics: Mapped[list[Topic]] = relationship(
         secondary=subscriber_topics, order_by=Topic.slug, lazy="selectin"

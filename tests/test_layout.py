@@ -21,6 +21,7 @@ LAYERS: list[set[str]] = [
     {"subscribers"},
     {"alerts.errors"},
     {"alerts.config"},
+    {"alerts.translations"},
     {"alerts.logs"},
     {"alerts.models", "alerts.charts"},
     {"alerts.db", "alerts.audit"},

@@ -51,6 +51,7 @@ from sqlalchemy.orm import Session
 
 from alerts.errors import EditionError
 from alerts.models import DEFAULT_SUBJECT, Article
+from alerts.translations import format_day, format_number, translations_for
 from subscribers.database import utcnow
 
 log = logging.getLogger(__name__)
@@ -403,21 +404,46 @@ def _warn_once(edition: str, template: str, reason: str) -> None:
 
 
 def subject_line(
-    template: str, *, edition: str, lead: str, count: int, local_date: date, site: str
+    template: str,
+    *,
+    edition: str,
+    lead: str,
+    count: int,
+    local_date: date,
+    site: str,
+    language: str = "en",
 ) -> str:
     """The subject an issue goes out with (variables: edition, lead, count, more, date, site).
-    A template that fails or exceeds a bound on these values gives the default subject."""
+    A template that fails or exceeds a bound on these values gives the default subject.
+
+    The default subject is written in the reader's `language`; a subject an editor wrote
+    goes out as they wrote it, its date in the reader's language."""
     values = {
         "edition": edition,
         "lead": lead[:MAX_VALUE_SIZE],
         "count": count,
         "more": max(count - 1, 0),
-        "date": f"{local_date:%A} {local_date.day} {local_date:%B %Y}",
+        "date": format_day(local_date, language),
         "site": site,
     }
+    if template == DEFAULT_SUBJECT:
+        return _default_subject(values, language)
     try:
         rendered = _render(_subject_template(template), values)
     except Exception as error:  # checked when saved; real values can still trip it
         _warn_once(edition, template, str(error))
-        rendered = _render(_subject_template(DEFAULT_SUBJECT), values)
+        return _default_subject(values, language)
     return " ".join(rendered.split())[:MAX_SUBJECT_LENGTH]
+
+
+def _default_subject(values: dict[str, Any], language: str) -> str:
+    """DEFAULT_SUBJECT in the reader's language: the lead story, and how many more."""
+    more = int(values["more"])
+    lead = str(values["lead"])
+    if more:
+        text = translations_for(language).ngettext(
+            "%(lead)s — and %(num)s more story", "%(lead)s — and %(num)s more stories", more
+        ) % {"lead": lead, "num": format_number(more, language)}
+    else:
+        text = lead
+    return " ".join(text.split())[:MAX_SUBJECT_LENGTH]

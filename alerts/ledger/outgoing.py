@@ -38,6 +38,7 @@ class Recipient:
     timezone: str
     topics: tuple[TopicName, ...]
     link_key: str | None  # signs the reader's links (subscribers.tokens)
+    language: str | None = None  # None: the site's DEFAULT_LANGUAGE
 
 
 @dataclass(slots=True)
@@ -98,6 +99,7 @@ def load_outgoing(session: Session, ids: Sequence[int]) -> list[Outgoing]:
             Subscriber.email,
             Subscriber.timezone,
             Subscriber.link_key,
+            Subscriber.language,
             Delivery.created_at,
             Edition.cadence,
             func.coalesce(Edition.send_hour, Subscriber.send_hour).label("send_hour"),
@@ -125,6 +127,7 @@ def load_outgoing(session: Session, ids: Sequence[int]) -> list[Outgoing]:
                 row.timezone,
                 topics.get(row.subscriber_id, ()),
                 row.link_key,
+                row.language,
             ),
             status=row.status,
             claimed_at=row.claimed_at,

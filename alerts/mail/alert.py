@@ -12,8 +12,9 @@ from alerts.ledger.outgoing import LedgerRow, Reader
 from alerts.mail.composing import ComposerParts
 from alerts.mail.excerpts import cut_summary, cut_title
 from alerts.mail.mime import Envelope, encode_email
-from alerts.mail.rendering import html_to_text, language_of
+from alerts.mail.rendering import html_to_text
 from alerts.models import DEFAULT_SUMMARY_CHARS, Article
+from alerts.translations import format_clock, reader_language
 
 
 class AlertComposer:
@@ -28,11 +29,13 @@ class AlertComposer:
         subscriber = delivery.subscriber
         [article_id] = delivery.article_ids
         article = parts.articles.article(article_id)
-        key = ("alert", article_id, article.updated_at, subscriber.timezone,
+        language = reader_language(subscriber.language, parts.settings.default_language)
+        key = ("alert", article_id, article.updated_at, subscriber.timezone, language,
                tuple(topic.name for topic in subscriber.topics))  # fmt: skip
         encoded = parts.cache.get(key)
         if encoded is None:
-            rendered = parts.renderer.render("alert", self._context(article, subscriber))
+            context = self._context(article, subscriber, language)
+            rendered = parts.renderer.render("alert", context, language=language)
             encoded = encode_email(rendered)
             parts.cache.put(key, encoded)
         reader = parts.reader_parts(subscriber.id, subscriber.email, link_key=subscriber.link_key)
@@ -40,12 +43,11 @@ class AlertComposer:
             delivery, subscriber.email, encoded, reader, {}, kind="alert"
         )
 
-    def _context(self, article: Article, subscriber: Reader) -> dict[str, object]:
+    def _context(self, article: Article, subscriber: Reader, language: str) -> dict[str, object]:
         settings = self._parts.settings
         local = article.published_at.astimezone(ZoneInfo(subscriber.timezone))
         summary_html = cut_summary(article.summary_html, DEFAULT_SUMMARY_CHARS)
         return {
-            **language_of(settings.default_language),
             "site_name": settings.site_name,
             "site_url": settings.site_url,
             "postal_address": settings.postal_address,
@@ -56,7 +58,7 @@ class AlertComposer:
                 "summary_html": summary_html,
                 "summary_text": html_to_text(summary_html),
             },
-            "time_label": f"{local:%H:%M} {local.tzname()}",
+            "time_label": f"{format_clock(local, language)} {local.tzname()}",
             "topic_names": [topic.name for topic in subscriber.topics],
         }
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -43,7 +43,6 @@ from alerts.mail.rendering import (
     RenderedEmail,
     RenderMarkers,
     html_to_text,
-    language_of,
 )
 from alerts.mail.tracking import click_url, open_pixel_url
 from alerts.models import (
@@ -55,6 +54,14 @@ from alerts.models import (
     Issue,
     KeywordMatch,
     is_keyword_alert,
+)
+from alerts.translations import (
+    format_clock,
+    format_day,
+    format_number,
+    format_weekday,
+    reader_language,
+    translations_for,
 )
 from subscribers.models import Subscriber
 
@@ -73,6 +80,8 @@ class DigestSpec:
     edition: Edition
     issue: Issue | None
     local_date: date
+    # The readers' language (BCP 47): one render per language of an issue's readers.
+    language: str = "en"
 
     @property
     def key(self) -> tuple[object, ...]:
@@ -82,6 +91,7 @@ class DigestSpec:
             self.edition.updated_at,
             None if issue is None else (issue.id, issue.updated_at),
             self.local_date,
+            self.language,
         )
 
 
@@ -99,25 +109,64 @@ def time_marker(article_id: int) -> str:
     return f"%%NEWSALERTS_TIME_{article_id}%%"
 
 
-def time_label(article: Article, *, timezone: str, local_date: date) -> str:
-    """'07:42' on the digest's own date, 'Tue 23:41' before it, in the reader's zone."""
-    return _clock_label(article.published_at, timezone, local_date)
+def time_label(article: Article, *, timezone: str, local_date: date, language: str = "en") -> str:
+    """'07:42' on the digest's own date, 'Tue 23:41' before it, in the reader's zone and
+    as the reader's locale writes them ('Di. 23:41', '7:42 ص')."""
+    return _clock_label(article.published_at, timezone, local_date, language)
 
 
 @lru_cache(maxsize=8192)
-def _clock_label(published_at: datetime, timezone: str, local_date: date) -> str:
+def _clock_label(published_at: datetime, timezone: str, local_date: date, language: str) -> str:
     # Cached: every message of a zone shows the same few dozen times.
     local = published_at.astimezone(ZoneInfo(timezone))
-    day = "" if local.date() == local_date else local.strftime("%a ")
-    return f"{day}{local:%H:%M}"
+    clock = format_clock(local, language)
+    if local.date() == local_date:
+        return clock
+    return f"{format_weekday(local.date(), language)} {clock}"
 
 
-def _times(articles: Iterable[Article], timezone: str, local_date: date) -> dict[str, str]:
-    """The value of each article's time marker in one zone."""
+def _times(
+    articles: Iterable[Article], timezone: str, local_date: date, language: str
+) -> dict[str, str]:
+    """The value of each article's time marker in one zone and language."""
     return {
-        time_marker(article.id): time_label(article, timezone=timezone, local_date=local_date)
+        time_marker(article.id): time_label(
+            article, timezone=timezone, local_date=local_date, language=language
+        )
         for article in articles
     }
+
+
+def _intro(count: int, *, daily: bool, followed: bool, language: str) -> str:
+    """'3 new stories on the topics you follow since your last briefing.': four whole
+    sentences, so that each language can order its words as it must."""
+    gettext = translations_for(language)
+    values = {"num": format_number(count, language)}
+    if daily and followed:
+        text = gettext.ngettext(
+            "%(num)s new story on the topics you follow since your last briefing.",
+            "%(num)s new stories on the topics you follow since your last briefing.",
+            count,
+        )
+    elif daily:
+        text = gettext.ngettext(
+            "%(num)s new story from across the site since your last briefing.",
+            "%(num)s new stories from across the site since your last briefing.",
+            count,
+        )
+    elif followed:
+        text = gettext.ngettext(
+            "%(num)s new story on the topics you follow this week.",
+            "%(num)s new stories on the topics you follow this week.",
+            count,
+        )
+    else:
+        text = gettext.ngettext(
+            "%(num)s new story from across the site this week.",
+            "%(num)s new stories from across the site this week.",
+            count,
+        )
+    return text % values
 
 
 def digest_context(
@@ -180,21 +229,24 @@ def digest_context(
         )
     count = len(articles)
     alerted = sum(1 for article in articles if article.id in alerts)
-    since = "since your last briefing" if edition.cadence is Cadence.DAILY else "this week"
-    scope = "on the topics you follow" if topic_names else "from across the site"
+    language = spec.language
     subject_template = (issue.subject if issue else None) or edition.subject_template
     archive_url = f"{settings.base_url}/archive/{edition.slug}/{local_date.isoformat()}"
     lead = cut_title(articles[0].title) if articles else ""
     return {
-        **language_of(settings.default_language),
         "site_name": settings.site_name,
         "site_url": settings.site_url,
         "postal_address": settings.postal_address,
         "edition_title": edition.name,
         "frequency_label": edition.cadence.value,
-        "date_label": f"{local_date:%A} {local_date.day} {local_date:%B %Y}",
+        "date_label": format_day(local_date, language),
         "editor_intro": (issue.intro if issue else None) or edition.intro,
-        "intro": f"{count} new {'story' if count == 1 else 'stories'} {scope} {since}.",
+        "intro": _intro(
+            count,
+            daily=edition.cadence is Cadence.DAILY,
+            followed=bool(topic_names),
+            language=language,
+        ),
         "subject_line": subject_line(
             subject_template,
             edition=edition.name,
@@ -202,6 +254,7 @@ def digest_context(
             count=count,
             local_date=local_date,
             site=settings.site_name,
+            language=language,
         ),
         "archive_url": archive_url,
         "open_pixel_url": (
@@ -241,7 +294,7 @@ def render_digest(
             articles, settings=settings, spec=spec, topic_names=topic_names,
             markers=markers, shown=shown, alerts=alerts,
         )  # fmt: skip
-        rendered = renderer.render("digest", context)
+        rendered = renderer.render("digest", context, language=spec.language)
         size = len(rendered.html.encode())
         stories = len(context["articles"]) + len(context["alert_articles"])  # type: ignore[arg-type]
         if size <= HTML_BUDGET_BYTES or stories == 0:
@@ -277,7 +330,7 @@ class DigestComposer:
         self._alerts = AlertComposer(self._parts)
         self._keyword_alert_composer = KeywordAlertComposer(self._parts, session)
         # The story times of a render in one zone, shared by its readers in that zone.
-        self._fills: dict[tuple[int, str], tuple[EncodedEmail, dict[str, str]]] = {}
+        self._fills: dict[tuple[int, str, str], tuple[EncodedEmail, dict[str, str]]] = {}
         # Of the articles a batch names, those some keyword matched (None: not loaded).
         self._matched: set[int] | None = None
 
@@ -312,7 +365,7 @@ class DigestComposer:
         """The digest in one time zone, reader markers still in (for previews: not cached)."""
         found, _ = self._versions(key)
         rendered = self._render_markers(key, spec, found)
-        return rendered.replace_all(_times(found, timezone, spec.local_date))
+        return rendered.replace_all(_times(found, timezone, spec.local_date, spec.language))
 
     def preload(self, ids: Iterable[int]) -> None:
         """Fetch the articles a batch names in one query rather than one per digest, and
@@ -346,7 +399,8 @@ class DigestComposer:
         return self._parts.reader_parts(subscriber_id, email, delivery_id, link_key=link_key)
 
     def spec_for(self, delivery: LedgerRow) -> DigestSpec:
-        """The edition and issue a ledger row belongs to, looked up once per batch."""
+        """The edition and issue a ledger row belongs to, looked up once per batch, in
+        the language of the row's reader."""
         issue = None
         if delivery.issue_id is not None:
             issue = self._issues.get(delivery.issue_id)
@@ -355,7 +409,8 @@ class DigestComposer:
                 if issue is not None:
                     self._issues[issue.id] = issue
         edition = issue.edition if issue is not None else self._edition(delivery.edition)
-        return DigestSpec(edition, issue, delivery.local_date)
+        language = reader_language(delivery.subscriber.language, self._settings.default_language)
+        return DigestSpec(edition, issue, delivery.local_date, language)
 
     def _edition(self, slug: str) -> Edition:
         found = self._editions.get(slug)
@@ -379,7 +434,10 @@ class DigestComposer:
         *,
         delivery_id: int = 0,
     ) -> RenderedEmail:
-        """The digest this reader gets, personalised (no message assembled)."""
+        """The digest this reader gets, personalised (no message assembled), in the
+        reader's language."""
+        language = reader_language(subscriber.language, self._settings.default_language)
+        spec = replace(spec, language=language)
         key = _RenderKey(
             article_ids=tuple(article_ids),
             topic_names=tuple(topic.name for topic in subscriber.topics),
@@ -413,26 +471,27 @@ class DigestComposer:
             delivery.id if tracked else 0,
             link_key=subscriber.link_key,
         )
-        fill = self._fill(email, found, subscriber.timezone, spec.local_date)
+        fill = self._fill(email, found, subscriber.timezone, spec)
         return self._parts.envelopes.for_delivery(
             delivery, subscriber.email, email, reader, fill, kind="digest"
         )
 
     def _fill(
-        self, email: EncodedEmail, found: list[Article], timezone: str, local_date: date
+        self, email: EncodedEmail, found: list[Article], timezone: str, spec: DigestSpec
     ) -> dict[str, str]:
-        """The values of a render's story times in one zone, worked out once per zone.
+        """The values of a render's story times in one zone and language, worked out
+        once per zone.
 
         Keyed by the render's identity; the entry holds the render, so that identity is
         never reused for another render while the entry lives.
         """
-        key = (id(email), timezone)
+        key = (id(email), timezone, spec.language)
         cached = self._fills.get(key)
         if cached is not None and cached[0] is email:
             return cached[1]
         if len(self._fills) >= 256:  # it keeps renders alive: stay small
             self._fills.clear()
-        fill = _times(found, timezone, local_date)
+        fill = _times(found, timezone, spec.local_date, spec.language)
         self._fills[key] = (email, fill)
         return fill
 

@@ -12,7 +12,8 @@ from alerts.config import Settings
 from alerts.mail.dkim import DkimSigner
 from alerts.mail.envelope import ONE_CLICK, EnvelopeBuilder
 from alerts.mail.mime import Envelope
-from alerts.mail.rendering import EmailRenderer, ReaderParts, language_of
+from alerts.mail.rendering import EmailRenderer, ReaderParts
+from alerts.translations import reader_language
 from subscribers.models import Subscriber
 from subscribers.tokens import Purpose, TokenSigner
 
@@ -48,14 +49,14 @@ def compose_notice(
         Purpose.CONFIRM, subscriber.id, link_key=subscriber.link_key
     )
     context: dict[str, object] = {
-        **language_of(settings.default_language),
         "site_name": settings.site_name,
         "site_url": settings.site_url,
         "postal_address": settings.postal_address,
         "confirm_url": f"{settings.base_url}/confirm/{confirm_token}",
     }
     links = reader_links(settings, subscriber.id, subscriber.email, link_key=subscriber.link_key)
-    email = renderer.render(notice.value, context).personalise(links)
+    language = reader_language(subscriber.language, settings.default_language)
+    email = renderer.render(notice.value, context, language=language).personalise(links)
     envelopes = EnvelopeBuilder(settings, signer)
     return envelopes.build(
         subscriber.email,

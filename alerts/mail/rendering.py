@@ -34,12 +34,9 @@ from jinja2.filters import do_wordwrap
 
 from alerts.config import TEMPLATES_DIR
 from alerts.mail.excerpts import strip_bidi_controls
+from alerts.translations import enable_i18n, text_direction, translation_context
 
 _WHITESPACE = re.compile(r"\s+")
-# Languages written right to left (BCP 47 primary subtags).
-_RIGHT_TO_LEFT = frozenset(
-    {"ar", "arc", "ckb", "dv", "fa", "he", "ps", "sd", "syr", "ug", "ur", "yi"}
-)
 
 
 class ReaderMarkers:
@@ -181,9 +178,8 @@ def _splice(body: str, markers: RenderMarkers, reader: ReaderParts, *, escape: b
 
 
 def language_of(language: str) -> dict[str, str]:
-    """The `lang` and `dir` of an email in the site's language (DEFAULT_LANGUAGE)."""
-    primary = language.split("-", 1)[0].lower()
-    return {"lang": language, "dir": "rtl" if primary in _RIGHT_TO_LEFT else "ltr"}
+    """The `lang` and `dir` of an email in `language` (a reader's, or DEFAULT_LANGUAGE)."""
+    return {"lang": language, "dir": text_direction(language)}
 
 
 @lru_cache(maxsize=4096)
@@ -207,18 +203,22 @@ class EmailRenderer:
             keep_trailing_newline=True,
         )
         self._environment.filters["wordwrap"] = _wordwrap
+        enable_i18n(self._environment)
         self._inliner = css_inline.CSSInliner(
             load_remote_stylesheets=False, keep_style_tags=False, keep_at_rules=True
         )
 
-    def render(self, kind: str, context: dict[str, object]) -> RenderedEmail:
-        """Render templates/email/<kind>/{subject.txt, body.txt, body.html}.
+    def render(
+        self, kind: str, context: dict[str, object], *, language: str = "en"
+    ) -> RenderedEmail:
+        """Render templates/email/<kind>/{subject.txt, body.txt, body.html} in `language`
+        (its catalog, `lang` and `dir`; English text for a language without a catalog).
 
         The markers are the context's `reader` when it has some already (a digest's click
         links carry its tracking token's), otherwise fresh ones."""
         reader = context.get("reader")
         markers = reader if isinstance(reader, RenderMarkers) else RenderMarkers.fresh()
-        context = {**context, "reader": markers}
+        context = {**translation_context(language), **context, "reader": markers}
         subject = self._environment.get_template(f"email/{kind}/subject.txt").render(context)
         text = self._environment.get_template(f"email/{kind}/body.txt").render(context)
         body = self._environment.get_template(f"email/{kind}/body.html").render(context)

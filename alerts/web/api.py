@@ -183,6 +183,8 @@ def _import(wanted: SubscriberRequest, origin: Origin) -> View:
         return jsonify({"result": "exists", **subscriber_summary(error.subscriber)}), 200
     subscriber.breaking_alerts = preferences.breaking_alerts
     set_keyword_alerts(subscriber, preferences.keyword_alerts)
+    if preferences.language is not None:
+        subscriber.language = preferences.language
     if preferences.keywords:
         set_keywords(session, subscriber, preferences.keywords)
     audit.record(

@@ -21,7 +21,7 @@ from subscribers.models import Subscriber
 
 FIELDS = frozenset(
     {"email", "topics", "frequency", "hour", "send_hour", "timezone", "breaking_alerts"}
-    | {"confirmed", "keywords", "keyword_alerts"}
+    | {"confirmed", "keywords", "keyword_alerts", "language"}
 )
 # The hour is `hour`, as in the sign-up form's JSON and the CSV; `send_hour` is its alias.
 HOUR_FIELDS = ("hour", "send_hour")
@@ -86,7 +86,7 @@ def _check_storable(data: Mapping[str, Any]) -> None:
     character, or a topic longer than a topic's name (a confirmed import creates the
     topics it names). Raises InvalidPreference."""
     topics = data.get("topics")
-    texts = [(name, data.get(name)) for name in ("email", "frequency", "timezone")]
+    texts = [(name, data.get(name)) for name in ("email", "frequency", "timezone", "language")]
     texts += [("topics", topic) for topic in (topics if isinstance(topics, list) else [topics])]
     for name, value in texts:
         if not isinstance(value, str):
@@ -115,6 +115,7 @@ def subscriber_summary(subscriber: Subscriber) -> dict[str, Any]:
         "breaking_alerts": subscriber.breaking_alerts,
         "keywords": subscriber.keyword_texts,
         "keyword_alerts": subscriber.keyword_alerts,
+        "language": subscriber.language,
         "created_at": _iso(subscriber.created_at),
         "confirmed_at": _iso(subscriber.confirmed_at),
     }

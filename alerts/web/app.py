@@ -18,6 +18,7 @@ from alerts.config import TEMPLATES_DIR, Settings
 from alerts.ops.health import check_services, healthy
 from alerts.ops.metrics import render_metrics
 from alerts.runtime import Runtime
+from alerts.translations import enable_i18n
 from alerts.web import (
     api,
     api_editions,  # noqa: F401  (adds its routes to api.blueprint)
@@ -49,6 +50,7 @@ READY_TIMEOUT_SECONDS = 2.0
 def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Flask:
     app = Flask(__name__, static_folder=None)
     app.jinja_loader = FileSystemLoader(TEMPLATES_DIR)
+    enable_i18n(app.jinja_env)  # reader pages take their language's callables (pages.page)
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, JSON_SORT_KEYS=False)
     auth.configure_sessions(app, settings)
     app.extensions["newsalerts"] = WebContext.build(runtime or Runtime.from_settings(settings))

@@ -19,15 +19,16 @@ from alerts.editions.issues import find_issue, issue_articles
 from alerts.mail.digest import time_label
 from alerts.models import Edition
 from alerts.results.tallies import sent_issues
+from alerts.translations import format_day
 from alerts.web.context import db, web_context
-from alerts.web.pages import page
+from alerts.web.pages import N_, page, page_language
 
 blueprint = Blueprint("archive", __name__, url_prefix="/archive")
 CACHE_CONTROL = "public, max-age=300"
 LISTED_ISSUES = 100
 # On the archive's front page, each edition's latest issues; its own page lists the rest.
 EDITION_ISSUES = 10
-NOT_FOUND = "There is no issue of this edition on that date, or it has not been sent yet."
+NOT_FOUND = N_("There is no issue of this edition on that date, or it has not been sent yet.")
 _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _SLUG = re.compile(r"^[a-z0-9-]{1,50}$")
 
@@ -51,6 +52,8 @@ def _day(text: str) -> date | None:
 def _cached(body: tuple[str, int]) -> Response:
     response = make_response(body)
     response.headers["Cache-Control"] = CACHE_CONTROL
+    # The page is in the browser's language unless its address names one (?lang=).
+    response.vary.add("Accept-Language")
     return response
 
 
@@ -90,12 +93,15 @@ def issue_page(slug: str, day: str) -> Response:
     if issue is None or not articles:
         return _not_found()
     zone = web_context().runtime.settings.default_timezone
+    language = page_language()
     items = [
         {
             "title": article.title,
             "url": article.url,
             "section": article.section,
-            "time_label": time_label(article, timezone=zone, local_date=local_date),
+            "time_label": time_label(
+                article, timezone=zone, local_date=local_date, language=language
+            ),
             "summary_html": article.summary_html,
             "topics": [topic.name for topic in article.topics],
         }
@@ -105,7 +111,7 @@ def issue_page(slug: str, day: str) -> Response:
         page(
             "archive.html",
             edition=edition,
-            date_label=f"{local_date:%A} {local_date.day} {local_date:%B %Y}",
+            date_label=format_day(local_date, language),
             intro=issue.intro or edition.intro,
             articles=items,
         )

@@ -35,17 +35,17 @@ from alerts.errors import (
     RequestRefused,
     UnknownArticle,
 )
-from alerts.web.pages import json_error, page, wants_json
+from alerts.web.pages import N_, json_error, page, wants_json
 from subscribers.errors import InvalidEmail, InvalidPreference, SubscribersError
 from subscribers.services import Suppressed
 
 log = logging.getLogger(__name__)
 
 _MESSAGES = {
-    400: "The request could not be understood.",
-    404: "There is nothing at this address.",
-    405: "This address does not accept that kind of request.",
-    413: "That was more data than a sign-up form sends.",
+    400: N_("The request could not be understood."),
+    404: N_("There is nothing at this address."),
+    405: N_("This address does not accept that kind of request."),
+    413: N_("That was more data than a sign-up form sends."),
 }
 
 
@@ -104,7 +104,7 @@ def answer_error(error: AlertsError | SubscribersError) -> ResponseReturnValue:
 
 def answer_http_error(error: HTTPException) -> Response:
     status = error.code or 500
-    message = _MESSAGES.get(status, error.description or "Something went wrong.")
+    message = _MESSAGES.get(status, error.description or N_("Something went wrong."))
     if wants_json():
         response = make_response(json_error(status, None, message))
     else:
@@ -118,7 +118,7 @@ def answer_http_error(error: HTTPException) -> Response:
 
 def answer_unexpected_error(error: Exception) -> ResponseReturnValue:
     log.exception("unexpected error on %s %s", request.method, request.path)
-    message = "Something went wrong on our side; please try again in a moment."
+    message = N_("Something went wrong on our side; please try again in a moment.")
     if wants_json():
         return json_error(500, None, message)
     return page("error.html", 500, message=message)

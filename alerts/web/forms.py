@@ -86,8 +86,10 @@ def parse_preferences(
     *,
     default_timezone: str,
     keyword_limit: int = DEFAULT_KEYWORDS_PER_READER,
+    language: str | None = None,
 ) -> Preferences:
-    """Raises InvalidPreference naming the field."""
+    """Raises InvalidPreference naming the field. The language is `data`'s, else
+    `language` (a sign-up's browser language), else None."""
     return Preferences.parse(
         topics=_topics(data.get("topics")),
         frequency=parse_frequency(_text(data.get("frequency"), "frequency") or None),
@@ -97,6 +99,7 @@ def parse_preferences(
         keywords=_keywords(data.get("keywords"), keyword_limit),
         keyword_limit=keyword_limit,
         keyword_alerts=_flag(data.get("keyword_alerts"), "keyword_alerts"),
+        language=_text(data.get("language"), "language").strip() or language,
     )
 
 
@@ -105,6 +108,7 @@ def parse_signup(
     *,
     default_timezone: str,
     keyword_limit: int = DEFAULT_KEYWORDS_PER_READER,
+    language: str | None = None,
 ) -> SignupForm:
     """Raises InvalidPreference for a malformed field; the address is checked later."""
     email = data.get("email")
@@ -114,7 +118,10 @@ def parse_signup(
     return SignupForm(
         email=email,
         preferences=parse_preferences(
-            data, default_timezone=default_timezone, keyword_limit=keyword_limit
+            data,
+            default_timezone=default_timezone,
+            keyword_limit=keyword_limit,
+            language=language,
         ),
         honeypot_filled=bool(_text(data.get(HONEYPOT_FIELD), HONEYPOT_FIELD).strip()),
         stamp=stamp if isinstance(stamp, str) else None,

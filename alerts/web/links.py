@@ -9,21 +9,31 @@ from __future__ import annotations
 
 from difflib import get_close_matches
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, jsonify, make_response, redirect, request
+from flask import Blueprint, Response, g, jsonify, make_response, redirect, request
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from alerts.digests.welcome import first_digest_at
 from alerts.mail.notices import Notice, reader_links
 from alerts.mail.rendering import ReaderParts
+from alerts.translations import language_names
 from alerts.web.context import WORDING_VERSION, db, web_context
 from alerts.web.forms import form_values, parse_preferences
-from alerts.web.pages import minutes_label, page, time_zones, topic_choices, weekly_choice
+from alerts.web.pages import (
+    N_,
+    first_digest_words,
+    page,
+    page_language,
+    time_zones,
+    topic_choices,
+    translate,
+    weekly_choice,
+)
 from alerts.web.security import FormRejected, header_text
 from alerts.web.signup import hand_over, notice_within_limit
 from subscribers.database import utcnow
 from subscribers.errors import InvalidPreference, InvalidToken
+from subscribers.languages import shipped_language
 from subscribers.lifecycle import (
     confirm,
     erase,
@@ -39,8 +49,8 @@ from subscribers.tokens import Purpose, TokenSigner
 blueprint = Blueprint("links", __name__)
 ONE_CLICK = "One-Click"
 PAUSE_CHOICES = (0, 1, 2, 4, 8, 12)
-RESENT = "If this subscription still awaits confirmation, a new link is on its way."
-ERASE_UNTICKED = "Tick the box to confirm that your data should be deleted."
+RESENT = N_("If this subscription still awaits confirmation, a new link is on its way.")
+ERASE_UNTICKED = N_("Tick the box to confirm that your data should be deleted.")
 
 View = tuple[str, int] | tuple[Response, int] | Response | WerkzeugResponse
 
@@ -58,6 +68,8 @@ def _reader(purpose: Purpose, token: str) -> Subscriber:
     subscriber = reader_of_link(db(), _signer(), purpose, token)
     if subscriber is None:
         raise _Gone()
+    # The pages of a reader's link are in the reader's language (pages.page_language).
+    g.reader_language = subscriber.language or web_context().runtime.settings.default_language
     return subscriber
 
 
@@ -80,7 +92,9 @@ def _csrf(action: str, token: str) -> str:
 
 def _invalid(error: Exception) -> View:
     if isinstance(error, _Gone):
-        return page("link_invalid.html", 404, message="There is no subscription behind this link.")
+        return page(
+            "link_invalid.html", 404, message=N_("There is no subscription behind this link.")
+        )
     return page("link_invalid.html", 404, message=str(error).capitalize() + ".")
 
 
@@ -96,7 +110,7 @@ def _expired(token: str) -> View:
 
 def _no_longer_valid() -> View:
     """A confirmation link of a reader who has since left (unsubscribed, bounced)."""
-    return page("link_invalid.html", 404, message="This confirmation link is no longer valid.")
+    return page("link_invalid.html", 404, message=N_("This confirmation link is no longer valid."))
 
 
 @blueprint.get("/confirm/<token>")
@@ -140,16 +154,7 @@ def _confirmed_page(subscriber: Subscriber) -> View:
     first = first_digest_at(db(), subscriber, now=now)
     when = None
     if first is not None and first > now:
-        local = first.astimezone(ZoneInfo(subscriber.timezone))
-        today = now.astimezone(local.tzinfo).date()
-        day = (
-            "today"
-            if local.date() == today
-            else "tomorrow"
-            if (local.date() - today).days == 1
-            else f"on {local:%A} {local.day} {local:%B}"
-        )
-        when = f"{day} at {local:%H:%M} ({subscriber.timezone} time)"
+        when = first_digest_words(first, now=now, timezone=subscriber.timezone)
     return page(
         "confirmed.html",
         preferences_url=_links(subscriber).preferences_url,
@@ -165,7 +170,7 @@ def confirm_resend(token: str) -> View:
         _check_csrf("resend", token)
         subscriber = reader_of_link(db(), _signer(), Purpose.CONFIRM, token, allow_expired=True)
     except (InvalidToken, FormRejected):
-        return page("link_invalid.html", 404, message="This link is not valid.")
+        return page("link_invalid.html", 404, message=N_("This link is not valid."))
     if subscriber is not None and subscriber.status is SubscriberStatus.PENDING:
         # The same daily allowance per address as confirmation emails from the sign-up form.
         session = db()
@@ -191,6 +196,7 @@ def _current_choices(subscriber: Subscriber) -> dict[str, Any]:
         "keyword_alerts": subscriber.keyword_alerts,
         "hour": subscriber.send_hour,
         "timezone": subscriber.timezone,
+        "language": page_language(),
     }
 
 
@@ -211,14 +217,16 @@ def _submitted_choices(subscriber: Subscriber) -> dict[str, Any]:
         "keyword_alerts": bool(form.get("keyword_alerts")),
         "hour": int(hour) if hour.isascii() and hour.isdigit() else None,
         "timezone": zone,
+        "language": shipped_language(form.get("language")) or page_language(),
     }
 
 
 def _zone_error() -> str:
     typed = (request.form.get("timezone") or "").strip()[:100]
-    return (
-        f"We do not know the time zone “{typed}”. Choose yours from the list and save "
-        "again: your other choices are kept below."
+    return translate(
+        "We do not know the time zone “%(zone)s”. Choose yours from the list and save "
+        "again: your other choices are kept below.",
+        zone=typed,
     )
 
 
@@ -249,7 +257,8 @@ def _preferences_page(
         erase_csrf=_csrf("erase", token),
         unsubscribe_url=_links(subscriber).unsubscribe_url,
         keyword_limit=web_context().runtime.settings.keywords_per_reader,
-        keyword_alert_every=minutes_label(web_context().runtime.settings.keyword_alert_minutes),
+        keyword_alert_minutes=web_context().runtime.settings.keyword_alert_minutes,
+        languages=language_names(),
         **extra,
     )
 
@@ -289,7 +298,7 @@ def preferences_submit(token: str) -> View:
         if isinstance(error, InvalidPreference):
             message = _zone_error() if error.field == "timezone" else str(error)
         else:
-            message = "pause: choose a number of weeks"
+            message = N_("pause: choose a number of weeks")
         chosen = _submitted_choices(subscriber)
         typed = request.form.get("keywords", "")  # shown again, so nothing typed is lost
         return _preferences_page(
@@ -324,7 +333,7 @@ def preferences_erase(token: str) -> View:
             token,
             subscriber,
             422,
-            error="Tick the box to confirm that your data should be deleted.",
+            error=ERASE_UNTICKED,
         )
     session = db()
     erase(
@@ -380,5 +389,5 @@ def unsubscribe_submit(token: str) -> View:
         return make_response("Unsubscribed.\n", 200, {"Content-Type": "text/plain"})
     return page(
         "unsubscribed.html",
-        resubscribe_url=web_context().runtime.settings.base_url + "/subscribe",
+        resubscribe_url=f"{web_context().runtime.settings.base_url}/subscribe?lang={page_language()}",
     )

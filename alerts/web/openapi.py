@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from subscribers.languages import SHIPPED_LANGUAGES
+
 _ARTICLE = {
     "type": "object",
     "required": ["url", "title"],
@@ -75,6 +77,12 @@ _SUBSCRIBER_IN = {
             "description": "also an email as it happens when a story mentions the keywords "
             "(at most one per KEYWORD_ALERT_MINUTES, within ALERTS_PER_DAY)",
         },
+        "language": {
+            "type": ["string", "null"],
+            "enum": [*SHIPPED_LANGUAGES, "", None],
+            "description": "BCP 47 language of the reader's pages and emails; empty or null: "
+            "the site's DEFAULT_LANGUAGE",
+        },
         "confirmed": {
             "type": "boolean",
             "description": "consent obtained elsewhere: active at once, no email; needs a "
@@ -98,6 +106,7 @@ _SUBSCRIBER_OUT = {
         "breaking_alerts": {"type": "boolean"},
         "keywords": {"type": "array", "items": {"type": "string"}},
         "keyword_alerts": {"type": "boolean"},
+        "language": {"type": ["string", "null"], "description": "null: the site's default"},
         "created_at": {"type": "string", "format": "date-time"},
         "confirmed_at": {"type": ["string", "null"], "format": "date-time"},
     },

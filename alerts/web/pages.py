@@ -1,35 +1,98 @@
-"""Rendering pages and JSON answers the same way everywhere."""
+"""Rendering pages and JSON answers the same way everywhere, in the reader's language."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
-from zoneinfo import available_timezones
+from zoneinfo import ZoneInfo, available_timezones
 
+from babel.dates import format_skeleton
 from flask import Response, g, jsonify, render_template, request
 from sqlalchemy import func, select
+from werkzeug.exceptions import HTTPException
 
 from alerts.editions.schedules import weekly_weekdays
 from alerts.models import Article, article_topics
+from alerts.translations import format_clock, locale_of, translation_context, translations_for
 from alerts.web.context import db, web_context
 from subscribers.database import utcnow
+from subscribers.languages import SHIPPED_LANGUAGES, shipped_language
 from subscribers.models import Topic
 from subscribers.preferences import DEFAULT_HOUR
 
 TOPIC_CHOICES = 24
-WEEKDAYS = ("Mondays", "Tuesdays", "Wednesdays", "Thursdays", "Fridays", "Saturdays", "Sundays")
+
+
+def N_(message: str) -> str:
+    """Marks text for the catalog that is translated later, where it is shown."""
+    return message
+
+
+# How the forms say "on Mondays": each translated whole ("montags", "le lundi").
+WEEKDAYS = (
+    N_("Mondays"), N_("Tuesdays"), N_("Wednesdays"), N_("Thursdays"), N_("Fridays"),
+    N_("Saturdays"), N_("Sundays")
+)  # fmt: skip
 
 
 def wants_json() -> bool:
     return request.is_json or request.accept_mimetypes.best == "application/json"
 
 
+def browser_language() -> str | None:
+    """The shipped language the browser prefers most (Accept-Language), if any."""
+    return request.accept_languages.best_match(SHIPPED_LANGUAGES)
+
+
+def asked_language() -> str | None:
+    """The language a sign-up page or form asks for: the embed's `lang` (in the address of
+    the snippet or the iframe) or the form's `language` field, if shipped."""
+    return shipped_language(request.args.get("lang")) or shipped_language(_form_language())
+
+
+def _form_language() -> str | None:
+    if request.method != "POST" or request.is_json:
+        return None
+    try:
+        return request.form.get("language")
+    except HTTPException:  # the body itself is the error being answered (too large)
+        return None
+
+
+def page_language() -> str:
+    """The language of the page being answered: the reader's own on their links (the link
+    views set `g.reader_language`), else the one the page asks for, else the browser's,
+    else the site's."""
+    return (
+        g.get("reader_language")
+        or asked_language()
+        or browser_language()
+        or web_context().runtime.settings.default_language
+    )
+
+
+def translate(message: str, **values: Any) -> str:
+    """A message of a view's in the page's language, `%(name)s` filled from `values`."""
+    text = translations_for(page_language()).gettext(message)
+    return text % values if values else text
+
+
 def page(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
     settings = web_context().runtime.settings
+    language = page_language()
+    # A view's own message (marked with N_ where it is written) in the page's language;
+    # one with values in it (a validation error's) stays as it is if the catalog lacks it.
+    gettext = translations_for(language).gettext
+    for name in ("message", "error"):
+        if isinstance(context.get(name), str):
+            context[name] = gettext(context[name])
     return (
         render_template(
             f"web/{template}",
+            **translation_context(language),
+            language=language,
             site_name=settings.site_name,
             site_url=settings.site_url,
             postal_address=settings.postal_address,
@@ -75,21 +138,12 @@ def time_zones() -> list[str]:
 
 def weekly_choice() -> str:
     """How the forms name the weekly choice: with the day(s) the weekly edition goes out."""
-    days = [WEEKDAYS[day] for day in weekly_weekdays(db(), now=utcnow())]
+    days = [translate(WEEKDAYS[day]) for day in weekly_weekdays(db(), now=utcnow())]
     if not days:
-        return "Once a week"
+        return translate("Once a week")
     if len(days) == 1:
-        return f"Once a week ({days[0]})"
-    return f"Weekly ({', '.join(days[:-1])} and {days[-1]})"
-
-
-def minutes_label(minutes: int) -> str:
-    """'hour', '2 hours', '15 minutes': how often a keyword alert may come, for a reader."""
-    if minutes == 60:
-        return "hour"
-    if minutes % 60 == 0:
-        return f"{minutes // 60} hours"
-    return "minute" if minutes == 1 else f"{minutes} minutes"
+        return translate("Once a week (%(day)s)", day=days[0])
+    return translate("Weekly (%(days)s and %(last)s)", days=", ".join(days[:-1]), last=days[-1])
 
 
 def form_context(values: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -110,3 +164,18 @@ def form_context(values: dict[str, Any] | None = None) -> dict[str, Any]:
         "hours": range(24),
         "weekly_choice": weekly_choice(),
     }
+
+
+def first_digest_words(first: datetime, *, now: datetime, timezone: str) -> str:
+    """When a new reader's first digest goes out, in the page's language and the reader's
+    zone: 'today at 07:00 (Europe/Paris time)', 'on Tuesday 10 March at 07:00 (...)'."""
+    language = page_language()
+    local = first.astimezone(ZoneInfo(timezone))
+    today = now.astimezone(local.tzinfo).date()
+    clock = format_clock(local, language)
+    if local.date() == today:
+        return translate("today at %(time)s (%(zone)s time)", time=clock, zone=timezone)
+    if (local.date() - today).days == 1:
+        return translate("tomorrow at %(time)s (%(zone)s time)", time=clock, zone=timezone)
+    day = format_skeleton("MMMMEEEEd", local.date(), locale=locale_of(language))
+    return translate("on %(day)s at %(time)s (%(zone)s time)", day=day, time=clock, zone=timezone)

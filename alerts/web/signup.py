@@ -13,7 +13,7 @@ from alerts.mail.notices import Notice
 from alerts.web.context import WORDING_VERSION, db, web_context
 from alerts.web.forms import form_values, parse_signup
 from alerts.web.json_bodies import json_body
-from alerts.web.pages import form_context, json_error, page
+from alerts.web.pages import N_, browser_language, form_context, json_error, page
 from alerts.web.ratelimit import client_network
 from alerts.web.security import FormRejected, header_text, request_origin
 from subscribers.addresses import email_hash, normalise_email
@@ -27,13 +27,22 @@ blueprint = Blueprint("signup", __name__)
 # Per client address: sign-up attempts an hour. Per target address: emails a day.
 IP_LIMIT, IP_WINDOW = 20, 3600
 CONFIRM_LIMIT, MANAGE_LIMIT, ADDRESS_WINDOW = 3, 1, 24 * 3600
-ACCEPTED = "Check your inbox: if this address can receive our alerts, we have sent it an email."
+ACCEPTED = N_("Check your inbox: if this address can receive our alerts, we have sent it an email.")
 
 View = tuple[str, int] | tuple[Response, int] | Response
 
 
 # Flask would answer OPTIONS for the GET and POST rules itself, before the preflight view
 # below could add its CORS headers: those rules opt out of automatic OPTIONS.
+@blueprint.after_request
+def _vary_by_language(response: Response) -> Response:
+    """The sign-up pages are in the browser's language unless their address names one
+    (`?lang=`): a cache must keep one copy per Accept-Language."""
+    if request.method == "GET":
+        response.vary.add("Accept-Language")
+    return response
+
+
 @blueprint.get("/subscribe", provide_automatic_options=False)
 def subscribe_page() -> View:
     return page("subscribe.html", **form_context())
@@ -41,7 +50,8 @@ def subscribe_page() -> View:
 
 @blueprint.get("/embed")
 def embed_snippet() -> View:
-    """The HTML a publisher pastes under an article; it posts to this service."""
+    """The HTML a publisher pastes under an article; it posts to this service. `?lang=de`
+    gives it in German, and signs its readers up in German."""
     body, status = page("embed_snippet.html", **form_context())
     response = make_response(body, status)
     response.headers["Content-Type"] = "text/html; charset=utf-8"
@@ -83,7 +93,7 @@ def subscribe() -> View:
 
 
 def _too_many(retry_after: int, as_json: bool) -> View:
-    message = "Too many sign-up attempts; please try again later."
+    message = N_("Too many sign-up attempts; please try again later.")
     body = json_error(429, None, message) if as_json else page("error.html", 429, message=message)
     response = make_response(body)
     response.headers["Retry-After"] = str(retry_after)
@@ -112,7 +122,7 @@ def _subscribe(as_json: bool) -> View:
     try:
         form = parse_signup(
             data, default_timezone=settings.default_timezone,
-            keyword_limit=settings.keywords_per_reader,
+            keyword_limit=settings.keywords_per_reader, language=browser_language(),
         )  # fmt: skip
         address = normalise_email(form.email)
     except InvalidEmail as error:

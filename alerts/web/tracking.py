@@ -20,14 +20,14 @@ from alerts.feeds.articles import is_web_url
 from alerts.mail.tracking import read_tracking_token
 from alerts.results.clicks import follow_click, record_open
 from alerts.web.context import db, web_context
-from alerts.web.pages import page
+from alerts.web.pages import N_, page
 from subscribers.database import utcnow
 
 blueprint = Blueprint("tracking", __name__)
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 _POSITION = re.compile(r"^[0-9]{1,4}$")
-NOT_OURS = "This link is not valid: it may have been copied incompletely."
-UNUSABLE = "This story's address cannot be opened; find it on the publisher's site."
+NOT_OURS = N_("This link is not valid: it may have been copied incompletely.")
+UNUSABLE = N_("This story's address cannot be opened; find it on the publisher's site.")
 
 
 def _user_agent() -> str:

@@ -7,7 +7,7 @@ that used one of them can use the wider one, so each only cost upkeep: one index
 more for every reader, and for every topic a reader follows, an import writes.
 
 Revision ID: 0022
-Revises: 0020
+Revises: 0021
 """
 
 from collections.abc import Sequence
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0022"
-down_revision: str | Sequence[str] | None = "0020"
+down_revision: str | Sequence[str] | None = "0021"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -234,23 +234,24 @@ def test_exported_readers_who_left_are_not_imported_again(session: Session) -> N
         (
             "email,phone,name,fax\na@example.com,1,A,2\n",
             "line 1: unknown columns 'phone', 'fax'; the known columns are email, name, "
-            "topics, frequency, timezone, hour, keywords, keyword_alerts, status, created_at",
+            "topics, frequency, timezone, hour, keywords, language, keyword_alerts, status,"
+            " created_at",
         ),
         (
             "name,topics\nAda,Business\n",
             "line 1: the header row has no email column; the first line must name the "
-            "columns, such as email,name,topics,frequency,timezone,hour,keywords",
+            "columns, such as email,name,topics,frequency,timezone,hour,keywords,language",
         ),
         (
             "a@example.com,Ada\n",
             "line 1: the header row has no email column; the first line must name the "
-            "columns, such as email,name,topics,frequency,timezone,hour,keywords",
+            "columns, such as email,name,topics,frequency,timezone,hour,keywords,language",
         ),
         (
             "email;name\na@example.com;Ada\n",
             "line 1: the header row has no email column; the first line must name the "
-            "columns, such as email,name,topics,frequency,timezone,hour,keywords (this file seems "
-            "to separate columns with semicolons; save it with commas)",
+            "columns, such as email,name,topics,frequency,timezone,hour,keywords,language (this "
+            "file seems to separate columns with semicolons; save it with commas)",
         ),
         ("email,name,email\n", "line 1: repeated column 'email'"),
         ("email,,name\n", "line 1: column 2 of the header has no name"),
@@ -300,10 +301,11 @@ def test_export_writes_every_reader_in_id_order(session: Session) -> None:
     stream = io.StringIO(newline="")
     assert export_csv(session, stream) == 2
     assert stream.getvalue() == (
-        "email,name,topics,frequency,timezone,hour,keywords,keyword_alerts,status,created_at\r\n"
+        "email,name,topics,frequency,timezone,hour,keywords,language,keyword_alerts,status,"
+        "created_at\r\n"
         'zoe@example.com,"Zoë ""Z"" Achterberg, Jr.",business;climate-talks,weekly,'
-        "America/New_York,18,,,active,2026-03-01T09:30:00+00:00\r\n"
-        "abe@example.com,,,daily,UTC,7,,,pending,2026-03-01T09:30:00+00:00\r\n"
+        "America/New_York,18,,,,active,2026-03-01T09:30:00+00:00\r\n"
+        "abe@example.com,,,daily,UTC,7,,,,pending,2026-03-01T09:30:00+00:00\r\n"
     )
     assert ",".join(EXPORT_COLUMNS) == stream.getvalue().splitlines()[0]
 
@@ -342,9 +344,9 @@ def test_export_then_import_into_an_empty_store_gives_back_the_same_readers(
     assert export_csv(session, again) == 2
     rows = [line.rsplit(",", 1)[0] for line in again.getvalue().splitlines()]
     assert rows == [
-        "email,name,topics,frequency,timezone,hour,keywords,keyword_alerts,status",
-        "ivy@example.com,Ivy,elections;opera,weekly,Australia/Sydney,21,,,active",
-        "jon@example.com,,,daily,UTC,0,,,pending",
+        "email,name,topics,frequency,timezone,hour,keywords,language,keyword_alerts,status",
+        "ivy@example.com,Ivy,elections;opera,weekly,Australia/Sydney,21,,,,active",
+        "jon@example.com,,,daily,UTC,0,,,,pending",
     ]
 
 
@@ -597,3 +599,34 @@ def test_keyword_alerts_column_is_imported_and_exported(session: Session) -> Non
         ("ada@example.com", "yes"),
         ("bram@example.com", ""),
     ]
+
+
+def test_the_language_column_is_checked_by_line_and_exported_again(session: Session) -> None:
+    report = run_import(
+        session,
+        "email,language\n"
+        "ana@example.com,de\n"
+        "bo@example.com,AR\n"
+        "cy@example.com,\n"
+        "di@example.com,klingon\n"
+        "ed@example.com,fr-CA\n",
+    )
+    assert report.created == 4
+    [error] = report.errors
+    assert error.line == 5 and "language" in error.message and "klingon" in error.message
+    languages = {email: reader.language for email, reader in readers(session).items()}
+    assert languages == {
+        "ana@example.com": "de",
+        "bo@example.com": "ar",
+        "cy@example.com": None,  # the site's DEFAULT_LANGUAGE
+        "ed@example.com": "fr",
+    }
+    stream = io.StringIO(newline="")
+    export_csv(session, stream)
+    rows = list(csv.DictReader(io.StringIO(stream.getvalue())))
+    assert {row["email"]: row["language"] for row in rows} == {
+        "ana@example.com": "de",
+        "bo@example.com": "ar",
+        "cy@example.com": "",
+        "ed@example.com": "fr",
+    }

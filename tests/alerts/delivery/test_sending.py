@@ -431,9 +431,11 @@ class _CountingRenderer(EmailRenderer):
         super().__init__()
         self.renders = 0
 
-    def render(self, kind: str, context: dict[str, object]) -> RenderedEmail:
+    def render(
+        self, kind: str, context: dict[str, object], *, language: str = "en"
+    ) -> RenderedEmail:
         self.renders += 1
-        return super().render(kind, context)
+        return super().render(kind, context, language=language)
 
 
 def test_one_render_serves_readers_in_every_time_zone(

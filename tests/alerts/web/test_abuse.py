@@ -724,7 +724,7 @@ def test_not_found_is_an_html_page_or_json(client: FlaskClient) -> None:
     assert page.status_code == 404
     assert page.mimetype == "text/html"
     assert "There is nothing at this address." in page.get_data(as_text=True)
-    assert '<html lang="en">' in page.get_data(as_text=True)
+    assert '<html lang="en" dir="ltr">' in page.get_data(as_text=True)
     as_json = client.get("/no/such/page", headers={"Accept": "application/json"})
     assert as_json.status_code == 404
     assert as_json.get_json() == {

@@ -641,7 +641,7 @@ def test_keyword_alerts_as_it_happens_in_the_preference_centre(
     choice = page.get_by_role("checkbox", name="Also email me as it happens")
     expect(choice).to_be_visible()
     expect(choice).not_to_be_checked()  # off unless the reader asks
-    expect(page.locator("#keyword-alerts")).to_contain_text("at most one email every hour")
+    expect(page.locator("#keyword-alerts")).to_contain_text("at most one email every 60 minutes")
     choice.check()
     page.get_by_role("button", name="Save my choices").click()
     expect(page.get_by_role("status")).to_contain_text("saved")

@@ -510,7 +510,7 @@ def test_keyword_alerts_checkbox_turns_them_on_from_now_and_off(
     path = _prefs_path(reader)
     page = client.get(path).get_data(as_text=True)
     assert 'id="keyword-alerts"' in page  # where an alert's "turn off" link lands
-    assert "at most one email every hour" in page
+    assert "at most one email every 60 minutes" in page
     assert 'name="keyword_alerts" value="yes">' in page  # off by default
     csrf = _csrf(client.get(path).data)
     before = utcnow()

@@ -97,7 +97,7 @@ def test_subscribe_page_offers_the_form(client: FlaskClient) -> None:
     assert 'action="https://alerts.example.com/subscribe"' in html
     assert 'name="email"' in html and 'name="website"' in html
     assert 'value="harbour-city-election"' in html and 'value="chip-shortage"' in html
-    assert '<html lang="en">' in html
+    assert '<html lang="en" dir="ltr">' in html
     assert form_field(page.data, "form_stamp")
 
 
