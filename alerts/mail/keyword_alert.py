@@ -19,8 +19,9 @@ from alerts.mail.composing import ComposerParts
 from alerts.mail.excerpts import cut_summary, cut_title
 from alerts.mail.highlights import highlighted_html, highlighted_text
 from alerts.mail.mime import Envelope, encode_email
-from alerts.mail.rendering import html_to_text, language_of
+from alerts.mail.rendering import html_to_text
 from alerts.models import DEFAULT_SUMMARY_CHARS, Article
+from alerts.translations import format_clock, reader_language
 
 # The message's kind: its List-Id, Feedback-ID and Message-ID name it.
 KEYWORD_ALERT_KIND = "keyword-alert"
@@ -44,15 +45,18 @@ class KeywordAlertComposer:
             self._session, [subscriber.id], article_ids=[article.id for article in articles]
         ).get(subscriber.id, {})
         words = {article.id: tuple(matched.get(article.id, ())) for article in articles}
+        language = reader_language(subscriber.language, parts.settings.default_language)
         key = (
             KEYWORD_ALERT_KIND,
             tuple((article.id, article.updated_at, words[article.id]) for article in articles),
             subscriber.timezone,
+            language,
         )
         encoded = parts.cache.get(key)
         if encoded is None:
-            context = self.context(articles, words, timezone=subscriber.timezone)
-            encoded = encode_email(parts.renderer.render("keyword_alert", context))
+            context = self.context(articles, words, timezone=subscriber.timezone, language=language)
+            rendered = parts.renderer.render("keyword_alert", context, language=language)
+            encoded = encode_email(rendered)
             parts.cache.put(key, encoded)
         reader = parts.reader_parts(subscriber.id, subscriber.email, link_key=subscriber.link_key)
         return parts.envelopes.for_delivery(
@@ -60,10 +64,15 @@ class KeywordAlertComposer:
         )
 
     def context(
-        self, articles: list[Article], words: dict[int, tuple[str, ...]], *, timezone: str
+        self,
+        articles: list[Article],
+        words: dict[int, tuple[str, ...]],
+        *,
+        timezone: str,
+        language: str = "en",
     ) -> dict[str, object]:
-        """The templates' context: nothing in it is specific to one reader but the words
-        and the time zone."""
+        """The templates' context: nothing in it is specific to one reader but the words,
+        the time zone and the language."""
         settings = self._parts.settings
         zone = ZoneInfo(timezone)
         every_word = list(dict.fromkeys(word for article in articles for word in words[article.id]))
@@ -80,29 +89,23 @@ class KeywordAlertComposer:
                     "matched": list(words[article.id]),
                     "url": article.url,
                     "section": article.section,
-                    "time_label": f"{local:%H:%M} {local.tzname()}",
+                    "time_label": f"{format_clock(local, language)} {local.tzname()}",
                     "summary_html": summary_html,
                     "summary_text": html_to_text(summary_html),
                 }
             )
+        shown = [f'"{word}"' if " " in word else word for word in every_word[:SUBJECT_WORDS]]
         return {
-            **language_of(settings.default_language),
             "site_name": settings.site_name,
             "site_url": settings.site_url,
             "postal_address": settings.postal_address,
             "stories": stories,
             "words": every_word,
-            "subject_words": _subject_words(every_word),
+            "subject_words": ", ".join(shown),
+            "more_words": len(every_word) - len(shown),
             "lead": stories[0]["title"] if stories else "",
             "more_count": max(len(stories) - 1, 0),
         }
-
-
-def _subject_words(words: list[str]) -> str:
-    """'"Central Bank", reservoir' for the subject: a phrase quoted, at most SUBJECT_WORDS."""
-    shown = [f'"{word}"' if " " in word else word for word in words[:SUBJECT_WORDS]]
-    rest = len(words) - len(shown)
-    return ", ".join(shown) + (f" and {rest} more" if rest > 0 else "")
 
 
 __all__ = ["KEYWORD_ALERT_KIND", "SUBJECT_WORDS", "KeywordAlertComposer"]

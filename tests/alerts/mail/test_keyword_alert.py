@@ -46,7 +46,7 @@ def test_the_keyword_alert_names_and_highlights_the_words(
         [received] = smtp_server.messages
         message = received.message
         assert received.recipients == ["ada@example.com"]
-        assert message["Subject"] == 'reservoir, "Central Bank": Dry summer (and 1 more)'
+        assert message["Subject"] == 'reservoir, "Central Bank": Dry summer (and 1 more story)'
         assert message["List-Id"] == "Keyword alerts <keywords.news-alerts.example.com>"
         assert message["List-Unsubscribe"].startswith("<https://news.example.com/unsubscribe/")
         assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
@@ -63,5 +63,38 @@ def test_the_keyword_alert_names_and_highlights_the_words(
         with runtime.session() as session:
             [row] = ledger(session)
             assert row.status is DeliveryStatus.SENT
+    finally:
+        runtime.close()
+
+
+def test_a_german_and_an_arabic_reader_get_theirs_in_their_language(
+    settings: Settings, smtp_server: RecordingSMTPServer
+) -> None:
+    runtime = Runtime.from_settings(settings.model_copy(update={"smtp_url": smtp_server.url}))
+    try:
+        with runtime.session() as session:
+            for name, language in (("greta", "de"), ("amal", "ar")):
+                reader = make_reader(session, name)
+                reader.language = language
+                _follow(session, reader, "reservoir")
+            session.commit()
+            _story(session, "dry", "Dry summer", NOW - timedelta(minutes=3),
+                   "<p>The reservoir is low.</p>")  # fmt: skip
+            _story(session, "wet", "Reservoir refills", NOW - timedelta(minutes=2))
+            session.commit()
+            _, ids = plan_keyword_alerts(session, now=NOW, minutes=60, per_day=3, queued_until=NOW)
+            session.commit()
+        send_queued_batch(runtime, ids)
+        received = {r.recipients[0]: r.message for r in smtp_server.wait_for(2)}
+        greta, amal = received["greta@example.com"], received["amal@example.com"]
+        assert greta["Subject"] == "reservoir: Reservoir refills (und 1 weitere Meldung)"
+        text, html = _parts(greta)
+        assert "Ihr Stichwort-Alert · 2 neue Meldungen" in text
+        assert "Stichwort-Alerts ausschalten: https://news.example.com/preferences/" in text
+        assert 'lang="de"' in html
+        assert amal["Subject"] == "reservoir: Reservoir refills (وخبر آخر)"
+        text, html = _parts(amal)
+        assert "تنبيه كلماتك المفتاحية · خبران جديدان" in text
+        assert 'dir="rtl"' in html and 'lang="ar"' in html
     finally:
         runtime.close()
