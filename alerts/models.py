@@ -465,9 +465,9 @@ class FeedbackEvent(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     report_key: Mapped[str] = mapped_column(String(100), unique=True)
-    delivery_id: Mapped[int] = mapped_column(
-        ForeignKey("deliveries.id", ondelete="CASCADE"), index=True
-    )
+    # No foreign key: a week of the ledger is dropped whole (migration 0019); a trigger on
+    # `deliveries` removes these rows when theirs are deleted, retention when dropped.
+    delivery_id: Mapped[int] = mapped_column(index=True)
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
     kind: Mapped[FeedbackKind] = mapped_column(string_enum(FeedbackKind))
     source: Mapped[str] = mapped_column(String(20))
@@ -498,9 +498,9 @@ class Click(Base):
     __tablename__ = "clicks"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    delivery_id: Mapped[int] = mapped_column(
-        ForeignKey("deliveries.id", ondelete="CASCADE"), index=True
-    )
+    # No foreign key: a week of the ledger is dropped whole (migration 0019); a trigger on
+    # `deliveries` removes these rows when theirs are deleted, retention when dropped.
+    delivery_id: Mapped[int] = mapped_column(index=True)
     issue_id: Mapped[int | None] = mapped_column(
         ForeignKey("issues.id", ondelete="CASCADE"), index=True
     )

@@ -1,0 +1,154 @@
+"""a ledger partitioned by week of local date, whose old weeks are dropped whole
+
+On PostgreSQL `deliveries` becomes a table partitioned by range of `local_date`: one
+partition a week (Monday to Sunday, named `deliveries_wYYYYMMDD` after its Monday) and a
+default partition, so an insert for a week with no partition of its own never fails.
+Retention then drops a week's partition whole instead of deleting its rows one by one
+(alerts.ledger.partitions). The primary key becomes (id, local_date), as a partitioned
+table's unique keys must hold the partition key; ids stay unique, drawn from the same
+sequence. The columns are laid out widest first, which saves the padding between them.
+
+`clicks` and `feedback_events` lose their foreign keys to `deliveries` (a partition with
+rows that other tables reference could not be dropped): a statement trigger removes them
+when their ledger rows are deleted, and retention removes them before dropping a
+partition. SQLite keeps the plain table and gets the same trigger, so the code reads one
+way on both.
+
+The rows are copied in id order into the new table (every row, id, click and report
+kept), weeks from the oldest row's to four after today. The count triggers of 0016 move
+to the new table: created after the copy, so the copied rows are not counted twice.
+
+There is no way back but a backup: the downgrade refuses.
+
+Revision ID: 0019
+Revises: 0018
+"""
+
+from collections.abc import Sequence
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0019"
+down_revision: str | Sequence[str] | None = "0018"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+WEEKS_AHEAD = 4  # as alerts.ledger.partitions.WEEKS_AHEAD
+_IN_HAND = "status IN ('claimed', 'sending')"
+_UNSETTLED_OR_FAILED = "status IN ('pending', 'claimed', 'sending', 'failed', 'bounced')"
+_COLUMNS = (
+    "claimed_by, next_attempt_at, claimed_at, sent_at, opened_at, created_at, id, issue_id, "
+    "alert_id, subscriber_id, selection_id, attempts, local_date, edition, status, "
+    "message_id, relay, smtp_reply, last_error"
+)
+_CHILDREN = (("clicks", "fk_clicks_delivery_id_deliveries"),
+             ("feedback_events", "fk_feedback_events_delivery_id_deliveries"))  # fmt: skip
+_COUNT_TRIGGERS = ("insert", "update", "delete")
+_CHILDREN_GO = {
+    "postgresql": (
+        "CREATE FUNCTION deliveries_children_delete() RETURNS trigger LANGUAGE plpgsql AS $$ "
+        "BEGIN DELETE FROM clicks WHERE delivery_id IN (SELECT id FROM gone); "
+        "DELETE FROM feedback_events WHERE delivery_id IN (SELECT id FROM gone); "
+        "RETURN NULL; END $$",
+        "CREATE TRIGGER deliveries_children_delete AFTER DELETE ON deliveries "
+        "REFERENCING OLD TABLE AS gone FOR EACH STATEMENT "
+        "EXECUTE FUNCTION deliveries_children_delete()",
+    ),
+    "sqlite": (
+        "CREATE TRIGGER deliveries_children_delete AFTER DELETE ON deliveries BEGIN "
+        "DELETE FROM clicks WHERE delivery_id = OLD.id; "
+        "DELETE FROM feedback_events WHERE delivery_id = OLD.id; END",
+    ),
+}
+
+
+def _monday(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def upgrade() -> None:
+    dialect = op.get_bind().dialect.name
+    if dialect == "postgresql":
+        for child, constraint in _CHILDREN:
+            op.drop_constraint(constraint, child, type_="foreignkey")
+        _upgrade_postgresql()
+    else:
+        for child, constraint in _CHILDREN:
+            with op.batch_alter_table(child, recreate="always") as batch:
+                batch.drop_constraint(constraint, type_="foreignkey")
+    for statement in _CHILDREN_GO[dialect]:
+        op.execute(statement)
+
+
+def _upgrade_postgresql() -> None:
+    op.execute(
+        "CREATE TABLE deliveries_0019 ("
+        "claimed_by bigint, next_attempt_at timestamptz, claimed_at timestamptz, "
+        "sent_at timestamptz, opened_at timestamptz, created_at timestamptz NOT NULL, "
+        "id integer NOT NULL DEFAULT nextval('deliveries_id_seq'), issue_id integer, "
+        "alert_id integer, subscriber_id integer NOT NULL, selection_id integer, "
+        "attempts integer NOT NULL, local_date date NOT NULL, edition varchar(50) NOT NULL, "
+        "status varchar(20) NOT NULL, message_id varchar(255), relay varchar(255), "
+        "smtp_reply text, last_error text) PARTITION BY RANGE (local_date)"
+    )
+    op.execute("CREATE TABLE deliveries_default PARTITION OF deliveries_0019 DEFAULT")
+    bind = op.get_bind()
+    oldest = bind.scalar(sa.text("SELECT min(local_date) FROM deliveries"))
+    today = bind.scalar(sa.text("SELECT CURRENT_DATE"))
+    week = _monday(min(oldest or today, today))
+    while week <= _monday(today) + timedelta(weeks=WEEKS_AHEAD):
+        op.execute(
+            f"CREATE TABLE deliveries_w{week:%Y%m%d} PARTITION OF deliveries_0019 "
+            f"FOR VALUES FROM ('{week.isoformat()}') TO ('{(week + timedelta(7)).isoformat()}')"
+        )
+        week += timedelta(weeks=1)
+    # In id order: each partition's pages follow the ids, as new rows do.
+    op.execute(
+        f"INSERT INTO deliveries_0019 ({_COLUMNS}) SELECT {_COLUMNS} FROM deliveries ORDER BY id"
+    )
+    op.execute("ALTER SEQUENCE deliveries_id_seq OWNED BY NONE")
+    op.execute("DROP TABLE deliveries")  # its count triggers go with it; the functions stay
+    op.execute("ALTER TABLE deliveries_0019 RENAME TO deliveries")
+    op.execute("ALTER SEQUENCE deliveries_id_seq OWNED BY deliveries.id")
+    op.create_primary_key("pk_deliveries", "deliveries", ["id", "local_date"])
+    op.create_unique_constraint(
+        "uq_deliveries_subscriber_id_local_date_edition",
+        "deliveries",
+        ["subscriber_id", "local_date", "edition"],
+    )
+    op.create_index("ix_deliveries_status_next_attempt", "deliveries",
+                    ["status", "next_attempt_at"],
+                    postgresql_where=sa.text(_UNSETTLED_OR_FAILED))  # fmt: skip
+    op.create_index("ix_deliveries_in_hand", "deliveries", ["claimed_by"],
+                    postgresql_where=sa.text(_IN_HAND))  # fmt: skip
+    op.create_index("ix_deliveries_issue_status", "deliveries", ["issue_id", "status"])
+    op.create_index("ix_deliveries_alert", "deliveries", ["alert_id"],
+                    postgresql_where=sa.text("alert_id IS NOT NULL"))  # fmt: skip
+    for name, target, column, action in (
+        ("fk_deliveries_subscriber_id_subscribers", "subscribers", "subscriber_id", "CASCADE"),
+        ("fk_deliveries_issue_id_issues", "issues", "issue_id", "SET NULL"),
+        ("fk_deliveries_alert_id_breaking_alerts", "breaking_alerts", "alert_id", "SET NULL"),
+        ("fk_deliveries_selection_id_selections", "selections", "selection_id", "SET NULL"),
+    ):
+        op.create_foreign_key(name, "deliveries", target, [column], ["id"], ondelete=action)
+    tables = {
+        "insert": "NEW TABLE AS counted_new",
+        "update": "OLD TABLE AS counted_old NEW TABLE AS counted_new",
+        "delete": "OLD TABLE AS counted_old",
+    }
+    for event in _COUNT_TRIGGERS:
+        op.execute(
+            f"CREATE TRIGGER deliveries_counted_{event} AFTER {event.upper()} ON deliveries "
+            f"REFERENCING {tables[event]} FOR EACH STATEMENT "
+            f"EXECUTE FUNCTION deliveries_counted_{event}()"
+        )
+    op.execute("ANALYZE deliveries")
+
+
+def downgrade() -> None:
+    raise RuntimeError(
+        "revision 0019 cannot be undone in place: the ledger is partitioned and clicks and "
+        "reports no longer reference it. Restore a backup taken before the upgrade instead."
+    )
