@@ -395,13 +395,16 @@ def alert_if_breaking(
 
 def prune(runtime: Runtime, *, now: datetime, keep_days: int | None = None) -> Pruned:
     """Delete the ledger rows older than LEDGER_KEEP_DAYS local dates (or `keep_days`),
-    a chunk per transaction (alerts.ledger.retention)."""
+    a chunk per transaction, drop the weekly partitions past it and make the weeks ahead
+    (alerts.ledger.retention)."""
     keep = keep_days if keep_days is not None else runtime.settings.ledger_keep_days
     with runtime.session() as session:
         pruned = prune_ledger(session, today=now.date(), keep_days=keep)
     log.info(
-        "ledger kept from %s: %d rows and %d selections of older dates deleted",
+        "ledger kept from %s: %d rows and %d selections of older dates deleted; "
+        "partitions dropped: %s; made ahead: %s",
         pruned.cutoff.isoformat(), pruned.deliveries, pruned.selections,
+        ", ".join(pruned.dropped) or "none", ", ".join(pruned.made) or "none",
     )  # fmt: skip
     return pruned
 

@@ -10,9 +10,11 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from click.testing import CliRunner
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
+from alerts.cli import main
 from alerts.db import make_engine, make_session_factory
 from alerts.ledger.counts import state_counts
 from alerts.ledger.partitions import (
@@ -33,6 +35,7 @@ from alerts.models import (
     Issue,
 )
 from alerts.results.tallies import issue_results
+from subscribers.database import utcnow
 from subscribers.models import Subscriber
 from tests.support.builders import reader
 
@@ -194,3 +197,21 @@ def test_inserts_never_fail_for_want_of_a_partition(pg: Session) -> None:
     ).scalar_one()
     pg.commit()
     assert _home(pg, inserted) == DEFAULT_PARTITION
+
+
+def test_the_command_lists_and_makes_partitions(database_url: str) -> None:
+    env = {"DATABASE_URL": database_url, "REDIS_URL": ""}
+
+    result = CliRunner().invoke(main, ["ledger", "partitions", "--weeks-ahead", "6"], env=env)
+
+    assert result.exit_code == 0, result.output
+    if database_url.startswith("sqlite"):
+        assert "plain table" in result.output
+        return
+    assert "weekly partitions" in result.output and "and a default one" in result.output
+    sixth = week_of(utcnow().date() + timedelta(weeks=6)).name
+    assert sixth in result.output  # the migration made four weeks ahead; this makes two more
+    again = CliRunner().invoke(main, ["ledger", "partitions", "--weeks-ahead", "6"], env=env)
+    assert "Made: none." in again.output
+    refused = CliRunner().invoke(main, ["ledger", "partitions", "--weeks-ahead", "-1"], env=env)
+    assert refused.exit_code == 2 and "Traceback" not in refused.output
