@@ -32,6 +32,7 @@ from alerts.ledger.partitions import (
     drop_weeks_before,
     make_ahead,
     partitioned,
+    weeks,
 )
 from alerts.models import Delivery, Selection
 
@@ -74,10 +75,15 @@ def prune_ledger(
     rows = _DEFAULT if partitioned(session) else Delivery.__table__
     made = make_ahead(session, today=today)
     dropped = drop_weeks_before(session, cutoff)
+    # A week that is kept keeps the selections of all its dates, older ones included.
+    kept = [week.first for week in weeks(session)]
+    selections_cutoff = min([cutoff, *kept[:1]])
     return Pruned(
         cutoff=cutoff,
         deliveries=_delete_in_chunks(session, Delivery, rows, cutoff, chunk),
-        selections=_delete_in_chunks(session, Selection, Selection.__table__, cutoff, chunk),
+        selections=_delete_in_chunks(
+            session, Selection, Selection.__table__, selections_cutoff, chunk
+        ),
         dropped=dropped,
         made=made,
     )

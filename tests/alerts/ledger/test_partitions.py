@@ -146,6 +146,9 @@ def test_retention_drops_whole_weeks_and_results_still_count_their_sends(pg: Ses
     assert kept == {rows[0].id, rows[89].id, rows[93].id}
     assert set(pg.scalars(select(Click.delivery_id))) == kept
     assert set(pg.scalars(select(FeedbackEvent.delivery_id))) == kept
+    # A row kept past the cutoff with its week keeps its articles.
+    pg.expire_all()
+    assert [row.article_ids for row in pg.scalars(select(Delivery))] == [[7], [7], [7]]
     for back in ages:  # the sends of a dropped week still count on its issue's page
         assert issue_results(pg, issues[back]).sent == 1
         assert state_counts(pg, issue_id=issues[back].id)[DeliveryStatus.SENT] == 1
