@@ -14,6 +14,10 @@ when their ledger rows are deleted, and retention removes them before dropping a
 partition. SQLite keeps the plain table and gets the same trigger, so the code reads one
 way on both.
 
+A sent row keeps no 2xx reply from now on (alerts.ledger.outcomes.kept_reply): the count
+triggers of 0016 learn to count a row accepted (`sent_at` set) without a reply as 2xx, as
+they counted it with one. Rows sent before keep their replies.
+
 The rows are copied in id order into the new table (every row, id, click and report
 kept), weeks from the oldest row's to four after today. The count triggers of 0016 move
 to the new table: created after the copy, so the copied rows are not counted twice.
@@ -24,6 +28,7 @@ Revision ID: 0019
 Revises: 0018
 """
 
+import re
 from collections.abc import Sequence
 from datetime import date, timedelta
 
@@ -64,6 +69,41 @@ _CHILDREN_GO = {
 }
 
 
+# 0016's reply class of a row `r`, and the same with an accepted row without a reply as 2xx.
+_REPLY_CLASS = re.compile(
+    r"CASE substr\((\w+)\.smtp_reply, 1, 1\) WHEN '2' THEN '2xx' WHEN '4' THEN '4xx' "
+    r"WHEN '5' THEN '5xx' ELSE 'none' END"
+)
+_ACCEPTED_WITHOUT_REPLY = (
+    r"CASE WHEN \1.smtp_reply IS NULL AND \1.sent_at IS NOT NULL THEN '2xx' "
+    r"ELSE \g<0> END"
+)
+
+
+def _count_replies_unkept() -> None:
+    """Rewrite the count triggers' functions (PostgreSQL) or the triggers (SQLite) so that
+    a row accepted without a reply kept is counted 2xx."""
+    bind = op.get_bind()
+    if bind.dialect.name == "postgresql":
+        for event in _COUNT_TRIGGERS:
+            definition = bind.scalar(
+                sa.text(f"SELECT pg_get_functiondef('deliveries_counted_{event}'::regproc)")
+            )
+            rewritten, found = _REPLY_CLASS.subn(_ACCEPTED_WITHOUT_REPLY, str(definition))
+            assert found, f"deliveries_counted_{event}: no reply class to rewrite"
+            op.execute(rewritten)
+        return
+    for event in _COUNT_TRIGGERS:
+        definition = bind.scalar(
+            sa.text("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = :name"),
+            {"name": f"deliveries_counted_{event}"},
+        )
+        rewritten, found = _REPLY_CLASS.subn(_ACCEPTED_WITHOUT_REPLY, str(definition))
+        assert found, f"deliveries_counted_{event}: no reply class to rewrite"
+        op.execute(f"DROP TRIGGER deliveries_counted_{event}")
+        op.execute(rewritten)
+
+
 def _monday(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
@@ -80,6 +120,7 @@ def upgrade() -> None:
                 batch.drop_constraint(constraint, type_="foreignkey")
     for statement in _CHILDREN_GO[dialect]:
         op.execute(statement)
+    _count_replies_unkept()
 
 
 def _upgrade_postgresql() -> None:
