@@ -11,8 +11,10 @@ sequence. The columns are laid out widest first, which saves the padding between
 `clicks` and `feedback_events` lose their foreign keys to `deliveries` (a partition with
 rows that other tables reference could not be dropped): a statement trigger removes them
 when their ledger rows are deleted, and retention removes them before dropping a
-partition. SQLite keeps the plain table and gets the same trigger, so the code reads one
-way on both.
+partition. `deliveries` loses its foreign key to `selections`: deleting a selection made
+PostgreSQL look for its rows in the whole ledger (no index on `selection_id`), and
+retention deletes only the selections no kept row names. SQLite keeps the plain table and
+gets the same trigger and keys, so the code reads one way on both.
 
 A sent row keeps no 2xx reply from now on (alerts.ledger.outcomes.kept_reply): the count
 triggers of 0016 learn to count a row accepted (`sent_at` set) without a reply as 2xx, as
@@ -104,6 +106,24 @@ def _count_replies_unkept() -> None:
         op.execute(rewritten)
 
 
+def _drop_selection_key_sqlite() -> None:
+    """SQLite drops a foreign key by copying the table, which would lose its triggers and
+    its partial indexes: their SQL is read first, they are dropped, and run again after."""
+    bind = op.get_bind()
+    kept = bind.execute(
+        sa.text(
+            "SELECT type, name, sql FROM sqlite_master WHERE tbl_name = 'deliveries' "
+            "AND type IN ('trigger', 'index') AND sql IS NOT NULL"
+        )
+    ).all()
+    for kind, name, _ in kept:
+        op.execute(f"DROP {kind.upper()} {name}")
+    with op.batch_alter_table("deliveries", recreate="always") as batch:
+        batch.drop_constraint("fk_deliveries_selection_id_selections", type_="foreignkey")
+    for _, _, statement in kept:
+        op.execute(statement)
+
+
 def _monday(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
@@ -118,6 +138,7 @@ def upgrade() -> None:
         for child, constraint in _CHILDREN:
             with op.batch_alter_table(child, recreate="always") as batch:
                 batch.drop_constraint(constraint, type_="foreignkey")
+        _drop_selection_key_sqlite()
     for statement in _CHILDREN_GO[dialect]:
         op.execute(statement)
     _count_replies_unkept()
@@ -171,7 +192,6 @@ def _upgrade_postgresql() -> None:
         ("fk_deliveries_subscriber_id_subscribers", "subscribers", "subscriber_id", "CASCADE"),
         ("fk_deliveries_issue_id_issues", "issues", "issue_id", "SET NULL"),
         ("fk_deliveries_alert_id_breaking_alerts", "breaking_alerts", "alert_id", "SET NULL"),
-        ("fk_deliveries_selection_id_selections", "selections", "selection_id", "SET NULL"),
     ):
         op.create_foreign_key(name, "deliveries", target, [column], ["id"], ondelete=action)
     tables = {
