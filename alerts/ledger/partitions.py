@@ -21,14 +21,23 @@ rows instead (alerts.ledger.retention).
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import partial
 
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+log = logging.getLogger(__name__)
 WEEKS_AHEAD = 4
+# How long a change of partitions waits for a lock before it gives up until the next run:
+# while it waits, every statement on the ledger queues behind it.
+LOCK_WAIT = "5s"
+_LOCK_NOT_AVAILABLE = "55P03"
 DEFAULT_PARTITION = "deliveries_default"
 _NAME = re.compile(r"^deliveries_w(\d{8})$")
 
@@ -82,16 +91,16 @@ def weeks(session: Session) -> list[Week]:
 
 def make_ahead(session: Session, *, today: date, weeks_ahead: int = WEEKS_AHEAD) -> list[str]:
     """Make the partitions of this week and the `weeks_ahead` after it that are missing; the
-    names made. Each is its own transaction (committed here)."""
+    names made. Each is its own transaction (committed here); a week whose locks could not
+    be had within `LOCK_WAIT` is left for the next run (the default partition holds its
+    rows meanwhile)."""
     if not partitioned(session):
         return []
     have = {week.first for week in weeks(session)}
     made = []
     for offset in range(weeks_ahead + 1):
         week = week_of(today + timedelta(weeks=offset))
-        if week.first not in have:
-            make_week(session, week)
-            session.commit()
+        if week.first not in have and _within_lock_wait(session, partial(make_week, session, week)):
             made.append(week.name)
     return made
 
@@ -100,25 +109,16 @@ def make_week(session: Session, week: Week) -> None:
     """Make one week's partition, moving into it the rows of that week the default
     partition holds. Leaves the commit to the caller.
 
-    The default partition is locked against writes first: PostgreSQL refuses a new
-    partition while the default one holds rows of its range, so none may arrive between
-    the move and the partition's creation. Rows are moved with the partition detached
-    from the ledger's triggers (they act on statements against `deliveries`), so the
-    move changes no count.
+    The table is made apart and then attached: attaching locks the ledger itself only
+    against other changes of its schema, where `CREATE TABLE … PARTITION OF` would stop
+    every reader and writer of the ledger until it commits. The default partition is
+    locked against writes first: PostgreSQL refuses the new partition while the default
+    one holds rows of its range, so none may arrive in between. Rows moved out of the
+    default partition are moved by statements on the partitions themselves, which the
+    ledger's triggers (on `deliveries`) do not see: the move changes no count.
     """
     bounds = {"first": week.first, "end": week.end}
     session.execute(text(f"LOCK TABLE {DEFAULT_PARTITION} IN SHARE ROW EXCLUSIVE MODE"))
-    in_default = session.scalar(
-        text(
-            f"SELECT EXISTS (SELECT 1 FROM {DEFAULT_PARTITION} "
-            "WHERE local_date >= :first AND local_date < :end)"
-        ),
-        bounds,
-    )
-    values = f"FOR VALUES FROM ('{week.first.isoformat()}') TO ('{week.end.isoformat()}')"
-    if not in_default:
-        session.execute(text(f"CREATE TABLE {week.name} PARTITION OF deliveries {values}"))
-        return
     session.execute(
         text(f"CREATE TABLE {week.name} (LIKE deliveries INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
     )
@@ -130,22 +130,44 @@ def make_week(session: Session, week: Week) -> None:
         ),
         bounds,
     )
+    values = f"FOR VALUES FROM ('{week.first.isoformat()}') TO ('{week.end.isoformat()}')"
     session.execute(text(f"ALTER TABLE deliveries ATTACH PARTITION {week.name} {values}"))
 
 
 def drop_weeks_before(session: Session, cutoff: date) -> list[str]:
     """Drop every weekly partition whose dates are all before `cutoff`, with the clicks and
     bounce reports of its rows; the names dropped. One transaction a partition (committed
-    here)."""
+    here). Dropping locks the whole ledger for an instant; a week whose lock could not be
+    had within `LOCK_WAIT` (a long transaction on the ledger) is left for the next run."""
     dropped = []
     for week in weeks(session):
         if week.end > cutoff:
             break
-        for child in ("clicks", "feedback_events"):
-            session.execute(
-                text(f"DELETE FROM {child} WHERE delivery_id IN (SELECT id FROM {week.name})")
-            )
-        session.execute(text(f"DROP TABLE {week.name}"))
-        session.commit()
-        dropped.append(week.name)
+        if _within_lock_wait(session, partial(_drop, session, week)):
+            dropped.append(week.name)
     return dropped
+
+
+def _drop(session: Session, week: Week) -> None:
+    for child in ("clicks", "feedback_events"):
+        session.execute(
+            text(f"DELETE FROM {child} WHERE delivery_id IN (SELECT id FROM {week.name})")
+        )
+    session.execute(text(f"DROP TABLE {week.name}"))
+
+
+def _within_lock_wait(session: Session, change: Callable[[], None]) -> bool:
+    """Run a change of the ledger's partitions and commit it, waiting at most `LOCK_WAIT`
+    for each lock, so that it never queues every sender behind a long transaction; False
+    (rolled back) when a lock could not be had in time."""
+    session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_WAIT}'"))
+    try:
+        change()
+        session.commit()
+    except OperationalError as error:
+        session.rollback()
+        if getattr(error.orig, "sqlstate", None) != _LOCK_NOT_AVAILABLE:
+            raise
+        log.warning("ledger partitions: a lock was not had within %s; next run", LOCK_WAIT)
+        return False
+    return True
