@@ -234,6 +234,14 @@ def _children_and_counts(engine: sa.Engine) -> dict[str, Any]:
 
 def test_partitioning_keeps_every_row_click_report_and_count(database_at_0018: str) -> None:
     engine = make_engine(database_at_0018)
+    with engine.begin() as connection:  # a stray row decades back
+        connection.execute(
+            sa.text(
+                "INSERT INTO deliveries (edition, subscriber_id, local_date, status, "
+                "attempts, created_at) VALUES ('daily', 2, '1999-03-03', 'skipped', 0, "
+                "'1999-03-03 06:00:00+00:00')"
+            )
+        )
     before = _picture(engine, articles=_AFTER)
     children = _children_and_counts(engine)
     engine.dispose()
@@ -249,8 +257,13 @@ def test_partitioning_keeps_every_row_click_report_and_count(database_at_0018: s
             homes = connection.execute(
                 sa.text("SELECT DISTINCT tableoid::regclass::text FROM deliveries")
             ).scalars()
-            # Four dates of 2026-01-05's week: all in that week's partition.
-            assert set(homes) == {"deliveries_w20260105"}
+            # Four dates of 2026-01-05's week in that week's partition, the stray row in
+            # its own week's; no partition for the weeks in between.
+            assert set(homes) == {"deliveries_w20260105", "deliveries_w19990301"}
+            partitions = connection.scalar(
+                sa.text("SELECT count(*) FROM pg_inherits WHERE inhparent = 'deliveries'::regclass")
+            )
+            assert partitions == 2 + 5 + 1  # and this week, four ahead, and the default one
         # The triggers work on the new table: a new row is counted, a deleted one's click goes.
         connection.execute(
             sa.text(

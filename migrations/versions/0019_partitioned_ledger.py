@@ -21,8 +21,9 @@ triggers of 0016 learn to count a row accepted (`sent_at` set) without a reply a
 they counted it with one. Rows sent before keep their replies.
 
 The rows are copied in id order into the new table (every row, id, click and report
-kept), weeks from the oldest row's to four after today. The count triggers of 0016 move
-to the new table: created after the copy, so the copied rows are not counted twice.
+kept), into a partition for each week that has rows and for this week and four after it.
+The count triggers of 0016 move to the new table: created after the copy, so the copied
+rows are not counted twice.
 
 There is no way back but a backup: the downgrade refuses.
 
@@ -157,15 +158,18 @@ def _upgrade_postgresql() -> None:
     )
     op.execute("CREATE TABLE deliveries_default PARTITION OF deliveries_0019 DEFAULT")
     bind = op.get_bind()
-    oldest = bind.scalar(sa.text("SELECT min(local_date) FROM deliveries"))
+    # The weeks that have rows (not every week since the oldest: one stray date decades
+    # back would make a thousand), and this week and the ones ahead.
     today = bind.scalar(sa.text("SELECT CURRENT_DATE"))
-    week = _monday(min(oldest or today, today))
-    while week <= _monday(today) + timedelta(weeks=WEEKS_AHEAD):
+    with_rows = bind.scalars(
+        sa.text("SELECT DISTINCT CAST(date_trunc('week', local_date) AS date) FROM deliveries")
+    )
+    ahead = (_monday(today) + timedelta(weeks=offset) for offset in range(WEEKS_AHEAD + 1))
+    for week in sorted({*with_rows, *ahead}):
         op.execute(
             f"CREATE TABLE deliveries_w{week:%Y%m%d} PARTITION OF deliveries_0019 "
             f"FOR VALUES FROM ('{week.isoformat()}') TO ('{(week + timedelta(7)).isoformat()}')"
         )
-        week += timedelta(weeks=1)
     # In id order: each partition's pages follow the ids, as new rows do.
     op.execute(
         f"INSERT INTO deliveries_0019 ({_COLUMNS}) SELECT {_COLUMNS} FROM deliveries ORDER BY id"
