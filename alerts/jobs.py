@@ -429,8 +429,9 @@ def plan_keyword_alerts_and_queue(
 
 def prune(runtime: Runtime, *, now: datetime, keep_days: int | None = None) -> Pruned:
     """Delete the ledger rows older than LEDGER_KEEP_DAYS local dates (or `keep_days`),
-    a chunk per transaction (alerts.ledger.retention), having first recorded on each
-    finished issue the articles it carried (the archive's)."""
+    a chunk per transaction, drop the weekly partitions past it and make the weeks ahead
+    (alerts.ledger.retention), having first recorded on each finished issue the articles
+    it carried (the archive's)."""
     keep = keep_days if keep_days is not None else runtime.settings.ledger_keep_days
     with runtime.session() as session:
         # First, what each finished issue carried: the archive's list outlives the rows.
@@ -439,8 +440,10 @@ def prune(runtime: Runtime, *, now: datetime, keep_days: int | None = None) -> P
             log.info("the articles of %d finished issues recorded for the archive", recorded)
         pruned = prune_ledger(session, today=now.date(), keep_days=keep)
     log.info(
-        "ledger kept from %s: %d rows and %d selections of older dates deleted",
+        "ledger kept from %s: %d rows and %d selections of older dates deleted; "
+        "partitions dropped: %s; made ahead: %s",
         pruned.cutoff.isoformat(), pruned.deliveries, pruned.selections,
+        ", ".join(pruned.dropped) or "none", ", ".join(pruned.made) or "none",
     )  # fmt: skip
     return pruned
 

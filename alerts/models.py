@@ -327,10 +327,10 @@ class Delivery(Base):
     status: Mapped[DeliveryStatus] = mapped_column(
         string_enum(DeliveryStatus), default=DeliveryStatus.PENDING
     )
-    # What the reader gets; NULL for a row with nothing in it (skipped).
-    selection_id: Mapped[int | None] = mapped_column(
-        ForeignKey("selections.id", ondelete="SET NULL")
-    )
+    # What the reader gets; NULL for a row with nothing in it (skipped). No foreign key:
+    # retention deletes a date's selections only once no row can name them, and a key
+    # would make each delete look for its rows in every partition (migration 0019).
+    selection_id: Mapped[int | None] = mapped_column()
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -350,7 +350,9 @@ class Delivery(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     subscriber: Mapped[Subscriber] = relationship(lazy="joined")
-    selection: Mapped[Selection | None] = relationship(lazy="selectin")
+    selection: Mapped[Selection | None] = relationship(
+        lazy="selectin", primaryjoin="foreign(Delivery.selection_id) == Selection.id"
+    )
 
     def __init__(self, *, article_ids: Sequence[int] = (), **fields: Any) -> None:
         super().__init__(**fields)
@@ -501,9 +503,9 @@ class FeedbackEvent(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     report_key: Mapped[str] = mapped_column(String(100), unique=True)
-    delivery_id: Mapped[int] = mapped_column(
-        ForeignKey("deliveries.id", ondelete="CASCADE"), index=True
-    )
+    # No foreign key: a week of the ledger is dropped whole (migration 0019); a trigger on
+    # `deliveries` removes these rows when theirs are deleted, retention when dropped.
+    delivery_id: Mapped[int] = mapped_column(index=True)
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
     kind: Mapped[FeedbackKind] = mapped_column(string_enum(FeedbackKind))
     source: Mapped[str] = mapped_column(String(20))
@@ -534,9 +536,9 @@ class Click(Base):
     __tablename__ = "clicks"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    delivery_id: Mapped[int] = mapped_column(
-        ForeignKey("deliveries.id", ondelete="CASCADE"), index=True
-    )
+    # No foreign key: a week of the ledger is dropped whole (migration 0019); a trigger on
+    # `deliveries` removes these rows when theirs are deleted, retention when dropped.
+    delivery_id: Mapped[int] = mapped_column(index=True)
     issue_id: Mapped[int | None] = mapped_column(
         ForeignKey("issues.id", ondelete="CASCADE"), index=True
     )

@@ -1,4 +1,5 @@
-"""Revision 0015 converts an existing ledger without losing a row, on both backends."""
+"""Revisions 0015 (compact rows) and 0019 (weekly partitions) convert an existing ledger
+without losing a row, a click, a report or a count, on both backends."""
 
 from __future__ import annotations
 
@@ -175,5 +176,104 @@ def test_a_million_rows_convert_on_postgresql(new_postgres: str) -> None:
     assert size_before is not None and size_after is not None
     assert size_before.rows == size_after.rows == 1_000_000
     print(f"\nledger at 0014: {size_before.bytes_per_row:.0f} B/row; "
-          f"after 0015: {size_after.bytes_per_row:.0f} B/row")  # fmt: skip
+          f"at head: {size_after.bytes_per_row:.0f} B/row")  # fmt: skip
     assert size_after.bytes_per_row < size_before.bytes_per_row / 1.5
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_at_0018(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A ledger of 400 rows (sent, failed, skipped, pending) with a click and a bounce
+    report on some, at revision 0018, the head before partitions."""
+    url = (
+        f"sqlite:///{tmp_path / 'store.db'}"
+        if request.param == "sqlite"
+        else request.getfixturevalue("new_postgres")
+    )
+    upgrade(url, "0014")
+    engine = make_engine(url)
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as connection:
+            fill_0014(connection, rows=400, readers=120)
+    else:
+        _fill_sqlite(engine, rows=400, readers=120)
+    engine.dispose()
+    upgrade(url, "0018")
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text("INSERT INTO clicks (delivery_id, position, clicked_at) "
+                    "SELECT id, 1, created_at FROM deliveries WHERE id % 3 = 0")
+        )  # fmt: skip
+        connection.execute(
+            sa.text("INSERT INTO feedback_events (report_key, delivery_id, subscriber_id, kind, "
+                    "source, occurred_at) SELECT 'report-' || id, id, subscriber_id, "
+                    "'soft_bounce', 'dsn', created_at FROM deliveries WHERE id % 5 = 0")
+        )  # fmt: skip
+    engine.dispose()
+    return url
+
+
+def _children_and_counts(engine: sa.Engine) -> dict[str, Any]:
+    with engine.connect() as connection:
+        return {
+            "clicks": connection.execute(
+                sa.text("SELECT delivery_id FROM clicks ORDER BY delivery_id")
+            ).all(),
+            "reports": connection.execute(
+                sa.text("SELECT delivery_id FROM feedback_events ORDER BY delivery_id")
+            ).all(),
+            "counts": connection.execute(
+                sa.text(
+                    "SELECT issue_id, status, relay, sum(rows), sum(entered) "
+                    "FROM delivery_counts GROUP BY issue_id, status, relay "
+                    "ORDER BY issue_id, status, relay"
+                )
+            ).all(),
+        }
+
+
+def test_partitioning_keeps_every_row_click_report_and_count(database_at_0018: str) -> None:
+    engine = make_engine(database_at_0018)
+    with engine.begin() as connection:  # a stray row decades back
+        connection.execute(
+            sa.text(
+                "INSERT INTO deliveries (edition, subscriber_id, local_date, status, "
+                "attempts, created_at) VALUES ('daily', 2, '1999-03-03', 'skipped', 0, "
+                "'1999-03-03 06:00:00+00:00')"
+            )
+        )
+    before = _picture(engine, articles=_AFTER)
+    children = _children_and_counts(engine)
+    engine.dispose()
+    assert len(children["clicks"]) == 133 and len(children["reports"]) == 80
+
+    upgrade(database_at_0018, "0019")
+
+    engine = make_engine(database_at_0018)
+    assert _picture(engine, articles=_AFTER) == before
+    assert _children_and_counts(engine) == children  # the copy counted nothing twice
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            homes = connection.execute(
+                sa.text("SELECT DISTINCT tableoid::regclass::text FROM deliveries")
+            ).scalars()
+            # Four dates of 2026-01-05's week in that week's partition, the stray row in
+            # its own week's; no partition for the weeks in between.
+            assert set(homes) == {"deliveries_w20260105", "deliveries_w19990301"}
+            partitions = connection.scalar(
+                sa.text("SELECT count(*) FROM pg_inherits WHERE inhparent = 'deliveries'::regclass")
+            )
+            assert partitions == 2 + 5 + 1  # and this week, four ahead, and the default one
+        # The triggers work on the new table: a new row is counted, a deleted one's click goes.
+        connection.execute(
+            sa.text(
+                "INSERT INTO deliveries (edition, subscriber_id, local_date, status, "
+                "attempts, created_at) VALUES ('daily', 1, '2027-01-01', 'pending', 0, "
+                "'2027-01-01 06:00:00+00:00')"
+            )
+        )
+        connection.execute(sa.text("DELETE FROM deliveries WHERE id = 3"))
+    after = _children_and_counts(engine)
+    engine.dispose()
+    assert (3,) not in after["clicks"] and len(after["clicks"]) == 132
+    assert sum(row[3] for row in after["counts"]) == sum(row[3] for row in children["counts"]) + 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -27,8 +28,14 @@ from tests.conftest import POSTGRES_ADMIN_URL
 _SEARCH_TABLES = ("keyword_search", "article_search")
 
 
+# The ledger's partitions on PostgreSQL (migration 0019) are made at run time, not modelled.
+_PARTITION = re.compile(r"^deliveries_(w\d{8}|default)$")
+
+
 def _modelled(name: str | None, kind: str, _parent: object) -> bool:
-    return not (kind == "table" and name is not None and name.startswith(_SEARCH_TABLES))
+    if kind != "table" or name is None:
+        return True
+    return not (name.startswith(_SEARCH_TABLES) or _PARTITION.match(name))
 
 
 def test_migrated_schema_matches_the_models(database_url: str) -> None:

@@ -1,6 +1,9 @@
-"""`newsalerts ledger`: the delivery ledger's upkeep — retention now, and its size."""
+"""`newsalerts ledger`: the delivery ledger's upkeep — retention now, its weekly
+partitions, and its size."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 import click
 
@@ -9,7 +12,7 @@ from alerts.cli.common import clear_errors, main, open_runtime
 
 @main.group()
 def ledger() -> None:
-    """The delivery ledger: retention and size."""
+    """The delivery ledger: retention, partitions and size."""
 
 
 @ledger.command("prune")
@@ -21,8 +24,9 @@ def ledger() -> None:
 )
 @clear_errors
 def ledger_prune(keep_days: int | None) -> None:
-    """Delete the rows of older local dates now, a chunk per transaction (the scheduler
-    does it once a day). Safe to interrupt and to run again."""
+    """Delete the rows of older local dates now, a chunk per transaction; on PostgreSQL,
+    drop the weeks whose every date is older and make the weeks ahead (the scheduler does
+    it once a day). Safe to interrupt and to run again."""
     from alerts.jobs import prune
     from subscribers.database import utcnow
 
@@ -31,6 +35,41 @@ def ledger_prune(keep_days: int | None) -> None:
     click.echo(
         f"Kept local dates from {pruned.cutoff.isoformat()}: deleted {pruned.deliveries:,} "
         f"ledger rows and {pruned.selections:,} selections of older dates."
+    )
+    if pruned.dropped or pruned.made:
+        click.echo(
+            f"Weekly partitions dropped: {', '.join(pruned.dropped) or 'none'}; "
+            f"made ahead: {', '.join(pruned.made) or 'none'}."
+        )
+
+
+@ledger.command("partitions")
+@click.option(
+    "--weeks-ahead",
+    type=click.IntRange(0, 520),
+    default=None,
+    help="Weeks after this one to make (default: 4).",
+)
+@clear_errors
+def ledger_partitions(weeks_ahead: int | None) -> None:
+    """List the ledger's weekly partitions on PostgreSQL, making this week's and the
+    weeks ahead that are missing (the scheduler does it once a day)."""
+    from alerts.ledger.partitions import WEEKS_AHEAD, make_ahead, partitioned, weeks
+    from subscribers.database import utcnow
+
+    with open_runtime() as runtime, runtime.session() as session:
+        if not partitioned(session):
+            click.echo("The ledger is a plain table here: partitions are for PostgreSQL.")
+            return
+        ahead = WEEKS_AHEAD if weeks_ahead is None else weeks_ahead
+        made = make_ahead(session, today=utcnow().date(), weeks_ahead=ahead)
+        listed = weeks(session)
+    click.echo(f"Made: {', '.join(made) or 'none'}.")
+    click.echo(
+        f"{len(listed)} weekly partitions, {listed[0].first.isoformat()} to "
+        f"{(listed[-1].end - timedelta(days=1)).isoformat()}, and a default one."
+        if listed
+        else "No weekly partitions: every row is in the default one."
     )
 
 

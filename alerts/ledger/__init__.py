@@ -27,8 +27,9 @@ Notices (a sign-up confirmation, "manage your alerts") have an outbox of their o
 `notices.py`: a row per email, written with the sign-up, taken by id, sent once.
 
 Rows are small (a shared selection of articles, text only where it says something), and
-`retention.py` deletes those of local dates older than LEDGER_KEEP_DAYS; `size.py` says
-what a row costs on PostgreSQL.
+`retention.py` deletes those of local dates older than LEDGER_KEEP_DAYS; on PostgreSQL the
+ledger is partitioned by week (`partitions.py`: weeks made ahead, old weeks dropped whole);
+`size.py` says what a row costs on PostgreSQL.
 `history.py` reads one reader's deliveries for the desk, as small plain values: the one
 place besides the send path that knows the ledger's columns.
 
@@ -57,6 +58,7 @@ from alerts.ledger.outgoing import (
     batch_log_context,
     load_outgoing,
 )
+from alerts.ledger.partitions import Week, make_ahead, weeks
 from alerts.ledger.queue import (
     QUEUE_CHUNK,
     REQUEUE_AFTER,
@@ -100,6 +102,7 @@ __all__ = [
     "Recipient",
     "SweepResult",
     "TopicName",
+    "Week",
     "add_selections",
     "batch_log_context",
     "claim",
@@ -115,6 +118,7 @@ __all__ = [
     "ledger_cutoff",
     "ledger_size",
     "load_outgoing",
+    "make_ahead",
     "not_held",
     "outcomes_cte",
     "progress",
@@ -126,5 +130,6 @@ __all__ = [
     "unknown_outcome",
     "unnested",
     "unsettled_sends",
+    "weeks",
     "write_outcomes",
 ]

@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import or_, select, text, update
 from sqlalchemy.orm import Session
 
-from alerts.ledger.outcomes import UNKNOWN_OUTCOME
+from alerts.ledger.outcomes import UNKNOWN_OUTCOME, kept_reply
 from alerts.ledger.outgoing import Outgoing
 from alerts.ledger.states import not_held
 from alerts.models import IN_HAND, Delivery, DeliveryStatus
@@ -213,7 +213,8 @@ def recover_owners(
                     recovery.accepted += len(_set(
                         session, theirs & (Delivery.id == delivery_id),
                         status=DeliveryStatus.SENT, sent_at=accepted.sent_at,
-                        relay=accepted.relay, smtp_reply=accepted.reply, last_error=None,
+                        relay=accepted.relay, last_error=None,
+                        smtp_reply=kept_reply(DeliveryStatus.SENT, accepted.reply),
                     ))  # fmt: skip
             left = [i for i in sending if i not in record.accepted]
             unknown = [i for i in left if i == record.on_wire]

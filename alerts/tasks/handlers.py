@@ -107,8 +107,9 @@ def sweep_task() -> None:
 
 @shared_task(name=PRUNE_LEDGER, acks_late=True, ignore_result=True, **_RETRY)
 def prune_ledger_task() -> None:
-    """Once a day: delete the ledger rows older than LEDGER_KEEP_DAYS, a chunk at a time
-    (run twice, the second finds nothing left to delete)."""
+    """Once a day: delete the ledger rows older than LEDGER_KEEP_DAYS, a chunk at a time,
+    drop the weekly partitions past it and make the weeks ahead on PostgreSQL (run twice,
+    the second finds nothing left to do)."""
     prune(process_runtime(), now=utcnow())
 
 

@@ -9,7 +9,7 @@ followed before this revision), so older stories are not alerted. `keyword_alert
 how far the planner has read `keyword_matches`, so a tick with nothing new reads no reader.
 
 Revision ID: 0020
-Revises: 0018
+Revises: 0019
 """
 
 from collections.abc import Sequence
@@ -20,7 +20,7 @@ from alembic import op
 from subscribers.database import UTCDateTime
 
 revision: str = "0020"
-down_revision: str | Sequence[str] | None = "0018"
+down_revision: str | Sequence[str] | None = "0019"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -4,7 +4,8 @@
 window per row); `fill_current` the schema of today, rows sharing selections. Both write
 the same invented sends: `readers` readers of one daily edition (example.com addresses),
 one issue a day, each reader's row of the day in a scattered order (as a planner writes
-them, by topic mix rather than by reader), forty topic mixes, ten articles a digest.
+them, by topic mix rather than by reader), forty topic mixes, ten articles a digest; a
+sent row carries the relay's 250 reply in the old schema only (revision 0019 keeps none).
 `statuses` picks each row's state from its number: all sent, or a mix with failures,
 skips and rows still pending.
 """
@@ -62,7 +63,7 @@ _OUTCOME = """
   CASE WHEN r.status IN ('sent', 'failed') THEN
        '<digest.' || r.g || '.' || substr(md5(r.g::text), 1, 16) || '@news.example.com>' END,
   CASE WHEN r.status IN ('sent', 'failed') THEN 'smtp:mail.example.com:25' END,
-  CASE WHEN r.status = 'sent' THEN '250 2.0.0 Ok: queued as 4FhK2x0Y' || r.g % 1000
+  CASE WHEN r.status = 'sent' THEN {accepted}
        WHEN r.status = 'failed' THEN '550 5.1.1 <reader' || r.reader || '@example.com>: unknown'
   END,
   CASE WHEN r.status = 'failed' THEN '550 5.1.1 the mailbox does not exist' END,
@@ -72,6 +73,9 @@ _OUTCOME = """
   CASE WHEN r.status = 'pending' THEN r.planned END,
   r.planned
 """
+
+# The relay's reply to a sent row, as rows before revision 0019 kept it (none since).
+_QUEUED = "'250 2.0.0 Ok: queued as 4FhK2x0Y' || r.g % 1000"
 
 _COMMON_COLUMNS = (
     "sent_at, message_id, relay, smtp_reply, last_error, attempts, claimed_at, claimed_by, "
@@ -104,7 +108,8 @@ def fill_0014(
             "SELECT r.g, 'ledger-fill', r.issue_id, r.reader, r.local_date, r.status, "
             "r.planned - interval '1 day', r.planned, "
             f"(CASE WHEN r.status = 'skipped' THEN '[]' ELSE {listed} END)::json, "
-            f"{_OUTCOME} FROM ({_ROWS.format(mixes=_MIXES, day0=_DAY0)}) AS r ORDER BY r.g"
+            f"{_OUTCOME.format(accepted=_QUEUED)} "
+            f"FROM ({_ROWS.format(mixes=_MIXES, day0=_DAY0)}) AS r ORDER BY r.g"
         ),
         {"rows": rows, "readers": readers, "statuses": statuses},
     )
@@ -133,7 +138,8 @@ def fill_current(
             "SELECT r.g, 'ledger-fill', r.issue_id, r.reader, r.local_date, r.status, "
             "CASE WHEN r.status <> 'skipped' THEN "
             f"(SELECT min(id) FROM selections) + r.day * {_MIXES} + r.mix END, "
-            f"{_OUTCOME} FROM ({_ROWS.format(mixes=_MIXES, day0=_DAY0)}) AS r ORDER BY r.g"
+            f"{_OUTCOME.format(accepted='NULL')} "
+            f"FROM ({_ROWS.format(mixes=_MIXES, day0=_DAY0)}) AS r ORDER BY r.g"
         ),
         {"rows": rows, "readers": readers, "statuses": statuses},
     )

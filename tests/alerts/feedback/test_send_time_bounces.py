@@ -179,7 +179,7 @@ def test_a_hard_bounce_after_the_relay_accepted_is_counted_once_as_bounced(
     add_reader(db, "bob", now=now)
     started = send_issue(runtime, "morning", now=now)
     bob = delivery_of(db, "bob@example.org")
-    assert bob.status is DeliveryStatus.SENT and (bob.smtp_reply or "").startswith("250")
+    assert bob.status is DeliveryStatus.SENT and bob.sent_at is not None and bob.smtp_reply is None
 
     # Bob's mailbox provider took the message, then found no such mailbox and said so.
     bounced = process_message(
