@@ -33,6 +33,11 @@ CASES = [
     ("reservoir", "Reservoirs", "<p>nothing here</p>", True),
     ("reservoir", "Water", "<p>Levels at the <em>reservoir</em> fell.</p>", True),
     ("bank", "The embankment gave way", "", False),
+    # A stop word inside a phrase counts as written, not as any word in its place.
+    ('"Bank of England"', "Bank of England holds rates", "", True),
+    ('"Bank of England"', "Bank in England warns", "", False),
+    ('"Bank of England"', "Banks of England merge", "", True),
+    ('"Bank of England"', "Bank. Of England, nothing", "", True),
 ]
 
 

@@ -6,18 +6,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-import redis
 from flask import Flask
 from playwright.sync_api import Browser, Page
 
-from alerts.config import Settings, load_settings
+from alerts.config import Settings
 from subscribers.languages import SHIPPED_LANGUAGES
 from subscribers.services import Origin, add_subscriber
 from subscribers.tokens import Purpose
 from subscribers.topics import ensure_topics
 from tests.alerts.web.app_support import SECRET, app_session, link_token
 from tests.alerts.web.browser import DESKTOP, PHONE
-from tests.support.smtp_server import RecordingSMTPServer
 
 # A word each page shows in each language (the English one must not appear elsewhere).
 SIGN_UP = {"en": "Sign up", "de": "Anmelden", "fr": "Je m\u2019inscris", "es": "Suscribirme",
@@ -26,19 +24,8 @@ BROWSER_LOCALES = {"en": "en-GB", "de": "de-DE", "fr": "fr-FR", "es": "es-ES", "
 
 
 @pytest.fixture
-def web_settings(
-    database_url: str, redis_url: str, smtp_server: RecordingSMTPServer, app_port: int
-) -> Settings:
-    redis.Redis.from_url(redis_url).flushdb()
-    return load_settings(
-        database_url=database_url,
-        smtp_url=smtp_server.url,
-        secret_key=SECRET,
-        base_url=f"http://127.0.0.1:{app_port}",
-        form_min_seconds=0,
-        redis_url=None,
-        _env_file=None,
-    )
+def web_settings(live_settings: Settings) -> Settings:
+    return live_settings
 
 
 @pytest.fixture
