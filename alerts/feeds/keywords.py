@@ -12,8 +12,9 @@ finds "start"), over the headline, the summary and the body when one is given.
   lexemes are all among the article's (`<@`) remain, and the phrase is verified with
   `phraseto_tsquery`. A phrase query counts a stop word only as a position ("Bank of
   England" would find "Bank in England"), so a matched phrase holding one is checked once
-  more on the folded text: its stop words as written, its other words by their start. (A GIN index answering `<@` alone was measured slower than a
-  sequential scan: it has to read every phrase sharing any lexeme, "new" or "said" too.)
+  more on the folded text: its stop words as written, its other words by their start.
+  (A GIN index answering `<@` alone was measured slower than a sequential scan: it has to
+  read every phrase sharing any lexeme, "new" or "said" too.)
   The language picks the text search configuration (`english`, `german`, ...; `simple`,
   with no stemming, for a language PostgreSQL has no stemmer for).
 - SQLite (the embedded default): FTS5 with the porter stemmer (English only) over
