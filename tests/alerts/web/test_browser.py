@@ -527,6 +527,16 @@ def test_embed_iframe_signs_up_and_answers_inside_the_frame(
     expect(frame.get_by_role("heading", name="Check your inbox")).to_be_visible(timeout=3000)
 
 
+def signed_up_preferences(
+    live_server: str, smtp_server: RecordingSMTPServer, sign_up: dict[str, Any]
+) -> str:
+    """Sign a reader up through the JSON form; the preferences link of their confirmation."""
+    answer = post(live_server + "/subscribe", json.dumps(sign_up).encode(), "application/json")
+    assert answer.status == 202, answer.body
+    [received] = smtp_server.wait_for(1)
+    return link_in(received.message, live_server, "preferences")
+
+
 def test_delete_my_data_from_the_preferences_page(
     new_page: Callable[..., Page],
     live_server: str,
@@ -536,14 +546,9 @@ def test_delete_my_data_from_the_preferences_page(
     shots: Screenshots,
 ) -> None:
     address = "forget.me@example.org"
-    answer = post(
-        live_server + "/subscribe",
-        json.dumps({"email": address, "topics": ["climate"]}).encode(),
-        "application/json",
+    preferences_url = signed_up_preferences(
+        live_server, smtp_server, {"email": address, "topics": ["climate"]}
     )
-    assert answer.status == 202, answer.body
-    [received] = smtp_server.wait_for(1)
-    preferences_url = link_in(received.message, live_server, "preferences")
 
     page = new_page()
     page.goto(preferences_url)
@@ -574,14 +579,9 @@ def test_keywords_in_the_preference_centre(
     shots: Screenshots,
 ) -> None:
     address = "kestrel.fan@example.org"
-    answer = post(
-        live_server + "/subscribe",
-        json.dumps({"email": address, "keywords": ["reservoir"]}).encode(),
-        "application/json",
+    preferences_url = signed_up_preferences(
+        live_server, smtp_server, {"email": address, "keywords": ["reservoir"]}
     )
-    assert answer.status == 202, answer.body
-    [received] = smtp_server.wait_for(1)
-    preferences_url = link_in(received.message, live_server, "preferences")
 
     page = new_page()
     page.goto(preferences_url)
@@ -626,14 +626,9 @@ def test_keyword_alerts_as_it_happens_in_the_preference_centre(
     shots: Screenshots,
 ) -> None:
     address = "reservoir.watcher@example.org"
-    answer = post(
-        live_server + "/subscribe",
-        json.dumps({"email": address, "keywords": ["reservoir"]}).encode(),
-        "application/json",
+    preferences_url = signed_up_preferences(
+        live_server, smtp_server, {"email": address, "keywords": ["reservoir"]}
     )
-    assert answer.status == 202, answer.body
-    [received] = smtp_server.wait_for(1)
-    preferences_url = link_in(received.message, live_server, "preferences")
 
     # Where a keyword alert's "Turn keyword alerts off" link lands.
     page = new_page()
