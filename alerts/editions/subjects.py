@@ -388,7 +388,7 @@ def preview_subject(template: str, *, edition: str, lead: str | None = None) -> 
     values = {**_SAMPLE, "edition": edition or _SAMPLE["edition"]}
     if lead:
         values["lead"] = lead[:MAX_VALUE_SIZE]
-    rendered = _render(_subjects.from_string(as_jinja(template)), values)
+    rendered = _render(_subject_template(template), values)
     return " ".join(rendered.split())[:MAX_SUBJECT_LENGTH]
 
 
