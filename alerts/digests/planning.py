@@ -202,7 +202,7 @@ def _pauses_ended(session: Session, edition: Edition, now: datetime) -> dict[Buc
         )
         .group_by(Subscriber.timezone, Subscriber.send_hour)
     )
-    return {(zone, hour): ended for zone, hour, ended in rows}
+    return {(zone, hour): ended for zone, hour, ended in rows if ended is not None}
 
 
 def _due_buckets(
