@@ -39,6 +39,7 @@ writer) is missing as a whole, and a run again skips everyone already stored.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import re
@@ -468,8 +469,8 @@ def write_in_parallel(
 ) -> None:
     """Write each batch of readers with one of `writers` connections from `sessions`, each
     chunk committed by its writer: a whole job over several transactions (see the module's
-    docstring). `done` is called after each commit, one call at a time, with the batch's
-    first number and the chunk's outcome (repeats of a chunk in flight counted as skipped).
+    docstring). `done` is called after each commit, one call at a time, with the number the
+    batch came with and the chunk's outcome (repeats of a chunk in flight counted as skipped).
 
     A batch is (a number passed back to `done`, its readers). An error in a writer stops the
     reading and is raised here; an error while reading is raised once the chunks read before
@@ -509,8 +510,9 @@ def write_in_parallel(
                         preparer._mostly_new = writer._mostly_new
                         done(extra, outcome)
                 except BaseException as error:  # raised again in the caller's thread
-                    session.rollback()
                     failures.append(error)
+                    with contextlib.suppress(Exception):  # the thread must go on draining
+                        session.rollback()
 
     threads = [
         threading.Thread(target=work, name=f"import-writer-{n}", daemon=True)
