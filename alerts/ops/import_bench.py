@@ -68,8 +68,8 @@ class ImportBenchResult:
 
     def lines(self) -> list[str]:
         return [
-            f"rows {self.rows:,} on {self.database} ({self.rows // BAD_EVERY:,} refused by design),"
-            f" {self.writers} writer(s)",
+            f"rows {self.rows:,} on {self.database} ({self.rows // BAD_EVERY:,} refused by design)"
+            + (f", {self.writers} writing at once" if self.database == "PostgreSQL" else ""),
             f"import: {self.first.seconds:.1f} s = {self.rows / self.first.seconds:,.0f} rows/s, "
             f"{_usage(self.first)} — {self.first.summary}",
             f"same file again: {self.again.seconds:.1f} s = "
