@@ -24,10 +24,22 @@ at most the chunk in flight (a run again then skips whoever is already stored).
 chunk, the next is read, checked and prepared (a thread writes, the caller's thread reads;
 the session is only ever used by the writer). SQLite works in the caller's process, so there
 is nothing to overlap: its chunks are written in turn.
+
+`write_in_parallel` goes one step further on PostgreSQL: two writer connections, each
+committing its own chunks, so that the server's work on a chunk (most of an import's time)
+runs on two cores. Chunks then commit out of order, and three things keep an import what it
+was with one writer. Topics are created, and committed, in the reading thread before the
+chunk that names them is handed over, so a writer never waits on a topic another has not
+committed (nor sees no topic at all). An address repeated in a chunk still in flight is
+skipped there, as a repeat of an earlier line, so two open transactions never insert the
+same address: no lock waits between writers and no deadlock, and the earlier line wins.
+And resuming is as before: whatever a crash leaves uncommitted (at most one chunk a
+writer) is missing as a whole, and a run again skips everyone already stored.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import re
@@ -63,6 +75,8 @@ from subscribers.topics import ensure_topics, slugify
 # a commit besides; SQLite's INSERTs bind every value.
 POSTGRES_CHUNK = 10_000
 SQLITE_CHUNK = 500
+# Writer connections of `write_in_parallel`: the server's work runs on this many cores.
+PARALLEL_WRITERS = 2
 
 # The chunk as COPY writes it; emptied before each chunk, dropped at commit.
 _STAGED = """import_readers (
@@ -170,13 +184,15 @@ class TopicIds:
         self._ids: dict[str, int] = {}
         self._slugs: dict[str, str] = {}
 
-    def prepare(self, session: Session, names: set[str]) -> None:
-        """Know the ids of these names' topics, creating the topics that do not exist yet."""
+    def prepare(self, session: Session, names: set[str]) -> bool:
+        """Know the ids of these names' topics, creating the topics that do not exist yet;
+        say whether the database was asked."""
         missing = [name for name in sorted(names) if self.slug(name) not in self._ids]
         missing = [name for name in missing if self.slug(name)]
         if missing:
             for topic in ensure_topics(session, missing):
                 self._ids[topic.slug] = topic.id
+        return bool(missing)
 
     def slugs(self, names: Sequence[str]) -> list[str]:
         """The slugs of these names, each once; a name with an empty slug has none."""
@@ -213,7 +229,7 @@ class ChunkWriter:
         paused_until: datetime | None = None,
     ) -> None:
         self.session = session
-        self.postgres = _is_postgres(session)
+        self.postgres = is_postgres(session)
         self.size = POSTGRES_CHUNK if self.postgres else SQLITE_CHUNK
         self._hash_key = hash_key
         self._now = now
@@ -240,6 +256,13 @@ class ChunkWriter:
         if self.postgres and self._mostly_new:
             chunk.copy_lines.extend(map(_copy_line, readers, keys, slugs))
         return chunk
+
+    def create_topics(self, chunk: PreparedChunk) -> bool:
+        """Create the topics the chunk names that do not exist yet, in this writer's session
+        (for writers on other connections, once it commits); say whether a query was made.
+        A topic named only by readers who turn out to be known is created too (hidden, as
+        every topic an import names)."""
+        return self._topic_ids.prepare(self.session, chunk.topic_names)
 
     def write(self, chunk: PreparedChunk) -> ChunkOutcome:
         """Add the readers of one chunk that are neither known nor suppressed.
@@ -404,7 +427,7 @@ def write_chunks(session: Session, chunks: Iterator[Chunk], write: Callable[[Chu
     An error in `write` stops the reading and is raised here; an error while reading (a file
     that breaks midway) is raised once the chunks read before it are written.
     """
-    if not _is_postgres(session):
+    if not is_postgres(session):
         for chunk in chunks:
             write(chunk)
         return
@@ -430,6 +453,84 @@ def write_chunks(session: Session, chunks: Iterator[Chunk], write: Callable[[Chu
     finally:
         handoff.put(None)
         thread.join()
+    if failures:
+        raise failures[0]
+
+
+def write_in_parallel(
+    sessions: Callable[[], Session],
+    batches: Iterator[tuple[int, list[NewReader]]],
+    done: Callable[[int, ChunkOutcome], None],
+    *,
+    hash_key: str,
+    now: datetime | None = None,
+    paused_until: datetime | None = None,
+    writers: int = PARALLEL_WRITERS,
+) -> None:
+    """Write each batch of readers with one of `writers` connections from `sessions`, each
+    chunk committed by its writer: a whole job over several transactions (see the module's
+    docstring). `done` is called after each commit, one call at a time, with the number the
+    batch came with and the chunk's outcome (repeats of a chunk in flight counted as skipped).
+
+    A batch is (a number passed back to `done`, its readers). An error in a writer stops the
+    reading and is raised here; an error while reading is raised once the chunks read before
+    it are committed. PostgreSQL only: SQLite takes one writer at a time.
+    """
+    topics = sessions()
+    preparer = ChunkWriter(topics, hash_key=hash_key, now=now, paused_until=paused_until)
+    lock = threading.Lock()
+    in_flight: dict[int, set[str]] = {}  # chunk number: its addresses, until committed
+    handoff: queue.Queue[tuple[int, int, int, PreparedChunk] | None] = queue.Queue(maxsize=1)
+    failures: list[BaseException] = []
+
+    def prepared() -> Iterator[tuple[int, int, int, PreparedChunk]]:
+        for number, (extra, readers) in enumerate(batches):
+            with lock:
+                taken = list(in_flight.values())
+                kept = [r for r in readers if not any(r.email in emails for emails in taken)]
+                in_flight[number] = {reader.email for reader in kept}
+            chunk = preparer.prepare(kept)
+            if preparer.create_topics(chunk):
+                topics.commit()  # before any writer needs them
+            yield number, extra, len(readers) - len(kept), chunk
+
+    def work() -> None:
+        with sessions() as session:
+            writer = ChunkWriter(session, hash_key=hash_key, now=now, paused_until=paused_until)
+            while (item := handoff.get()) is not None:
+                if failures:
+                    continue  # only drain, so the reading thread never blocks
+                number, extra, repeats, chunk = item
+                try:
+                    outcome = writer.write(chunk)
+                    session.commit()
+                    outcome.skipped += repeats
+                    with lock:
+                        del in_flight[number]
+                        preparer._mostly_new = writer._mostly_new
+                        done(extra, outcome)
+                except BaseException as error:  # raised again in the caller's thread
+                    failures.append(error)
+                    with contextlib.suppress(Exception):  # the thread must go on draining
+                        session.rollback()
+
+    threads = [
+        threading.Thread(target=work, name=f"import-writer-{n}", daemon=True)
+        for n in range(writers)
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        for item in prepared():
+            if failures:
+                break
+            handoff.put(item)
+    finally:
+        for _ in threads:
+            handoff.put(None)
+        for thread in threads:
+            thread.join()
+        topics.close()
     if failures:
         raise failures[0]
 
@@ -505,15 +606,25 @@ def _begin_on_sqlite(session: Session) -> None:
     """Python's sqlite3 begins a transaction only before a write, and a SAVEPOINT taken
     outside one is a transaction of its own that RELEASE commits: the chunk would be
     committed behind the caller's back. Begin first, so the SAVEPOINT nests in it."""
-    if _is_postgres(session):
+    if is_postgres(session):
         return
     driver = session.connection().connection.driver_connection
     if driver is not None and not driver.in_transaction:
         driver.execute("BEGIN")
 
 
-def _is_postgres(session: Session) -> bool:
+def is_postgres(session: Session) -> bool:
+    """Whether the session's database is PostgreSQL (the only one that takes COPY)."""
     return session.get_bind().dialect.name == "postgresql"
 
 
-__all__ = ["ChunkOutcome", "ChunkWriter", "NewReader", "PreparedChunk", "write_chunks"]
+__all__ = [
+    "PARALLEL_WRITERS",
+    "ChunkOutcome",
+    "ChunkWriter",
+    "NewReader",
+    "PreparedChunk",
+    "is_postgres",
+    "write_chunks",
+    "write_in_parallel",
+]

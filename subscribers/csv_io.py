@@ -22,7 +22,10 @@ written a chunk at a time by `subscribers.bulk` (a few statements a chunk, not a
 so the memory an import needs does not grow with the file. Nothing is committed here: the
 caller commits, at the end or after each chunk (`after_chunk`). Committing each chunk makes
 an import resumable: a crash loses at most the chunk in flight, and running the same file
-again skips every reader already stored, so nobody is added twice.
+again skips every reader already stored, so nobody is added twice. Given connections of
+its own (`writer_sessions`), an import on PostgreSQL writes with two of them at once, each
+committing its chunks (`subscribers.bulk.write_in_parallel`): the caller's session then only
+sees the report.
 """
 
 from __future__ import annotations
@@ -40,7 +43,15 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from subscribers.addresses import normalise_email
-from subscribers.bulk import ChunkWriter, NewReader, PreparedChunk, write_chunks
+from subscribers.bulk import (
+    PARALLEL_WRITERS,
+    ChunkOutcome,
+    ChunkWriter,
+    NewReader,
+    is_postgres,
+    write_chunks,
+    write_in_parallel,
+)
 from subscribers.errors import CsvFormatError, InvalidPreference, SubscribersError
 from subscribers.keywords import (
     DEFAULT_KEYWORDS_PER_READER,
@@ -123,6 +134,8 @@ def import_csv(
     paused_until: datetime | None = None,
     after_chunk: Callable[[ImportReport], None] | None = None,
     keyword_limit: int = DEFAULT_KEYWORDS_PER_READER,
+    writer_sessions: Callable[[], Session] | None = None,
+    writers: int = PARALLEL_WRITERS,
 ) -> ImportReport:
     """Add the readers of a CSV file; return what was created, skipped and refused.
 
@@ -135,6 +148,12 @@ def import_csv(
     `after_chunk` is called with the report so far each time a chunk of rows is written:
     the place for a caller to commit, so that a crash loses at most one chunk.
 
+    With `writer_sessions` (a factory of new sessions) on PostgreSQL, the chunks are written
+    by `writers` connections of their own (two by default), and each chunk is committed as
+    it is written: a whole job over several transactions. `after_chunk` is then called
+    after each commit, one call at a time, and `session` is left alone. Without it, or on
+    SQLite, one writer uses `session`, which the caller commits.
+
     Raises CsvFormatError when the file as a whole cannot be read; rows written since the
     caller last committed must be rolled back by the caller.
     """
@@ -143,17 +162,15 @@ def import_csv(
     report = ImportReport()
     writer = ChunkWriter(session, hash_key=hash_key, now=now, paused_until=paused_until)
 
-    def prepared(rows: Iterable[_Row]) -> Iterator[tuple[int, PreparedChunk]]:
-        # In the reading thread: what a chunk needs besides the database is made here.
+    def batches(rows: Iterable[_Row]) -> Iterator[tuple[int, list[NewReader]]]:
+        # How many rows of each batch are left out as readers who left, and the others.
         for batch in _batches(rows, writer.size):
             readers = [
                 _new_reader(row, confirmed=confirmed) for row in batch if row.status not in _LEFT
             ]
-            yield len(batch) - len(readers), writer.prepare(readers)
+            yield len(batch) - len(readers), readers
 
-    def write(item: tuple[int, PreparedChunk]) -> None:
-        left, chunk = item
-        outcome = writer.write(chunk)
+    def done(left: int, outcome: ChunkOutcome) -> None:
         report.created += outcome.created
         report.skipped += left + outcome.skipped
         report.errors.extend(RowError(line, reason) for line, reason in outcome.refused)
@@ -161,7 +178,15 @@ def import_csv(
             after_chunk(report)
 
     rows = _parsed_rows(records, columns, report, keyword_limit)
-    write_chunks(session, prepared(rows), write)
+    if writer_sessions is not None and is_postgres(session):
+        write_in_parallel(
+            writer_sessions, batches(rows), done, hash_key=hash_key, now=now,
+            paused_until=paused_until, writers=writers,
+        )  # fmt: skip
+    else:
+        # In the reading thread: what a chunk needs besides the database is made here.
+        prepared = ((left, writer.prepare(readers)) for left, readers in batches(rows))
+        write_chunks(session, prepared, lambda item: done(item[0], writer.write(item[1])))
     report.errors.sort(key=lambda error: error.line)
     return report
 

@@ -109,6 +109,15 @@ class Subscriber(Base):
             postgresql_where=text("paused_until IS NOT NULL"),
             sqlite_where=text("paused_until IS NOT NULL"),
         ),
+        # Readers held back from a keyword alert, by when to look again (a handful at any
+        # time): partial, so that adding a reader, who is never held back yet, writes no
+        # entry in it.
+        Index(
+            "ix_subscribers_keyword_alert_due_at",
+            "keyword_alert_due_at",
+            postgresql_where=text("keyword_alert_due_at IS NOT NULL"),
+            sqlite_where=text("keyword_alert_due_at IS NOT NULL"),
+        ),
         {"sqlite_autoincrement": True},
     )
 
@@ -137,7 +146,7 @@ class Subscriber(Base):
     keyword_alerted_through: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # A reader held back (their window or their day's alerts are used up) is looked at
     # again from this time, whether or not anything new matched.
-    keyword_alert_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    keyword_alert_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Binds the reader's links to this reader (subscribers.tokens); rotated to end them.
     # None for readers stored before keys existed, whose links are signed as they were then.
     link_key: Mapped[str | None] = mapped_column(String(LINK_KEY_LENGTH), default=new_link_key)

@@ -37,12 +37,21 @@ def subscribers() -> None:
     help="Pause the readers this import creates until the next midnight in DEFAULT_TIMEZONE, "
     "so that none whose hour has passed gets today's digest at once.",
 )
+@click.option(
+    "--writers",
+    default=2,
+    show_default=True,
+    type=click.IntRange(1, 8),
+    help="Connections that write chunks at once on PostgreSQL, each committing its own "
+    "(1: one connection; SQLite always takes one).",
+)
 @clear_errors
-def subscribers_import(file: Any, confirmed: bool, start_tomorrow: bool) -> None:
+def subscribers_import(file: Any, confirmed: bool, start_tomorrow: bool, writers: int) -> None:
     """Import readers from CSV: email,name,topics,frequency,timezone,hour.
 
-    Each chunk of rows is committed as it is written: after a crash, run the same file
-    again; the readers already stored are skipped, nobody is added twice.
+    Each chunk of rows is committed as it is written (on PostgreSQL by two connections at
+    once): after a crash, run the same file again; the readers already stored are skipped,
+    nobody is added twice.
     """
     from alerts.audit import CLI, record
     from alerts.desk.imports import import_readers, next_midnight
@@ -65,7 +74,8 @@ def subscribers_import(file: Any, confirmed: bool, start_tomorrow: bool) -> None
                 session, file, confirmed=confirmed, start_tomorrow=start_tomorrow,
                 hash_key=settings.secret_key, timezone=settings.default_timezone, actor=CLI,
                 now=now, after_chunk=commit, keyword_limit=settings.keywords_per_reader,
-                action="subscribers.import", target=target,
+                action="subscribers.import", target=target, writers=writers,
+                writer_sessions=runtime.sessions if writers > 1 else None,
             )  # fmt: skip
         except CsvFormatError as refused:
             session.rollback()
@@ -99,8 +109,15 @@ def subscribers_import(file: Any, confirmed: bool, start_tomorrow: bool) -> None
 @click.option("--rows", default=100_000, show_default=True, type=click.IntRange(1))
 @throwaway_postgres
 @click.option("--sqlite", is_flag=True, help="Measure on a SQLite file instead.")
+@click.option(
+    "--writers",
+    default=2,
+    show_default=True,
+    type=click.IntRange(1, 8),
+    help="The import's --writers: connections writing at once on PostgreSQL.",
+)
 @clear_errors
-def bench_import(rows: int, admin_url: str, sqlite: bool) -> None:
+def bench_import(rows: int, admin_url: str, sqlite: bool, writers: int) -> None:
     """Measure `subscribers import` on a generated list of ROWS readers, twice
     (also `newsalerts bench-import`, its former name)."""
     from alerts.config import normalise_database_url
@@ -110,6 +127,7 @@ def bench_import(rows: int, admin_url: str, sqlite: bool) -> None:
         rows=rows,
         admin_url=None if sqlite else normalise_database_url(admin_url),
         say=console.print,
+        writers=writers,
     )
     for line in result.lines():
         console.print(line, markup=False)

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from alerts.audit import record
+from subscribers.bulk import PARALLEL_WRITERS
 from subscribers.csv_io import ImportReport, import_csv
 from subscribers.keywords import DEFAULT_KEYWORDS_PER_READER
 
@@ -43,16 +44,20 @@ def import_readers(
     keyword_limit: int = DEFAULT_KEYWORDS_PER_READER,
     action: str = "readers.import",
     target: str | None = None,
+    writer_sessions: Callable[[], Session] | None = None,
+    writers: int = PARALLEL_WRITERS,
 ) -> ImportReport:
     """Import a CSV file (subscribers.csv_io.import_csv) and audit it as `action` on
     `target`. With `start_tomorrow`, the readers it creates are written already paused
     until the next midnight in `timezone` (in the statement that adds them: a scheduler
     tick between a chunk's commit and a later update would plan them for today). Raises
-    CsvFormatError for a file that cannot be read at all."""
+    CsvFormatError for a file that cannot be read at all. With `writer_sessions`, the chunks
+    are written and committed by connections of their own (import_csv says how)."""
     resumes = next_midnight(now, timezone) if start_tomorrow else None
     report = import_csv(
         session, stream, confirmed=confirmed, hash_key=hash_key, now=now, paused_until=resumes,
-        after_chunk=after_chunk, keyword_limit=keyword_limit,
+        after_chunk=after_chunk, keyword_limit=keyword_limit, writer_sessions=writer_sessions,
+        writers=writers,
     )  # fmt: skip
     record(
         session,

@@ -8,7 +8,10 @@ the command, reads its peak RSS and CPU time from the kernel, checks what the da
 holds, and runs the same file a second time, as after a crash: every reader is skipped,
 nobody is added. The load average at the start of each run is printed with it: on a shared
 machine the wall time says as much about the neighbours as about the import, and the
-importer's CPU time much less so.
+importer's CPU time much less so. On PostgreSQL on this machine it also reads the server's
+CPU time (every `postgres` process, and the backends that ended, from `/proc`): the
+import's other half, which is the floor of its wall time. `writers` is passed to the
+command as `--writers`, so one writer and two can be compared with the same code.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ class ImportRun:
     summary: str
     cpu_seconds: float = 0.0  # the importing process's, user and system
     load: float = 0.0  # the one-minute load average when it started
+    server_cpu_seconds: float | None = None  # every postgres process here; None: not read
 
 
 @dataclass
@@ -56,6 +60,7 @@ class ImportBenchResult:
     again: ImportRun
     stored: int
     consent_events: int
+    writers: int = 2
 
     @property
     def expected(self) -> int:
@@ -63,7 +68,8 @@ class ImportBenchResult:
 
     def lines(self) -> list[str]:
         return [
-            f"rows {self.rows:,} on {self.database} ({self.rows // BAD_EVERY:,} refused by design)",
+            f"rows {self.rows:,} on {self.database} ({self.rows // BAD_EVERY:,} refused by design)"
+            + (f", {self.writers} writing at once" if self.database == "PostgreSQL" else ""),
             f"import: {self.first.seconds:.1f} s = {self.rows / self.first.seconds:,.0f} rows/s, "
             f"{_usage(self.first)} — {self.first.summary}",
             f"same file again: {self.again.seconds:.1f} s = "
@@ -75,8 +81,11 @@ class ImportBenchResult:
 
 
 def _usage(run: ImportRun) -> str:
+    server = ""
+    if run.server_cpu_seconds is not None:
+        server = f"server CPU {run.server_cpu_seconds:.1f} s (other databases' work included), "
     return (
-        f"importer CPU {run.cpu_seconds:.1f} s, peak RSS {run.peak_rss_mb:.0f} MB, "
+        f"importer CPU {run.cpu_seconds:.1f} s, {server}peak RSS {run.peak_rss_mb:.0f} MB, "
         f"load {run.load:.1f} at start"
     )
 
@@ -96,9 +105,11 @@ def write_readers_csv(path: Path, rows: int, *, seed: int = 12) -> None:
             )
 
 
-def run_import_bench(*, rows: int, admin_url: str | None, say: Say) -> ImportBenchResult:
-    """Import `rows` readers twice with the real command; PostgreSQL at `admin_url`'s
-    server, or SQLite when it is None."""
+def run_import_bench(
+    *, rows: int, admin_url: str | None, say: Say, writers: int = 2
+) -> ImportBenchResult:
+    """Import `rows` readers twice with the real command, `writers` connections writing at
+    once; PostgreSQL at `admin_url`'s server, or SQLite when it is None."""
     with tempfile.TemporaryDirectory(prefix="newsalerts-import-") as folder:
         path = Path(folder) / "readers.csv"
         say(f"writing {rows:,} rows to a CSV file ...")
@@ -106,9 +117,9 @@ def run_import_bench(*, rows: int, admin_url: str | None, say: Say) -> ImportBen
         with _database(admin_url, Path(folder)) as database_url:
             upgrade(database_url)
             say("importing ...")
-            first = _import(database_url, path)
+            first = _import(database_url, path, writers)
             say("importing the same file again ...")
-            again = _import(database_url, path)
+            again = _import(database_url, path, writers)
             stored, events = _count(database_url)
     result = ImportBenchResult(
         rows=rows,
@@ -117,6 +128,7 @@ def run_import_bench(*, rows: int, admin_url: str | None, say: Say) -> ImportBen
         again=again,
         stored=stored,
         consent_events=events,
+        writers=writers,
     )
     if (stored, events) != (result.expected, result.expected):
         raise BenchError(
@@ -126,7 +138,7 @@ def run_import_bench(*, rows: int, admin_url: str | None, say: Say) -> ImportBen
     return result
 
 
-def _import(database_url: str, path: Path) -> ImportRun:
+def _import(database_url: str, path: Path, writers: int) -> ImportRun:
     environment = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -135,9 +147,10 @@ def _import(database_url: str, path: Path) -> ImportRun:
     }
     command = [sys.executable, "-m", "alerts.cli", "subscribers", "import", str(path)]
     load = os.getloadavg()[0]
+    server_before = server_cpu_seconds() if database_url.startswith("postgresql") else None
     started = time.perf_counter()
     process = subprocess.Popen(
-        [*command, "--confirmed"],
+        [*command, "--confirmed", "--writers", str(writers)],
         env=environment,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,  # the refused rows, one line each
@@ -147,6 +160,7 @@ def _import(database_url: str, path: Path) -> ImportRun:
     output = process.stdout.read()
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - started
+    server_after = server_cpu_seconds() if server_before is not None else None
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode not in (0, 2):  # 2: some rows refused, as the file intends
         raise BenchError(f"the import failed (exit {process.returncode}): {output.strip()}")
@@ -156,7 +170,37 @@ def _import(database_url: str, path: Path) -> ImportRun:
         output.strip().splitlines()[-1],
         cpu_seconds=usage.ru_utime + usage.ru_stime,
         load=load,
+        server_cpu_seconds=(
+            server_after - server_before
+            if server_before is not None and server_after is not None
+            else None
+        ),
     )
+
+
+def server_cpu_seconds() -> float | None:
+    """The CPU time of every `postgres` process on this machine, and of those that ended
+    (the postmaster's children's time): the server's work between two readings. None when
+    there is none to read (a server elsewhere, or no /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total, found = 0, False
+    try:
+        entries = [entry for entry in os.listdir("/proc") if entry.isdigit()]
+    except OSError:
+        return None
+    for entry in entries:
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue  # ended meanwhile
+        name_end = stat.rfind(")")
+        if stat[stat.find("(") + 1 : name_end] != "postgres":
+            continue
+        fields = stat[name_end + 2 :].split()
+        # utime, stime, cutime, cstime: fields 14 to 17 of proc(5), the 3rd is fields[0].
+        total += sum(int(value) for value in fields[11:15])
+        found = True
+    return total / ticks if found else None
 
 
 def _count(database_url: str) -> tuple[int, int]:

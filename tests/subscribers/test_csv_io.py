@@ -2,14 +2,17 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import delete, select, update
+import sqlalchemy as sa
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 import subscribers.bulk
 import subscribers.csv_io
+from alerts.db import make_session_factory
 from subscribers.csv_io import EXPORT_COLUMNS, ImportReport, export_csv, import_csv
 from subscribers.errors import CsvFormatError
 from subscribers.models import (
@@ -630,3 +633,102 @@ def test_the_language_column_is_checked_by_line_and_exported_again(session: Sess
         "cy@example.com": "",
         "ed@example.com": "fr",
     }
+
+
+def test_two_writers_report_bad_rows_by_line_keep_the_rest_and_the_earlier_of_a_repeat(
+    session: Session, engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(subscribers.bulk, "POSTGRES_CHUNK", 20)
+    monkeypatch.setattr(subscribers.bulk, "SQLITE_CHUNK", 20)
+    suppress(session, "reader70@example.com", reason="erased", hash_key=KEY)
+    session.commit()
+    lines = _many(200).splitlines()
+    lines[11] = "not-an-address,Bad,,daily,UTC,7"  # line 12
+    lines[25] = "READER5@example.com,Again,Topic 1,daily,UTC,7"  # line 26: a repeat of line 7
+    lines[60] = "reader59@example.com,,,daily,UTC,24"  # line 61
+    lines[150] = "reader140@example.com,Later,,daily,UTC,7"  # line 151: a repeat of line 142
+    writers: set[str] = set()
+
+    def committed(_: ImportReport) -> None:
+        writers.add(threading.current_thread().name)
+        session.commit()  # what one writer needs; two commit their own chunks
+
+    report = import_csv(
+        session,
+        io.StringIO("\n".join(lines) + "\n", newline=""),
+        confirmed=True,
+        hash_key=KEY,
+        after_chunk=committed,
+        writer_sessions=make_session_factory(engine),
+    )
+    session.commit()
+    if engine.dialect.name == "postgresql":
+        assert writers == {"import-writer-0", "import-writer-1"}
+    assert [str(error) for error in report.errors] == [
+        "line 12: invalid email address: An email address must have an @-sign.",
+        "line 61: hour: 24 is not between 0 and 23",
+        "line 72: this address is on the suppression list and will not be mailed",
+    ]
+    assert (report.created, report.skipped) == (195, 2)
+    found = readers(session)
+    gone = {f"reader{n}@example.com" for n in (10, 24, 59, 70, 149)}
+    assert set(found) == {f"reader{n}@example.com" for n in range(200)} - gone
+    assert (found["reader5@example.com"].name, found["reader140@example.com"].name) == (
+        "Reader 5",
+        "Reader 140",
+    )
+    assert found["reader5@example.com"].topic_slugs == ["topic-0", "topic-2"]
+    events = list(session.scalars(select(ConsentEvent.subscriber_id)))
+    assert len(events) == len(set(events)) == 195
+    links = session.execute(select(subscriber_topics)).all()
+    assert len(links) == sum(
+        len({n % 3, n % 5}) for n in range(200) if f"reader{n}@example.com" not in gone
+    )
+    assert session.scalar(select(func.count()).select_from(Topic)) == 5
+
+
+def test_two_writers_stopped_midway_leave_whole_chunks_and_a_rerun_adds_each_reader_once(
+    session: Session, engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(subscribers.bulk, "POSTGRES_CHUNK", 40)
+    monkeypatch.setattr(subscribers.bulk, "SQLITE_CHUNK", 40)
+    text = _many(400)
+    calls = 0
+
+    def crash_on_the_fourth(_: ImportReport) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 4:
+            raise Crash
+        session.commit()
+
+    with pytest.raises(Crash):
+        import_csv(
+            session,
+            io.StringIO(text, newline=""),
+            confirmed=True,
+            hash_key=KEY,
+            after_chunk=crash_on_the_fourth,
+            writer_sessions=make_session_factory(engine),
+        )
+    session.rollback()
+    stored = count_rows(session, Subscriber)
+    assert stored % 40 == 0 and 3 * 40 <= stored < 400
+    assert count_rows(session, ConsentEvent) == stored
+
+    report = import_csv(
+        session,
+        io.StringIO(text, newline=""),
+        confirmed=True,
+        hash_key=KEY,
+        after_chunk=lambda _: session.commit(),
+        writer_sessions=make_session_factory(engine),
+    )
+    session.commit()
+    assert (report.created, report.skipped, report.errors) == (400 - stored, stored, [])
+    emails = list(session.scalars(select(Subscriber.email)))
+    assert sorted(emails) == sorted(f"reader{n}@example.com" for n in range(400))
+    events = list(session.scalars(select(ConsentEvent.subscriber_id)))
+    assert len(events) == len(set(events)) == 400
+    links = session.execute(select(subscriber_topics)).all()
+    assert len(links) == len(set(links)) == sum(len({n % 3, n % 5}) for n in range(400))

@@ -3,6 +3,11 @@ bad rows reported by line, and the same file run again after a stop adds nobody 
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +19,13 @@ from alerts.cli import main
 from alerts.db import make_engine, make_session_factory
 from alerts.desk.imports import next_midnight
 from subscribers.models import ConsentEvent, Subscriber
+from tests.support.processes import ROOT, SECRET_KEY, process_environment
+
+# `newsalerts` as a process of its own, with chunks small enough to kill it between two.
+_SMALL_CHUNKS = (
+    "import subscribers.bulk as bulk; bulk.POSTGRES_CHUNK = bulk.SQLITE_CHUNK = 200; "
+    "from alerts.cli import main; main()"
+)
 
 
 def _run(env: dict[str, str], *arguments: str) -> Result:
@@ -105,3 +117,56 @@ def test_start_tomorrow_pauses_only_the_readers_the_import_creates(
     assert f"117 imported (active, from {midnight:%Y-%m-%d %H:%M} Europe/Paris)" in result.output
     assert {pauses[f"reader{n}@example.com"] for n in range(3)} == {None}
     assert {pauses[f"reader{n}@example.com"] for n in range(3, 120)} == {midnight}
+
+
+def test_an_import_killed_midway_leaves_whole_chunks_and_a_rerun_adds_each_reader_once(
+    env: dict[str, str], database_url: str, tmp_path: Path
+) -> None:
+    rows = 20_000
+    readers = tmp_path / "readers.csv"
+    header = "email,name,topics,frequency,timezone,hour"
+    readers.write_text("\n".join([header, *_rows(range(rows))]) + "\n")
+    environment = process_environment(
+        database_url=database_url, redis_url="", smtp_url=f"file://{tmp_path / 'out'}"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", _SMALL_CHUNKS, "subscribers", "import", str(readers), "--confirmed"],
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    engine = make_engine(database_url)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            with engine.connect() as connection:
+                stored = connection.scalar(select(func.count()).select_from(Subscriber)) or 0
+            if stored >= 1_000:
+                break
+            assert process.poll() is None, "the import ended before it could be killed"
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        engine.dispose()
+    emails, events = _stored(database_url)
+    assert len(emails) < rows, "the import finished before it was killed"
+    assert len(emails) == len(set(emails)) == events
+    assert len(emails) % 200 == 0  # whole chunks, committed or not at all
+
+    again = _run(
+        {**env, "SECRET_KEY": SECRET_KEY}, "subscribers", "import", str(readers), "--confirmed"
+    )
+    assert again.exit_code == 0, again.output
+    killed_at = len(emails)
+    assert (
+        f"{rows - killed_at} imported (active), {killed_at} skipped, 0 with errors." in again.output
+    )
+    emails, events = _stored(database_url)
+    assert len(emails) == len(set(emails)) == events == rows
+    assert set(emails) == {f"reader{n}@example.com" for n in range(rows)}

@@ -26,6 +26,14 @@ def test_the_list_is_stored_once_and_the_second_run_skips_everyone(
     assert result.first.cpu_seconds > 0 and result.first.load >= 0
     first_line = result.lines()[1]
     assert "importer CPU " in first_line and " at start — 2498 imported" in first_line
+    if admin_url is None:
+        assert result.first.server_cpu_seconds is None
+    else:
+        assert result.first.server_cpu_seconds is not None
+        assert result.first.server_cpu_seconds > 0 and "server CPU " in first_line
+        assert (
+            result.lines()[0] == "rows 2,500 on PostgreSQL (2 refused by design), 2 writing at once"
+        )
     assert said[-1] == "importing the same file again ..."
     assert result.lines()[1].startswith("import: ")
 
