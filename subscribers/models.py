@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
-    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
@@ -102,13 +101,6 @@ class Subscriber(Base):
         # default index on email cannot answer unless the database's collation is "C".
         # (SQLite gets a plain one: its LIKE ignores case and uses no index either way.)
         Index("ix_subscribers_email_prefix", "email", postgresql_ops={"email": "text_pattern_ops"}),
-        # Readers whose pause ends: due without a change to their row (ReaderBucket).
-        Index(
-            "ix_subscribers_paused_until",
-            "paused_until",
-            postgresql_where=text("paused_until IS NOT NULL"),
-            sqlite_where=text("paused_until IS NOT NULL"),
-        ),
         # Readers held back from a keyword alert, by when to look again (a handful at any
         # time): partial, so that adding a reader, who is never held back yet, writes no
         # entry in it.
@@ -170,24 +162,6 @@ class Subscriber(Base):
     def keyword_texts(self) -> list[str]:
         """The reader's keywords as they typed them."""
         return [keyword.typed for keyword in self.keywords]
-
-
-class ReaderBucket(Base):
-    """Readers of one (frequency, time zone, hour): how many are active, and a version.
-
-    Kept by triggers on `subscribers` and `subscriber_topics` (migration 0024) in the
-    transaction that changes a reader: a reader joining, leaving, moving bucket, pausing or
-    resuming, or following or dropping a topic raises the version of their bucket(s). The
-    digest planner reads these few thousand rows each minute instead of the list.
-    """
-
-    __tablename__ = "reader_buckets"
-
-    frequency: Mapped[str] = mapped_column(String(20), primary_key=True)
-    timezone: Mapped[str] = mapped_column(String(64), primary_key=True)
-    send_hour: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
-    readers: Mapped[int] = mapped_column(BigInteger)
-    version: Mapped[int] = mapped_column(BigInteger)
 
 
 class Keyword(Base):

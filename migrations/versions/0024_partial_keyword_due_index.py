@@ -4,8 +4,8 @@
 only readers held back from a keyword alert have a value. As a full index it took an entry
 (for a NULL) for every reader an import or a sign-up adds; as a partial one it takes none.
 
-Revision ID: 0025
-Revises: 0024
+Revision ID: 0024
+Revises: 0023
 """
 
 from collections.abc import Sequence
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0025"
-down_revision: str | Sequence[str] | None = "0024"
+revision: str = "0024"
+down_revision: str | Sequence[str] | None = "0023"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
