@@ -54,6 +54,7 @@ from alerts.ledger.retention import Pruned, prune_ledger
 from alerts.logs import first_line, log_context
 from alerts.models import ApiToken, Article, BreakingAlert, IssueStatus
 from alerts.runtime import Runtime
+from subscribers.buckets import fold_buckets
 from subscribers.database import utcnow
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,7 @@ def plan_and_queue(
     with runtime.session() as session:
         run.swept = sweep_stuck(session, now=now, lease=_lease(runtime))
         fold(session, now=now)
+        fold_buckets(session)
         session.commit()
         send_waiting_notices(session, sender=runtime.notice_sender())
         for edition in list_editions(session, now=now, active_only=True):
@@ -191,6 +193,7 @@ def sweep(runtime: Runtime, *, now: datetime, publish: Publish | None) -> Sweep:
                     session, wire_records(client, dead), queued_until=now + requeue_after
                 )
             fold(session, now=now)
+            fold_buckets(session)
             session.commit()
             forget(client, dead)
             first = queue_rows(

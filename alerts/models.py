@@ -442,10 +442,10 @@ class PlannedBucket(Base):
     """The readers of one (time zone, hour) of an edition's audience, all planned for a local
     date: the minute tick skips the bucket while its audience is the one it planned.
 
-    The audience is known by its size, the sum of its ids and the sum of a hash of them
-    (read from an index, not the table): a reader who joins, leaves, changes their hour or
-    comes back from a pause changes them, and the tick looks at that bucket's readers
-    again. A mark holds for an hour at most (alerts.digests.planning.MARK_LIFETIME).
+    The mark keeps the bucket's count of changes (subscribers.buckets) as it was before
+    the tick read its readers: a reader who joins, leaves, changes their hour or topics
+    raises it, a pause that ends is found by its end, and the tick looks at that bucket's
+    readers again. A mark holds for an hour at most (alerts.digests.planning.MARK_LIFETIME).
     """
 
     __tablename__ = "planned_buckets"
@@ -455,8 +455,7 @@ class PlannedBucket(Base):
     send_hour: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     local_date: Mapped[date] = mapped_column(Date)
     readers: Mapped[int]
-    id_sum: Mapped[int] = mapped_column(BigInteger)
-    id_hash: Mapped[int] = mapped_column(BigInteger)
+    version: Mapped[int] = mapped_column(BigInteger, server_default="0")
     planned_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

@@ -12,5 +12,7 @@ The lowest layer: it never imports alerts. Functions take a Session; the caller 
 - `tokens.py`: signed, purpose-bound tokens for the links in emails.
 - `csv_io.py`: importing and exporting readers as CSV; `bulk.py`: writing an import's new
   readers a chunk at a time (COPY on PostgreSQL, multi-row INSERTs on SQLite).
+- `buckets.py`: readers per (frequency, time zone, hour) for the digest planner, from deltas
+  the database's triggers append (a tick reads the buckets, not the list).
 - `errors.py`: the package's errors, one base, each carrying the offending value.
 """

@@ -8,11 +8,13 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
     ForeignKey,
     Index,
+    Integer,
     SmallInteger,
     String,
     Table,
@@ -101,6 +103,13 @@ class Subscriber(Base):
         # default index on email cannot answer unless the database's collation is "C".
         # (SQLite gets a plain one: its LIKE ignores case and uses no index either way.)
         Index("ix_subscribers_email_prefix", "email", postgresql_ops={"email": "text_pattern_ops"}),
+        # Readers whose pause ends: due without a change to their row (subscribers.buckets).
+        Index(
+            "ix_subscribers_paused_until",
+            "paused_until",
+            postgresql_where=text("paused_until IS NOT NULL"),
+            sqlite_where=text("paused_until IS NOT NULL"),
+        ),
         # Readers held back from a keyword alert, by when to look again (a handful at any
         # time): partial, so that adding a reader, who is never held back yet, writes no
         # entry in it.
@@ -162,6 +171,40 @@ class Subscriber(Base):
     def keyword_texts(self) -> list[str]:
         """The reader's keywords as they typed them."""
         return [keyword.typed for keyword in self.keywords]
+
+
+class ReaderBucket(Base):
+    """A change to the readers of one (frequency, time zone, hour): active readers added
+    (or, negative, taken away) and how many changes it stands for.
+
+    Triggers on `subscribers` and `subscriber_topics` (migration 0025) append these in the
+    transaction that changes a reader: joining, leaving, moving bucket, pausing or resuming,
+    following or dropping a topic. subscribers.buckets sums them per bucket and folds them
+    into one row per bucket (`folded`); a bucket's count of changes only grows.
+    """
+
+    __tablename__ = "reader_buckets"
+    __table_args__ = (
+        Index(
+            "ux_reader_buckets_folded",
+            "frequency",
+            "timezone",
+            "send_hour",
+            unique=True,
+            postgresql_where=text("folded"),
+            sqlite_where=text("folded"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True
+    )
+    frequency: Mapped[str] = mapped_column(String(20))
+    timezone: Mapped[str] = mapped_column(String(64))
+    send_hour: Mapped[int] = mapped_column(SmallInteger)
+    readers: Mapped[int] = mapped_column(BigInteger)
+    changes: Mapped[int] = mapped_column(BigInteger)
+    folded: Mapped[bool] = mapped_column(Boolean)
 
 
 class Keyword(Base):

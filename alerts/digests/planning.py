@@ -1,12 +1,14 @@
 """Planning a digest run: write one ledger row per due reader before anything is sent.
 
-Due readers are found by bucket: the active readers of an edition's cadence are counted
-per (time zone, hour) from one index, Python decides which buckets are due (selection.
-due_date), and the database returns only those buckets' readers who have no ledger row
-for the date yet, ordered for planning (by bucket, topic mix, window) and streamed a chunk
-at a time, so the first chunk is planned and handed over before the rest is read. A
-bucket planned in full is marked (models.PlannedBucket) and skipped while its audience is
-unchanged: a tick where nobody new is due reads no reader rows.
+Due readers are found by bucket: the buckets of an edition's cadence (time zone, hour)
+come from subscribers.buckets, a few thousand figures kept by the database's triggers,
+Python decides which are due (selection.due_date), and the database returns only those
+buckets' readers who have no ledger row for the date yet, ordered for planning (by
+bucket, topic mix, window) and streamed a chunk at a time, so the first chunk is planned
+and handed over before the rest is read. A bucket planned in full is marked
+(models.PlannedBucket) with its count of changes and skipped while that holds and no pause
+in it has ended since: a tick where nobody new is due reads no reader rows, and costs the
+buckets rather than the list.
 
 Per chunk: one query for candidate articles, selection once per distinct (topics,
 window), and a bulk insert that ignores rows another planner wrote first.
@@ -21,7 +23,6 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     ColumnElement,
     Engine,
     Row,
@@ -61,21 +62,22 @@ from alerts.models import (
     PlannedBucket,
     article_topics,
 )
-from subscribers.models import Frequency, Subscriber, SubscriberStatus, subscriber_topics
+from subscribers.buckets import buckets_of
+from subscribers.models import (
+    Frequency,
+    Subscriber,
+    SubscriberStatus,
+    subscriber_topics,
+)
 
 CHUNK = 1000
 # Stories matched by a reader's keywords that lead their digest ("Your alerts"), at most.
 MAX_KEYWORD_ALERTS = 10
 # Readers planned per transaction: the first batches can leave while the rest is planned.
 READERS_PER_CHUNK = 5000
-# How long a bucket's mark spares it a look at its readers. The mark knows the audience
-# by its size, the sum of its ids and the sum of a hash of them: readers leaving and
-# joining a bucket would have to match all three to go unseen, and even then only until
-# the mark runs out.
+# How long a bucket's mark spares it a look at its readers: a change the bucket's version
+# cannot see (a ledger row removed by hand) is found once the mark runs out.
 MARK_LIFETIME = timedelta(hours=1)
-# Knuth's multiplicative hash, kept to 32 bits: ten million terms add up within a bigint.
-_HASH_FACTOR = 2654435761
-_HASH_MODULUS = 2**32
 # Ledger rows whose window counts as "the previous digest" for the next one.
 _COUNTED = (
     DeliveryStatus.PENDING,
@@ -113,12 +115,12 @@ class _DueReader:
 
 
 @dataclass(frozen=True)
-class _Audience:
-    """What a bucket's mark compares: its readers' number, and two sums of their ids."""
+class _Mark:
+    """A bucket planned in full for a local date, at its version of then."""
 
-    readers: int
-    id_sum: int
-    id_hash: int
+    local_date: date
+    version: int
+    planned_at: datetime
 
 
 def _chunks(items: Sequence[int], size: int = CHUNK) -> Iterator[Sequence[int]]:
@@ -175,23 +177,28 @@ def _audience(edition: Edition, now: datetime) -> list[ColumnElement[bool]]:
     return conditions
 
 
-def _buckets(session: Session, edition: Edition, now: datetime) -> dict[Bucket, _Audience]:
-    """The edition's audience per (time zone, hour): a few thousand rows at most."""
+def _buckets(session: Session, edition: Edition) -> dict[Bucket, int]:
+    """The (time zone, hour) buckets with active readers of the edition's cadence, and
+    their counts of changes (the version a mark keeps): a few thousand rows at most,
+    whatever the list's size."""
+    figures = buckets_of(session, Frequency(edition.cadence.value).value)
+    return {bucket: found.changes for bucket, found in figures.items()}
+
+
+def _pauses_ended(session: Session, edition: Edition, now: datetime) -> dict[Bucket, datetime]:
+    """Buckets where a reader's pause ended within a mark's lifetime, with the latest end:
+    that reader is due without any change to their row. Reads the few paused readers."""
     rows = session.execute(
-        select(
-            Subscriber.timezone,
-            Subscriber.send_hour,
-            func.count(),
-            func.sum(Subscriber.id),
-            func.sum(cast(Subscriber.id, BigInteger) * _HASH_FACTOR % _HASH_MODULUS),
+        select(Subscriber.timezone, Subscriber.send_hour, func.max(Subscriber.paused_until))
+        .where(
+            Subscriber.paused_until > now - MARK_LIFETIME,
+            Subscriber.paused_until <= now,
+            Subscriber.status == SubscriberStatus.ACTIVE,
+            Subscriber.frequency == Frequency(edition.cadence.value),
         )
-        .where(*_audience(edition, now))
         .group_by(Subscriber.timezone, Subscriber.send_hour)
     )
-    return {
-        (zone, hour): _Audience(count, int(total), int(hashed))
-        for zone, hour, count, total, hashed in rows
-    }
+    return {(zone, hour): ended for zone, hour, ended in rows if ended is not None}
 
 
 def _due_buckets(
@@ -218,18 +225,15 @@ def _due_buckets(
     return dict(sorted(due.items()))
 
 
-def _marks(
-    session: Session, edition: Edition, now: datetime
-) -> dict[Bucket, tuple[date, _Audience]]:
+def _marks(session: Session, edition: Edition, now: datetime) -> dict[Bucket, _Mark]:
     """The edition's buckets marked as planned in the last MARK_LIFETIME."""
     rows = session.execute(
         select(
             PlannedBucket.timezone,
             PlannedBucket.send_hour,
             PlannedBucket.local_date,
-            PlannedBucket.readers,
-            PlannedBucket.id_sum,
-            PlannedBucket.id_hash,
+            PlannedBucket.version,
+            PlannedBucket.planned_at,
         ).where(
             PlannedBucket.edition == edition.slug,
             PlannedBucket.planned_at > now - MARK_LIFETIME,
@@ -237,20 +241,33 @@ def _marks(
         )
     )
     return {
-        (zone, hour): (day, _Audience(readers, id_sum, id_hash))
-        for zone, hour, day, readers, id_sum, id_hash in rows
+        (zone, hour): _Mark(day, int(version), planned_at)
+        for zone, hour, day, version, planned_at in rows
     }
+
+
+def _still_planned(
+    mark: _Mark | None, day: date, version: int, pause_ended: datetime | None
+) -> bool:
+    """Whether a bucket's mark still covers it: the same date and version, and no pause in
+    it ended after the mark was made."""
+    return (
+        mark is not None
+        and mark.local_date == day
+        and mark.version == version
+        and (pause_ended is None or pause_ended <= mark.planned_at)
+    )
 
 
 def _mark(
     session: Session,
     edition: Edition,
     day: date,
-    buckets: dict[Bucket, _Audience],
+    buckets: dict[Bucket, int],
     *,
     now: datetime,
 ) -> None:
-    """Mark buckets as planned in full for `day`, with the audience they had before the
+    """Mark buckets as planned in full for `day`, with the version they had before the
     tick read their readers (a reader who joined since makes the next tick look again)."""
     if not buckets:
         return
@@ -260,12 +277,11 @@ def _mark(
             "timezone": zone,
             "send_hour": hour,
             "local_date": day,
-            "readers": audience.readers,
-            "id_sum": audience.id_sum,
-            "id_hash": audience.id_hash,
+            "readers": 0,
+            "version": version,
             "planned_at": now,
         }
-        for (zone, hour), audience in buckets.items()
+        for (zone, hour), version in buckets.items()
     ]
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     statement = dialect.insert(PlannedBucket)
@@ -275,7 +291,7 @@ def _mark(
                 index_elements=["edition", "timezone", "send_hour"],
                 set_={
                     name: statement.excluded[name]
-                    for name in ("local_date", "readers", "id_sum", "id_hash", "planned_at")
+                    for name in ("local_date", "version", "planned_at")
                 },
             ),
             rows[offset : offset + CHUNK],
@@ -472,12 +488,17 @@ def _plan_edition(
     that date with the same audience; each date's new readers streamed and planned a
     chunk at a time. The date's buckets are marked with its last chunk (an empty one
     when nobody in them was new), so the caller's commit covers the mark."""
-    buckets = _buckets(session, edition, now)
+    buckets = _buckets(session, edition)
     marks = _marks(session, edition, now)
+    pauses = _pauses_ended(session, edition, now)
     for day, due in _due_buckets(
         edition, buckets, now=now, force=force, local_date=local_date
     ).items():
-        fresh = [bucket for bucket in due if marks.get(bucket) != (day, buckets[bucket])]
+        fresh = [
+            bucket
+            for bucket in due
+            if not _still_planned(marks.get(bucket), day, buckets[bucket], pauses.get(bucket))
+        ]
         if not fresh:
             continue
         whole = local_date is not None and len(fresh) == len(buckets)

@@ -1,8 +1,8 @@
 """Finding due readers by bucket: what a tick reads, and what a bucket's mark never hides.
 
-A tick counts readers per (time zone, hour), reads the readers of due buckets only, and
-skips a bucket marked as planned while its audience is unchanged. Every test runs on SQLite
-and on PostgreSQL; the statements a tick sends are watched on the engine.
+A tick reads the buckets (time zone, hour) and their versions, reads the readers of due
+buckets only, and skips a bucket marked as planned while its version holds. Every test
+runs on SQLite and on PostgreSQL; the statements a tick sends are watched on the engine.
 """
 
 from __future__ import annotations
@@ -13,13 +13,27 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, event, select, text
+from sqlalchemy import delete, event, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from alerts.digests.planning import MARK_LIFETIME, plan_digests, plan_in_chunks
 from alerts.editions.issues import cancel, issue_for
-from alerts.editions.schedules import ensure_default_editions, get_edition
+from alerts.editions.schedules import (
+    EditionInput,
+    create_edition,
+    ensure_default_editions,
+    get_edition,
+)
 from alerts.models import Delivery, PlannedBucket
+from subscribers.buckets import buckets_of, fold_buckets
+from subscribers.models import (
+    Frequency,
+    ReaderBucket,
+    Subscriber,
+    SubscriberStatus,
+    Topic,
+    subscriber_topics,
+)
 from tests.factories import ledger, make_article, make_reader, utc
 
 # Tuesday 2026-03-10 06:00 UTC: 07:00 in Paris, 15:00 in Tokyo, 01:00 in New York, 11:30
@@ -62,10 +76,11 @@ def test_a_tick_where_nobody_new_is_due_reads_no_reader_rows(session: Session) -
         again = plan_digests(session, now=NOW + MINUTE)
 
     assert again.due == 0
+    # The buckets' versions, and the readers whose pause ended (by an index of the paused
+    # few): no other reader row, no ledger row.
+    assert [sql for sql in sent if "from reader_buckets" in sql]
     readers = [sql for sql in sent if "from subscribers" in sql]
-    # The count per (time zone, hour), and nothing else: no reader row, no ledger row.
-    assert readers and all("group by subscribers.timezone, subscribers.send_hour" in sql
-                           for sql in readers)  # fmt: skip
+    assert readers and all("subscribers.paused_until >" in sql for sql in readers)
     assert not [sql for sql in sent if "deliveries" in sql]
 
 
@@ -133,6 +148,62 @@ def test_a_reader_whose_pause_ends_after_the_hour_is_planned_that_day(
 
     assert result.due == 1
     assert {row.subscriber_id for row in ledger(session)} == {paused.id, _id(session, "present")}
+
+
+def test_a_reader_who_follows_a_topic_edition_after_its_bucket_was_planned_gets_it(
+    session: Session,
+) -> None:
+    make_reader(session, "early", topics=["Climate"])
+    late = make_reader(session, "late", topics=["Sport"])
+    make_article(session, "story", published_at=NOW - timedelta(hours=1), topics=["Climate"])
+    ensure_default_editions(session, now=NOW)
+    topic_only = EditionInput(name="Climate desk", topic_slugs=["climate"])
+    climate = create_edition(session, slug="climate-desk", data=topic_only, now=NOW)
+    assert plan_digests(session, now=NOW, editions=[climate]).due == 1
+
+    climate_id = _topic(session, "climate")
+    session.execute(insert(subscriber_topics).values(subscriber_id=late.id, topic_id=climate_id))
+    result = plan_digests(session, now=NOW + MINUTE, editions=[climate])
+
+    assert result.due == 1
+    assert [row.subscriber_id for row in ledger(session) if row.created_at == NOW + MINUTE] == [
+        late.id
+    ]
+
+
+def test_the_bucket_figures_follow_readers_in_and_out_and_survive_a_fold(
+    session: Session,
+) -> None:
+    first = make_reader(session, "first")
+    make_reader(session, "second")
+    make_reader(session, "pending", confirmed=False)
+    make_reader(session, "weekly", frequency=Frequency.WEEKLY)
+    paris, tokyo = ("Europe/Paris", 7), ("Asia/Tokyo", 9)
+    assert _readers_in(session, "daily") == {paris: 2}
+    assert _readers_in(session, "weekly") == {paris: 1}
+
+    first.timezone, first.send_hour = tokyo
+    session.flush()
+    assert _readers_in(session, "daily") == {paris: 1, tokyo: 1}
+    changes = buckets_of(session, "daily")[paris].changes
+
+    assert fold_buckets(session) > 0
+    assert session.scalar(select(func.count()).select_from(ReaderBucket)) == 3  # one a bucket
+    assert _readers_in(session, "daily") == {paris: 1, tokyo: 1}
+    assert buckets_of(session, "daily")[paris].changes == changes
+
+    session.execute(delete(Subscriber).where(Subscriber.email == "second@example.com"))
+    first.status = SubscriberStatus.UNSUBSCRIBED
+    session.flush()
+    assert _readers_in(session, "daily") == {}  # buckets left empty are not listed
+
+
+def _readers_in(session: Session, frequency: str) -> dict[tuple[str, int], int]:
+    return {bucket: found.readers for bucket, found in buckets_of(session, frequency).items()}
+
+
+def _topic(session: Session, slug: str) -> int:
+    return int(session.scalars(select(Topic.id).where(Topic.slug == slug)).one())
 
 
 def test_a_mark_holds_only_for_its_lifetime(session: Session) -> None:
