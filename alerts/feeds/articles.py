@@ -211,10 +211,11 @@ def _image_size(width: object, height: object) -> tuple[int | None, int | None]:
     Raises ArticleError otherwise (feeds pass only sizes they could read whole)."""
     if width is None and height is None:
         return None, None
+    if width is None or height is None:
+        given = "image_width" if height is None else "image_height"
+        raise ArticleError("give image_width and image_height together", field=given)
     sides = []
     for name, value in (("image_width", width), ("image_height", height)):
-        if value is None:
-            raise ArticleError("give image_width and image_height together", field=name)
         if isinstance(value, bool) or not isinstance(value, int):
             raise ArticleError(f"{name} must be a whole number of pixels", field=name)
         if not 1 <= value <= MAX_IMAGE_SIDE:
