@@ -156,7 +156,8 @@ def image_of(article: Article, title: str, *, width: int) -> dict[str, object] |
         return None
     height = None
     if article.image_width and article.image_height:
-        height = max(1, round(width * article.image_height / article.image_width))
+        # Halves round up, as a browser computing the height from the ratio would.
+        height = max(1, math.floor(width * article.image_height / article.image_width + 0.5))
     return {"url": url, "alt": article.image_alt or title, "width": width, "height": height}
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from alerts.editions.issues import find_issue
 from alerts.editions.schedules import get_edition
 from alerts.feeds.articles import ArticleInput, upsert_articles
-from alerts.models import Edition, Role
+from alerts.models import Edition, EditionImages, Role
 from subscribers.database import utcnow
 from subscribers.keywords import parse_keywords, set_keywords
 from tests.alerts.web.app_support import app_session
@@ -117,6 +117,7 @@ EDITION = {
     "intro": "The week in climate.",
     "max_articles": "10",
     "summary_chars": "180",
+    "images": "lead_and_thumbnails",
     "topics": ["climate"],
     "active": "1",
     "click_tracking": "1",
@@ -135,6 +136,7 @@ def test_create_and_edit_an_edition(app: Flask, editor: FlaskClient) -> None:
         assert edition.click_tracking and not edition.open_tracking and edition.active
         assert edition.max_articles == 10 and edition.intro == "The week in climate."
         assert edition.summary_chars == 180
+        assert edition.images is EditionImages.LEAD_AND_THUMBNAILS
 
     changed = {**EDITION, "name": "Climate weekly", "send_hour": "", "topics": []}
     del changed["active"]
@@ -166,6 +168,7 @@ def test_create_and_edit_an_edition(app: Flask, editor: FlaskClient) -> None:
         ({"subject_template": "{{ nope }}"}, "subject_template", "cannot be used"),
         ({"topics": ["no-such-topic"]}, "topics", "no such topic"),
         ({"intro": "x" * 2001}, "intro", "2,000"),
+        ({"images": "all"}, "images", "which images"),
     ],
 )
 def test_edition_errors_are_shown_by_their_field_with_the_input_kept(
