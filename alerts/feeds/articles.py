@@ -306,7 +306,9 @@ def article_input_from_mapping(data: Mapping[str, object]) -> ArticleInput:
 
 def _optional_integer(data: Mapping[str, object], name: str) -> int | None:
     value = data.get(name)
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
         raise ArticleError(f"{name} must be a whole number of pixels", field=name)
     return value
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from alerts.editions.issues import find_issue
 from alerts.editions.schedules import get_edition
 from alerts.feeds.articles import ArticleInput, upsert_articles
-from alerts.models import Edition, EditionImages, Role
+from alerts.models import Article, Edition, EditionImages, Role
 from subscribers.database import utcnow
 from subscribers.keywords import parse_keywords, set_keywords
 from tests.alerts.web.app_support import app_session
@@ -246,6 +246,26 @@ def test_subject_and_intro_overrides(app: Flask, editor: FlaskClient) -> None:
     assert "Subject and intro saved." in html and "Hello readers" in html
     preview = editor.get(f"{base}?preview=1&mode=reader&email=cat@example.com")
     assert "Big day: Story heatwave" in preview.get_data(as_text=True)
+
+
+def test_the_preview_shows_images_as_the_edition_says(app: Flask, editor: FlaskClient) -> None:
+    ids = newsroom(app)
+    with app_session(app) as session:
+        heatwave = session.get(Article, ids["heatwave"])
+        assert heatwave is not None
+        heatwave.image_url = "https://img.example.com/heatwave.jpg"
+        session.commit()
+    frame = f"/desk/editions/daily/issues/{today(app).isoformat()}/preview.html"
+    query = "?mode=reader&email=cat@example.com"
+    shown = editor.get(frame + query)
+    assert '<img src="https://img.example.com/heatwave.jpg" width="552"' in shown.get_data(
+        as_text=True
+    )
+    assert "img-src https:" in shown.headers["Content-Security-Policy"]
+    post(editor, "/desk/editions/daily", name="Daily briefing", cadence="daily", active="1",
+         subject_template="{{ lead }}", max_articles="25", summary_chars="300",
+         images="none")  # fmt: skip
+    assert "img.example.com" not in editor.get(frame + query).get_data(as_text=True)
 
 
 def test_a_weekly_issue_has_one_date_a_week(app: Flask, editor: FlaskClient) -> None:
