@@ -153,6 +153,27 @@ def test_a_thumbnail_is_linked_and_keeps_its_proportions_when_stated() -> None:
     assert thumbnail["link"] == "https://news.example.com/harbour"
 
 
+def test_the_top_story_is_the_readers_first_alert_when_there_is_one() -> None:
+    edition = Edition(
+        slug="daily", name="Daily briefing", cadence=Cadence.DAILY,
+        subject_template=DEFAULT_SUBJECT, intro="", click_tracking=False, open_tracking=False,
+        updated_at=NOW, images=EditionImages.LEAD_AND_THUMBNAILS,
+    )  # fmt: skip
+    rendered = render_digest(
+        default_renderer(),
+        stories(),
+        settings=Settings(_env_file=None),  # type: ignore[call-arg]
+        spec=DigestSpec(edition, None, NOW.date()),
+        topic_names=(),
+        alerts={2: ["ferry"]},  # the ferry story matched the reader's keyword
+    )
+    shown = [(image["src"], image["width"]) for image in images_in(rendered.html)]
+    assert shown == [
+        ("https://img.example.com/ferry.png", "552"),
+        ("https://img.example.com/harbour.png", "120"),
+    ]
+
+
 def test_an_image_stored_over_http_is_never_shown() -> None:
     articles = stories()
     articles[0].image_url = "http://img.example.com/harbour.png"  # stored before https only
