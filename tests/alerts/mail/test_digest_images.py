@@ -79,7 +79,11 @@ def stories() -> list[Article]:
 
 
 def render(
-    images: EditionImages, *, language: str = "en", articles: list[Article] | None = None
+    images: EditionImages,
+    *,
+    language: str = "en",
+    articles: list[Article] | None = None,
+    alerts: dict[int, list[str]] | None = None,
 ) -> RenderedEmail:
     edition = Edition(
         slug="daily", name="Daily briefing", cadence=Cadence.DAILY,
@@ -92,6 +96,7 @@ def render(
         settings=Settings(_env_file=None),  # type: ignore[call-arg]
         spec=DigestSpec(edition, None, NOW.date(), language),
         topic_names=(),
+        alerts=alerts,
     )
 
 
@@ -154,19 +159,8 @@ def test_a_thumbnail_is_linked_and_keeps_its_proportions_when_stated() -> None:
 
 
 def test_the_top_story_is_the_readers_first_alert_when_there_is_one() -> None:
-    edition = Edition(
-        slug="daily", name="Daily briefing", cadence=Cadence.DAILY,
-        subject_template=DEFAULT_SUBJECT, intro="", click_tracking=False, open_tracking=False,
-        updated_at=NOW, images=EditionImages.LEAD_AND_THUMBNAILS,
-    )  # fmt: skip
-    rendered = render_digest(
-        default_renderer(),
-        stories(),
-        settings=Settings(_env_file=None),  # type: ignore[call-arg]
-        spec=DigestSpec(edition, None, NOW.date()),
-        topic_names=(),
-        alerts={2: ["ferry"]},  # the ferry story matched the reader's keyword
-    )
+    # The ferry story matched the reader's keyword: it comes first, and its image leads.
+    rendered = render(EditionImages.LEAD_AND_THUMBNAILS, alerts={2: ["ferry"]})
     shown = [(image["src"], image["width"]) for image in images_in(rendered.html)]
     assert shown == [
         ("https://img.example.com/ferry.png", "552"),
