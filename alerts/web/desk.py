@@ -244,7 +244,7 @@ def _edition_form(
 
 @blueprint.get("/editions/new")
 def new_edition() -> View:
-    defaults = {"name": "", "slug": "", "cadence": "daily", "weekday": "", "send_hour": "",
+    defaults: dict[str, Any] = {"name": "", "slug": "", "cadence": "daily", "weekday": "", "send_hour": "",
                 "subject_template": DEFAULT_SUBJECT, "intro": "", "max_articles": "25",
                 "summary_chars": str(DEFAULT_SUMMARY_CHARS),
                 "images": DEFAULT_EDITION_IMAGES.value,
