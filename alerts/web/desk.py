@@ -244,12 +244,12 @@ def _edition_form(
 
 @blueprint.get("/editions/new")
 def new_edition() -> View:
-    defaults: dict[str, Any] = {"name": "", "slug": "", "cadence": "daily", "weekday": "", "send_hour": "",
-                "subject_template": DEFAULT_SUBJECT, "intro": "", "max_articles": "25",
-                "summary_chars": str(DEFAULT_SUMMARY_CHARS),
-                "images": DEFAULT_EDITION_IMAGES.value,
-                "topics": set(), "click_tracking": False, "open_tracking": False,
-                "active": True}  # fmt: skip
+    defaults: dict[str, Any] = {
+        "name": "", "slug": "", "cadence": "daily", "weekday": "", "send_hour": "",
+        "subject_template": DEFAULT_SUBJECT, "intro": "", "max_articles": "25",
+        "summary_chars": str(DEFAULT_SUMMARY_CHARS), "images": DEFAULT_EDITION_IMAGES.value,
+        "topics": set(), "click_tracking": False, "open_tracking": False, "active": True,
+    }  # fmt: skip
     return _edition_form(None, defaults)
 
 
