@@ -52,7 +52,10 @@ class Article(Base):
     summary_html: Mapped[str] = mapped_column(Text, default="")
     section: Mapped[str | None] = mapped_column(String(100))
     author: Mapped[str | None] = mapped_column(String(200))
-    image_url: Mapped[str | None] = mapped_column(Text)
+    image_url: Mapped[str | None] = mapped_column(Text)  # https only (alerts.feeds.articles)
+    image_alt: Mapped[str | None] = mapped_column(Text)  # None: the headline serves
+    image_width: Mapped[int | None] = mapped_column(Integer)  # as stated by the source, or None
+    image_height: Mapped[int | None] = mapped_column(Integer)
     breaking: Mapped[bool] = mapped_column(Boolean, default=False)
     source: Mapped[str | None] = mapped_column(Text)
     published_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
@@ -119,6 +122,18 @@ class Cadence(enum.StrEnum):
     WEEKLY = "weekly"
 
 
+class EditionImages(enum.StrEnum):
+    """Which stories of a digest show their image: the top story's full width and the
+    others' as thumbnails, the top story's only, or none."""
+
+    LEAD_AND_THUMBNAILS = "lead_and_thumbnails"
+    LEAD = "lead"
+    NONE = "none"
+
+
+DEFAULT_EDITION_IMAGES = EditionImages.LEAD
+
+
 class IssueStatus(enum.StrEnum):
     """What the editors decided for an issue: sending as scheduled, held, or called off."""
 
@@ -164,6 +179,9 @@ class Edition(Base):
     max_articles: Mapped[int] = mapped_column(default=25)
     # Characters of each summary's text shown, cut at a word boundary (0: headlines only).
     summary_chars: Mapped[int] = mapped_column(default=DEFAULT_SUMMARY_CHARS)
+    images: Mapped[EditionImages] = mapped_column(
+        string_enum(EditionImages), default=DEFAULT_EDITION_IMAGES
+    )
     click_tracking: Mapped[bool] = mapped_column(Boolean, default=False)
     open_tracking: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)

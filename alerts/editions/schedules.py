@@ -19,7 +19,14 @@ from sqlalchemy.orm import Session
 
 from alerts.editions.subjects import check_subject_template
 from alerts.errors import EditionError, EditionNotFound
-from alerts.models import DEFAULT_SUBJECT, DEFAULT_SUMMARY_CHARS, Cadence, Edition
+from alerts.models import (
+    DEFAULT_EDITION_IMAGES,
+    DEFAULT_SUBJECT,
+    DEFAULT_SUMMARY_CHARS,
+    Cadence,
+    Edition,
+    EditionImages,
+)
 from subscribers.database import utcnow
 from subscribers.models import Topic
 
@@ -47,6 +54,7 @@ class EditionInput:
     intro: str = ""
     max_articles: int = 25
     summary_chars: int = DEFAULT_SUMMARY_CHARS
+    images: EditionImages = DEFAULT_EDITION_IMAGES
     topic_slugs: Sequence[str] = ()
     click_tracking: bool = False
     open_tracking: bool = False
@@ -160,6 +168,7 @@ def _apply(session: Session, edition: Edition, data: EditionInput, *, now: datet
     edition.intro = data.intro.strip()
     edition.max_articles = data.max_articles
     edition.summary_chars = data.summary_chars
+    edition.images = data.images
     edition.topics = sorted(topics, key=lambda topic: topic.slug)
     edition.click_tracking = data.click_tracking
     edition.open_tracking = data.open_tracking

@@ -31,6 +31,8 @@ LINK_SCHEMES = frozenset({"http", "https", "mailto"})
 MAX_SECTION_LENGTH = 100  # the width of articles.section
 MAX_AUTHOR_LENGTH = 200  # the width of articles.author
 MAX_TOPIC_NAME_LENGTH = 200  # the width of topics.name
+MAX_IMAGE_ALT_LENGTH = 250  # an image's description, cut at a word beyond this
+MAX_IMAGE_SIDE = 10_000  # pixels: a stated width or height above this is no photograph's
 _LOOKUP_CHUNK = 500  # identities per SELECT, well under every driver's parameter limit
 
 
@@ -91,6 +93,19 @@ def is_web_url(url: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
+def is_image_url(url: str) -> bool:
+    """Whether `url` may be an email's image: a web URL (is_web_url) over https, with no
+    user name or password in it.
+
+    An http image makes mail clients warn of mixed content or refuse it, and anyone on
+    the path can swap it; credentials in an image URL would go to every reader. The URL
+    is only ever written into an attribute (autoescaped), never fetched by the worker."""
+    if not is_web_url(url):
+        return False
+    parts = urlsplit(url)
+    return parts.scheme == "https" and parts.username is None and parts.password is None
+
+
 def _optional_text(value: str | None) -> str | None:
     if value is None:
         return None
@@ -110,6 +125,11 @@ class ArticleInput:
     topics: tuple[str, ...] = ()
     author: str | None = None
     image_url: str | None = None
+    # The image's description (its alt text; None: the headline serves) and the pixel
+    # size the feed states for it (both or neither; None when unknown).
+    image_alt: str | None = None
+    image_width: int | None = None
+    image_height: int | None = None
     published_at: datetime | None = None  # None means "when first stored"
     breaking: bool = False
     # The story's text, when a feed or the API gives it: matched against the readers'
@@ -131,10 +151,16 @@ class ArticleInput:
         if not title:
             raise ArticleError(f"title is empty for {url}", field="title")
         image_url = _optional_text(self.image_url)
-        if image_url is not None and not is_web_url(image_url):
+        if image_url is not None and not is_image_url(image_url):
             raise ArticleError(
-                f"image_url must be an absolute http(s) URL, got {image_url!r}", field="image_url"
+                f"image_url must be an absolute https URL without credentials, got "
+                f"{image_url[:200]!r}",
+                field="image_url",
             )
+        image_alt = _image_alt(self.image_alt) if image_url is not None else None
+        width, height = _image_size(self.image_width, self.image_height)
+        if image_url is None:
+            width = height = None
         if self.published_at is not None:
             _check_instant(self.published_at)
         section = _optional_text(self.section)
@@ -155,6 +181,9 @@ class ArticleInput:
         object.__setattr__(self, "topics", tuple(topics.values()))
         object.__setattr__(self, "author", author)
         object.__setattr__(self, "image_url", image_url)
+        object.__setattr__(self, "image_alt", image_alt)
+        object.__setattr__(self, "image_width", width)
+        object.__setattr__(self, "image_height", height)
         object.__setattr__(self, "body", plain_text(self.body or ""))
 
     @property
@@ -162,7 +191,37 @@ class ArticleInput:
         return [slugify(name) for name in self.topics]
 
 
-_TEXT_FIELDS = ("url", "title", "guid", "summary", "section", "author", "image_url", "body")
+_TEXT_FIELDS = (
+    "url", "title", "guid", "summary", "section", "author", "image_url", "image_alt", "body",
+)  # fmt: skip
+
+
+def _image_alt(raw: str | None) -> str | None:
+    """An image's description as plain text, cut at a word past MAX_IMAGE_ALT_LENGTH: a
+    caption longer than that is an article of its own, not alt text."""
+    text = plain_text(raw) if raw else ""
+    if len(text) > MAX_IMAGE_ALT_LENGTH:
+        cut = text[: MAX_IMAGE_ALT_LENGTH + 1].rsplit(" ", 1)[0] or text[:MAX_IMAGE_ALT_LENGTH]
+        text = cut.rstrip(" ,;:.") + "…"
+    return text or None
+
+
+def _image_size(width: object, height: object) -> tuple[int | None, int | None]:
+    """The stated size: both sides, whole numbers of pixels in range, or neither.
+    Raises ArticleError otherwise (feeds pass only sizes they could read whole)."""
+    if width is None and height is None:
+        return None, None
+    if width is None or height is None:
+        given = "image_width" if height is None else "image_height"
+        raise ArticleError("give image_width and image_height together", field=given)
+    sides = []
+    for name, value in (("image_width", width), ("image_height", height)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ArticleError(f"{name} must be a whole number of pixels", field=name)
+        if not 1 <= value <= MAX_IMAGE_SIDE:
+            raise ArticleError(f"{name} must be from 1 to {MAX_IMAGE_SIDE:,} pixels", field=name)
+        sides.append(value)
+    return sides[0], sides[1]
 
 
 def _check_storable(name: str, value: str | None) -> None:
@@ -212,7 +271,7 @@ def article_input_from_mapping(data: Mapping[str, object]) -> ArticleInput:
         if not isinstance(data.get(required), str):
             raise ArticleError(f"{required} is required and must be a string", field=required)
     optional_strings = {}
-    for name in ("guid", "summary", "section", "author", "image_url", "body"):
+    for name in ("guid", "summary", "section", "author", "image_url", "image_alt", "body"):
         value = data.get(name)
         if value is not None and not isinstance(value, str):
             raise ArticleError(f"{name} must be a string", field=name)
@@ -236,10 +295,22 @@ def article_input_from_mapping(data: Mapping[str, object]) -> ArticleInput:
         topics=tuple(topics),
         author=optional_strings["author"],
         image_url=optional_strings["image_url"],
+        image_alt=optional_strings["image_alt"],
+        image_width=_optional_integer(data, "image_width"),
+        image_height=_optional_integer(data, "image_height"),
         published_at=_parse_instant(data.get("published_at")),
         breaking=breaking,
         body=optional_strings["body"] or "",
     )
+
+
+def _optional_integer(data: Mapping[str, object], name: str) -> int | None:
+    value = data.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ArticleError(f"{name} must be a whole number of pixels", field=name)
+    return value
 
 
 def _parse_instant(value: object) -> datetime | None:
@@ -369,6 +440,9 @@ def _apply(article: Article, item: ArticleInput, topics: list[Topic], now: datet
         "section": item.section,
         "author": item.author,
         "image_url": item.image_url,
+        "image_alt": item.image_alt,
+        "image_width": item.image_width,
+        "image_height": item.image_height,
         "breaking": bool(article.breaking) or item.breaking,
     }
     if item.published_at is not None:

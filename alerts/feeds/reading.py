@@ -12,8 +12,12 @@ How a feed item says what an article has (the same for every format where it can
 - summary: the summary/description, else the first content; sanitised (HTML). JSON Feed's
   ``summary`` is plain text and is escaped.
 - image: ``media:content`` (an image, or untyped), ``media:thumbnail``, an ``image/*``
-  enclosure, or JSON Feed ``image`` / ``banner_image``. Only http(s) images are kept, a
-  relative one resolved like a link.
+  enclosure, or JSON Feed ``image`` / ``banner_image``; a relative one resolved like a link.
+  Only https images without credentials are kept (alerts.feeds.articles.is_image_url): an
+  item whose only images are not is kept without one, and a note says so. Its alt text is
+  the item's ``media:description``, else its ``media:title`` (JSON Feed and Atom have
+  none: the headline serves); its size, the ``width`` and ``height`` the media element
+  states, when it states both.
 - published: the published date, else the updated date. An item with no date, or with one
   that cannot be read (``Seg, 24 Set 2018``), gets None: the store then uses the time it first
   saw it, and a note says so for the unreadable ones.
@@ -49,7 +53,14 @@ import feedparser
 import httpx
 
 from alerts.errors import ArticleError, FeedError
-from alerts.feeds.articles import ArticleInput, identity_of, plain_text, resolve_links
+from alerts.feeds.articles import (
+    MAX_IMAGE_SIDE,
+    ArticleInput,
+    identity_of,
+    is_image_url,
+    plain_text,
+    resolve_links,
+)
 from alerts.feeds.documents import ReadableXml, readable_xml
 from alerts.feeds.network import RefusedAddress, guarded_transport
 
@@ -58,6 +69,10 @@ MAX_FEED_BYTES = 10 * 1024 * 1024
 SECTION_SCHEME = "section"
 TITLE_FROM_SUMMARY = 80  # characters of an untitled item's summary that become its title
 UNREADABLE_DATE = "unreadable date, time first seen used"
+IMAGE_DROPPED = "image not https, dropped"
+MEDIA_RSS = "http://search.yahoo.com/mrss/"
+# Where the image's description found in the document waits for its item (_media_alts).
+_ALT_KEY = "newsalerts_image_alt"
 JSON_FEED_VERSIONS = ("https://jsonfeed.org/version/1", "https://jsonfeed.org/version/1.1")
 _ACCEPT = (
     "application/rss+xml, application/atom+xml, application/feed+json, application/json;q=0.9, "
@@ -116,9 +131,66 @@ def _parse_xml_feed(
         raise FeedError(source, "not an RSS, Atom or JSON feed" + (f" ({where})" if where else ""))
     if where:
         raise FeedError(source, where)
+    alts = _media_alts(readable.data)
+    if len(alts) == len(parsed.entries):
+        for entry, alt in zip(parsed.entries, alts, strict=True):
+            entry[_ALT_KEY] = alt
     feed = _articles(parsed.entries, partial(_xml_item, base=base), base)
     feed.notes[:0] = readable.notes
     return feed
+
+
+def _media_alts(data: bytes) -> list[str | None]:
+    """Each item's (or entry's) image description, in document order: its first
+    ``media:description``, else its first ``media:title``, at any depth in the item.
+
+    feedparser reads both as the item's own summary and title, so they are read here
+    from the document itself, which is well-formed by now. Expat, as feedparser's own
+    parser, expands no external entity."""
+    alts: list[str | None] = []
+    found: dict[str, str] = {}
+    text: list[str] = []
+    depth = 0  # of elements inside the current item; 0: outside any item
+    capturing: str | None = None
+
+    def start(name: str, _attributes: dict[str, str]) -> None:
+        nonlocal depth, capturing
+        namespace, _, local = name.rpartition(" ")
+        if depth == 0:
+            if local in ("item", "entry"):
+                depth = 1
+                found.clear()
+            return
+        depth += 1
+        if capturing is None and namespace == MEDIA_RSS and local in ("description", "title"):
+            capturing = local
+            text.clear()
+
+    def end(name: str) -> None:
+        nonlocal depth, capturing
+        if depth == 0:
+            return
+        local = name.rpartition(" ")[2]
+        if capturing == local and name.startswith(MEDIA_RSS):
+            found.setdefault(local, "".join(text))
+            capturing = None
+        depth -= 1
+        if depth == 0:
+            alts.append(found.get("description") or found.get("title") or None)
+
+    def characters(data: str) -> None:
+        if capturing is not None:
+            text.append(data)
+
+    parser = xml.parsers.expat.ParserCreate(namespace_separator=" ")
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.CharacterDataHandler = characters
+    try:
+        parser.Parse(data, True)
+    except xml.parsers.expat.ExpatError:
+        return []  # not XML as bytes (an encoding feedparser was told of): no descriptions
+    return alts
 
 
 def _xml_error_location(readable: ReadableXml) -> str | None:
@@ -151,24 +223,50 @@ def _xml_item(entry: dict[str, Any], notes: list[str], *, base: str | None) -> d
         "section": sections[0] if sections else None,
         "topics": [term for term in terms if term],
         "author": author,
-        "image_url": _xml_image(entry, base),
+        **_xml_image(entry, base, notes),
         "published_at": _xml_date(entry, notes),
     }
 
 
-def _xml_image(entry: Mapping[str, Any], base: str | None) -> str | None:
+def _xml_image(entry: Mapping[str, Any], base: str | None, notes: list[str]) -> dict[str, Any]:
+    """The item's image fields: the first https image of its media elements and image
+    enclosures, the size its element states, and the description found for the item."""
     candidates = [
-        media.get("url")
+        media
         for media in entry.get("media_content") or []
         if _is_image(media.get("medium"), media.get("type"))
     ]
-    candidates += [thumbnail.get("url") for thumbnail in entry.get("media_thumbnail") or []]
+    candidates += entry.get("media_thumbnail") or []
     candidates += [
-        link.get("href")
+        {"url": link.get("href")}
         for link in entry.get("links") or []
         if link.get("rel") == "enclosure" and (link.get("type") or "").startswith("image/")
     ]
-    return _first_web_url(candidates, base)
+    dropped = False
+    for candidate in candidates:
+        url = _web_url(candidate.get("url"), base)
+        if url is None:
+            continue
+        if not is_image_url(url):
+            dropped = True
+            continue  # a later candidate may be https
+        width, height = _pixels(candidate.get("width")), _pixels(candidate.get("height"))
+        if width is None or height is None:
+            width = height = None
+        alt = entry.get(_ALT_KEY)
+        return {"image_url": url, "image_alt": alt, "image_width": width, "image_height": height}
+    if dropped:
+        notes.append(IMAGE_DROPPED)
+    return {"image_url": None}
+
+
+def _pixels(value: object) -> int | None:
+    """A side in pixels as a media element states it ("675"); None when it is no whole
+    number in range, as ``100%`` or ``0`` are."""
+    if not isinstance(value, str) or not value.strip().isdigit():
+        return None
+    number = int(value.strip()[:6])
+    return number if 1 <= number <= MAX_IMAGE_SIDE else None
 
 
 def _is_image(medium: str | None, media_type: str | None) -> bool:
@@ -241,7 +339,7 @@ def _json_item(item: object, notes: list[str], *, base: str | None) -> dict[str,
         "section": _optional_string(extension, "section"),
         "topics": [str(tag) for tag in tags],
         "author": next((name for name in names if isinstance(name, str)), None),
-        "image_url": _first_web_url([item.get("image"), item.get("banner_image")], base),
+        "image_url": _json_image([item.get("image"), item.get("banner_image")], base, notes),
         "published_at": _json_date(item.get("date_published") or item.get("date_modified"), notes),
     }
 
@@ -348,17 +446,25 @@ def _label(raw: object) -> str:
     return f"{plain_text(title)[:60]!r}: " if isinstance(title, str) and title.strip() else ""
 
 
-def _first_web_url(candidates: Iterable[object], base: str | None) -> str | None:
-    """The first candidate that is, or resolves against `base` to, an http(s) URL."""
-    for candidate in candidates:
-        if not isinstance(candidate, str) or not candidate.strip():
-            continue
-        url = candidate.strip()
-        if base is not None and not urlsplit(url).scheme:
-            url = urljoin(base, url)
-        if url.startswith(("http://", "https://")):
-            return url
-    return None
+def _web_url(candidate: object, base: str | None) -> str | None:
+    """The candidate as an absolute http(s) URL, resolved against `base` when relative;
+    None when it is none."""
+    if not isinstance(candidate, str) or not candidate.strip():
+        return None
+    url = candidate.strip()
+    if base is not None and not urlsplit(url).scheme:
+        url = urljoin(base, url)
+    return url if url.startswith(("http://", "https://")) else None
+
+
+def _json_image(candidates: Iterable[object], base: str | None, notes: list[str]) -> str | None:
+    """The first candidate that is an https image URL; a note when there are web URLs
+    but none of them is one."""
+    urls = [url for url in (_web_url(candidate, base) for candidate in candidates) if url]
+    kept = next((url for url in urls if is_image_url(url)), None)
+    if urls and kept is None:
+        notes.append(IMAGE_DROPPED)
+    return kept
 
 
 class FetchStatus(enum.StrEnum):

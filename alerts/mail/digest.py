@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from alerts.config import Settings
 from alerts.editions.subjects import subject_line
+from alerts.feeds.articles import is_image_url
 from alerts.feeds.keywords import matches_for_readers
 from alerts.ledger.outgoing import LedgerRow
 from alerts.mail.alert import AlertComposer
@@ -46,11 +47,13 @@ from alerts.mail.rendering import (
 )
 from alerts.mail.tracking import click_url, open_pixel_url
 from alerts.models import (
+    DEFAULT_EDITION_IMAGES,
     DEFAULT_SUBJECT,
     DEFAULT_SUMMARY_CHARS,
     Article,
     Cadence,
     Edition,
+    EditionImages,
     Issue,
     KeywordMatch,
     is_keyword_alert,
@@ -71,6 +74,10 @@ HTML_BUDGET_BYTES = 72_000
 # A link longer than this is no story for an email (it would be most of one): on the site.
 MAX_STORY_URL_CHARS = 4096
 MAX_TOPICS_SHOWN = 5
+# The content column's width (the 600-pixel container less its padding), which the top
+# story's image fills, and the width of the others' thumbnails.
+LEAD_IMAGE_WIDTH = 552
+THUMBNAIL_WIDTH = 120
 
 
 @dataclass(frozen=True)
@@ -92,6 +99,7 @@ class DigestSpec:
             None if issue is None else (issue.id, issue.updated_at),
             self.local_date,
             self.language,
+            self.edition.images,
         )
 
 
@@ -135,6 +143,36 @@ def _times(
         )
         for article in articles
     }
+
+
+def image_of(article: Article, title: str, *, width: int) -> dict[str, object] | None:
+    """The article's image as the digest shows it `width` pixels wide: its https URL, its
+    alt text (its description, else the headline) and, when the source stated the image's
+    size, the height that keeps its proportions (None: the client works it out).
+
+    None when the article has no image, or one stored before images had to be https."""
+    url = article.image_url
+    if not url or not is_image_url(url):
+        return None
+    height = None
+    if article.image_width and article.image_height:
+        # Halves round up, as a browser computing the height from the ratio would.
+        height = max(1, math.floor(width * article.image_height / article.image_width + 0.5))
+    return {"url": url, "alt": article.image_alt or title, "width": width, "height": height}
+
+
+def _show_images(shown: list[tuple[dict[str, object], Article]], images: EditionImages) -> None:
+    """Give the top story (the first shown: the reader's first alert, else the first
+    story) its image full width and, if the edition says so, the others theirs as
+    thumbnails (alerts.models.EditionImages)."""
+    in_order = sorted(shown, key=lambda pair: not pair[0]["matched"])  # alerts come first
+    for position, (item, article) in enumerate(in_order):
+        if images is EditionImages.NONE or (position and images is EditionImages.LEAD):
+            break
+        if position == 0:
+            item["lead_image"] = image_of(article, str(item["title"]), width=LEAD_IMAGE_WIDTH)
+        else:
+            item["thumbnail"] = image_of(article, str(item["title"]), width=THUMBNAIL_WIDTH)
 
 
 def _intro(count: int, *, daily: bool, followed: bool, language: str) -> str:
@@ -198,6 +236,7 @@ def digest_context(
         summary_chars = DEFAULT_SUMMARY_CHARS
     articles = list(articles)
     items: list[dict[str, object]] = []
+    shown_articles: list[Article] = []
     for position, article in enumerate(articles, start=1):
         if len(items) == shown:
             break
@@ -225,8 +264,12 @@ def digest_context(
                 "summary_html": summary_html,
                 "summary_text": html_to_text(summary_html),
                 "topics": [topic.name for topic in article.topics[:MAX_TOPICS_SHOWN]],
+                "lead_image": None,
+                "thumbnail": None,
             }
         )
+        shown_articles.append(article)
+    _show_images(list(zip(items, shown_articles, strict=True)), images_of(edition))
     count = len(articles)
     alerted = sum(1 for article in articles if article.id in alerts)
     language = spec.language
@@ -269,6 +312,11 @@ def digest_context(
         "more_count": count - len(items),
         "topic_names": list(topic_names),
     }
+
+
+def images_of(edition: Edition) -> EditionImages:
+    # An edition made in memory, never stored, has no value yet: the column's default.
+    return edition.images or DEFAULT_EDITION_IMAGES
 
 
 def render_digest(
@@ -421,6 +469,7 @@ class DigestComposer:
                 found = Edition(slug=slug, name=slug.title(), cadence=cadence,
                                 subject_template=DEFAULT_SUBJECT, intro="",
                                 summary_chars=DEFAULT_SUMMARY_CHARS,
+                                images=DEFAULT_EDITION_IMAGES,
                                 click_tracking=False, open_tracking=False,
                                 updated_at=None)  # fmt: skip
             self._editions[slug] = found

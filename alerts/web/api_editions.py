@@ -64,6 +64,7 @@ def edition_summary(edition: Edition) -> dict[str, Any]:
         "weekday": edition.weekday,
         "send_hour": edition.send_hour,
         "topics": [topic.slug for topic in edition.topics],
+        "images": edition.images.value,
         "active": edition.active,
     }
 

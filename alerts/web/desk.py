@@ -31,7 +31,15 @@ from alerts.editions.schedules import EditionInput, create_edition, update_editi
 from alerts.editions.subjects import preview_subject
 from alerts.errors import AlertError, BadInput, EditionError, NotFound
 from alerts.jobs import start_alert
-from alerts.models import DEFAULT_SUBJECT, DEFAULT_SUMMARY_CHARS, Article, Cadence, Edition
+from alerts.models import (
+    DEFAULT_EDITION_IMAGES,
+    DEFAULT_SUBJECT,
+    DEFAULT_SUMMARY_CHARS,
+    Article,
+    Cadence,
+    Edition,
+    EditionImages,
+)
 from alerts.web.auth import STAFF_DESK, current_staff, require_role
 from alerts.web.context import db, web_context
 from alerts.web.pages import page
@@ -41,6 +49,14 @@ from subscribers.models import Topic
 blueprint = Blueprint("desk", __name__, url_prefix="/desk")
 View = tuple[str, int] | Response
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+IMAGE_CHOICES = (
+    (
+        EditionImages.LEAD_AND_THUMBNAILS.value,
+        "The top story's image, and thumbnails beside the others",
+    ),
+    (EditionImages.LEAD.value, "The top story's image only"),
+    (EditionImages.NONE.value, "No images"),
+)
 
 
 def guard_desk(area: Blueprint) -> None:
@@ -156,6 +172,10 @@ def edition_input(form: MultiDict[str, str]) -> EditionInput:
         raise EditionError("cadence", "choose daily or weekly") from None
     max_articles = _integer(form, "max_articles", "give a whole number of articles")
     summary_chars = _integer(form, "summary_chars", "give a whole number of characters")
+    try:
+        images = EditionImages(form.get("images") or DEFAULT_EDITION_IMAGES)
+    except ValueError:
+        raise EditionError("images", "choose which images the digest shows") from None
     return EditionInput(
         name=form.get("name", ""),
         cadence=cadence,
@@ -165,6 +185,7 @@ def edition_input(form: MultiDict[str, str]) -> EditionInput:
         intro=form.get("intro", ""),
         max_articles=25 if max_articles is None else max_articles,
         summary_chars=DEFAULT_SUMMARY_CHARS if summary_chars is None else summary_chars,
+        images=images,
         topic_slugs=tuple(dict.fromkeys(form.getlist("topics"))),
         click_tracking=bool(form.get("click_tracking")),
         open_tracking=bool(form.get("open_tracking")),
@@ -173,7 +194,7 @@ def edition_input(form: MultiDict[str, str]) -> EditionInput:
 
 
 _TEXT_FIELDS = ("name", "cadence", "weekday", "send_hour", "subject_template", "intro",
-                "max_articles", "summary_chars")  # fmt: skip
+                "max_articles", "summary_chars", "images")  # fmt: skip
 
 
 def _values_of(edition: Edition) -> dict[str, Any]:
@@ -186,6 +207,7 @@ def _values_of(edition: Edition) -> dict[str, Any]:
         "intro": edition.intro,
         "max_articles": str(edition.max_articles),
         "summary_chars": str(edition.summary_chars),
+        "images": edition.images.value,
         "topics": {topic.slug for topic in edition.topics},
         "click_tracking": edition.click_tracking,
         "open_tracking": edition.open_tracking,
@@ -216,16 +238,18 @@ def _edition_form(
         today=today(),
         weekdays=list(enumerate(WEEKDAYS)),
         hours=range(24),
+        image_choices=IMAGE_CHOICES,
     )
 
 
 @blueprint.get("/editions/new")
 def new_edition() -> View:
-    defaults = {"name": "", "slug": "", "cadence": "daily", "weekday": "", "send_hour": "",
-                "subject_template": DEFAULT_SUBJECT, "intro": "", "max_articles": "25",
-                "summary_chars": str(DEFAULT_SUMMARY_CHARS),
-                "topics": set(), "click_tracking": False, "open_tracking": False,
-                "active": True}  # fmt: skip
+    defaults: dict[str, Any] = {
+        "name": "", "slug": "", "cadence": "daily", "weekday": "", "send_hour": "",
+        "subject_template": DEFAULT_SUBJECT, "intro": "", "max_articles": "25",
+        "summary_chars": str(DEFAULT_SUMMARY_CHARS), "images": DEFAULT_EDITION_IMAGES.value,
+        "topics": set(), "click_tracking": False, "open_tracking": False, "active": True,
+    }  # fmt: skip
     return _edition_form(None, defaults)
 
 

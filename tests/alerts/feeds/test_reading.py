@@ -13,6 +13,7 @@ from alerts.demo.run import SAMPLE_FEED
 from alerts.errors import FeedError
 from alerts.feeds.articles import ArticleInput, identity_of
 from alerts.feeds.reading import (
+    IMAGE_DROPPED,
     MAX_FEED_BYTES,
     UNREADABLE_DATE,
     USER_AGENT,
@@ -270,6 +271,88 @@ def test_relative_links_in_summaries_and_images_resolve_against_the_base() -> No
     alone = parse_feed(relative.encode(), source="s").articles[1]
     assert "href" not in alone.summary and "the timetable" in alone.summary
     assert alone.image_url == "https://static.news.example.com/ferry.png"  # the next one
+
+
+MEDIA_RSS = """<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/">
+  <channel>
+    <title>Example News</title><link>https://news.example.com/</link><description>d</description>
+    <item>
+      <title>Harbour reopens</title>
+      <link>https://news.example.com/harbour</link>
+      <description>Ships are back.</description>
+      <media:content url="https://img.example.com/harbour.jpg" medium="image"
+                     width="1200" height="675">
+        <media:title>Harbour</media:title>
+        <media:description type="html">Boats at &lt;b&gt;dusk&lt;/b&gt; &amp; the pier
+        </media:description>
+      </media:content>
+    </item>
+    <item>
+      <title>Ferry timetable</title>
+      <link>https://news.example.com/ferry</link>
+      <media:thumbnail url="https://img.example.com/ferry.jpg" width="640" height="100%"/>
+      <media:title>The ferry at the quay</media:title>
+    </item>
+    <item>
+      <title>Old camera</title>
+      <link>https://news.example.com/camera</link>
+      <media:content url="http://img.example.com/camera.jpg" medium="image"/>
+    </item>
+    <item>
+      <title>Two pictures</title>
+      <link>https://news.example.com/two</link>
+      <media:content url="http://img.example.com/plain.jpg" medium="image"/>
+      <media:thumbnail url="https://img.example.com/safe.jpg"/>
+    </item>
+    <item>
+      <title>Signed in</title>
+      <link>https://news.example.com/signed</link>
+      <enclosure url="https://editor:secret@img.example.com/a.jpg" type="image/jpeg" length="1"/>
+    </item>
+  </channel>
+</rss>
+"""
+
+
+def test_an_image_keeps_its_description_and_the_size_its_element_states() -> None:
+    feed = parse_feed(MEDIA_RSS.encode(), source="media")
+    harbour, ferry, _, two, _ = feed.articles
+    assert harbour.image_url == "https://img.example.com/harbour.jpg"
+    assert harbour.image_alt == "Boats at dusk & the pier"  # the description, as plain text
+    assert (harbour.image_width, harbour.image_height) == (1200, 675)
+    assert harbour.summary == "Ships are back."
+    # A title when there is no description; no size when one side is not in pixels.
+    assert ferry.image_alt == "The ferry at the quay"
+    assert (ferry.image_width, ferry.image_height) == (None, None)
+    assert two.image_url == "https://img.example.com/safe.jpg"  # the https one, not the first
+    assert two.image_alt is None
+
+
+def test_an_image_that_is_not_https_is_dropped_and_its_item_kept_with_a_note() -> None:
+    feed = parse_feed(MEDIA_RSS.encode(), source="media")
+    titles = [article.title for article in feed.articles]
+    assert titles == [
+        "Harbour reopens", "Ferry timetable", "Old camera", "Two pictures", "Signed in"
+    ]  # fmt: skip
+    camera, signed = feed.articles[2], feed.articles[4]
+    assert camera.image_url is None and signed.image_url is None
+    assert feed.notes.count(IMAGE_DROPPED) == 2  # not for the item that had an https one
+    feed = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "items": [
+            {"id": "1", "url": "https://news.example.com/1", "title": "Plain",
+             "image": "http://img.example.com/1.jpg"},
+            {"id": "2", "url": "https://news.example.com/2", "title": "Banner",
+             "image": "http://img.example.com/2.jpg", "banner_image": "https://img.example.com/2b.jpg"},
+        ],
+    }  # fmt: skip
+    parsed = parse_feed(json.dumps(feed).encode(), source="json")
+    plain, banner = parsed.articles
+    assert plain.image_url is None
+    assert banner.image_url == "https://img.example.com/2b.jpg"
+    assert banner.image_alt is None  # JSON Feed states none: the digest uses the headline
+    assert parsed.notes == [IMAGE_DROPPED]
 
 
 def test_json_item_without_url_is_skipped() -> None:

@@ -28,7 +28,7 @@ from alerts.feeds.reading import parse_feed
 from alerts.mail.digest import DigestComposer
 from alerts.mail.excerpts import MAX_TITLE_CHARS
 from alerts.mail.rendering import default_renderer
-from alerts.models import Delivery
+from alerts.models import Delivery, Edition, EditionImages
 from tests.alerts.web.browser import CHROMIUM, launch_chromium
 from tests.support.builders import reader
 
@@ -99,6 +99,8 @@ def hostile_feed() -> bytes:
         )
     for number, item in enumerate(items):
         item["date_published"] = (day - timedelta(minutes=number)).isoformat()
+        # Every story's picture behind a long address: they count against the budget too.
+        item["image"] = f"https://img.example.com/{number}/" + "picture-" * 120 + ".jpg"
     return json.dumps({"version": "https://jsonfeed.org/version/1.1", "items": items}).encode()
 
 
@@ -123,6 +125,8 @@ def hostile_digest(session: Session, settings: Settings) -> tuple[bytes, float]:
     reader(session, "ada@example.com")
     session.commit()
     plan_digests(session, now=NOW, force=True)
+    for edition in session.scalars(select(Edition)):
+        edition.images = EditionImages.LEAD_AND_THUMBNAILS  # the most bytes an edition shows
     session.commit()
     delivery = session.scalars(select(Delivery)).one()
     assert len(delivery.article_ids) == 25
@@ -187,6 +191,7 @@ def test_a_hostile_feeds_digest_fits_a_phone(
     data, _ = hostile_digest
     _, html, _, _ = html_and_text(data)
     page = browser.new_page(viewport={"width": PHONE_WIDTH, "height": 800})
+    page.route("https://img.example.com/**", lambda route: route.abort())  # images blocked
     try:
         page.set_content(html, wait_until="domcontentloaded")
         width = page.evaluate("document.documentElement.scrollWidth")

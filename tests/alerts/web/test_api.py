@@ -74,13 +74,28 @@ def test_push_creates_then_updates_an_article(app: Flask, client: FlaskClient, t
         ({**ARTICLE, "summary": ["<p>"]}, "summary", "summary must be a string"),
         ({**ARTICLE, "section": "x" * 101}, "section", "section is longer than 100"),
         ({**ARTICLE, "author": {"name": "A"}}, "author", "author must be a string"),
-        ({**ARTICLE, "image_url": "data:image/png;base64,AA"}, "image_url", "absolute http(s)"),
+        ({**ARTICLE, "image_url": "data:image/png;base64,AA"}, "image_url", "absolute https"),
         # Once stored, then a 500 on every click: CR/LF reached the redirect's Location.
         ({**ARTICLE, "url": "https://news.example.com/a\r\nSet-Cookie: x=1"}, "url", "http(s)"),
         ({**ARTICLE, "url": "https://news.example.com/a\tb"}, "url", "absolute http(s) URL"),
         ({**ARTICLE, "url": "https://news.example.com/a\x85b"}, "url", "absolute http(s) URL"),
-        ({**ARTICLE, "image_url": "https://news.example.com/a\nb.jpg"}, "image_url", "http(s)"),
+        ({**ARTICLE, "image_url": "https://news.example.com/a\nb.jpg"}, "image_url", "https"),
         ({**ARTICLE, "image_url": 1}, "image_url", "image_url must be a string"),
+        # Images go into every reader's email: https only, no credentials, a URL and nothing else.
+        ({**ARTICLE, "image_url": "http://img.example.com/a.jpg"}, "image_url", "https"),
+        ({**ARTICLE, "image_url": "javascript:alert(1)"}, "image_url", "https"),
+        ({**ARTICLE, "image_url": "https://img.example.com/a b.jpg"}, "image_url", "https"),
+        (
+            {**ARTICLE, "image_url": "https://ed:pw@img.example.com/a.jpg"},
+            "image_url",
+            "credentials",
+        ),
+        ({**ARTICLE, "image_url": "https://ed@img.example.com/a.jpg"}, "image_url", "credentials"),
+        ({**ARTICLE, "image_url": "img.example.com/a.jpg"}, "image_url", "https"),
+        ({**ARTICLE, "image_alt": ["a"]}, "image_alt", "image_alt must be a string"),
+        ({**ARTICLE, "image_width": "640", "image_height": 360}, "image_width", "whole number"),
+        ({**ARTICLE, "image_width": 640}, "image_width", "together"),
+        ({**ARTICLE, "image_width": 640, "image_height": 0}, "image_height", "from 1 to"),
         ({**ARTICLE, "published_at": "2026-11-25T06:30:00"}, "published_at", "offset"),
         ({**ARTICLE, "published_at": "yesterday"}, "published_at", "not ISO 8601"),
         ({**ARTICLE, "published_at": 1764045000}, "published_at", "ISO 8601 string"),
@@ -100,6 +115,24 @@ def test_bad_articles_get_422_with_the_field_and_store_nothing(
     assert message in answer.json["error"]["message"]
     with app.extensions["newsalerts"].runtime.session() as session:
         assert session.scalars(select(Article)).all() == []
+
+
+def test_an_image_is_stored_with_its_description_and_size(
+    app: Flask, client: FlaskClient, token: str
+) -> None:
+    body = {
+        **ARTICLE,
+        "image_url": "https://img.example.com/harbour.jpg",
+        "image_alt": "  Boats in the <b>harbour</b> at dusk ",
+        "image_width": 1200,
+        "image_height": 675,
+    }
+    assert _post(client, body, token).status_code == 201
+    with app.extensions["newsalerts"].runtime.session() as session:
+        article = session.scalars(select(Article)).one()
+        assert article.image_url == "https://img.example.com/harbour.jpg"
+        assert article.image_alt == "Boats in the harbour at dusk"
+        assert (article.image_width, article.image_height) == (1200, 675)
 
 
 def test_not_an_object_is_400(client: FlaskClient, token: str) -> None:

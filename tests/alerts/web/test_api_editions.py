@@ -87,9 +87,10 @@ def test_editions_are_listed(client: FlaskClient, cms: dict[str, str], newsroom:
     editions = answer.json["editions"]
     assert [e["slug"] for e in editions] == ["morning"]
     assert set(editions[0]) == {
-        "id", "slug", "name", "cadence", "weekday", "send_hour", "topics", "active",
+        "id", "slug", "name", "cadence", "weekday", "send_hour", "topics", "images", "active",
     }  # fmt: skip
     assert editions[0]["cadence"] == "daily" and editions[0]["active"] is True
+    assert editions[0]["images"] == "lead"  # the default: the top story's image only
 
 
 def test_the_default_editions_exist_on_a_fresh_store(

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from alerts.editions.issues import find_issue
 from alerts.editions.schedules import get_edition
 from alerts.feeds.articles import ArticleInput, upsert_articles
-from alerts.models import Edition, Role
+from alerts.models import Article, Edition, EditionImages, Role
 from subscribers.database import utcnow
 from subscribers.keywords import parse_keywords, set_keywords
 from tests.alerts.web.app_support import app_session
@@ -117,6 +117,7 @@ EDITION = {
     "intro": "The week in climate.",
     "max_articles": "10",
     "summary_chars": "180",
+    "images": "lead_and_thumbnails",
     "topics": ["climate"],
     "active": "1",
     "click_tracking": "1",
@@ -135,6 +136,7 @@ def test_create_and_edit_an_edition(app: Flask, editor: FlaskClient) -> None:
         assert edition.click_tracking and not edition.open_tracking and edition.active
         assert edition.max_articles == 10 and edition.intro == "The week in climate."
         assert edition.summary_chars == 180
+        assert edition.images is EditionImages.LEAD_AND_THUMBNAILS
 
     changed = {**EDITION, "name": "Climate weekly", "send_hour": "", "topics": []}
     del changed["active"]
@@ -166,6 +168,7 @@ def test_create_and_edit_an_edition(app: Flask, editor: FlaskClient) -> None:
         ({"subject_template": "{{ nope }}"}, "subject_template", "cannot be used"),
         ({"topics": ["no-such-topic"]}, "topics", "no such topic"),
         ({"intro": "x" * 2001}, "intro", "2,000"),
+        ({"images": "all"}, "images", "which images"),
     ],
 )
 def test_edition_errors_are_shown_by_their_field_with_the_input_kept(
@@ -243,6 +246,26 @@ def test_subject_and_intro_overrides(app: Flask, editor: FlaskClient) -> None:
     assert "Subject and intro saved." in html and "Hello readers" in html
     preview = editor.get(f"{base}?preview=1&mode=reader&email=cat@example.com")
     assert "Big day: Story heatwave" in preview.get_data(as_text=True)
+
+
+def test_the_preview_shows_images_as_the_edition_says(app: Flask, editor: FlaskClient) -> None:
+    ids = newsroom(app)
+    with app_session(app) as session:
+        heatwave = session.get(Article, ids["heatwave"])
+        assert heatwave is not None
+        heatwave.image_url = "https://img.example.com/heatwave.jpg"
+        session.commit()
+    frame = f"/desk/editions/daily/issues/{today(app).isoformat()}/preview.html"
+    query = "?mode=reader&email=cat@example.com"
+    shown = editor.get(frame + query)
+    assert '<img src="https://img.example.com/heatwave.jpg" width="552"' in shown.get_data(
+        as_text=True
+    )
+    assert "img-src https:" in shown.headers["Content-Security-Policy"]
+    post(editor, "/desk/editions/daily", name="Daily briefing", cadence="daily", active="1",
+         subject_template="{{ lead }}", max_articles="25", summary_chars="300",
+         images="none")  # fmt: skip
+    assert "img.example.com" not in editor.get(frame + query).get_data(as_text=True)
 
 
 def test_a_weekly_issue_has_one_date_a_week(app: Flask, editor: FlaskClient) -> None:
