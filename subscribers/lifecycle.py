@@ -221,6 +221,18 @@ def pause(
     )
 
 
+def fewer_emails(session: Session, subscriber: Subscriber, *, origin: Origin) -> bool:
+    """Weekly instead of daily: the unsubscribe page's "fewer emails". True if this call
+    changed anything (a weekly reader stays as they are)."""
+    if subscriber.frequency is Frequency.WEEKLY:
+        return False
+    subscriber.frequency = Frequency.WEEKLY
+    record_consent(
+        session, subscriber, ConsentKind.PREFERENCES, _with(origin, {"frequency": "weekly"})
+    )
+    return True
+
+
 def unsubscribe(session: Session, subscriber: Subscriber, *, origin: Origin, now: datetime) -> bool:
     """Stop all mail to this reader; True if this call changed anything (idempotent)."""
     if subscriber.status is SubscriberStatus.UNSUBSCRIBED:

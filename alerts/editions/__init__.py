@@ -12,7 +12,13 @@ An issue's send itself is the ledger's (alerts.ledger); what each reader's copy 
 the digests' (alerts.digests). Each module's docstring says why it works the way it does.
 """
 
-from alerts.editions.choices import EditionChoice, edition_choices, is_eligible
+from alerts.editions.choices import (
+    EditionChoice,
+    edition_choices,
+    edition_name,
+    is_eligible,
+    known_slugs,
+)
 from alerts.editions.issues import (
     NO_CURATION,
     Curation,
@@ -71,6 +77,7 @@ __all__ = [
     "curation_of",
     "drop",
     "edition_choices",
+    "edition_name",
     "ensure_default_editions",
     "find_issue",
     "get_edition",
@@ -79,6 +86,7 @@ __all__ = [
     "issue_articles",
     "issue_date",
     "issue_for",
+    "known_slugs",
     "list_editions",
     "lock",
     "move",

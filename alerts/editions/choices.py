@@ -8,9 +8,11 @@ unless the reader turned it off (subscribers.editions).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts.editions.schedules import list_editions
@@ -49,4 +51,19 @@ def edition_choices(
     ]
 
 
-__all__ = ["EditionChoice", "edition_choices", "is_eligible"]
+def edition_name(session: Session, slug: str) -> str | None:
+    """The name of the edition with this slug; None when there is none (it was deleted).
+    Reads only: the unsubscribe page's GET must change nothing."""
+    return session.scalar(select(Edition.name).where(Edition.slug == slug))
+
+
+def known_slugs(session: Session, slugs: Collection[str]) -> list[str]:
+    """Those of `slugs` that are editions' (a form's hidden list is the reader's to
+    forge: only real editions' slugs are stored)."""
+    wanted = sorted({slug for slug in slugs if len(slug) <= 50})
+    if not wanted:
+        return []
+    return list(session.scalars(select(Edition.slug).where(Edition.slug.in_(wanted))))
+
+
+__all__ = ["EditionChoice", "edition_choices", "edition_name", "is_eligible", "known_slugs"]
