@@ -61,10 +61,13 @@ def reader(app: Flask) -> int:
         return reader.id
 
 
-def _send_all(app: Flask, smtp_server: RecordingSMTPServer) -> dict[str, str]:
-    """Plan and send every due digest now; each edition's List-Unsubscribe URL by List-Id."""
+def _send_all(
+    app: Flask, smtp_server: RecordingSMTPServer, *, days_later: int = 0
+) -> dict[str, str]:
+    """Plan and send every digest due (forced) now or `days_later`; each edition's
+    List-Unsubscribe URL by its List-Id."""
     runtime = app.extensions["newsalerts"].runtime
-    now = utcnow()
+    now = utcnow() + timedelta(days=days_later)
     before = len(smtp_server.messages)
     with app_session(app) as session:
         articles(session, now, (f"vote-{before}", (ELECTION,), timedelta(minutes=30)))
@@ -144,8 +147,9 @@ def test_one_click_from_an_editions_email_leaves_only_that_edition(
     # A provider's retry changes nothing more.
     assert client.post(_path(election), data=ONE_CLICK).status_code == 200
     assert len([e for e in _events(app) if e.details.get("left")]) == 1
-    # The next send: the daily briefing only.
-    assert list(_send_all(app, smtp_server)) == ["Daily briefing <daily.news-alerts.example.com>"]
+    # The next day's send: the daily briefing only.
+    tomorrow = _send_all(app, smtp_server, days_later=1)
+    assert list(tomorrow) == ["Daily briefing <daily.news-alerts.example.com>"]
 
 
 def _scoped_token(app: Flask, reader: int, edition: str) -> str:
