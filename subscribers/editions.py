@@ -60,7 +60,7 @@ def choose_editions(
         )
     if not (turned_off or turn_on):
         return False
-    details = {"editions_off": sorted(turned_off), "editions_on": turn_on}
+    details: dict[str, object] = {"editions_off": sorted(turned_off), "editions_on": turn_on}
     record_consent(session, subscriber, ConsentKind.PREFERENCES, _with(origin, details))
     return True
 

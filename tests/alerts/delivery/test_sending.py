@@ -162,8 +162,9 @@ def test_message_headers_and_parts(
     for body in (text, html):
         assert settings.postal_address in body
         assert "%%NEWSALERTS" not in body
-    assert f"Unsubscribe: https://news.example.com/unsubscribe/{token}" in text
-    assert f'href="https://news.example.com/unsubscribe/{token}"' in html
+    link = f"https://news.example.com/unsubscribe/{token}?edition=daily"  # the edition's own
+    assert f"Unsubscribe: {link}\r\n" in text
+    assert f'href="{link}"' in html
     # CSS is inlined; only the media queries stay in a style block, for phones.
     assert [block.strip()[:6] for block in re.findall(r"<style>(.*?)</style>", html, re.S)] == [
         "@media"
