@@ -8,6 +8,7 @@ The lowest layer: it never imports alerts. Functions take a Session; the caller 
   unsubscribe, export, erase.
 - `services.py`: the business functions of the store; `topics.py`: the topic catalogue.
 - `addresses.py`: what an email address is; `preferences.py`: frequency, time zone, send hour.
+- `editions.py`: a reader's choice of editions: the ones they turned off, by slug.
 - `keywords.py`: the words and phrases a reader follows: cleaned, limited, stored once.
 - `tokens.py`: signed, purpose-bound tokens for the links in emails.
 - `csv_io.py`: importing and exporting readers as CSV; `bulk.py`: writing an import's new

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from subscribers.addresses import email_hash, normalise_email
 from subscribers.database import utcnow
+from subscribers.editions import editions_off, forget_editions
 from subscribers.errors import InvalidPreference
 from subscribers.keywords import (
     DEFAULT_KEYWORDS_PER_READER,
@@ -220,6 +221,18 @@ def pause(
     )
 
 
+def fewer_emails(session: Session, subscriber: Subscriber, *, origin: Origin) -> bool:
+    """Weekly instead of daily: the unsubscribe page's "fewer emails". True if this call
+    changed anything (a weekly reader stays as they are)."""
+    if subscriber.frequency is Frequency.WEEKLY:
+        return False
+    subscriber.frequency = Frequency.WEEKLY
+    record_consent(
+        session, subscriber, ConsentKind.PREFERENCES, _with(origin, {"frequency": "weekly"})
+    )
+    return True
+
+
 def unsubscribe(session: Session, subscriber: Subscriber, *, origin: Origin, now: datetime) -> bool:
     """Stop all mail to this reader; True if this call changed anything (idempotent)."""
     if subscriber.status is SubscriberStatus.UNSUBSCRIBED:
@@ -246,6 +259,7 @@ def export_data(session: Session, subscriber: Subscriber) -> dict[str, Any]:
         "hour": subscriber.send_hour,
         "topics": subscriber.topic_slugs,
         "keywords": subscriber.keyword_texts,
+        "editions_off": editions_off(session, subscriber.id),
         "language": subscriber.language,
         "breaking_alerts": subscriber.breaking_alerts,
         "keyword_alerts": subscriber.keyword_alerts,
@@ -269,9 +283,10 @@ def export_data(session: Session, subscriber: Subscriber) -> dict[str, Any]:
 def erase(session: Session, subscriber: Subscriber, *, hash_key: str, origin: Origin) -> None:
     """Remove a reader's personal data; keep only a keyed hash so they are never mailed again.
 
-    The ledger rows go with the reader; consent events lose the reader link, IP and user
-    agent, and one erase event records that the erasure happened. The reader's link key
-    goes with the row, so no link sent to them opens anything again, whoever gets the id.
+    The ledger rows and edition opt-outs go with the reader; consent events lose the reader
+    link, IP and user agent, and one erase event records that the erasure happened. The
+    reader's link key goes with the row, so no link sent to them opens anything again,
+    whoever gets the id.
     """
     digest = email_hash(subscriber.email, hash_key)
     suppress(session, subscriber.email, reason="erased", hash_key=hash_key)
@@ -282,6 +297,7 @@ def erase(session: Session, subscriber: Subscriber, *, hash_key: str, origin: Or
         .execution_options(synchronize_session=False)
     )
     followed = [keyword.keyword_id for keyword in subscriber.keywords]
+    forget_editions(session, subscriber.id)
     session.delete(subscriber)
     session.flush()
     forget_unfollowed(session, followed)

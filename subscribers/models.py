@@ -237,6 +237,23 @@ class ReaderKeyword(Base):
     added_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class EditionOptOut(Base):
+    """A reader who turned one edition off and keeps the others.
+
+    Keyed by the edition's slug (its stable key in the ledger), not by a foreign key into
+    alerts' editions: this package sits below alerts. Every edition a reader is eligible
+    for is on until a row here says otherwise.
+    """
+
+    __tablename__ = "edition_opt_outs"
+
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
+    )
+    edition: Mapped[str] = mapped_column(String(50), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class ConsentEvent(Base):
     """Append-only record of what a reader agreed to, when, and through which form."""
 
@@ -270,6 +287,7 @@ class Suppression(Base):
 __all__ = [
     "ConsentEvent",
     "ConsentKind",
+    "EditionOptOut",
     "Frequency",
     "Keyword",
     "ReaderKeyword",

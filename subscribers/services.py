@@ -61,18 +61,22 @@ def reader_of_link(
     token: str,
     *,
     allow_expired: bool = False,
+    scope: str | None = None,
 ) -> Subscriber | None:
     """The reader a link from an email belongs to; None when no reader has its id (erased).
 
     The token is checked against the link key of the reader who holds its id now, so the
     link of an erased reader never opens the reader who was given the same id afterwards,
     nor a link from before a reader came back after unsubscribing. Raises InvalidToken
-    for a link that is not (or no longer) this reader's, or has expired.
+    for a link that is not (or no longer) this reader's, or has expired, or was signed for
+    another `scope` (an edition's unsubscribe link names its edition; TokenSigner.sign).
     """
     subscriber = session.get(Subscriber, signer.subscriber_id(purpose, token))
     if subscriber is None:
         return None
-    signer.verify(purpose, token, link_key=subscriber.link_key, allow_expired=allow_expired)
+    signer.verify(
+        purpose, token, link_key=subscriber.link_key, allow_expired=allow_expired, scope=scope
+    )
     return subscriber
 
 

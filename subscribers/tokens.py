@@ -85,13 +85,18 @@ class TokenSigner:
         salt = _bound(f"newsalerts.{purpose.value}", link_key)
         return URLSafeTimedSerializer(self._keys, salt=salt)
 
-    def _macs(self, purpose: Purpose, subscriber_id: int, link_key: str | None) -> list[str]:
+    def _macs(
+        self, purpose: Purpose, subscriber_id: int, link_key: str | None, scope: str | None = None
+    ) -> list[str]:
         keys = self._mac_keys.get(purpose)
         if keys is None:
             label = f"newsalerts.link.{purpose.value}".encode()
             keys = [hmac.new(key.encode(), label, hashlib.sha256).digest() for key in self._keys]
             self._mac_keys[purpose] = keys
-        message = _bound(str(subscriber_id), link_key).encode()
+        # A scope (an edition's slug) is signed with the id: "/" never occurs in an id, so
+        # no unscoped link of one reader is the scoped link of another.
+        text = str(subscriber_id) if scope is None else f"{subscriber_id}/{scope}"
+        message = _bound(text, link_key).encode()
         return [
             base64.urlsafe_b64encode(hmac.new(key, message, hashlib.sha256).digest()[:_MAC_BYTES])
             .decode()
@@ -99,11 +104,24 @@ class TokenSigner:
             for key in keys
         ]
 
-    def sign(self, purpose: Purpose, subscriber_id: int, *, link_key: str | None) -> str:
-        """The token of a reader's link; `link_key` is the reader's own (`Subscriber.link_key`)."""
+    def sign(
+        self,
+        purpose: Purpose,
+        subscriber_id: int,
+        *,
+        link_key: str | None,
+        scope: str | None = None,
+    ) -> str:
+        """The token of a reader's link; `link_key` is the reader's own (`Subscriber.link_key`).
+
+        `scope` (a never-expiring link only) binds the token to a value the link carries
+        beside it, such as the edition an unsubscribe link leaves: `verify` then needs the
+        same scope, so the value cannot be changed without breaking the signature."""
         if MAX_AGE_SECONDS[purpose] is not None:
+            if scope is not None:
+                raise ValueError(f"{purpose.value} links take no scope")
             return self._serializer(purpose, link_key).dumps(subscriber_id)
-        return f"{subscriber_id}.{self._macs(purpose, subscriber_id, link_key)[0]}"
+        return f"{subscriber_id}.{self._macs(purpose, subscriber_id, link_key, scope)[0]}"
 
     def _is_mac_token(self, purpose: Purpose, token: str) -> bool:
         return MAX_AGE_SECONDS[purpose] is None and token.count(".") == 1
@@ -124,27 +142,38 @@ class TokenSigner:
             raise InvalidToken("this link is not valid")
         return value
 
-    def _verify_mac(self, purpose: Purpose, token: str, link_key: str | None) -> int:
+    def _verify_mac(
+        self, purpose: Purpose, token: str, link_key: str | None, scope: str | None
+    ) -> int:
         number, _, mac = token.partition(".")
         if not (number.isdigit() and number.isascii() and len(number) < 19 and mac.isascii()):
             raise InvalidToken("this link is not valid")
         subscriber_id = int(number)
-        macs = self._macs(purpose, subscriber_id, link_key)
+        macs = self._macs(purpose, subscriber_id, link_key, scope)
         if not any(hmac.compare_digest(mac, good) for good in macs):
             raise InvalidToken("this link is not valid")
         return subscriber_id
 
     def verify(
-        self, purpose: Purpose, token: str, *, link_key: str | None, allow_expired: bool = False
+        self,
+        purpose: Purpose,
+        token: str,
+        *,
+        link_key: str | None,
+        allow_expired: bool = False,
+        scope: str | None = None,
     ) -> int:
-        """Return the subscriber id in a token; raise InvalidToken if it is not ours, or was
-        signed with another link key than `link_key` (that of the reader with the id now).
+        """Return the subscriber id in a token; raise InvalidToken if it is not ours, was
+        signed with another link key than `link_key` (that of the reader with the id now),
+        or for another `scope` than this one (see `sign`).
 
         `allow_expired` still checks the signature; it lets an expired confirmation link
         ask for a fresh email.
         """
         if self._is_mac_token(purpose, token):
-            return self._verify_mac(purpose, token, link_key)
+            return self._verify_mac(purpose, token, link_key, scope)
+        if scope is not None:
+            raise InvalidToken("this link is not valid")
         max_age = None if allow_expired else MAX_AGE_SECONDS[purpose]
         try:
             value = self._serializer(purpose, link_key).loads(token, max_age=max_age)

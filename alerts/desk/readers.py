@@ -13,7 +13,7 @@ always; functions take a Session and leave the commit to the caller.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Select, func, select
@@ -24,6 +24,7 @@ from alerts.errors import BadInput, NotFound
 from alerts.ledger.history import DeliveryRecord, deliveries_of, last_sent
 from alerts.models import FeedbackEvent, FeedbackKind
 from subscribers.addresses import normalise_email
+from subscribers.editions import editions_off
 from subscribers.lifecycle import erase, unsubscribe
 from subscribers.models import (
     ConsentEvent,
@@ -172,6 +173,7 @@ class ReaderRecord:
     deliveries: list[DeliveryRecord]
     feedback: list[FeedbackEvent]
     suppressed: bool
+    editions_off: list[str] = field(default_factory=list)  # slugs the reader turned off
 
 
 def find_reader(session: Session, reader_id: int) -> Subscriber:
@@ -203,6 +205,7 @@ def reader_record(
         deliveries=deliveries_of(session, reader.id, before=deliveries_before),
         feedback=list(feedback),
         suppressed=is_suppressed(session, reader.email, hash_key=hash_key),
+        editions_off=editions_off(session, reader.id),
     )
 
 

@@ -39,7 +39,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from alerts.digests.selection import (
     FIRST_WINDOW,
@@ -63,7 +63,9 @@ from alerts.models import (
     article_topics,
 )
 from subscribers.buckets import buckets_of
+from subscribers.editions import editions_off
 from subscribers.models import (
+    EditionOptOut,
     Frequency,
     Subscriber,
     SubscriberStatus,
@@ -138,6 +140,9 @@ def why_not_in_audience(edition: Edition, subscriber: Subscriber, *, now: dateti
         return f"they chose {chose} digests; this edition is {cadence}"
     if subscriber.paused_until is not None and subscriber.paused_until > now:
         return f"they paused their alerts until {subscriber.paused_until:%d %B %Y}"
+    session = object_session(subscriber)
+    if session is not None and edition.slug in editions_off(session, subscriber.id):
+        return "they turned this edition off on their preferences page"
     own = {topic.id for topic in edition.topics}
     if own and not own & {topic.id for topic in subscriber.topics}:
         names = ", ".join(topic.name for topic in edition.topics)
@@ -160,12 +165,19 @@ def issue_audience(
 
 
 def _audience(edition: Edition, now: datetime) -> list[ColumnElement[bool]]:
-    """Active, unpaused readers of the edition's cadence; for a topic edition, those
-    following at least one of its topics."""
+    """Active, unpaused readers of the edition's cadence who have not turned it off; for
+    a topic edition, those following at least one of its topics.
+
+    The opt-out is a NOT EXISTS on its primary key (reader, edition): one index probe per
+    reader of a bucket, and the buckets' counts change when a reader turns an edition off,
+    so a marked bucket is looked at again (see _marks)."""
     conditions = [
         Subscriber.status == SubscriberStatus.ACTIVE,
         Subscriber.frequency == Frequency(edition.cadence.value),
         or_(Subscriber.paused_until.is_(None), Subscriber.paused_until <= now),
+        ~exists().where(
+            EditionOptOut.subscriber_id == Subscriber.id, EditionOptOut.edition == edition.slug
+        ),
     ]
     if edition.topics:
         conditions.append(

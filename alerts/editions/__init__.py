@@ -4,6 +4,7 @@
   exist, editors add topic editions): their settings and the date of their issue.
 - `subjects.py`: the subject line each one writes, an editor's template run in a sandbox
   that bounds its loops, sizes and time; checked when saved, the default when it fails.
+- `choices.py`: the editions a reader is eligible for, each on unless they turned it off.
 - `issues.py`: an issue, one edition on one local date: its curation (pinned, dropped,
   locked articles), pausing, resuming and cancelling its send, and what it carried.
 
@@ -11,6 +12,13 @@ An issue's send itself is the ledger's (alerts.ledger); what each reader's copy 
 the digests' (alerts.digests). Each module's docstring says why it works the way it does.
 """
 
+from alerts.editions.choices import (
+    EditionChoice,
+    edition_choices,
+    edition_name,
+    is_eligible,
+    known_slugs,
+)
 from alerts.editions.issues import (
     NO_CURATION,
     Curation,
@@ -60,6 +68,7 @@ __all__ = [
     "NO_CURATION",
     "PLACEHOLDERS",
     "Curation",
+    "EditionChoice",
     "EditionInput",
     "cancel",
     "candidates",
@@ -67,13 +76,17 @@ __all__ = [
     "create_edition",
     "curation_of",
     "drop",
+    "edition_choices",
+    "edition_name",
     "ensure_default_editions",
     "find_issue",
     "get_edition",
     "get_issue",
+    "is_eligible",
     "issue_articles",
     "issue_date",
     "issue_for",
+    "known_slugs",
     "list_editions",
     "lock",
     "move",

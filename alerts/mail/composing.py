@@ -93,11 +93,20 @@ class ComposerParts:
     envelopes: EnvelopeBuilder
 
     def reader_parts(
-        self, subscriber_id: int, email: str, delivery_id: int = 0, *, link_key: str | None
+        self,
+        subscriber_id: int,
+        email: str,
+        delivery_id: int = 0,
+        *,
+        link_key: str | None,
+        edition: str | None = None,
     ) -> ReaderParts:
         """The reader's own values: address and links (signed with the reader's
-        `link_key`), and the tracking token of `delivery_id` when its message is tracked."""
-        links = reader_links(self.settings, subscriber_id, email, link_key=link_key)
+        `link_key`; the unsubscribe link of `edition` when one is named), and the tracking
+        token of `delivery_id` when its message is tracked."""
+        links = reader_links(
+            self.settings, subscriber_id, email, link_key=link_key, edition=edition
+        )
         if not delivery_id:
             return links
         token = tracking_token(self.settings.secret_key, delivery_id)

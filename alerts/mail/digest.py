@@ -442,9 +442,17 @@ class DigestComposer:
         return tuple((i, tuple(own[i])) for i in article_ids if i in own)
 
     def reader_parts(
-        self, subscriber_id: int, email: str, delivery_id: int = 0, *, link_key: str | None
+        self,
+        subscriber_id: int,
+        email: str,
+        delivery_id: int = 0,
+        *,
+        link_key: str | None,
+        edition: str | None = None,
     ) -> ReaderParts:
-        return self._parts.reader_parts(subscriber_id, email, delivery_id, link_key=link_key)
+        return self._parts.reader_parts(
+            subscriber_id, email, delivery_id, link_key=link_key, edition=edition
+        )
 
     def spec_for(self, delivery: LedgerRow) -> DigestSpec:
         """The edition and issue a ledger row belongs to, looked up once per batch, in
@@ -495,7 +503,11 @@ class DigestComposer:
         )
         rendered = self._render(key, spec, subscriber.timezone)
         reader = self.reader_parts(
-            subscriber.id, subscriber.email, delivery_id, link_key=subscriber.link_key
+            subscriber.id,
+            subscriber.email,
+            delivery_id,
+            link_key=subscriber.link_key,
+            edition=spec.edition.slug,
         )
         return rendered.personalise(reader)
 
@@ -519,11 +531,13 @@ class DigestComposer:
             subscriber.email,
             delivery.id if tracked else 0,
             link_key=subscriber.link_key,
+            edition=delivery.edition,
         )
         fill = self._fill(email, found, subscriber.timezone, spec)
         return self._parts.envelopes.for_delivery(
-            delivery, subscriber.email, email, reader, fill, kind="digest"
-        )
+            delivery, subscriber.email, email, reader, fill, kind="digest",
+            list_name=spec.edition.name,
+        )  # fmt: skip
 
     def _fill(
         self, email: EncodedEmail, found: list[Article], timezone: str, spec: DigestSpec

@@ -8,6 +8,7 @@ builder: a composer builds some 2,000 envelopes a second.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from email.utils import parseaddr
@@ -22,6 +23,10 @@ from subscribers.database import utcnow
 
 # RFC 8058: a POST to the List-Unsubscribe link is enough, no page to click through.
 ONE_CLICK = ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
+# What may not be in a DNS label (an edition's slug is one already; this is a guard).
+_LABEL_JUNK = re.compile(r"[^a-z0-9-]+")
+# A phrase of atoms (RFC 5322 atext and spaces) needs no quotes.
+_ATOMS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]+")
 
 
 def sender_address(mail_from: str) -> str:
@@ -33,6 +38,21 @@ def sender_domain(mail_from: str) -> str:
     """The domain of MAIL_FROM: of every Message-ID, and of bounces and DKIM signatures
     unless BOUNCE_DOMAIN or DKIM_DOMAIN name another."""
     return sender_address(mail_from).rpartition("@")[2]
+
+
+def edition_list_id(rest: str, slug: str, name: str | None) -> str:
+    """An edition's List-Id (RFC 2919): its name as the description, its slug (lowercase
+    letters, digits and inner hyphens, at most 50: a DNS label) in front of the rest of
+    LIST_ID. A name that is not plain printable ASCII is left out rather than encoded
+    (headers here are never encoded words); quotes and backslashes are dropped."""
+    label = _LABEL_JUNK.sub("-", slug.lower()).strip("-")[:63].strip("-") or "edition"
+    description = (name or "").replace('"', "").replace("\\", "").strip()
+    if not description or not description.isascii() or not description.isprintable():
+        return f"<{label}.{rest}>"
+    description = description[:100]
+    if not _ATOMS.fullmatch(description):  # specials such as "." or ",": a quoted string
+        description = f'"{description}"'
+    return f"{description} <{label}.{rest}>"
 
 
 class EnvelopeBuilder:
@@ -53,6 +73,9 @@ class EnvelopeBuilder:
         self._alert_list_id = f"Breaking news alerts <breaking.{rest if dot else tag}>"
         # Keyword alerts likewise, under "keywords".
         self._keyword_list_id = f"Keyword alerts <keywords.{rest if dot else tag}>"
+        # Each edition is a list of its own, so that leaving one (its one-click link)
+        # and filtering one are per edition: its slug as the first label.
+        self._list_rest = rest if dot else tag
 
     def message_id(self, hint: str) -> str:
         """A fresh Message-ID in the sender's domain, `hint` (say 'digest.42') in front."""
@@ -95,9 +118,11 @@ class EnvelopeBuilder:
         fill: Mapping[str, str],
         *,
         kind: str,
+        list_name: str | None = None,
     ) -> Envelope:
         """The message of one ledger row: the shared encoded body with this reader's values,
-        the list headers, the VERP return path, DKIM when configured."""
+        the list headers, the VERP return path, DKIM when configured. A digest's List-Id
+        is its edition's own, `list_name` (the edition's name) its description."""
         message_id = delivery.message_id or self.message_id(f"{kind}.{delivery.id}")
         return self.build(
             recipient,
@@ -106,7 +131,7 @@ class EnvelopeBuilder:
             fill=fill,
             message_id=message_id,
             headers=[
-                ("List-Id", self._list_header(delivery.edition, kind)),
+                ("List-Id", self._list_header(delivery.edition, kind, list_name)),
                 ("List-Unsubscribe", f"<{reader.unsubscribe_url}>"),
                 ONE_CLICK,
                 # Gmail's feedback loop groups complaints by these fields.
@@ -118,12 +143,12 @@ class EnvelopeBuilder:
             ),
         )
 
-    def _list_header(self, edition: str, kind: str) -> str:
+    def _list_header(self, edition: str, kind: str, name: str | None) -> str:
         if kind == "alert":
             return self._alert_list_id
         if kind == "keyword-alert":
             return self._keyword_list_id
-        return f"{edition} {kind} <{self._list_id}>"
+        return edition_list_id(self._list_rest, edition, name)
 
 
-__all__ = ["ONE_CLICK", "EnvelopeBuilder", "sender_address", "sender_domain"]
+__all__ = ["ONE_CLICK", "EnvelopeBuilder", "edition_list_id", "sender_address", "sender_domain"]

@@ -7,6 +7,7 @@ form could be filled in by anyone, with anyone's address.
 from __future__ import annotations
 
 import enum
+from urllib.parse import quote
 
 from alerts.config import Settings
 from alerts.mail.dkim import DkimSigner
@@ -24,15 +25,26 @@ class Notice(enum.StrEnum):
 
 
 def reader_links(
-    settings: Settings, subscriber_id: int, email: str, *, link_key: str | None
+    settings: Settings,
+    subscriber_id: int,
+    email: str,
+    *,
+    link_key: str | None,
+    edition: str | None = None,
 ) -> ReaderParts:
-    """The reader's own links, signed with their link key (`Subscriber.link_key`)."""
+    """The reader's own links, signed with their link key (`Subscriber.link_key`).
+
+    With `edition` (a slug), the unsubscribe link is that edition's: it names the edition
+    beside a token signed for it, and a one-click POST to it leaves only that edition."""
     signer = TokenSigner([settings.secret_key])
-    unsubscribe = signer.sign(Purpose.UNSUBSCRIBE, subscriber_id, link_key=link_key)
+    unsubscribe = signer.sign(Purpose.UNSUBSCRIBE, subscriber_id, link_key=link_key, scope=edition)
     preferences = signer.sign(Purpose.PREFERENCES, subscriber_id, link_key=link_key)
+    unsubscribe_url = f"{settings.base_url}/unsubscribe/{unsubscribe}"
+    if edition is not None:
+        unsubscribe_url += f"?edition={quote(edition, safe='')}"
     return ReaderParts(
         email=email,
-        unsubscribe_url=f"{settings.base_url}/unsubscribe/{unsubscribe}",
+        unsubscribe_url=unsubscribe_url,
         preferences_url=f"{settings.base_url}/preferences/{preferences}",
     )
 

@@ -30,6 +30,7 @@ from alerts.web.json_bodies import json_object
 from alerts.web.openapi import OPENAPI
 from alerts.web.signup import ACCEPTED, hand_over, notice_within_limit
 from subscribers.database import utcnow
+from subscribers.editions import editions_off
 from subscribers.keywords import set_keywords
 from subscribers.lifecycle import (
     SignupResult,
@@ -180,7 +181,9 @@ def _import(wanted: SubscriberRequest, origin: Origin) -> View:
         )  # fmt: skip
     except AlreadySubscribed as error:
         session.rollback()
-        return jsonify({"result": "exists", **subscriber_summary(error.subscriber)}), 200
+        known = error.subscriber
+        summary = subscriber_summary(known, editions_off=editions_off(session, known.id))
+        return jsonify({"result": "exists", **summary}), 200
     subscriber.breaking_alerts = preferences.breaking_alerts
     set_keyword_alerts(subscriber, preferences.keyword_alerts)
     if preferences.language is not None:
@@ -206,7 +209,9 @@ def _reader(email: str) -> Subscriber:
 @blueprint.get("/subscribers/<path:email>")
 def get_reader(email: str) -> View:
     require_scope("subscribers")
-    return jsonify(subscriber_summary(_reader(email))), 200
+    subscriber = _reader(email)
+    summary = subscriber_summary(subscriber, editions_off=editions_off(db(), subscriber.id))
+    return jsonify(summary), 200
 
 
 @blueprint.delete("/subscribers/<path:email>")

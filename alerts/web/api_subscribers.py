@@ -7,7 +7,7 @@ imports a reader who consented on the publisher's side as active at once.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -102,8 +102,11 @@ def _check_storable(data: Mapping[str, Any]) -> None:
             raise InvalidPreference(name, message)
 
 
-def subscriber_summary(subscriber: Subscriber) -> dict[str, Any]:
-    """What the API says about a reader."""
+def subscriber_summary(
+    subscriber: Subscriber, *, editions_off: Sequence[str] = ()
+) -> dict[str, Any]:
+    """What the API says about a reader; `editions_off`, the slugs of the editions they
+    turned off (subscribers.editions)."""
     return {
         "email": subscriber.email,
         "status": subscriber.status.value,
@@ -116,6 +119,7 @@ def subscriber_summary(subscriber: Subscriber) -> dict[str, Any]:
         "keywords": subscriber.keyword_texts,
         "keyword_alerts": subscriber.keyword_alerts,
         "language": subscriber.language,
+        "editions_off": list(editions_off),
         "created_at": _iso(subscriber.created_at),
         "confirmed_at": _iso(subscriber.confirmed_at),
     }

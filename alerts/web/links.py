@@ -14,6 +14,7 @@ from flask import Blueprint, Response, g, jsonify, make_response, redirect, requ
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from alerts.digests.welcome import first_digest_at
+from alerts.editions.choices import edition_choices, edition_name, known_slugs
 from alerts.mail.notices import Notice, reader_links
 from alerts.mail.rendering import ReaderParts
 from alerts.translations import language_names
@@ -32,17 +33,19 @@ from alerts.web.pages import (
 from alerts.web.security import FormRejected, header_text
 from alerts.web.signup import hand_over, notice_within_limit
 from subscribers.database import utcnow
+from subscribers.editions import choose_editions, editions_off, leave_edition
 from subscribers.errors import InvalidPreference, InvalidToken
 from subscribers.languages import shipped_language
 from subscribers.lifecycle import (
     confirm,
     erase,
     export_data,
+    fewer_emails,
     pause,
     unsubscribe,
     update_preferences,
 )
-from subscribers.models import Subscriber, SubscriberStatus
+from subscribers.models import Frequency, Subscriber, SubscriberStatus
 from subscribers.services import Origin, reader_of_link
 from subscribers.tokens import Purpose, TokenSigner
 
@@ -63,9 +66,10 @@ def _signer() -> TokenSigner:
     return TokenSigner([web_context().runtime.settings.secret_key])
 
 
-def _reader(purpose: Purpose, token: str) -> Subscriber:
-    """The reader of a link; raises InvalidToken for one that is not (or no longer) theirs."""
-    subscriber = reader_of_link(db(), _signer(), purpose, token)
+def _reader(purpose: Purpose, token: str, *, scope: str | None = None) -> Subscriber:
+    """The reader of a link; raises InvalidToken for one that is not (or no longer) theirs,
+    or whose token was not signed for `scope` (an edition's unsubscribe link)."""
+    subscriber = reader_of_link(db(), _signer(), purpose, token, scope=scope)
     if subscriber is None:
         raise _Gone()
     # The pages of a reader's link are in the reader's language (pages.page_language).
@@ -197,7 +201,9 @@ def _current_choices(subscriber: Subscriber) -> dict[str, Any]:
         "hour": subscriber.send_hour,
         "timezone": subscriber.timezone,
         "language": page_language(),
-    }
+        "editions": {choice.slug for choice in edition_choices(db(), subscriber, now=utcnow())
+                     if choice.on},
+    }  # fmt: skip
 
 
 def _submitted_choices(subscriber: Subscriber) -> dict[str, Any]:
@@ -218,6 +224,7 @@ def _submitted_choices(subscriber: Subscriber) -> dict[str, Any]:
         "hour": int(hour) if hour.isascii() and hour.isdigit() else None,
         "timezone": zone,
         "language": shipped_language(form.get("language")) or page_language(),
+        "editions": set(form.getlist("editions")),
     }
 
 
@@ -248,6 +255,7 @@ def _preferences_page(
         subscriber=subscriber,
         token=token,
         topics=topic_choices(subscriber.topics),
+        editions=edition_choices(db(), subscriber, now=utcnow()),
         chosen=chosen,
         time_zones=zones,
         hours=range(24),
@@ -290,7 +298,14 @@ def preferences_submit(token: str) -> View:
         )  # fmt: skip
         choice = request.form.get("pause_weeks") or "0"
         weeks = None if choice == "keep" else int(choice)
+        # The editions the page offered (those it did not are left as they are): the
+        # ticked ones on, the others off.
+        offered = known_slugs(session, request.form.getlist("editions_offered"))
         update_preferences(session, subscriber, preferences, origin=_origin("preferences"))
+        choose_editions(
+            session, subscriber, offered=offered, chosen=request.form.getlist("editions"),
+            origin=_origin("preferences"),
+        )  # fmt: skip
         if weeks is not None:  # "keep the pause" leaves it as it is
             pause(session, subscriber, weeks=weeks, origin=_origin("preferences"), now=utcnow())
     except (InvalidPreference, ValueError) as error:
@@ -349,25 +364,62 @@ def preferences_erase(token: str) -> View:
 # --- unsubscribe -----------------------------------------------------------------------
 
 
-@blueprint.get("/unsubscribe/<token>")
-def unsubscribe_page(token: str) -> View:
-    try:
-        subscriber = _reader(Purpose.UNSUBSCRIBE, token)
-    except (InvalidToken, _Gone) as error:
-        return _invalid(error)
+UNSUBSCRIBE_ACTIONS = ("edition", "weekly", "pause", "all")
+LEFT_EDITION = N_("You will no longer get this edition. Your other news alerts go on.")
+NOW_WEEKLY = N_("From now on you get one email a week instead of one a day.")
+PAUSED = N_("Your news alerts are paused.")
+UNKNOWN_ACTION = N_("Choose one of the options on the page.")
+
+
+def _edition_of_link() -> str | None:
+    """The edition an unsubscribe link names (its token is signed for it), if any."""
+    edition = request.args.get("edition")
+    return edition[:100] if edition else None
+
+
+def _unsubscribe_page(
+    token: str, subscriber: Subscriber, edition: str | None, status: int = 200, **extra: Any
+) -> View:
+    """The page of an unsubscribe link: leave only the edition the link names, fewer
+    emails (weekly instead of daily), a pause, or leaving everything."""
+    session = db()
+    left = edition is not None and edition in editions_off(session, subscriber.id)
     return page(
         "unsubscribe.html",
+        status,
         email=subscriber.email,
         csrf=_csrf("unsubscribe", token),
         already=subscriber.status is SubscriberStatus.UNSUBSCRIBED,
+        edition=edition,
+        edition_name=(edition_name(session, edition) or edition) if edition else None,
+        edition_left=left,
+        daily=subscriber.frequency is Frequency.DAILY,
+        pause_choices=[weeks for weeks in PAUSE_CHOICES if weeks],
+        paused_until=subscriber.paused_until,
+        preferences_url=_links(subscriber).preferences_url,
+        **extra,
     )
+
+
+@blueprint.get("/unsubscribe/<token>")
+def unsubscribe_page(token: str) -> View:
+    """Shows the choices; changes nothing (link scanners open every link)."""
+    edition = _edition_of_link()
+    try:
+        subscriber = _reader(Purpose.UNSUBSCRIBE, token, scope=edition)
+    except (InvalidToken, _Gone) as error:
+        return _invalid(error)
+    return _unsubscribe_page(token, subscriber, edition)
 
 
 @blueprint.post("/unsubscribe/<token>")
 def unsubscribe_submit(token: str) -> View:
+    """RFC 8058's one-click POST leaves the edition the link names (everything when it
+    names none); the page's buttons do what they say."""
     one_click = request.form.get("List-Unsubscribe") == ONE_CLICK
+    edition = _edition_of_link()
     try:
-        subscriber = _reader(Purpose.UNSUBSCRIBE, token)
+        subscriber = _reader(Purpose.UNSUBSCRIBE, token, scope=edition)
         if not one_click:
             _check_csrf("unsubscribe", token)
     except (InvalidToken, _Gone) as error:
@@ -376,17 +428,33 @@ def unsubscribe_submit(token: str) -> View:
         return _invalid(error)
     except FormRejected as error:
         return page("error.html", 400, message=str(error).capitalize() + ".")
+    action = "edition" if one_click and edition else request.form.get("action", "all")
+    if action not in UNSUBSCRIBE_ACTIONS or (action == "edition" and edition is None):
+        return _unsubscribe_page(token, subscriber, edition, 422, error=UNKNOWN_ACTION)
     session = db()
-    unsubscribe(
-        session,
-        subscriber,
-        origin=_origin("one-click" if one_click else "unsubscribe-page"),
-        now=utcnow(),
-    )
+    source = "one-click" if one_click else "unsubscribe-page"
+    message = None
+    if action == "edition" and edition is not None:
+        leave_edition(session, subscriber, edition, origin=_origin(source))
+        message = LEFT_EDITION
+    elif action == "weekly":
+        fewer_emails(session, subscriber, origin=_origin(source))
+        message = NOW_WEEKLY
+    elif action == "pause":
+        weeks = request.form.get("pause_weeks", "")
+        if not (weeks.isascii() and weeks.isdigit() and int(weeks) in PAUSE_CHOICES[1:]):
+            return _unsubscribe_page(token, subscriber, edition, 422, error=UNKNOWN_ACTION)
+        pause(session, subscriber, weeks=int(weeks), origin=_origin(source), now=utcnow())
+        message = PAUSED
+    else:
+        unsubscribe(session, subscriber, origin=_origin(source), now=utcnow())
     session.commit()
     if one_click:
         # RFC 8058: answer the provider's POST directly, no redirect.
         return make_response("Unsubscribed.\n", 200, {"Content-Type": "text/plain"})
+    if message is not None:
+        # The same page, with what was done, still offering to leave everything.
+        return _unsubscribe_page(token, subscriber, edition, message=message)
     return page(
         "unsubscribed.html",
         resubscribe_url=f"{web_context().runtime.settings.base_url}/subscribe?lang={page_language()}",

@@ -119,6 +119,12 @@ _SUBSCRIBER_OUT = {
         "keywords": {"type": "array", "items": {"type": "string"}},
         "keyword_alerts": {"type": "boolean"},
         "language": {"type": ["string", "null"], "description": "null: the site's default"},
+        "editions_off": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "slugs of the editions the reader turned off; every other "
+            "edition they are eligible for is on",
+        },
         "created_at": {"type": "string", "format": "date-time"},
         "confirmed_at": {"type": ["string", "null"], "format": "date-time"},
     },

@@ -115,8 +115,12 @@ def test_message_headers_and_parts(
 
     unsubscribe = message["List-Unsubscribe"]
     assert unsubscribe.startswith("<https://news.example.com/unsubscribe/")
-    token = unsubscribe.removeprefix("<https://news.example.com/unsubscribe/").rstrip(">")
-    linked = reader_of_link(session, signer, Purpose.UNSUBSCRIBE, token)
+    # The daily edition's own link: its token is signed for the edition it names.
+    token, _, edition = (
+        unsubscribe.removeprefix("<https://news.example.com/unsubscribe/").rstrip(">")
+    ).partition("?edition=")
+    assert edition == "daily"
+    linked = reader_of_link(session, signer, Purpose.UNSUBSCRIBE, token, scope=edition)
     assert linked is not None
     subscriber_id = linked.id
     assert subscriber_id == session.scalar(
@@ -126,7 +130,8 @@ def test_message_headers_and_parts(
     assert f"List-Unsubscribe: {unsubscribe}\r\n" in raw_headers + "\r\n"
     assert "=?" not in unsubscribe
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    assert message["List-Id"] == f"daily digest <{settings.list_id}>"
+    assert message["List-Id"] == "Daily briefing <daily.news-alerts.example.com>"
+    assert settings.list_id == "daily.news-alerts.example.com"
     assert message["Message-ID"].startswith("<digest.") and message["Message-ID"].endswith(
         "@example.com>"
     )
@@ -157,8 +162,9 @@ def test_message_headers_and_parts(
     for body in (text, html):
         assert settings.postal_address in body
         assert "%%NEWSALERTS" not in body
-    assert f"Unsubscribe: https://news.example.com/unsubscribe/{token}" in text
-    assert f'href="https://news.example.com/unsubscribe/{token}"' in html
+    link = f"https://news.example.com/unsubscribe/{token}?edition=daily"  # the edition's own
+    assert f"Unsubscribe: {link}\r\n" in text
+    assert f'href="{link}"' in html
     # CSS is inlined; only the media queries stay in a style block, for phones.
     assert [block.strip()[:6] for block in re.findall(r"<style>(.*?)</style>", html, re.S)] == [
         "@media"

@@ -93,7 +93,11 @@ def test_a_new_due_bucket_reads_only_its_own_readers(session: Session) -> None:
         result = plan_digests(session, now=noon)
 
     assert result.due == 3
-    [readers] = [sql for sql in sent if "from subscribers" in sql and "not (exists" in sql]
+    # The readers' query (the pause probe groups; the readers' query does not).
+    [readers] = [
+        sql for sql in sent
+        if "from subscribers" in sql and "not (exists" in sql and "group by" not in sql
+    ]  # fmt: skip
     assert "asia/kolkata" in readers  # the bucket, a bound parameter
     assert "europe/paris" not in readers and "asia/tokyo" not in readers
     assert {row.subscriber_id for row in ledger(session) if row.created_at == noon} == {

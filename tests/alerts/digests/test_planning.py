@@ -18,10 +18,18 @@ from alerts.digests.planning import (
     plan_digests,
     plan_in_chunks,
     selection_for,
+    why_not_in_audience,
 )
-from alerts.editions.schedules import ensure_default_editions, get_edition
+from alerts.editions.schedules import (
+    EditionInput,
+    create_edition,
+    ensure_default_editions,
+    get_edition,
+)
 from alerts.models import Cadence, Delivery, DeliveryStatus
-from subscribers.models import Frequency, SubscriberStatus
+from subscribers.editions import leave_edition
+from subscribers.models import Frequency, Subscriber, SubscriberStatus
+from subscribers.services import Origin
 from tests.factories import ledger, make_article, make_reader, utc
 
 # Tuesday 2026-03-10 06:00 UTC is 07:00 in Paris (CET): the default readers' send hour.
@@ -637,6 +645,58 @@ def test_daily_and_weekly_readers_in_one_run(session: Session) -> None:
     ] == [
         (daily.id, Cadence.DAILY, date(2026, 3, 10), [today]),
         (weekly.id, Cadence.WEEKLY, date(2026, 3, 9), [today, three_days]),
+    ]
+
+
+# --- editions a reader turned off -----------------------------------------------------------
+
+
+def _turn_off(session: Session, reader: Subscriber, edition: str) -> None:
+    assert leave_edition(session, reader, edition, origin=Origin("test"))
+    session.flush()
+
+
+def test_a_reader_who_turned_an_edition_off_is_not_planned_for_it(session: Session) -> None:
+    ada = make_reader(session, "ada", topics=["Climate"])
+    bo = make_reader(session, "bo", topics=["Climate"])
+    ensure_default_editions(session, now=NOW)
+    create_edition(
+        session, slug="climate", now=NOW,
+        data=EditionInput(name="Climate desk", topic_slugs=["climate"]),
+    )  # fmt: skip
+    wk = make_reader(session, "wk", topics=["Climate"], frequency=Frequency.WEEKLY)
+    wl = make_reader(session, "wl", topics=["Climate"], frequency=Frequency.WEEKLY)
+    make_article(session, "today", published_at=NOW - timedelta(hours=1), topics=["Climate"])
+    _turn_off(session, ada, "daily")
+    _turn_off(session, bo, "climate")
+    _turn_off(session, wk, "weekly")
+
+    plan_digests(session, now=NOW)
+
+    assert sorted((row.edition, row.subscriber_id) for row in ledger(session)) == sorted(
+        [("climate", ada.id), ("daily", bo.id), ("weekly", wl.id)]
+    )
+    climate = get_edition(session, "climate")
+    assert why_not_in_audience(climate, bo, now=NOW) == (
+        "they turned this edition off on their preferences page"
+    )
+    assert why_not_in_audience(climate, ada, now=NOW) is None
+
+
+def test_turning_an_edition_off_after_a_tick_is_seen_by_the_next(session: Session) -> None:
+    """A bucket marked as planned is looked at again when one of its readers turns the
+    edition off (its audience changed), and the reader is planned no more from then on."""
+    ada = make_reader(session, "ada", topics=["Climate"])
+    bo = make_reader(session, "bo", topics=["Climate"])
+    make_article(session, "today", published_at=NOW - timedelta(hours=1), topics=["Climate"])
+    assert plan_digests(session, now=NOW).due == 2
+    _turn_off(session, ada, "daily")
+
+    tomorrow = plan_digests(session, now=NOW + DAY)
+
+    assert tomorrow.due == 1
+    assert [r.subscriber_id for r in ledger(session) if r.local_date == date(2026, 3, 11)] == [
+        bo.id
     ]
 
 

@@ -140,10 +140,12 @@ def test_a_breaking_alert_has_a_list_id_of_its_own_and_no_bidi_controls_in_its_s
     assert ELLIPSIS in text and "word199" not in text
 
 
-def test_a_digest_keeps_its_own_list_id(session: Session, settings: Settings) -> None:
+def test_a_digest_has_its_editions_own_list_id(session: Session, settings: Settings) -> None:
     _stories(session, "Haushalt beschlossen")
     message, _, _, _ = html_and_text(_digest(session, settings))
-    assert message["List-Id"] == "daily digest <daily.news-alerts.example.com>"
+    # The edition's name and slug, under the rest of LIST_ID (daily.news-alerts...).
+    assert message["List-Id"] == "Daily briefing <daily.news-alerts.example.com>"
+    assert message["List-Unsubscribe"].endswith("?edition=daily>")
 
 
 @pytest.mark.parametrize("chars", [0, 40, 300])

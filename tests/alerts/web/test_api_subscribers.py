@@ -19,8 +19,9 @@ from alerts.access.tokens import create_token
 from alerts.models import AuditEvent
 from alerts.web.api_subscribers import FIELDS
 from subscribers.database import utcnow
+from subscribers.editions import leave_edition
 from subscribers.models import ConsentEvent, Subscriber, SubscriberStatus
-from subscribers.services import is_suppressed
+from subscribers.services import Origin, is_suppressed
 from subscribers.topics import ensure_topics
 from tests.alerts.web.app_support import app_session
 from tests.support.smtp_server import RecordingSMTPServer
@@ -274,6 +275,20 @@ def test_keywords_are_imported_shown_as_typed_and_cleaned(
     assert created.json["keywords"] == ["Central Bank", "reservoir", "Kestrel Valley"]
     answer = client.get("/api/v1/subscribers/ada@example.com", headers=_auth(token))
     assert answer.json["keywords"] == ["Central Bank", "reservoir", "Kestrel Valley"]
+
+
+def test_a_reader_says_which_editions_they_turned_off(
+    app: Flask, client: FlaskClient, token: str, importer: str
+) -> None:
+    _post(client, {**READER, "confirmed": True}, importer)
+    answer = client.get("/api/v1/subscribers/ada@example.com", headers=_auth(token))
+    assert answer.json["editions_off"] == []
+    with app_session(app) as session:
+        reader = session.scalars(select(Subscriber)).one()
+        leave_edition(session, reader, "weekly", origin=Origin("test"))
+        session.commit()
+    answer = client.get("/api/v1/subscribers/ada@example.com", headers=_auth(token))
+    assert answer.json["editions_off"] == ["weekly"]
 
 
 def test_keyword_alerts_are_a_choice_of_the_api_off_by_default(

@@ -11,8 +11,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from alerts.models import AuditEvent, Role
+from subscribers.editions import leave_edition
 from subscribers.models import Subscriber, SubscriberStatus
-from subscribers.services import is_suppressed, suppress
+from subscribers.services import Origin, is_suppressed, suppress
 from tests.alerts.web.app_support import SECRET, app_session
 from tests.support.builders import reader
 from tests.support.smtp_server import RecordingSMTPServer
@@ -137,3 +138,17 @@ def test_only_an_admin_lifts_a_suppression_and_must_say_why(
         assert not is_suppressed(session, "ada@example.com", hash_key=SECRET)
         [event] = session.scalars(select(AuditEvent).where(AuditEvent.action == "suppression.lift"))
         assert event.details == {"email": "a***@example.com", "reason": "asked us to, ticket 7"}
+
+
+def test_a_readers_page_names_the_editions_they_turned_off(app: Flask, editor: FlaskClient) -> None:
+    ids = _arrange(app)
+    assert "Editions turned off" not in editor.get(f"/desk/readers/{ids['ada']}").get_data(
+        as_text=True
+    )
+    with app_session(app) as session:
+        ada = session.get(Subscriber, ids["ada"])
+        assert ada is not None
+        leave_edition(session, ada, "weekly", origin=Origin("test"))
+        session.commit()
+    html = editor.get(f"/desk/readers/{ids['ada']}").get_data(as_text=True)
+    assert "<dt>Editions turned off</dt><dd>weekly</dd>" in html
