@@ -27,7 +27,7 @@ from tests.support.rendered import digest_html
         ("#ffffff", "#ffffff", 1.0),
         ("#777777", "#ffffff", 4.48),  # the grey famous for just failing AA
         ("#767676", "#ffffff", 4.54),  # ... and its neighbour that passes
-        ("#14213d", "#ffffff", 15.64),  # today's masthead
+        ("#14213d", "#ffffff", 15.97),  # today's masthead
         ("#1f4fa3", "#ffffff", 7.76),  # link blue
         ("#f5d90a", "#ffffff", 1.42),
     ],

@@ -6,6 +6,7 @@ Screenshots go to the test's temporary folder (NEWSALERTS_SCREENSHOTS to keep th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -60,7 +61,7 @@ def _open(browser: Browser, html: str, scheme: Scheme) -> Iterator[Page]:
 
 def _colour(page: Page, selector: str, prop: str) -> tuple[float, float, float]:
     value = page.eval_on_selector(selector, f"e => getComputedStyle(e).{prop}")
-    red, green, blue = (float(part) for part in value[value.index("(") + 1 :].split(",")[:3])
+    red, green, blue = (float(part) for part in re.findall(r"[\d.]+", value)[:3])
     return red, green, blue
 
 

@@ -6,6 +6,7 @@ Screenshots go to the test's temporary folder (NEWSALERTS_SCREENSHOTS to keep th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -50,7 +51,7 @@ def scheme_page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Pa
 
 def _rgb(page: Page, selector: str, prop: str) -> tuple[float, float, float]:
     value = page.eval_on_selector(selector, f"e => getComputedStyle(e).{prop}")
-    red, green, blue = (float(part) for part in value[value.index("(") + 1 :].split(",")[:3])
+    red, green, blue = (float(part) for part in re.findall(r"[\d.]+", value)[:3])
     return red, green, blue
 
 
