@@ -29,6 +29,7 @@ _HOST_NAME = re.compile(
     r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
 )
+_HEX_COLOUR = re.compile(r"^#(?:[0-9A-Fa-f]{3}){1,2}$")
 _DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres", "postgresql+psycopg")
 _SMTP_EXPECTED = "expected smtp://user:pass@host:port, smtps://... or file:///folder"
 
@@ -121,6 +122,14 @@ class Settings(BaseSettings):
     # The name the SMTP client gives in its EHLO greeting (this machine's name if unset,
     # which a container often gives as a bare address, such as [127.0.0.1]).
     smtp_helo_name: str | None = None
+    # Branding of the email masthead and the reader pages' header: the publisher's colour
+    # (#rgb or #rrggbb; its text is white when white on it meets WCAG AA, else dark ink) and
+    # logo (https only, drawn at SITE_LOGO_WIDTH x SITE_LOGO_HEIGHT CSS pixels, with the
+    # site's name as its text). Unset: today's navy masthead with the name in words.
+    brand_color: str = "#14213d"
+    site_logo_url: str | None = None
+    site_logo_width: int = Field(default=180, ge=16, le=600)
+    site_logo_height: int = Field(default=40, ge=16, le=200)
 
     @field_validator("database_url")
     @classmethod
@@ -188,6 +197,29 @@ class Settings(BaseSettings):
                 "expected a host name such as mail.example.com, or an address in brackets "
                 "such as [192.0.2.1]"
             )
+        return value
+
+    @field_validator("brand_color")
+    @classmethod
+    def _brand_color(cls, value: str) -> str:
+        if not _HEX_COLOUR.fullmatch(value.strip()):
+            raise ValueError("expected a colour written #rgb or #rrggbb, such as #14213d")
+        return value.strip().lower()
+
+    @field_validator("site_logo_url")
+    @classmethod
+    def _site_logo_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme != "https" or not parts.hostname:
+            # Mail clients block or warn about images over plain http, and a page served
+            # over https would show a mixed-content warning.
+            raise ValueError(
+                "expected an https:// URL of an image, such as https://news.example.com/logo.png"
+            )
+        if not value.isascii() or any(char.isspace() or char in "\"'<>" for char in value):
+            raise ValueError("expected an ASCII URL without spaces or quotes (percent-encode them)")
         return value
 
     @field_validator("default_timezone")

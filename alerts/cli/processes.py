@@ -144,10 +144,21 @@ def ingest(sources: tuple[str, ...], timeout: float, base: str | None) -> None:
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
 @throwaway_postgres
 @click.option("--redis", "redis_url", default="redis://127.0.0.1:6379/12", show_default=True)
+@click.option(
+    "--languages",
+    default="en",
+    show_default=True,
+    help="Readers' languages, comma-separated (en,de,fr,es,ar), handed out round-robin.",
+)
 @click.pass_context
 @clear_errors
 def bench(
-    context: click.Context, readers: int, workers: int, admin_url: str, redis_url: str
+    context: click.Context,
+    readers: int,
+    workers: int,
+    admin_url: str,
+    redis_url: str,
+    languages: str,
 ) -> None:
     """Measure the whole send on PostgreSQL, Redis, real workers and Postfix's smtp-sink
     (`newsalerts bench --readers N`), or one part (`newsalerts bench import`, `bench readers`,
@@ -155,9 +166,10 @@ def bench(
     if context.invoked_subcommand is not None:
         return  # the options above are the send's; a part has its own
     from alerts.config import normalise_database_url
-    from alerts.ops.bench import run_bench
+    from alerts.ops.bench import parse_languages, run_bench
 
     result = run_bench(
+        languages=parse_languages(languages),
         readers=readers,
         workers=workers,
         admin_url=normalise_database_url(admin_url),

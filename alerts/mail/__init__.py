@@ -6,6 +6,8 @@
 - `mime.py`: a render encoded once, each reader's values spliced into the encoded body.
 - `envelope.py`: From, Message-ID, the list headers, the VERP return path and DKIM, for
   every kind of message; the sender's domain.
+- `branding.py`: the publisher's colour, the text colour picked for it (WCAG contrast),
+  and the logo, for the email masthead and the reader pages' header.
 - `excerpts.py`: headlines and summaries cut to fit an email (word boundaries, balanced
   tags, no bidi controls), whatever a feed put in them.
 - `highlights.py`: a reader's keywords picked out in a headline (HTML and text).
@@ -26,6 +28,7 @@ public names are here; each module's docstring says why it works the way it does
 """
 
 from alerts.mail.alert import AlertComposer
+from alerts.mail.branding import Brand, brand_of, contrast_ratio, text_colour_on
 from alerts.mail.composing import ArticleLoader, ComposerParts, RenderCache
 from alerts.mail.digest import (
     DigestComposer,
@@ -63,6 +66,7 @@ __all__ = [
     "ONE_CLICK",
     "AlertComposer",
     "ArticleLoader",
+    "Brand",
     "ComposerParts",
     "DigestComposer",
     "DigestSpec",
@@ -78,9 +82,11 @@ __all__ = [
     "RenderCache",
     "RenderMarkers",
     "RenderedEmail",
+    "brand_of",
     "build_message",
     "click_url",
     "compose_notice",
+    "contrast_ratio",
     "cut_summary",
     "cut_title",
     "default_renderer",
@@ -97,6 +103,7 @@ __all__ = [
     "sender_address",
     "sender_domain",
     "strip_bidi_controls",
+    "text_colour_on",
     "time_label",
     "time_marker",
     "tracking_token",

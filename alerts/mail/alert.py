@@ -9,6 +9,7 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from alerts.ledger.outgoing import LedgerRow, Reader
+from alerts.mail.branding import brand_of
 from alerts.mail.composing import ComposerParts
 from alerts.mail.excerpts import cut_summary, cut_title
 from alerts.mail.mime import Envelope, encode_email
@@ -51,6 +52,7 @@ class AlertComposer:
             "site_name": settings.site_name,
             "site_url": settings.site_url,
             "postal_address": settings.postal_address,
+            "brand": brand_of(settings),
             "article": {
                 "title": cut_title(article.title),
                 "url": article.url,

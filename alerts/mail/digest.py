@@ -31,6 +31,7 @@ from alerts.feeds.articles import is_image_url
 from alerts.feeds.keywords import matches_for_readers
 from alerts.ledger.outgoing import LedgerRow
 from alerts.mail.alert import AlertComposer
+from alerts.mail.branding import brand_of
 from alerts.mail.composing import ArticleLoader, ComposerParts, RenderCache
 from alerts.mail.dkim import DkimSigner
 from alerts.mail.envelope import EnvelopeBuilder
@@ -280,6 +281,7 @@ def digest_context(
         "site_name": settings.site_name,
         "site_url": settings.site_url,
         "postal_address": settings.postal_address,
+        "brand": brand_of(settings),
         "edition_title": edition.name,
         "frequency_label": edition.cadence.value,
         "date_label": format_day(local_date, language),

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from alerts.feeds.keywords import matches_for_readers
 from alerts.ledger.outgoing import LedgerRow
+from alerts.mail.branding import brand_of
 from alerts.mail.composing import ComposerParts
 from alerts.mail.excerpts import cut_summary, cut_title
 from alerts.mail.highlights import highlighted_html, highlighted_text
@@ -99,6 +100,7 @@ class KeywordAlertComposer:
             "site_name": settings.site_name,
             "site_url": settings.site_url,
             "postal_address": settings.postal_address,
+            "brand": brand_of(settings),
             "stories": stories,
             "words": every_word,
             "subject_words": ", ".join(shown),

@@ -10,6 +10,7 @@ import enum
 from urllib.parse import quote
 
 from alerts.config import Settings
+from alerts.mail.branding import brand_of
 from alerts.mail.dkim import DkimSigner
 from alerts.mail.envelope import ONE_CLICK, EnvelopeBuilder
 from alerts.mail.mime import Envelope
@@ -64,6 +65,7 @@ def compose_notice(
         "site_name": settings.site_name,
         "site_url": settings.site_url,
         "postal_address": settings.postal_address,
+        "brand": brand_of(settings),
         "confirm_url": f"{settings.base_url}/confirm/{confirm_token}",
     }
     links = reader_links(settings, subscriber.id, subscriber.email, link_key=subscriber.link_key)

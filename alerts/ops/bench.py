@@ -13,6 +13,10 @@ due, timed here and, for its peak RSS, run again as `newsalerts digest send`; an
 ledger's bytes per row on disk (table, indexes and TOAST, of every partition if the table
 is partitioned).
 
+`--languages en,de,fr,es,ar` hands the readers those languages round-robin, so the digests
+are rendered in each one's catalog and direction (Arabic right to left); English alone
+by default, as the figures before it were measured.
+
 The database time share is PostgreSQL's own count of the time its sessions spent
 running statements in the benchmark's database (`pg_stat_database.active_time`), over
 the workers' time (K x end to end): how much of a worker's life went to waiting on it.
@@ -49,6 +53,7 @@ from alerts.models import Article, Delivery, DeliveryStatus, article_topics
 from alerts.runtime import Runtime
 from alerts.tasks.publishing import batch_publisher
 from subscribers.database import utcnow
+from subscribers.languages import SHIPPED_LANGUAGES
 from subscribers.models import Subscriber, SubscriberStatus, Topic, subscriber_topics
 
 Say = Callable[[str], None]
@@ -64,6 +69,7 @@ CHUNK = 5000
 class BenchResult:
     readers: int
     workers: int
+    languages: tuple[str, ...] = ("en",)
     planned: int = 0  # digests to send (readers with something new)
     readers_planned: int = 0  # ledger rows written, the skipped ones too
     messages: int = 0
@@ -106,7 +112,8 @@ class BenchResult:
 
     def lines(self) -> list[str]:
         lines = [
-            f"readers {self.readers:,}, workers {self.workers}, sink {self.sink}",
+            f"readers {self.readers:,}, workers {self.workers}, sink {self.sink}, "
+            f"languages {','.join(self.languages)}",
             f"messages sent {self.messages:,} of {self.planned:,} planned (failed {self.failed}), "
             f"~{self.message_bytes / 1024:.0f} KB each",
             f"planning {self.readers_planned:,} readers in {self.planning_seconds:.1f} s = "
@@ -165,10 +172,34 @@ def _weighted(rng: random.Random, choices: tuple[tuple[object, int], ...]) -> ob
     return rng.choices([c for c, _ in choices], weights=[w for _, w in choices])[0]
 
 
+def parse_languages(text: str) -> tuple[str, ...]:
+    """The languages of `--languages` (comma-separated, shipped ones only, each once).
+
+    Raises BenchError naming a language that has no catalog: its readers would get English,
+    and the figure would not be what it says."""
+    languages = tuple(part.strip().lower() for part in text.split(",") if part.strip())
+    unknown = [language for language in languages if language not in SHIPPED_LANGUAGES]
+    if unknown or not languages:
+        raise BenchError(
+            f"--languages takes shipped languages among {','.join(SHIPPED_LANGUAGES)}, not {text!r}"
+        )
+    if len(set(languages)) != len(languages):
+        raise BenchError(f"--languages names a language twice: {text!r}")
+    return languages
+
+
 def build_case(
-    session: Session, *, readers: int, topics: int, articles: int, now: datetime, seed: int = 7
+    session: Session,
+    *,
+    readers: int,
+    topics: int,
+    articles: int,
+    now: datetime,
+    seed: int = 7,
+    languages: tuple[str, ...] = ("en",),
 ) -> None:
-    """Readers, topics and articles, written with bulk inserts (no per-row ORM)."""
+    """Readers, topics and articles, written with bulk inserts (no per-row ORM); reader n
+    reads `languages[n % len(languages)]`."""
     rng = random.Random(seed)
     topic_ids = list(
         session.scalars(
@@ -188,6 +219,7 @@ def build_case(
                 "frequency": "daily",
                 "timezone": _weighted(rng, ZONES),
                 "send_hour": 0,
+                "language": languages[n % len(languages)],
                 "created_at": now,
                 "confirmed_at": now,
                 "status_changed_at": now,
@@ -333,9 +365,15 @@ def _progress(session: Session) -> dict[DeliveryStatus, int]:
 
 
 def run_bench(
-    *, readers: int, workers: int, admin_url: str, redis_url: str, say: Say
+    *,
+    readers: int,
+    workers: int,
+    admin_url: str,
+    redis_url: str,
+    say: Say,
+    languages: tuple[str, ...] = ("en",),
 ) -> BenchResult:
-    result = BenchResult(readers=readers, workers=workers)
+    result = BenchResult(readers=readers, workers=workers, languages=languages)
     port = _free_port()
     with throwaway_database(admin_url) as database_url, _sink(port) as result.sink:
         settings = load_settings(
@@ -349,8 +387,10 @@ def run_bench(
         runtime = Runtime.from_settings(settings)
         now = utcnow()
         with runtime.session() as session:
-            say(f"building {readers:,} readers and 60 articles ...")
-            build_case(session, readers=readers, topics=20, articles=60, now=now)
+            say(f"building {readers:,} readers ({', '.join(languages)}) and 60 articles ...")
+            build_case(
+                session, readers=readers, topics=20, articles=60, now=now, languages=languages
+            )
             session.commit()
             # As a live server's autovacuum would have left the readers: statistics known.
             # Without them PostgreSQL guesses 0.5 % of the table per id and reads a batch's

@@ -109,10 +109,16 @@ def _security_headers(response: Response) -> Response:
     own = "{0.scheme}://{0.netloc}".format(urlsplit(settings.base_url))
     # The desk frames its own email previews (and, like the console, polls for progress).
     previews = "frame-src 'self'; " if request.path.startswith("/desk") else ""
+    # The page header shows SITE_LOGO_URL (https, validated at load): its origin may serve it.
+    logo = (
+        " {0.scheme}://{0.netloc}".format(urlsplit(settings.site_logo_url))
+        if settings.site_logo_url
+        else ""
+    )
     response.headers.setdefault(
         "Content-Security-Policy",
         f"default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-{nonce}'; "
-        f"img-src 'self' data:; connect-src 'self'; {previews}form-action 'self' {own}; "
+        f"img-src 'self' data:{logo}; connect-src 'self'; {previews}form-action 'self' {own}; "
         f"frame-ancestors {framing}; base-uri 'none'",
     )
     response.headers.setdefault("X-Content-Type-Options", "nosniff")

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from werkzeug.exceptions import HTTPException
 
 from alerts.editions.schedules import weekly_weekdays
+from alerts.mail.branding import brand_of
 from alerts.models import Article, article_topics
 from alerts.translations import format_clock, locale_of, translation_context, translations_for
 from alerts.web.context import db, web_context
@@ -96,6 +97,7 @@ def page(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
             site_name=settings.site_name,
             site_url=settings.site_url,
             postal_address=settings.postal_address,
+            brand=brand_of(settings),
             csp_nonce=g.get("csp_nonce", ""),
             **context,
         ),

@@ -138,3 +138,45 @@ def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None
     settings = load_settings(_env_file=None)
     assert settings.redis_url == "redis://127.0.0.1:6379/3"
     assert settings.postal_address == "2 Sample Road, Testville"
+
+
+@pytest.mark.parametrize(
+    ("value", "used"), [("#14213D", "#14213d"), ("#0a7", "#0a7"), (" #f5d90a ", "#f5d90a")]
+)
+def test_brand_color_is_hex(value: str, used: str) -> None:
+    assert load_settings(_env_file=None, brand_color=value).brand_color == used
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("brand_color", "navy", "BRAND_COLOR: expected a colour written #rgb or #rrggbb"),
+        ("brand_color", "#14213", "BRAND_COLOR: expected a colour written #rgb or #rrggbb"),
+        ("brand_color", "red;}body{x", "BRAND_COLOR: expected a colour written #rgb"),
+        (
+            "site_logo_url",
+            "http://news.example.com/logo.png",
+            "SITE_LOGO_URL: expected an https://",
+        ),
+        ("site_logo_url", "logo.png", "SITE_LOGO_URL: expected an https://"),
+        ("site_logo_url", "javascript:alert(1)", "SITE_LOGO_URL: expected an https://"),
+        (
+            "site_logo_url",
+            'https://news.example.com/a"onerror="x.png',
+            "SITE_LOGO_URL: expected an ASCII URL without spaces or quotes",
+        ),
+        ("site_logo_width", 0, "SITE_LOGO_WIDTH: Input should be greater than or equal to 16"),
+    ],
+)
+def test_branding_settings_refuse_what_is_not_safe_to_splice(
+    field: str, value: object, message: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        _load(**{field: value})
+    assert str(caught.value).startswith(message)
+
+
+def test_a_logo_is_optional_and_https() -> None:
+    assert _load(site_logo_url="").site_logo_url is None  # type: ignore[attr-defined]
+    logo = "https://news.example.com/static/logo%20dark.png?v=2"
+    assert _load(site_logo_url=logo).site_logo_url == logo  # type: ignore[attr-defined]
