@@ -1,5 +1,6 @@
-"""Revisions 0015 (compact rows) and 0019 (weekly partitions) convert an existing ledger
-without losing a row, a click, a report or a count, on both backends."""
+"""Revisions 0015 (compact rows), 0019 (weekly partitions) and 0024 (derived Message-IDs)
+convert an existing ledger without losing a row, a click, a report or a count, on both
+backends."""
 
 from __future__ import annotations
 
@@ -49,12 +50,16 @@ def database_at_0014(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 # What a row says, whichever schema holds it: the articles as a list.
 _SAMPLE = (
-    "id, edition, issue_id, subscriber_id, local_date, status, attempts, sent_at, message_id, "
+    "id, edition, issue_id, subscriber_id, local_date, status, attempts, sent_at, {message_id}, "
     "relay, smtp_reply, last_error, claimed_at, claimed_by, next_attempt_at, created_at"
 )
+# The Message-ID a row went out with: stored in the row before revision 0024, since in
+# legacy_message_ids (rows planned from then on derive theirs).
+_STORED = "message_id"
+_LEGACY = "(SELECT l.message_id FROM legacy_message_ids AS l WHERE l.delivery_id = deliveries.id)"
 
 
-def _picture(engine: sa.Engine, *, articles: str) -> dict[str, Any]:
+def _picture(engine: sa.Engine, *, articles: str, message_id: str) -> dict[str, Any]:
     """Counts per status and per issue, and every 97th row in full."""
     with engine.connect() as connection:
         return {
@@ -72,7 +77,8 @@ def _picture(engine: sa.Engine, *, articles: str) -> dict[str, Any]:
                 (*row[:-1], json.loads(row[-1]) if row[-1] else [])
                 for row in connection.execute(
                     sa.text(
-                        f"SELECT {_SAMPLE}, {articles} FROM deliveries WHERE id % 97 = 1 "
+                        f"SELECT {_SAMPLE.format(message_id=message_id)}, {articles} "
+                        "FROM deliveries WHERE id % 97 = 1 "
                         "ORDER BY id"
                     )
                 )
@@ -122,13 +128,13 @@ def test_the_upgrade_keeps_every_row_and_what_it_says(database_at_0014: str) -> 
             fill_0014(connection, rows=400, readers=120)
     else:
         _fill_sqlite(engine, rows=400, readers=120)
-    before = _picture(engine, articles=_BEFORE)
+    before = _picture(engine, articles=_BEFORE, message_id=_STORED)
     engine.dispose()
 
     upgrade(database_at_0014, "head")
 
     engine = make_engine(database_at_0014)
-    after = _picture(engine, articles=_AFTER)
+    after = _picture(engine, articles=_AFTER, message_id=_LEGACY)
     assert after == before
     with engine.connect() as connection:
         # Readers with the same list share it: far fewer selections than rows.
@@ -163,13 +169,13 @@ def test_a_million_rows_convert_on_postgresql(new_postgres: str) -> None:
         fill_0014(connection, rows=1_000_000, readers=100_000)
     with Session(engine) as session:
         size_before = ledger_size(session)
-    before = _picture(engine, articles=_BEFORE)
+    before = _picture(engine, articles=_BEFORE, message_id=_STORED)
     engine.dispose()
 
     upgrade(new_postgres, "head")
 
     engine = make_engine(new_postgres)
-    assert _picture(engine, articles=_AFTER) == before
+    assert _picture(engine, articles=_AFTER, message_id=_LEGACY) == before
     with Session(engine) as session:
         size_after = ledger_size(session)
     engine.dispose()
@@ -242,7 +248,7 @@ def test_partitioning_keeps_every_row_click_report_and_count(database_at_0018: s
                 "'1999-03-03 06:00:00+00:00')"
             )
         )
-    before = _picture(engine, articles=_AFTER)
+    before = _picture(engine, articles=_AFTER, message_id=_STORED)
     children = _children_and_counts(engine)
     engine.dispose()
     assert len(children["clicks"]) == 133 and len(children["reports"]) == 80
@@ -250,7 +256,7 @@ def test_partitioning_keeps_every_row_click_report_and_count(database_at_0018: s
     upgrade(database_at_0018, "0019")
 
     engine = make_engine(database_at_0018)
-    assert _picture(engine, articles=_AFTER) == before
+    assert _picture(engine, articles=_AFTER, message_id=_STORED) == before
     assert _children_and_counts(engine) == children  # the copy counted nothing twice
     with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
