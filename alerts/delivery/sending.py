@@ -34,6 +34,7 @@ from alerts.errors import ConnectionLost, DeliveryError
 from alerts.ledger.claims import DEFAULT_LEASE, Accepted, claim_rows
 from alerts.ledger.outcomes import outcomes_cte, unnested, write_outcomes
 from alerts.ledger.outgoing import Outgoing, load_outgoing
+from alerts.ledger.relay_names import register_relays
 from alerts.ledger.unknowns import UNKNOWN_REPLY
 from alerts.mail.mime import Envelope
 from alerts.models import Delivery, DeliveryStatus
@@ -258,6 +259,8 @@ class _Batch:
     claims: set[datetime] = field(default_factory=set)
     # Outcomes not yet committed, by row: written with the next commit.
     unsaved: dict[int, Outgoing] = field(default_factory=dict)
+    # Relay names this batch made sure have a number (alerts.ledger.relay_names).
+    relays: set[str] = field(default_factory=set)
     on_refused: RefusalHook | None = None
 
     def __post_init__(self) -> None:
@@ -383,12 +386,14 @@ def _start_group(
     batch.claims.add(now)
     head, rest = batch.waiting[:group_size], batch.waiting[group_size:]
     mine = batch.mine()
-    # On PostgreSQL the previous group's outcomes ride along in the same statement.
-    carried = (
-        outcomes_cte(list(batch.unsaved.values()), batch.owner)
-        if batch.unsaved and unnested(session)
-        else None
-    )
+    # On PostgreSQL the previous group's outcomes ride along in the same statement, their
+    # relays numbered first (once a batch: a name's number is never taken back).
+    carried = None
+    if batch.unsaved and unnested(session):
+        relays = {row.relay for row in batch.unsaved.values() if row.relay} - batch.relays
+        register_relays(session, relays)
+        batch.relays |= relays
+        carried = outcomes_cte(list(batch.unsaved.values()), batch.owner)
     taken = _owned(session, [row.id for row in head],
                    mine & Delivery.subscriber_id.in_(mailable_ids()),
                    status=DeliveryStatus.SENDING, now=now, carrying=carried)  # fmt: skip

@@ -30,7 +30,8 @@ Rows are small (a shared selection of articles, text only where it says somethin
 `retention.py` deletes those of local dates older than LEDGER_KEEP_DAYS; on PostgreSQL the
 ledger is partitioned by week (`partitions.py`: weeks made ahead, old weeks dropped whole);
 `size.py` says what a row costs on PostgreSQL. `message_ids.py` derives a row's Message-ID
-from its id and date with SECRET_KEY (none is stored) and finds the row a report names.
+from its id and date with SECRET_KEY (none is stored) and finds the row a report names;
+`relay_names.py` numbers the relays a row names.
 `history.py` reads one reader's deliveries for the desk, as small plain values: the one
 place besides the send path that knows the ledger's columns.
 
@@ -70,6 +71,7 @@ from alerts.ledger.queue import (
     cut,
     queue_rows,
 )
+from alerts.ledger.relay_names import register_relays, relay_id, relay_number
 from alerts.ledger.retention import Pruned, ledger_cutoff, prune_ledger
 from alerts.ledger.rows import add_selections, insert_ignoring_conflicts
 from alerts.ledger.size import LedgerSize, ledger_size
@@ -128,6 +130,9 @@ __all__ = [
     "progress",
     "prune_ledger",
     "queue_rows",
+    "register_relays",
+    "relay_id",
+    "relay_number",
     "state_counts",
     "sweep_stuck",
     "take_back",

@@ -14,7 +14,8 @@ A sent row keeps no positive reply (`kept_reply`): "250 2.0.0 Ok: queued as ..."
 third of a sent row's bytes and says nothing a sent row does not. Replies are kept where
 something went wrong, or where the relay said something other than a 2xx. A sent row keeps
 no claim either (its time and owner): a claim is the proof a batch owns a row it may still
-write, and nothing writes a sent row's outcome again.
+write, and nothing writes a sent row's outcome again. The relay is written as its number
+(alerts.ledger.relay_names).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from sqlalchemy import CTE, Integer, bindparam, column, text, update
 from sqlalchemy.orm import Session
 
 from alerts.ledger.outgoing import Outgoing
+from alerts.ledger.relay_names import register_relays, relay_number
 from alerts.models import Delivery, DeliveryStatus
 
 UNKNOWN_OUTCOME = (
@@ -36,7 +38,8 @@ UNKNOWN_OUTCOME = (
 
 _UNNESTED = text(
     "UPDATE deliveries AS d SET status = v.status, sent_at = v.sent_at, "
-    "smtp_reply = v.smtp_reply, relay = v.relay, last_error = v.last_error, "
+    "smtp_reply = v.smtp_reply, last_error = v.last_error, "
+    "relay_id = (SELECT r.id FROM relays AS r WHERE r.name = v.relay), "
     "next_attempt_at = v.next_attempt_at, "
     "claimed_at = CASE WHEN v.status = :sent THEN NULL ELSE d.claimed_at END, "
     "claimed_by = CASE WHEN v.status = :sent THEN NULL ELSE d.claimed_by END "
@@ -66,7 +69,7 @@ _EACH = (
         status=bindparam("new_status"),
         sent_at=bindparam("new_sent_at"),
         smtp_reply=bindparam("new_reply"),
-        relay=bindparam("new_relay"),
+        relay_id=relay_number(bindparam("new_relay")),
         last_error=bindparam("new_error"),
         next_attempt_at=bindparam("new_next_attempt"),
         claimed_at=bindparam("new_claim"),
@@ -99,6 +102,7 @@ def write_outcomes(session: Session, rows: Sequence[Outgoing], owner: int | None
     it. Does not commit."""
     if not rows:
         return
+    register_relays(session, (row.relay for row in rows))
     if unnested(session):
         session.execute(_UNNESTED, _arrays(rows, owner))
         return
@@ -124,7 +128,8 @@ def write_outcomes(session: Session, rows: Sequence[Outgoing], owner: int | None
 
 
 def outcomes_cte(rows: Sequence[Outgoing], owner: int | None) -> CTE:
-    """The PostgreSQL statement of `write_outcomes` as a CTE for another UPDATE to carry."""
+    """The PostgreSQL statement of `write_outcomes` as a CTE for another UPDATE to carry
+    (the rows' relays registered first: alerts.ledger.relay_names)."""
     return _UNNESTED.bindparams(**_arrays(rows, owner)).cte("outcomes")
 
 
