@@ -381,7 +381,12 @@ class Delivery(Base):
     @relay.inplace.expression
     @classmethod
     def _relay_expression(cls) -> ColumnElement[str | None]:
-        return select(Relay.name).where(Relay.id == cls.relay_id).scalar_subquery()
+        return (
+            select(Relay.name)
+            .where(Relay.id == cls.relay_id)
+            .correlate_except(Relay)
+            .scalar_subquery()
+        )
 
     def __init__(self, *, article_ids: Sequence[int] = (), **fields: Any) -> None:
         super().__init__(**fields)

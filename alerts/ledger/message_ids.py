@@ -7,8 +7,8 @@ HMAC-SHA256 of the row's id and local date under SECRET_KEY. The composers write
 row by its key, the MAC proves that we wrote that id. Ids are sequential and anyone can
 guess one, so a report naming someone else's row is believed only with the MAC, which
 nobody without the key can make — the proof the 64 random bits of a stored Message-ID
-gave, without ~50 bytes of text in every row (docs/decisions.md, "Message-IDs derived from
-the row"). Only the composer of a row being sent writes its Message-ID, so a good MAC also
+gave, without ~50 bytes of text in every row (docs/decisions.md, "A sent row without
+text"). Only the composer of a row being sent writes its Message-ID, so a good MAC also
 says the row went to the relay.
 
 Every attempt at a row sends the same Message-ID: a retry is the same message, and a
