@@ -70,10 +70,11 @@ _SINCE_0024 = {
 
 def _picture(engine: sa.Engine, *, articles: str, columns: dict[str, str]) -> dict[str, Any]:
     """Counts per status and per issue, every 97th row in full, and on PostgreSQL a
-    digest of every row (its articles as jsonb, which writes any JSON one way)."""
+    digest of every row (its articles as jsonb, which writes any JSON one way; a skipped
+    row's none as an empty list, as in the sample)."""
     every = (
         f"SELECT md5(string_agg(CAST(ROW({_SAMPLE.format(**columns)}, "
-        f"CAST({articles} AS jsonb)) AS text), ',' ORDER BY id)) FROM deliveries"
+        f"coalesce(CAST({articles} AS jsonb), '[]')) AS text), ',' ORDER BY id)) FROM deliveries"
     )
     with engine.connect() as connection:
         return {

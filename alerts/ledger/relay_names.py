@@ -19,8 +19,9 @@ from alerts.models import Relay
 
 # The same on both backends (SQLite needs the WHERE to read ON CONFLICT as the insert's).
 _REGISTER = text(
-    "INSERT INTO relays (name) SELECT :name "
-    "WHERE NOT EXISTS (SELECT 1 FROM relays WHERE name = :name) ON CONFLICT DO NOTHING"
+    "INSERT INTO relays (name) SELECT CAST(:name AS VARCHAR(255)) "
+    "WHERE NOT EXISTS (SELECT 1 FROM relays WHERE name = CAST(:name AS VARCHAR(255))) "
+    "ON CONFLICT DO NOTHING"
 )
 
 
