@@ -16,8 +16,8 @@ Three things a sent row carried go (docs/decisions.md, "A sent row without text"
 Every row is kept, and says the same. On PostgreSQL the relay's new type rewrites every
 partition of the ledger (`ALTER COLUMN ... TYPE`), which also drops the bytes of the
 dropped column and the dead versions the claims' update left: the ledger is locked while
-it runs (about TIME for 1,000,000 rows, measured in docs/benchmarks.md). SQLite keeps its
-plain table; its count triggers are written again around the change.
+it runs (72 s for 1,000,000 rows on a busy 2-core machine: docs/benchmarks.md). SQLite
+keeps its plain table; its count triggers are written again around the change.
 
 The downgrade puts the relay's name and the stored Message-IDs back (rows sent since have
 none stored: their bounces are matched by their VERP return path); the claims of sent rows
