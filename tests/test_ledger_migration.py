@@ -1,5 +1,6 @@
-"""Revisions 0015 (compact rows) and 0019 (weekly partitions) convert an existing ledger
-without losing a row, a click, a report or a count, on both backends."""
+"""Revisions 0015 (compact rows), 0019 (weekly partitions) and 0028 (derived Message-IDs)
+convert an existing ledger without losing a row, a click, a report or a count, on both
+backends."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from alembic import command
 from sqlalchemy.orm import Session
 
 from alerts.db import alembic_config, make_engine, upgrade
+from alerts.ledger.message_ids import delivery_named_by
 from alerts.ledger.size import ledger_size
 from tests.conftest import POSTGRES_ADMIN_URL
 from tests.support.ledger_fill import fill_0014
@@ -49,15 +51,36 @@ def database_at_0014(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 # What a row says, whichever schema holds it: the articles as a list.
 _SAMPLE = (
-    "id, edition, issue_id, subscriber_id, local_date, status, attempts, sent_at, message_id, "
-    "relay, smtp_reply, last_error, claimed_at, claimed_by, next_attempt_at, created_at"
+    "id, edition, issue_id, subscriber_id, local_date, status, attempts, sent_at, {message_id}, "
+    "{relay}, smtp_reply, last_error, "
+    # A sent row's claim says nothing once it is sent, and goes at revision 0028.
+    "CASE WHEN status = 'sent' THEN NULL ELSE claimed_at END, "
+    "CASE WHEN status = 'sent' THEN NULL ELSE claimed_by END, next_attempt_at, created_at"
 )
+# The Message-ID a row went out with, and its relay's name: stored in the row before
+# revision 0028; since, the first in legacy_message_ids (rows planned from then on derive
+# theirs), the second through the relay's number.
+_STORED = {"message_id": "message_id", "relay": "relay"}
+_SINCE_0028 = {
+    "message_id": "(SELECT l.message_id FROM legacy_message_ids AS l "
+    "WHERE l.delivery_id = deliveries.id)",
+    "relay": "(SELECT r.name FROM relays AS r WHERE r.id = deliveries.relay_id)",
+}
 
 
-def _picture(engine: sa.Engine, *, articles: str) -> dict[str, Any]:
-    """Counts per status and per issue, and every 97th row in full."""
+def _picture(engine: sa.Engine, *, articles: str, columns: dict[str, str]) -> dict[str, Any]:
+    """Counts per status and per issue, every 97th row in full, and on PostgreSQL a
+    digest of every row (its articles as jsonb, which writes any JSON one way; a skipped
+    row's none as an empty list, as in the sample)."""
+    every = (
+        f"SELECT md5(string_agg(CAST(ROW({_SAMPLE.format(**columns)}, "
+        f"coalesce(CAST({articles} AS jsonb), '[]')) AS text), ',' ORDER BY id)) FROM deliveries"
+    )
     with engine.connect() as connection:
         return {
+            "every": connection.scalar(sa.text(every))
+            if engine.dialect.name == "postgresql"
+            else None,
             "statuses": dict(
                 connection.execute(
                     sa.text("SELECT status, count(*) FROM deliveries GROUP BY status")
@@ -72,7 +95,8 @@ def _picture(engine: sa.Engine, *, articles: str) -> dict[str, Any]:
                 (*row[:-1], json.loads(row[-1]) if row[-1] else [])
                 for row in connection.execute(
                     sa.text(
-                        f"SELECT {_SAMPLE}, {articles} FROM deliveries WHERE id % 97 = 1 "
+                        f"SELECT {_SAMPLE.format(**columns)}, {articles} "
+                        "FROM deliveries WHERE id % 97 = 1 "
                         "ORDER BY id"
                     )
                 )
@@ -122,14 +146,19 @@ def test_the_upgrade_keeps_every_row_and_what_it_says(database_at_0014: str) -> 
             fill_0014(connection, rows=400, readers=120)
     else:
         _fill_sqlite(engine, rows=400, readers=120)
-    before = _picture(engine, articles=_BEFORE)
+    before = _picture(engine, articles=_BEFORE, columns=_STORED)
     engine.dispose()
 
     upgrade(database_at_0014, "head")
 
     engine = make_engine(database_at_0014)
-    after = _picture(engine, articles=_AFTER)
+    after = _picture(engine, articles=_AFTER, columns=_SINCE_0028)
     assert after == before
+    # A report naming a Message-ID a row stored before the upgrade still finds the row.
+    stored = next(row for row in before["sample"] if row[8] is not None)
+    with Session(engine) as session:
+        found = delivery_named_by(session, stored[8], secret="any-secret")
+        assert found is not None and found.id == stored[0]
     with engine.connect() as connection:
         # Readers with the same list share it: far fewer selections than rows.
         selections = connection.execute(sa.text("SELECT count(*) FROM selections")).scalar()
@@ -163,13 +192,13 @@ def test_a_million_rows_convert_on_postgresql(new_postgres: str) -> None:
         fill_0014(connection, rows=1_000_000, readers=100_000)
     with Session(engine) as session:
         size_before = ledger_size(session)
-    before = _picture(engine, articles=_BEFORE)
+    before = _picture(engine, articles=_BEFORE, columns=_STORED)
     engine.dispose()
 
     upgrade(new_postgres, "head")
 
     engine = make_engine(new_postgres)
-    assert _picture(engine, articles=_AFTER) == before
+    assert _picture(engine, articles=_AFTER, columns=_SINCE_0028) == before
     with Session(engine) as session:
         size_after = ledger_size(session)
     engine.dispose()
@@ -242,7 +271,7 @@ def test_partitioning_keeps_every_row_click_report_and_count(database_at_0018: s
                 "'1999-03-03 06:00:00+00:00')"
             )
         )
-    before = _picture(engine, articles=_AFTER)
+    before = _picture(engine, articles=_AFTER, columns=_STORED)
     children = _children_and_counts(engine)
     engine.dispose()
     assert len(children["clicks"]) == 133 and len(children["reports"]) == 80
@@ -250,7 +279,7 @@ def test_partitioning_keeps_every_row_click_report_and_count(database_at_0018: s
     upgrade(database_at_0018, "0019")
 
     engine = make_engine(database_at_0018)
-    assert _picture(engine, articles=_AFTER) == before
+    assert _picture(engine, articles=_AFTER, columns=_STORED) == before
     assert _children_and_counts(engine) == children  # the copy counted nothing twice
     with engine.begin() as connection:
         if engine.dialect.name == "postgresql":

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import CTE, case, update
+from sqlalchemy import CTE, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
@@ -34,6 +34,7 @@ from alerts.errors import ConnectionLost, DeliveryError
 from alerts.ledger.claims import DEFAULT_LEASE, Accepted, claim_rows
 from alerts.ledger.outcomes import outcomes_cte, unnested, write_outcomes
 from alerts.ledger.outgoing import Outgoing, load_outgoing
+from alerts.ledger.relay_names import register_relays
 from alerts.ledger.unknowns import UNKNOWN_REPLY
 from alerts.mail.mime import Envelope
 from alerts.models import Delivery, DeliveryStatus
@@ -53,9 +54,6 @@ class Composer(Protocol):
 
     def preload(self, ids: Iterable[int]) -> None:
         """Fetch at once the articles the batch's rows name."""
-
-    def message_id_for(self, delivery: Outgoing) -> str:
-        """A fresh Message-ID for one attempt at a row (written before it is sent)."""
 
     def compose(self, delivery: Outgoing) -> Envelope:
         """The row's message, ready for the relay."""
@@ -261,6 +259,8 @@ class _Batch:
     claims: set[datetime] = field(default_factory=set)
     # Outcomes not yet committed, by row: written with the next commit.
     unsaved: dict[int, Outgoing] = field(default_factory=dict)
+    # Relay names this batch made sure have a number (alerts.ledger.relay_names).
+    relays: set[str] = field(default_factory=set)
     on_refused: RefusalHook | None = None
 
     def __post_init__(self) -> None:
@@ -386,27 +386,26 @@ def _start_group(
     batch.claims.add(now)
     head, rest = batch.waiting[:group_size], batch.waiting[group_size:]
     mine = batch.mine()
-    # Each message's Message-ID is written with its `sending` mark, in the same statement.
-    message_ids = {row.id: composer.message_id_for(row) for row in head}
-    # On PostgreSQL the previous group's outcomes ride along in the same statement.
-    carried = (
-        outcomes_cte(list(batch.unsaved.values()), batch.owner)
-        if batch.unsaved and unnested(session)
-        else None
-    )
-    taken = _owned(session, list(message_ids), mine & Delivery.subscriber_id.in_(mailable_ids()),
-                   status=DeliveryStatus.SENDING, now=now, message_ids=message_ids,
-                   carrying=carried)  # fmt: skip
+    # On PostgreSQL the previous group's outcomes ride along in the same statement, their
+    # relays numbered first (once a batch: a name's number is never taken back).
+    carried = None
+    if batch.unsaved and unnested(session):
+        relays = {row.relay for row in batch.unsaved.values() if row.relay} - batch.relays
+        register_relays(session, relays)
+        batch.relays |= relays
+        carried = outcomes_cte(list(batch.unsaved.values()), batch.owner)
+    taken = _owned(session, [row.id for row in head],
+                   mine & Delivery.subscriber_id.in_(mailable_ids()),
+                   status=DeliveryStatus.SENDING, now=now, carrying=carried)  # fmt: skip
     if len(taken) < len(head):
         # Readers who left since planning (or rows the sweeper took back): never sent.
         left = _owned(session, [row.id for row in head if row.id not in taken], mine,
                       status=DeliveryStatus.SUPPRESSED, now=now,
-                      last_error=NOT_MAILABLE, message_id=None)  # fmt: skip
+                      last_error=NOT_MAILABLE)  # fmt: skip
         result.not_mailable += len(left)
     group = [row for row in head if row.id in taken]
     for row in group:
-        row.status, row.claimed_at, row.message_id = (
-            DeliveryStatus.SENDING, now, message_ids[row.id])  # fmt: skip
+        row.status, row.claimed_at = DeliveryStatus.SENDING, now
     batch.waiting = rest
     # Renewing the rest of the batch rewrites every waiting row, so only do it once the
     # claim is a third of the way to expiry, well before the sweeper could take it back.
@@ -430,21 +429,18 @@ def _owned(
     *,
     status: DeliveryStatus,
     now: datetime,
-    message_ids: dict[int, str] | None = None,
     carrying: CTE | None = None,
     **values: Any,
 ) -> set[int]:
-    """Move rows this batch still owns to `status` with a fresh claim (and each its
-    Message-ID, when given, and any other `values`); the ids it owns. `carrying`, a
-    data-modifying CTE, runs in the same statement.
+    """Move rows this batch still owns to `status` with a fresh claim (and any other
+    `values`); the ids it owns. `carrying`, a data-modifying CTE, runs in the same
+    statement.
 
     A row the sweeper took back (its claim expired) is not touched: another batch owns it.
     """
     if not ids:
         return set()
     values.update(status=status, claimed_at=now)
-    if message_ids:
-        values["message_id"] = case(message_ids, value=Delivery.id)
     statement = update(Delivery).where(Delivery.id.in_(ids), mine).values(**values)
     if carrying is not None:
         statement = statement.add_cte(carrying)

@@ -27,6 +27,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from alerts.feedback.reports import FeedbackReport, NotAReport, Reference, parse_report
+from alerts.ledger.message_ids import delivery_named_by
 from alerts.mail.verp import is_verp_address, parse_verp
 from alerts.models import Delivery, DeliveryStatus, FeedbackEvent, FeedbackKind
 from subscribers.models import Subscriber, SubscriberStatus
@@ -174,38 +175,27 @@ def find_delivery(session: Session, reference: Reference, *, secret: str) -> Del
     """The delivery a report is about, or the reason none is believed.
 
     A VERP address with a good MAC is proof; one with a bad MAC is a forgery, and then
-    nothing else in the report is believed either. A Message-ID carries 64 random bits, so
-    naming one is proof enough. Nothing else is: delivery ids are sequential and every
-    reader sees addresses, so a report naming a delivery by its number and its reader's
-    address could be written by anyone who wants that reader suppressed.
+    nothing else in the report is believed either. A Message-ID of ours carries a MAC of
+    its row's id and date (alerts.ledger.message_ids), so naming one is proof enough.
+    Nothing else is: delivery ids are sequential and every reader sees addresses, so a
+    report naming a delivery by its number and its reader's address could be written by
+    anyone who wants that reader suppressed.
     """
     ours = [address for address in reference.verp_addresses if is_verp_address(address)]
     for address in ours:
         delivery_id = parse_verp(address, secret=secret)
         if delivery_id is not None:
             delivery = session.get(Delivery, delivery_id)
-            if delivery is None or delivery.message_id is None:
+            if delivery is None:  # retention removed it, or it was erased
                 return "its VERP address names no delivery we sent"
             return delivery
     if ours:
         return "its VERP address is forged (the signature does not match)"
     for message_id in reference.message_ids:
-        bracketed = f"<{message_id.strip().strip('<>')}>"
-        # Ours read `<kind.delivery-id.random@domain>` (alerts.mail.envelope): the row is
-        # found by its id, and believed only if it carries that very Message-ID.
-        delivery_id = _delivery_id_of(bracketed)
-        delivery = session.get(Delivery, delivery_id) if delivery_id is not None else None
-        if delivery is not None and delivery.message_id == bracketed:
+        delivery = delivery_named_by(session, message_id, secret=secret)
+        if delivery is not None:
             return delivery
     return "it names no delivery we sent"
-
-
-def _delivery_id_of(message_id: str) -> int | None:
-    """The delivery id a Message-ID of ours names, or None for anything else."""
-    parts = message_id.strip("<>").split("@", 1)[0].split(".")
-    if len(parts) != 3 or not parts[1].isdigit() or len(parts[1]) > 18:
-        return None
-    return int(parts[1])
 
 
 def soft_bounces_around(session: Session, subscriber_id: int, moment: datetime) -> int:

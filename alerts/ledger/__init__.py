@@ -29,7 +29,9 @@ Notices (a sign-up confirmation, "manage your alerts") have an outbox of their o
 Rows are small (a shared selection of articles, text only where it says something), and
 `retention.py` deletes those of local dates older than LEDGER_KEEP_DAYS; on PostgreSQL the
 ledger is partitioned by week (`partitions.py`: weeks made ahead, old weeks dropped whole);
-`size.py` says what a row costs on PostgreSQL.
+`size.py` says what a row costs on PostgreSQL. `message_ids.py` derives a row's Message-ID
+from its id and date with SECRET_KEY (none is stored) and finds the row a report names;
+`relay_names.py` numbers the relays a row names.
 `history.py` reads one reader's deliveries for the desk, as small plain values: the one
 place besides the send path that knows the ledger's columns.
 
@@ -48,6 +50,7 @@ from alerts.ledger.counts import (
     unsettled_sends,
 )
 from alerts.ledger.history import HISTORY_PAGE, DeliveryRecord, deliveries_of, last_sent
+from alerts.ledger.message_ids import delivery_named_by, message_id_for
 from alerts.ledger.outcomes import UNKNOWN_OUTCOME, outcomes_cte, unnested, write_outcomes
 from alerts.ledger.outgoing import (
     LedgerRow,
@@ -68,6 +71,7 @@ from alerts.ledger.queue import (
     cut,
     queue_rows,
 )
+from alerts.ledger.relay_names import register_relays, relay_id, relay_number
 from alerts.ledger.retention import Pruned, ledger_cutoff, prune_ledger
 from alerts.ledger.rows import add_selections, insert_ignoring_conflicts
 from alerts.ledger.size import LedgerSize, ledger_size
@@ -111,6 +115,7 @@ __all__ = [
     "claim_rows",
     "cut",
     "deliveries_of",
+    "delivery_named_by",
     "fold",
     "insert_ignoring_conflicts",
     "last_sent",
@@ -119,11 +124,15 @@ __all__ = [
     "ledger_size",
     "load_outgoing",
     "make_ahead",
+    "message_id_for",
     "not_held",
     "outcomes_cte",
     "progress",
     "prune_ledger",
     "queue_rows",
+    "register_relays",
+    "relay_id",
+    "relay_number",
     "state_counts",
     "sweep_stuck",
     "take_back",

@@ -19,11 +19,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import or_, select, text, update
+from sqlalchemy import literal, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from alerts.ledger.outcomes import UNKNOWN_OUTCOME, kept_reply
 from alerts.ledger.outgoing import Outgoing
+from alerts.ledger.relay_names import register_relays, relay_number
 from alerts.ledger.states import not_held
 from alerts.models import IN_HAND, Delivery, DeliveryStatus
 
@@ -210,10 +211,12 @@ def recover_owners(
         else:
             for delivery_id in sending:
                 if (accepted := record.accepted.get(delivery_id)) is not None:
+                    register_relays(session, [accepted.relay])
                     recovery.accepted += len(_set(
                         session, theirs & (Delivery.id == delivery_id),
                         status=DeliveryStatus.SENT, sent_at=accepted.sent_at,
-                        relay=accepted.relay, last_error=None,
+                        relay_id=relay_number(literal(accepted.relay)), last_error=None,
+                        claimed_at=None, claimed_by=None,
                         smtp_reply=kept_reply(DeliveryStatus.SENT, accepted.reply),
                     ))  # fmt: skip
             left = [i for i in sending if i not in record.accepted]

@@ -59,7 +59,6 @@ class Outgoing:
     attempts: int
     subscriber: Recipient
     status: DeliveryStatus = DeliveryStatus.CLAIMED
-    message_id: str | None = None
     sent_at: datetime | None = None
     smtp_reply: str | None = None
     relay: str | None = None

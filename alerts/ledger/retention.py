@@ -11,9 +11,11 @@ Deleted rows go in chunks of a bounded size, each chunk its own transaction, so 
 never holds a long lock nor a transaction that grows with the ledger; a prune stopped
 halfway leaves whole rows and resumes where it stopped. The clicks and bounce reports of a
 row go with it (a trigger on `deliveries` removes them; before a partition is dropped, the
-prune does), and so do the selections of the dates deleted. The running counts of sends
-are folded first; they reference no ledger row, and neither a DROP nor a DELETE of settled
-rows changes them, so results and metrics keep the pruned days.
+prune does), and so do the selections of the dates deleted, and the stored Message-IDs of
+rows sent before revision 0028 (alerts.ledger.message_ids) once their rows are gone. The
+running counts of sends are folded first; they reference no ledger row, and neither a
+DROP nor a DELETE of settled rows changes them, so results and metrics keep the pruned
+days.
 
 The scheduler runs it once a day (alerts.tasks); `newsalerts ledger prune` runs it now.
 """
@@ -23,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import Date, FromClause, Integer, column, delete, select, table
+from sqlalchemy import Date, FromClause, Integer, column, delete, exists, select, table
 from sqlalchemy.orm import Session
 
 from alerts.ledger.counts import fold
@@ -34,7 +36,7 @@ from alerts.ledger.partitions import (
     partitioned,
     weeks,
 )
-from alerts.models import Delivery, Selection
+from alerts.models import Delivery, Selection, legacy_message_ids
 
 # Rows per DELETE: a few megabytes of heap, well under a second, whatever the ledger.
 PRUNE_CHUNK = 10_000
@@ -78,15 +80,31 @@ def prune_ledger(
     # A week that is kept keeps the selections of all its dates, older ones included.
     kept = [week.first for week in weeks(session)]
     selections_cutoff = min([cutoff, *kept[:1]])
+    deleted = _delete_in_chunks(session, Delivery, rows, cutoff, chunk)
+    _forget_legacy_message_ids(session)
     return Pruned(
         cutoff=cutoff,
-        deliveries=_delete_in_chunks(session, Delivery, rows, cutoff, chunk),
+        deliveries=deleted,
         selections=_delete_in_chunks(
             session, Selection, Selection.__table__, selections_cutoff, chunk
         ),
         dropped=dropped,
         made=made,
     )
+
+
+def _forget_legacy_message_ids(session: Session) -> None:
+    """Delete the stored Message-IDs whose rows are gone. Once the last row sent before
+    revision 0028 is pruned the table stays empty, and this is one look at it a day."""
+    legacy = legacy_message_ids.c
+    if not session.scalar(select(exists(select(legacy.delivery_id)))):
+        return
+    session.execute(
+        delete(legacy_message_ids).where(
+            ~exists(select(Delivery.id).where(Delivery.id == legacy.delivery_id))
+        )
+    )
+    session.commit()
 
 
 _DEFAULT = table(DEFAULT_PARTITION, column("id", Integer()), column("local_date", Date()))

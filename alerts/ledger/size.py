@@ -3,13 +3,18 @@
 On PostgreSQL, bytes per row = (heap + every index + TOAST of `deliveries`, summed over its
 partitions when it has any, plus the `selections` its rows share) / rows. SQLite keeps its
 tables in one file and has no such figure.
+
+Right after a send the files still hold the dead versions of every row the send updated
+(pending, claimed, sending, sent: several a row); `settle` vacuums them so that the figure
+counts what the rows keep. VACUUM marks that space free for the next rows rather than
+giving it back, so the files shrink only by their empty tail pages.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 # A table's relations: its partitions at any depth (PostgreSQL 12+), or itself when it has
@@ -42,3 +47,14 @@ def ledger_size(session: Session) -> LedgerSize | None:
     ledger = session.scalar(_TOTAL, {"table": "deliveries"}) or 0
     selections = session.scalar(_TOTAL, {"table": "selections"}) or 0
     return LedgerSize(rows=int(rows), ledger_bytes=int(ledger), selection_bytes=int(selections))
+
+
+def settle(engine: Engine) -> None:
+    """VACUUM (ANALYZE) the ledger and its selections on PostgreSQL (nothing on SQLite):
+    dead row versions go, the planner's statistics are fresh. Runs outside a transaction,
+    as VACUUM must; for a benchmark or an operator, not for the send path."""
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.connect() as connection:
+        connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+        connection.execute(text("VACUUM (ANALYZE) deliveries, selections"))

@@ -37,7 +37,7 @@ from alerts.mail.dkim import DkimSigner
 from alerts.mail.envelope import EnvelopeBuilder
 from alerts.mail.excerpts import cut_summary, cut_title
 from alerts.mail.highlights import highlighted_html, highlighted_text
-from alerts.mail.keyword_alert import KEYWORD_ALERT_KIND, KeywordAlertComposer
+from alerts.mail.keyword_alert import KeywordAlertComposer
 from alerts.mail.mime import EncodedEmail, Envelope, encode_email
 from alerts.mail.rendering import (
     EmailRenderer,
@@ -559,10 +559,3 @@ class DigestComposer:
         fill = _times(found, timezone, spec.local_date, spec.language)
         self._fills[key] = (email, fill)
         return fill
-
-    def message_id_for(self, delivery: LedgerRow) -> str:
-        """A fresh Message-ID for one attempt at a ledger row (written before it is sent)."""
-        kind = "digest" if delivery.alert_id is None else "alert"
-        if is_keyword_alert(delivery.edition):
-            kind = KEYWORD_ALERT_KIND
-        return self._parts.envelopes.message_id(f"{kind}.{delivery.id}")

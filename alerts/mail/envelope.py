@@ -14,6 +14,7 @@ from datetime import datetime
 from email.utils import parseaddr
 
 from alerts.config import Settings
+from alerts.ledger.message_ids import message_id_for
 from alerts.ledger.outgoing import LedgerRow
 from alerts.mail.dkim import DkimSigner
 from alerts.mail.mime import EncodedEmail, Envelope, build_message, make_message_id
@@ -121,9 +122,16 @@ class EnvelopeBuilder:
         list_name: str | None = None,
     ) -> Envelope:
         """The message of one ledger row: the shared encoded body with this reader's values,
-        the list headers, the VERP return path, DKIM when configured. A digest's List-Id
-        is its edition's own, `list_name` (the edition's name) its description."""
-        message_id = delivery.message_id or self.message_id(f"{kind}.{delivery.id}")
+        the row's Message-ID (the same for every attempt), the list headers, the VERP return
+        path, DKIM when configured. A digest's List-Id is its edition's own, `list_name`
+        (the edition's name) its description."""
+        message_id = message_id_for(
+            kind=kind,
+            delivery_id=delivery.id,
+            local_date=delivery.local_date,
+            domain=self.domain,
+            secret=self._secret_key,
+        )
         return self.build(
             recipient,
             email,

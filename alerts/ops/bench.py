@@ -11,7 +11,8 @@ The sink's own ceiling is measured with Postfix's `smtp-source` sending as many 
 of the same size over as many sessions (the better of two runs). Then a tick with nobody
 due, timed here and, for its peak RSS, run again as `newsalerts digest send`; and the
 ledger's bytes per row on disk (table, indexes and TOAST, of every partition if the table
-is partitioned).
+is partitioned, and the selections), after a VACUUM (ANALYZE) that clears the dead versions
+the send's updates left; the figure before it is printed too, labelled.
 
 `--languages en,de,fr,es,ar` hands the readers those languages round-robin, so the digests
 are rendered in each one's catalog and direction (Arabic right to left); English alone
@@ -47,7 +48,7 @@ from alerts.config import PROJECT_ROOT, Settings, load_settings
 from alerts.db import upgrade
 from alerts.errors import BenchError
 from alerts.jobs import plan_and_queue
-from alerts.ledger.size import ledger_size
+from alerts.ledger.size import ledger_size, settle
 from alerts.ledger.states import UNSETTLED
 from alerts.models import Article, Delivery, DeliveryStatus, article_topics
 from alerts.runtime import Runtime
@@ -85,7 +86,8 @@ class BenchResult:
     idle_tick_peak_rss_mb: float = 0.0
     idle_tick_process_seconds: float = 0.0
     ledger_rows: int = 0
-    ledger_bytes: int = 0
+    ledger_bytes: int = 0  # after VACUUM (ANALYZE): what the rows keep
+    ledger_bytes_unvacuumed: int = 0  # right after the send, its dead row versions too
     database_seconds: float | None = None
     ceiling_seconds: float | None = None
     sink: str = "smtp-sink"
@@ -129,7 +131,7 @@ class BenchResult:
             "peak RSS (MB): planner (digest send) "
             f"{self.planner_peak_rss_mb:.0f}; workers "
             + ", ".join(f"{mb:.0f}" for mb in self.worker_peak_rss_mb),
-            _ledger_line(self.ledger_bytes, self.ledger_rows),
+            _ledger_line(self.ledger_bytes, self.ledger_bytes_unvacuumed, self.ledger_rows),
         ]
         share = self.database_share
         if share is not None:
@@ -159,12 +161,13 @@ def _idle_tick_line(
     )
 
 
-def _ledger_line(size: int, rows: int) -> str:
+def _ledger_line(size: int, unvacuumed: int, rows: int) -> str:
     if not rows:
         return "ledger: no rows"
     return (
         f"ledger {size / 2**20:,.0f} MB for {rows:,} rows = {size / rows:,.0f} bytes a row "
-        "(table, indexes and TOAST of every partition; after the send's updates)"
+        "after VACUUM (ANALYZE) (table, indexes and TOAST of every partition, selections); "
+        f"{unvacuumed / rows:,.0f} right after the send, dead row versions included"
     )
 
 
@@ -421,9 +424,13 @@ def run_bench(
         result.database_seconds = _active_seconds(runtime) - active_before
         result.message_bytes = _sample_size(runtime)
         with runtime.session() as session:
+            unvacuumed = ledger_size(session)
+        settle(runtime.engine)
+        with runtime.session() as session:
             size = ledger_size(session)
-        if size is not None:
+        if size is not None and unvacuumed is not None:
             result.ledger_bytes = size.ledger_bytes + size.selection_bytes
+            result.ledger_bytes_unvacuumed = unvacuumed.ledger_bytes + unvacuumed.selection_bytes
             result.ledger_rows = size.rows
         runtime.close()
         result.ceiling_seconds = _ceiling(port, result.messages, result.message_bytes, workers)

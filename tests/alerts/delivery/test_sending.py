@@ -20,6 +20,7 @@ from alerts.delivery.sending import GAVE_UP, RetryPolicy, send_batch
 from alerts.delivery.transports import transport_from_url
 from alerts.digests.planning import plan_digests
 from alerts.ledger.claims import DEFAULT_LEASE, sweep_stuck
+from alerts.ledger.message_ids import delivery_named_by
 from alerts.ledger.outcomes import UNKNOWN_OUTCOME
 from alerts.ledger.outgoing import Outgoing, Recipient
 from alerts.ledger.queue import claim_queue
@@ -81,10 +82,18 @@ def test_each_reader_gets_their_topics_once(
     assert messages["bram@example.com"]["Subject"] == "Story chips"
     rows = session.scalars(select(Delivery).order_by(Delivery.subscriber_id)).all()
     assert [row.status for row in rows] == [DeliveryStatus.SENT, DeliveryStatus.SENT]
-    assert all(row.sent_at is not None and row.message_id for row in rows)
+    # A sent row keeps no claim: nothing will write its outcome again.
+    assert all(row.sent_at is not None and row.claimed_at is None for row in rows)
+    assert all(row.claimed_by is None for row in rows)
     session.expire_all()  # the ledger as stored, not as this session last saw it
-    stored = {row.subscriber.email: row.message_id for row in session.scalars(select(Delivery))}
-    assert stored == {address: message["Message-ID"] for address, message in messages.items()}
+    # Each message's Message-ID names its own row (derived from it; none is stored).
+    named = {
+        address: delivery_named_by(session, message["Message-ID"], secret=settings.secret_key)
+        for address, message in messages.items()
+    }
+    assert {address: row.subscriber.email for address, row in named.items() if row} == {
+        address: address for address in messages
+    }
 
 
 @pytest.mark.usefixtures("two_readers")
@@ -123,9 +132,8 @@ def test_message_headers_and_parts(
     linked = reader_of_link(session, signer, Purpose.UNSUBSCRIBE, token, scope=edition)
     assert linked is not None
     subscriber_id = linked.id
-    assert subscriber_id == session.scalar(
-        select(Delivery.subscriber_id).limit(1).where(Delivery.message_id == message["Message-ID"])
-    )
+    named = delivery_named_by(session, message["Message-ID"], secret=settings.secret_key)
+    assert named is not None and named.subscriber_id == subscriber_id
     # Never folded, never an encoded word: one physical line each.
     assert f"List-Unsubscribe: {unsubscribe}\r\n" in raw_headers + "\r\n"
     assert "=?" not in unsubscribe
@@ -137,10 +145,7 @@ def test_message_headers_and_parts(
     )
     assert message["To"] == "ada@example.com"
     # The return path names the delivery (VERP) so a bounce finds its ledger row.
-    delivery_id = session.scalar(
-        select(Delivery.id).where(Delivery.message_id == message["Message-ID"])
-    )
-    assert delivery_id is not None
+    delivery_id = named.id
     # No header names the delivery by its bare, sequential id: a bounce forger could
     # write one (the VERP address and the Message-ID carry it only beside a MAC or
     # random bits).
@@ -195,7 +200,7 @@ def test_reader_who_left_before_the_send_gets_nothing(
     session.expire_all()
     row = session.scalars(select(Delivery)).one()
     assert row.status is DeliveryStatus.SUPPRESSED
-    assert row.message_id is None  # never sent: a report naming it is not believed
+    assert row.sent_at is None and row.smtp_reply is None  # never composed, never sent
 
 
 def test_permanent_refusal_is_recorded_as_failed(
@@ -242,7 +247,8 @@ def test_outcomes_of_every_kind_are_recorded_across_groups(
     }  # fmt: skip
     sent = rows["g4@example.com"]
     assert sent.sent_at is not None and sent.smtp_reply is None  # a 2xx is not kept
-    assert sent.message_id and sent.last_error is None
+    assert sent.claimed_at is None and sent.last_error is None  # a sent row keeps no claim
+    assert rows["g2@example.com"].claimed_at is not None  # a failed one keeps its claim
     assert (rows["g2@example.com"].smtp_reply or "").startswith("550")
     assert rows["g3@example.com"].next_attempt_at is not None
     assert "Mailbox full" in (rows["g6@example.com"].last_error or "")

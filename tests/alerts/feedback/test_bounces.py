@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from alerts.feedback import Outcome, process_message
+from alerts.ledger.message_ids import message_id_for
 from alerts.mail.verp import verp_address
 from alerts.models import Cadence, Delivery, DeliveryStatus, FeedbackEvent, FeedbackKind
 from subscribers.lifecycle import unsubscribe
@@ -32,21 +33,31 @@ SENT = utc(2026, 1, 5, 12)
 
 
 def sent_delivery(session: Session, reader: Subscriber, *, sent_at: datetime = SENT) -> Delivery:
-    """A ledger row whose digest went out at `sent_at`, with a Message-ID as the composer's."""
+    """A ledger row whose digest went out at `sent_at` (its Message-ID: `message_id_of`)."""
     delivery = Delivery(
         edition=Cadence.DAILY,
         subscriber_id=reader.id,
         local_date=sent_at.date(),
         article_ids=[],
         status=DeliveryStatus.SENT,
+        attempts=1,
         sent_at=sent_at,
         created_at=sent_at,
     )
     session.add(delivery)
     session.flush()
-    delivery.message_id = f"<digest.{delivery.id}.{secrets.token_hex(8)}@example.com>"
-    session.flush()
     return delivery
+
+
+def message_id_of(delivery: Delivery, *, secret: str = SECRET) -> str:
+    """The Message-ID the composer gave the row's digest."""
+    return message_id_for(
+        kind="digest",
+        delivery_id=delivery.id,
+        local_date=delivery.local_date,
+        domain="example.com",
+        secret=secret,
+    )
 
 
 def sample(
@@ -70,7 +81,7 @@ def sample(
         "RECIPIENT": recipient
         or (delivery.subscriber.email if delivery else "nobody@example.test"),
         "MESSAGE_ID": message_id
-        or (delivery.message_id if delivery else None)
+        or (message_id_of(delivery) if delivery else None)
         or "<none@example.com>",
         "DELIVERY": delivery_header or (str(delivery.id) if delivery else "0"),
         "REPORT_ID": f"<{secrets.token_hex(8)}@mx1.example.com>",

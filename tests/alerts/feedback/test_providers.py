@@ -12,7 +12,13 @@ from alerts.feedback import FeedbackReport, Outcome, apply_report
 from alerts.feedback.providers import mailgun_reports, postmark_reports, sendgrid_reports
 from alerts.models import Delivery
 from subscribers.models import SubscriberStatus
-from tests.alerts.feedback.test_bounces import SECRET, SENT, events, sent_delivery
+from tests.alerts.feedback.test_bounces import (
+    SECRET,
+    SENT,
+    events,
+    message_id_of,
+    sent_delivery,
+)
 from tests.factories import make_reader
 
 
@@ -81,7 +87,7 @@ def test_an_event_naming_our_message_id_suppresses(session: Session, provider: s
     reader = make_reader(session, "ada")
     delivery = sent_delivery(session, reader)
 
-    outcome = apply(session, PROVIDERS[provider](delivery, delivery.message_id))
+    outcome = apply(session, PROVIDERS[provider](delivery, message_id_of(delivery)))
 
     assert outcome is Outcome.SUPPRESSED
     session.expire_all()

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from alerts.db import make_engine, make_session_factory, upgrade
 from alerts.ledger.counts import fold, ledger_counts, state_counts, unsettled_sends
+from alerts.ledger.relay_names import relay_id
 from alerts.models import Delivery, DeliveryCount, DeliveryStatus, Edition, Issue
 from subscribers.models import Subscriber
 from tests.conftest import POSTGRES_ADMIN_URL
@@ -72,7 +73,7 @@ def test_counts_follow_every_change_and_survive_folding(session: Session) -> Non
     assert unsettled_sends(session) == ([issue.id], [])
     move(session, issue, 4, DeliveryStatus.CLAIMED)
     move(session, issue, 3, DeliveryStatus.SENT, sent_at=NOW + timedelta(seconds=20),
-         smtp_reply="250 ok", relay="smtp:relay.test:25")  # fmt: skip
+         smtp_reply="250 ok", relay_id=relay_id(session, "smtp:relay.test:25"))  # fmt: skip
     move(session, issue, 1, DeliveryStatus.FAILED, smtp_reply="550 no")
     session.commit()
     assert state_counts(session, issue_id=issue.id) == grouped(session, issue)
@@ -86,7 +87,7 @@ def test_counts_follow_every_change_and_survive_folding(session: Session) -> Non
 
     # Retried: the failure stays counted as it happened, the later success is added.
     move(session, issue, 1, DeliveryStatus.SENT, sent_at=NOW + timedelta(minutes=5),
-         smtp_reply="250 ok", relay="smtp:relay.test:25")  # fmt: skip
+         smtp_reply="250 ok", relay_id=relay_id(session, "smtp:relay.test:25"))  # fmt: skip
     session.commit()
     counts = ledger_counts(session, recent_from=NOW - timedelta(hours=24))
     entered = {

@@ -18,6 +18,7 @@ from alerts.models import (
     FeedbackEvent,
     FeedbackKind,
     Selection,
+    legacy_message_ids,
 )
 from subscribers.database import utcnow
 from tests.support.builders import reader
@@ -57,6 +58,13 @@ def test_rows_older_than_the_days_kept_go_with_their_clicks_reports_and_selectio
     session: Session,
 ) -> None:
     ids = _ledger(session, [0, 1, 89, 90, 91, 400])
+    # Two rows sent before revision 0028, which stored their Message-IDs.
+    for back in (1, 400):
+        stored = f"<digest.{ids[back]}.0123@example.com>"
+        session.execute(
+            legacy_message_ids.insert().values(delivery_id=ids[back], message_id=stored)
+        )
+    session.commit()
 
     pruned = prune_ledger(session, today=TODAY, keep_days=90, chunk=2)
 
@@ -67,6 +75,7 @@ def test_rows_older_than_the_days_kept_go_with_their_clicks_reports_and_selectio
     assert set(session.scalars(select(Click.delivery_id))) == kept
     assert set(session.scalars(select(FeedbackEvent.delivery_id))) == kept
     assert _count(session, Selection) == 3
+    assert list(session.scalars(select(legacy_message_ids.c.delivery_id))) == [ids[1]]
     assert {tuple(row.article_ids) for row in session.scalars(select(Delivery))} == {
         (1,), (2,), (90,)
     }  # fmt: skip

@@ -21,6 +21,7 @@ from alerts.config import load_settings, parse_relay, parse_relays
 from alerts.delivery.sending import UNKNOWN_REPLY
 from alerts.editions.issues import issue_for, pause
 from alerts.ledger.outcomes import UNKNOWN_OUTCOME
+from alerts.ledger.relay_names import relay_id
 from alerts.models import (
     Delivery,
     DeliveryStatus,
@@ -57,6 +58,8 @@ class Ledger:
         subscriber = reader(self.session, f"r{self.readers}@{domain}")
         self.session.flush()
         fields.setdefault("created_at", NOW - timedelta(hours=1))
+        if (relay := fields.pop("relay", None)) is not None:  # rows name a relay by number
+            fields["relay_id"] = relay_id(self.session, relay)
         delivery = Delivery(
             edition="daily",
             subscriber_id=subscriber.id,

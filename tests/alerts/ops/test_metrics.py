@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from alerts.config import Settings, load_settings
+from alerts.ledger.relay_names import relay_id
 from alerts.models import (
     Cadence,
     Delivery,
@@ -351,7 +352,8 @@ def test_messages_are_counted_by_the_relay_that_took_them(database_url: str) -> 
                 sent_at = NOW + timedelta(seconds=day) if status is DeliveryStatus.SENT else None
                 session.add(Delivery(
                     edition=Cadence.DAILY, subscriber_id=subscriber.id,
-                    local_date=date(2026, 1, day), status=status, created_at=NOW, relay=relay,
+                    local_date=date(2026, 1, day), status=status, created_at=NOW,
+                    relay_id=relay_id(session, relay) if relay else None,
                     smtp_reply=reply, sent_at=sent_at,
                 ))  # fmt: skip
             session.commit()

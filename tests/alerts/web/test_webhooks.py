@@ -32,7 +32,7 @@ from alerts.models import Delivery, FeedbackEvent
 from alerts.runtime import Runtime
 from alerts.web.webhooks import EXTENSION, WebhookConfig, blueprint
 from subscribers.models import Subscriber, SubscriberStatus
-from tests.alerts.feedback.test_bounces import sent_delivery
+from tests.alerts.feedback.test_bounces import message_id_of, sent_delivery
 from tests.factories import make_reader
 
 NOW = datetime(2026, 1, 5, 13, 0, tzinfo=UTC)
@@ -76,8 +76,8 @@ class Hooks:
         with self.runtime.session() as session:
             delivery = sent_delivery(session, make_reader(session, name))
             session.commit()
-            assert delivery.message_id is not None
-            return delivery.subscriber_id, delivery.id, delivery.message_id
+            secret = self.runtime.settings.secret_key
+            return delivery.subscriber_id, delivery.id, message_id_of(delivery, secret=secret)
 
     def status(self, subscriber_id: int) -> SubscriberStatus:
         with self.runtime.session() as session:
