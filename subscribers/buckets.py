@@ -8,12 +8,9 @@ that saw it before can tell that something in the bucket changed since.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import delete, func, select, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from subscribers.models import ReaderBucket
@@ -50,51 +47,47 @@ def buckets_of(session: Session, frequency: str) -> dict[Bucket, BucketFigures]:
 
 
 def fold_buckets(session: Session) -> int:
-    """Sum the deltas into one row per bucket; how many deltas were folded away. Does not
-    commit. The deltas taken are exactly the ones deleted, so a delta committed meanwhile
-    waits for the next fold; on PostgreSQL a fold that finds another under way leaves it
-    the work."""
-    if session.get_bind().dialect.name == "postgresql" and not session.scalar(
-        select(func.pg_try_advisory_xact_lock(FOLD_LOCK))
-    ):
+    """Sum the deltas into one row per bucket, in the database; how many deltas were
+    folded away. Does not commit. Only the deltas the fold deletes are added, so one
+    committed meanwhile waits for the next fold. On PostgreSQL one statement deletes and
+    adds (a fold that finds another under way leaves it the work); SQLite has one writer,
+    and once this holds its lock no delta can come in between the two statements."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if postgres and not session.scalar(select(func.pg_try_advisory_xact_lock(FOLD_LOCK))):
         return 0
-    taken = session.execute(
-        delete(ReaderBucket)
-        .where(ReaderBucket.folded.is_(False))
-        .returning(
-            ReaderBucket.frequency,
-            ReaderBucket.timezone,
-            ReaderBucket.send_hour,
-            ReaderBucket.readers,
-            ReaderBucket.changes,
-        )
-    ).all()
-    sums: dict[tuple[str, str, int], list[int]] = {}
-    for frequency, zone, hour, readers, changes in taken:
-        total = sums.setdefault((frequency, zone, hour), [0, 0])
-        total[0] += readers
-        total[1] += changes
-    if sums:
-        _add_folded(session, [
-            {"frequency": frequency, "timezone": zone, "send_hour": hour,
-             "readers": readers, "changes": changes, "folded": True}
-            for (frequency, zone, hour), (readers, changes) in sorted(sums.items())
-        ])  # fmt: skip
-    return len(taken)
-
-
-def _add_folded(session: Session, values: Sequence[dict[str, Any]]) -> None:
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(ReaderBucket)
-    excluded = statement.excluded
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["frequency", "timezone", "send_hour"],
-            index_where=text("folded"),
-            set_={
-                "readers": ReaderBucket.readers + excluded.readers,
-                "changes": ReaderBucket.changes + excluded.changes,
-            },
-        ),
-        list(values),
+    if postgres:
+        return int(session.execute(text(_FOLD_POSTGRESQL)).scalar_one())
+    last = session.scalar(select(func.max(ReaderBucket.id)).where(ReaderBucket.folded.is_(False)))
+    if last is None:
+        return 0
+    session.execute(text(_FOLD_SQLITE), {"last": last})
+    result = session.execute(
+        delete(ReaderBucket).where(ReaderBucket.folded.is_(False), ReaderBucket.id <= last)
     )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+_BUCKET = "frequency, timezone, send_hour"
+_ADD = (
+    f"ON CONFLICT ({_BUCKET}) WHERE folded DO UPDATE SET "
+    "readers = reader_buckets.readers + excluded.readers, "
+    "changes = reader_buckets.changes + excluded.changes"
+)
+_FOLD_POSTGRESQL = f"""
+WITH gone AS (
+    DELETE FROM reader_buckets WHERE NOT folded
+    RETURNING {_BUCKET}, readers, changes
+), added AS (
+    INSERT INTO reader_buckets ({_BUCKET}, readers, changes, folded)
+    SELECT {_BUCKET}, sum(readers), sum(changes), true FROM gone
+    GROUP BY {_BUCKET} ORDER BY {_BUCKET}
+    {_ADD}
+)
+SELECT count(*) FROM gone
+"""
+_FOLD_SQLITE = f"""
+INSERT INTO reader_buckets ({_BUCKET}, readers, changes, folded)
+SELECT {_BUCKET}, sum(readers), sum(changes), 1 FROM reader_buckets
+WHERE NOT folded AND id <= :last GROUP BY {_BUCKET} ORDER BY {_BUCKET}
+{_ADD}
+"""
