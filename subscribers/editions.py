@@ -61,7 +61,7 @@ def choose_editions(
     if not (turned_off or turn_on):
         return False
     details: dict[str, object] = {"editions_off": sorted(turned_off), "editions_on": turn_on}
-    record_consent(session, subscriber, ConsentKind.PREFERENCES, _with(origin, details))
+    record_consent(session, subscriber, ConsentKind.PREFERENCES, origin.with_details(details))
     return True
 
 
@@ -70,23 +70,14 @@ def leave_edition(session: Session, subscriber: Subscriber, slug: str, *, origin
     edition's email); the reader stays subscribed. True if this call changed anything."""
     if not _turn_off(session, subscriber, [slug]):
         return False
-    record_consent(session, subscriber, ConsentKind.PREFERENCES, _with(origin, {"left": slug}))
+    left = origin.with_details({"left": slug})
+    record_consent(session, subscriber, ConsentKind.PREFERENCES, left)
     return True
 
 
 def forget_editions(session: Session, subscriber_id: int) -> None:
     """Remove a reader's opt-outs (erasure; the foreign key cascades as well)."""
     session.execute(delete(EditionOptOut).where(EditionOptOut.subscriber_id == subscriber_id))
-
-
-def _with(origin: Origin, details: dict[str, object]) -> Origin:
-    return Origin(
-        source=origin.source,
-        ip_address=origin.ip_address,
-        user_agent=origin.user_agent,
-        wording_version=origin.wording_version,
-        details={**origin.details, **details},
-    )
 
 
 __all__ = ["choose_editions", "editions_off", "forget_editions", "leave_edition"]

@@ -206,7 +206,7 @@ def update_preferences(
         details["keywords"] = subscriber.keyword_texts
     if preferences.language is not None:
         details["language"] = preferences.language
-    record_consent(session, subscriber, ConsentKind.PREFERENCES, _with(origin, details))
+    record_consent(session, subscriber, ConsentKind.PREFERENCES, origin.with_details(details))
 
 
 def pause(
@@ -217,7 +217,7 @@ def pause(
         raise InvalidPreference("pause", f"choose between 0 and {MAX_PAUSE_WEEKS} weeks")
     subscriber.paused_until = now + timedelta(weeks=weeks) if weeks else None
     record_consent(
-        session, subscriber, ConsentKind.PREFERENCES, _with(origin, {"pause_weeks": weeks})
+        session, subscriber, ConsentKind.PREFERENCES, origin.with_details({"pause_weeks": weeks})
     )
 
 
@@ -228,7 +228,7 @@ def fewer_emails(session: Session, subscriber: Subscriber, *, origin: Origin) ->
         return False
     subscriber.frequency = Frequency.WEEKLY
     record_consent(
-        session, subscriber, ConsentKind.PREFERENCES, _with(origin, {"frequency": "weekly"})
+        session, subscriber, ConsentKind.PREFERENCES, origin.with_details({"frequency": "weekly"})
     )
     return True
 
@@ -303,16 +303,6 @@ def erase(session: Session, subscriber: Subscriber, *, hash_key: str, origin: Or
     forget_unfollowed(session, followed)
     erased = Origin(source=origin.source, details={"email_hash": digest})
     record_consent(session, None, ConsentKind.ERASE, erased)
-
-
-def _with(origin: Origin, details: dict[str, object]) -> Origin:
-    return Origin(
-        source=origin.source,
-        ip_address=origin.ip_address,
-        user_agent=origin.user_agent,
-        wording_version=origin.wording_version,
-        details={**origin.details, **details},
-    )
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -49,6 +49,16 @@ class Origin:
     wording_version: str | None = None
     details: dict[str, object] = field(default_factory=dict)
 
+    def with_details(self, details: dict[str, object]) -> Origin:
+        """The same origin, with `details` added to what it already says."""
+        return Origin(
+            source=self.source,
+            ip_address=self.ip_address,
+            user_agent=self.user_agent,
+            wording_version=self.wording_version,
+            details={**self.details, **details},
+        )
+
 
 def find_subscriber(session: Session, email: str) -> Subscriber | None:
     return session.scalar(select(Subscriber).where(Subscriber.email == normalise_email(email)))
