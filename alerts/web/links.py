@@ -22,6 +22,7 @@ from alerts.web.context import WORDING_VERSION, db, web_context
 from alerts.web.forms import form_values, parse_preferences
 from alerts.web.pages import (
     N_,
+    field_error,
     first_digest_words,
     page,
     page_language,
@@ -311,7 +312,9 @@ def preferences_submit(token: str) -> View:
     except (InvalidPreference, ValueError) as error:
         session.rollback()
         if isinstance(error, InvalidPreference):
-            message = _zone_error() if error.field == "timezone" else str(error)
+            message = (
+                _zone_error() if error.field == "timezone" else field_error(error.field, str(error))
+            )
         else:
             message = N_("pause: choose a number of weeks")
         chosen = _submitted_choices(subscriber)

@@ -80,6 +80,34 @@ def translate(message: str, **values: Any) -> str:
     return text % values if values else text
 
 
+# What a reader is asked to fix, by the field at fault: a validation error's own wording
+# is English with values spliced in, which no catalog can hold. English pages keep that
+# precise wording; the others say this, in their language.
+_FIELD_ERRORS = {
+    "email": N_("Please check the email address: it is not one we can send to."),
+    "topics": N_("Please choose your topics from the list."),
+    "frequency": N_("Please choose daily or weekly."),
+    "timezone": N_("Please choose your time zone from the list."),
+    "hour": N_("Please choose an hour from the list."),
+    "keywords": N_(
+        "Please check your keywords: a few words each, with a letter or digit, and not too "
+        "many of them."
+    ),
+    "language": N_("Please choose a language from the list."),
+    "pause": N_("Please choose how many weeks to pause."),
+}
+_ANY_FIELD_ERROR = N_("Please check what you entered.")
+
+
+def field_error(field: str | None, english: str) -> str:
+    """What a reader's page says of a value it refused: `english` on an English page, else
+    the field's own sentence in the page's language."""
+    language = page_language()
+    if language.split("-")[0] == "en":
+        return english
+    return translations_for(language).gettext(_FIELD_ERRORS.get(field or "", _ANY_FIELD_ERROR))
+
+
 def page(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
     settings = web_context().runtime.settings
     language = page_language()

@@ -13,7 +13,14 @@ from alerts.mail.notices import Notice
 from alerts.web.context import WORDING_VERSION, db, web_context
 from alerts.web.forms import form_values, parse_signup
 from alerts.web.json_bodies import json_body
-from alerts.web.pages import N_, browser_language, form_context, json_error, page
+from alerts.web.pages import (
+    N_,
+    browser_language,
+    field_error,
+    form_context,
+    json_error,
+    page,
+)
 from alerts.web.ratelimit import client_network
 from alerts.web.security import FormRejected, header_text, request_origin
 from subscribers.addresses import email_hash, normalise_email
@@ -126,10 +133,10 @@ def _subscribe(as_json: bool) -> View:
         )  # fmt: skip
         address = normalise_email(form.email)
     except InvalidEmail as error:
-        message = f"Please check the address: {error.reason.rstrip('.')}."
+        message = field_error("email", f"Please check the address: {error.reason.rstrip('.')}.")
         return _refuse(as_json, 422, "email", message, data)
     except InvalidPreference as error:
-        return _refuse(as_json, 422, error.field, str(error), data)
+        return _refuse(as_json, 422, error.field, field_error(error.field, str(error)), data)
 
     if form.honeypot_filled:  # a bot filled the invisible field: say yes, do nothing
         return _accepted(as_json)
@@ -173,7 +180,8 @@ def _subscribe(as_json: bool) -> View:
             break
         except InvalidPreference as error:
             session.rollback()
-            return _refuse(as_json, 422, error.field, str(error), data)
+            message = field_error(error.field, str(error))
+            return _refuse(as_json, 422, error.field, message, data)
         except IntegrityError:
             # A simultaneous request (a double click) created this address first: the
             # second attempt finds that reader and goes on as for a pending one.

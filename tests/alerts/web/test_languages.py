@@ -179,3 +179,40 @@ def test_the_api_takes_and_gives_the_language(app: Flask, client: FlaskClient) -
         "/api/v1/subscribers", json={"email": "ian@example.com", "language": 7}, headers=auth
     )
     assert refused.status_code == 422 and refused.get_json()["error"]["field"] == "language"
+
+
+@pytest.mark.parametrize(
+    ("language", "said"),
+    [
+        ("en", "Please check the address:"),
+        ("de", "Bitte prüfen Sie die E-Mail-Adresse"),
+        ("ar", "يرجى التحقق من عنوان البريد الإلكتروني"),
+    ],
+)
+def test_a_refused_address_is_explained_in_the_readers_language(
+    client: FlaskClient, language: str, said: str
+) -> None:
+    headers = {**FROM_PUBLISHER, "Accept-Language": language}
+    page = client.post("/subscribe", data={"email": "not an address"}, headers=headers)
+    as_json = client.post("/subscribe", json={"email": "x@"}, headers=headers)
+
+    assert page.status_code == 422 and said in page.get_data(as_text=True)
+    assert as_json.status_code == 422 and said in as_json.get_json()["error"]["message"]
+
+
+def test_a_refused_preference_is_explained_in_the_readers_language(
+    app: Flask, client: FlaskClient
+) -> None:
+    reader_id = _reader(app, "ines@example.com", "es")
+    path = f"/preferences/{link_token(app, Purpose.PREFERENCES, reader_id)}"
+    csrf = form_field(client.get(path).data, "csrf_token")
+
+    answer = client.post(
+        path,
+        data={"csrf_token": csrf, "frequency": "hourly", "hour": "7",
+              "timezone": "Europe/Madrid", "pause_weeks": "0"},
+        headers={"Accept-Language": "en"},
+    )  # fmt: skip
+
+    assert answer.status_code == 422
+    assert "Elige diario o semanal." in answer.get_data(as_text=True)  # the reader's language
