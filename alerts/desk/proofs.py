@@ -36,7 +36,12 @@ def without_reader_links(session: Session, settings: Settings, preview: Preview)
     ).first()
     subscriber_id, link_key = found if found is not None else (0, None)
     links = reader_links(settings, subscriber_id, preview.recipient, link_key=link_key)
+    # A digest's unsubscribe link is its edition's own (it leaves only that edition).
+    edition_links = reader_links(
+        settings, subscriber_id, preview.recipient, link_key=link_key, edition=preview.edition
+    )
     dead = {
+        edition_links.unsubscribe_url: f"{settings.base_url}/unsubscribe/test-copy",
         links.unsubscribe_url: f"{settings.base_url}/unsubscribe/test-copy",
         links.preferences_url: f"{settings.base_url}/preferences/test-copy",
     }
