@@ -516,7 +516,6 @@ class PlannedBucket(Base):
     timezone: Mapped[str] = mapped_column(String(64), primary_key=True)
     send_hour: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     local_date: Mapped[date] = mapped_column(Date)
-    readers: Mapped[int]
     version: Mapped[int] = mapped_column(BigInteger, server_default="0")
     planned_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

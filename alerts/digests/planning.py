@@ -169,8 +169,9 @@ def _audience(edition: Edition, now: datetime) -> list[ColumnElement[bool]]:
     a topic edition, those following at least one of its topics.
 
     The opt-out is a NOT EXISTS on its primary key (reader, edition): one index probe per
-    reader of a bucket, and the buckets' counts change when a reader turns an edition off,
-    so a marked bucket is looked at again (see _marks)."""
+    reader of a bucket. Turning an edition off or on adds no change to the reader's bucket
+    (subscribers.buckets), so a reader who turns one back on after their bucket was planned
+    gets it once the mark runs out (MARK_LIFETIME)."""
     conditions = [
         Subscriber.status == SubscriberStatus.ACTIVE,
         Subscriber.frequency == Frequency(edition.cadence.value),
@@ -289,7 +290,6 @@ def _mark(
             "timezone": zone,
             "send_hour": hour,
             "local_date": day,
-            "readers": 0,
             "version": version,
             "planned_at": now,
         }

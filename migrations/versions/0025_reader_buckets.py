@@ -179,6 +179,7 @@ def upgrade() -> None:
     # at each due bucket once more, and the ledger's key makes that harmless).
     op.execute("DELETE FROM planned_buckets")
     with op.batch_alter_table("planned_buckets") as batch:
+        batch.drop_column("readers")
         batch.drop_column("id_sum")
         batch.drop_column("id_hash")
         batch.add_column(sa.Column("version", sa.BigInteger(), nullable=False, server_default="0"))
@@ -189,6 +190,7 @@ def downgrade() -> None:
     op.execute("DELETE FROM planned_buckets")
     with op.batch_alter_table("planned_buckets") as batch:
         batch.drop_column("version")
+        batch.add_column(sa.Column("readers", sa.Integer(), nullable=False, server_default="0"))
         batch.add_column(sa.Column("id_sum", sa.BigInteger(), nullable=False, server_default="0"))
         batch.add_column(sa.Column("id_hash", sa.BigInteger(), nullable=False, server_default="0"))
     op.drop_index("ix_subscribers_paused_until", table_name="subscribers")
